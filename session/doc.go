@@ -1,0 +1,43 @@
+// Package session is the user-facing half of sessionmesh: a Session object with
+// typed Get and Set on every request, a Manager that loads it lazily and saves
+// it as a patch, and the Store contract every data-store implements.
+//
+// # Model
+//
+// A session is a map from key to an encoded value. Values are JSON by default
+// (so another language can read what a server-side store holds); Set encodes at
+// once and reports an encoding error there, Get decodes into the caller's type:
+//
+//	s := session.FromContext(r.Context())
+//	n, _ := session.Get[int](s, "counter")
+//	s.Set("counter", n+1)
+//
+// A value that cannot be decoded is an error for that key only; the rest of
+// the session keeps working.
+//
+// # Saves are patches
+//
+// The Session records which keys a request set or deleted, and whether it
+// cleared, renewed or destroyed the session. At the end of the request the
+// Manager hands that Patch to the Store, which applies it atomically to the
+// newest stored version. Two concurrent requests of one session that touch
+// different keys therefore both survive; for the same key the last writer wins.
+// Destroy and Renew win over a concurrent patch: a patch for a session that is
+// gone is refused with ErrNotFound and dropped, it never resurrects the session.
+//
+// # Tokens and IDs
+//
+// Server-side stores put the session ID in the cookie; the cookie store puts
+// the sealed record there. The Store contract therefore speaks of a token. IDs
+// are 32 bytes from crypto/rand in unpadded base64url (43 characters), and a
+// token that is not a well-formed ID is rejected before any store lookup. An
+// unknown ID is never adopted: the client gets a fresh ID (strict mode).
+//
+// # Expiry
+//
+// Every session has an idle timeout (default two weeks) and an optional
+// absolute lifetime, both stored in the Record as deadlines and enforced by the
+// store. Sliding refresh is lazy: a request that changes nothing re-writes
+// ("touches") the session only when more than Config.TouchInterval has passed
+// since the last write, so read-only requests cost no write.
+package session

@@ -1,0 +1,33 @@
+package session
+
+import "errors"
+
+// Errors returned by this package and by stores. Check them with errors.Is:
+// stores wrap them with context.
+var (
+	// ErrNotFound is returned by Store.Save when the session named by the
+	// token no longer exists (it expired, or a concurrent request destroyed
+	// or renewed it). The patch is dropped; the client gets no cookie.
+	ErrNotFound = errors.New("session: not found")
+
+	// ErrTooLarge is returned when a session would exceed the store's size
+	// limit. Nothing is written; the stored session is unchanged.
+	ErrTooLarge = errors.New("session: too large")
+
+	// ErrCommitted is returned by a change made after the session was saved
+	// (after the response started). The change is not stored.
+	ErrCommitted = errors.New("session: changed after the response started")
+
+	// ErrDestroyed is returned by a change made after Destroy.
+	ErrDestroyed = errors.New("session: destroyed")
+
+	// ErrInvalidConfig is wrapped by Config.Validate errors.
+	ErrInvalidConfig = errors.New("session: invalid config")
+
+	// ErrInvalidKey is returned by Set for an empty key or one longer than
+	// MaxKeyLen bytes.
+	ErrInvalidKey = errors.New("session: invalid key")
+
+	// ErrClosed is returned by a store that has been closed.
+	ErrClosed = errors.New("session: store closed")
+)

@@ -1,0 +1,177 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// maxTokenLen bounds the token the Manager hands to a store: browsers keep
+// cookies up to 4096 bytes, so anything longer is not ours.
+const maxTokenLen = 4096
+
+// Manager creates Sessions and saves them. It is safe for concurrent use.
+type Manager struct {
+	cfg  Config
+	late atomic.Uint64 // changes made after commit
+}
+
+// NewManager validates cfg, fills in defaults and returns a Manager.
+func NewManager(cfg Config) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	return &Manager{cfg: cfg}, nil
+}
+
+// Config returns the Manager's configuration with defaults filled in.
+func (m *Manager) Config() Config { return m.cfg }
+
+// LateChanges counts changes made after their session was committed: each is
+// a bug in a handler (it changed the session after the response started).
+func (m *Manager) LateChanges() uint64 { return m.late.Load() }
+
+// Start returns the Session for token (the cookie's value, "" for none). It
+// does no I/O: the store is read on first use, with ctx.
+func (m *Manager) Start(ctx context.Context, token string) *Session {
+	if len(token) > maxTokenLen {
+		token = ""
+	}
+	return &Session{m: m, ctx: ctx, token: token}
+}
+
+// CookieAction says what the response must do with the session cookie.
+type CookieAction int
+
+const (
+	CookieKeep   CookieAction = iota // send nothing
+	CookieSet                        // send Token with MaxAge
+	CookieExpire                     // delete the cookie
+)
+
+// Outcome is the result of Commit.
+type Outcome struct {
+	Action CookieAction
+	Token  string        // with CookieSet
+	MaxAge time.Duration // with CookieSet: until the session's deadline
+}
+
+// Commit saves s: its patch, a touch when the idle deadline must slide, or a
+// delete after Destroy. It runs at most once per Session; later changes fail
+// with ErrCommitted. An error means nothing was saved and the response should
+// say so (the middleware answers 503).
+func (m *Manager) Commit(s *Session) (Outcome, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.committed {
+		return Outcome{}, nil
+	}
+	s.committed = true
+	switch {
+	case !s.loaded:
+		return Outcome{}, nil // never touched: no I/O at all
+	case s.err != nil:
+		return Outcome{}, s.err
+	case s.destroy:
+		return m.destroyLocked(s)
+	case !s.found && !s.changedLocked():
+		return m.forgetLocked(s), nil
+	}
+	now := m.cfg.Now()
+	if !s.changedLocked() && now.Sub(s.rec.Touched) < m.cfg.TouchInterval {
+		return Outcome{}, nil
+	}
+	return m.saveLocked(s, now)
+}
+
+func (m *Manager) saveLocked(s *Session, now time.Time) (Outcome, error) {
+	p := Patch{Clear: s.clear, Set: s.set, Now: now, Idle: m.cfg.IdleTimeout, Lifetime: m.cfg.Lifetime}
+	for k := range s.del {
+		p.Delete = append(p.Delete, k)
+	}
+	token := s.token
+	if !s.found {
+		token, p.NewID = "", s.id
+	} else if s.renew {
+		p.NewID = s.id
+	}
+	newToken, err := m.cfg.Store.Save(s.ctx, token, p)
+	if errors.Is(err, ErrNotFound) {
+		// Destroyed or renewed by a concurrent request: that request wins.
+		m.cfg.Logger.Warn("session: ended by a concurrent request; this request's changes are dropped",
+			"keys", len(p.Set)+len(p.Delete))
+		return Outcome{}, nil
+	}
+	if err != nil {
+		return Outcome{}, fmt.Errorf("session: save: %w", err)
+	}
+	rec := s.rec
+	p.Apply(&rec)
+	return Outcome{Action: CookieSet, Token: newToken, MaxAge: rec.Deadline().Sub(now)}, nil
+}
+
+func (m *Manager) destroyLocked(s *Session) (Outcome, error) {
+	if s.token == "" {
+		return Outcome{}, nil
+	}
+	if s.found {
+		if err := m.cfg.Store.Delete(s.ctx, s.token); err != nil {
+			return Outcome{}, fmt.Errorf("session: destroy: %w", err)
+		}
+	}
+	return Outcome{Action: CookieExpire}, nil
+}
+
+// forgetLocked handles a session that was read but not found and not
+// changed: nothing is created (anonymous visitors cost no storage), and a
+// stale cookie is expired so the browser stops sending it.
+func (m *Manager) forgetLocked(s *Session) Outcome {
+	if s.token != "" {
+		return Outcome{Action: CookieExpire}
+	}
+	return Outcome{}
+}
+
+func (m *Manager) lateChange(s *Session) {
+	m.late.Add(1)
+	m.cfg.Logger.Error("session: changed after the response started; the change is NOT saved (set session values before writing the response)",
+		"cookie", m.cfg.CookieName)
+}
+
+// Cookie builds the Set-Cookie for o. secure says whether the request came
+// over TLS; r may be nil.
+func (m *Manager) Cookie(o Outcome, r *http.Request) *http.Cookie {
+	c := &http.Cookie{
+		Name:     m.cfg.CookieName,
+		Value:    o.Token,
+		Path:     m.cfg.Cookie.Path,
+		Domain:   m.cfg.Cookie.Domain,
+		Secure:   m.secure(r),
+		HttpOnly: true,
+		SameSite: m.cfg.Cookie.SameSite,
+	}
+	switch {
+	case o.Action == CookieExpire:
+		c.Value, c.MaxAge, c.Expires = "", -1, time.Unix(1, 0)
+	case !m.cfg.Cookie.SessionOnly:
+		c.MaxAge = max(1, int(o.MaxAge/time.Second))
+	}
+	return c
+}
+
+func (m *Manager) secure(r *http.Request) bool {
+	switch m.cfg.Cookie.Secure {
+	case SecureAlways:
+		return true
+	case SecureNever:
+		return false
+	}
+	if r == nil {
+		return false
+	}
+	return r.TLS != nil || m.cfg.Cookie.TrustProxy && r.Header.Get("X-Forwarded-Proto") == "https"
+}

@@ -1,0 +1,263 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// ErrNoSession is returned by every method of a nil *Session, which is what
+// FromContext returns when no middleware put a session in the context.
+var ErrNoSession = errors.New("session: no session in context (is the httpmw middleware installed?)")
+
+// Session is one request's view of a session. It loads from the store on
+// first use and records changes as a patch that the Manager saves before the
+// response starts. Its methods are safe for concurrent use by the goroutines
+// of one request.
+type Session struct {
+	m     *Manager
+	ctx   context.Context
+	token string // what the client presented; "" when none
+
+	mu        sync.Mutex // guards everything below
+	loaded    bool
+	err       error  // the load error, sticky for the request
+	found     bool   // the token named a live session
+	rec       Record // as loaded
+	id        string // the ID to store a new or renewed session under
+	set       map[string][]byte
+	del       map[string]struct{}
+	clear     bool
+	renew     bool
+	destroy   bool
+	committed bool
+}
+
+type ctxKey struct{}
+
+// NewContext returns a copy of ctx that carries s.
+func NewContext(ctx context.Context, s *Session) context.Context {
+	return context.WithValue(ctx, ctxKey{}, s)
+}
+
+// FromContext returns the Session the middleware put in ctx, or nil. Every
+// method of a nil Session returns ErrNoSession, so forgetting the middleware
+// gives an error, not a panic.
+func FromContext(ctx context.Context) *Session {
+	s, _ := ctx.Value(ctxKey{}).(*Session)
+	return s
+}
+
+// Get decodes the value stored under key into a T. A missing key gives T's
+// zero value and a nil error (use Has to tell them apart); a value that does
+// not decode as T gives an error for this key only.
+func Get[T any](s *Session, key string) (T, error) {
+	var v T
+	data, ok, err := s.lookup(key)
+	if err != nil || !ok {
+		return v, err
+	}
+	if err := s.m.cfg.Codec.Decode(data, &v); err != nil {
+		return v, fmt.Errorf("session: decode key %q as %T: %w", key, v, err)
+	}
+	return v, nil
+}
+
+// Has reports whether key holds a value.
+func (s *Session) Has(key string) (bool, error) {
+	_, ok, err := s.lookup(key)
+	return ok, err
+}
+
+func (s *Session) lookup(key string) ([]byte, bool, error) {
+	if s == nil {
+		return nil, false, ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.loadLocked(); err != nil {
+		return nil, false, err
+	}
+	if v, ok := s.set[key]; ok {
+		return v, true, nil
+	}
+	if _, ok := s.del[key]; ok || s.clear || s.destroy {
+		return nil, false, nil
+	}
+	v, ok := s.rec.Values[key]
+	return v, ok, nil
+}
+
+// Set encodes v and stores it under key. An encoding error is returned here,
+// not at the end of the request.
+func (s *Session) Set(key string, v any) error {
+	if s == nil {
+		return ErrNoSession
+	}
+	if key == "" || len(key) > MaxKeyLen {
+		return fmt.Errorf("%w: %q (want 1 to %d bytes)", ErrInvalidKey, key, MaxKeyLen)
+	}
+	data, err := s.m.cfg.Codec.Encode(v)
+	if err != nil {
+		return fmt.Errorf("session: encode key %q: %w", key, err)
+	}
+	return s.change(func() {
+		if s.set == nil {
+			s.set = make(map[string][]byte)
+		}
+		s.set[key] = data
+		delete(s.del, key)
+	})
+}
+
+// Delete removes key.
+func (s *Session) Delete(key string) error {
+	if s == nil {
+		return ErrNoSession
+	}
+	return s.change(func() {
+		delete(s.set, key)
+		if s.del == nil {
+			s.del = make(map[string]struct{})
+		}
+		s.del[key] = struct{}{}
+	})
+}
+
+// Clear removes every key; the session and its ID stay.
+func (s *Session) Clear() error {
+	if s == nil {
+		return ErrNoSession
+	}
+	return s.change(func() {
+		s.set, s.del, s.clear = nil, nil, true
+	})
+}
+
+// Renew gives the session a new ID and keeps its data; the old ID stops
+// working. Call it when privileges change (login) against session fixation.
+func (s *Session) Renew() error {
+	if s == nil {
+		return ErrNoSession
+	}
+	return s.change(func() {
+		if s.found {
+			s.renew = true
+			s.id = NewID()
+		}
+	})
+}
+
+// Destroy ends the session: its data is deleted and the cookie expired.
+// Changes made after Destroy fail with ErrDestroyed.
+func (s *Session) Destroy() error {
+	if s == nil {
+		return ErrNoSession
+	}
+	return s.change(func() {
+		s.destroy = true
+		s.set, s.del, s.clear, s.renew = nil, nil, false, false
+	})
+}
+
+// change loads the session and runs f under the lock, unless the session
+// was already committed or destroyed.
+func (s *Session) change(f func()) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.loadLocked(); err != nil {
+		return err
+	}
+	if s.committed {
+		s.m.lateChange(s)
+		return ErrCommitted
+	}
+	if s.destroy {
+		return ErrDestroyed
+	}
+	f()
+	return nil
+}
+
+// Keys returns the session's keys, sorted.
+func (s *Session) Keys() ([]string, error) {
+	if s == nil {
+		return nil, ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.loadLocked(); err != nil {
+		return nil, err
+	}
+	var keys []string
+	if !s.clear && !s.destroy {
+		for k := range s.rec.Values {
+			if _, gone := s.del[k]; !gone {
+				if _, dup := s.set[k]; !dup {
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	for k := range s.set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// ID returns the session's ID: the stored one, the new one after Renew, or
+// the one a new session will be saved under. It is "" when the session could
+// not be loaded.
+func (s *Session) ID() string {
+	if s == nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loadLocked() != nil {
+		return ""
+	}
+	if s.found && !s.renew {
+		return s.rec.ID
+	}
+	return s.id
+}
+
+// Err returns the error that stopped the session from loading, if any.
+func (s *Session) Err() error {
+	if s == nil {
+		return ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// loadLocked loads the record on first use.
+func (s *Session) loadLocked() error {
+	if s.loaded {
+		return s.err
+	}
+	s.loaded = true
+	if s.token != "" {
+		s.rec, s.found, s.err = s.m.cfg.Store.Load(s.ctx, s.token)
+		if s.err != nil {
+			s.err = fmt.Errorf("session: load: %w", s.err)
+			return s.err
+		}
+		if s.found && s.rec.Expired(s.m.cfg.Now()) {
+			s.rec, s.found = Record{}, false
+		}
+	}
+	if !s.found {
+		s.id = NewID()
+	}
+	return nil
+}
+
+func (s *Session) changedLocked() bool {
+	return s.clear || s.renew || len(s.set) > 0 || len(s.del) > 0
+}
