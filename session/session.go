@@ -226,6 +226,18 @@ func (s *Session) ID() string {
 	return s.id
 }
 
+// Loaded reports whether this request used the session (read, changed or
+// asked its ID). Only then does the response depend on the cookie, so the
+// middleware sends "Vary: Cookie" exactly when Loaded is true.
+func (s *Session) Loaded() bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loaded
+}
+
 // Err returns the error that stopped the session from loading, if any.
 func (s *Session) Err() error {
 	if s == nil {
