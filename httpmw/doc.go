@@ -1,0 +1,55 @@
+// Package httpmw is the net/http middleware of sessionmesh: it gives every
+// request a lazily loaded session and saves it before the response starts.
+//
+// # Model
+//
+// The middleware reads the session cookie, starts a session with
+// session.Manager.Start (no store I/O yet) and puts it in the request's
+// context, where handlers find it with session.FromContext. The store is read
+// only when the handler first uses the session, so a request that never
+// touches it costs nothing.
+//
+// The response writer is wrapped so that the session is committed (saved to
+// the store) before the first byte of the response leaves: on the first
+// WriteHeader or Write, on Flush, on Hijack, or when the handler returns. This
+// is what lets the response carry the Set-Cookie of a new or renewed session,
+// and it means an acknowledged response always has its session saved.
+//
+// # Headers
+//
+// Set-Cookie is sent only when the token changed, the cookie must be expired
+// (Destroy, or a stale cookie), or the idle deadline slid. A response that
+// used the session gets "Vary: Cookie"; one that sets the cookie also gets
+// `Cache-Control: no-cache="Set-Cookie"` so shared caches never hand one
+// user's cookie to another.
+//
+// # Errors
+//
+// When the commit fails (the store is down, the session is too large), the
+// error handler answers INSTEAD of the handler: the handler's status, body and
+// the headers it set are discarded (headers set before the middleware ran, by
+// outer middleware, are kept), and its later writes fail with ErrDiscarded.
+// The default handler logs the error and answers 503 "session store
+// unavailable"; replace it with WithErrorHandler.
+//
+// # Defined behaviour for late changes
+//
+// A handler that writes its body before touching the session commits an
+// untouched session (nothing is saved). Reading the session afterwards still
+// works: it is loaded on first use as usual. Changing it (Set, Delete, Clear,
+// Renew, Destroy) fails with session.ErrCommitted, and the Manager logs the
+// change at error level and counts it in Manager.LateChanges: the change is
+// reported, never silently lost. The same holds for a handler that sets a
+// value after writing: what it set before the first write is saved, what it
+// sets after is refused. Set session values before writing the response.
+//
+// Informational responses (WriteHeader with 1xx other than 101) do not
+// commit: the final response may still change the session.
+//
+// A handler that panics saves nothing that was not committed already: the
+// panic goes on to net/http (or an outer recovery middleware) untouched.
+//
+// Hijack commits first, but a cookie set in that commit cannot reach the
+// client unless the handler writes it itself on the hijacked connection
+// (websocket libraries take the response headers as an argument for that).
+package httpmw

@@ -1,0 +1,93 @@
+package httpmw
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// Errors returned by this package.
+var (
+	// ErrDiscarded is returned by Write (and Hijack, Flush) after the session
+	// could not be saved: the error handler has answered instead of the
+	// handler, so the handler's output goes nowhere.
+	ErrDiscarded = errors.New("httpmw: response discarded: the session could not be saved and the error handler answered instead")
+
+	// ErrNoManager is what every request reports when New was given a nil
+	// Manager: a set-up bug that must show as a clear error, not a panic.
+	ErrNoManager = errors.New("httpmw: New was given a nil *session.Manager")
+)
+
+// ErrorHandler answers a request whose session could not be saved. err says
+// why (it wraps the store's error). The header map it gets holds only the
+// headers set before the middleware ran.
+type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+// Option configures the middleware.
+type Option func(*middleware)
+
+// WithErrorHandler replaces the default error handler, which logs err with
+// the Manager's logger and answers 503 "session store unavailable".
+func WithErrorHandler(h ErrorHandler) Option {
+	return func(mw *middleware) {
+		if h != nil {
+			mw.onError = h
+		}
+	}
+}
+
+type middleware struct {
+	m       *session.Manager
+	name    string // the cookie name
+	onError ErrorHandler
+	next    http.Handler
+}
+
+// New returns middleware that gives each request a session from m (see the
+// package doc for the model).
+func New(m *session.Manager, opts ...Option) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		mw := &middleware{m: m, next: next}
+		mw.onError = mw.defaultError
+		if m != nil {
+			mw.name = m.Config().CookieName
+		}
+		for _, opt := range opts {
+			opt(mw)
+		}
+		return mw
+	}
+}
+
+func (mw *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if mw.m == nil {
+		mw.onError(w, r, ErrNoManager)
+		return
+	}
+	s := mw.m.Start(r.Context(), mw.token(r))
+	rw := newWriter(w, r, s, mw)
+	mw.next.ServeHTTP(rw, r.WithContext(session.NewContext(r.Context(), s)))
+	// Not deferred: a handler that panics must not save half its changes.
+	rw.commit()
+}
+
+// token returns the session cookie's value, or "" when there is none.
+func (mw *middleware) token(r *http.Request) string {
+	c, err := r.Cookie(mw.name)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+func (mw *middleware) defaultError(w http.ResponseWriter, r *http.Request, err error) {
+	logger := slog.Default()
+	if mw.m != nil {
+		logger = mw.m.Config().Logger
+	}
+	logger.Error("httpmw: session not saved; answering 503",
+		"method", r.Method, "path", r.URL.Path, "err", err)
+	http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
+}

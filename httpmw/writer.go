@@ -1,0 +1,142 @@
+package httpmw
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// writer commits the session before the first byte of the response. Like
+// any http.ResponseWriter it is used by one goroutine at a time, so it needs
+// no lock.
+type writer struct {
+	w  http.ResponseWriter
+	r  *http.Request
+	s  *session.Session
+	mw *middleware
+
+	// outer holds the headers set before the middleware ran (nil when there
+	// were none), which the error handler keeps.
+	outer http.Header
+
+	committed bool
+	failed    bool // the commit failed and the error handler answered
+}
+
+func newWriter(w http.ResponseWriter, r *http.Request, s *session.Session, mw *middleware) *writer {
+	rw := &writer{w: w, r: r, s: s, mw: mw}
+	if h := w.Header(); len(h) > 0 {
+		rw.outer = h.Clone()
+	}
+	return rw
+}
+
+// commit saves the session once, then either adds the cookie headers or, on
+// failure, lets the error handler answer in place of the handler.
+func (rw *writer) commit() {
+	if rw.committed {
+		return
+	}
+	rw.committed = true
+	o, err := rw.mw.m.Commit(rw.s)
+	if err != nil {
+		rw.fail(err)
+		return
+	}
+	rw.addHeaders(o)
+}
+
+func (rw *writer) fail(err error) {
+	rw.failed = true
+	h := rw.w.Header()
+	clear(h)
+	for k, v := range rw.outer {
+		h[k] = v
+	}
+	rw.mw.onError(rw.w, rw.r, err)
+}
+
+func (rw *writer) addHeaders(o session.Outcome) {
+	h := rw.w.Header()
+	if rw.s.Loaded() || o.Action != session.CookieKeep {
+		addVary(h, "Cookie")
+	}
+	if o.Action == session.CookieKeep {
+		return
+	}
+	h.Add("Set-Cookie", rw.mw.m.Cookie(o, rw.r).String())
+	h.Add("Cache-Control", `no-cache="Set-Cookie"`)
+}
+
+// addVary adds v to the Vary header unless it is already listed.
+func addVary(h http.Header, v string) {
+	for _, line := range h.Values("Vary") {
+		for _, f := range strings.Split(line, ",") {
+			if f = strings.TrimSpace(f); strings.EqualFold(f, v) || f == "*" {
+				return
+			}
+		}
+	}
+	h.Add("Vary", v)
+}
+
+// Header returns the response's header map.
+func (rw *writer) Header() http.Header { return rw.w.Header() }
+
+// WriteHeader commits, then sends the status; an informational status
+// (1xx but 101) is passed on without committing.
+func (rw *writer) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		if !rw.failed {
+			rw.w.WriteHeader(code)
+		}
+		return
+	}
+	rw.commit()
+	if !rw.failed {
+		rw.w.WriteHeader(code)
+	}
+}
+
+// Write commits, then writes p; after a failed commit it writes nothing.
+func (rw *writer) Write(p []byte) (int, error) {
+	rw.commit()
+	if rw.failed {
+		return 0, ErrDiscarded
+	}
+	return rw.w.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer for the
+// methods this wrapper does not intercept (deadlines, full duplex).
+func (rw *writer) Unwrap() http.ResponseWriter { return rw.w }
+
+// Flush commits, then flushes (http.Flusher).
+func (rw *writer) Flush() { _ = rw.FlushError() }
+
+// FlushError commits, then flushes; http.ResponseController calls it.
+func (rw *writer) FlushError() error {
+	rw.commit()
+	if err := http.NewResponseController(rw.w).Flush(); err != nil {
+		return fmt.Errorf("httpmw: flush: %w", err)
+	}
+	return nil
+}
+
+// Hijack commits, then hands over the connection (http.Hijacker). After a
+// failed commit the error response is on its way and Hijack refuses.
+func (rw *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	rw.commit()
+	if rw.failed {
+		return nil, nil, fmt.Errorf("httpmw: hijack: %w", ErrDiscarded)
+	}
+	c, brw, err := http.NewResponseController(rw.w).Hijack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("httpmw: hijack: %w", err)
+	}
+	return c, brw, nil
+}
