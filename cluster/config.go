@@ -1,0 +1,295 @@
+package cluster
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Config configures one node. Start from DefaultConfig (LAN timers) or
+// DefaultLocalConfig (tight timers for tests and a demo on one machine); the
+// zero value of a field means its default. New copies the Config: changing
+// it afterwards has no effect. Every node of a cluster must agree on
+// Partitions, Replicas and Secret.
+type Config struct {
+	// Name prefixes the node name; the node name is Name + "-" + a random
+	// boot ID, so a restarted worker is a new member and never inherits the
+	// dead one's state by accident. Default: the host name.
+	Name string
+
+	// Bind is the "ip:port" memberlist listens on (UDP and TCP). Port 0
+	// picks a free port. Default "0.0.0.0:7946".
+	Bind string
+
+	// Advertise is the "host[:port]" other nodes reach this node's gossip
+	// on; a host name is resolved once at New. Default "": the bind IP (a
+	// private IP when bound to 0.0.0.0) and the bind port.
+	Advertise string
+
+	// PeerBind is the "ip:port" the peer transport (session traffic)
+	// listens on. Default "": Bind's IP and Bind's port + 1 (port 0 when
+	// Bind's port is 0). Its advertised address travels in the node's
+	// gossip metadata, so any port works.
+	PeerBind string
+
+	// Join lists seeds, "host[:port]" (default port 7946), host names
+	// allowed (compose service names). Seeds that are not members are
+	// re-joined every RejoinInterval, so a partition that outlived the
+	// dead-node timeout still heals. Default none: a cluster of one that
+	// others may join.
+	Join []string
+
+	// Replicas is N, the number of copies of every session: an
+	// acknowledged write exists on N nodes (on fewer only while fewer
+	// nodes are members). Higher survives more simultaneous crashes and
+	// costs a write per copy. Default 2.
+	Replicas int
+
+	// Partitions is the fixed number of partitions the session space is
+	// split into. Every node must use the same value. HRW assigns each
+	// partition independently, so a node's share is binomial: with 271
+	// partitions one of three nodes is often 20% over its share, with 4096
+	// every node of 3 to 7 stays within 10% (TestTableSessionsSpreadEvenly).
+	// More partitions cost a larger table and more, smaller transfers when
+	// partitions move. Default 4096.
+	Partitions int
+
+	// Secret is the cluster secret, at least 16 bytes. Two keys are
+	// derived from it: one encrypts and authenticates gossip (memberlist's
+	// keyring, with GossipVerifyIncoming/Outgoing), the other authenticates
+	// peer connections. Required unless every address is loopback.
+	Secret []byte
+
+	// TLS, when set, wraps peer connections in TLS (it must hold both a
+	// certificate and the CAs to verify peers). Default nil: peer frames
+	// are authenticated with the secret but not encrypted.
+	TLS *tls.Config
+
+	// RejoinInterval is how often the seeds that are not members are
+	// joined again. Default 30s (local: 1s).
+	RejoinInterval time.Duration
+
+	// CallTimeout bounds one peer call when the caller's ctx allows
+	// longer; after it the next replica is tried. Shorter fails over
+	// faster; too short fails calls on a busy node. Default 2s (local 500ms).
+	CallTimeout time.Duration
+
+	// LeaveTimeout bounds the leave broadcast in Close. Default 5s
+	// (local 500ms).
+	LeaveTimeout time.Duration
+
+	// Failure detection (memberlist's timers). A dead node is noticed
+	// after roughly ProbeInterval + SuspicionMult*log(N)*ProbeInterval.
+	// Defaults: memberlist's LAN values (1s, 500ms, 4, 200ms, 30s);
+	// local: 200ms, 100ms, 2, 50ms, 2s.
+	ProbeInterval    time.Duration
+	ProbeTimeout     time.Duration
+	SuspicionMult    int
+	GossipInterval   time.Duration
+	PushPullInterval time.Duration
+
+	// MaxRecordSize is the largest encoded session a node stores; a save
+	// that would exceed it fails with session.ErrTooLarge. Default 1 MiB.
+	MaxRecordSize int
+
+	// Now is the clock for session expiry. Default time.Now.
+	Now func() time.Time
+
+	// Logger receives membership changes and replication failures.
+	// Default slog.Default().
+	Logger *slog.Logger
+
+	// WrapCaller and WrapTransport, when set, wrap the node's peer client
+	// and memberlist transport. They exist for fault injection (package
+	// clustertest cuts, drops and delays traffic with them). Default nil.
+	WrapCaller    func(Caller) Caller
+	WrapTransport func(memberlist.Transport) memberlist.Transport
+}
+
+// DefaultConfig returns the defaults for nodes on a LAN.
+func DefaultConfig() Config {
+	name, _ := os.Hostname()
+	if name == "" {
+		name = "node"
+	}
+	return Config{
+		Name:             name,
+		Bind:             "0.0.0.0:7946",
+		Replicas:         2,
+		Partitions:       4096,
+		RejoinInterval:   30 * time.Second,
+		CallTimeout:      2 * time.Second,
+		LeaveTimeout:     5 * time.Second,
+		ProbeInterval:    time.Second,
+		ProbeTimeout:     500 * time.Millisecond,
+		SuspicionMult:    4,
+		GossipInterval:   200 * time.Millisecond,
+		PushPullInterval: 30 * time.Second,
+		MaxRecordSize:    1 << 20,
+		Now:              time.Now,
+		Logger:           slog.Default(),
+	}
+}
+
+// DefaultLocalConfig returns defaults for nodes on one machine: loopback
+// addresses on free ports and tight timers, so a dead node is noticed in
+// about a second. Tests and the demo use it.
+func DefaultLocalConfig() Config {
+	c := DefaultConfig()
+	c.Bind = "127.0.0.1:0"
+	c.RejoinInterval = time.Second
+	c.CallTimeout = 500 * time.Millisecond
+	c.LeaveTimeout = 500 * time.Millisecond
+	c.ProbeInterval = 200 * time.Millisecond
+	c.ProbeTimeout = 100 * time.Millisecond
+	c.SuspicionMult = 2
+	c.GossipInterval = 50 * time.Millisecond
+	c.PushPullInterval = 2 * time.Second
+	return c
+}
+
+// withDefaults fills zero fields from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	setDefault(&c.Name, d.Name)
+	setDefault(&c.Bind, d.Bind)
+	setDefault(&c.Replicas, d.Replicas)
+	setDefault(&c.Partitions, d.Partitions)
+	setDefault(&c.RejoinInterval, d.RejoinInterval)
+	setDefault(&c.CallTimeout, d.CallTimeout)
+	setDefault(&c.LeaveTimeout, d.LeaveTimeout)
+	setDefault(&c.ProbeInterval, d.ProbeInterval)
+	setDefault(&c.ProbeTimeout, d.ProbeTimeout)
+	setDefault(&c.SuspicionMult, d.SuspicionMult)
+	setDefault(&c.GossipInterval, d.GossipInterval)
+	setDefault(&c.PushPullInterval, d.PushPullInterval)
+	setDefault(&c.MaxRecordSize, d.MaxRecordSize)
+	if c.Now == nil {
+		c.Now = d.Now
+	}
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	return c
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// Validate reports the first field of c that is out of range, naming it and
+// what is allowed. Zero values are allowed: they mean defaults.
+func (c *Config) Validate() error {
+	if err := c.validateAddrs(); err != nil {
+		return err
+	}
+	switch {
+	case c.Replicas < 0 || c.Replicas > 7:
+		return invalid("Replicas", "must be 1 to 7, or 0 for the default of 2")
+	case c.Partitions < 0 || c.Partitions > 1<<16:
+		return invalid("Partitions", "must be 1 to 65536, or 0 for the default of 4096")
+	case len(c.Secret) > 0 && len(c.Secret) < 16:
+		return invalid("Secret", fmt.Sprintf("must be at least 16 bytes, got %d", len(c.Secret)))
+	case c.MaxRecordSize < 0:
+		return invalid("MaxRecordSize", "must be positive, or 0 for the default of 1 MiB")
+	case c.SuspicionMult < 0:
+		return invalid("SuspicionMult", "must be positive, or 0 for the default")
+	}
+	for _, d := range c.durations() {
+		if d.value < 0 {
+			return invalid(d.name, "must be positive, or 0 for the default")
+		}
+	}
+	return nil
+}
+
+type namedDuration struct {
+	name  string
+	value time.Duration
+}
+
+func (c *Config) durations() []namedDuration {
+	return []namedDuration{
+		{"RejoinInterval", c.RejoinInterval}, {"CallTimeout", c.CallTimeout},
+		{"LeaveTimeout", c.LeaveTimeout}, {"ProbeInterval", c.ProbeInterval},
+		{"ProbeTimeout", c.ProbeTimeout}, {"GossipInterval", c.GossipInterval},
+		{"PushPullInterval", c.PushPullInterval},
+	}
+}
+
+func (c *Config) validateAddrs() error {
+	if c.Bind != "" {
+		if _, _, err := splitIPPort(c.Bind); err != nil {
+			return invalid("Bind", fmt.Sprintf("must be ip:port: %v", err))
+		}
+	}
+	if c.PeerBind != "" {
+		if _, _, err := splitIPPort(c.PeerBind); err != nil {
+			return invalid("PeerBind", fmt.Sprintf("must be ip:port: %v", err))
+		}
+	}
+	for i, seed := range c.Join {
+		if seed == "" {
+			return invalid(fmt.Sprintf("Join[%d]", i), "must be host or host:port, got an empty string")
+		}
+	}
+	return nil
+}
+
+// requireSecret refuses a node that is reachable from other machines but
+// has no secret. It runs after defaults are applied (a zero Bind means
+// 0.0.0.0, which is not loopback).
+func (c *Config) requireSecret() error {
+	if len(c.Secret) > 0 {
+		return nil
+	}
+	for _, a := range []string{c.Bind, c.PeerBind, c.Advertise} {
+		if a != "" && !isLoopback(a) {
+			return fmt.Errorf("%w (address %q); set Secret to at least 16 random bytes", ErrNoSecret, a)
+		}
+	}
+	return nil
+}
+
+func invalid(field, rule string) error {
+	return fmt.Errorf("%w: %s %s", ErrInvalidConfig, field, rule)
+}
+
+// splitIPPort parses "ip:port" where ip must be a literal address.
+func splitIPPort(s string) (net.IP, int, error) {
+	host, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return nil, 0, err
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return nil, 0, fmt.Errorf("%q is not an IP address", host)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, 0, fmt.Errorf("bad port %q", p)
+	}
+	return ip, port, nil
+}
+
+// isLoopback reports whether "host[:port]" names a loopback address.
+func isLoopback(addr string) bool {
+	host := addr
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

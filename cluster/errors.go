@@ -1,0 +1,28 @@
+package cluster
+
+import "errors"
+
+// Errors returned by this package. They are wrapped with context (which
+// partition, which node); check them with errors.Is. A Store also returns
+// session.ErrNotFound, session.ErrTooLarge and session.ErrClosed as the
+// session.Store contract says.
+var (
+	// ErrInvalidConfig is wrapped by every Config.Validate error.
+	ErrInvalidConfig = errors.New("cluster: invalid config")
+
+	// ErrNoSecret is returned by New when a node would listen on or
+	// advertise a non-loopback address without a cluster secret: its gossip
+	// and its sessions would be open to anyone on the network.
+	ErrNoSecret = errors.New("cluster: a secret is required when binding or advertising a non-loopback address")
+
+	// ErrUnavailable is returned when no replica of a session's partition
+	// answered: the write or read could not be done on enough nodes.
+	ErrUnavailable = errors.New("cluster: no replica available")
+
+	// ErrNotOwner is returned by a node asked to serve a partition it does
+	// not replicate, after the one redirect a request may take.
+	ErrNotOwner = errors.New("cluster: node does not replicate the partition")
+
+	// ErrBadMessage is returned for a peer message that does not decode.
+	ErrBadMessage = errors.New("cluster: malformed peer message")
+)

@@ -1,0 +1,186 @@
+package cluster
+
+import (
+	"hash/fnv"
+	"slices"
+	"strings"
+)
+
+// Member is one node as the partition table sees it.
+type Member struct {
+	Name     string // node name: Config.Name + "-" + boot ID
+	Addr     string // peer transport address
+	Draining bool   // leaving: it serves but owns no partitions
+}
+
+// Table maps partitions to their preference lists. It is immutable: a
+// membership change builds a new Table with the next epoch, so readers
+// never lock. Two nodes that see the same members build the same table
+// (the epoch aside, which counts local changes); Fingerprint tells whether
+// two tables agree.
+type Table struct {
+	epoch      uint64
+	replicas   int
+	partitions int
+	members    []Member // sorted by name
+	eligible   []int    // indices of non-draining members
+	owners     [][]int  // per partition: top-N member indices, in HRW order
+	print      uint64
+}
+
+// NewTable builds the table for members. Each partition's preference list
+// is its top-N eligible members by rendezvous (highest random weight)
+// hashing: every member gets a score from hash(partition, name), the
+// highest N own the partition, index 0 is the primary. HRW needs no ring
+// and no virtual nodes, and removing a member only changes the partitions
+// that had it in their top N, whose next-best member already holds a copy.
+// Draining members own nothing.
+func NewTable(members []Member, partitions, replicas int, epoch uint64) *Table {
+	t := &Table{epoch: epoch, replicas: replicas, partitions: partitions}
+	t.members = slices.Clone(members)
+	slices.SortFunc(t.members, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
+	t.members = slices.CompactFunc(t.members, func(a, b Member) bool { return a.Name == b.Name })
+	for i, m := range t.members {
+		if !m.Draining {
+			t.eligible = append(t.eligible, i)
+		}
+	}
+	t.owners = make([][]int, partitions)
+	for p := range t.owners {
+		t.owners[p] = t.rank(p, replicas)
+	}
+	t.print = t.fingerprint()
+	return t
+}
+
+// rank returns the first n eligible members of partition p in HRW order.
+func (t *Table) rank(p, n int) []int {
+	type scored struct {
+		idx   int
+		score uint64
+	}
+	all := make([]scored, len(t.eligible))
+	for i, idx := range t.eligible {
+		all[i] = scored{idx, score(p, t.members[idx].Name)}
+	}
+	// Ties are astronomically rare; the name order breaks them so every
+	// node still agrees.
+	slices.SortFunc(all, func(a, b scored) int {
+		if a.score != b.score {
+			return cmpDesc(a.score, b.score)
+		}
+		return a.idx - b.idx
+	})
+	out := make([]int, 0, min(n, len(all)))
+	for _, s := range all[:min(n, len(all))] {
+		out = append(out, s.idx)
+	}
+	return out
+}
+
+func cmpDesc(a, b uint64) int {
+	if a > b {
+		return -1
+	}
+	return 1
+}
+
+// Epoch counts the membership changes this node has seen.
+func (t *Table) Epoch() uint64 { return t.epoch }
+
+// Fingerprint identifies the member set (names and draining flags): two
+// tables with the same fingerprint route every session the same way.
+func (t *Table) Fingerprint() uint64 { return t.print }
+
+// Partitions returns the number of partitions.
+func (t *Table) Partitions() int { return t.partitions }
+
+// Members returns the members sorted by name.
+func (t *Table) Members() []Member { return slices.Clone(t.members) }
+
+// Partition returns the partition of a session ID.
+func (t *Table) Partition(id string) int {
+	return int(partitionHash(id) % uint64(t.partitions))
+}
+
+// Owners returns partition p's preference list: up to N members, the
+// primary first. It is empty only when no member is eligible.
+func (t *Table) Owners(p int) []Member {
+	return t.pick(t.owners[p])
+}
+
+// Order returns every eligible member in partition p's HRW order: the
+// owners first, then the nodes that take hinted copies when an owner does
+// not answer.
+func (t *Table) Order(p int) []Member {
+	return t.pick(t.rank(p, len(t.eligible)))
+}
+
+func (t *Table) pick(idx []int) []Member {
+	out := make([]Member, len(idx))
+	for i, j := range idx {
+		out[i] = t.members[j]
+	}
+	return out
+}
+
+// Member returns the member named name.
+func (t *Table) Member(name string) (Member, bool) {
+	i, ok := slices.BinarySearchFunc(t.members, name, func(m Member, n string) int { return strings.Compare(m.Name, n) })
+	if !ok {
+		return Member{}, false
+	}
+	return t.members[i], true
+}
+
+// Roles returns the partitions name is primary for and those it is a
+// backup for.
+func (t *Table) Roles(name string) (primary, backup []int) {
+	for p, own := range t.owners {
+		for rank, idx := range own {
+			if t.members[idx].Name != name {
+				continue
+			}
+			if rank == 0 {
+				primary = append(primary, p)
+			} else {
+				backup = append(backup, p)
+			}
+		}
+	}
+	return primary, backup
+}
+
+func (t *Table) fingerprint() uint64 {
+	h := fnv.New64a()
+	for _, m := range t.members {
+		h.Write([]byte(m.Name))
+		if m.Draining {
+			h.Write([]byte{1})
+		}
+		h.Write([]byte{0})
+	}
+	return h.Sum64()
+}
+
+// score is the HRW weight of member name for partition p. FNV alone
+// clusters on short similar inputs, so the result goes through a 64-bit
+// finalizer (splitmix64) to spread it.
+func score(p int, name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return mix64(h.Sum64() ^ mix64(uint64(p)+1))
+}
+
+func partitionHash(id string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return mix64(h.Sum64())
+}
+
+func mix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
