@@ -1,0 +1,16 @@
+# The sessionmesh demo worker: one static binary in an empty image.
+#
+# The binary is compiled on the host, not in a build stage, so that the image
+# builds where no golang image can be pulled: run scripts/docker-build.sh
+# (it runs CGO_ENABLED=0 go build into bin/docker/demo, then docker build).
+# A plain "docker build ." without that binary fails at the COPY below.
+FROM scratch
+COPY bin/docker/demo /demo
+# nobody's uid: the worker needs no privileges and no writable file system
+USER 65532:65532
+# 8080 HTTP; 7946 gossip (tcp and udp) and the peer port, see cmd/demo
+EXPOSE 8080 7946 7946/udp
+# An empty image has no shell or curl: the binary itself asks
+# http://127.0.0.1:PORT/healthz (PORT from -addr) and exits 0 or 1.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 CMD ["/demo", "-healthcheck"]
+ENTRYPOINT ["/demo"]
