@@ -1,0 +1,134 @@
+package peer
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// Config configures a Server or a Client. Start from DefaultConfig; the zero
+// value of every field means its default. Both ends of a connection must
+// agree on Secret, TLS and MaxFrame. The Server and Client copy the Config:
+// changing it afterwards has no effect (Secret and TLS are not deep-copied,
+// do not mutate them).
+type Config struct {
+	// Secret authenticates both ends (mutual HMAC-SHA256 challenge/response
+	// at connect) and keys the encryption of every frame after the
+	// handshake. Empty: no authentication and no encryption (the cluster
+	// allows that only on loopback). When set it must be at least 16 bytes.
+	// Default empty.
+	Secret []byte
+
+	// TLS, when set, wraps every connection in TLS as well (a Server needs
+	// Certificates; a Client without ServerName verifies the dialled host).
+	// Default nil: no TLS.
+	TLS *tls.Config
+
+	// MaxFrame is the largest request or response body in bytes. A Call
+	// with a larger body fails with ErrFrameTooLarge before sending; a
+	// received frame announcing more closes that connection. Default 4 MiB,
+	// at most 1 GiB.
+	MaxFrame int
+
+	// DialTimeout bounds establishing the TCP connection. Default 1s.
+	DialTimeout time.Duration
+
+	// HandshakeTimeout bounds the TLS and peer handshakes on both sides: a
+	// client that has not authenticated by then is cut off. Default 2s.
+	HandshakeTimeout time.Duration
+
+	// WriteTimeout bounds each write to a connection; a peer that stops
+	// reading for this long breaks the connection, failing its calls.
+	// Default 5s.
+	WriteTimeout time.Duration
+
+	// ConnsPerPeer is how many connections a Client keeps to each address.
+	// Calls are pipelined, so a few suffice; more spread the work of
+	// sealing and reading over more goroutines. Default 2, at most 64.
+	ConnsPerPeer int
+
+	// MaxInflight is how many requests of one connection a Server runs at
+	// once; further requests wait (the Server stops reading that connection
+	// until a handler returns), bounding the memory one peer can pin.
+	// Default 1024.
+	MaxInflight int
+
+	// Dial opens a connection to addr for a Client; ctx carries the
+	// DialTimeout. Tests use it to inject faults. Default: TCP with
+	// keep-alive.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
+
+	// Logger receives what cannot reach a caller: rejected connections and
+	// panicking handlers on a Server. Default slog.Default().
+	Logger *slog.Logger
+}
+
+const (
+	minSecret    = 16
+	maxMaxFrame  = 1 << 30
+	maxConns     = 64
+	defaultFrame = 4 << 20
+)
+
+// DefaultConfig returns a Config with every default filled in.
+func DefaultConfig() Config {
+	var c Config
+	c.setDefaults()
+	return c
+}
+
+func (c *Config) setDefaults() {
+	c.MaxFrame = orDefault(c.MaxFrame, defaultFrame)
+	c.DialTimeout = orDefault(c.DialTimeout, time.Second)
+	c.HandshakeTimeout = orDefault(c.HandshakeTimeout, 2*time.Second)
+	c.WriteTimeout = orDefault(c.WriteTimeout, 5*time.Second)
+	c.ConnsPerPeer = orDefault(c.ConnsPerPeer, 2)
+	c.MaxInflight = orDefault(c.MaxInflight, 1024)
+	if c.Dial == nil {
+		c.Dial = dialTCP
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func dialTCP(ctx context.Context, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", addr)
+}
+
+// Validate reports the first field of c that is out of range, naming the
+// field and what is allowed. Zero values are allowed: they mean defaults.
+func (c *Config) Validate() error {
+	switch {
+	case len(c.Secret) > 0 && len(c.Secret) < minSecret:
+		return invalid("Secret", fmt.Sprintf("must be empty or at least %d bytes, got %d", minSecret, len(c.Secret)))
+	case c.MaxFrame < 0 || c.MaxFrame > maxMaxFrame:
+		return invalid("MaxFrame", "must be between 1 and 1 GiB, or 0 for the default of 4 MiB")
+	case c.DialTimeout < 0:
+		return invalid("DialTimeout", "must be positive, or 0 for the default of 1s")
+	case c.HandshakeTimeout < 0:
+		return invalid("HandshakeTimeout", "must be positive, or 0 for the default of 2s")
+	case c.WriteTimeout < 0:
+		return invalid("WriteTimeout", "must be positive, or 0 for the default of 5s")
+	case c.ConnsPerPeer < 0 || c.ConnsPerPeer > maxConns:
+		return invalid("ConnsPerPeer", "must be between 1 and 64, or 0 for the default of 2")
+	case c.MaxInflight < 0:
+		return invalid("MaxInflight", "must be positive, or 0 for the default of 1024")
+	}
+	return nil
+}
+
+func invalid(field, rule string) error {
+	return fmt.Errorf("%w: %s %s", ErrInvalidConfig, field, rule)
+}

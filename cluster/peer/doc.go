@@ -1,0 +1,51 @@
+// Package peer is the transport cluster nodes use to call each other: a
+// Client sends a request (an operation code and a body) to a Server over a
+// persistent TCP connection and waits for the answer. It is the data path of
+// the cluster, so it is built for latency: HTTP costs several times a raw
+// round trip, this costs little more than one.
+//
+// # Model
+//
+// A Client keeps ConnsPerPeer connections to each address it calls, dialled
+// by the first Call that needs one. Connections are pipelined: every request
+// carries an ID, many calls are in flight on one connection at once, and the
+// Server runs their handlers concurrently and answers in any order. Writers
+// share one buffered writer per connection; the last writer of a burst
+// flushes it, so pipelined small requests leave in one segment.
+//
+// A connection that breaks (reset, closed, a frame that fails to decode)
+// fails every call in flight on it at once with ErrUnavailable instead of
+// leaving them to their timeouts; the next Call dials a fresh one. Calls are
+// not retried once sent: whether a handler ran is unknown after a transport
+// error, and only the caller knows whether its operation is idempotent.
+//
+// # Wire format
+//
+// A connection opens with a handshake (see below), then carries frames:
+//
+//	uint32 length | uint64 request ID | uint8 kind | uint8 op | uint16 status | body
+//
+// length counts the bytes after it, big-endian like every integer here. kind
+// says request, response, error (status is the RemoteError code, body its
+// message) or "response too large". A frame announcing more than MaxFrame
+// body bytes closes the connection before anything is allocated for it.
+//
+// # Handshake and security
+//
+// The client sends a 40-byte hello (magic "SMPR", protocol version, flags,
+// a 32-byte random nonce); the server answers with its own. With a Secret,
+// each side then proves it knows the secret with HMAC-SHA256(secret, role |
+// client hello | server hello), and both derive one AES-256-GCM key per
+// direction with HKDF-SHA256 over the secret, salted with both hellos. Every
+// later frame (everything after the length) is sealed with its direction's
+// key and a nonce that is the frame's sequence number, so a replayed,
+// reordered, dropped or altered frame fails authentication and closes the
+// connection. Without a Secret nothing is authenticated or encrypted; the
+// cluster allows that only on loopback. TLS, when configured, wraps the
+// connection underneath all of this.
+//
+// The server gives a client HandshakeTimeout to complete the handshake.
+// Garbage, a wrong secret, another protocol version or a client that says
+// nothing closes that connection only; the server logs it (rate-limited, so
+// a flood of bad connections cannot flood the log) and keeps serving others.
+package peer

@@ -1,0 +1,505 @@
+package peer_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/sessionmesh/sessionmesh/cluster/peer"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var secret = []byte("0123456789abcdef0123456789abcdef")
+
+// countingListener counts accepted connections.
+type countingListener struct {
+	net.Listener
+	accepted atomic.Int32
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted.Add(1)
+	}
+	return c, err
+}
+
+func listen(t testing.TB, addr string) *countingListener {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen %s: %v", addr, err)
+	}
+	return &countingListener{Listener: ln}
+}
+
+func startServer(t testing.TB, cfg peer.Config, h peer.Handler) (*peer.Server, *countingListener) {
+	t.Helper()
+	ln := listen(t, "127.0.0.1:0")
+	s, err := peer.NewServer(ln, cfg, h)
+	if err != nil {
+		t.Fatalf("NewServer: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, ln
+}
+
+func newClient(t testing.TB, cfg peer.Config) *peer.Client {
+	t.Helper()
+	c, err := peer.NewClient(cfg)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// echo answers op followed by the request body.
+func echo(_ context.Context, op uint8, body []byte) ([]byte, error) {
+	return append([]byte{op}, body...), nil
+}
+
+func ctxTimeout(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// syncBuffer collects log output from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex // guards buf
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func logTo(b *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
+
+// waitFor polls cond until it holds or a deadline passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	tlsServer, tlsClient := testTLS(t)
+	cases := []struct {
+		name           string
+		server, client peer.Config
+	}{
+		{"plain", peer.Config{}, peer.Config{}},
+		{"secret", peer.Config{Secret: secret}, peer.Config{Secret: secret}},
+		{"tls+secret", peer.Config{Secret: secret, TLS: tlsServer}, peer.Config{Secret: secret, TLS: tlsClient}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.server.MaxFrame, tc.client.MaxFrame = 1<<20, 1<<20
+			s, _ := startServer(t, tc.server, echo)
+			c := newClient(t, tc.client)
+			bodies := [][]byte{nil, []byte("x"), bytes.Repeat([]byte("session"), 300), make([]byte, 1<<20-1)}
+			for i, body := range bodies {
+				op := uint8(i + 7)
+				got, err := c.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), op, body)
+				if err != nil {
+					t.Fatalf("Call op %d with %d bytes: %v", op, len(body), err)
+				}
+				if want := append([]byte{op}, body...); !bytes.Equal(got, want) {
+					t.Fatalf("Call op %d with %d bytes: got %d bytes %.16q, want %d bytes", op, len(body), len(got), got, len(want))
+				}
+			}
+		})
+	}
+}
+
+// TestPipelined proves that 1000 calls are in flight at once on one
+// connection: the handler holds every request until all 1000 have arrived.
+func TestPipelined(t *testing.T) {
+	const n = 1000
+	var arrived atomic.Int32
+	all := make(chan struct{})
+	h := func(ctx context.Context, op uint8, body []byte) ([]byte, error) {
+		if arrived.Add(1) == n {
+			close(all)
+		}
+		select {
+		case <-all:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return append([]byte("re:"), body...), nil
+	}
+	s, ln := startServer(t, peer.Config{Secret: secret}, h)
+	c := newClient(t, peer.Config{Secret: secret, ConnsPerPeer: 1})
+	ctx := ctxTimeout(t, 20*time.Second)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			body := fmt.Appendf(nil, "call %d", i)
+			got, err := c.Call(ctx, s.Addr().String(), 1, body)
+			if err == nil && string(got) != "re:"+string(body) {
+				err = fmt.Errorf("call %d got %q", i, got)
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := ln.accepted.Load(); got != 1 {
+		t.Fatalf("server accepted %d connections, want 1", got)
+	}
+}
+
+func TestHandlerErrors(t *testing.T) {
+	logs := &syncBuffer{}
+	h := func(ctx context.Context, op uint8, body []byte) ([]byte, error) {
+		switch op {
+		case 1:
+			return nil, peer.Errorf(42, "no session %s", body)
+		case 2:
+			return nil, errors.New("disk on fire")
+		case 3:
+			return nil, fmt.Errorf("load: %w", peer.Errorf(7, "stale epoch"))
+		case 4:
+			panic("handler bug")
+		case 5:
+			return make([]byte, 1025), nil
+		}
+		return []byte("ok"), nil
+	}
+	s, _ := startServer(t, peer.Config{MaxFrame: 1024, Logger: logTo(logs)}, h)
+	c := newClient(t, peer.Config{MaxFrame: 1024})
+	cases := []struct {
+		op   uint8
+		code uint16
+		msg  string
+	}{
+		{1, 42, "no session abc"},
+		{2, 0, "disk on fire"},
+		{3, 7, "stale epoch"},
+		{4, 0, "handler for op 4 panicked: handler bug"},
+	}
+	for _, tc := range cases {
+		_, err := c.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), tc.op, []byte("abc"))
+		var re *peer.RemoteError
+		if !errors.As(err, &re) || re.Code != tc.code || re.Msg != tc.msg {
+			t.Fatalf("op %d: got %v, want RemoteError{%d, %q}", tc.op, err, tc.code, tc.msg)
+		}
+		if errors.Is(err, peer.ErrUnavailable) {
+			t.Fatalf("op %d: a handler error must not look like a transport failure: %v", tc.op, err)
+		}
+	}
+	if !strings.Contains(logs.String(), "handler bug") {
+		t.Errorf("the panic was not logged; log:\n%s", logs)
+	}
+	_, err := c.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), 5, nil)
+	if !errors.Is(err, peer.ErrFrameTooLarge) || errors.Is(err, peer.ErrUnavailable) {
+		t.Fatalf("response over MaxFrame: got %v, want ErrFrameTooLarge", err)
+	}
+	// The connection survived all of it.
+	if got, err := c.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), 9, nil); err != nil || string(got) != "ok" {
+		t.Fatalf("call after handler errors: %q, %v", got, err)
+	}
+}
+
+func TestRequestTooLarge(t *testing.T) {
+	same := func(_ context.Context, _ uint8, body []byte) ([]byte, error) { return body, nil }
+	s, ln := startServer(t, peer.Config{MaxFrame: 100}, same)
+	c := newClient(t, peer.Config{MaxFrame: 100})
+	_, err := c.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), 1, make([]byte, 101))
+	if !errors.Is(err, peer.ErrFrameTooLarge) {
+		t.Fatalf("request over MaxFrame: got %v, want ErrFrameTooLarge", err)
+	}
+	if n := ln.accepted.Load(); n != 0 {
+		t.Fatalf("a request over MaxFrame dialled the server (%d connections)", n)
+	}
+	if _, err := c.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), 1, make([]byte, 100)); err != nil {
+		t.Fatalf("request of exactly MaxFrame: %v", err)
+	}
+}
+
+// TestServerMaxFrameSmaller: a client configured with a larger MaxFrame
+// than the server gets its connection closed by the server, not a hang.
+func TestServerMaxFrameSmaller(t *testing.T) {
+	s, _ := startServer(t, peer.Config{MaxFrame: 100, Logger: logTo(&syncBuffer{})}, echo)
+	c := newClient(t, peer.Config{MaxFrame: 1000})
+	_, err := c.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), 1, make([]byte, 500))
+	if !errors.Is(err, peer.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want ErrUnavailable from the closed connection", err)
+	}
+	if _, err := c.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), 1, make([]byte, 50)); err != nil {
+		t.Fatalf("call after the server cut a connection: %v", err)
+	}
+}
+
+func TestCallContext(t *testing.T) {
+	release := make(chan struct{})
+	h := func(ctx context.Context, op uint8, body []byte) ([]byte, error) {
+		if op == 1 {
+			<-release
+		}
+		return body, nil
+	}
+	s, _ := startServer(t, peer.Config{}, h)
+	c := newClient(t, peer.Config{ConnsPerPeer: 1})
+	addr := s.Addr().String()
+
+	start := time.Now()
+	_, err := c.Call(ctxTimeout(t, 50*time.Millisecond), addr, 1, nil)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, peer.ErrUnavailable) {
+		t.Fatalf("slow handler: got %v, want DeadlineExceeded and ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Call returned %v after its 50ms deadline", d)
+	}
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Call(canceled, addr, 2, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled ctx: got %v, want context.Canceled", err)
+	}
+	close(release) // the late answer to the first call must be dropped
+	got, err := c.Call(ctxTimeout(t, 5*time.Second), addr, 2, []byte("after"))
+	if err != nil || string(got) != "after" {
+		t.Fatalf("call after a timed-out call: %q, %v", got, err)
+	}
+}
+
+func TestServerKilledMidCall(t *testing.T) {
+	entered := make(chan struct{}, 3)
+	block := func(ctx context.Context, op uint8, body []byte) ([]byte, error) {
+		if op == 1 {
+			entered <- struct{}{}
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		return body, nil
+	}
+	s, ln := startServer(t, peer.Config{Secret: secret}, block)
+	addr := ln.Addr().String()
+	c := newClient(t, peer.Config{Secret: secret})
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			_, err := c.Call(ctxTimeout(t, 30*time.Second), addr, 1, nil)
+			errs <- err
+		}()
+	}
+	for range 3 {
+		<-entered
+	}
+	start := time.Now()
+	s.Close()
+	for range 3 {
+		err := <-errs
+		if !errors.Is(err, peer.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("in-flight call: got %v, want ErrUnavailable without a timeout", err)
+		}
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("in-flight calls failed %v after the server died, want at once", d)
+	}
+	if _, err := c.Call(ctxTimeout(t, 5*time.Second), addr, 2, nil); !errors.Is(err, peer.ErrUnavailable) {
+		t.Fatalf("call to a dead server: got %v, want ErrUnavailable", err)
+	}
+
+	s2, err := peer.NewServer(listen(t, addr), peer.Config{Secret: secret}, block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	for i := range 3 { // every slot redials
+		got, err := c.Call(ctxTimeout(t, 5*time.Second), addr, 2, []byte("back"))
+		if err != nil || string(got) != "back" {
+			t.Fatalf("call %d after restart: %q, %v", i, got, err)
+		}
+	}
+}
+
+func TestWrongSecret(t *testing.T) {
+	other := []byte("another secret of 32 bytes......")
+	var served atomic.Int32
+	h := func(ctx context.Context, op uint8, body []byte) ([]byte, error) {
+		served.Add(1)
+		return body, nil
+	}
+	cases := []struct {
+		name           string
+		server, client []byte
+		serverLog      string
+	}{
+		{"client has another secret", secret, other, "client does not hold this secret"},
+		{"server has another secret", other, secret, "client does not hold this secret"},
+		{"client has none", secret, nil, "other side has no secret"},
+		{"server has none", nil, secret, "other side requires a secret"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &syncBuffer{}
+			s, _ := startServer(t, peer.Config{Secret: tc.server, Logger: logTo(logs)}, h)
+			good := newClient(t, peer.Config{Secret: tc.server})
+			bad := newClient(t, peer.Config{Secret: tc.client})
+			served.Store(0)
+			for range 3 {
+				_, err := bad.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), 1, []byte("steal"))
+				if !errors.Is(err, peer.ErrAuth) || !errors.Is(err, peer.ErrUnavailable) {
+					t.Fatalf("bad client: got %v, want ErrAuth and ErrUnavailable", err)
+				}
+				got, err := good.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), 1, []byte("hi"))
+				if err != nil || string(got) != "hi" {
+					t.Fatalf("good client next to a bad one: %q, %v", got, err)
+				}
+			}
+			if n := served.Load(); n != 3 {
+				t.Fatalf("handler ran %d times, want 3 (the good client's calls only)", n)
+			}
+			waitFor(t, "the rejection in the server log", func() bool { return strings.Contains(logs.String(), tc.serverLog) })
+		})
+	}
+}
+
+func TestCloseAddr(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	h := func(ctx context.Context, op uint8, body []byte) ([]byte, error) {
+		if op == 1 {
+			entered <- struct{}{}
+			<-ctx.Done()
+		}
+		return body, nil
+	}
+	s, ln := startServer(t, peer.Config{}, h)
+	c := newClient(t, peer.Config{ConnsPerPeer: 1})
+	errs := make(chan error, 1)
+	go func() {
+		_, err := c.Call(ctxTimeout(t, 30*time.Second), s.Addr().String(), 1, nil)
+		errs <- err
+	}()
+	<-entered
+	c.CloseAddr(s.Addr().String())
+	if err := <-errs; !errors.Is(err, peer.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("in-flight call on a dropped peer: got %v, want ErrUnavailable at once", err)
+	}
+	if _, err := c.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), 2, nil); err != nil {
+		t.Fatalf("call after CloseAddr: %v", err)
+	}
+	if n := ln.accepted.Load(); n != 2 {
+		t.Fatalf("server accepted %d connections, want 2 (one redial after CloseAddr)", n)
+	}
+	c.CloseAddr("127.0.0.1:1") // unknown address: nothing to do
+}
+
+func TestClose(t *testing.T) {
+	s, _ := startServer(t, peer.Config{}, echo)
+	c, err := peer.NewClient(peer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("second Client.Close: %v", err)
+	}
+	if _, err := c.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), 1, nil); !errors.Is(err, peer.ErrClosed) {
+		t.Fatalf("Call after Close: got %v, want ErrClosed", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Server.Close: %v", err)
+	}
+}
+
+func TestRefused(t *testing.T) {
+	ln := listen(t, "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	c := newClient(t, peer.Config{})
+	if _, err := c.Call(ctxTimeout(t, 5*time.Second), addr, 1, nil); !errors.Is(err, peer.ErrUnavailable) {
+		t.Fatalf("call to a closed port: got %v, want ErrUnavailable", err)
+	}
+}
+
+func TestDialTimeout(t *testing.T) {
+	hang := func(ctx context.Context, addr string) (net.Conn, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	c := newClient(t, peer.Config{Dial: hang, DialTimeout: 50 * time.Millisecond})
+	start := time.Now()
+	_, err := c.Call(ctxTimeout(t, 5*time.Second), "10.255.255.1:7946", 1, nil)
+	if !errors.Is(err, peer.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("dial that hangs: got %v, want ErrUnavailable after DialTimeout", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("dial gave up after %v, want about DialTimeout", d)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	cases := []struct {
+		field string
+		cfg   peer.Config
+	}{
+		{"Secret", peer.Config{Secret: []byte("short")}},
+		{"MaxFrame", peer.Config{MaxFrame: -1}},
+		{"MaxFrame", peer.Config{MaxFrame: 2 << 30}},
+		{"DialTimeout", peer.Config{DialTimeout: -time.Second}},
+		{"HandshakeTimeout", peer.Config{HandshakeTimeout: -1}},
+		{"WriteTimeout", peer.Config{WriteTimeout: -1}},
+		{"ConnsPerPeer", peer.Config{ConnsPerPeer: 65}},
+		{"MaxInflight", peer.Config{MaxInflight: -1}},
+	}
+	for _, tc := range cases {
+		err := tc.cfg.Validate()
+		if !errors.Is(err, peer.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%+v: got %v, want ErrInvalidConfig naming %s", tc.cfg, err, tc.field)
+		}
+		if _, err := peer.NewClient(tc.cfg); !errors.Is(err, peer.ErrInvalidConfig) {
+			t.Errorf("NewClient(%+v): got %v, want ErrInvalidConfig", tc.cfg, err)
+		}
+	}
+	def := peer.DefaultConfig()
+	if err := def.Validate(); err != nil {
+		t.Fatalf("DefaultConfig does not validate: %v", err)
+	}
+	if def.MaxFrame != 4<<20 || def.DialTimeout != time.Second || def.HandshakeTimeout != 2*time.Second || def.ConnsPerPeer != 2 {
+		t.Fatalf("DefaultConfig = %+v, want the documented defaults", def)
+	}
+	if _, err := peer.NewServer(nil, peer.Config{}, echo); err == nil {
+		t.Fatal("NewServer without a listener succeeded")
+	}
+}

@@ -1,0 +1,238 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// Handler serves one request. op is the caller's operation code; body is
+// owned by the handler. Return (resp, nil), or an error: a *RemoteError
+// (made with Errorf) anywhere in the error's chain keeps its Code, any other
+// error is sent as Code 0 with its text. Handlers run concurrently. ctx ends
+// when the connection closes or the Server is closed. The Server does not
+// keep resp after writing it. A panic is recovered, logged and answered as
+// a Code 0 error.
+type Handler func(ctx context.Context, op uint8, body []byte) ([]byte, error)
+
+// Server answers peer calls on a listener with a Handler.
+type Server struct {
+	ln     net.Listener
+	cfg    Config
+	h      Handler
+	log    *limitedLog
+	ctx    context.Context // ends on Close; parent of every handler's ctx
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the accept loop, connections, handlers
+
+	closeOnce sync.Once
+	closeErr  error
+
+	mu     sync.Mutex // guards conns and closed
+	conns  map[*serverConn]struct{}
+	closed bool
+}
+
+// NewServer serves ln with h until Close. cfg is validated; its zero fields
+// take their defaults.
+func NewServer(ln net.Listener, cfg Config, h Handler) (*Server, error) {
+	if ln == nil || h == nil {
+		return nil, errors.New("peer: NewServer needs a listener and a handler")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	s := &Server{ln: ln, cfg: cfg, h: h, conns: make(map[*serverConn]struct{})}
+	s.log = newLimitedLog(cfg.Logger, time.Now)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Add(1)
+	go s.acceptLoop()
+	return s, nil
+}
+
+// Addr returns the listener's address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Close stops the Server: it closes the listener and every connection (the
+// calls in flight on them fail at once on the client side), cancels the
+// handlers' ctx and waits for every goroutine, handlers included. It is
+// idempotent and returns the listener's close error.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		conns := s.conns
+		s.conns = nil
+		s.mu.Unlock()
+		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.closeErr = fmt.Errorf("peer: close listener: %w", err)
+		}
+		// Connections first, then the handlers' ctx: a handler that returns
+		// because its ctx ended must not get its "canceled" answer out, the
+		// caller must see the node go away (ErrUnavailable).
+		for sc := range conns {
+			sc.close()
+		}
+		s.cancel()
+		s.wg.Wait()
+	})
+	return s.closeErr
+}
+
+func (s *Server) acceptLoop() {
+	defer s.wg.Done()
+	var backoff time.Duration
+	for {
+		nc, err := s.ln.Accept()
+		if err == nil {
+			backoff = 0
+			s.serve(nc)
+			continue
+		}
+		if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+			return
+		}
+		// Out of file descriptors, most likely: wait, so as not to spin.
+		backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+		s.log.write(slog.LevelWarn, "peer: accept failed", "addr", s.ln.Addr(), "err", err, "retry_in", backoff)
+		if !s.sleep(backoff) {
+			return
+		}
+	}
+}
+
+func (s *Server) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+// serve starts the goroutine of a new connection, unless the Server closed.
+func (s *Server) serve(nc net.Conn) {
+	sc := &serverConn{s: s, nc: nc, sem: make(chan struct{}, s.cfg.MaxInflight)}
+	sc.ctx, sc.cancel = context.WithCancel(s.ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		sc.close()
+		return
+	}
+	s.conns[sc] = struct{}{}
+	s.wg.Add(1)
+	go sc.run()
+}
+
+func (s *Server) forget(sc *serverConn) {
+	s.mu.Lock()
+	delete(s.conns, sc)
+	s.mu.Unlock()
+}
+
+// serverConn is one accepted connection.
+type serverConn struct {
+	s      *Server
+	nc     net.Conn
+	l      *link
+	ctx    context.Context // ends when the connection closes
+	cancel context.CancelFunc
+	sem    chan struct{} // one token per running handler: MaxInflight
+}
+
+// close closes the socket, then ends the handlers' ctx (see Server.Close).
+func (sc *serverConn) close() {
+	sc.nc.Close()
+	sc.cancel()
+}
+
+func (sc *serverConn) run() {
+	defer sc.s.wg.Done()
+	defer sc.s.forget(sc)
+	defer sc.close()
+	l, err := establish(sc.ctx, sc.nc, &sc.s.cfg, false, "")
+	if err != nil {
+		sc.logEnd("peer: rejected connection", err)
+		return
+	}
+	sc.l = l
+	sc.logEnd("peer: closed connection", sc.readLoop())
+}
+
+// logEnd logs why a connection ended, unless it ended normally: the client
+// hung up between frames, or this side closed it.
+func (sc *serverConn) logEnd(msg string, err error) {
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || sc.ctx.Err() != nil {
+		return
+	}
+	sc.s.log.write(slog.LevelWarn, msg, "remote", sc.nc.RemoteAddr(), "local", sc.nc.LocalAddr(), "err", err)
+}
+
+// readLoop reads requests and starts a handler goroutine for each, at most
+// MaxInflight at a time.
+func (sc *serverConn) readLoop() error {
+	for {
+		f, err := sc.l.r.next()
+		if err != nil {
+			return err
+		}
+		if f.kind != kindRequest {
+			return fmt.Errorf("%w: client sent frame kind %d", ErrProtocol, f.kind)
+		}
+		select {
+		case sc.sem <- struct{}{}:
+		case <-sc.ctx.Done():
+			return sc.ctx.Err()
+		}
+		sc.s.wg.Add(1)
+		go sc.handle(f)
+	}
+}
+
+func (sc *serverConn) handle(req frame) {
+	defer sc.s.wg.Done()
+	defer func() { <-sc.sem }()
+	resp := sc.s.respond(sc.ctx, req)
+	if err := sc.l.w.write(&resp); err != nil {
+		sc.logEnd("peer: write response", err)
+		sc.close() // the reader then ends without logging again
+
+	}
+}
+
+// respond runs the handler and builds the frame that answers req.
+func (s *Server) respond(ctx context.Context, req frame) frame {
+	body, err := s.invoke(ctx, req.op, req.body)
+	resp := frame{id: req.id, op: req.op, kind: kindResponse, body: body}
+	switch {
+	case err != nil:
+		code, msg := remoteOf(err)
+		resp.kind, resp.status, resp.body = kindError, code, []byte(msg)
+	case len(body) > s.cfg.MaxFrame:
+		s.log.write(slog.LevelError, "peer: response exceeds MaxFrame", "op", req.op, "size", len(body), "max", s.cfg.MaxFrame)
+		resp.kind, resp.body = kindTooLarge, nil
+	}
+	return resp
+}
+
+// invoke calls the handler, turning a panic into an error: a bug in one
+// handler must not take the node down with every session it holds.
+func (s *Server) invoke(ctx context.Context, op uint8, body []byte) (resp []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.write(slog.LevelError, "peer: handler panicked", "op", op, "panic", p, "stack", string(debug.Stack()))
+			resp, err = nil, Errorf(0, "handler for op %d panicked: %v", op, p)
+		}
+	}()
+	return s.h(ctx, op, body)
+}
