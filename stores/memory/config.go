@@ -1,0 +1,98 @@
+package memory
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// Config configures a Store. The zero value of every field means its
+// default; DefaultConfig spells them out. The Store copies the Config:
+// changing it after New has no effect.
+type Config struct {
+	// Shards is the number of independently locked parts of the map, a power
+	// of two. More shards mean less waiting between requests of different
+	// sessions, at a few bytes each. Default 64.
+	Shards int
+
+	// MaxSessions bounds the number of sessions held; a write beyond it
+	// evicts the session closest to its deadline among a small sample (see
+	// the package doc). Default 0: unlimited.
+	MaxSessions int
+
+	// MaxBytes bounds the memory held, counted as the encoded record bytes
+	// plus the key and a fixed per-session overhead; a write beyond it evicts
+	// like MaxSessions. It must be at least MaxSessionBytes. Default 0:
+	// unlimited.
+	MaxBytes int64
+
+	// MaxSessionBytes is the largest encoded session accepted; a larger one
+	// fails with an error wrapping session.ErrTooLarge and changes nothing.
+	// Default 1 MiB.
+	MaxSessionBytes int
+
+	// SweepInterval is how often the background sweeper removes expired
+	// sessions that no request has looked up. Shorter frees memory sooner at
+	// the cost of walking every shard more often. Default 1 minute.
+	SweepInterval time.Duration
+
+	// Now is the clock that expiry decisions use. Default time.Now; tests
+	// inject their own.
+	Now func() time.Time
+}
+
+// Defaults of the Config fields.
+const (
+	DefaultShards          = 64
+	DefaultMaxSessionBytes = 1 << 20
+	DefaultSweepInterval   = time.Minute
+)
+
+// DefaultConfig returns a Config with every default filled in.
+func DefaultConfig() Config {
+	c := Config{}
+	c.setDefaults()
+	return c
+}
+
+func (c *Config) setDefaults() {
+	if c.Shards == 0 {
+		c.Shards = DefaultShards
+	}
+	if c.MaxSessionBytes == 0 {
+		c.MaxSessionBytes = DefaultMaxSessionBytes
+	}
+	if c.SweepInterval == 0 {
+		c.SweepInterval = DefaultSweepInterval
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports the first field of c that is out of range, naming the
+// field and what is allowed. Zero values are allowed: they mean defaults.
+func (c *Config) Validate() error {
+	sessionBytes := c.MaxSessionBytes
+	if sessionBytes == 0 {
+		sessionBytes = DefaultMaxSessionBytes
+	}
+	switch {
+	case c.Shards < 0 || c.Shards&(c.Shards-1) != 0:
+		return invalid("Shards", c.Shards, "a power of two, or 0 for the default 64")
+	case c.MaxSessions < 0:
+		return invalid("MaxSessions", c.MaxSessions, "positive, or 0 for unlimited")
+	case c.MaxBytes < 0 || c.MaxBytes > 0 && c.MaxBytes < int64(sessionBytes):
+		return invalid("MaxBytes", c.MaxBytes, fmt.Sprintf("at least MaxSessionBytes (%d), or 0 for unlimited", sessionBytes))
+	case c.MaxSessionBytes < 0:
+		return invalid("MaxSessionBytes", c.MaxSessionBytes, "positive, or 0 for the default 1 MiB")
+	case c.SweepInterval < 0:
+		return invalid("SweepInterval", c.SweepInterval, "positive, or 0 for the default 1 minute")
+	}
+	return nil
+}
+
+func invalid(field string, got any, want string) error {
+	return fmt.Errorf("memory: %w: %s is %v; want %s", session.ErrInvalidConfig, field, got, want)
+}
