@@ -65,6 +65,10 @@ type Options struct {
 	// Default 0 (a fixed seed, not a random one).
 	Seed uint64
 
+	// Progress, when set, is updated after every request of the load
+	// phase. Default nil.
+	Progress *Progress
+
 	// Now is the clock used for latencies, the run's end and the
 	// balancer's cooldown. Default time.Now.
 	Now func() time.Time

@@ -52,6 +52,16 @@ func TestRunBehavingCluster(t *testing.T) {
 	}
 }
 
+func TestRunReportsProgress(t *testing.T) {
+	d := &demo{failEvery: 7}
+	var p check.Progress
+	r := run(t, check.Options{URLs: []string{d.serve(t, "a")}, Users: 3, Reads: 1, Writes: 1, Progress: &p})
+	if p.Requests() != int64(r.Requests) || p.Failures() != int64(r.Failures) || p.AckedWrites() != int64(r.AckedWrites) {
+		t.Errorf("progress %d/%d/%d, report %d/%d/%d (requests/failures/acked)",
+			p.Requests(), p.Failures(), p.AckedWrites(), r.Requests, r.Failures, r.AckedWrites)
+	}
+}
+
 func TestRunDetectsLostWrite(t *testing.T) {
 	d := &demo{loseThirdWrite: true}
 	r := run(t, check.Options{URLs: []string{d.serve(t, "a")}, Users: 4, Reads: 0, Writes: 1})

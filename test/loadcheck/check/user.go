@@ -71,6 +71,7 @@ func (u *user) step(ctx context.Context, write bool) {
 		return // the caller stopped the run: not the workers' failure
 	}
 	u.count(write, ok, end.Sub(start))
+	u.opts.Progress.add(write, ok)
 	switch {
 	case ok && write:
 		u.ledger.ackWrite(value)
