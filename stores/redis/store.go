@@ -1,0 +1,344 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// Errors returned by Store besides the session package's. Check them with
+// errors.Is: they arrive wrapped with the operation and session.
+var (
+	// ErrIDTaken is returned by Save when the ID of a new session, or the ID
+	// a session is renewed to, already names a session. IDs are 256 random
+	// bits, so it means a caller reused an ID. Nothing is written.
+	ErrIDTaken = errors.New("redis: session ID already in use")
+
+	// ErrBadReply is returned when Redis answers a script with something the
+	// store did not send it to answer (a foreign script under the same SHA).
+	ErrBadReply = errors.New("redis: unexpected reply")
+)
+
+// Store keeps sessions in Redis, one hash per session. It is safe for
+// concurrent use. Close it when done.
+type Store struct {
+	cfg     Config
+	client  goredis.UniversalClient
+	cluster bool // the keys of one renew may be on different nodes: see renewAcrossSlots
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+	closeErr  error
+}
+
+var _ session.Store = (*Store)(nil)
+
+// New validates cfg, connects and pings the server (through the sentinels,
+// or any cluster seed), so that a server that is down at start is reported
+// here, naming its address, rather than on the first request.
+func New(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	cfg.Addrs = slices.Clone(cfg.Addrs)
+	client := goredis.NewUniversalClient(cfg.options())
+	_, cluster := client.(*goredis.ClusterClient)
+	s := &Store{cfg: cfg, client: client, cluster: cluster}
+	if err := s.ping(); err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) ping() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout+s.cfg.Timeout)
+	defer cancel()
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: ping %s: %w", s.describe(), err)
+	}
+	return nil
+}
+
+// describe names the servers for error messages.
+func (s *Store) describe() string {
+	addrs := strings.Join(s.cfg.Addrs, ",")
+	switch {
+	case s.cfg.MasterName != "":
+		return fmt.Sprintf("master %q via sentinels %s", s.cfg.MasterName, addrs)
+	case s.cluster:
+		return "cluster " + addrs
+	}
+	return addrs
+}
+
+// Close closes the connections. It is idempotent; calls after Close fail
+// with session.ErrClosed.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.closeErr = s.client.Close()
+	})
+	return s.closeErr
+}
+
+// Load reads the session with one HGETALL. A token that is not a session ID
+// is not looked up.
+func (s *Store) Load(ctx context.Context, token string) (session.Record, bool, error) {
+	if !session.ValidID(token) {
+		return session.Record{}, false, nil
+	}
+	if s.closed.Load() {
+		return session.Record{}, false, s.fail(ctx, "load", token, session.ErrClosed)
+	}
+	h, err := s.client.HGetAll(ctx, s.key(token)).Result()
+	if err != nil {
+		return session.Record{}, false, s.fail(ctx, "load", token, err)
+	}
+	rec, ok := parseHash(h)
+	if !ok || rec.ID != token || rec.Expired(s.cfg.Now()) {
+		return session.Record{}, false, nil
+	}
+	return rec, true, nil
+}
+
+// Save applies p in one round trip: a script that checks the session is
+// live, applies the patch, bumps the version and sets the TTL (createScript
+// for a new session, touchScript for a touch, saveScript otherwise). A renew
+// in Redis Cluster is the exception: see renewAcrossSlots.
+func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string, error) {
+	if token != "" && !session.ValidID(token) {
+		return "", fmt.Errorf("redis: save: malformed token: %w", session.ErrNotFound)
+	}
+	if err := s.checkPatch(token, &p); err != nil {
+		return "", err
+	}
+	if s.closed.Load() {
+		return "", s.fail(ctx, "save", named(token, p), session.ErrClosed)
+	}
+	switch {
+	case token == "":
+		return p.NewID, s.create(ctx, p)
+	case p.NewID != "" && s.cluster:
+		return p.NewID, s.renewAcrossSlots(ctx, token, p)
+	case p.IsTouch():
+		return token, s.touch(ctx, token, p)
+	}
+	return s.patch(ctx, token, p)
+}
+
+// epoch is the earliest Patch.Now accepted: the scripts compare times as
+// unsigned decimal text.
+var epoch = time.Unix(0, 0)
+
+func (s *Store) checkPatch(token string, p *session.Patch) error {
+	switch {
+	case !p.Now.After(epoch):
+		return fmt.Errorf("redis: save: Patch.Now %v is not after 1970", p.Now)
+	case p.Idle <= 0:
+		return fmt.Errorf("redis: save: Patch.Idle %v must be positive", p.Idle)
+	case token == "" && p.NewID == "":
+		return errors.New("redis: save: a new session needs Patch.NewID")
+	case p.NewID != "" && !session.ValidID(p.NewID):
+		return fmt.Errorf("redis: save: Patch.NewID %.50q is not a session ID", p.NewID)
+	}
+	// Keys that are set are all in the result: refuse without I/O when they
+	// alone are too many bytes.
+	if n := valuesSize(p.Set); n > s.cfg.MaxSessionBytes {
+		return s.tooLarge("save", named(token, *p), n)
+	}
+	return nil
+}
+
+// create writes a new session; the record is built here with Patch.Apply.
+func (s *Store) create(ctx context.Context, p session.Patch) error {
+	var rec session.Record
+	p.Apply(&rec)
+	return s.put(ctx, "create", &rec, p.Now)
+}
+
+// put writes rec as a new key with a TTL running to its deadline.
+func (s *Store) put(ctx context.Context, op string, rec *session.Record, now time.Time) error {
+	if n := valuesSize(rec.Values); n > s.cfg.MaxSessionBytes {
+		return s.tooLarge(op, rec.ID, n)
+	}
+	args := append([]any{ttlMillis(rec.Deadline().Sub(now))}, hashArgs(rec)...)
+	ok, err := createScript.Run(ctx, s.client, []string{s.key(rec.ID)}, args...).Int()
+	if err != nil {
+		return s.fail(ctx, op, rec.ID, err)
+	}
+	if ok != 1 {
+		return fmt.Errorf("redis: %s session %s: %w", op, short(rec.ID), ErrIDTaken)
+	}
+	return nil
+}
+
+func (s *Store) touch(ctx context.Context, token string, p session.Patch) error {
+	ok, err := touchScript.Run(ctx, s.client, []string{s.key(token)},
+		nanos(p.Now), nanos(p.Now.Add(p.Idle)), ttlMillis(p.Idle)).Int()
+	if err != nil {
+		return s.fail(ctx, "touch", token, err)
+	}
+	if ok != 1 {
+		return fmt.Errorf("redis: touch session %s: %w", short(token), session.ErrNotFound)
+	}
+	return nil
+}
+
+// patch runs saveScript; with p.NewID set it also moves the session to the
+// new key in the same step (single server and Sentinel only).
+func (s *Store) patch(ctx context.Context, token string, p session.Patch) (string, error) {
+	dst := token
+	if p.NewID != "" {
+		dst = p.NewID
+	}
+	keys := []string{s.key(token), s.key(dst)}
+	res, err := saveScript.Run(ctx, s.client, keys, patchArgs(&p, s.cfg.MaxSessionBytes)...).Int64Slice()
+	if err != nil {
+		return "", s.fail(ctx, "save", token, err)
+	}
+	if len(res) != 2 {
+		return "", fmt.Errorf("redis: save session %s: %w %v", short(token), ErrBadReply, res)
+	}
+	switch res[0] {
+	case resultApplied:
+		return dst, nil
+	case resultMissing:
+		return "", fmt.Errorf("redis: save session %s: %w", short(token), session.ErrNotFound)
+	case resultTooLarge:
+		return "", s.tooLarge("save", token, int(res[1]))
+	case resultTaken:
+		return "", fmt.Errorf("redis: renew session %s: %w", short(token), ErrIDTaken)
+	}
+	return "", fmt.Errorf("redis: save session %s: %w %v", short(token), ErrBadReply, res)
+}
+
+// patchArgs lays p out as saveScript's ARGV.
+func patchArgs(p *session.Patch, limit int) []any {
+	clear := "0"
+	if p.Clear {
+		clear = "1"
+	}
+	args := make([]any, 0, 7+2*len(p.Set)+len(p.Delete))
+	args = append(args, nanos(p.Now), nanos(p.Now.Add(p.Idle)), ttlMillis(p.Idle),
+		limit, clear, p.NewID, len(p.Set))
+	for k, v := range p.Set {
+		args = append(args, valuePrefix+k, v)
+	}
+	for _, k := range p.Delete {
+		args = append(args, valuePrefix+k)
+	}
+	return args
+}
+
+// renewAcrossSlots renews a session in Redis Cluster. The old and the new
+// key hash to different slots, usually on different nodes, and no script may
+// touch both (a shared hash tag would put every session in one slot and undo
+// the cluster's distribution). So it copies, then deletes:
+//
+//  1. HGETALL the old key; a missing or expired session fails with
+//     ErrNotFound.
+//  2. Apply the patch here and create the new key (createScript refuses an
+//     existing one), with the TTL of the session's deadline.
+//  3. DEL the old key.
+//
+// The window: between steps 1 and 3 both IDs may load, and a concurrent
+// patch to the old ID succeeds and is then dropped with the old key, which
+// is the contract's rule that Renew wins over a concurrent patch. If step 2
+// fails, nothing changed. If step 3 fails, Save reports the error, the
+// client is never told the new ID, the old session stays as it was (without
+// this patch, so a login that renews does not take effect on the old ID) and
+// the new key expires unused.
+func (s *Store) renewAcrossSlots(ctx context.Context, token string, p session.Patch) error {
+	h, err := s.client.HGetAll(ctx, s.key(token)).Result()
+	if err != nil {
+		return s.fail(ctx, "renew", token, err)
+	}
+	rec, ok := parseHash(h)
+	if !ok || rec.ID != token || rec.Expired(p.Now) {
+		return fmt.Errorf("redis: renew session %s: %w", short(token), session.ErrNotFound)
+	}
+	p.Apply(&rec)
+	if err := s.put(ctx, "renew", &rec, p.Now); err != nil {
+		return err
+	}
+	if err := s.client.Del(ctx, s.key(token)).Err(); err != nil {
+		return s.fail(ctx, "renew: delete the old key of", token, err)
+	}
+	return nil
+}
+
+// Delete removes the session with one DEL. A token that is not a session ID
+// names nothing and is not sent.
+func (s *Store) Delete(ctx context.Context, token string) error {
+	if !session.ValidID(token) {
+		return nil
+	}
+	if s.closed.Load() {
+		return s.fail(ctx, "delete", token, session.ErrClosed)
+	}
+	if err := s.client.Del(ctx, s.key(token)).Err(); err != nil {
+		return s.fail(ctx, "delete", token, err)
+	}
+	return nil
+}
+
+func (s *Store) key(id string) string { return s.cfg.Prefix + id }
+
+func (s *Store) tooLarge(op, id string, n int) error {
+	return fmt.Errorf("redis: %s session %s: %d bytes of keys and values, limit %d: %w",
+		op, short(id), n, s.cfg.MaxSessionBytes, session.ErrTooLarge)
+}
+
+// fail wraps an error of the server or the connection. A call cut short by
+// its context wraps ctx's error too, so that errors.Is(err,
+// context.DeadlineExceeded) holds whichever of the two the client saw first.
+func (s *Store) fail(ctx context.Context, op, id string, err error) error {
+	if errors.Is(err, goredis.ErrClosed) {
+		err = session.ErrClosed
+	}
+	if cerr := ctxErr(ctx); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("redis: %s session %s: %w (%w)", op, short(id), cerr, err)
+	}
+	return fmt.Errorf("redis: %s session %s: %w", op, short(id), err)
+}
+
+// ctxErr is ctx.Err(), or DeadlineExceeded once ctx's deadline has passed
+// even if ctx's timer has not fired yet: the socket deadline go-redis sets
+// from ctx can expire a moment before it.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// named is the ID a Save is about, for error messages.
+func named(token string, p session.Patch) string {
+	if token != "" {
+		return token
+	}
+	return p.NewID
+}
+
+// short abbreviates a session ID for error messages: enough to correlate
+// log lines, too little to replay the session.
+func short(id string) string {
+	if len(id) <= 8 {
+		return id
+	}
+	return id[:8] + "…"
+}
