@@ -1,0 +1,24 @@
+// Package test holds the black-box tests that run real cmd/demo processes:
+// the harness itself (test/worker), the consistency checker against a real
+// worker (test/loadcheck/check), and the multi-process cluster tests.
+//
+// The default run is short. -load sets how long each load phase runs, for
+// longer soak runs in CI: go test ./test/ -args -load=30s
+package test
+
+import (
+	"flag"
+	"time"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/sessionmesh/sessionmesh/test/worker"
+)
+
+// loadFor is how long each test's load phase runs.
+var loadFor = flag.Duration("load", 2*time.Second, "duration of each load phase")
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(worker.Exit))
+}
