@@ -8,8 +8,8 @@ package test
 
 import (
 	"flag"
-	"time"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
