@@ -16,6 +16,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/httpmw"
 	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores/memory"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -153,4 +154,15 @@ func load(t *testing.T, st session.Store, token string) (session.Record, bool) {
 		t.Fatalf("store.Load: %v", err)
 	}
 	return rec, found
+}
+
+// newStore returns a real memory store, closed when the test ends.
+func newStore(t testing.TB) session.Store {
+	t.Helper()
+	st, err := memory.New(memory.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

@@ -1,0 +1,75 @@
+package session_test
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+func TestDefaultConfig(t *testing.T) {
+	c := session.DefaultConfig(&spy{})
+	if c.CookieName != "sid" || c.IdleTimeout != 14*24*time.Hour || c.TouchInterval != c.IdleTimeout/10 ||
+		c.Lifetime != 0 || c.Cookie.Path != "/" || c.Cookie.SameSite != http.SameSiteLaxMode ||
+		c.Cookie.Secure != session.SecureAuto || c.Codec == nil || c.Logger != slog.Default() || c.Now == nil {
+		t.Fatalf("DefaultConfig = %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("DefaultConfig().Validate() = %v", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*session.Config)
+		field  string // "" when valid
+	}{
+		{"zero values are defaults", func(c *session.Config) { *c = session.Config{Store: c.Store} }, ""},
+		{"no store", func(c *session.Config) { c.Store = nil }, "Store"},
+		{"cookie name with ;", func(c *session.Config) { c.CookieName = "a;b" }, "CookieName"},
+		{"cookie name too long", func(c *session.Config) { c.CookieName = strings.Repeat("a", 65) }, "CookieName"},
+		{"negative idle", func(c *session.Config) { c.IdleTimeout = -1 }, "IdleTimeout"},
+		{"negative lifetime", func(c *session.Config) { c.Lifetime = -1 }, "Lifetime"},
+		{"touch as long as idle", func(c *session.Config) { c.TouchInterval = c.IdleTimeout }, "TouchInterval"},
+		{"unknown secure mode", func(c *session.Config) { c.Cookie.Secure = 7 }, "Cookie.Secure"},
+		{"SameSite=None without Secure", func(c *session.Config) { c.Cookie.SameSite = http.SameSiteNoneMode }, "Cookie.SameSite"},
+		{"SameSite=None with Secure", func(c *session.Config) {
+			c.Cookie.SameSite, c.Cookie.Secure = http.SameSiteNoneMode, session.SecureAlways
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := session.DefaultConfig(&spy{})
+			tt.change(&c)
+			err := c.Validate()
+			if _, mErr := session.NewManager(c); (mErr == nil) != (err == nil) {
+				t.Errorf("NewManager and Validate disagree: %v vs %v", mErr, err)
+			}
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, session.ErrInvalidConfig) || !strings.Contains(err.Error(), tt.field) {
+				t.Fatalf("Validate() = %v, want ErrInvalidConfig naming %s", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestManagerConfigHasDefaults(t *testing.T) {
+	m, err := session.NewManager(session.Config{Store: &spy{}, IdleTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Config()
+	if c.CookieName != "sid" || c.TouchInterval != 6*time.Minute || c.Now == nil || c.Codec == nil {
+		t.Fatalf("Manager.Config() = %+v, want defaults filled in (touch = idle/10)", c)
+	}
+}

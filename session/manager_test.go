@@ -1,0 +1,239 @@
+package session_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+func TestStartAndUntouchedCommitDoNoIO(t *testing.T) {
+	e := newEnv(t)
+	token := e.create(t, "k", 1)
+	calls := e.spy.calls()
+	o := e.request(t, token, func(s *session.Session) {})
+	if o.Action != session.CookieKeep || e.spy.calls() != calls {
+		t.Fatalf("untouched session: outcome %+v, %d store calls; want nothing", o, e.spy.calls()-calls)
+	}
+}
+
+func TestNewSessionOutcome(t *testing.T) {
+	e := newEnv(t)
+	o := e.request(t, "", func(s *session.Session) { must(t, s.Set("k", 1)) })
+	if o.Action != session.CookieSet || !session.ValidID(o.Token) || o.MaxAge != 14*24*time.Hour {
+		t.Fatalf("outcome %+v, want CookieSet, a valid ID, MaxAge two weeks", o)
+	}
+}
+
+func TestAnonymousReadStoresNothing(t *testing.T) {
+	e := newEnv(t)
+	o := e.request(t, "", func(s *session.Session) { session.Get[int](s, "counter") })
+	if o.Action != session.CookieKeep || e.spy.saves.Load() != 0 {
+		t.Fatalf("read without a cookie: outcome %+v, %d saves; want none", o, e.spy.saves.Load())
+	}
+}
+
+func TestUnknownTokenIsNeverAdopted(t *testing.T) {
+	e := newEnv(t)
+	forged := session.NewID()
+	o := e.request(t, forged, func(s *session.Session) { session.Get[int](s, "k") })
+	if o.Action != session.CookieExpire {
+		t.Errorf("read with an unknown ID: outcome %+v, want the stale cookie expired", o)
+	}
+	o = e.request(t, forged, func(s *session.Session) { must(t, s.Set("k", 1)) })
+	if o.Action != session.CookieSet || o.Token == forged {
+		t.Fatalf("write with an unknown ID: outcome %+v, want a fresh ID", o)
+	}
+	if _, found, _ := e.spy.Store.Load(context.Background(), forged); found {
+		t.Fatal("the forged ID was stored")
+	}
+}
+
+func TestOversizedTokenIsNotLookedUp(t *testing.T) {
+	e := newEnv(t)
+	e.request(t, strings.Repeat("a", 5000), func(s *session.Session) { session.Get[int](s, "k") })
+	if n := e.spy.loads.Load(); n != 0 {
+		t.Fatalf("a 5000-byte token caused %d loads, want 0", n)
+	}
+}
+
+// TestTouchIsLazy: reads cost no write until TouchInterval has passed; then
+// one read re-writes the session so its idle deadline slides.
+func TestTouchIsLazy(t *testing.T) {
+	e := newEnv(t, func(c *session.Config) { c.IdleTimeout, c.TouchInterval = time.Hour, 10*time.Minute })
+	token := e.create(t, "k", 1)
+	saves := e.spy.saves.Load()
+	e.clock.Advance(9 * time.Minute)
+	if o := e.request(t, token, func(s *session.Session) { session.Get[int](s, "k") }); o.Action != session.CookieKeep {
+		t.Fatalf("read before TouchInterval: %+v, want no cookie", o)
+	}
+	if e.spy.saves.Load() != saves {
+		t.Fatal("a read before TouchInterval wrote to the store")
+	}
+	e.clock.Advance(2 * time.Minute)
+	o := e.request(t, token, func(s *session.Session) { session.Get[int](s, "k") })
+	if o.Action != session.CookieSet || o.Token != token || o.MaxAge != time.Hour {
+		t.Fatalf("read after TouchInterval: %+v, want the same cookie with a full hour", o)
+	}
+	e.clock.Advance(59 * time.Minute) // 70 minutes after creation, 59 after the touch
+	if get[int](t, e, token, "k") != 1 {
+		t.Fatal("the touch did not slide the idle deadline")
+	}
+}
+
+func TestIdleExpiry(t *testing.T) {
+	e := newEnv(t, func(c *session.Config) { c.IdleTimeout, c.TouchInterval = time.Hour, 0 })
+	token := e.create(t, "k", 1)
+	e.clock.Advance(time.Hour - time.Second)
+	if _, found, _ := e.spy.Store.Load(context.Background(), token); !found {
+		t.Fatal("gone a second before the idle deadline")
+	}
+	e.clock.Advance(time.Second)
+	if get[int](t, e, token, "k") != 0 {
+		t.Fatal("still there at the idle deadline")
+	}
+}
+
+func TestAbsoluteLifetime(t *testing.T) {
+	e := newEnv(t, func(c *session.Config) { c.IdleTimeout, c.TouchInterval, c.Lifetime = time.Hour, 0, 90*time.Minute })
+	token := e.create(t, "k", 0)
+	for i := 1; i <= 2; i++ {
+		e.clock.Advance(40 * time.Minute)
+		o := e.request(t, token, func(s *session.Session) { must(t, s.Set("k", i)) })
+		if i == 2 && o.MaxAge != 10*time.Minute {
+			t.Errorf("cookie MaxAge at minute 80 = %v, want the 10 minutes left of the lifetime", o.MaxAge)
+		}
+	}
+	e.clock.Advance(11 * time.Minute)
+	if get[int](t, e, token, "k") != 0 {
+		t.Fatal("an active session outlived its absolute lifetime")
+	}
+}
+
+func TestChangeAfterCommitIsRefusedAndReported(t *testing.T) {
+	e := newEnv(t)
+	s := e.m.Start(context.Background(), "")
+	must(t, s.Set("a", 1))
+	o, err := e.m.Commit(s)
+	must(t, err)
+	if again, err := e.m.Commit(s); err != nil || again.Action != session.CookieKeep {
+		t.Errorf("second Commit = %+v, %v; want a no-op", again, err)
+	}
+	if err := s.Set("b", 2); !errors.Is(err, session.ErrCommitted) {
+		t.Fatalf("Set after Commit: err = %v, want ErrCommitted", err)
+	}
+	if e.m.LateChanges() != 1 || !strings.Contains(e.logs.String(), "changed after the response started") {
+		t.Fatalf("late change not reported: count %d, log %q", e.m.LateChanges(), e.logs)
+	}
+	if has, _ := s.Has("a"); !has {
+		t.Error("reads after Commit stopped working")
+	}
+	if get[int](t, e, o.Token, "b") != 0 {
+		t.Error("the late change was stored")
+	}
+}
+
+// TestDestroyWinsOverAConcurrentPatch: request A destroys the session while
+// request B, which loaded it before, sets a key. B's patch is dropped and
+// logged; the session does not come back.
+func TestDestroyWinsOverAConcurrentPatch(t *testing.T) {
+	e := newEnv(t)
+	token := e.create(t, "k", 1)
+	a := e.m.Start(context.Background(), token)
+	b := e.m.Start(context.Background(), token)
+	must(t, b.Set("late", 2))
+	must(t, a.Destroy())
+	if _, err := e.m.Commit(a); err != nil {
+		t.Fatal(err)
+	}
+	o, err := e.m.Commit(b)
+	if err != nil || o.Action != session.CookieKeep {
+		t.Fatalf("patch after a concurrent destroy: %+v, %v; want dropped quietly", o, err)
+	}
+	if !strings.Contains(e.logs.String(), "ended by a concurrent request") {
+		t.Errorf("the dropped patch was not logged: %q", e.logs)
+	}
+	if _, found, _ := e.spy.Store.Load(context.Background(), token); found {
+		t.Fatal("a patch resurrected a destroyed session")
+	}
+}
+
+func TestStoreErrors(t *testing.T) {
+	e := newEnv(t)
+	token := e.create(t, "k", 1)
+	e.spy.failLoad.Store(true)
+	s := e.m.Start(context.Background(), token)
+	if _, err := session.Get[int](s, "k"); !errors.Is(err, errDown) {
+		t.Errorf("Get with the store down: err = %v, want it to wrap the store's error", err)
+	}
+	if err := s.Set("k", 2); !errors.Is(err, errDown) {
+		t.Errorf("Set with the store down: err = %v", err)
+	}
+	if _, err := e.m.Commit(s); !errors.Is(err, errDown) || !errors.Is(s.Err(), errDown) {
+		t.Errorf("Commit = %v, Err() = %v; want both to wrap the store's error", err, s.Err())
+	}
+	e.spy.failLoad.Store(false)
+	e.spy.failSave.Store(true)
+	s = e.m.Start(context.Background(), token)
+	must(t, s.Set("k", 3))
+	if _, err := e.m.Commit(s); !errors.Is(err, errDown) {
+		t.Errorf("Commit with saves failing = %v, want the store's error", err)
+	}
+	e.spy.failSave.Store(false)
+	if get[int](t, e, token, "k") != 1 {
+		t.Error("a failed save changed the session")
+	}
+}
+
+func TestCookie(t *testing.T) {
+	set := session.Outcome{Action: session.CookieSet, Token: "tok", MaxAge: time.Hour}
+	plain := httptest.NewRequest("GET", "http://x/", nil)
+	overTLS := httptest.NewRequest("GET", "https://x/", nil)
+	overTLS.TLS = &tls.ConnectionState{}
+	proxied := httptest.NewRequest("GET", "http://x/", nil)
+	proxied.Header.Set("X-Forwarded-Proto", "https")
+	tests := []struct {
+		name   string
+		cfg    func(*session.Config)
+		o      session.Outcome
+		r      *http.Request
+		secure bool
+		maxAge int
+	}{
+		{"defaults over http", nil, set, plain, false, 3600},
+		{"auto over TLS", nil, set, overTLS, true, 3600},
+		{"proxy header not trusted", nil, set, proxied, false, 3600},
+		{"proxy header trusted", func(c *session.Config) { c.Cookie.TrustProxy = true }, set, proxied, true, 3600},
+		{"always", func(c *session.Config) { c.Cookie.Secure = session.SecureAlways }, set, plain, true, 3600},
+		{"never", func(c *session.Config) { c.Cookie.Secure = session.SecureNever }, set, overTLS, false, 3600},
+		{"no request", nil, set, nil, false, 3600},
+		{"session only", func(c *session.Config) { c.Cookie.SessionOnly = true }, set, plain, false, 0},
+		{"expire", nil, session.Outcome{Action: session.CookieExpire}, plain, false, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, func(c *session.Config) {
+				c.Cookie.Domain = "example.com"
+				if tt.cfg != nil {
+					tt.cfg(c)
+				}
+			})
+			c := e.m.Cookie(tt.o, tt.r)
+			if c.Name != "sid" || !c.HttpOnly || c.Path != "/" || c.Domain != "example.com" || c.SameSite != http.SameSiteLaxMode {
+				t.Errorf("cookie %v: want sid, HttpOnly, Path=/, Domain, SameSite=Lax", c)
+			}
+			if c.Secure != tt.secure || c.MaxAge != tt.maxAge {
+				t.Errorf("cookie %v: Secure=%v MaxAge=%d, want %v %d", c, c.Secure, c.MaxAge, tt.secure, tt.maxAge)
+			}
+			if tt.o.Action == session.CookieExpire && c.Value != "" {
+				t.Errorf("expired cookie carries value %q", c.Value)
+			}
+		})
+	}
+}
