@@ -1,0 +1,307 @@
+package peer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
+
+// lockedBuffer collects log output from many goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex // guards buf
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testServer runs a Server whose handler counts and echoes requests.
+type testServer struct {
+	*Server
+	served atomic.Int32
+	logs   lockedBuffer
+}
+
+func newTestServer(t *testing.T, cfg Config) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{}
+	cfg.Logger = slog.New(slog.NewTextHandler(&ts.logs, nil))
+	ts.Server, err = NewServer(ln, cfg, func(_ context.Context, _ uint8, body []byte) ([]byte, error) {
+		ts.served.Add(1)
+		return body, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ts.Close() })
+	return ts
+}
+
+func (ts *testServer) openConns() int {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return len(ts.conns)
+}
+
+func dialRaw(t *testing.T, ts *testServer) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", ts.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+// expectClosed waits for the server to close nc and returns how long that
+// took; data the server sent first (its hello) is skipped.
+func expectClosed(t *testing.T, nc net.Conn) time.Duration {
+	t.Helper()
+	start := time.Now()
+	nc.SetReadDeadline(start.Add(5 * time.Second))
+	_, err := io.Copy(io.Discard, nc)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("the server did not close the connection within 5s")
+	}
+	return time.Since(start)
+}
+
+// waitNoConns polls until the server has dropped every connection: its
+// goroutines for them have ended.
+func waitNoConns(t *testing.T, ts *testServer) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for ts.openConns() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("server still holds %d connections", ts.openConns())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// goodCall proves the server still serves a well-behaved client.
+func goodCall(t *testing.T, ts *testServer, cfg Config) {
+	t.Helper()
+	c, err := NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if got, err := c.Call(ctx, ts.Addr().String(), 1, []byte("good")); err != nil || string(got) != "good" {
+		t.Fatalf("good client: %q, %v", got, err)
+	}
+}
+
+func plainHello() []byte { return hello{version: protoVersion}.marshal() }
+
+func TestBadClientsClosed(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	oversized := binary.BigEndian.AppendUint32(plainHello(), 0xFFFFFFFF)
+	cases := []struct {
+		name   string
+		secret []byte
+		send   []byte
+		silent bool // closed by HandshakeTimeout, not at once
+	}{
+		{"garbage", nil, bytes.Repeat([]byte("GET / HTTP/1.1\r\n"), 4), false},
+		{"oversized length prefix", nil, oversized, false},
+		{"short frame", nil, binary.BigEndian.AppendUint32(plainHello(), 3), false},
+		{"unknown frame kind", nil, append(binary.BigEndian.AppendUint32(plainHello(), 12), make([]byte, 12)...), false},
+		{"other protocol version", nil, append([]byte("SMPR\x09\x00\x00\x00"), make([]byte, 32)...), false},
+		{"says nothing", nil, nil, true},
+		{"half a hello", nil, []byte("SMPR\x01"), true},
+		{"hello but no proof", testSecret, plainHello(), false}, // flags say no secret: refused at once
+		{"secret hello, no proof", testSecret, hello{version: protoVersion, flags: flagSecret}.marshal(), true},
+		{"wrong proof", testSecret, append(hello{version: protoVersion, flags: flagSecret}.marshal(), make([]byte, proofSize)...), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Secret: tc.secret, HandshakeTimeout: timeout}
+			ts := newTestServer(t, cfg)
+			nc := dialRaw(t, ts)
+			if _, err := nc.Write(tc.send); err != nil {
+				t.Fatal(err)
+			}
+			took := expectClosed(t, nc)
+			if tc.silent && took < timeout-50*time.Millisecond {
+				t.Errorf("closed after %v, before HandshakeTimeout %v: for what reason?", took, timeout)
+			}
+			if max := timeout + time.Second; took > max {
+				t.Errorf("closed after %v, want within HandshakeTimeout (%v) plus slack", took, timeout)
+			}
+			waitNoConns(t, ts)
+			goodCall(t, ts, Config{Secret: tc.secret})
+			if n := ts.served.Load(); n != 1 {
+				t.Errorf("handler ran %d times, want 1 (the good client only)", n)
+			}
+			if !bytes.Contains([]byte(ts.logs.String()), []byte("peer: rejected connection")) &&
+				!bytes.Contains([]byte(ts.logs.String()), []byte("peer: closed connection")) {
+				t.Errorf("bad connection not logged; log:\n%s", ts.logs.String())
+			}
+		})
+	}
+}
+
+// authConn is a hand-driven client connection to a Server with a secret:
+// it writes frames it sealed itself, to replay, reorder or tamper with them.
+type authConn struct {
+	nc net.Conn
+	k  keys
+	fr frameReader
+}
+
+func dialAuth(t *testing.T, ts *testServer) *authConn {
+	t.Helper()
+	nc := dialRaw(t, ts)
+	br := bufio.NewReader(nc)
+	k, err := clientHandshake(br, nc, testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &authConn{nc: nc, k: k, fr: frameReader{r: br, maxBody: 1 << 20, open: k.recv}}
+}
+
+func (a *authConn) seal(id uint64, body string) []byte {
+	return appendFrame(nil, &frame{id: id, kind: kindRequest, op: 1, body: []byte(body)}, a.k.send)
+}
+
+func (a *authConn) send(t *testing.T, wire ...[]byte) {
+	t.Helper()
+	for _, w := range wire {
+		if _, err := a.nc.Write(w); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (a *authConn) expectAnswer(t *testing.T, id uint64, body string) {
+	t.Helper()
+	a.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	f, err := a.fr.next()
+	if err != nil || f.id != id || f.kind != kindResponse || string(f.body) != body {
+		t.Fatalf("answer: %+v, %v; want id %d body %q", f, err, id, body)
+	}
+}
+
+func TestSealedFrameAttacks(t *testing.T) {
+	cases := []struct {
+		name   string
+		attack func(t *testing.T, a *authConn)
+		served int32 // requests the handler must have seen, the first included
+	}{
+		{"replayed", func(t *testing.T, a *authConn) {
+			f := a.seal(2, "pay")
+			a.send(t, f)
+			a.expectAnswer(t, 2, "pay")
+			a.send(t, f)
+		}, 2},
+		{"reordered", func(t *testing.T, a *authConn) {
+			f2, f3 := a.seal(2, "a"), a.seal(3, "b")
+			a.send(t, f3, f2)
+		}, 1},
+		{"tampered", func(t *testing.T, a *authConn) {
+			f := a.seal(2, "pay")
+			f[len(f)-20] ^= 1
+			a.send(t, f)
+		}, 1},
+		{"dropped", func(t *testing.T, a *authConn) {
+			a.seal(2, "lost")
+			a.send(t, a.seal(3, "next"))
+		}, 1},
+		{"plain frame", func(t *testing.T, a *authConn) {
+			a.send(t, appendFrame(nil, &frame{id: 2, kind: kindRequest, op: 1}, nil))
+		}, 1},
+		{"oversized length prefix", func(t *testing.T, a *authConn) {
+			a.send(t, []byte{0xff, 0xff, 0xff, 0xff})
+		}, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, Config{Secret: testSecret})
+			a := dialAuth(t, ts)
+			a.send(t, a.seal(1, "first"))
+			a.expectAnswer(t, 1, "first")
+			tc.attack(t, a)
+			expectClosed(t, a.nc)
+			waitNoConns(t, ts)
+			if n := ts.served.Load(); n != tc.served {
+				t.Fatalf("handler ran %d times, want %d", n, tc.served)
+			}
+			goodCall(t, ts, Config{Secret: testSecret})
+		})
+	}
+}
+
+func TestSealerDirections(t *testing.T) {
+	ch, sh := hello{nonce: [32]byte{1}}.marshal(), hello{nonce: [32]byte{2}}.marshal()
+	cSend, cRecv, err := deriveSealers(testSecret, ch, sh, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sSend, sRecv, err := deriveSealers(testSecret, ch, sh, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("to the server")
+	sealed := cSend.seal(nil, msg)
+	if got, err := sRecv.open(append([]byte(nil), sealed...)); err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("server opens client frame: %q, %v", got, err)
+	}
+	if _, err := cRecv.open(sSend.seal(nil, msg)); err != nil {
+		t.Fatalf("client opens server frame: %v", err)
+	}
+	// A client frame reflected back to the client does not open.
+	if _, err := cRecv.open(cSend.seal(nil, msg)); !errors.Is(err, ErrAuth) {
+		t.Fatalf("reflected frame: got %v, want ErrAuth", err)
+	}
+	// Another connection (other nonces) has other keys.
+	_, otherRecv, _ := deriveSealers(testSecret, ch, hello{nonce: [32]byte{3}}.marshal(), false)
+	if _, err := otherRecv.open(sealed); !errors.Is(err, ErrAuth) {
+		t.Fatalf("frame of another connection: got %v, want ErrAuth", err)
+	}
+}
+
+func TestLimitedLog(t *testing.T) {
+	var out lockedBuffer
+	now := time.Unix(1000, 0)
+	l := newLimitedLog(slog.New(slog.NewTextHandler(&out, nil)), func() time.Time { return now })
+	l.period, l.burst = time.Second, 2
+	for range 5 {
+		l.write(slog.LevelWarn, "bad conn")
+	}
+	if n := bytes.Count([]byte(out.String()), []byte("bad conn")); n != 2 {
+		t.Fatalf("wrote %d records in one period, want burst 2:\n%s", n, out.String())
+	}
+	now = now.Add(time.Second)
+	l.write(slog.LevelWarn, "bad conn")
+	if !bytes.Contains([]byte(out.String()), []byte("suppressed=3")) {
+		t.Fatalf("next period's record does not count the 3 held back:\n%s", out.String())
+	}
+}
