@@ -1,0 +1,91 @@
+package cookie
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// Config configures a Store. The zero value of every field but Keys means
+// its default. The Store copies the Config (and the secrets): changing it
+// after New has no effect.
+type Config struct {
+	// Keys seal and open the cookies: the first one seals, every one opens
+	// (rotation, see the package doc). Required; key IDs must be distinct.
+	Keys []Key
+
+	// CookieName is the name of the session cookie, bound into every
+	// cookie's associated data; it must be the Manager's CookieName.
+	// Default "sid".
+	CookieName string
+
+	// Now is the clock that expiry decisions use. Default time.Now; tests
+	// inject their own.
+	Now func() time.Time
+}
+
+// DefaultConfig returns a Config with every default filled in and keys set.
+func DefaultConfig(keys ...Key) Config {
+	c := Config{Keys: keys}
+	c.setDefaults()
+	return c
+}
+
+func (c *Config) setDefaults() {
+	if c.CookieName == "" {
+		c.CookieName = "sid"
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports the first field of c that is out of range, naming the
+// field and what is allowed.
+func (c *Config) Validate() error {
+	if len(c.Keys) == 0 {
+		return invalid("Keys", "is empty; want at least one key (the first seals, all open)")
+	}
+	seen := make(map[string]int, len(c.Keys))
+	for i, k := range c.Keys {
+		if err := k.Validate(); err != nil {
+			return fmt.Errorf("cookie: %w: Keys[%d]: %w", session.ErrInvalidConfig, i, err)
+		}
+		if j, dup := seen[k.ID]; dup {
+			return invalid(fmt.Sprintf("Keys[%d]", i), fmt.Sprintf("has the ID %q of Keys[%d]; key IDs must be distinct", k.ID, j))
+		}
+		seen[k.ID] = i
+	}
+	if c.CookieName != "" && !validCookieName(c.CookieName) {
+		return invalid("CookieName", fmt.Sprintf("%q is not an HTTP token of at most 64 characters", c.CookieName))
+	}
+	return nil
+}
+
+func invalid(field, rule string) error {
+	return fmt.Errorf("cookie: %w: %s %s", session.ErrInvalidConfig, field, rule)
+}
+
+// validCookieName accepts the HTTP tokens (RFC 7230) that the session
+// package accepts as a cookie name.
+func validCookieName(name string) bool {
+	if len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || isSeparator(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func isSeparator(c byte) bool {
+	switch c {
+	case '(', ')', '<', '>', '@', ',', ';', ':', '\\', '"', '/', '[', ']', '?', '=', '{', '}':
+		return true
+	}
+	return false
+}
