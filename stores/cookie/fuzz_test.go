@@ -12,7 +12,7 @@ import (
 // cookie sealed there (with a fresh random nonce) would be unknown to the
 // others.
 var fuzzCookies = map[string]bool{
-	"AQJrMSz4tPiq_LFuQUUR0-egI6Qm6PyiZCUFbRip2va1X1Ane-sPmcIWeKeXWPTIdPT7gbr0sa1cYa-wLrx5N-mc9aE5OYqQBaMJsOwBrG6KaP7TNHck2-e405J5vEpR_D8HGLDZ1uPr3DB7AIRY_BKowfzHtA": true,
+	"AQJrMSz4tPiq_LFuQUUR0-egI6Qm6PyiZCUFbRip2va1X1Ane-sPmcIWeKeXWPTIdPT7gbr0sa1cYa-wLrx5N-mc9aE5OYqQBaMJsOwBrG6KaP7TNHck2-e405J5vEpR_D8HGLDZ1uPr3DB7AIRY_BKowfzHtA":  true,
 	"AQNvbGRz5VF6Nc7zicw9JPb4sCnbg0D6mMuH9KBMJqNuOulW9NNMJ4lPm2kLZC_GG5-S40qvxsGYiOa4jtC75I_X1FJvO1UTTxq-UAYDKyU9HIsJBvYtQeSaUtee045rerVo91CR27dj7Vm9HdtN3G9P1BZYYLQ": true,
 }
 
