@@ -1,0 +1,211 @@
+package compose
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/sessionmesh/sessionmesh/test/loadcheck/check"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	// workers is the size of the stack: docker-compose.yml's scale.
+	workers = 3
+	// steadyLoad is the load of a step without a fault.
+	steadyLoad = 10 * time.Second
+	// partitionFor is how long a worker stays disconnected: longer than
+	// the cluster's failure detection, so the others declare it dead and
+	// take over its partitions before it comes back.
+	partitionFor = 15 * time.Second
+	// maxFailedUnderFault bounds the share of requests that fail on every
+	// attempt while a worker dies or vanishes.
+	maxFailedUnderFault = 0.02
+)
+
+// TestCompose brings the compose stack up and runs every step against it in
+// order; each step starts by restoring the stack (compose up, three healthy
+// workers in the balancer's rotation), so a failed step does not hide what
+// the later ones would show. See the package doc for the steps.
+func TestCompose(t *testing.T) {
+	s := newStack(t)
+	steps := []struct {
+		name string
+		run  func(*testing.T, *stack)
+	}{
+		{"memory/steady", steady},
+		{"memory/kill", killOne},
+		{"memory/disconnect", disconnectOne},
+		{"memory/rolling-restart", rollingRestart},
+		{"memory/scale", scaleOutAndIn},
+		{"redis", switchStore("redis")},
+		{"memcache", switchStore("memcache")},
+	}
+	for _, st := range steps {
+		start := time.Now()
+		ok := t.Run(st.name, func(t *testing.T) { st.run(t, s) })
+		t.Logf("step %s: %s in %v", st.name, map[bool]string{true: "PASS", false: "FAIL"}[ok],
+			time.Since(start).Round(time.Second))
+	}
+}
+
+// ensure brings the stack up with store and waits until its workers are
+// healthy and in the balancer's rotation; it returns them.
+func (s *stack) ensure(t *testing.T, store string) []container {
+	s.up(t, store)
+	ws := s.workers(t)
+	if len(ws) != workers {
+		t.Fatalf("compose: %d workers running, want %d: %v", len(ws), workers, ws)
+	}
+	s.waitHealthy(t, ws)
+	s.waitServing(t, ws)
+	t.Logf("workers: %v", ws)
+	return ws
+}
+
+// steady: three workers of one cluster answer in turn and share the
+// counter; every container's health check passes; load loses nothing.
+func steady(t *testing.T, s *stack) {
+	ws := s.ensure(t, "memory")
+	by := newUser(t, s.lbURL).countTo(t, 3*workers)
+	t.Logf("one user counted 1..%d, answered by %v", 3*workers, by)
+	if got := distinct(by); len(got) != workers {
+		t.Errorf("the counter's requests were answered by %v; want all %d workers in turn", got, workers)
+	}
+	rep := s.loadDuring(t, steadyLoad, nil)
+	requireNoLoss(t, rep)
+	requireAvailability(t, rep, 0)
+	requireServedByAll(t, rep, ws)
+}
+
+// killOne: docker kill (SIGKILL) one worker under load, then start it again.
+func killOne(t *testing.T, s *stack) {
+	ws := s.ensure(t, "memory")
+	victim := ws[1]
+	rep := s.loadDuring(t, 12*time.Second, func(p *check.Progress) {
+		waitFlowing(t, p)
+		t.Logf("fault: kill %s", victim)
+		s.docker(t, "kill", victim.ID)
+	})
+	requireNoLoss(t, rep)
+	requireAvailability(t, rep, maxFailedUnderFault)
+	t.Logf("restore: start %s again", victim)
+	s.docker(t, "start", victim.ID)
+	s.waitServing(t, ws)
+}
+
+// disconnectOne: docker network disconnect one worker for longer than
+// failure detection, then reconnect it with the same aliases.
+func disconnectOne(t *testing.T, s *stack) {
+	ws := s.ensure(t, "memory")
+	victim := ws[2]
+	network, aliases := s.network(t, victim)
+	connect := []string{"network", "connect"}
+	for _, a := range aliases {
+		// Docker adds the short container ID by itself.
+		if !strings.HasPrefix(victim.ID, a) {
+			connect = append(connect, "--alias", a)
+		}
+	}
+	connect = append(connect, network, victim.ID)
+	disconnected := false
+	reconnect := func() {
+		if disconnected {
+			t.Logf("heal: reconnect %s to %s", victim, network)
+			s.docker(t, connect...)
+			disconnected = false
+		}
+	}
+	defer reconnect()
+	rep := s.loadDuring(t, partitionFor+10*time.Second, func(p *check.Progress) {
+		waitFlowing(t, p)
+		t.Logf("fault: disconnect %s from %s", victim, network)
+		s.docker(t, "network", "disconnect", network, victim.ID)
+		disconnected = true
+		hold(t, partitionFor, "longer than failure detection")
+		reconnect()
+	})
+	requireNoLoss(t, rep)
+	requireAvailability(t, rep, maxFailedUnderFault)
+	s.waitServing(t, ws)
+}
+
+// rollingRestart: docker restart (SIGTERM, drain, start) every worker in
+// turn, each only after the previous one serves again, all under load.
+func rollingRestart(t *testing.T, s *stack) {
+	ws := s.ensure(t, "memory")
+	const load = 40 * time.Second
+	var restarted time.Duration
+	rep := s.loadDuring(t, load, func(p *check.Progress) {
+		waitFlowing(t, p)
+		start := time.Now()
+		for _, c := range ws {
+			t.Logf("restart %s (SIGTERM, up to 30s to drain)", c)
+			s.docker(t, "restart", "-t", "30", c.ID)
+			s.waitServing(t, ws)
+		}
+		restarted = time.Since(start)
+		t.Logf("all %d workers restarted in %v", len(ws), restarted.Round(time.Millisecond))
+	})
+	requireNoLoss(t, rep)
+	requireAvailability(t, rep, 0)
+	if restarted > load {
+		t.Errorf("the restarts took %v, longer than the load (%v): raise the load so every restart happens under it",
+			restarted, load)
+	}
+}
+
+// scaleOutAndIn: --scale worker=5 under load, then back to 3 (compose
+// stops the two extra workers with SIGTERM: they drain).
+func scaleOutAndIn(t *testing.T, s *stack) {
+	s.ensure(t, "memory")
+	rep := s.loadDuring(t, 20*time.Second, func(p *check.Progress) {
+		waitFlowing(t, p)
+		s.up(t, "memory", "--scale", "worker=5")
+		more := s.workers(t)
+		if len(more) != 5 {
+			t.Fatalf("compose: %d workers after --scale worker=5, want 5", len(more))
+		}
+		s.waitServing(t, more)
+		s.up(t, "memory", "--scale", "worker=3")
+	})
+	requireNoLoss(t, rep)
+	requireAvailability(t, rep, 0)
+	if ws := s.workers(t); len(ws) != workers {
+		t.Errorf("%d workers after scaling back, want %d", len(ws), workers)
+	}
+}
+
+// switchStore: the same stack with SESSIONS_STORE=store: the counter
+// check passes, and a session outlives every worker being killed at once,
+// which only a store outside the workers can do.
+func switchStore(store string) func(*testing.T, *stack) {
+	return func(t *testing.T, s *stack) {
+		ws := s.ensure(t, store)
+		rep := s.loadDuring(t, steadyLoad, nil)
+		requireNoLoss(t, rep)
+		requireAvailability(t, rep, 0)
+		requireServedByAll(t, rep, ws)
+
+		u := newUser(t, s.lbURL)
+		u.countTo(t, 3)
+		t.Logf("kill every worker at once, then start them")
+		s.docker(t, append([]string{"kill"}, ids(ws)...)...)
+		s.docker(t, append([]string{"start"}, ids(ws)...)...)
+		s.waitServing(t, ws)
+		if got, by := u.counter(t, "/peek"); got != "3" {
+			t.Errorf("after every worker restarted, the session reads %q (from %s), want 3: the %s store did not keep it", got, by, store)
+		}
+	}
+}
+
+func ids(ws []container) []string {
+	out := make([]string, len(ws))
+	for i, c := range ws {
+		out[i] = c.ID
+	}
+	return out
+}

@@ -1,0 +1,40 @@
+// Package compose is the end-to-end test of docker-compose.yml: the stack a
+// user starts first, driven and broken the way production breaks it.
+//
+// # What it does
+//
+// TestCompose builds the demo image (scripts/docker-build.sh) and, where the
+// public images cannot be pulled, the Redis, Memcached and HAProxy look-alikes
+// (scripts/docker-local-images.sh); brings the stack up under a project name
+// of its own, with a fresh cluster secret and the balancer on a free loopback
+// port; and then, with test/loadcheck's virtual users sending requests
+// through the balancer in every step:
+//
+//   - memory/steady: three workers form one cluster; every worker answers,
+//     every container reports healthy, nothing fails, nothing is lost;
+//   - memory/kill: docker kill one worker under load;
+//   - memory/disconnect: docker network disconnect one worker until the
+//     others have declared it dead, then reconnect it;
+//   - memory/rolling-restart: docker restart each worker in turn (SIGTERM,
+//     drain, start, wait until it serves again);
+//   - memory/scale: --scale worker=5 under load, then back to 3;
+//   - redis, memcache: switch the store with SESSIONS_STORE, check the
+//     counter again, and prove the sessions live outside the workers by
+//     killing every worker at once.
+//
+// In every step no acknowledged write may be lost and every session must
+// read back. The test logs each docker command and each loadcheck report
+// (go test -v). The stack is torn down (docker compose down -v) in
+// t.Cleanup, also when a step fails; on failure the workers' and the
+// balancer's logs are printed first.
+//
+// # Requirements
+//
+// Docker and docker-compose v1 or the docker compose v2 plugin. Nothing is
+// skipped: without docker the test fails saying so. The images to use come
+// from DEMO_IMAGE, REDIS_IMAGE, MEMCACHED_IMAGE and LB_IMAGE when set (e.g.
+// LB_IMAGE=haproxy:2.8 on a machine that can pull); those unset are built
+// here, the look-alikes from the binaries scripts/install-deps.sh installs.
+//
+//	go test -count=1 -v -timeout 15m ./test/compose/
+package compose

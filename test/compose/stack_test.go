@@ -1,0 +1,339 @@
+package compose
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	// cmdTimeout bounds one docker or compose command; buildTimeout an
+	// image build, which compiles cmd/demo.
+	cmdTimeout   = 2 * time.Minute
+	buildTimeout = 5 * time.Minute
+	// readyTimeout bounds how long workers may take to be healthy and
+	// reachable through the balancer after a start or a store switch.
+	readyTimeout = 90 * time.Second
+	// pollEvery is the pause between two probes of a condition.
+	pollEvery = 500 * time.Millisecond
+)
+
+// localImages are the images the test builds when the environment names
+// none: the demo from this checkout, the rest from the host's binaries.
+var localImages = map[string]string{
+	"DEMO_IMAGE":      "sessionmesh/demo:local",
+	"REDIS_IMAGE":     "sessionmesh/redis:local",
+	"MEMCACHED_IMAGE": "sessionmesh/memcached:local",
+	"LB_IMAGE":        "sessionmesh/haproxy:local",
+}
+
+// stack is one compose project made from the repository's
+// docker-compose.yml, isolated from the developer's: its own project name,
+// secret and balancer port, and an empty env file so that a .env in the
+// checkout changes nothing.
+type stack struct {
+	root    string   // repository root: docker-compose.yml, scripts/
+	compose []string // "docker compose" or "docker-compose"
+	project string
+	lbURL   string            // http://127.0.0.1:PORT
+	env     map[string]string // variables docker-compose.yml reads
+	envFile string
+}
+
+// container is one running worker.
+type container struct {
+	ID       string
+	Name     string // e.g. smtest1234_worker_2
+	Hostname string // what the worker answers in X-Served-By
+}
+
+func (c container) String() string { return c.Name + " (" + c.Hostname + ")" }
+
+// newStack checks for docker, builds the images and returns a stack that
+// is torn down when the test ends. It does not start it.
+func newStack(t *testing.T) *stack {
+	root, err := filepath.Abs("../..")
+	if err != nil || !exists(filepath.Join(root, "docker-compose.yml")) {
+		t.Fatalf("compose: repository root with docker-compose.yml not found from %s (err %v)", root, err)
+	}
+	s := &stack{root: root, compose: findCompose(t), project: "smtest" + randomHex(4)}
+	port := freePort(t)
+	s.lbURL = "http://127.0.0.1:" + strconv.Itoa(port)
+	s.env = map[string]string{
+		"SESSIONS_STORE":            "memory",
+		"SESSIONS_CLUSTER_SECRET":   newSecret(),
+		"SESSIONS_CLUSTER_REPLICAS": "2",
+		"LB_BIND":                   "127.0.0.1",
+		"LB_PORT":                   strconv.Itoa(port),
+	}
+	s.envFile = filepath.Join(t.TempDir(), "empty.env")
+	if err := os.WriteFile(s.envFile, nil, 0o600); err != nil {
+		t.Fatalf("compose: write empty env file: %v", err)
+	}
+	s.buildImages(t)
+	t.Cleanup(func() { s.teardown(t) })
+	return s
+}
+
+// findCompose returns the compose command here: the v2 plugin if the
+// docker CLI has it, else docker-compose (v1 or v2 standalone).
+func findCompose(t *testing.T) []string {
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Fatalf("compose: docker is required by this test and is not in PATH: install Docker Engine and docker-compose (or the compose plugin)")
+	}
+	if out, err := exec.Command("docker", "info", "-f", "{{.ServerVersion}}").CombinedOutput(); err != nil {
+		t.Fatalf("compose: docker is installed but the engine does not answer (is dockerd running, may this user use it?): %v: %s", err, out)
+	}
+	if exec.Command("docker", "compose", "version").Run() == nil {
+		return []string{"docker", "compose"}
+	}
+	if _, err := exec.LookPath("docker-compose"); err == nil {
+		return []string{"docker-compose"}
+	}
+	t.Fatalf("compose: neither the docker compose plugin nor docker-compose is installed; this test needs one")
+	return nil
+}
+
+// buildImages fills s.env with the images to run: those the environment
+// names are used as they are, the others are built here.
+func (s *stack) buildImages(t *testing.T) {
+	var missingDeps bool
+	for name, local := range localImages {
+		s.env[name] = os.Getenv(name)
+		if s.env[name] == "" {
+			s.env[name] = local
+			missingDeps = missingDeps || name != "DEMO_IMAGE"
+		}
+	}
+	if os.Getenv("DEMO_IMAGE") == "" {
+		s.run(t, buildTimeout, s.scriptCmd("scripts/docker-build.sh", "DEMO_IMAGE="+localImages["DEMO_IMAGE"]))
+	}
+	if missingDeps {
+		s.run(t, buildTimeout, s.scriptCmd("scripts/docker-local-images.sh",
+			"REDIS_LOCAL="+localImages["REDIS_IMAGE"], "MEMCACHED_LOCAL="+localImages["MEMCACHED_IMAGE"],
+			"LB_LOCAL="+localImages["LB_IMAGE"]))
+	}
+	t.Logf("images: demo %s, redis %s, memcached %s, balancer %s",
+		s.env["DEMO_IMAGE"], s.env["REDIS_IMAGE"], s.env["MEMCACHED_IMAGE"], s.env["LB_IMAGE"])
+}
+
+// scriptCmd runs one of the repository's scripts with extra variables.
+func (s *stack) scriptCmd(script string, env ...string) *exec.Cmd {
+	cmd := exec.Command("bash", filepath.Join(s.root, script))
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = s.root
+	return cmd
+}
+
+// up brings the stack up with the given store (memory, redis, memcache)
+// and extra "up" flags, e.g. "--scale", "worker=5"; compose recreates the
+// workers whose configuration changed.
+func (s *stack) up(t *testing.T, store string, flags ...string) {
+	t.Logf("compose: up with SESSIONS_STORE=%s %s", store, strings.Join(flags, " "))
+	s.env["SESSIONS_STORE"] = store
+	s.composeRun(t, append([]string{"up", "-d", "--no-build"}, flags...)...)
+}
+
+// teardown prints the logs when the test failed and removes the project:
+// containers, network and volumes. It runs from t.Cleanup.
+func (s *stack) teardown(t *testing.T) {
+	if t.Failed() {
+		out, errs, _ := execute(cmdTimeout, s.composeCmd("logs", "--no-color", "--tail", "40"))
+		t.Logf("compose: logs of the failed run (last 40 lines per container):\n%s%s", out, errs)
+	}
+	t.Logf("compose: down (teardown of project %s)", s.project)
+	_, errs, err := execute(cmdTimeout, s.composeCmd("down", "-v", "--remove-orphans", "-t", "5"))
+	if err != nil {
+		t.Errorf("compose: teardown of project %s failed, remove it by hand (docker ps -a): %v\n%s", s.project, err, errs)
+	}
+}
+
+// composeRun runs a compose command against the stack and returns stdout.
+func (s *stack) composeRun(t *testing.T, args ...string) string {
+	return s.run(t, cmdTimeout, s.composeCmd(args...))
+}
+
+func (s *stack) composeCmd(args ...string) *exec.Cmd {
+	full := append(append([]string{}, s.compose[1:]...),
+		"--env-file", s.envFile, "-f", filepath.Join(s.root, "docker-compose.yml"), "-p", s.project)
+	cmd := exec.Command(s.compose[0], append(full, args...)...)
+	cmd.Env = append(cleanEnviron(), envList(s.env)...)
+	cmd.Dir = s.root
+	return cmd
+}
+
+// docker runs a docker command and returns stdout.
+func (s *stack) docker(t *testing.T, args ...string) string {
+	return s.run(t, cmdTimeout, exec.Command("docker", args...))
+}
+
+// run runs cmd, logging it; on failure it fails the test with the
+// command's output. It returns stdout, trimmed.
+func (s *stack) run(t *testing.T, timeout time.Duration, cmd *exec.Cmd) string {
+	t.Helper()
+	t.Logf("$ %s", strings.Join(cmd.Args, " "))
+	stdout, stderr, err := execute(timeout, cmd)
+	if err != nil {
+		t.Fatalf("compose: %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(cmd.Args, " "), err, stdout, stderr)
+	}
+	return strings.TrimSpace(stdout)
+}
+
+// execute runs cmd, killing it after timeout.
+func execute(timeout time.Duration, cmd *exec.Cmd) (stdout, stderr string, err error) {
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		return "", "", err
+	}
+	timer := time.AfterFunc(timeout, func() { _ = cmd.Process.Kill() })
+	err = cmd.Wait()
+	if !timer.Stop() {
+		err = fmt.Errorf("killed after %v: %w", timeout, err)
+	}
+	return out.String(), errb.String(), err
+}
+
+// workers returns the running worker containers, in compose's order.
+func (s *stack) workers(t *testing.T) []container {
+	ids := strings.Fields(s.composeRun(t, "ps", "-q", "worker"))
+	if len(ids) == 0 {
+		t.Fatalf("compose: no worker containers in project %s", s.project)
+	}
+	format := `{{json .Id}} {{json .Name}} {{json .Config.Hostname}}`
+	var out []container
+	for _, line := range strings.Split(s.docker(t, append([]string{"inspect", "-f", format}, ids...)...), "\n") {
+		var c container
+		if err := scanJSON(line, &c.ID, &c.Name, &c.Hostname); err != nil {
+			t.Fatalf("compose: parse docker inspect line %q: %v", line, err)
+		}
+		c.Name = strings.TrimPrefix(c.Name, "/")
+		out = append(out, c)
+	}
+	return out
+}
+
+// network returns the compose network a worker is attached to and its
+// aliases there ("worker" among them: the name the cluster joins and the
+// balancer resolves), so that it can be re-attached exactly.
+func (s *stack) network(t *testing.T, c container) (name string, aliases []string) {
+	raw := s.docker(t, "inspect", "-f", "{{json .NetworkSettings.Networks}}", c.ID)
+	var nets map[string]struct{ Aliases []string }
+	if err := json.Unmarshal([]byte(raw), &nets); err != nil || len(nets) != 1 {
+		t.Fatalf("compose: %s: want exactly one network, got %s (err %v)", c, raw, err)
+	}
+	for name, n := range nets {
+		return name, n.Aliases
+	}
+	return "", nil
+}
+
+// health returns the Docker health status of a container ("starting",
+// "healthy", "unhealthy", or "" when it has no health check). It is polled,
+// so it is not logged.
+func (s *stack) health(t *testing.T, c container) string {
+	cmd := exec.Command("docker", "inspect", "-f", "{{if .State.Health}}{{.State.Health.Status}}{{end}}", c.ID)
+	stdout, stderr, err := execute(cmdTimeout, cmd)
+	if err != nil {
+		t.Fatalf("compose: docker inspect %s: %v: %s", c, err, stderr)
+	}
+	return strings.TrimSpace(stdout)
+}
+
+// waitHealthy waits until every worker's HEALTHCHECK (/demo -healthcheck)
+// passes.
+func (s *stack) waitHealthy(t *testing.T, ws []container) {
+	for _, c := range ws {
+		poll(t, readyTimeout, "docker health of "+c.String(), func() (bool, string) {
+			h := s.health(t, c)
+			return h == "healthy", "status " + strconv.Quote(h)
+		})
+	}
+}
+
+// poll calls probe until it reports done, failing the test with what and
+// the last detail when timeout passes first.
+func poll(t *testing.T, timeout time.Duration, what string, probe func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		done, detail := probe()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("compose: %s: not within %v: %s", what, timeout, detail)
+		}
+		time.Sleep(pollEvery)
+	}
+}
+
+// cleanEnviron is the test's environment without the variables
+// docker-compose.yml reads, so that a developer's shell changes nothing.
+func cleanEnviron() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "SESSIONS_") || strings.HasPrefix(name, "COMPOSE_") ||
+			strings.HasPrefix(name, "LB_") || localImages[name] != "" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+func envList(m map[string]string) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+func scanJSON(line string, dst ...*string) error {
+	dec := json.NewDecoder(strings.NewReader(line))
+	for _, d := range dst {
+		if err := dec.Decode(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("compose: find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (Go 1.24+)
+	return fmt.Sprintf("%x", b)
+}
+
+// newSecret is a fresh cluster secret: base64 of 32 random bytes, as
+// scripts/docker-env.sh writes it.
+func newSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
