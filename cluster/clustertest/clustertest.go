@@ -1,0 +1,296 @@
+// Package clustertest runs a cluster of N cluster.Store nodes inside one
+// test process, on loopback ports, behind a fault-injecting network: cut
+// links (Partition, Heal), drop and delay messages, and Kill nodes without
+// a goodbye. Gossip (memberlist) and session traffic (peer) both pass
+// through the faults, so a partition splits membership and data alike.
+//
+//	c := clustertest.New(t, 3)
+//	c.WaitConverged(5 * time.Second)
+//	c.Partition([]int{0}, []int{1, 2})
+//	...
+//	c.Heal()
+//
+// It has no globals: several Clusters may run in one process. Everything
+// is stopped through t.Cleanup.
+package clustertest
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/sessionmesh/sessionmesh/cluster"
+)
+
+// Cluster is N in-process nodes behind one Network.
+type Cluster struct {
+	t    testing.TB
+	opts options
+	net  *Network
+	seed string // gossip address of node 0, the seed of every later node
+
+	mu     sync.Mutex // guards nodes and killed
+	nodes  []*cluster.Store
+	killed map[int]bool
+}
+
+type options struct {
+	configure func(i int, c *cluster.Config)
+	secret    []byte
+	logger    *slog.Logger
+}
+
+// Option changes how New builds the nodes.
+type Option func(*options)
+
+// WithConfig lets the test change node i's Config (made from
+// cluster.DefaultLocalConfig) before the node starts.
+func WithConfig(f func(i int, c *cluster.Config)) Option {
+	return func(o *options) { o.configure = f }
+}
+
+// WithLogger sends every node's log to l. Default: discarded.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.logger = l }
+}
+
+// New starts n nodes (node 0 first; the others join it) and registers
+// their shutdown with t.Cleanup. It does not wait for convergence: call
+// WaitConverged.
+func New(t testing.TB, n int, opts ...Option) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, net: newNetwork(1), killed: map[int]bool{}}
+	c.opts.secret = make([]byte, 32)
+	rand.Read(c.opts.secret)
+	c.opts.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, o := range opts {
+		o(&c.opts)
+	}
+	t.Cleanup(c.close)
+	for range n {
+		c.Add()
+	}
+	return c
+}
+
+// Add starts one more node that joins node 0 and returns its index.
+func (c *Cluster) Add() int {
+	c.t.Helper()
+	c.mu.Lock()
+	i := len(c.nodes)
+	c.nodes = append(c.nodes, nil)
+	c.mu.Unlock()
+	s, err := cluster.New(c.config(i))
+	if err != nil {
+		c.t.Fatalf("clustertest: start node %d: %v", i, err)
+	}
+	c.net.register(c.net.peers, s.Addr(), i)
+	c.mu.Lock()
+	c.nodes[i] = s
+	c.mu.Unlock()
+	return i
+}
+
+func (c *Cluster) config(i int) cluster.Config {
+	cfg := cluster.DefaultLocalConfig()
+	cfg.Name = fmt.Sprintf("node%d", i)
+	cfg.Secret = c.opts.secret
+	cfg.Logger = c.opts.logger.With("index", i)
+	if c.seed != "" {
+		cfg.Join = []string{c.seed}
+	}
+	cfg.WrapCaller = func(inner cluster.Caller) cluster.Caller {
+		return &caller{net: c.net, from: i, inner: inner}
+	}
+	cfg.WrapTransport = func(inner memberlist.Transport) memberlist.Transport {
+		ip, port, err := inner.FinalAdvertiseAddr("", 0)
+		if err == nil {
+			addr := fmt.Sprintf("%s:%d", ip, port)
+			c.net.register(c.net.gossip, addr, i)
+			if c.seed == "" {
+				c.seed = addr
+			}
+		}
+		return &transport{Transport: inner, net: c.net, from: i}
+	}
+	if c.opts.configure != nil {
+		c.opts.configure(i, &cfg)
+	}
+	return cfg
+}
+
+// Len returns the number of nodes ever started, killed ones included.
+func (c *Cluster) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.nodes)
+}
+
+// Store returns node i (also after Kill, when it is closed).
+func (c *Cluster) Store(i int) *cluster.Store {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[i]
+}
+
+// Alive returns the indices of the nodes not killed.
+func (c *Cluster) Alive() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []int
+	for i := range c.nodes {
+		if !c.killed[i] {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Index returns the index of the node named name, or -1.
+func (c *Cluster) Index(name string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.IndexFunc(c.nodes, func(s *cluster.Store) bool { return s != nil && s.Name() == name })
+}
+
+// Kill stops node i without a goodbye, as a crash would: its links are cut
+// first, so not even its leave could get out, then it shuts down. The
+// others notice through failure detection.
+func (c *Cluster) Kill(i int) {
+	c.mu.Lock()
+	if c.killed[i] {
+		c.mu.Unlock()
+		return
+	}
+	c.killed[i] = true
+	n := len(c.nodes)
+	c.mu.Unlock()
+	for j := range n {
+		c.net.setCut(i, j, true)
+		c.net.setCut(j, i, true)
+	}
+	c.Store(i).Shutdown()
+}
+
+// Partition cuts every link between nodes of different groups; nodes in
+// no group are cut from everyone. Links within a group are left as they
+// are. Killed nodes stay cut.
+func (c *Cluster) Partition(groups ...[]int) {
+	group := map[int]int{}
+	for g, members := range groups {
+		for _, i := range members {
+			group[i] = g + 1
+		}
+	}
+	n := c.Len()
+	for i := range n {
+		for j := range n {
+			if i != j && (group[i] == 0 || group[i] != group[j]) {
+				c.net.setCut(i, j, true)
+			}
+		}
+	}
+}
+
+// Heal removes every cut, drop and delay between nodes that are alive.
+func (c *Cluster) Heal() {
+	alive := c.Alive()
+	c.net.mu.Lock()
+	defer c.net.mu.Unlock()
+	for _, i := range alive {
+		for _, j := range alive {
+			l := link{i, j}
+			delete(c.net.cut, l)
+			delete(c.net.drop, l)
+			delete(c.net.delay, l)
+		}
+	}
+}
+
+// Drop loses the fraction p (0 to 1) of the messages from node from to
+// node to.
+func (c *Cluster) Drop(from, to int, p float64) {
+	c.net.mu.Lock()
+	defer c.net.mu.Unlock()
+	c.net.drop[link{from, to}] = p
+}
+
+// Delay holds every message from node from to node to for d.
+func (c *Cluster) Delay(from, to int, d time.Duration) {
+	c.net.mu.Lock()
+	defer c.net.mu.Unlock()
+	c.net.delay[link{from, to}] = d
+}
+
+// Converged reports whether every live node's table holds exactly the live
+// nodes it is not cut from, and nodes that see each other agree.
+func (c *Cluster) Converged() bool {
+	alive := c.Alive()
+	for _, i := range alive {
+		want := []string{}
+		for _, j := range alive {
+			if i == j || !c.net.isCut(i, j) {
+				want = append(want, c.Store(j).Name())
+			}
+		}
+		slices.Sort(want)
+		var got []string
+		for _, m := range c.Store(i).Table().Members() {
+			got = append(got, m.Name)
+		}
+		if !slices.Equal(got, want) {
+			return false
+		}
+	}
+	return true
+}
+
+// WaitConverged waits until Converged, polling, and fails the test if it
+// takes longer than timeout.
+func (c *Cluster) WaitConverged(timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !c.Converged() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("clustertest: not converged after %v: %s", timeout, c.describe())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// describe lists what each live node sees, for failure messages.
+func (c *Cluster) describe() string {
+	s := ""
+	for _, i := range c.Alive() {
+		var names []string
+		for _, m := range c.Store(i).Table().Members() {
+			names = append(names, m.Name)
+		}
+		s += fmt.Sprintf("\n  node %d (%s) sees %v", i, c.Store(i).Name(), names)
+	}
+	return s
+}
+
+// close stops every node (in parallel: each leave waits for a gossip
+// round) and the network.
+func (c *Cluster) close() {
+	var wg sync.WaitGroup
+	for _, i := range c.Alive() {
+		if s := c.Store(i); s != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.Close()
+			}()
+		}
+	}
+	wg.Wait()
+	c.net.close()
+}

@@ -1,0 +1,89 @@
+package cluster
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// handle is the peer.Handler: it decodes a request from another node and
+// runs it. Errors go back as *peer.RemoteError codes (toRemote).
+func (s *Store) handle(ctx context.Context, op uint8, body []byte) ([]byte, error) {
+	resp, err := s.dispatch(ctx, op, body)
+	if err != nil {
+		return nil, toRemote(err)
+	}
+	return resp, nil
+}
+
+func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, error) {
+	switch op {
+	case opLoad, opSave, opDelete, opInstall:
+		req, err := parseRouted(op, body)
+		if err != nil {
+			return nil, err
+		}
+		return s.serve(ctx, op, req)
+	case opPut:
+		return s.handlePut(body)
+	case opFetch:
+		return s.handleFetch(body)
+	case opCount:
+		return s.handleCount(), nil
+	}
+	return nil, fmt.Errorf("%w: unknown op %d", ErrBadMessage, op)
+}
+
+// handlePut stores a replica (or hinted) copy unless this node holds the
+// same or a newer version, which counts as holding it.
+func (s *Store) handlePut(body []byte) ([]byte, error) {
+	req, err := parsePut(body)
+	if err != nil {
+		return nil, err
+	}
+	if !session.ValidID(req.rec.ID) {
+		return nil, fmt.Errorf("%w: put of invalid ID %.50q", ErrBadMessage, req.rec.ID)
+	}
+	stored, err := s.engine.Put(req.rec.ID, req.rec)
+	if err != nil {
+		return nil, err
+	}
+	if req.hint != "" {
+		s.hints.add(req.hint, req.rec.ID)
+	}
+	return []byte{boolByte(stored)}, nil
+}
+
+// handleFetch returns this node's copy of a session, tombstones included,
+// without ownership checks: it serves repair, not clients.
+func (s *Store) handleFetch(body []byte) ([]byte, error) {
+	d := reader{b: body}
+	id := d.str()
+	if err := d.done("fetch"); err != nil {
+		return nil, err
+	}
+	rec, ok := s.engine.Get(id)
+	return marshalFound(rec, ok), nil
+}
+
+func (s *Store) handleCount() []byte {
+	live, graves := s.count()
+	b := binary.AppendUvarint(nil, uint64(live))
+	b = binary.AppendUvarint(b, uint64(graves))
+	return binary.AppendUvarint(b, uint64(s.hints.count()))
+}
+
+// count returns the live sessions and the tombstones this node holds.
+func (s *Store) count() (live, graves int) {
+	s.engine.Range(func(_ string, rec session.Record) bool {
+		if isTombstone(&rec) {
+			graves++
+		} else {
+			live++
+		}
+		return true
+	})
+	return live, graves
+}

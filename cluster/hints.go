@@ -1,0 +1,103 @@
+package cluster
+
+import (
+	"context"
+	"sync"
+)
+
+// hints remembers the copies this node keeps for an owner that did not
+// answer when they were written (hinted handoff). The copy itself lives in
+// the engine like any other, so reads that fail over here find it.
+type hints struct {
+	mu      sync.Mutex                     // guards byOwner
+	byOwner map[string]map[string]struct{} // owner node name -> session IDs
+}
+
+func (h *hints) add(owner, id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := h.byOwner[owner]
+	if ids == nil {
+		ids = map[string]struct{}{}
+		h.byOwner[owner] = ids
+	}
+	ids[id] = struct{}{}
+}
+
+func (h *hints) done(owner, id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.byOwner[owner], id)
+	if len(h.byOwner[owner]) == 0 {
+		delete(h.byOwner, owner)
+	}
+}
+
+func (h *hints) dropOwner(owner string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.byOwner, owner)
+}
+
+// snapshot returns a copy, so handing back runs without the lock.
+func (h *hints) snapshot() map[string][]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string][]string, len(h.byOwner))
+	for owner, ids := range h.byOwner {
+		for id := range ids {
+			out[owner] = append(out[owner], id)
+		}
+	}
+	return out
+}
+
+func (h *hints) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, ids := range h.byOwner {
+		n += len(ids)
+	}
+	return n
+}
+
+// handBackHints sends hinted copies to their owners once the owners are
+// members again and answer. An owner that left the cluster for good is
+// forgotten: its partitions have new owners, and restoring N copies there
+// is re-replication's job (issue 5), not a hint's. After the hand-back a
+// copy this node does not own is dropped.
+func (s *Store) handBackHints() {
+	ctx := s.bg // canceled by Close, which must not wait for a slow owner
+	t := s.Table()
+	for owner, ids := range s.hints.snapshot() {
+		m, ok := t.Member(owner)
+		if !ok {
+			s.hints.dropOwner(owner)
+			continue
+		}
+		s.handBack(ctx, t, m, ids)
+	}
+}
+
+func (s *Store) handBack(ctx context.Context, t *Table, owner Member, ids []string) {
+	for _, id := range ids {
+		rec, ok := s.engine.Get(id)
+		if ok && s.put(ctx, owner, "", rec) != nil {
+			return // still unreachable: try again next round
+		}
+		s.hints.done(owner.Name, id)
+		if ok && !isOwner(t, t.Partition(id), s.name) {
+			s.engine.Remove(id)
+		}
+	}
+}
+
+func isOwner(t *Table, p int, name string) bool {
+	for _, m := range t.Owners(p) {
+		if m.Name == name {
+			return true
+		}
+	}
+	return false
+}

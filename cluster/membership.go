@@ -1,0 +1,264 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// metaVersion is the layout of nodeMeta; a node with another version is
+// logged and left out of the table rather than misread.
+const metaVersion = 1
+
+// nodeMeta is what every node gossips about itself (memberlist's node
+// metadata, at most 512 bytes). Peer is where its sessions are served.
+type nodeMeta struct {
+	Version  int    `json:"v"`
+	Peer     string `json:"peer"`
+	Draining bool   `json:"draining,omitempty"`
+}
+
+// membership runs memberlist and keeps the partition table in step with
+// it. memberlist calls the delegate methods from its own goroutines, so
+// they only update the member map under mu and publish a new Table.
+type membership struct {
+	cfg  Config
+	name string
+	ml   *memberlist.Memberlist
+	log  *slog.Logger
+
+	mu      sync.Mutex // guards everything below
+	self    nodeMeta
+	members map[string]Member
+	epoch   uint64
+	table   *Table
+	changed chan struct{} // closed and replaced at every table change
+}
+
+// newNodeName returns prefix + "-" + a random boot ID.
+func newNodeName(prefix string) string {
+	var b [6]byte
+	rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+// startMembership creates the memberlist node; it does not join yet.
+// peerAddr is the advertised peer address that goes into the metadata.
+func startMembership(cfg Config, name string, tr memberlist.Transport, adv advertise, peerAddr string, gossipKey []byte) (*membership, error) {
+	m := &membership{
+		cfg: cfg, name: name, log: cfg.Logger.With("node", name),
+		self:    nodeMeta{Version: metaVersion, Peer: peerAddr},
+		members: map[string]Member{},
+		changed: make(chan struct{}),
+	}
+	m.table = NewTable(nil, cfg.Partitions, cfg.Replicas, 0)
+	ml, err := memberlist.Create(m.memberlistConfig(tr, adv, gossipKey))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start gossip on %s: %w", cfg.Bind, err)
+	}
+	m.ml = ml
+	return m, nil
+}
+
+func (m *membership) memberlistConfig(tr memberlist.Transport, adv advertise, key []byte) *memberlist.Config {
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = m.name
+	mc.Transport = tr
+	mc.AdvertiseAddr, mc.AdvertisePort = adv.ip.String(), adv.port
+	mc.BindPort = adv.port // the default port of seeds given without one
+	mc.SecretKey = key
+	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+	mc.ProbeInterval, mc.ProbeTimeout = m.cfg.ProbeInterval, m.cfg.ProbeTimeout
+	mc.SuspicionMult = m.cfg.SuspicionMult
+	mc.GossipInterval, mc.PushPullInterval = m.cfg.GossipInterval, m.cfg.PushPullInterval
+	mc.TCPTimeout = min(max(10*m.cfg.ProbeInterval, time.Second), 10*time.Second)
+	mc.GossipToTheDeadTime = 2 * m.cfg.PushPullInterval
+	mc.Delegate, mc.Events = m, m
+	mc.Logger = log.New(logWriter{m.log}, "", 0)
+	return mc
+}
+
+// Table returns the current partition table.
+func (m *membership) Table() *Table {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.table
+}
+
+// Changed returns a channel closed at the next table change.
+func (m *membership) Changed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.changed
+}
+
+// join contacts the seeds. Failing to reach any is not fatal: a worker
+// may start before its seeds, and rejoin keeps trying.
+func (m *membership) join(seeds []string) {
+	if len(seeds) == 0 {
+		return
+	}
+	if n, err := m.ml.Join(seeds); err != nil {
+		m.log.Warn("cluster: join seeds failed; retrying every RejoinInterval", "seeds", seeds, "err", err)
+	} else {
+		m.log.Debug("cluster: joined", "seeds", seeds, "reached", n)
+	}
+}
+
+// rejoin joins the seeds that resolve to no current member, so two halves
+// of a partition that outlived the dead-node timeout find each other again.
+func (m *membership) rejoin() {
+	known := map[string]bool{}
+	for _, n := range m.ml.Members() {
+		known[n.Address()] = true
+	}
+	var missing []string
+	for _, seed := range m.cfg.Join {
+		addrs := m.resolveSeed(seed)
+		if len(addrs) == 0 || !anyKnown(addrs, known) {
+			missing = append(missing, seed)
+		}
+	}
+	m.join(missing)
+}
+
+func anyKnown(addrs []string, known map[string]bool) bool {
+	for _, a := range addrs {
+		if !known[a] {
+			return false
+		}
+	}
+	return true
+}
+
+// resolveSeed returns the "ip:port" addresses a seed names (a DNS name may
+// name several workers).
+func (m *membership) resolveSeed(seed string) []string {
+	host, port := seed, strconv.Itoa(int(m.ml.LocalNode().Port))
+	if h, p, err := net.SplitHostPort(seed); err == nil {
+		host, port = h, p
+	}
+	ips, err := net.LookupHost(host)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, len(ips))
+	for i, ip := range ips {
+		out[i] = net.JoinHostPort(ip, port)
+	}
+	return out
+}
+
+// setDraining gossips the draining flag; the table then gives this node's
+// partitions to others.
+func (m *membership) setDraining(on bool) error {
+	m.mu.Lock()
+	m.self.Draining = on
+	m.mu.Unlock()
+	if err := m.ml.UpdateNode(m.cfg.LeaveTimeout); err != nil {
+		return fmt.Errorf("cluster: gossip draining=%v: %w", on, err)
+	}
+	return nil
+}
+
+// leave tells the others this node is going, then stops gossip.
+func (m *membership) leave() error {
+	err := m.ml.Leave(m.cfg.LeaveTimeout)
+	if serr := m.ml.Shutdown(); err == nil {
+		err = serr
+	}
+	return err
+}
+
+// shutdown stops gossip without a word: the others see a crash.
+func (m *membership) shutdown() error { return m.ml.Shutdown() }
+
+// NodeMeta implements memberlist.Delegate.
+func (m *membership) NodeMeta(limit int) []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, _ := json.Marshal(m.self)
+	if len(b) > limit {
+		m.log.Error("cluster: node metadata too long; gossiping none", "len", len(b), "limit", limit)
+		return nil
+	}
+	return b
+}
+
+// The rest of memberlist.Delegate is unused: sessions travel over the peer
+// transport, never through gossip.
+func (m *membership) NotifyMsg([]byte)                           {}
+func (m *membership) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (m *membership) LocalState(join bool) []byte                { return nil }
+func (m *membership) MergeRemoteState(buf []byte, join bool)     {}
+
+// NotifyJoin implements memberlist.EventDelegate.
+func (m *membership) NotifyJoin(n *memberlist.Node) { m.upsert(n, "joined") }
+
+// NotifyUpdate implements memberlist.EventDelegate.
+func (m *membership) NotifyUpdate(n *memberlist.Node) { m.upsert(n, "updated") }
+
+// NotifyLeave implements memberlist.EventDelegate: a node that left or
+// was declared dead.
+func (m *membership) NotifyLeave(n *memberlist.Node) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.members, n.Name)
+	m.log.Info("cluster: member left", "member", n.Name)
+	m.rebuildLocked()
+}
+
+func (m *membership) upsert(n *memberlist.Node, what string) {
+	var meta nodeMeta
+	if err := json.Unmarshal(n.Meta, &meta); err != nil || meta.Version != metaVersion || meta.Peer == "" {
+		m.log.Error("cluster: member with unreadable metadata left out of the table", "member", n.Name, "meta", string(n.Meta))
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mem := Member{Name: n.Name, Addr: meta.Peer, Draining: meta.Draining}
+	if old, ok := m.members[n.Name]; ok && old == mem {
+		return
+	}
+	m.members[n.Name] = mem
+	m.log.Info("cluster: member "+what, "member", n.Name, "peer", meta.Peer, "draining", meta.Draining)
+	m.rebuildLocked()
+}
+
+func (m *membership) rebuildLocked() {
+	list := make([]Member, 0, len(m.members))
+	for _, mem := range m.members {
+		list = append(list, mem)
+	}
+	m.epoch++
+	m.table = NewTable(list, m.cfg.Partitions, m.cfg.Replicas, m.epoch)
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// logWriter sends memberlist's log lines ("[DEBUG] memberlist: ...") to
+// slog at the matching level.
+type logWriter struct{ log *slog.Logger }
+
+func (w logWriter) Write(b []byte) (int, error) {
+	line := strings.TrimSpace(string(b))
+	level := slog.LevelInfo
+	for prefix, l := range map[string]slog.Level{"[DEBUG]": slog.LevelDebug, "[WARN]": slog.LevelWarn, "[ERR]": slog.LevelError} {
+		if strings.HasPrefix(line, prefix) {
+			level, line = l, strings.TrimSpace(strings.TrimPrefix(line, prefix))
+		}
+	}
+	w.log.Log(context.Background(), level, line)
+	return len(b), nil
+}

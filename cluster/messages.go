@@ -1,0 +1,268 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// Peer operations. The first four are routed to a partition's primary (or,
+// on failover, the next live replica); the rest go to one named node.
+const (
+	opLoad    uint8 = iota + 1 // read a session at its primary
+	opSave                     // apply a patch at the primary, replicate, ack after N copies
+	opDelete                   // tombstone a session at the primary, replicate
+	opInstall                  // store a whole record (the new ID of a renew) at its primary, replicate
+	opPut                      // replicate: store a record copy if newer (with a hint when standing in)
+	opFetch                    // read this node's copy, tombstones included (repair)
+	opCount                    // how many sessions this node holds (Status)
+)
+
+// Error codes of peer.RemoteError, turned back into sentinels by the caller.
+const (
+	codeNotFound uint16 = iota + 1
+	codeTooLarge
+	codeRedirect // Msg is the peer address of the primary in the callee's table
+	codeNotOwner
+	codeClosed
+	codeBadMessage
+	codeUnavailable
+	codeInvalidID
+)
+
+// Request flags.
+const (
+	// flagFailover: the sender skipped replicas that did not answer; a
+	// replica that is not the primary in its own table serves anyway.
+	flagFailover uint8 = 1 << iota
+	// flagRedirected: this is the one redirect a request may take; the
+	// callee serves it if it replicates the partition, never redirects.
+	flagRedirected
+)
+
+// header starts every routed request: the sender's flags and the
+// fingerprint of its table, so a callee whose table differs can redirect.
+type header struct {
+	flags uint8
+	print uint64
+}
+
+// routed is the request of opLoad, opSave, opDelete and opInstall.
+type routed struct {
+	header
+	id    string         // the session ID (the token; "" to create)
+	patch session.Patch  // opSave
+	rec   session.Record // opInstall
+}
+
+// putReq is the request of opPut.
+type putReq struct {
+	hint string // the owner this copy stands in for; "" for a real replica
+	rec  session.Record
+}
+
+func (r *routed) marshal(op uint8) []byte {
+	b := []byte{r.flags}
+	b = binary.AppendUvarint(b, r.print)
+	b = appendStr(b, r.id)
+	switch op {
+	case opSave:
+		b = appendPatch(b, &r.patch)
+	case opInstall:
+		b = r.rec.AppendBinary(b)
+	}
+	return b
+}
+
+func parseRouted(op uint8, b []byte) (routed, error) {
+	d := reader{b: b}
+	var r routed
+	r.flags = d.byte()
+	r.print = d.uvarint()
+	r.id = d.str()
+	switch op {
+	case opSave:
+		r.patch = d.patch()
+	case opInstall:
+		d.record(&r.rec)
+	}
+	return r, d.done("routed request")
+}
+
+func (p *putReq) marshal() []byte {
+	return p.rec.AppendBinary(appendStr(nil, p.hint))
+}
+
+func parsePut(b []byte) (putReq, error) {
+	d := reader{b: b}
+	p := putReq{hint: d.str()}
+	d.record(&p.rec)
+	return p, d.done("put")
+}
+
+// A record reply is one byte (1 found, 0 not) and the record's binary form.
+func marshalFound(rec session.Record, found bool) []byte {
+	if !found {
+		return []byte{0}
+	}
+	return rec.AppendBinary([]byte{1})
+}
+
+func parseFound(b []byte) (session.Record, bool, error) {
+	d := reader{b: b}
+	var rec session.Record
+	found := d.byte() == 1
+	if found {
+		d.record(&rec)
+	}
+	return rec, found, d.done("record reply")
+}
+
+func appendPatch(b []byte, p *session.Patch) []byte {
+	b = appendStr(b, p.NewID)
+	b = append(b, boolByte(p.Clear))
+	b = binary.AppendUvarint(b, uint64(len(p.Set)))
+	for k, v := range p.Set {
+		b = appendStr(appendStr(b, k), string(v))
+	}
+	b = binary.AppendUvarint(b, uint64(len(p.Delete)))
+	for _, k := range p.Delete {
+		b = appendStr(b, k)
+	}
+	b = binary.AppendVarint(b, nanos(p.Now))
+	b = binary.AppendVarint(b, int64(p.Idle))
+	return binary.AppendVarint(b, int64(p.Lifetime))
+}
+
+func (d *reader) patch() session.Patch {
+	p := session.Patch{NewID: d.str(), Clear: d.byte() == 1}
+	if n := d.count(); n > 0 {
+		p.Set = make(map[string][]byte, n)
+		for i := 0; i < n; i++ {
+			k := d.str()
+			p.Set[k] = []byte(d.str())
+		}
+	}
+	for n, i := d.count(), 0; i < n; i++ {
+		p.Delete = append(p.Delete, d.str())
+	}
+	p.Now = fromNanos(d.varint())
+	p.Idle, p.Lifetime = time.Duration(d.varint()), time.Duration(d.varint())
+	return p
+}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// reader decodes peer messages; the first error sticks and later reads
+// return zero values, so a parser checks once, in done.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (d *reader) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s", ErrBadMessage, what)
+	}
+	d.b = nil
+}
+
+func (d *reader) byte() byte {
+	if len(d.b) == 0 {
+		d.fail("truncated")
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("bad uvarint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *reader) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a length that must fit in what is left (each item takes at
+// least one byte), so a hostile count cannot make a huge allocation.
+func (d *reader) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail("count exceeds message")
+		return 0
+	}
+	return int(n)
+}
+
+func (d *reader) str() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail("string exceeds message")
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+// record decodes the rest of the message as a record.
+func (d *reader) record(rec *session.Record) {
+	if d.err != nil {
+		return
+	}
+	if err := rec.UnmarshalBinary(d.b); err != nil {
+		d.err = fmt.Errorf("%w: %v", ErrBadMessage, err)
+	}
+	d.b = nil
+}
+
+func (d *reader) done(what string) error {
+	if d.err == nil && len(d.b) != 0 {
+		d.fail(fmt.Sprintf("%d trailing bytes", len(d.b)))
+	}
+	if d.err != nil {
+		return fmt.Errorf("cluster: decode %s: %w", what, d.err)
+	}
+	return nil
+}
+
+// nanos and fromNanos carry a time as Unix nanoseconds, the zero time as 0.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}

@@ -1,0 +1,127 @@
+package cluster
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"log"
+	"net"
+	"strconv"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// advertise is the gossip address other nodes reach this node on.
+type advertise struct {
+	ip   net.IP
+	port int
+}
+
+// deriveKey derives a purpose-bound 32-byte key from the cluster secret,
+// so gossip and peer traffic never share a key.
+func deriveKey(secret []byte, purpose string) []byte {
+	if len(secret) == 0 {
+		return nil
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("sessionmesh cluster " + purpose + " v1"))
+	return mac.Sum(nil)
+}
+
+// peerBind returns the peer listen address: PeerBind, or Bind's IP with
+// Bind's port + 1 (0 stays 0).
+func peerBind(cfg *Config) string {
+	if cfg.PeerBind != "" {
+		return cfg.PeerBind
+	}
+	ip, port, _ := splitIPPort(cfg.Bind) // validated
+	if port != 0 {
+		port++
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(port))
+}
+
+// newGossipTransport binds memberlist's UDP+TCP transport. With port 0 the
+// kernel picks the TCP port and UDP may find it taken, so that case is
+// retried a few times, as memberlist itself does.
+func newGossipTransport(cfg *Config, logger *log.Logger) (*memberlist.NetTransport, error) {
+	ip, port, _ := splitIPPort(cfg.Bind)
+	tries := 1
+	if port == 0 {
+		tries = 10
+	}
+	var err error
+	for range tries {
+		var t *memberlist.NetTransport
+		t, err = memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+			BindAddrs: []string{ip.String()}, BindPort: port, Logger: logger,
+		})
+		if err == nil {
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("cluster: bind gossip to %s: %w", cfg.Bind, err)
+}
+
+// resolveAdvertise picks the gossip address to advertise: Config.Advertise
+// (a host name is resolved now), else what the transport reports for its
+// bind address.
+func resolveAdvertise(cfg *Config, tr *memberlist.NetTransport) (advertise, error) {
+	port := tr.GetAutoBindPort()
+	host := ""
+	if cfg.Advertise != "" {
+		host = cfg.Advertise
+		if h, p, err := net.SplitHostPort(cfg.Advertise); err == nil {
+			host = h
+			if port, err = strconv.Atoi(p); err != nil {
+				return advertise{}, fmt.Errorf("%w: Advertise port %q", ErrInvalidConfig, p)
+			}
+		}
+		ip, err := lookupIP(host)
+		if err != nil {
+			return advertise{}, fmt.Errorf("%w: Advertise %q: %v", ErrInvalidConfig, cfg.Advertise, err)
+		}
+		host = ip.String()
+	}
+	ip, p, err := tr.FinalAdvertiseAddr(host, port)
+	if err != nil {
+		return advertise{}, fmt.Errorf("cluster: pick the address to advertise (set Advertise): %w", err)
+	}
+	return advertise{ip: ip, port: p}, nil
+}
+
+// lookupIP resolves host, preferring IPv4.
+func lookupIP(host string) (net.IP, error) {
+	if ip := net.ParseIP(host); ip != nil {
+		return ip, nil
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil {
+		return nil, err
+	}
+	for _, ip := range ips {
+		if ip.To4() != nil {
+			return ip, nil
+		}
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("no address for %q", host)
+	}
+	return ips[0], nil
+}
+
+// peerAdvertise is the peer address other nodes dial: the advertised
+// gossip IP and the peer listener's port.
+func peerAdvertise(adv advertise, ln net.Listener) string {
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return net.JoinHostPort(adv.ip.String(), port)
+}
+
+// checkAdvertised refuses a node without a secret whose advertised address
+// is reachable from other machines (Bind 0.0.0.0 advertises a private IP).
+func checkAdvertised(cfg *Config, adv advertise) error {
+	if len(cfg.Secret) == 0 && !adv.ip.IsLoopback() {
+		return fmt.Errorf("%w (advertised %s)", ErrNoSecret, adv.ip)
+	}
+	return nil
+}

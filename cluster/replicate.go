@@ -1,0 +1,245 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores/memory"
+)
+
+// A tombstone is what Delete and Renew leave behind: a record with no
+// Created time (every live record has one, Patch.Apply sets it), the
+// next version, and the deadline of the record it buries, so it outlives
+// every stale copy that could bring the session back and then expires.
+func tombstone(rec session.Record, now time.Time) session.Record {
+	return session.Record{ID: rec.ID, Touched: now, Idle: rec.Deadline(), Version: rec.Version + 1}
+}
+
+func isTombstone(rec *session.Record) bool { return rec.Created.IsZero() }
+
+// serve runs a routed request on this node, the primary (or an acting
+// primary on failover) of the session's partition.
+func (s *Store) serve(ctx context.Context, op uint8, req routed) ([]byte, error) {
+	if s.closed.Load() {
+		return nil, session.ErrClosed
+	}
+	t := s.Table()
+	p := t.Partition(req.routingID())
+	if err := s.admit(t, p, req.header); err != nil {
+		return nil, err
+	}
+	switch op {
+	case opLoad:
+		rec, found := s.local(ctx, p, req.id)
+		return marshalFound(rec, found && !isTombstone(&rec)), nil
+	case opSave:
+		return nil, s.save(ctx, p, req.id, req.patch)
+	case opDelete:
+		return nil, s.remove(ctx, p, req.id)
+	case opInstall:
+		return nil, s.install(ctx, p, req.id, req.rec)
+	}
+	return nil, fmt.Errorf("%w: unknown op %d", ErrBadMessage, op)
+}
+
+// admit decides whether this node serves a request for partition p: the
+// primary always does; a replica does when the sender failed over or was
+// redirected; anyone else redirects the sender to its primary, once.
+func (s *Store) admit(t *Table, p int, h header) error {
+	order := t.Order(p)
+	if len(order) == 0 {
+		return fmt.Errorf("partition %d: no members: %w", p, ErrUnavailable)
+	}
+	if order[0].Name == s.name {
+		return nil
+	}
+	if h.flags&(flagFailover|flagRedirected) == 0 {
+		return &redirectError{partition: p, addr: order[0].Addr}
+	}
+	for _, m := range order[:min(len(order), s.cfg.Replicas+1)] {
+		if m.Name == s.name {
+			return nil
+		}
+	}
+	return fmt.Errorf("partition %d on %s: %w", p, s.name, ErrNotOwner)
+}
+
+// local returns this node's copy of id (tombstones included), first
+// recovering it from the other replicas when this node has none: a node
+// that just became primary (a member joined) may not hold the partition
+// yet. Issue 5's partition pulls make that rare; this keeps it correct.
+func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bool) {
+	if rec, ok := s.engine.Get(id); ok {
+		return rec, true
+	}
+	rec, ok := s.recover(ctx, p, id)
+	if ok {
+		s.engine.Put(id, rec)
+	}
+	return rec, ok
+}
+
+// recover asks the other replicas of p (and the next node, which may hold
+// a hinted copy) for id and returns the newest copy.
+func (s *Store) recover(ctx context.Context, p int, id string) (session.Record, bool) {
+	t := s.Table()
+	var best session.Record
+	found := false
+	for _, m := range t.Order(p)[:min(len(t.Order(p)), s.cfg.Replicas+1)] {
+		if m.Name == s.name {
+			continue
+		}
+		resp, err := s.call(ctx, m.Addr, opFetch, appendStr(nil, id))
+		if err != nil {
+			continue
+		}
+		if rec, ok, err := parseFound(resp); err == nil && ok && (!found || rec.Version > best.Version) {
+			best, found = rec, true
+		}
+	}
+	return best, found
+}
+
+// save applies a patch: create, renew or a plain patch.
+func (s *Store) save(ctx context.Context, p int, token string, patch session.Patch) error {
+	switch {
+	case token == "":
+		return s.create(ctx, p, patch)
+	case patch.NewID != "" && patch.NewID != token:
+		return s.renew(ctx, p, token, patch)
+	}
+	s.local(ctx, p, token)
+	rec, err := s.engine.Update(token, func(rec *session.Record, found bool) (bool, error) {
+		if !found || isTombstone(rec) {
+			return false, session.ErrNotFound
+		}
+		patch.Apply(rec)
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("patch partition %d: %w", p, err)
+	}
+	return s.replicate(ctx, p, rec)
+}
+
+func (s *Store) create(ctx context.Context, p int, patch session.Patch) error {
+	rec, err := s.engine.Update(patch.NewID, func(rec *session.Record, found bool) (bool, error) {
+		if found {
+			return false, memory.ErrIDInUse
+		}
+		patch.Apply(rec)
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("create in partition %d: %w", p, err)
+	}
+	return s.replicate(ctx, p, rec)
+}
+
+// remove buries id under a tombstone and replicates it.
+func (s *Store) remove(ctx context.Context, p int, id string) error {
+	s.local(ctx, p, id)
+	wrote := false
+	rec, err := s.engine.Update(id, func(rec *session.Record, found bool) (bool, error) {
+		if !found || isTombstone(rec) {
+			return false, nil
+		}
+		*rec, wrote = tombstone(*rec, s.cfg.Now()), true
+		return true, nil
+	})
+	if err != nil || !wrote {
+		return err
+	}
+	return s.replicate(ctx, p, rec)
+}
+
+// install stores a whole record (a renewed session under its new ID) at
+// its primary and replicates it.
+func (s *Store) install(ctx context.Context, p int, id string, rec session.Record) error {
+	if rec.ID != id || !session.ValidID(id) {
+		return fmt.Errorf("%w: install %.50q holds record %.50q", ErrBadMessage, id, rec.ID)
+	}
+	if _, err := s.engine.Put(id, rec); err != nil {
+		return fmt.Errorf("install in partition %d: %w", p, err)
+	}
+	return s.replicate(ctx, p, rec)
+}
+
+// replicate sends rec to the other owners of p in parallel and returns
+// once N copies (this node's included) hold it. An owner that does not
+// answer is replaced by the next node in HRW order, which keeps a hinted
+// copy and hands it to the owner when it is back (hints.go). With fewer
+// than N eligible members, every member must hold it.
+func (s *Store) replicate(ctx context.Context, p int, rec session.Record) error {
+	t := s.Table()
+	order := t.Order(p)
+	need := min(s.cfg.Replicas, len(order))
+	owners, spares := splitSelf(order[:need], s.name), splitSelf(order[need:], s.name)
+	// This node's copy counts when it is an owner; serving on failover
+	// from beyond the top N, it holds an unhinted extra copy instead.
+	copies := need - len(owners)
+	failed := s.putAll(ctx, owners, rec)
+	copies += len(owners) - len(failed)
+	for _, owner := range failed {
+		if copies >= need || len(spares) == 0 {
+			break
+		}
+		for len(spares) > 0 {
+			spare := spares[0]
+			spares = spares[1:]
+			if s.put(ctx, spare, owner.Name, rec) == nil {
+				copies++
+				break
+			}
+		}
+	}
+	if copies < need {
+		return fmt.Errorf("replicate partition %d: %d of %d copies: %w", p, copies, need, ErrUnavailable)
+	}
+	return nil
+}
+
+func splitSelf(ms []Member, self string) []Member {
+	out := make([]Member, 0, len(ms))
+	for _, m := range ms {
+		if m.Name != self {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// putAll puts rec on every member in parallel and returns those that
+// failed.
+func (s *Store) putAll(ctx context.Context, ms []Member, rec session.Record) []Member {
+	errs := make([]error, len(ms))
+	var wg sync.WaitGroup
+	for i, m := range ms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.put(ctx, m, "", rec)
+		}()
+	}
+	wg.Wait()
+	var failed []Member
+	for i, err := range errs {
+		if err != nil {
+			s.log.Warn("cluster: replica did not take a copy", "replica", ms[i].Name, "session_partition", s.Table().Partition(rec.ID), "err", err)
+			failed = append(failed, ms[i])
+		}
+	}
+	return failed
+}
+
+// put stores a copy of rec on m; hint names the owner it stands in for.
+func (s *Store) put(ctx context.Context, m Member, hint string, rec session.Record) error {
+	body := (&putReq{hint: hint, rec: rec}).marshal()
+	if _, err := s.call(ctx, m.Addr, opPut, body); err != nil {
+		return fmt.Errorf("put partition %d to %s: %w", s.Table().Partition(rec.ID), m.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sessionmesh/sessionmesh/cluster/peer"
+	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores/memory"
+)
+
+// redirectError is a callee's answer to a request for a partition whose
+// primary it is not: "ask addr". A request follows at most one.
+type redirectError struct {
+	partition int
+	addr      string
+}
+
+func (e *redirectError) Error() string {
+	return fmt.Sprintf("cluster: partition %d: primary is at %s", e.partition, e.addr)
+}
+
+// routingID is the session a routed request is about: the token, or the
+// new ID of a session being created.
+func (r *routed) routingID() string {
+	if r.id == "" {
+		return r.patch.NewID
+	}
+	return r.id
+}
+
+// route sends a request to the primary of its session's partition. When
+// the primary does not answer (refused, reset, timeout) it tries the next
+// replicas in HRW order with flagFailover; they hold the data and serve
+// as acting primary. A callee whose table says another node is primary
+// answers with a redirect, which is followed once (flagRedirected): tables
+// that disagree during a membership change cost one hop, never a loop.
+func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error) {
+	t := s.Table()
+	p := t.Partition(req.routingID())
+	targets := t.Order(p)
+	targets = targets[:min(len(targets), s.cfg.Replicas+1)]
+	req.print = t.Fingerprint()
+	lastErr := error(ErrUnavailable)
+	for i, m := range targets {
+		req.flags = 0
+		if i > 0 {
+			req.flags = flagFailover
+		}
+		resp, err := s.send(ctx, m.Addr, op, req)
+		var rd *redirectError
+		if errors.As(err, &rd) {
+			req.flags |= flagRedirected
+			resp, err = s.send(ctx, rd.addr, op, req)
+		}
+		if !failover(err) || ctx.Err() != nil {
+			return resp, err
+		}
+		s.log.Debug("cluster: replica did not serve; trying the next", "partition", p, "replica", m.Name, "err", err)
+		lastErr = err
+	}
+	return nil, fmt.Errorf("partition %d: none of %d replicas served: %w", p, len(targets), lastErr)
+}
+
+// failover reports whether err means "try another replica".
+func failover(err error) bool {
+	return errors.Is(err, peer.ErrUnavailable) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotOwner)
+}
+
+// send runs one request at addr: in-process when addr is this node.
+func (s *Store) send(ctx context.Context, addr string, op uint8, req routed) ([]byte, error) {
+	if addr == s.peerAddr {
+		return s.serve(ctx, op, req)
+	}
+	return s.call(ctx, addr, op, req.marshal(op))
+}
+
+// call sends one peer request bounded by CallTimeout and turns a remote
+// error back into this package's errors.
+func (s *Store) call(ctx context.Context, addr string, op uint8, body []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
+	defer cancel()
+	resp, err := s.caller.Call(ctx, addr, op, body)
+	if err != nil {
+		return nil, fromRemote(err)
+	}
+	return resp, nil
+}
+
+// remoteCodes pairs the sentinels that cross the wire with their codes.
+var remoteCodes = []struct {
+	code uint16
+	err  error
+}{
+	{codeNotFound, session.ErrNotFound},
+	{codeTooLarge, session.ErrTooLarge},
+	{codeNotOwner, ErrNotOwner},
+	{codeClosed, session.ErrClosed},
+	{codeBadMessage, ErrBadMessage},
+	{codeUnavailable, ErrUnavailable},
+	{codeInvalidID, memory.ErrInvalidID},
+}
+
+// toRemote turns a serve error into the *peer.RemoteError sent back.
+func toRemote(err error) error {
+	var rd *redirectError
+	if errors.As(err, &rd) {
+		return peer.Errorf(codeRedirect, "%s", rd.addr)
+	}
+	for _, rc := range remoteCodes {
+		if errors.Is(err, rc.err) {
+			return peer.Errorf(rc.code, "%s", err.Error())
+		}
+	}
+	return err
+}
+
+// fromRemote turns a *peer.RemoteError back into the sentinel it carries,
+// keeping the remote text; transport errors pass through unchanged.
+func fromRemote(err error) error {
+	var re *peer.RemoteError
+	if !errors.As(err, &re) {
+		return err
+	}
+	if re.Code == codeRedirect {
+		return &redirectError{addr: re.Msg}
+	}
+	for _, rc := range remoteCodes {
+		if re.Code == rc.code {
+			return fmt.Errorf("%w (remote: %s)", rc.err, re.Msg)
+		}
+	}
+	return err
+}

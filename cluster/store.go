@@ -1,0 +1,294 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golang/groupcache/singleflight"
+	"github.com/hashicorp/memberlist"
+
+	"github.com/sessionmesh/sessionmesh/cluster/peer"
+	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores/memory"
+)
+
+// Store is one node of the cluster and a session.Store: any node serves any
+// session, routing it to the partition's primary over the peer transport.
+// It is safe for concurrent use.
+type Store struct {
+	cfg      Config
+	name     string
+	peerAddr string // advertised peer address of this node
+	log      *slog.Logger
+
+	engine  *memory.Store
+	members *membership
+	server  *peer.Server
+	client  *peer.Client
+	caller  Caller
+	loads   singleflight.Group // collapses concurrent remote loads of one session
+	hints   hints
+
+	closed   atomic.Bool
+	stopOnce sync.Once
+	stop     chan struct{}
+	bg       context.Context // background work; canceled by Close
+	cancelBg context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// New starts a node: it binds the gossip and peer ports, joins the seeds
+// (failing to reach them is logged, not fatal: rejoin keeps trying) and
+// serves until Close. A node reachable from other machines without a
+// Secret is refused with ErrNoSecret.
+func New(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.requireSecret(); err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, name: newNodeName(cfg.Name), stop: make(chan struct{})}
+	s.bg, s.cancelBg = context.WithCancel(context.Background())
+	s.log = cfg.Logger.With("node", s.name)
+	s.hints.byOwner = map[string]map[string]struct{}{}
+	var undo []func()
+	if err := s.start(&undo); err != nil {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+		s.cancelBg()
+		return nil, err
+	}
+	s.members.join(cfg.Join)
+	s.goLoop(cfg.RejoinInterval, s.members.rejoin)
+	s.goLoop(cfg.RejoinInterval, s.handBackHints)
+	return s, nil
+}
+
+// start brings up the engine, the listeners, gossip and the peer server,
+// recording how to undo each step if a later one fails.
+func (s *Store) start(undo *[]func()) error {
+	var err error
+	if s.engine, err = memory.New(memory.Config{MaxSessionBytes: s.cfg.MaxRecordSize, Now: s.cfg.Now}); err != nil {
+		return fmt.Errorf("cluster: engine: %w", err)
+	}
+	*undo = append(*undo, func() { s.engine.Close() })
+	ln, err := net.Listen("tcp", peerBind(&s.cfg))
+	if err != nil {
+		return fmt.Errorf("cluster: listen for peers on %s: %w", peerBind(&s.cfg), err)
+	}
+	*undo = append(*undo, func() { ln.Close() })
+	adv, tr, err := s.gossipTransport()
+	if err != nil {
+		return err
+	}
+	*undo = append(*undo, func() { tr.Shutdown() })
+	s.peerAddr = peerAdvertise(adv, ln)
+	if s.members, err = startMembership(s.cfg, s.name, tr, adv, s.peerAddr, deriveKey(s.cfg.Secret, "gossip")); err != nil {
+		return err
+	}
+	*undo = append(*undo, func() { s.members.shutdown() })
+	return s.startPeer(ln, undo)
+}
+
+// gossipTransport binds memberlist's transport, wrapped by WrapTransport.
+func (s *Store) gossipTransport() (advertise, memberlist.Transport, error) {
+	nt, err := newGossipTransport(&s.cfg, log.New(logWriter{s.log}, "", 0))
+	if err != nil {
+		return advertise{}, nil, err
+	}
+	adv, err := resolveAdvertise(&s.cfg, nt)
+	if err == nil {
+		err = checkAdvertised(&s.cfg, adv)
+	}
+	if err != nil {
+		nt.Shutdown()
+		return advertise{}, nil, err
+	}
+	var tr memberlist.Transport = nt
+	if s.cfg.WrapTransport != nil {
+		tr = s.cfg.WrapTransport(nt)
+	}
+	return adv, tr, nil
+}
+
+func (s *Store) startPeer(ln net.Listener, undo *[]func()) error {
+	pc := peer.Config{
+		Secret:   deriveKey(s.cfg.Secret, "peer"),
+		TLS:      s.cfg.TLS,
+		MaxFrame: 2*s.cfg.MaxRecordSize + 64<<10, // a patch and a record, with room
+		Logger:   s.log,
+	}
+	var err error
+	if s.server, err = peer.NewServer(ln, pc, s.handle); err != nil {
+		return fmt.Errorf("cluster: peer server: %w", err)
+	}
+	*undo = append(*undo, func() { s.server.Close() })
+	if s.client, err = peer.NewClient(pc); err != nil {
+		return fmt.Errorf("cluster: peer client: %w", err)
+	}
+	s.caller = s.client
+	if s.cfg.WrapCaller != nil {
+		s.caller = s.cfg.WrapCaller(s.client)
+	}
+	return nil
+}
+
+// goLoop runs f every interval until Close, tracked by wg.
+func (s *Store) goLoop(interval time.Duration, f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				f()
+			}
+		}
+	}()
+}
+
+// Close leaves the cluster gracefully (the others learn at once that this
+// node is gone, instead of waiting for failure detection) and stops. It
+// is idempotent and waits for every goroutine it started.
+func (s *Store) Close() error { return s.halt(true) }
+
+// Shutdown stops the node without leaving: to the others it looks like a
+// crash (tests use it to kill a node). It is idempotent.
+func (s *Store) Shutdown() error { return s.halt(false) }
+
+func (s *Store) halt(leave bool) error {
+	var err error
+	s.stopOnce.Do(func() {
+		s.closed.Store(true)
+		close(s.stop)
+		s.cancelBg()
+		s.wg.Wait()
+		if leave {
+			err = s.members.leave()
+		} else {
+			err = s.members.shutdown()
+		}
+		err = errors.Join(err, s.server.Close(), s.client.Close(), s.engine.Close())
+		if err != nil {
+			err = fmt.Errorf("cluster: close node %s: %w", s.name, err)
+		}
+	})
+	return err
+}
+
+// Name returns this node's name (Config.Name + "-" + boot ID).
+func (s *Store) Name() string { return s.name }
+
+// Addr returns the peer address this node advertises.
+func (s *Store) Addr() string { return s.peerAddr }
+
+// Table returns this node's current partition table.
+func (s *Store) Table() *Table { return s.members.Table() }
+
+// TableChanged returns a channel that is closed at the next change of the
+// partition table.
+func (s *Store) TableChanged() <-chan struct{} { return s.members.Changed() }
+
+// Owner returns the name of the node that is primary for the session id in
+// this node's table, or "" when there is none (the demo's X-Session-Owner).
+func (s *Store) Owner(id string) string {
+	t := s.Table()
+	if own := t.Owners(t.Partition(id)); len(own) > 0 {
+		return own[0].Name
+	}
+	return ""
+}
+
+// Load implements session.Store: it reads the session at its primary, or
+// at the next live replica when the primary does not answer. Concurrent
+// loads of one session from this node share one remote read.
+func (s *Store) Load(ctx context.Context, token string) (session.Record, bool, error) {
+	if s.closed.Load() {
+		return session.Record{}, false, fmt.Errorf("cluster: load: %w", session.ErrClosed)
+	}
+	if !session.ValidID(token) {
+		return session.Record{}, false, nil
+	}
+	v, err := s.loads.Do(token, func() (any, error) {
+		resp, err := s.route(ctx, opLoad, routed{id: token})
+		if err != nil {
+			return nil, err
+		}
+		rec, found, err := parseFound(resp)
+		return foundRecord{rec, found}, err
+	})
+	if err != nil {
+		return session.Record{}, false, fmt.Errorf("cluster: load: %w", err)
+	}
+	fr := v.(foundRecord)
+	return fr.rec.Clone(), fr.found, nil // callers of one flight must not share maps
+}
+
+type foundRecord struct {
+	rec   session.Record
+	found bool
+}
+
+// Save implements session.Store. The patch is applied at the primary of
+// the session's partition and acknowledged after N copies hold it.
+func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string, error) {
+	var err error
+	switch {
+	case s.closed.Load():
+		err = session.ErrClosed
+	case token != "" && !session.ValidID(token):
+		err = session.ErrNotFound
+	case (token == "" || p.NewID != "") && !session.ValidID(p.NewID):
+		err = fmt.Errorf("%w: %.50q", memory.ErrInvalidID, p.NewID)
+	case patchSize(&p) > s.cfg.MaxRecordSize:
+		err = fmt.Errorf("patch of %d bytes exceeds MaxRecordSize (%d): %w", patchSize(&p), s.cfg.MaxRecordSize, session.ErrTooLarge)
+	default:
+		_, err = s.route(ctx, opSave, routed{id: token, patch: p})
+	}
+	if err != nil {
+		return "", fmt.Errorf("cluster: save: %w", err)
+	}
+	if p.NewID != "" {
+		return p.NewID, nil
+	}
+	return token, nil
+}
+
+// patchSize is a lower bound of the size the patch adds to a record.
+func patchSize(p *session.Patch) int {
+	n := 0
+	for k, v := range p.Set {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// Delete implements session.Store: the primary replaces the session with a
+// tombstone and replicates it like a write, so no replica can bring the
+// session back.
+func (s *Store) Delete(ctx context.Context, token string) error {
+	if s.closed.Load() {
+		return fmt.Errorf("cluster: delete: %w", session.ErrClosed)
+	}
+	if !session.ValidID(token) {
+		return nil
+	}
+	if _, err := s.route(ctx, opDelete, routed{id: token}); err != nil {
+		return fmt.Errorf("cluster: delete: %w", err)
+	}
+	return nil
+}
