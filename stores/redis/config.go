@@ -175,6 +175,7 @@ func (c *Config) options() *goredis.UniversalOptions {
 		DB:                    c.DB,
 		TLSConfig:             c.TLS,
 		DialTimeout:           c.DialTimeout,
+		DialerRetries:         1, // a server that refuses is down: answer now, not after five dials
 		ReadTimeout:           c.Timeout,
 		WriteTimeout:          c.Timeout,
 		PoolTimeout:           c.Timeout + c.DialTimeout,

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -12,12 +13,27 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// go-redis logs every sentinel lookup and refused dial to stderr; the
+	// tests assert on the errors the store returns instead.
+	goredis.SetLogger(quietLogger{})
 	goleak.VerifyTestMain(m)
 }
 
-// open starts a Store on cfg and closes it when the test ends.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+// open starts a Store on cfg and closes it when the test ends. Unless the
+// test sets them, timeouts are generous: the machine running the tests may
+// be loaded, and only the fault tests measure timeouts.
 func open(t *testing.T, cfg Config) *Store {
 	t.Helper()
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 10 * time.Second
+	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New(%v): %v", cfg.Addrs, err)
@@ -84,3 +100,5 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -42,9 +42,10 @@ type Store struct {
 
 var _ session.Store = (*Store)(nil)
 
-// New validates cfg, connects and pings the server (through the sentinels,
-// or any cluster seed), so that a server that is down at start is reported
-// here, naming its address, rather than on the first request.
+// New validates cfg, connects, pings the server (through the sentinels, or
+// any cluster seed) and loads the scripts, so that a server that is down at
+// start is reported here, naming its address, rather than on the first
+// request.
 func New(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -66,6 +67,13 @@ func (s *Store) ping() error {
 	defer cancel()
 	if err := s.client.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis: ping %s: %w", s.describe(), err)
+	}
+	// Load the scripts now (on every master of a cluster), so that the
+	// first saves are one EVALSHA each rather than EVALSHA, NOSCRIPT, EVAL.
+	for _, sc := range []*goredis.Script{saveScript, touchScript, createScript} {
+		if err := sc.Load(ctx, s.client).Err(); err != nil {
+			return fmt.Errorf("redis: load scripts into %s: %w", s.describe(), err)
+		}
 	}
 	return nil
 }

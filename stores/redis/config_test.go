@@ -1,0 +1,98 @@
+package redis
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+func TestDefaultConfig(t *testing.T) {
+	c := DefaultConfig()
+	if len(c.Addrs) != 1 || c.Addrs[0] != "127.0.0.1:6379" || c.Prefix != "sess:" ||
+		c.Timeout != time.Second || c.DialTimeout != 2*time.Second || c.MaxSessionBytes != 1<<20 || c.Now == nil {
+		t.Fatalf("DefaultConfig() = %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("DefaultConfig().Validate() = %v", err)
+	}
+	sentinel := Config{MasterName: "m"}
+	sentinel.setDefaults()
+	if sentinel.Addrs[0] != "127.0.0.1:26379" {
+		t.Fatalf("default sentinel address %v; want 127.0.0.1:26379", sentinel.Addrs)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		cfg   Config
+		field string // "" when valid
+	}{
+		{Config{}, ""},
+		{Config{Addrs: []string{"a:1", "b:2"}}, ""},
+		{Config{Addrs: []string{"localhost"}}, "Addrs"},
+		{Config{Addrs: []string{"a:1", ""}}, "Addrs"},
+		{Config{Addrs: []string{"a:"}}, "Addrs"},
+		{Config{MasterName: "m", Cluster: true}, "Cluster"},
+		{Config{DB: -1}, "DB"},
+		{Config{DB: 2, Addrs: []string{"a:1", "b:2"}}, "DB"},
+		{Config{DB: 2, Cluster: true}, "DB"},
+		{Config{DB: 2, MasterName: "m", Addrs: []string{"a:1", "b:2"}}, ""},
+		{Config{Prefix: strings.Repeat("p", 129)}, "Prefix"},
+		{Config{Timeout: -1}, "Timeout"},
+		{Config{DialTimeout: -1}, "DialTimeout"},
+		{Config{PoolSize: -1}, "PoolSize"},
+		{Config{Retries: -1}, "Retries"},
+		{Config{MaxSessionBytes: -1}, "MaxSessionBytes"},
+	}
+	for _, c := range cases {
+		err := c.cfg.Validate()
+		switch {
+		case c.field == "" && err != nil:
+			t.Errorf("Validate(%+v) = %v; want nil", c.cfg, err)
+		case c.field != "" && (!errors.Is(err, session.ErrInvalidConfig) || !strings.Contains(fmtErr(err), c.field)):
+			t.Errorf("Validate(%+v) = %v; want ErrInvalidConfig naming %s", c.cfg, err, c.field)
+		}
+	}
+}
+
+func fmtErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// TestNewRefusesBadConfig: New reports a bad Config without connecting.
+func TestNewRefusesBadConfig(t *testing.T) {
+	if _, err := New(Config{Addrs: []string{"nohost"}}); !errors.Is(err, session.ErrInvalidConfig) {
+		t.Fatalf("New with a bad address: %v; want ErrInvalidConfig", err)
+	}
+}
+
+// TestBadPatch: patches that no Manager makes are refused with a clear error
+// before any I/O (the Store is unconnected: its server was never started).
+func TestBadPatch(t *testing.T) {
+	s := &Store{cfg: DefaultConfig()}
+	now := time.Now()
+	id := session.NewID()
+	cases := map[string]struct {
+		token string
+		p     session.Patch
+		want  string
+	}{
+		"zero time":  {id, session.Patch{Idle: time.Minute}, "Patch.Now"},
+		"no idle":    {id, session.Patch{Now: now}, "Patch.Idle"},
+		"no new ID":  {"", session.Patch{Now: now, Idle: time.Minute}, "NewID"},
+		"bad new ID": {id, session.Patch{Now: now, Idle: time.Minute, NewID: "short"}, "NewID"},
+		"huge value": {id, session.Patch{Now: now, Idle: time.Minute, Set: map[string][]byte{"k": make([]byte, 1<<20)}}, "limit"},
+	}
+	for name, c := range cases {
+		_, err := s.Save(t.Context(), c.token, c.p)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Save = %v; want an error about %s", name, err, c.want)
+		}
+	}
+}
