@@ -7,10 +7,11 @@
 // The map is split into Config.Shards parts, each with its own mutex, so
 // requests for different sessions rarely wait for each other. Each session is
 // kept as one []byte (session.Record.AppendBinary) plus its deadline and
-// version in a small struct value: no per-session Go map of interfaces and
-// only two pointers per session (the key and the bytes), which keeps the
-// garbage collector's work low with a million sessions. Stored bytes are
-// never changed in place, so a reader decodes them after releasing the lock.
+// version in a small struct value, and the map key is a string that shares
+// those bytes: no per-session Go map of interfaces and one allocation per
+// session, which keeps the heap small and the garbage collector's work low
+// with a million sessions. Stored bytes are never changed in place, so a
+// reader decodes them after releasing the lock.
 //
 // A patch (Save) is decoded, applied and re-encoded under its shard's lock,
 // so concurrent patches to different keys of one session all survive. Renew

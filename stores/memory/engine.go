@@ -17,7 +17,7 @@ func (s *Store) Get(id string) (session.Record, bool) {
 	if !ok {
 		return session.Record{}, false
 	}
-	rec, err := decode(e)
+	rec, err := decode(id, e)
 	return rec, err == nil
 }
 
@@ -45,7 +45,7 @@ func (s *Store) updateLocked(sh *shard, id string, now int64, fn func(*session.R
 	old, found := s.getLocked(sh, id, now)
 	if found {
 		var err error
-		if rec, err = decode(old); err != nil {
+		if rec, err = decode(id, old); err != nil {
 			return session.Record{}, false, err
 		}
 	}
@@ -56,10 +56,10 @@ func (s *Store) updateLocked(sh *shard, id string, now int64, fn func(*session.R
 	case !write && !found:
 		return session.Record{}, false, nil
 	case !write:
-		rec, err = decode(old) // fn may have changed its copy
+		rec, err = decode(id, old) // fn may have changed its copy
 		return rec, false, err
 	}
-	e, err := s.encode(&rec)
+	e, err := s.encode(id, &rec)
 	if err != nil {
 		return session.Record{}, false, err
 	}
@@ -67,13 +67,14 @@ func (s *Store) updateLocked(sh *shard, id string, now int64, fn func(*session.R
 	return rec, true, nil
 }
 
-// Put stores rec under id unless the stored live record has a Version >=
+// Put stores rec under id (as the record of session id, whatever rec.ID
+// says) unless the stored live record has a Version >=
 // rec.Version (replicas and repair use it, so an old copy never overwrites a
 // newer one). An already expired rec is not stored. It reports whether rec
 // was stored; the error is session.ErrTooLarge's, as for Update.
 func (s *Store) Put(id string, rec session.Record) (bool, error) {
 	now := s.now()
-	e, err := s.encode(&rec)
+	e, err := s.encode(id, &rec)
 	if err != nil || e.deadline <= now {
 		return false, err
 	}
@@ -110,7 +111,7 @@ func (s *Store) Range(fn func(id string, rec session.Record) bool) {
 	for i := range s.shards {
 		batch = s.snapshot(&s.shards[i], batch[:0], s.now())
 		for _, k := range batch {
-			rec, err := decode(k.e)
+			rec, err := decode(k.id, k.e)
 			if err == nil && !fn(k.id, rec) {
 				return
 			}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"go.uber.org/goleak"
 
@@ -196,10 +197,14 @@ func TestStatsBytes(t *testing.T) {
 	s := newStore(t, Config{Now: clk.Now})
 	id := create(t, s, clk.Now(), time.Hour, "1")
 	rec, _ := s.Get(id)
-	data, _ := rec.MarshalBinary()
-	want := int64(len(id) + len(rec.AppendBinary(nil)) + entryOverhead)
+	data, _ := rec.MarshalBinary() // the ID is in there once, as in the entry
+	want := int64(len(data) + entryOverhead)
 	if st := s.Stats(); st.Sessions != 1 || st.Bytes != want {
 		t.Fatalf("Stats = %+v; want 1 session of %d bytes (%d encoded)", st, want, len(data))
+	}
+	s.Save(ctx, id, session.Patch{Now: clk.Now(), Idle: time.Hour, Set: map[string][]byte{"big": make([]byte, 1000)}})
+	if st := s.Stats(); st.Bytes != want+1006 { // key "big" and a 1000-byte value with their lengths
+		t.Fatalf("Stats.Bytes = %d after adding 1000 bytes; want %d", st.Bytes, want+1006)
 	}
 	s.Remove(id)
 	if st := s.Stats(); st.Sessions != 0 || st.Bytes != 0 {
@@ -430,6 +435,14 @@ func TestPut(t *testing.T) {
 			t.Fatalf("after Put version %d the value is %q; want %q", st.rec.Version, got.Values["k"], st.want)
 		}
 	}
+	misnamed := rec(4, "four")
+	misnamed.ID = session.NewID()
+	if ok, _ := s.Put(id, misnamed); !ok {
+		t.Fatal("Put of version 4 refused")
+	}
+	if got, _ := s.Get(id); got.ID != id {
+		t.Fatalf("Get(%s) returned a record with ID %s; a stored record's ID is the ID it is stored under", id, got.ID)
+	}
 	expired := rec(9, "dead")
 	expired.Idle = clk.Now()
 	if ok, err := s.Put(id, expired); ok || err != nil {
@@ -512,5 +525,37 @@ func TestBenchmarkSessionSize(t *testing.T) {
 		Idle: time.Now().Add(time.Hour), Version: 3}
 	if n := len(rec.AppendBinary(nil)); n < 180 || n > 240 {
 		t.Fatalf("the benchmark session encodes to %d bytes; want ~200", n)
+	}
+}
+
+// Map keys share their entry's bytes: a token the caller cut from a larger
+// string (a request's Cookie header) is never kept, on create, patch, renew
+// or Put.
+func TestKeysDoNotPinCallerMemory(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{Shards: 2, Now: clk.Now})
+	header := "theme=dark; sid=" + session.NewID() + "; lang=en"
+	token := header[16 : 16+session.IDLen]
+	p := session.Patch{NewID: token, Now: clk.Now(), Idle: time.Hour}
+	s.Save(ctx, "", p)
+	s.Save(ctx, token, session.Patch{Now: clk.Now(), Idle: time.Hour, Set: map[string][]byte{"a": []byte("1")}})
+	renewed := strings.Clone(session.NewID())
+	s.Save(ctx, token, session.Patch{NewID: renewed, Now: clk.Now(), Idle: time.Hour})
+	rec, _ := s.Get(renewed)
+	rec.Version++
+	s.Put(renewed[:], rec)
+	other := create(t, s, clk.Now(), time.Hour, "b")
+	s.Save(ctx, other, session.Patch{Now: clk.Now(), Idle: time.Hour})
+	n := 0
+	for i := range s.shards {
+		for k, e := range s.shards[i].entries {
+			n++
+			if unsafe.StringData(k) != unsafe.SliceData(e.data) {
+				t.Errorf("the key of session %.8s... does not share its entry's bytes", k)
+			}
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d sessions held; want 2", n)
 	}
 }

@@ -176,12 +176,12 @@ func (s *Store) moveLocked(from, to *shard, old string, p session.Patch, now int
 	if _, taken := s.getLocked(to, p.NewID, now); taken {
 		return ErrIDInUse
 	}
-	rec, err := decode(e)
+	rec, err := decode(old, e)
 	if err != nil {
 		return err
 	}
 	p.Apply(&rec)
-	moved, err := s.encode(&rec)
+	moved, err := s.encode(p.NewID, &rec)
 	if err != nil {
 		return err
 	}
