@@ -1,0 +1,134 @@
+package memcache
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// Config configures a Store. Start from DefaultConfig; the zero value of a
+// field means its default. New copies the Config: changing it afterwards has
+// no effect.
+type Config struct {
+	// Servers are the memcached servers, "host:port" or the path of a Unix
+	// socket (Geddy's "servers"). Sessions are spread over them by key hash;
+	// a session lives on one server only, so losing a server loses its
+	// sessions. Default ["127.0.0.1:11211"].
+	Servers []string
+
+	// Prefix is put before each session ID to form its key. It must be
+	// printable ASCII without spaces. Default "sess:".
+	Prefix string
+
+	// Timeout bounds connecting and each socket read and write. A call's
+	// context, when it ends sooner, wins. Default 1s.
+	Timeout time.Duration
+
+	// MaxIdleConns is the number of idle connections kept per server. Set
+	// it above the expected number of concurrent requests: a call that finds
+	// none idle dials a new one. Default 32.
+	MaxIdleConns int
+
+	// CASRetries is how many times a save re-reads and retries when another
+	// request changed the session between its read and its write; after
+	// that the save fails with ErrConflict. Retries wait a short random
+	// backoff. Default 10.
+	CASRetries int
+
+	// MaxSessionBytes is the largest session accepted, counted as the length
+	// of its encoded record (keys, values and about 50 bytes of metadata). A
+	// bigger session fails with session.ErrTooLarge and leaves the stored
+	// one unchanged. memcached's own item limit (-I, default 1 MiB including
+	// the key) is reported the same way. Default 1 MiB.
+	MaxSessionBytes int
+
+	// Now is the clock that decides whether a session has expired. memcached
+	// drops expired items by itself too, using the expiration each write
+	// sets. Default time.Now.
+	Now func() time.Time
+}
+
+// DefaultConfig returns a Config with every default filled in.
+func DefaultConfig() Config {
+	var c Config
+	c.setDefaults()
+	return c
+}
+
+func (c *Config) setDefaults() {
+	if len(c.Servers) == 0 {
+		c.Servers = []string{"127.0.0.1:11211"}
+	}
+	if c.Prefix == "" {
+		c.Prefix = "sess:"
+	}
+	if c.Timeout == 0 {
+		c.Timeout = time.Second
+	}
+	if c.MaxIdleConns == 0 {
+		c.MaxIdleConns = 32
+	}
+	if c.CASRetries == 0 {
+		c.CASRetries = 10
+	}
+	if c.MaxSessionBytes == 0 {
+		c.MaxSessionBytes = 1 << 20
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports the first field of c that is out of range, naming the
+// field and what is allowed. Zero values are allowed: they mean defaults.
+func (c *Config) Validate() error {
+	switch {
+	case !validServers(c.Servers):
+		return invalid("Servers", "must hold host:port addresses or absolute Unix socket paths")
+	case c.Prefix != "" && !validKey(c.Prefix+strings.Repeat("A", session.IDLen)):
+		return invalid("Prefix", fmt.Sprintf("must be printable ASCII without spaces, at most %d bytes", maxKeyLen-session.IDLen))
+	case c.Timeout < 0:
+		return invalid("Timeout", "must be positive, or 0 for the default of 1s")
+	case c.MaxIdleConns < 0 || c.CASRetries < 0:
+		return invalid("MaxIdleConns and CASRetries", "must be positive, or 0 for the defaults (32, 10)")
+	case c.MaxSessionBytes < 0:
+		return invalid("MaxSessionBytes", "must be positive, or 0 for the default of 1 MiB")
+	}
+	return nil
+}
+
+func invalid(field, rule string) error {
+	return fmt.Errorf("memcache: %w: %s %s", session.ErrInvalidConfig, field, rule)
+}
+
+func validServers(servers []string) bool {
+	for _, s := range servers {
+		if strings.HasPrefix(s, "/") {
+			continue
+		}
+		if i := strings.LastIndexByte(s, ':'); i <= 0 || i == len(s)-1 {
+			return false
+		}
+	}
+	return true
+}
+
+// maxKeyLen is memcached's limit on key length.
+const maxKeyLen = 250
+
+// validKey reports whether k is a key memcached's text protocol accepts as
+// one key: at most 250 bytes of printable ASCII, no spaces or control
+// characters (which would split or end the command line).
+func validKey(k string) bool {
+	if k == "" || len(k) > maxKeyLen {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] <= ' ' || k[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}

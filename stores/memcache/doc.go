@@ -1,0 +1,40 @@
+// Package memcache keeps sessions in memcached through bradfitz/gomemcache,
+// spread over Geddy's list of servers by key hash.
+//
+// # Layout
+//
+// Each session is one item under Prefix+ID (default "sess:") holding the
+// session.Record binary form. Keys are always valid memcached keys (at most
+// 250 bytes, no spaces or control characters): the prefix is checked by
+// Config.Validate and a token is used only when session.ValidID accepts it,
+// which admits one spelling per ID, so no cookie can form an invalid key or
+// reach another session's item.
+//
+// # Saves
+//
+// A new session is one add (refused if the key exists). A patch or a touch
+// is a gets/cas loop: read the item with its CAS token, apply the patch to
+// the record, write it back only if nobody wrote in between; on a conflict
+// it waits a short random backoff and tries again, at most Config.CASRetries
+// times, then fails with ErrConflict. Two concurrent requests that change
+// different keys therefore both survive. A renew copies the session to the
+// new ID and then deletes the old item; see Store.renew for the window this
+// leaves.
+//
+// # Expiry
+//
+// Each write sets the item's expiration to the session's deadline, so
+// memcached frees it by itself, and Load also checks the deadline against
+// Config.Now. memcached reads an expiration above 30 days as an absolute
+// Unix time, so a longer TTL (two weeks is the default idle timeout; a user
+// may set more) is sent as one.
+//
+// # Failures
+//
+// gomemcache takes no context: each call is bounded by Config.Timeout on the
+// socket, and a call whose context ends first returns at once with the
+// context's error while the abandoned call finishes in the background (Close
+// waits for it). A server that was down and is back is redialled by itself.
+// memcached keeps nothing on disk: a restarted server has lost its sessions,
+// and their users get new ones.
+package memcache
