@@ -23,9 +23,9 @@ func (s *Store) Get(id string) (session.Record, bool) {
 
 // Update runs fn under the session's shard lock with a copy of the current
 // record (found=false: an expired or missing session, and a zero Record). If
-// fn returns write=true the record as fn left it is stored and returned;
-// with write=false nothing changes and the stored record (zero when not
-// found) is returned. An error from fn aborts and is returned as it is; a
+// fn returns write=true the record as fn left it, with its ID set to id, is
+// stored and returned; with write=false nothing changes and the stored
+// record (zero when not found) is returned. An error from fn aborts and is returned as it is; a
 // record over MaxSessionBytes fails with an error wrapping
 // session.ErrTooLarge and changes nothing.
 func (s *Store) Update(id string, fn func(rec *session.Record, found bool) (write bool, err error)) (session.Record, error) {
@@ -59,6 +59,7 @@ func (s *Store) updateLocked(sh *shard, id string, now int64, fn func(*session.R
 		rec, err = decode(id, old) // fn may have changed its copy
 		return rec, false, err
 	}
+	rec.ID = id // what Get will return
 	e, err := s.encode(id, &rec)
 	if err != nil {
 		return session.Record{}, false, err
