@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/sessionmesh/sessionmesh/session"
 )
@@ -32,6 +33,9 @@ var errRenewContended = errors.New("the session kept changing during renew")
 // A failure after step 2 leaves an orphan under the new ID that no client
 // knows and that expires.
 func (s *Store) renew(ctx context.Context, p int, old string, patch session.Patch) error {
+	// Patches of old that arrive now wait for the renew (gate), so a busy
+	// session cannot starve it; one already past the gate costs a retry.
+	defer s.renewing.close(old)()
 	for range renewAttempts {
 		cur, ok := s.local(ctx, p, old)
 		if !ok || isTombstone(&cur) {
@@ -70,4 +74,50 @@ func (s *Store) bury(id string, version uint64) (session.Record, bool, error) {
 		return true, nil
 	})
 	return rec, buried, err
+}
+
+// gates holds back patches of sessions being renewed on this node.
+type gates struct {
+	mu   sync.Mutex               // guards open
+	open map[string]chan struct{} // session ID -> closed when its renew ends
+}
+
+// close makes later waits on id block until the returned release runs.
+// A second renew of the same ID waits for the first.
+func (g *gates) close(id string) (release func()) {
+	g.mu.Lock()
+	for g.open[id] != nil {
+		ch := g.open[id]
+		g.mu.Unlock()
+		<-ch
+		g.mu.Lock()
+	}
+	if g.open == nil {
+		g.open = map[string]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	g.open[id] = ch
+	g.mu.Unlock()
+	return func() {
+		g.mu.Lock()
+		delete(g.open, id)
+		g.mu.Unlock()
+		close(ch)
+	}
+}
+
+// wait blocks while id is being renewed, or until ctx ends.
+func (g *gates) wait(ctx context.Context, id string) error {
+	g.mu.Lock()
+	ch := g.open[id]
+	g.mu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the renew of the session: %w", ctx.Err())
+	}
 }

@@ -111,6 +111,9 @@ func (s *Store) save(ctx context.Context, p int, token string, patch session.Pat
 	case patch.NewID != "" && patch.NewID != token:
 		return s.renew(ctx, p, token, patch)
 	}
+	if err := s.renewing.wait(ctx, token); err != nil {
+		return err
+	}
 	s.local(ctx, p, token)
 	rec, err := s.engine.Update(token, func(rec *session.Record, found bool) (bool, error) {
 		if !found || isTombstone(rec) {
@@ -141,6 +144,9 @@ func (s *Store) create(ctx context.Context, p int, patch session.Patch) error {
 
 // remove buries id under a tombstone and replicates it.
 func (s *Store) remove(ctx context.Context, p int, id string) error {
+	if err := s.renewing.wait(ctx, id); err != nil {
+		return err
+	}
 	s.local(ctx, p, id)
 	wrote := false
 	rec, err := s.engine.Update(id, func(rec *session.Record, found bool) (bool, error) {

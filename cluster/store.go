@@ -28,13 +28,14 @@ type Store struct {
 	peerAddr string // advertised peer address of this node
 	log      *slog.Logger
 
-	engine  *memory.Store
-	members *membership
-	server  *peer.Server
-	client  *peer.Client
-	caller  Caller
-	loads   singleflight.Group // collapses concurrent remote loads of one session
-	hints   hints
+	engine   *memory.Store
+	members  *membership
+	server   *peer.Server
+	client   *peer.Client
+	caller   Caller
+	loads    singleflight.Group // collapses concurrent remote loads of one session
+	hints    hints
+	renewing gates // sessions being renewed at this node
 
 	closed   atomic.Bool
 	stopOnce sync.Once

@@ -294,3 +294,18 @@ func (c *Cluster) close() {
 	wg.Wait()
 	c.net.close()
 }
+
+// Seed returns node 0's gossip address, the address a node from outside
+// the Cluster joins to reach it.
+func (c *Cluster) Seed() string { return c.seed }
+
+// Owners returns the indices of the nodes that replicate session id in
+// node from's table, the primary first.
+func (c *Cluster) Owners(from int, id string) []int {
+	t := c.Store(from).Table()
+	var out []int
+	for _, m := range t.Owners(t.Partition(id)) {
+		out = append(out, c.Index(m.Name))
+	}
+	return out
+}

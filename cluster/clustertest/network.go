@@ -23,7 +23,7 @@ import (
 // fails when its ctx ends (like a lost packet); a delay holds gossip
 // packets and peer calls for the given time.
 type Network struct {
-	mu     sync.Mutex // guards everything below
+	mu     sync.Mutex     // guards everything below
 	gossip map[string]int // gossip address -> node index
 	peers  map[string]int // peer address -> node index
 	cut    map[link]bool

@@ -161,6 +161,7 @@ func (c *Client) connect(addr string) (*clientConn, error) {
 		nc.Close()
 		return nil, fmt.Errorf("%w: handshake: %w", ErrUnavailable, err)
 	}
+	l.w.spawn = c.spawn
 	return newClientConn(addr, l), nil
 }
 

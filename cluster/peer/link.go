@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -71,49 +70,93 @@ func wrapTLS(ctx context.Context, nc net.Conn, conf *tls.Config, client bool, se
 func newLink(nc net.Conn, br *bufio.Reader, k keys, cfg *Config) *link {
 	l := &link{nc: nc}
 	l.r = frameReader{r: br, maxBody: cfg.MaxFrame, open: k.recv}
-	l.w = frameWriter{nc: nc, timeout: cfg.WriteTimeout, w: bufio.NewWriterSize(nc, bufSize), seal: k.send}
+	l.w = frameWriter{nc: nc, timeout: cfg.WriteTimeout, seal: k.send}
 	return l
 }
 
-// frameWriter encodes frames onto one connection for many goroutines. Each
-// sender encodes and writes under mu itself (no writer goroutine to hand
-// over to, which would cost a wake-up per frame); the buffer is flushed by
-// the last sender of a burst, the one that sees nobody queued behind it, so
-// pipelined frames share one write system call and one TCP segment.
+// frameWriter encodes frames onto one connection for many goroutines, and
+// batches them. A sender appends its frame to pending under mu; if nobody
+// is writing, it becomes the writer and writes pending itself (no hand-over
+// to a writer goroutine, which would cost a wake-up on every call). Frames
+// that arrive while a write system call is under way only append and
+// return; when the call comes back, the rest of pending goes out in one
+// more write by a drain goroutine, so that under load many frames share one
+// system call and one TCP segment, and no sender is kept writing frames of
+// others for longer than its own write.
 type frameWriter struct {
 	nc      net.Conn
 	timeout time.Duration
-	waiting atomic.Int32 // senders queued on mu
+	spawn   func(func()) bool // the owner's tracked goroutine helper; false once it closed
 
-	mu      sync.Mutex // guards w, seal, scratch and err
-	w       *bufio.Writer
-	seal    *sealer // nil: plain frames
-	scratch []byte
-	err     error // the first write error; the connection is done
+	mu      sync.Mutex // guards everything below
+	pending []byte     // encoded frames not yet written
+	spare   []byte     // the buffer of the last write, to reuse
+	seal    *sealer    // nil: plain frames
+	writing bool       // a goroutine is writing; it will see to pending too
+	err     error      // the first write error; the connection is done
 }
 
-// maxScratch is the largest encoding buffer kept between frames: one huge
-// frame must not pin its buffer for the life of the connection.
-const maxScratch = 64 << 10
+// maxKeep is the largest buffer kept between writes: one huge frame must
+// not pin its buffer for the life of the connection.
+const maxKeep = 64 << 10
 
-// write sends f. An error means the connection is broken (it stays so).
+// write queues f and writes it, or leaves it to the goroutine writing now.
+// An error means the connection is broken; it is then closed.
 func (fw *frameWriter) write(f *frame) error {
-	fw.waiting.Add(1)
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
-	fw.waiting.Add(-1)
 	if fw.err != nil {
 		return fw.err
 	}
+	fw.pending = appendFrame(fw.pending, f, fw.seal)
+	if fw.writing {
+		return nil
+	}
+	fw.writing = true
+	fw.flushLocked()
+	if fw.err == nil && len(fw.pending) > 0 && !fw.spawn(fw.drain) {
+		fw.failLocked(net.ErrClosed)
+	}
+	fw.writing = fw.err == nil && len(fw.pending) > 0
+	return fw.err
+}
+
+// drain writes what senders queued during the previous write, until
+// nothing is left.
+func (fw *frameWriter) drain() {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	for fw.err == nil && len(fw.pending) > 0 {
+		fw.flushLocked()
+	}
+	fw.writing = false
+}
+
+// flushLocked writes pending, releasing mu during the system call so that
+// other senders can queue behind it.
+func (fw *frameWriter) flushLocked() {
+	buf := fw.pending
+	fw.pending = fw.spare[:0]
+	fw.mu.Unlock()
 	fw.nc.SetWriteDeadline(time.Now().Add(fw.timeout))
-	fw.scratch = appendFrame(fw.scratch[:0], f, fw.seal)
-	_, err := fw.w.Write(fw.scratch)
-	if cap(fw.scratch) > maxScratch {
-		fw.scratch = nil
+	_, err := fw.nc.Write(buf)
+	fw.mu.Lock()
+	if cap(buf) <= maxKeep {
+		fw.spare = buf[:0]
+	} else {
+		fw.spare = nil
 	}
-	if err == nil && fw.waiting.Load() == 0 {
-		err = fw.w.Flush()
+	if err != nil {
+		fw.failLocked(err)
 	}
-	fw.err = err
-	return err
+}
+
+// failLocked records a write error and closes the connection, so that its
+// reader fails whatever was waiting for an answer to the frames lost.
+func (fw *frameWriter) failLocked(err error) {
+	if fw.err == nil {
+		fw.err = fmt.Errorf("write: %w", err)
+		fw.pending = nil
+		fw.nc.Close()
+	}
 }

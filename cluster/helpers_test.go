@@ -1,0 +1,63 @@
+package cluster_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// set returns a patch that writes key = v (JSON) with the real clock.
+func set(kv map[string]any) session.Patch {
+	p := session.Patch{Set: map[string][]byte{}, Now: time.Now(), Idle: time.Hour}
+	for k, v := range kv {
+		b, _ := json.Marshal(v)
+		p.Set[k] = b
+	}
+	return p
+}
+
+// create saves a new session holding kv and returns its ID.
+func create(t *testing.T, st session.Store, kv map[string]any) string {
+	t.Helper()
+	p := set(kv)
+	p.NewID = session.NewID()
+	id, err := st.Save(context.Background(), "", p)
+	if err != nil {
+		t.Fatalf("create session: %v", err)
+	}
+	return id
+}
+
+// value loads key of session id from st and decodes it as an int; found
+// is false when the session or the key is missing.
+func value(t *testing.T, st session.Store, id, key string) (int, bool) {
+	t.Helper()
+	rec, found, err := st.Load(context.Background(), id)
+	if err != nil {
+		t.Fatalf("load %s: %v", id, err)
+	}
+	raw, ok := rec.Values[key]
+	if !found || !ok {
+		return 0, false
+	}
+	var n int
+	if err := json.Unmarshal(raw, &n); err != nil {
+		t.Fatalf("decode %s/%s: %v", id, key, err)
+	}
+	return n, true
+}
+
+// eventually polls cond until it holds or timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
