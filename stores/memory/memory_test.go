@@ -326,10 +326,14 @@ func TestRenewIsAtomic(t *testing.T) {
 				}
 			})
 		}
-		if _, err := s.Save(ctx, old, session.Patch{NewID: newID, Now: clk.Now(), Idle: time.Hour}); err != nil {
-			t.Fatalf("round %d: renew: %v", round, err)
+		_, err := s.Save(ctx, old, session.Patch{NewID: newID, Now: clk.Now(), Idle: time.Hour})
+		if err != nil {
+			s.Remove(old) // stop the patchers
 		}
 		wg.Wait()
+		if err != nil {
+			t.Fatalf("round %d: renew: %v", round, err)
+		}
 		rec, ok := s.Get(newID)
 		if !ok {
 			t.Fatalf("round %d: the renewed session is gone", round)
