@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -113,6 +114,9 @@ func (fw *frameWriter) write(f *frame) error {
 		return nil
 	}
 	fw.writing = true
+	fw.mu.Unlock()
+	runtime.Gosched()
+	fw.mu.Lock()
 	fw.flushLocked()
 	if fw.err == nil && len(fw.pending) > 0 && !fw.spawn(fw.drain) {
 		fw.failLocked(net.ErrClosed)

@@ -1,0 +1,145 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/cluster/peer"
+	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores/memory"
+)
+
+// call is one request a fakeCaller saw.
+type call struct {
+	addr  string
+	op    uint8
+	flags uint8
+}
+
+// fakeCaller answers peer calls with reply(addr) and records them.
+type fakeCaller struct {
+	mu    sync.Mutex // guards calls
+	calls []call
+	reply func(addr string) ([]byte, error)
+}
+
+func (f *fakeCaller) Call(_ context.Context, addr string, op uint8, body []byte) ([]byte, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, call{addr, op, body[0]})
+	f.mu.Unlock()
+	return f.reply(addr)
+}
+
+// routeStore is a Store with a fixed table of three members and no
+// network: self is "b", so "a" or "c" is the primary of most partitions.
+func routeStore(t *testing.T, caller Caller) *Store {
+	t.Helper()
+	eng, err := memory.New(memory.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	cfg := DefaultLocalConfig().withDefaults()
+	members := []Member{{Name: "a", Addr: "a:1"}, {Name: "b", Addr: "b:1"}, {Name: "c", Addr: "c:1"}}
+	m := &membership{changed: make(chan struct{}), table: NewTable(members, cfg.Partitions, 2, 1)}
+	return &Store{cfg: cfg, name: "b", peerAddr: "b:1", log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		engine: eng, members: m, caller: caller}
+}
+
+// remoteID returns a session ID whose primary is not self ("b").
+func remoteID(s *Store) string {
+	for {
+		id := session.NewID()
+		if s.Owner(id) != s.name {
+			return id
+		}
+	}
+}
+
+func TestRouteFollowsOneRedirect(t *testing.T) {
+	f := &fakeCaller{}
+	s := routeStore(t, f)
+	id := remoteID(s)
+	primary, _ := s.Table().Member(s.Owner(id))
+	f.reply = func(addr string) ([]byte, error) {
+		if addr == primary.Addr {
+			return nil, peer.Errorf(codeRedirect, "elsewhere:1")
+		}
+		return marshalFound(session.Record{}, false), nil
+	}
+	if _, found, err := s.Load(context.Background(), id); err != nil || found {
+		t.Fatalf("Load = %v, %v; want not found, nil", found, err)
+	}
+	want := []call{{primary.Addr, opLoad, 0}, {"elsewhere:1", opLoad, flagRedirected}}
+	if len(f.calls) != 2 || f.calls[0] != want[0] || f.calls[1] != want[1] {
+		t.Fatalf("calls = %+v; want %+v", f.calls, want)
+	}
+}
+
+func TestRouteNeverFollowsASecondRedirect(t *testing.T) {
+	f := &fakeCaller{reply: func(string) ([]byte, error) { return nil, peer.Errorf(codeRedirect, "loop:1") }}
+	s := routeStore(t, f)
+	_, _, err := s.Load(context.Background(), remoteID(s))
+	var rd *redirectError
+	if !errors.As(err, &rd) {
+		t.Fatalf("Load err = %v; want the second redirect returned as an error", err)
+	}
+	if len(f.calls) != 2 {
+		t.Fatalf("made %d calls (%+v); want 2: the request and one redirect", len(f.calls), f.calls)
+	}
+}
+
+// A primary that does not answer is skipped for the next replica, which
+// is asked with flagFailover.
+func TestRouteFailsOverToNextReplica(t *testing.T) {
+	f := &fakeCaller{}
+	s := routeStore(t, f)
+	var id string
+	var order []Member
+	for { // self ("b") last in the order, so both replicas are remote
+		id = session.NewID()
+		if order = s.Table().Order(s.Table().Partition(id)); order[2].Name == "b" {
+			break
+		}
+	}
+	f.reply = func(addr string) ([]byte, error) {
+		if addr == order[0].Addr {
+			return nil, peer.ErrUnavailable
+		}
+		return marshalFound(session.Record{ID: id, Created: s.cfg.Now(), Idle: s.cfg.Now().Add(time.Hour)}, true), nil
+	}
+	rec, found, err := s.Load(context.Background(), id)
+	if err != nil || !found || rec.ID != id {
+		t.Fatalf("Load = %q, %v, %v; want the backup's copy", rec.ID, found, err)
+	}
+	want := []call{{order[0].Addr, opLoad, 0}, {order[1].Addr, opLoad, flagFailover}}
+	if len(f.calls) != 2 || f.calls[0] != want[0] || f.calls[1] != want[1] {
+		t.Fatalf("calls = %+v; want %+v", f.calls, want)
+	}
+}
+
+func TestAdmit(t *testing.T) {
+	s := routeStore(t, &fakeCaller{})
+	tb := s.Table()
+	for p := 0; p < tb.Partitions(); p++ {
+		order := tb.Order(p)
+		err := s.admit(tb, p, header{})
+		var rd *redirectError
+		switch {
+		case order[0].Name == "b" && err != nil:
+			t.Fatalf("partition %d: primary refused: %v", p, err)
+		case order[0].Name != "b" && (!errors.As(err, &rd) || rd.addr != order[0].Addr):
+			t.Fatalf("partition %d: non-primary answered %v; want a redirect to %s", p, err, order[0].Addr)
+		}
+		// With N=2 and three members, Order[:N+1] is every member: a
+		// flagged request is always served by a replica.
+		if err := s.admit(tb, p, header{flags: flagRedirected}); err != nil {
+			t.Fatalf("partition %d: redirected request refused: %v", p, err)
+		}
+	}
+}
