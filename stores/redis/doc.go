@@ -8,8 +8,9 @@
 // "sess:"). Every session key is a field "v:<key>" holding the encoded value
 // as the Manager made it (JSON by default, so other languages can read it, as
 // with Geddy's Redis store); the metadata fields are id, created, touched,
-// idle, expires (Unix nanoseconds in decimal, 0 for none) and version. The
-// "v:" prefix keeps a user's key from ever colliding with a metadata field.
+// idle, expires (Unix nanoseconds in decimal, 0 for none), version and size
+// (the length of all keys and values). The "v:" prefix keeps a user's key
+// from ever colliding with a metadata field.
 // The key's TTL runs to the session's deadline, so Redis frees it by itself;
 // Load also checks the deadline against Config.Now, so expiry does not
 // depend on the server's clock.
@@ -21,9 +22,10 @@
 // session is still live, applies the patch in Patch.Apply's order, checks the
 // size limit before writing anything, bumps the version and sets the TTL, so
 // the patch is atomic against concurrent requests and a refused patch changes
-// nothing. A touch (a request that changed nothing but must slide the idle
-// deadline) rewrites the metadata fields only, never the values. Delete is
-// one DEL.
+// nothing. A patch reads and writes only the fields it names (plus the
+// metadata), so its cost does not grow with the session. A touch (a request
+// that changed nothing but must slide the idle deadline) rewrites the
+// metadata fields only, never the values. Delete is one DEL.
 //
 // # Renew
 //

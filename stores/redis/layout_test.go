@@ -38,6 +38,7 @@ func TestHashLayout(t *testing.T) {
 		"idle":      strconv.FormatInt(now.Add(30*time.Minute).UnixNano(), 10),
 		"expires":   strconv.FormatInt(now.Add(time.Hour).UnixNano(), 10),
 		"version":   "1",
+		"size":      "26", // len("counter1") + len(`user{"name":"ada"}`)
 	}
 	if fmt.Sprint(h) != fmt.Sprint(want) {
 		t.Fatalf("hash = %v\nwant   %v", h, want)
@@ -116,7 +117,10 @@ func TestOneRoundTrip(t *testing.T) {
 		}
 	}
 	stats := commandStats(t, raw)
-	want := map[string]int{"hgetall": 2 * n, "evalsha": n, "hset": n, "hdel": 0, "hincrby": n, "pexpire": n}
+	// Inside the patch script: the deadlines and size (HMGET), the old
+	// length of the one key it replaces (HSTRLEN), one HSET, the version and
+	// the TTL; no HGETALL: a patch reads no values.
+	want := map[string]int{"hgetall": n, "evalsha": n, "hmget": n, "hstrlen": n, "hset": n, "hdel": 0, "hincrby": n, "pexpire": n}
 	for cmd, calls := range want {
 		if stats[cmd] != calls {
 			t.Errorf("%s called %d times for %d loads and %d saves; want %d (all stats: %v)", cmd, stats[cmd], n, n, calls, stats)
@@ -173,7 +177,7 @@ func TestForeignHash(t *testing.T) {
 		"no metadata":     {"v:a", "1"},
 		"garbled idle":    {"id", "", "idle", "soon", "v:a", "1"},
 		"negative time":   {"idle", "-5", "version", "1"},
-		"other ID inside": {"id", session.NewID(), "idle", strconv.FormatInt(now.Add(time.Hour).UnixNano(), 10), "version", "1", "created", "1", "touched", "1", "expires", "0"},
+		"other ID inside": {"id", session.NewID(), "idle", strconv.FormatInt(now.Add(time.Hour).UnixNano(), 10), "version", "1", "created", "1", "touched", "1", "expires", "0", "size", "0"},
 	}
 	for name, fields := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -230,4 +234,64 @@ func TestManyKeys(t *testing.T) {
 	if got := len(mustLoad(t, s, renew.NewID).Values); got != 5001 {
 		t.Fatalf("%d keys after renew; want 5001", got)
 	}
+}
+
+// TestSizeField: the size field that patches maintain without reading values
+// always equals the length of the keys and values, through every kind of
+// patch: overwrite, delete (present, missing, twice), clear with and without
+// sets, delete and set of one key, touch and renew.
+func TestSizeField(t *testing.T) {
+	srv := servertest.Redis(t)
+	s := open(t, Config{Addrs: []string{srv.Addr()}})
+	raw := rawClient(t, srv.Addr())
+	ctx := context.Background()
+	now := time.Now()
+	id := mustCreate(t, s, patchAt(now, "a", "1", "bb", `"two"`))
+	check := func(step string) {
+		t.Helper()
+		h, err := raw.HGetAll(ctx, "sess:"+id).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		for f, v := range h {
+			if k, ok := strings.CutPrefix(f, "v:"); ok {
+				want += len(k) + len(v)
+			}
+		}
+		if h["size"] != strconv.Itoa(want) {
+			t.Fatalf("after %s: size field %q; keys and values hold %d bytes", step, h["size"], want)
+		}
+	}
+	check("create")
+	steps := []struct {
+		name string
+		p    session.Patch
+	}{
+		{"overwrite", patchAt(now, "a", "12345")},
+		{"add", patchAt(now, "c", "[1,2,3]", "", `""`)},
+		{"delete", session.Patch{Delete: []string{"a", "missing", "a"}}},
+		{"delete and set one key", session.Patch{Delete: []string{"bb"}, Set: map[string][]byte{"bb": []byte("7")}}},
+		{"empty value", patchAt(now, "e", "")},
+		{"delete empty value", session.Patch{Delete: []string{"e"}}},
+		{"touch", session.Patch{}},
+		{"clear and set", session.Patch{Clear: true, Set: map[string][]byte{"c": []byte("1"), "z": []byte("26")}}},
+		{"clear", session.Patch{Clear: true}},
+		{"set after clear", patchAt(now, "x", `"x"`)},
+	}
+	for _, st := range steps {
+		st.p.Now, st.p.Idle = now, 30*time.Minute
+		if _, err := s.Save(ctx, id, st.p); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		check(st.name)
+	}
+	renew := patchAt(now, "y", "1")
+	renew.NewID = session.NewID()
+	renew.Delete = []string{"x"}
+	if _, err := s.Save(ctx, id, renew); err != nil {
+		t.Fatal(err)
+	}
+	id = renew.NewID
+	check("renew")
 }

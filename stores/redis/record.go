@@ -12,7 +12,9 @@ import (
 const valuePrefix = "v:"
 
 // The metadata fields of a session hash. Times are Unix nanoseconds in
-// decimal, "0" for none.
+// decimal, "0" for none. size is the total length of the keys and values,
+// which the scripts keep up to date so a patch need not read every value to
+// enforce MaxSessionBytes.
 const (
 	fieldID      = "id"
 	fieldCreated = "created"
@@ -20,18 +22,20 @@ const (
 	fieldIdle    = "idle"
 	fieldExpires = "expires"
 	fieldVersion = "version"
+	fieldSize    = "size"
 )
 
 // hashArgs returns r as HSET field/value arguments.
 func hashArgs(r *session.Record) []any {
-	args := make([]any, 0, 12+2*len(r.Values))
+	args := make([]any, 0, 14+2*len(r.Values))
 	args = append(args,
 		fieldID, r.ID,
 		fieldCreated, nanos(r.Created),
 		fieldTouched, nanos(r.Touched),
 		fieldIdle, nanos(r.Idle),
 		fieldExpires, nanos(r.Expires),
-		fieldVersion, strconv.FormatUint(r.Version, 10))
+		fieldVersion, strconv.FormatUint(r.Version, 10),
+		fieldSize, strconv.Itoa(valuesSize(r.Values)))
 	for k, v := range r.Values {
 		args = append(args, valuePrefix+k, v)
 	}
@@ -49,6 +53,7 @@ func parseHash(h map[string]string) (r session.Record, ok bool) {
 	r.Idle = p.time(h, fieldIdle)
 	r.Expires = p.time(h, fieldExpires)
 	r.Version = p.uint(h, fieldVersion)
+	p.uint(h, fieldSize) // kept by the scripts; a hash without it is not ours
 	if p.bad || r.ID == "" || r.Idle.IsZero() {
 		return session.Record{}, false
 	}
@@ -93,7 +98,7 @@ func nanos(t time.Time) string {
 }
 
 // valuesSize is what MaxSessionBytes counts: the length of every key and
-// value. saveScript counts the same way.
+// value. The scripts count the same way.
 func valuesSize(vals map[string][]byte) int {
 	n := 0
 	for k, v := range vals {

@@ -51,67 +51,102 @@ local function chunked(cmd, key, args, from)
 end
 `
 
-// Results of saveScript.
+// Results of patchScript and renewScript: {code, size}.
 const (
-	resultMissing  = 0 // the source session does not exist or has expired
+	resultMissing  = 0 // the session does not exist, has expired or is not a session hash
 	resultApplied  = 1
-	resultTooLarge = 2 // second element: the size the session would have had
+	resultTooLarge = 2 // size: what the session would have grown to
 	resultTaken    = 3 // the renew target already exists
 )
 
-// saveScript applies a patch to the session at KEYS[1] and stores the result
-// at KEYS[2]: the same key, or the new ID's key on renew (which deletes
-// KEYS[1] in the same step, so the old ID stops working atomically).
-//
-// ARGV: 1 now, 2 idle deadline, 3 idle TTL in ms, 4 size limit, 5 clear
-// ("1" or "0"), 6 new ID or "", 7 the number n of fields to set, then n
-// field/value pairs, then the fields to delete. Fields arrive prefixed.
-//
-// It returns {code, size}. The size check runs before any write, so a patch
-// that is too large changes nothing.
-var saveScript = goredis.NewScript(lib + `
+// Both patch scripts take the same ARGV: 1 now, 2 idle deadline, 3 idle TTL
+// in ms, 4 size limit, 5 clear ("1" or "0"), 6 new ID or "", 7 the number n
+// of fields to set, then n field/value pairs, then the fields to delete.
+// Fields arrive with their "v:" prefix. Each checks the size limit before
+// any write, so a patch that is too large changes nothing.
+
+// patchScript applies a patch in place to the session at KEYS[1]. Its cost
+// grows with the patch, not with the session: it reads the deadlines and the
+// "size" field (the length of all keys and values, kept up to date by every
+// write) and the length of each field the patch replaces or deletes, never
+// the values themselves.
+var patchScript = goredis.NewScript(lib + `
+local key, now = KEYS[1], ARGV[1]
+local m = redis.call('HMGET', key, 'idle', 'expires', 'size')
+local size = tonumber(m[3])
+if not size or not live(m[1], m[2], now) then return {0, 0} end
+
+-- Patch.Apply's order: clear, delete, set. replaced[f] marks a field whose
+-- old length has been taken off size already.
+local clear, sets = ARGV[5] == '1', 8 + 2 * tonumber(ARGV[7])
+local replaced, gone = {}, {}
+local function drop(f)
+  if clear or replaced[f] then return false end
+  replaced[f] = true
+  local n = redis.call('HSTRLEN', key, f)
+  if n == 0 and redis.call('HEXISTS', key, f) == 0 then return false end
+  size = size - (#f - 2) - n
+  return true
+end
+if clear then
+  size = 0
+  for _, f in ipairs(redis.call('HKEYS', key)) do
+    if string.sub(f, 1, 2) == 'v:' then gone[#gone + 1] = f end
+  end
+end
+for i = sets, #ARGV do
+  if drop(ARGV[i]) then gone[#gone + 1] = ARGV[i] end
+end
+for i = 8, sets - 1, 2 do
+  drop(ARGV[i])
+  size = size + (#ARGV[i] - 2) + #ARGV[i + 1]
+end
+if size > tonumber(ARGV[4]) then return {2, size} end
+
+-- HDEL before HSET, so a key cleared and set again in one patch ends up set.
+chunked('HDEL', key, gone, 1)
+local changed = {'touched', now, 'idle', ARGV[2], 'size', string.format('%d', size)}
+for i = 8, sets - 1 do changed[#changed + 1] = ARGV[i] end
+chunked('HSET', key, changed, 1)
+redis.call('HINCRBY', key, 'version', 1)
+redis.call('PEXPIRE', key, ttl(ARGV[3], m[2], now))
+return {1, 0}
+`)
+
+// renewScript applies a patch to the session at KEYS[1] and moves it, with
+// its TTL, to KEYS[2] (the new ID's key) in one atomic step: the old ID
+// stops working as the new one starts. It reads and rewrites the whole
+// session, which a renew (a login) does rarely. Single server and Sentinel
+// only: in Redis Cluster the two keys are in different slots.
+var renewScript = goredis.NewScript(lib + `
 local src, dst, now = KEYS[1], KEYS[2], ARGV[1]
 local flat = redis.call('HGETALL', src)
 local rec = {}
 for i = 1, #flat, 2 do rec[flat[i]] = flat[i + 1] end
-if not live(rec.idle, rec.expires, now) then return {0, 0} end
-if src ~= dst and redis.call('EXISTS', dst) == 1 then return {3, 0} end
+if not rec.size or not live(rec.idle, rec.expires, now) then return {0, 0} end
+if redis.call('EXISTS', dst) == 1 then return {3, 0} end
 
--- Apply in Patch.Apply's order: clear, delete, set.
-local gone = {}
 if ARGV[5] == '1' then
   for f in pairs(rec) do
-    if string.sub(f, 1, 2) == 'v:' then rec[f] = nil; gone[#gone + 1] = f end
+    if string.sub(f, 1, 2) == 'v:' then rec[f] = nil end
   end
 end
 local sets = 8 + 2 * tonumber(ARGV[7])
-for i = sets, #ARGV do
-  if rec[ARGV[i]] then rec[ARGV[i]] = nil; gone[#gone + 1] = ARGV[i] end
-end
+for i = sets, #ARGV do rec[ARGV[i]] = nil end
 for i = 8, sets - 1, 2 do rec[ARGV[i]] = ARGV[i + 1] end
-
 local size = 0
 for f, v in pairs(rec) do
   if string.sub(f, 1, 2) == 'v:' then size = size + #f - 2 + #v end
 end
 if size > tonumber(ARGV[4]) then return {2, size} end
 
-if src == dst then
-  -- Write only what changed: HDEL before HSET, so a key cleared and set
-  -- again in the same patch ends up set.
-  chunked('HDEL', dst, gone, 1)
-  local changed = {'touched', now, 'idle', ARGV[2]}
-  for i = 8, sets - 1 do changed[#changed + 1] = ARGV[i] end
-  chunked('HSET', dst, changed, 1)
-  redis.call('HINCRBY', dst, 'version', 1)
-else
-  rec.touched, rec.idle, rec.id = now, ARGV[2], ARGV[6]
-  rec.version = string.format('%d', (tonumber(rec.version) or 0) + 1)
-  local all = {}
-  for f, v in pairs(rec) do all[#all + 1] = f; all[#all + 1] = v end
-  redis.call('DEL', src)
-  chunked('HSET', dst, all, 1)
-end
+rec.touched, rec.idle, rec.id = now, ARGV[2], ARGV[6]
+rec.size = string.format('%d', size)
+rec.version = string.format('%d', (tonumber(rec.version) or 0) + 1)
+local all = {}
+for f, v in pairs(rec) do all[#all + 1] = f; all[#all + 1] = v end
+redis.call('DEL', src)
+chunked('HSET', dst, all, 1)
 redis.call('PEXPIRE', dst, ttl(ARGV[3], rec.expires, now))
 return {1, 0}
 `)

@@ -70,7 +70,7 @@ func (s *Store) ping() error {
 	}
 	// Load the scripts now (on every master of a cluster), so that the
 	// first saves are one EVALSHA each rather than EVALSHA, NOSCRIPT, EVAL.
-	for _, sc := range []*goredis.Script{saveScript, touchScript, createScript} {
+	for _, sc := range []*goredis.Script{patchScript, renewScript, touchScript, createScript} {
 		if err := sc.Load(ctx, s.client).Err(); err != nil {
 			return fmt.Errorf("redis: load scripts into %s: %w", s.describe(), err)
 		}
@@ -89,6 +89,11 @@ func (s *Store) describe() string {
 	}
 	return addrs
 }
+
+// Client returns the go-redis client the store uses, for instrumentation
+// (AddHook for tracing or metrics) and health checks. Writing to session keys
+// through it bypasses the store's atomicity: don't.
+func (s *Store) Client() goredis.UniversalClient { return s.client }
 
 // Close closes the connections. It is idempotent; calls after Close fail
 // with session.ErrClosed.
@@ -122,8 +127,9 @@ func (s *Store) Load(ctx context.Context, token string) (session.Record, bool, e
 
 // Save applies p in one round trip: a script that checks the session is
 // live, applies the patch, bumps the version and sets the TTL (createScript
-// for a new session, touchScript for a touch, saveScript otherwise). A renew
-// in Redis Cluster is the exception: see renewAcrossSlots.
+// for a new session, touchScript for a touch, renewScript for a renew,
+// patchScript otherwise). A renew in Redis Cluster is the exception: see
+// renewAcrossSlots.
 func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string, error) {
 	if token != "" && !session.ValidID(token) {
 		return "", fmt.Errorf("redis: save: malformed token: %w", session.ErrNotFound)
@@ -203,15 +209,15 @@ func (s *Store) touch(ctx context.Context, token string, p session.Patch) error 
 	return nil
 }
 
-// patch runs saveScript; with p.NewID set it also moves the session to the
-// new key in the same step (single server and Sentinel only).
+// patch runs patchScript, or renewScript with p.NewID set (single server
+// and Sentinel only).
 func (s *Store) patch(ctx context.Context, token string, p session.Patch) (string, error) {
-	dst := token
+	script, keys, dst := patchScript, []string{s.key(token)}, token
 	if p.NewID != "" {
-		dst = p.NewID
+		script, dst = renewScript, p.NewID
+		keys = append(keys, s.key(dst))
 	}
-	keys := []string{s.key(token), s.key(dst)}
-	res, err := saveScript.Run(ctx, s.client, keys, patchArgs(&p, s.cfg.MaxSessionBytes)...).Int64Slice()
+	res, err := script.Run(ctx, s.client, keys, patchArgs(&p, s.cfg.MaxSessionBytes)...).Int64Slice()
 	if err != nil {
 		return "", s.fail(ctx, "save", token, err)
 	}
@@ -231,7 +237,7 @@ func (s *Store) patch(ctx context.Context, token string, p session.Patch) (strin
 	return "", fmt.Errorf("redis: save session %s: %w %v", short(token), ErrBadReply, res)
 }
 
-// patchArgs lays p out as saveScript's ARGV.
+// patchArgs lays p out as the ARGV of patchScript and renewScript.
 func patchArgs(p *session.Patch, limit int) []any {
 	clear := "0"
 	if p.Clear {
