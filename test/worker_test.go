@@ -30,7 +30,7 @@ func TestWorkerLifecycle(t *testing.T) {
 	}
 
 	w.Stop()
-	stalled := &http.Client{Timeout: 300 * time.Millisecond}
+	stalled := &http.Client{Timeout: 300 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
 	if _, err := stalled.Get(w.URL() + "/peek"); !isTimeout(err) {
 		t.Fatalf("GET on a stopped worker: %v, want a timeout", err)
 	}
@@ -39,25 +39,32 @@ func TestWorkerLifecycle(t *testing.T) {
 		t.Fatalf("after SIGCONT the counter is %d, want 1 (nothing lost by a freeze)", n)
 	}
 
-	w.Kill()
+	w.Stop()
+	w.Term() // continues the frozen worker so that it can shut down
 	if w.Running() {
-		t.Fatal("Running() after Kill")
-	}
-	if _, _, _, err := b.get(w.URL() + "/peek"); !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Fatalf("GET on a killed worker: %v, want connection refused", err)
+		t.Fatal("Running() after Term")
 	}
 	w.Restart()
 	if n, by := b.counter(w.URL() + "/"); n != 1 || by != "w0" {
 		t.Fatalf("first write after a restart of a memory worker = %d by %q, want 1 (a fresh session) by w0", n, by)
 	}
 
-	w.Term()
+	w.Stop()
+	w.Kill()
 	if w.Running() {
-		t.Fatal("Running() after Term")
+		t.Fatal("Running() after Kill of a frozen worker")
 	}
+	if _, _, _, err := b.get(w.URL() + "/peek"); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("GET on a killed worker: %v, want connection refused", err)
+	}
+	w.Restart()
+	if n, _ := b.counter(w.URL() + "/"); n != 1 {
+		t.Fatalf("first write after the second restart = %d, want 1", n)
+	}
+	w.Term()
 	log, err := os.ReadFile(w.LogPath())
-	if err != nil || !strings.Contains(string(log), "exit status 0") {
-		t.Fatalf("log of a graceful stop lacks a clean exit (err %v):\n%s", err, log)
+	if got := strings.Count(string(log), "exited: exit status 0"); err != nil || got != 2 {
+		t.Fatalf("log shows %d clean exits (err %v), want 2 (one per Term):\n%s", got, err, log)
 	}
 }
 
