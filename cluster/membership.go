@@ -35,12 +35,14 @@ type nodeMeta struct {
 type membership struct {
 	cfg  Config
 	name string
+	port int // the advertised gossip port, the default port of seeds
 	ml   *memberlist.Memberlist
 	log  *slog.Logger
 
 	mu      sync.Mutex // guards everything below
 	self    nodeMeta
 	members map[string]Member
+	gossip  map[string]string // node name -> gossip address, for rejoin
 	epoch   uint64
 	table   *Table
 	changed chan struct{} // closed and replaced at every table change
@@ -57,9 +59,10 @@ func newNodeName(prefix string) string {
 // peerAddr is the advertised peer address that goes into the metadata.
 func startMembership(cfg Config, name string, tr memberlist.Transport, adv advertise, peerAddr string, gossipKey []byte) (*membership, error) {
 	m := &membership{
-		cfg: cfg, name: name, log: cfg.Logger.With("node", name),
+		cfg: cfg, name: name, port: adv.port, log: cfg.Logger.With("node", name),
 		self:    nodeMeta{Version: metaVersion, Peer: peerAddr},
 		members: map[string]Member{},
+		gossip:  map[string]string{},
 		changed: make(chan struct{}),
 	}
 	m.table = NewTable(nil, cfg.Partitions, cfg.Replicas, 0)
@@ -119,10 +122,14 @@ func (m *membership) join(seeds []string) {
 // rejoin joins the seeds that resolve to no current member, so two halves
 // of a partition that outlived the dead-node timeout find each other again.
 func (m *membership) rejoin() {
+	// memberlist's Members() hands out nodes it keeps changing, so the
+	// addresses come from the copies taken in the event callbacks.
 	known := map[string]bool{}
-	for _, n := range m.ml.Members() {
-		known[n.Address()] = true
+	m.mu.Lock()
+	for _, addr := range m.gossip {
+		known[addr] = true
 	}
+	m.mu.Unlock()
 	var missing []string
 	for _, seed := range m.cfg.Join {
 		addrs := m.resolveSeed(seed)
@@ -145,7 +152,7 @@ func anyKnown(addrs []string, known map[string]bool) bool {
 // resolveSeed returns the "ip:port" addresses a seed names (a DNS name may
 // name several workers).
 func (m *membership) resolveSeed(seed string) []string {
-	host, port := seed, strconv.Itoa(int(m.ml.LocalNode().Port))
+	host, port := seed, strconv.Itoa(m.port)
 	if h, p, err := net.SplitHostPort(seed); err == nil {
 		host, port = h, p
 	}
@@ -215,11 +222,15 @@ func (m *membership) NotifyLeave(n *memberlist.Node) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.members, n.Name)
+	delete(m.gossip, n.Name)
 	m.log.Info("cluster: member left", "member", n.Name)
 	m.rebuildLocked()
 }
 
 func (m *membership) upsert(n *memberlist.Node, what string) {
+	m.mu.Lock()
+	m.gossip[n.Name] = n.Address()
+	m.mu.Unlock()
 	var meta nodeMeta
 	if err := json.Unmarshal(n.Meta, &meta); err != nil || meta.Version != metaVersion || meta.Peer == "" {
 		m.log.Error("cluster: member with unreadable metadata left out of the table", "member", n.Name, "meta", string(n.Meta))
