@@ -1,7 +1,11 @@
 package test
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/sessionmesh/sessionmesh/test/worker"
 )
@@ -12,6 +16,7 @@ import (
 // the three, so every worker reads what the others wrote.
 func TestClusterCounterAcrossThreeWorkers(t *testing.T) {
 	p := worker.Start(t, 3, worker.Config{Env: worker.ClusterEnv(worker.NewSecret())})
+	waitClusterFormed(t, p, 3)
 	urls := p.URLs()
 	b := newBrowser(t)
 	served := map[string]int{}
@@ -34,4 +39,42 @@ func TestClusterCounterAcrossThreeWorkers(t *testing.T) {
 			t.Errorf("GET %s/peek (served by %s) = %d, want 10", url, by, n)
 		}
 	}
+}
+
+// waitClusterFormed waits until every worker's GET /cluster lists n
+// members: the workers are ready one by one, but a user's "one cluster" is
+// the moment they all see each other.
+func waitClusterFormed(t *testing.T, p *worker.Pool, n int) {
+	t.Helper()
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	waitFor(t, 15*time.Second, fmt.Sprintf("every worker to see %d members", n), func() error {
+		for _, w := range p.Workers() {
+			if err := members(client, w.URL(), n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// members checks that url's GET /cluster lists n members.
+func members(client *http.Client, url string, n int) error {
+	resp, err := client.Get(url + "/cluster")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Members []struct{ Name string } `json:"members"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s/cluster: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return fmt.Errorf("GET %s/cluster: %w", url, err)
+	}
+	if len(st.Members) != n {
+		return fmt.Errorf("GET %s/cluster: %d members %v, want %d", url, len(st.Members), st.Members, n)
+	}
+	return nil
 }

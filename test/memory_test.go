@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/sessionmesh/sessionmesh/test/loadcheck/check"
@@ -46,7 +47,12 @@ func TestMemoryWorkerRestartLosesSessions(t *testing.T) {
 		}
 		done <- r
 	}()
-	waitFor(t, *loadFor, "acknowledged writes before the kill", func() bool { return prog.AckedWrites() >= 20*users })
+	waitFor(t, *loadFor, "acknowledged writes before the kill", func() error {
+		if n := prog.AckedWrites(); n < 20*users {
+			return fmt.Errorf("%d acknowledged", n)
+		}
+		return nil
+	})
 	w.Kill()
 	w.Restart()
 	r := <-done
