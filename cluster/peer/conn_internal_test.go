@@ -305,3 +305,33 @@ func TestLimitedLog(t *testing.T) {
 		t.Fatalf("next period's record does not count the 3 held back:\n%s", out.String())
 	}
 }
+
+// TestClientNotReadingCutOff: a client that sends requests but never reads
+// the answers cannot pin a server connection (and its handlers) forever:
+// once the socket buffers are full, WriteTimeout closes the connection.
+func TestClientNotReadingCutOff(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 1<<20)
+	cfg := Config{WriteTimeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s, err := NewServer(ln, cfg, func(context.Context, uint8, []byte) ([]byte, error) { return big, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ts := &testServer{Server: s}
+	nc := dialRaw(t, ts)
+	if _, err := nc.Write(plainHello()); err != nil {
+		t.Fatal(err)
+	}
+	var reqs []byte
+	for id := range uint64(64) { // 64 MiB of answers: far more than socket buffers hold
+		reqs = appendFrame(reqs, &frame{id: id, kind: kindRequest, op: 1}, nil)
+	}
+	if _, err := nc.Write(reqs); err != nil {
+		t.Fatal(err)
+	}
+	waitNoConns(t, ts)
+}

@@ -9,9 +9,10 @@
 // A Client keeps ConnsPerPeer connections to each address it calls, dialled
 // by the first Call that needs one. Connections are pipelined: every request
 // carries an ID, many calls are in flight on one connection at once, and the
-// Server runs their handlers concurrently and answers in any order. Writers
-// share one buffered writer per connection; the last writer of a burst
-// flushes it, so pipelined small requests leave in one segment.
+// Server runs their handlers concurrently and answers in any order. A lone
+// call is written by its own goroutine at once; frames that come while a
+// write is under way are batched into the next one, so that under load many
+// small requests (or answers) share one system call and one segment.
 //
 // A connection that breaks (reset, closed, a frame that fails to decode)
 // fails every call in flight on it at once with ErrUnavailable instead of
