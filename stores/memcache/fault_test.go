@@ -44,6 +44,9 @@ func TestServerKilled(t *testing.T) {
 	}
 
 	srv.Kill()
+	if _, _, err := s.Load(context.Background(), session.NewID()); err == nil || !strings.Contains(err.Error(), srv.Addr()) {
+		t.Fatalf("Load with the server killed: %v; want an error naming %s", err, srv.Addr())
+	}
 	for range 3 {
 		if code, body := get(); code != http.StatusServiceUnavailable {
 			t.Fatalf("GET with the server killed = %d %q; want 503", code, body)

@@ -33,9 +33,10 @@ var (
 // Store keeps sessions in memcached, one item per session. It is safe for
 // concurrent use. Close it when done.
 type Store struct {
-	cfg    Config
-	client *memcache.Client
-	wall   func() time.Time // the real clock: memcached compares absolute expirations with its own
+	cfg     Config
+	servers *memcache.ServerList
+	client  *memcache.Client
+	wall    func() time.Time // the real clock: memcached compares absolute expirations with its own
 
 	// beforeCAS, when set by a test, runs between the gets and the cas of
 	// a patch: the place where a concurrent writer causes a conflict.
@@ -57,18 +58,18 @@ func New(cfg Config) (*Store, error) {
 	}
 	cfg.setDefaults()
 	cfg.Servers = slices.Clone(cfg.Servers)
-	var servers memcache.ServerList
+	servers := new(memcache.ServerList)
 	if err := servers.SetServers(cfg.Servers...); err != nil {
 		return nil, fmt.Errorf("memcache: servers %s: %w", strings.Join(cfg.Servers, ","), err)
 	}
-	client := memcache.NewFromSelector(&servers)
+	client := memcache.NewFromSelector(servers)
 	client.Timeout = cfg.Timeout
 	client.MaxIdleConns = cfg.MaxIdleConns
 	if err := client.Ping(); err != nil {
 		_ = client.Close()
 		return nil, fmt.Errorf("memcache: ping %s: %w", strings.Join(cfg.Servers, ","), err)
 	}
-	return &Store{cfg: cfg, client: client, wall: time.Now}, nil
+	return &Store{cfg: cfg, servers: servers, client: client, wall: time.Now}, nil
 }
 
 // Close waits for calls in flight, then closes the idle connections. It is
@@ -374,18 +375,23 @@ func (s *Store) tooLarge(op, id string, n int) error {
 		op, short(id), n, s.cfg.MaxSessionBytes, session.ErrTooLarge)
 }
 
-// fail wraps an error of the server or the connection. memcached's own
-// size limit becomes session.ErrTooLarge: gomemcache reports it only as an
-// unexpected response line, so its text is matched. A call cut short by its
-// context wraps ctx's error.
+// fail wraps an error of the server or the connection, naming the server
+// that holds the session. memcached's own size limit becomes
+// session.ErrTooLarge: gomemcache reports it only as an unexpected response
+// line, so its text is matched. A call cut short by its context wraps ctx's
+// error.
 func (s *Store) fail(ctx context.Context, op, id string, err error) error {
+	where := "memcached"
+	if addr, perr := s.servers.PickServer(s.key(id)); perr == nil {
+		where = addr.String()
+	}
 	if strings.Contains(err.Error(), "SERVER_ERROR object too large") {
-		return fmt.Errorf("memcache: %s session %s: the server refused the item: %w", op, short(id), session.ErrTooLarge)
+		return fmt.Errorf("memcache: %s session %s: %s refused the item: %w", op, short(id), where, session.ErrTooLarge)
 	}
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("memcache: %s session %s: %w (%w)", op, short(id), cerr, err)
+		return fmt.Errorf("memcache: %s session %s on %s: %w (%w)", op, short(id), where, cerr, err)
 	}
-	return fmt.Errorf("memcache: %s session %s: %w", op, short(id), err)
+	return fmt.Errorf("memcache: %s session %s on %s: %w", op, short(id), where, err)
 }
 
 // named is the ID a Save is about, for error messages.

@@ -40,8 +40,8 @@
 // # Failures
 //
 // New pings the servers and fails with an error naming them when they do not
-// answer. Every call is bounded by its context and by Config.Timeout: a
-// stalled server gives an error wrapping context.DeadlineExceeded (or a
-// socket timeout), never a hung request. Connections broken by a server
+// answer. Every call is bounded by its context's deadline and by
+// Config.Timeout: a stalled server gives an error wrapping
+// context.DeadlineExceeded (or a socket timeout), never a hung request. Connections broken by a server
 // restart are discarded and redialled, so the store recovers by itself.
 package redis

@@ -314,17 +314,18 @@ func (s *Store) tooLarge(op, id string, n int) error {
 		op, short(id), n, s.cfg.MaxSessionBytes, session.ErrTooLarge)
 }
 
-// fail wraps an error of the server or the connection. A call cut short by
-// its context wraps ctx's error too, so that errors.Is(err,
-// context.DeadlineExceeded) holds whichever of the two the client saw first.
+// fail wraps an error of the server or the connection, naming the servers.
+// A call cut short by its context wraps ctx's error too, so that
+// errors.Is(err, context.DeadlineExceeded) holds whichever of the two the
+// client saw first.
 func (s *Store) fail(ctx context.Context, op, id string, err error) error {
 	if errors.Is(err, goredis.ErrClosed) {
 		err = session.ErrClosed
 	}
 	if cerr := ctxErr(ctx); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("redis: %s session %s: %w (%w)", op, short(id), cerr, err)
+		return fmt.Errorf("redis: %s session %s on %s: %w (%w)", op, short(id), s.describe(), cerr, err)
 	}
-	return fmt.Errorf("redis: %s session %s: %w", op, short(id), err)
+	return fmt.Errorf("redis: %s session %s on %s: %w", op, short(id), s.describe(), err)
 }
 
 // ctxErr is ctx.Err(), or DeadlineExceeded once ctx's deadline has passed
