@@ -49,17 +49,17 @@ func (s *Store) serve(ctx context.Context, op uint8, req routed) ([]byte, error)
 // primary always does; a replica does when the sender failed over or was
 // redirected; anyone else redirects the sender to its primary, once.
 func (s *Store) admit(t *Table, p int, h header) error {
-	order := t.Order(p)
-	if len(order) == 0 {
+	cands := t.Candidates(p)
+	if len(cands) == 0 {
 		return fmt.Errorf("partition %d: no members: %w", p, ErrUnavailable)
 	}
-	if order[0].Name == s.name {
+	if cands[0].Name == s.name {
 		return nil
 	}
 	if h.flags&(flagFailover|flagRedirected) == 0 {
-		return &redirectError{partition: p, addr: order[0].Addr}
+		return &redirectError{partition: p, addr: cands[0].Addr}
 	}
-	for _, m := range order[:min(len(order), s.cfg.Replicas+1)] {
+	for _, m := range cands {
 		if m.Name == s.name {
 			return nil
 		}
@@ -88,7 +88,7 @@ func (s *Store) recover(ctx context.Context, p int, id string) (session.Record, 
 	t := s.Table()
 	var best session.Record
 	found := false
-	for _, m := range t.Order(p)[:min(len(t.Order(p)), s.cfg.Replicas+1)] {
+	for _, m := range t.Candidates(p) {
 		if m.Name == s.name {
 			continue
 		}
@@ -181,14 +181,17 @@ func (s *Store) install(ctx context.Context, p int, id string, rec session.Recor
 // than N eligible members, every member must hold it.
 func (s *Store) replicate(ctx context.Context, p int, rec session.Record) error {
 	t := s.Table()
-	order := t.Order(p)
-	need := min(s.cfg.Replicas, len(order))
-	owners, spares := splitSelf(order[:need], s.name), splitSelf(order[need:], s.name)
+	need := min(s.cfg.Replicas, t.Eligible())
+	owners := splitSelf(t.Owners(p), s.name)
 	// This node's copy counts when it is an owner; serving on failover
 	// from beyond the top N, it holds an unhinted extra copy instead.
 	copies := need - len(owners)
 	failed := s.putAll(ctx, owners, rec)
 	copies += len(owners) - len(failed)
+	if len(failed) == 0 {
+		return nil
+	}
+	spares := splitSelf(t.Order(p)[need:], s.name)
 	for _, owner := range failed {
 		if copies >= need || len(spares) == 0 {
 			break

@@ -39,8 +39,7 @@ func (r *routed) routingID() string {
 func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error) {
 	t := s.Table()
 	p := t.Partition(req.routingID())
-	targets := t.Order(p)
-	targets = targets[:min(len(targets), s.cfg.Replicas+1)]
+	targets := t.Candidates(p)
 	req.print = t.Fingerprint()
 	lastErr := error(ErrUnavailable)
 	for i, m := range targets {

@@ -24,7 +24,7 @@ type Table struct {
 	partitions int
 	members    []Member // sorted by name
 	eligible   []int    // indices of non-draining members
-	owners     [][]int  // per partition: top-N member indices, in HRW order
+	top        [][]int  // per partition: the top N+1 member indices, in HRW order
 	print      uint64
 }
 
@@ -45,9 +45,11 @@ func NewTable(members []Member, partitions, replicas int, epoch uint64) *Table {
 			t.eligible = append(t.eligible, i)
 		}
 	}
-	t.owners = make([][]int, partitions)
-	for p := range t.owners {
-		t.owners[p] = t.rank(p, replicas)
+	// The top N+1 (owners and the first stand-in) serve every request;
+	// the full order is computed only when more stand-ins are needed.
+	t.top = make([][]int, partitions)
+	for p := range t.top {
+		t.top[p] = t.rank(p, replicas+1)
 	}
 	t.print = t.fingerprint()
 	return t
@@ -106,8 +108,19 @@ func (t *Table) Partition(id string) int {
 // Owners returns partition p's preference list: up to N members, the
 // primary first. It is empty only when no member is eligible.
 func (t *Table) Owners(p int) []Member {
-	return t.pick(t.owners[p])
+	top := t.top[p]
+	return t.pick(top[:min(len(top), t.replicas)])
 }
+
+// Candidates returns the owners of partition p and the next member in HRW
+// order: the nodes that may hold it when one owner did not answer a write.
+func (t *Table) Candidates(p int) []Member {
+	return t.pick(t.top[p])
+}
+
+// Eligible returns the number of members that own partitions (those not
+// draining).
+func (t *Table) Eligible() int { return len(t.eligible) }
 
 // Order returns every eligible member in partition p's HRW order: the
 // owners first, then the nodes that take hinted copies when an owner does
@@ -136,8 +149,8 @@ func (t *Table) Member(name string) (Member, bool) {
 // Roles returns the partitions name is primary for and those it is a
 // backup for.
 func (t *Table) Roles(name string) (primary, backup []int) {
-	for p, own := range t.owners {
-		for rank, idx := range own {
+	for p, top := range t.top {
+		for rank, idx := range top[:min(len(top), t.replicas)] {
 			if t.members[idx].Name != name {
 				continue
 			}
