@@ -22,8 +22,9 @@ func TestKillPrimaryAfterAcknowledgedWrite(t *testing.T) {
 	c := clustertest.New(t, 3)
 	c.WaitConverged(converge)
 	for round := 0; round < 3; round++ {
-		id := create(t, c.Store(round), map[string]any{"n": round})
-		primary := c.Owners(round, id)[0]
+		via := c.Alive()[round%len(c.Alive())]
+		id := create(t, c.Store(via), map[string]any{"n": round})
+		primary := c.Owners(via, id)[0]
 		c.Kill(primary)
 		for _, i := range c.Alive() {
 			if n, ok := value(t, c.Store(i), id, "n"); !ok || n != round {
