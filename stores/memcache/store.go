@@ -38,6 +38,8 @@ type Store struct {
 	client  *memcache.Client
 	wall    func() time.Time // the real clock: memcached compares absolute expirations with its own
 
+	locks sessionLocks // queues the saves of one session in this process
+
 	// beforeCAS, when set by a test, runs between the gets and the cas of
 	// a patch: the place where a concurrent writer causes a conflict.
 	beforeCAS func()
@@ -103,7 +105,9 @@ func (s *Store) Load(ctx context.Context, token string) (session.Record, bool, e
 }
 
 // Save applies p: Add for a new session, a gets/CAS loop for a patch or a
-// touch, copy-then-delete for a renew.
+// touch, copy-then-delete for a renew. Saves of one session made through
+// this Store wait for each other (see sessionLocks); the CAS loop handles
+// the other processes.
 func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string, error) {
 	if token != "" && !session.ValidID(token) {
 		return "", fmt.Errorf("memcache: save: malformed token: %w", session.ErrNotFound)
@@ -111,10 +115,15 @@ func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string
 	if err := s.checkPatch(token, &p); err != nil {
 		return "", err
 	}
-	switch {
-	case token == "":
+	if token == "" {
 		return p.NewID, s.create(ctx, p)
-	case p.NewID != "":
+	}
+	unlock, err := s.locks.lock(ctx, token)
+	if err != nil {
+		return "", s.fail(ctx, "save", token, err)
+	}
+	defer unlock()
+	if p.NewID != "" {
 		return p.NewID, s.renew(ctx, token, p)
 	}
 	return token, s.patch(ctx, token, p)

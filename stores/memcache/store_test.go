@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,7 +76,10 @@ func TestServerExpiry(t *testing.T) {
 	}
 }
 
-// itemExpiry asks memcached (lru_crawler metadump) when it will drop key.
+// itemExpiry asks memcached when it will drop key, with the meta debug
+// command: "ME <key> exp=<seconds> ..." ("EN" for no such item). This
+// memcached prints the seconds left as a negative number (the age of the
+// expiry time); either sign is read as time left, since the item is live.
 func itemExpiry(t *testing.T, addr, key string) (time.Time, bool) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -86,30 +88,24 @@ func itemExpiry(t *testing.T, addr, key string) (time.Time, bool) {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(conn, "lru_crawler metadump all\r\n")
-	r := bufio.NewReader(conn)
-	var exp time.Time
-	found := false
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("metadump: %v", err)
-		}
-		line = strings.TrimSpace(line)
-		if line == "END" {
-			return exp, found
-		}
-		// key=sess%3A... exp=1795814294 la=... (the key URL-encoded)
-		fields := strings.Fields(line)
-		if len(fields) < 2 {
-			continue
-		}
-		k, _ := url.QueryUnescape(strings.TrimPrefix(fields[0], "key="))
-		if v, ok := strings.CutPrefix(fields[1], "exp="); ok && k == key {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			exp, found = time.Unix(n, 0), true
-		}
+	fmt.Fprintf(conn, "me %s\r\n", key)
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		t.Fatalf("me %s: %v", key, err)
 	}
+	fields := strings.Fields(line)
+	if len(fields) < 3 || fields[0] != "ME" {
+		return time.Time{}, false
+	}
+	v, ok := strings.CutPrefix(fields[2], "exp=")
+	n, err := strconv.ParseInt(v, 10, 64)
+	if !ok || err != nil {
+		t.Fatalf("me %s: unexpected reply %q", key, line)
+	}
+	if n < 0 {
+		n = -n
+	}
+	return time.Now().Add(time.Duration(n) * time.Second), true
 }
 
 // TestCASConflict: a writer that changes the session between every gets and
