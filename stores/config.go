@@ -1,0 +1,320 @@
+package stores
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// Store names accepted in Config.Store.
+const (
+	Memory   = "memory"
+	Cookie   = "cookie"
+	Memcache = "memcache"
+	Redis    = "redis"
+)
+
+// Config is the `sessions` block. Start from DefaultConfig (Load does); a
+// zero field means its default. Field names are the YAML/JSON keys; the
+// SESSIONS_* variable that overrides a field is named in its comment.
+type Config struct {
+	// Store is memory, cookie, memcache or redis. Default memory.
+	// SESSIONS_STORE.
+	Store string `yaml:"store" json:"store"`
+
+	// Key is the cookie name. Default "sid". SESSIONS_KEY.
+	Key string `yaml:"key" json:"key"`
+
+	// Expiry is the idle timeout: a session unused this long ends. Seconds
+	// or a duration string. Default 1209600 (14 days). SESSIONS_EXPIRY.
+	Expiry Duration `yaml:"expiry" json:"expiry"`
+
+	// Lifetime, when positive, ends a session this long after it was
+	// created, however active. Default 0: none. SESSIONS_LIFETIME.
+	Lifetime Duration `yaml:"lifetime" json:"lifetime"`
+
+	// Cookie holds the cookie attributes.
+	Cookie CookieConfig `yaml:"cookie" json:"cookie"`
+
+	// Keys are the cookie store's keys, "ID:BASE64" with a 32-byte secret;
+	// the first seals, all open (rotation). Required with store cookie.
+	// SESSIONS_KEYS (comma-separated).
+	Keys []string `yaml:"keys" json:"keys"`
+
+	// Servers are the memcache servers, "host:port". Default
+	// ["127.0.0.1:11211"]. SESSIONS_SERVERS (comma-separated).
+	Servers []string `yaml:"servers" json:"servers"`
+
+	// Server is the Redis connection.
+	Server ServerConfig `yaml:"server" json:"server"`
+
+	// Cluster, when present with store memory, makes the memory store one
+	// store shared and replicated by every worker. Default absent: each
+	// process keeps its own sessions. Any SESSIONS_CLUSTER_* variable makes
+	// it present.
+	Cluster *ClusterConfig `yaml:"cluster" json:"cluster"`
+}
+
+// CookieConfig holds the session cookie's attributes. The cookie is always
+// HttpOnly.
+type CookieConfig struct {
+	// Secure is auto (Secure when the request came over TLS), true or
+	// false. Default auto. SESSIONS_COOKIE_SECURE.
+	Secure SecureMode `yaml:"secure" json:"secure"`
+
+	// SameSite is lax, strict or none (none requires secure: true).
+	// Default lax. SESSIONS_COOKIE_SAMESITE.
+	SameSite string `yaml:"sameSite" json:"sameSite"`
+
+	// Domain is the cookie's Domain. Default "": the host that set it.
+	// SESSIONS_COOKIE_DOMAIN.
+	Domain string `yaml:"domain" json:"domain"`
+
+	// Path is the cookie's Path. Default "/". SESSIONS_COOKIE_PATH.
+	Path string `yaml:"path" json:"path"`
+
+	// TrustProxy lets secure: auto believe X-Forwarded-Proto; set it only
+	// behind a TLS proxy that overwrites that header. Default false.
+	// SESSIONS_COOKIE_TRUST_PROXY.
+	TrustProxy bool `yaml:"trustProxy" json:"trustProxy"`
+}
+
+// SecureMode is the cookie's secure setting: auto, true or false. In YAML and
+// JSON it may be written as a boolean or a string.
+type SecureMode string
+
+// Values of SecureMode.
+const (
+	SecureAuto  SecureMode = "auto"
+	SecureTrue  SecureMode = "true"
+	SecureFalse SecureMode = "false"
+)
+
+// UnmarshalJSON accepts true, false or a string.
+func (s *SecureMode) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case bool:
+		*s = SecureMode(strconv.FormatBool(v))
+	case string:
+		*s = SecureMode(v)
+	default:
+		return fmt.Errorf("secure: want auto, true or false, got %s", b)
+	}
+	return nil
+}
+
+// ServerConfig is the Redis connection: a single server (host, port), or
+// Sentinel (master plus the sentinels' addrs), or Redis Cluster (addrs).
+type ServerConfig struct {
+	// Host and Port of a single server. Default 127.0.0.1:6379.
+	// SESSIONS_SERVER_HOST, SESSIONS_SERVER_PORT.
+	Host string `yaml:"host" json:"host"`
+	Port int    `yaml:"port" json:"port"`
+
+	// Opts are client options.
+	Opts ServerOpts `yaml:"opts" json:"opts"`
+
+	// Auth is the password (requirepass, or the ACL user's with
+	// Username). Default "": no AUTH. SESSIONS_SERVER_AUTH,
+	// SESSIONS_SERVER_USERNAME.
+	Auth     string `yaml:"auth" json:"auth"`
+	Username string `yaml:"username" json:"username"`
+
+	// SentinelAuth is the sentinels' own password. Default "".
+	// SESSIONS_SERVER_SENTINEL_AUTH.
+	SentinelAuth string `yaml:"sentinelAuth" json:"sentinelAuth"`
+
+	// NS prefixes every session key. Default "sess:". SESSIONS_SERVER_NS.
+	NS string `yaml:"ns" json:"ns"`
+
+	// Addrs, "host:port", replace Host and Port: the sentinels when Master
+	// is set, else the seed nodes of a Redis Cluster. Default none.
+	// SESSIONS_SERVER_ADDRS (comma-separated).
+	Addrs []string `yaml:"addrs" json:"addrs"`
+
+	// Master is the Sentinel master name. Default "": no Sentinel.
+	// SESSIONS_SERVER_MASTER.
+	Master string `yaml:"master" json:"master"`
+
+	// TLS configures TLS to the servers. Default off.
+	TLS TLSConfig `yaml:"tls" json:"tls"`
+}
+
+// ServerOpts are client options of the server-side stores. Zero means the
+// store's own default.
+type ServerOpts struct {
+	DB          int      `yaml:"db" json:"db"`                   // Redis database; default 0
+	PoolSize    int      `yaml:"poolSize" json:"poolSize"`       // connections per server; default: the client's
+	DialTimeout Duration `yaml:"dialTimeout" json:"dialTimeout"` // default: the store's (2s for Redis)
+	Timeout     Duration `yaml:"timeout" json:"timeout"`         // per read/write; default: the store's (1s for Redis)
+	Retries     int      `yaml:"retries" json:"retries"`         // default 0
+	Cluster     bool     `yaml:"cluster" json:"cluster"`         // treat a single addr as a Redis Cluster seed; default false
+}
+
+// TLSConfig configures TLS to the servers. It is on when Enabled is true or
+// any file is named. SESSIONS_SERVER_TLS=true turns it on.
+type TLSConfig struct {
+	Enabled            bool   `yaml:"enabled" json:"enabled"`
+	CA                 string `yaml:"ca" json:"ca"`                 // PEM file of CAs to trust; default: the system's
+	Cert               string `yaml:"cert" json:"cert"`             // client certificate PEM file; default none
+	Key                string `yaml:"key" json:"key"`               // its private key PEM file; required with cert
+	ServerName         string `yaml:"serverName" json:"serverName"` // default: the host dialled
+	InsecureSkipVerify bool   `yaml:"insecureSkipVerify" json:"insecureSkipVerify"`
+}
+
+// ClusterConfig makes the memory store shared by every worker.
+type ClusterConfig struct {
+	// Bind is the gossip "ip:port". Default "0.0.0.0:7946".
+	// SESSIONS_CLUSTER_BIND.
+	Bind string `yaml:"bind" json:"bind"`
+
+	// Advertise is the "host[:port]" other nodes reach this one on.
+	// Default "": derived from Bind. SESSIONS_CLUSTER_ADVERTISE.
+	Advertise string `yaml:"advertise" json:"advertise"`
+
+	// PeerBind is the session-traffic "ip:port". Default "": Bind's port
+	// + 1. SESSIONS_CLUSTER_PEER_BIND.
+	PeerBind string `yaml:"peerBind" json:"peerBind"`
+
+	// Join lists seeds, "host[:port]"; host names allowed. Default none.
+	// SESSIONS_CLUSTER_JOIN (comma-separated).
+	Join []string `yaml:"join" json:"join"`
+
+	// Replicas is the number of copies of every session, 1 to 7.
+	// Default 2. SESSIONS_CLUSTER_REPLICAS.
+	Replicas int `yaml:"replicas" json:"replicas"`
+
+	// Secret is base64 of at least 16 bytes; it encrypts gossip and
+	// authenticates peers. Required unless Bind and Advertise are
+	// loopback. SESSIONS_CLUSTER_SECRET.
+	Secret string `yaml:"secret" json:"secret"`
+}
+
+const defaultClusterBind = "0.0.0.0:7946"
+
+// DefaultConfig returns the defaults: a memory store, cookie "sid", two weeks
+// of idle timeout.
+func DefaultConfig() Config {
+	return Config{
+		Store:   Memory,
+		Key:     "sid",
+		Expiry:  Duration(14 * 24 * time.Hour),
+		Cookie:  CookieConfig{Secure: SecureAuto, SameSite: "lax", Path: "/"},
+		Servers: []string{"127.0.0.1:11211"},
+		Server:  ServerConfig{Host: "127.0.0.1", Port: 6379, NS: "sess:"},
+	}
+}
+
+// storeName is Store with the default applied.
+func (c *Config) storeName() string {
+	if c.Store == "" {
+		return Memory
+	}
+	return c.Store
+}
+
+// Session returns the Manager's configuration for sessions kept in st.
+func (c *Config) Session(st session.Store) session.Config {
+	return session.Config{
+		Store:       st,
+		CookieName:  c.Key,
+		IdleTimeout: time.Duration(c.Expiry),
+		Lifetime:    time.Duration(c.Lifetime),
+		Cookie: session.CookieConfig{
+			Path:       c.Cookie.Path,
+			Domain:     c.Cookie.Domain,
+			Secure:     c.Cookie.secureMode(),
+			SameSite:   c.Cookie.sameSite(),
+			TrustProxy: c.Cookie.TrustProxy,
+		},
+	}
+}
+
+func (c *CookieConfig) secureMode() session.SecureMode {
+	switch c.Secure {
+	case SecureTrue:
+		return session.SecureAlways
+	case SecureFalse:
+		return session.SecureNever
+	}
+	return session.SecureAuto
+}
+
+func (c *CookieConfig) sameSite() http.SameSite {
+	switch strings.ToLower(c.SameSite) {
+	case "strict":
+		return http.SameSiteStrictMode
+	case "none":
+		return http.SameSiteNoneMode
+	}
+	return http.SameSiteLaxMode
+}
+
+// Addr is the single server's "host:port", defaults applied.
+func (s *ServerConfig) Addr() string {
+	host, port := s.Host, s.Port
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if port == 0 {
+		port = 6379
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// On reports whether TLS is wanted.
+func (t *TLSConfig) On() bool {
+	return t.Enabled || t.CA != "" || t.Cert != ""
+}
+
+// Config builds the *tls.Config, reading the named files; nil when TLS is off.
+func (t *TLSConfig) Config() (*tls.Config, error) {
+	if !t.On() {
+		return nil, nil
+	}
+	tc := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	if t.CA != "" {
+		pem, err := os.ReadFile(t.CA)
+		if err != nil {
+			return nil, fmt.Errorf("stores: sessions.server.tls.ca: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("stores: sessions.server.tls.ca: no PEM certificate in %s", t.CA)
+		}
+	}
+	if t.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("stores: sessions.server.tls.cert/key: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// BindAddr is Bind with the default applied.
+func (c *ClusterConfig) BindAddr() string {
+	if c.Bind == "" {
+		return defaultClusterBind
+	}
+	return c.Bind
+}
+
+// SecretBytes decodes Secret (standard or URL base64, padded or not).
+func (c *ClusterConfig) SecretBytes() ([]byte, error) {
+	return decodeBase64(c.Secret)
+}
