@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fixture is the demo's handlers on a real HTTP server over the memory
+// store, as stores.Open builds it from the default config.
+type fixture struct {
+	d     *demo
+	store session.Store
+	srv   *httptest.Server
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	cfg := stores.DefaultConfig()
+	st, err := stores.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stores.Close(st) })
+	m, err := session.NewManager(cfg.Session(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDemo("w-test", m, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	d.ready.Store(true)
+	srv := httptest.NewServer(d.routes())
+	t.Cleanup(srv.Close)
+	return &fixture{d: d, store: st, srv: srv}
+}
+
+// browser is one client with its own cookie jar.
+type browser struct {
+	t   *testing.T
+	c   *http.Client
+	url string
+}
+
+func (f *fixture) browser(t *testing.T) *browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &browser{t: t, c: &http.Client{Jar: jar}, url: f.srv.URL}
+}
+
+// get requests path and returns the status, the body and the response.
+func (b *browser) get(path string) (int, string, *http.Response) {
+	b.t.Helper()
+	resp, err := b.c.Get(b.url + path)
+	if err != nil {
+		b.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.t.Fatalf("GET %s: %v", path, err)
+	}
+	return resp.StatusCode, string(body), resp
+}
+
+// expect requests path and fails unless it answers code with body.
+func (b *browser) expect(path string, code int, body string) *http.Response {
+	b.t.Helper()
+	gotCode, gotBody, resp := b.get(path)
+	if gotCode != code || gotBody != body {
+		b.t.Fatalf("GET %s = %d %q, want %d %q", path, gotCode, gotBody, code, body)
+	}
+	return resp
+}
+
+// sid returns the session cookie the jar holds, "" when none.
+func (b *browser) sid() string {
+	u, _ := http.NewRequest("GET", b.url, nil)
+	for _, c := range b.c.Jar.Cookies(u.URL) {
+		if c.Name == "sid" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func (f *fixture) loads(t *testing.T, token string) bool {
+	t.Helper()
+	_, found, err := f.store.Load(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+func TestCounter(t *testing.T) {
+	f := newFixture(t)
+	alice, bob := f.browser(t), f.browser(t)
+	alice.expect("/", 200, "1\n")
+	alice.expect("/", 200, "2\n")
+	resp := alice.expect("/", 200, "3\n")
+	if got := resp.Header.Get("Content-Type"); got != "text/plain; charset=utf-8" {
+		t.Errorf("Content-Type = %q, want plain text", got)
+	}
+	bob.expect("/", 200, "1\n")
+	alice.expect("/peek", 200, "3\n")
+	alice.expect("/peek", 200, "3\n")
+	alice.expect("/", 200, "4\n")
+	bob.expect("/peek", 200, "1\n")
+}
+
+func TestPeekWithoutSession(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(t)
+	resp := b.expect("/peek", 200, "0\n")
+	if len(resp.Header.Values("Set-Cookie")) != 0 {
+		t.Fatal("peeking without a session created one")
+	}
+}
+
+func TestServedBy(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(t)
+	for _, path := range []string{"/", "/peek", "/healthz", "/readyz", "/nope"} {
+		if _, _, resp := b.get(path); resp.Header.Get("X-Served-By") != "w-test" {
+			t.Errorf("GET %s: X-Served-By = %q, want w-test", path, resp.Header.Get("X-Served-By"))
+		}
+	}
+}
+
+func TestLoginRenewsAndKeepsData(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(t)
+	b.expect("/", 200, "1\n")
+	old := b.sid()
+	b.expect("/whoami", 401, "not logged in\n")
+	b.expect("/login?user=alice", 200, "logged in as alice\n")
+	if b.sid() == old || b.sid() == "" {
+		t.Fatalf("login kept the session ID %q: no defence against fixation", old)
+	}
+	if f.loads(t, old) {
+		t.Error("the pre-login ID still loads")
+	}
+	b.expect("/whoami", 200, "alice\n")
+	b.expect("/", 200, "2\n")
+}
+
+func TestLoginNeedsAUser(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(t)
+	for _, q := range []string{"", "?user=", "?user=" + strings.Repeat("a", maxUserLen+1), "?user=%ff"} {
+		if code, _, _ := b.get("/login" + q); code != 400 {
+			t.Errorf("GET /login%s = %d, want 400", q, code)
+		}
+	}
+	if b.sid() != "" {
+		t.Error("a refused login created a session")
+	}
+}
+
+func TestLogoutDestroys(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(t)
+	b.expect("/login?user=bob", 200, "logged in as bob\n")
+	b.expect("/", 200, "1\n")
+	id := b.sid()
+	resp := b.expect("/logout", 200, "logged out\n")
+	var expired bool
+	for _, c := range resp.Cookies() {
+		expired = expired || c.Name == "sid" && c.MaxAge < 0
+	}
+	if !expired || b.sid() != "" {
+		t.Fatalf("logout: Set-Cookie %q, jar %q; want the cookie expired", resp.Header.Values("Set-Cookie"), b.sid())
+	}
+	if f.loads(t, id) {
+		t.Error("the destroyed session still loads")
+	}
+	b.expect("/whoami", 401, "not logged in\n")
+	b.expect("/", 200, "1\n")
+}
+
+// TestConcurrentRequestsKeepBothKeys sends two requests of one session at
+// once; a test-only handler holds each until both have loaded the session,
+// then each sets its own key. Both keys must be stored.
+func TestConcurrentRequestsKeepBothKeys(t *testing.T) {
+	f := newFixture(t)
+	var loaded sync.WaitGroup
+	loaded.Add(2)
+	f.d.sess.HandleFunc("GET /test/set", func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		s.Keys() // load before the other request saves
+		loaded.Done()
+		loaded.Wait()
+		key := r.FormValue("key")
+		if err := s.Set(key, key); err != nil {
+			t.Errorf("Set(%s): %v", key, err)
+		}
+	})
+	b := f.browser(t)
+	b.expect("/", 200, "1\n")
+	var done sync.WaitGroup
+	for _, key := range []string{"a", "b"} {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			resp, err := b.c.Get(b.url + "/test/set?key=" + key)
+			if err == nil {
+				resp.Body.Close()
+			}
+			if err != nil || resp.StatusCode != 200 {
+				t.Errorf("set %s: %v %v", key, resp, err)
+			}
+		}()
+	}
+	done.Wait()
+	rec, found, err := f.store.Load(context.Background(), b.sid())
+	if err != nil || !found || string(rec.Values["a"]) != `"a"` || string(rec.Values["b"]) != `"b"` || string(rec.Values["counter"]) != "1" {
+		t.Fatalf("session after two concurrent requests: %q (found %v, %v); want a, b and counter", rec.Values, found, err)
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(t)
+	b.expect("/healthz", 200, "ok\n")
+	b.expect("/readyz", 200, "ready\n")
+	f.d.ready.Store(false)
+	b.expect("/readyz", 503, "not ready\n")
+	b.expect("/healthz", 200, "ok\n")
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/sessionmesh/sessionmesh/httpmw"
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// maxUserLen bounds the user name /login accepts.
+const maxUserLen = 64
+
+// demo holds the worker's handlers.
+type demo struct {
+	name  string
+	m     *session.Manager
+	log   *slog.Logger
+	ready atomic.Bool // /readyz: true while serving, false while starting or draining
+
+	// sess holds the routes that use the session; the middleware wraps it.
+	sess *http.ServeMux
+}
+
+func newDemo(name string, m *session.Manager, log *slog.Logger) *demo {
+	d := &demo{name: name, m: m, log: log, sess: http.NewServeMux()}
+	d.sess.HandleFunc("GET /{$}", d.counter)
+	d.sess.HandleFunc("GET /peek", d.peek)
+	d.sess.HandleFunc("/login", d.login)
+	d.sess.HandleFunc("/logout", d.logout)
+	d.sess.HandleFunc("GET /whoami", d.whoami)
+	return d
+}
+
+// routes returns the worker's whole handler. Health checks bypass the
+// session middleware; everything carries X-Served-By.
+func (d *demo) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", d.healthz)
+	mux.HandleFunc("GET /readyz", d.readyz)
+	mux.Handle("/", httpmw.New(d.m)(d.sess))
+	return d.servedBy(mux)
+}
+
+func (d *demo) servedBy(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Served-By", d.name)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// counter is the Geddy example: one more on every request.
+func (d *demo) counter(w http.ResponseWriter, r *http.Request) {
+	s := session.FromContext(r.Context())
+	n, ok := d.readCounter(w, s)
+	if !ok {
+		return
+	}
+	if err := s.Set("counter", n+1); err != nil {
+		d.fail(w, s, "set counter", err)
+		return
+	}
+	text(w, fmt.Sprintf("%d\n", n+1))
+}
+
+func (d *demo) peek(w http.ResponseWriter, r *http.Request) {
+	if n, ok := d.readCounter(w, session.FromContext(r.Context())); ok {
+		text(w, fmt.Sprintf("%d\n", n))
+	}
+}
+
+// readCounter returns the counter. A value that does not decode (written by
+// some other program) counts as 0: it is an error for that key only, and the
+// next increment repairs it. A store that is down answers 503.
+func (d *demo) readCounter(w http.ResponseWriter, s *session.Session) (int, bool) {
+	n, err := session.Get[int](s, "counter")
+	if err != nil && s.Err() != nil {
+		d.fail(w, s, "load session", err)
+		return 0, false
+	}
+	if err != nil {
+		d.log.Warn("demo: counter does not decode; counting from 0", "err", err)
+		n = 0
+	}
+	return n, true
+}
+
+func (d *demo) login(w http.ResponseWriter, r *http.Request) {
+	user := r.FormValue("user")
+	if user == "" || len(user) > maxUserLen || !utf8.ValidString(user) {
+		http.Error(w, fmt.Sprintf("login: want ?user=NAME, 1 to %d bytes of UTF-8", maxUserLen), http.StatusBadRequest)
+		return
+	}
+	s := session.FromContext(r.Context())
+	if err := errors.Join(s.Renew(), s.Set("user", user)); err != nil {
+		d.fail(w, s, "login", err)
+		return
+	}
+	text(w, "logged in as "+user+"\n")
+}
+
+func (d *demo) logout(w http.ResponseWriter, r *http.Request) {
+	s := session.FromContext(r.Context())
+	if err := s.Destroy(); err != nil {
+		d.fail(w, s, "logout", err)
+		return
+	}
+	text(w, "logged out\n")
+}
+
+func (d *demo) whoami(w http.ResponseWriter, r *http.Request) {
+	s := session.FromContext(r.Context())
+	user, err := session.Get[string](s, "user")
+	switch {
+	case err != nil:
+		d.fail(w, s, "whoami", err)
+	case user == "":
+		http.Error(w, "not logged in", http.StatusUnauthorized)
+	default:
+		text(w, user+"\n")
+	}
+}
+
+func (d *demo) healthz(w http.ResponseWriter, r *http.Request) { text(w, "ok\n") }
+
+func (d *demo) readyz(w http.ResponseWriter, r *http.Request) {
+	if !d.ready.Load() {
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		return
+	}
+	text(w, "ready\n")
+}
+
+// fail logs err and answers 503 when the store could not be read, 500
+// otherwise; the details stay in the log. When the session cannot be saved
+// either, the middleware's 503 replaces this answer.
+func (d *demo) fail(w http.ResponseWriter, s *session.Session, what string, err error) {
+	d.log.Error("demo: "+what, "err", err)
+	code := http.StatusInternalServerError
+	if s.Err() != nil {
+		code = http.StatusServiceUnavailable
+	}
+	http.Error(w, what+" failed", code)
+}
+
+func text(w http.ResponseWriter, s string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, s)
+}

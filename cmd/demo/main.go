@@ -1,0 +1,163 @@
+// Command demo is the sessionmesh demo worker: Geddy's session counter in Go,
+// plus a login/logout pair, health endpoints and graceful shutdown.
+//
+// Routes:
+//
+//	GET /            increments the session's "counter" and returns it: "N\n"
+//	GET /peek        returns the counter without changing it
+//	/login?user=NAME renews the session ID (against fixation) and stores the user
+//	/logout          destroys the session
+//	GET /whoami      returns the logged-in user (401 when there is none)
+//	GET /healthz     200 "ok" while the process runs
+//	GET /readyz      200 while serving; 503 while starting and while draining
+//
+// Every response names the worker in X-Served-By (flag -name). The store
+// comes from -config FILE (YAML or JSON with a top-level "sessions:" block)
+// and the SESSIONS_* environment variables (see package stores); the
+// default is the in-process memory store. On SIGTERM or SIGINT the worker
+// reports not-ready, waits -drain for balancers to notice, finishes the
+// requests in flight (at most -shutdown-timeout) and closes the store.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	context.AfterFunc(ctx, stop) // a second signal kills at once, without draining
+	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stderr, nil)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command-line flags.
+type options struct {
+	addr            string
+	config          string
+	name            string
+	drain           time.Duration
+	shutdownTimeout time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	host, _ := os.Hostname()
+	var o options
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", ":8080", "HTTP listen address")
+	fs.StringVar(&o.config, "config", "", "config file (.yaml, .yml or .json) with a sessions: block; SESSIONS_* variables override it")
+	fs.StringVar(&o.name, "name", host, "worker name, sent in the X-Served-By header")
+	fs.DurationVar(&o.drain, "drain", 0, "on SIGTERM, how long /readyz answers 503 before the server stops accepting requests")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long requests in flight may take to finish")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return o, nil
+}
+
+// loadConfig reads the config file (if any) and applies the environment.
+func loadConfig(path string, lookup func(string) (string, bool)) (stores.Config, error) {
+	cfg := stores.DefaultConfig()
+	if path != "" {
+		var err error
+		if cfg, err = stores.Load(path); err != nil {
+			return cfg, err
+		}
+	}
+	err := cfg.ApplyEnv(lookup)
+	return cfg, err
+}
+
+// run is the whole program; listening, when set, learns the bound address
+// (tests listen on port 0).
+func run(ctx context.Context, args []string, lookup func(string) (string, bool), stderr io.Writer, listening func(net.Addr)) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil)).With("worker", o.name)
+	cfg, err := loadConfig(o.config, lookup)
+	if err != nil {
+		return err
+	}
+	st, err := stores.Open(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeStore(st, logger)
+	scfg := cfg.Session(st)
+	scfg.Logger = logger
+	m, err := session.NewManager(scfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if listening != nil {
+		listening(ln.Addr())
+	}
+	logger.Info("demo: serving", "addr", ln.Addr().String(), "store", cfg.Store)
+	return serve(ctx, ln, newDemo(o.name, m, logger), o)
+}
+
+// serve runs the HTTP server on ln until ctx ends, then drains and shuts
+// it down gracefully.
+func serve(ctx context.Context, ln net.Listener, d *demo, o options) error {
+	srv := &http.Server{
+		Handler:           d.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	d.ready.Store(true)
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	d.ready.Store(false)
+	d.log.Info("demo: draining", "drain", o.drain, "timeout", o.shutdownTimeout)
+	time.Sleep(o.drain) // balancers poll /readyz; give them time to stop sending
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-served // http.ErrServerClosed once Shutdown has begun
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	d.log.Info("demo: stopped")
+	return nil
+}
+
+func closeStore(st session.Store, logger *slog.Logger) {
+	if err := stores.Close(st); err != nil {
+		logger.Error("demo: close store", "err", err)
+	}
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# test.sh runs every check of the module, the same way on a laptop and in CI
+# (.ci/run calls it): it installs the servers the tests start as real
+# processes (redis-server, memcached, haproxy: scripts/install-deps.sh), then
+# runs go vet and the race-enabled tests. Extra arguments go to go test,
+# e.g. scripts/test.sh -run Counter -v.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/install-deps.sh
+echo "test.sh: go vet ./..."
+go vet ./...
+echo "test.sh: go test -race -count=1 $* ./..."
+go test -race -count=1 "$@" ./...
