@@ -1,9 +1,11 @@
 package memcache
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -81,6 +83,7 @@ func TestServerStalled(t *testing.T) {
 	get()
 
 	srv.Stop()
+	waitStalled(t, srv.Addr())
 	calls := map[string]func(context.Context) error{
 		"Load":   func(ctx context.Context) error { _, _, err := s.Load(ctx, id); return err },
 		"Save":   func(ctx context.Context) error { _, err := s.Save(ctx, id, patchAt(time.Now(), "b", "2")); return err },
@@ -111,5 +114,26 @@ func TestServerStalled(t *testing.T) {
 	waitFor(t, 5*time.Second, "the store recovers", func() error {
 		_, _, err := s.Load(context.Background(), id)
 		return err
+	})
+}
+
+// waitStalled waits until the server at addr has stopped answering: SIGSTOP
+// is delivered asynchronously, and a server still running for a moment
+// would answer the first call of the test.
+func waitStalled(t *testing.T, addr string) {
+	t.Helper()
+	waitFor(t, 5*time.Second, "the server stalls", func() error {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(100 * time.Millisecond))
+		fmt.Fprintf(conn, "version\r\n")
+		line, err := bufio.NewReader(conn).ReadString('\n')
+		if err == nil {
+			return fmt.Errorf("it still answers %q", line)
+		}
+		return nil
 	})
 }
