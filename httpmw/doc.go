@@ -11,7 +11,8 @@
 //
 // The response writer is wrapped so that the session is committed (saved to
 // the store) before the first byte of the response leaves: on the first
-// WriteHeader or Write, on Flush, on Hijack, or when the handler returns. This
+// WriteHeader, Write or ReadFrom, on Flush, on Hijack, or when the handler
+// returns (http.ResponseController reaches the rest through Unwrap). This
 // is what lets the response carry the Set-Cookie of a new or renewed session,
 // and it means an acknowledged response always has its session saved.
 //

@@ -196,6 +196,23 @@ func TestCommitBeforeFirstByte(t *testing.T) {
 	}
 }
 
+func TestReadFromCommitsFirst(t *testing.T) {
+	var f *fixture
+	var stored bool
+	f = newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		s.Set("k", 1)
+		if _, err := w.(io.ReaderFrom).ReadFrom(strings.NewReader("copied")); err != nil {
+			t.Errorf("ReadFrom: %v", err)
+		}
+		_, stored = load(t, f.store, s.ID())
+	})
+	resp, body := get(t, f.srv.Client(), f.srv.URL)
+	if !stored || body != "copied" || sessionCookie(resp) == nil {
+		t.Fatalf("stored %v, body %q, cookie %q; want saved before the copy, body and cookie sent", stored, body, resp.Header.Values("Set-Cookie"))
+	}
+}
+
 func TestCommitWhenHandlerWritesNothing(t *testing.T) {
 	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
 		session.FromContext(r.Context()).Set("k", 1)

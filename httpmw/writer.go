@@ -3,6 +3,7 @@ package httpmw
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -109,6 +110,16 @@ func (rw *writer) Write(p []byte) (int, error) {
 		return 0, ErrDiscarded
 	}
 	return rw.w.Write(p)
+}
+
+// ReadFrom commits, then copies from src, so io.Copy and http.ServeContent
+// keep the underlying writer's sendfile path.
+func (rw *writer) ReadFrom(src io.Reader) (int64, error) {
+	rw.commit()
+	if rw.failed {
+		return 0, ErrDiscarded
+	}
+	return io.Copy(rw.w, src)
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer for the
