@@ -3,10 +3,13 @@ package stores
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/sessionmesh/sessionmesh/session"
 	"github.com/sessionmesh/sessionmesh/stores/cookie"
+	"github.com/sessionmesh/sessionmesh/stores/memcache"
 	"github.com/sessionmesh/sessionmesh/stores/memory"
+	"github.com/sessionmesh/sessionmesh/stores/redis"
 )
 
 // Open validates cfg and builds the store it names. The store may hold
@@ -66,14 +69,44 @@ func openCookie(cfg Config) (session.Store, error) {
 	return cookie.New(cookie.Config{Keys: keys, CookieName: cfg.Key})
 }
 
-// openRedis is filled in by the stores/redis work (issue 3).
+// openRedis maps sessions.server to the Redis store: addrs replace host and
+// port (the sentinels with master, else cluster seeds).
 func openRedis(cfg Config) (session.Store, error) {
-	return nil, fmt.Errorf("the redis store is not built yet (issue 3)")
+	srv := &cfg.Server
+	tlsCfg, err := srv.TLS.Config()
+	if err != nil {
+		return nil, err
+	}
+	addrs := srv.Addrs
+	if len(addrs) == 0 {
+		addrs = []string{srv.Addr()}
+	}
+	return redis.New(redis.Config{
+		Addrs:            addrs,
+		MasterName:       srv.Master,
+		Cluster:          srv.Opts.Cluster,
+		Username:         srv.Username,
+		Password:         srv.Auth,
+		SentinelPassword: srv.SentinelAuth,
+		DB:               srv.Opts.DB,
+		TLS:              tlsCfg,
+		Prefix:           srv.NS,
+		DialTimeout:      time.Duration(srv.Opts.DialTimeout),
+		Timeout:          time.Duration(srv.Opts.Timeout),
+		PoolSize:         srv.Opts.PoolSize,
+		Retries:          srv.Opts.Retries,
+	})
 }
 
-// openMemcache is filled in by the stores/memcache work (issue 3).
+// openMemcache maps sessions.servers to the Memcache store; of
+// sessions.server.opts it takes timeout and poolSize (idle connections kept
+// per server).
 func openMemcache(cfg Config) (session.Store, error) {
-	return nil, fmt.Errorf("the memcache store is not built yet (issue 3)")
+	return memcache.New(memcache.Config{
+		Servers:      cfg.Servers,
+		Timeout:      time.Duration(cfg.Server.Opts.Timeout),
+		MaxIdleConns: cfg.Server.Opts.PoolSize,
+	})
 }
 
 // openCluster is filled in by the cluster work (issue 4).
