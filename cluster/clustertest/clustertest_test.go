@@ -1,0 +1,80 @@
+package clustertest_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func members(c *clustertest.Cluster, i int) int { return len(c.Store(i).Table().Members()) }
+
+func TestPartitionHealKill(t *testing.T) {
+	c := clustertest.New(t, 3)
+	c.WaitConverged(10 * time.Second)
+	c.Partition([]int{0}, []int{1, 2})
+	c.WaitConverged(10 * time.Second)
+	if members(c, 0) != 1 || members(c, 1) != 2 || members(c, 2) != 2 {
+		t.Fatalf("after Partition({0},{1,2}) nodes see %d, %d, %d members; want 1, 2, 2", members(c, 0), members(c, 1), members(c, 2))
+	}
+	c.Heal()
+	c.WaitConverged(10 * time.Second)
+	if members(c, 0) != 3 {
+		t.Fatalf("after Heal node 0 sees %d members; want 3", members(c, 0))
+	}
+	c.Kill(2)
+	c.Kill(2) // idempotent
+	c.WaitConverged(10 * time.Second)
+	if !slices.Equal(c.Alive(), []int{0, 1}) || members(c, 0) != 2 {
+		t.Fatalf("after Kill(2): alive %v, node 0 sees %d members", c.Alive(), members(c, 0))
+	}
+	if _, _, err := c.Store(2).Load(context.Background(), session.NewID()); err == nil {
+		t.Fatal("a killed node still serves")
+	}
+}
+
+// remoteSession creates a session on node 1 whose primary is node 1.
+func remoteSession(t *testing.T, c *clustertest.Cluster) string {
+	for {
+		p := session.Patch{NewID: session.NewID(), Now: time.Now(), Idle: time.Hour}
+		if c.Owners(0, p.NewID)[0] != 1 {
+			continue
+		}
+		if _, err := c.Store(1).Save(context.Background(), "", p); err != nil {
+			t.Fatal(err)
+		}
+		return p.NewID
+	}
+}
+
+func TestDelayAndDrop(t *testing.T) {
+	c := clustertest.New(t, 2)
+	c.WaitConverged(10 * time.Second)
+	id := remoteSession(t, c)
+
+	c.Delay(0, 1, 150*time.Millisecond)
+	start := time.Now()
+	if _, found, err := c.Store(0).Load(context.Background(), id); !found || err != nil {
+		t.Fatalf("delayed load: %v %v", found, err)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("load over a 150ms delay took %v", d)
+	}
+
+	c.Heal()
+	c.Drop(0, 1, 1)
+	// Node 0 gets no answer from the primary and fails over to itself,
+	// the backup, which holds the copy.
+	if _, found, err := c.Store(0).Load(context.Background(), id); !found || err != nil {
+		t.Fatalf("load with every message to the primary dropped: %v %v", found, err)
+	}
+}
