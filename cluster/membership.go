@@ -133,14 +133,14 @@ func (m *membership) rejoin() {
 	var missing []string
 	for _, seed := range m.cfg.Join {
 		addrs := m.resolveSeed(seed)
-		if len(addrs) == 0 || !anyKnown(addrs, known) {
+		if len(addrs) == 0 || !allKnown(addrs, known) {
 			missing = append(missing, seed)
 		}
 	}
 	m.join(missing)
 }
 
-func anyKnown(addrs []string, known map[string]bool) bool {
+func allKnown(addrs []string, known map[string]bool) bool {
 	for _, a := range addrs {
 		if !known[a] {
 			return false
