@@ -76,7 +76,7 @@ func parseYAML(data []byte) (Config, error) {
 	// empty file or a block of defaults.
 	var top map[string]yaml.Node
 	if err := yaml.Unmarshal(data, &top); err != nil {
-		return Config{}, fmt.Errorf("yaml: %w", err)
+		return Config{}, err // yaml.v3 errors start with "yaml: "
 	}
 	if n, ok := top["sessions"]; !ok || n.Kind != yaml.MappingNode {
 		return Config{}, errNoBlock
@@ -89,7 +89,7 @@ func parseYAML(data []byte) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&doc); err != nil {
-		return Config{}, fmt.Errorf("yaml: %w", err)
+		return Config{}, err // yaml.v3 errors start with "yaml: "
 	}
 	return cfg, nil
 }
