@@ -58,6 +58,7 @@ type options struct {
 	name            string
 	drain           time.Duration
 	shutdownTimeout time.Duration
+	healthcheck     bool // probe a running worker's /healthz and exit (healthcheck.go)
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -70,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.name, "name", host, "worker name, sent in the X-Served-By header")
 	fs.DurationVar(&o.drain, "drain", 0, "on SIGTERM, how long /readyz answers 503 before the server stops accepting requests")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long requests in flight may take to finish")
+	fs.BoolVar(&o.healthcheck, "healthcheck", false, "check the worker listening on -addr (GET /healthz) and exit 0 if healthy, 1 if not")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -98,6 +100,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.healthcheck {
+		return healthcheck(ctx, o.addr)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil)).With("worker", o.name)
 	cfg, err := loadConfig(o.config, lookup)
