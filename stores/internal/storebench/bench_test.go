@@ -87,7 +87,8 @@ func BenchmarkLoadSave(b *testing.B) {
 // loadSave runs b.N load+save pairs on one session, as b.N requests of one
 // user that each bump a counter.
 func loadSave(b *testing.B, st session.Store) {
-	ctx := context.Background()
+	ctx, cancel := requestContext()
+	defer cancel()
 	now := time.Now()
 	p := session.Patch{NewID: session.NewID(), Set: sessionValues(), Now: now, Idle: time.Hour}
 	token, err := st.Save(ctx, "", p)
@@ -108,12 +109,20 @@ func loadSave(b *testing.B, st session.Store) {
 	}
 }
 
+// requestContext is a context like an HTTP request's: cancellable, so a
+// store must be ready for it to end (the memcache store then runs each call
+// in a goroutine, since gomemcache takes no context).
+func requestContext() (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
+}
+
 // rawRedis is the floor for a Redis-backed session: GET the serialized
 // session and SET it back, two round trips.
 func rawRedis(b *testing.B, addr string) {
 	c := goredis.NewClient(&goredis.Options{Addr: addr, DisableIdentity: true})
 	defer c.Close()
-	ctx := context.Background()
+	ctx, cancel := requestContext()
+	defer cancel()
 	rec := session.Record{ID: session.NewID(), Values: sessionValues(), Idle: time.Now().Add(time.Hour)}
 	value, _ := rec.MarshalBinary()
 	key := "raw:" + rec.ID
