@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/session"
 	"github.com/sessionmesh/sessionmesh/stores/cookie"
 	"github.com/sessionmesh/sessionmesh/stores/memcache"
@@ -109,7 +110,22 @@ func openMemcache(cfg Config) (session.Store, error) {
 	})
 }
 
-// openCluster is filled in by the cluster work (issue 4).
+// openCluster maps sessions.cluster to a cluster node. Loopback binds get
+// the local timers (a dead worker is noticed in about a second); anything
+// else gets memberlist's LAN timers.
 func openCluster(cfg Config) (session.Store, error) {
-	return nil, fmt.Errorf("the shared memory store (cluster) is not built yet (issue 4)")
+	c := cfg.Cluster
+	cc := cluster.DefaultConfig()
+	if loopback(c.BindAddr()) {
+		cc = cluster.DefaultLocalConfig()
+	}
+	secret, err := c.SecretBytes()
+	if err != nil {
+		return nil, fmt.Errorf("sessions.cluster.secret: %w", err)
+	}
+	cc.Bind, cc.Advertise, cc.PeerBind, cc.Join, cc.Secret = c.BindAddr(), c.Advertise, c.PeerBind, c.Join, secret
+	if c.Replicas > 0 {
+		cc.Replicas = c.Replicas
+	}
+	return cluster.New(cc)
 }

@@ -23,12 +23,16 @@ type demo struct {
 	log   *slog.Logger
 	ready atomic.Bool // /readyz: true while serving, false while starting or draining
 
+	// cluster is the store when it is the shared memory store, else nil.
+	cluster clusterStore
+
 	// sess holds the routes that use the session; the middleware wraps it.
 	sess *http.ServeMux
 }
 
 func newDemo(name string, m *session.Manager, log *slog.Logger) *demo {
 	d := &demo{name: name, m: m, log: log, sess: http.NewServeMux()}
+	d.cluster, _ = m.Config().Store.(clusterStore)
 	d.sess.HandleFunc("GET /{$}", d.counter)
 	d.sess.HandleFunc("GET /peek", d.peek)
 	d.sess.HandleFunc("/login", d.login)
@@ -43,6 +47,7 @@ func (d *demo) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
+	mux.HandleFunc("GET /cluster", d.clusterStatus)
 	mux.Handle("/", httpmw.New(d.m)(d.sess))
 	return d.servedBy(mux)
 }
@@ -65,11 +70,14 @@ func (d *demo) counter(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, s, "set counter", err)
 		return
 	}
+	d.setOwner(w, s)
 	text(w, fmt.Sprintf("%d\n", n+1))
 }
 
 func (d *demo) peek(w http.ResponseWriter, r *http.Request) {
-	if n, ok := d.readCounter(w, session.FromContext(r.Context())); ok {
+	s := session.FromContext(r.Context())
+	if n, ok := d.readCounter(w, s); ok {
+		d.setOwner(w, s)
 		text(w, fmt.Sprintf("%d\n", n))
 	}
 }
@@ -101,6 +109,7 @@ func (d *demo) login(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, s, "login", err)
 		return
 	}
+	d.setOwner(w, s)
 	text(w, "logged in as "+user+"\n")
 }
 

@@ -10,8 +10,12 @@
 //	GET /whoami      returns the logged-in user (401 when there is none)
 //	GET /healthz     200 "ok" while the process runs
 //	GET /readyz      200 while serving; 503 while starting and while draining
+//	GET /cluster     JSON: members, epoch, per node its partitions and sessions
+//	                 (only with the shared memory store, sessions.cluster)
 //
-// Every response names the worker in X-Served-By (flag -name). The store
+// Every response names the worker in X-Served-By (flag -name); with the
+// shared memory store, responses that use the session name the node that
+// owns it in X-Session-Owner. The store
 // comes from -config FILE (YAML or JSON with a top-level "sessions:" block)
 // and the SESSIONS_* environment variables (see package stores); the
 // default is the in-process memory store. On SIGTERM or SIGINT the worker
