@@ -116,7 +116,7 @@ func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string
 		return "", err
 	}
 	if token == "" {
-		return p.NewID, s.create(ctx, p)
+		return tokenOr(p.NewID, s.create(ctx, p))
 	}
 	unlock, err := s.locks.lock(ctx, token)
 	if err != nil {
@@ -124,9 +124,9 @@ func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string
 	}
 	defer unlock()
 	if p.NewID != "" {
-		return p.NewID, s.renew(ctx, token, p)
+		return tokenOr(p.NewID, s.renew(ctx, token, p))
 	}
-	return token, s.patch(ctx, token, p)
+	return tokenOr(token, s.patch(ctx, token, p))
 }
 
 func (s *Store) checkPatch(token string, p *session.Patch) error {
@@ -401,6 +401,14 @@ func (s *Store) fail(ctx context.Context, op, id string, err error) error {
 		return fmt.Errorf("memcache: %s session %s on %s: %w (%w)", op, short(id), where, cerr, err)
 	}
 	return fmt.Errorf("memcache: %s session %s on %s: %w", op, short(id), where, err)
+}
+
+// tokenOr returns token, or "" when err says the save failed.
+func tokenOr(token string, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	return token, nil
 }
 
 // named is the ID a Save is about, for error messages.

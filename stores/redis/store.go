@@ -142,11 +142,11 @@ func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string
 	}
 	switch {
 	case token == "":
-		return p.NewID, s.create(ctx, p)
+		return tokenOr(p.NewID, s.create(ctx, p))
 	case p.NewID != "" && s.cluster:
-		return p.NewID, s.renewAcrossSlots(ctx, token, p)
+		return tokenOr(p.NewID, s.renewAcrossSlots(ctx, token, p))
 	case p.IsTouch():
-		return token, s.touch(ctx, token, p)
+		return tokenOr(token, s.touch(ctx, token, p))
 	}
 	return s.patch(ctx, token, p)
 }
@@ -339,6 +339,14 @@ func ctxErr(ctx context.Context) error {
 		return context.DeadlineExceeded
 	}
 	return nil
+}
+
+// tokenOr returns token, or "" when err says the save failed.
+func tokenOr(token string, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	return token, nil
 }
 
 // named is the ID a Save is about, for error messages.
