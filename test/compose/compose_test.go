@@ -1,6 +1,8 @@
 package compose
 
 import (
+	"errors"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -45,10 +47,11 @@ func TestCompose(t *testing.T) {
 		{"memcache", switchStore("memcache")},
 	}
 	for _, st := range steps {
-		start := time.Now()
-		ok := t.Run(st.name, func(t *testing.T) { st.run(t, s) })
-		t.Logf("step %s: %s in %v", st.name, map[bool]string{true: "PASS", false: "FAIL"}[ok],
-			time.Since(start).Round(time.Second))
+		t.Run(st.name, func(t *testing.T) {
+			start := time.Now()
+			defer func() { t.Logf("step %s took %v", st.name, time.Since(start).Round(time.Second)) }()
+			st.run(t, s)
+		})
 	}
 }
 
@@ -79,6 +82,20 @@ func steady(t *testing.T, s *stack) {
 	requireNoLoss(t, rep)
 	requireAvailability(t, rep, 0)
 	requireServedByAll(t, rep, ws)
+	s.healthcheckFails(t, ws[0])
+}
+
+// healthcheckFails runs the image's health probe against a port nothing
+// listens on: it must exit non-zero and say why, or Docker would call a
+// dead worker healthy. (That it passes is shown by waitHealthy.)
+func (s *stack) healthcheckFails(t *testing.T, c container) {
+	cmd := exec.Command("docker", "exec", c.ID, "/demo", "-healthcheck", "-addr", "127.0.0.1:1")
+	t.Logf("$ %s", strings.Join(cmd.Args, " "))
+	_, stderr, err := execute(cmdTimeout, cmd)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(stderr, "healthcheck") {
+		t.Errorf("/demo -healthcheck against a closed port: err %v, stderr %q; want exit status 1 and a message", err, stderr)
+	}
 }
 
 // killOne: docker kill (SIGKILL) one worker under load, then start it again.
