@@ -77,10 +77,13 @@ const (
 	SecureNever
 )
 
-// DefaultConfig returns a Config with every default filled in and store set.
+// DefaultConfig returns a Config with every default filled in and store set,
+// except TouchInterval, which stays 0 ("IdleTimeout/10") so that a caller
+// who then shortens IdleTimeout gets a TouchInterval that follows it.
 func DefaultConfig(store Store) Config {
 	c := Config{Store: store}
 	c.setDefaults()
+	c.TouchInterval = 0
 	return c
 }
 

@@ -13,13 +13,23 @@ import (
 
 func TestDefaultConfig(t *testing.T) {
 	c := session.DefaultConfig(&spy{})
-	if c.CookieName != "sid" || c.IdleTimeout != 14*24*time.Hour || c.TouchInterval != c.IdleTimeout/10 ||
+	if c.CookieName != "sid" || c.IdleTimeout != 14*24*time.Hour || c.TouchInterval != 0 ||
 		c.Lifetime != 0 || c.Cookie.Path != "/" || c.Cookie.SameSite != http.SameSiteLaxMode ||
 		c.Cookie.Secure != session.SecureAuto || c.Codec == nil || c.Logger != slog.Default() || c.Now == nil {
 		t.Fatalf("DefaultConfig = %+v", c)
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("DefaultConfig().Validate() = %v", err)
+	}
+	// A shorter idle timeout set after DefaultConfig must still be valid,
+	// and the touch interval follows it.
+	c.IdleTimeout = time.Hour
+	m, err := session.NewManager(c)
+	if err != nil {
+		t.Fatalf("DefaultConfig with IdleTimeout 1h: NewManager = %v", err)
+	}
+	if got := m.Config().TouchInterval; got != 6*time.Minute {
+		t.Fatalf("TouchInterval = %v, want IdleTimeout/10 = 6m", got)
 	}
 }
 
