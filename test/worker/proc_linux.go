@@ -1,10 +1,54 @@
 package worker
 
-import "syscall"
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
 
 // sysProcAttr makes the kernel kill the worker if the test binary dies
 // without running its cleanups (a test timeout panic, a SIGKILL), so no
 // worker outlives its test.
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
+
+// waitStopped waits until every thread of pid is stopped. kill(SIGSTOP)
+// returns before a thread running on another core has seen the signal, and
+// that thread may still answer a request the test sends right after Stop.
+func waitStopped(pid int) error {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		running, err := runningThreads(pid)
+		if err != nil || running == 0 {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d threads still running 2s after SIGSTOP", running)
+		}
+		time.Sleep(time.Millisecond) // the kernel offers no wait for "stopped"
+	}
+}
+
+// runningThreads counts the threads of pid not in state T (stopped), from
+// /proc/PID/task/TID/stat, where the state follows the ")" ending the name.
+func runningThreads(pid int) (int, error) {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		return 0, fmt.Errorf("read threads of %d: %v", pid, err)
+	}
+	running := 0
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // the thread exited
+		}
+		if i := bytes.LastIndexByte(b, ')'); i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			running++
+		}
+	}
+	return running, nil
 }

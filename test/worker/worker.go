@@ -63,10 +63,15 @@ func (w *Worker) Kill() {
 }
 
 // Stop freezes the worker with SIGSTOP: its sockets stay open and it
-// answers nothing, like a hung machine or a long GC pause.
+// answers nothing, like a hung machine or a long GC pause. It returns once
+// every thread of the process has stopped.
 func (w *Worker) Stop() {
 	w.t.Helper()
-	if err := w.signal(syscall.SIGSTOP); err != nil {
+	err := w.signal(syscall.SIGSTOP)
+	if err == nil {
+		err = waitStopped(w.pid())
+	}
+	if err != nil {
 		w.t.Fatalf("worker: stop %s: %v", w.Name(), err)
 	}
 }
@@ -169,6 +174,12 @@ func (w *Worker) signal(sig syscall.Signal) error {
 		w.stopped = false
 	}
 	return nil
+}
+
+func (w *Worker) pid() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.proc.Pid
 }
 
 func (w *Worker) exitError() error {
