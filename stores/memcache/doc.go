@@ -32,9 +32,11 @@
 // # Failures
 //
 // gomemcache takes no context: each call is bounded by Config.Timeout on the
-// socket, and a call whose context ends first returns at once with the
-// context's error while the abandoned call finishes in the background (Close
-// waits for it). A server that was down and is back is redialled by itself.
+// socket, and a call whose context deadline comes sooner returns at that
+// deadline with the context's error while the abandoned call finishes in the
+// background (Close waits for it). A context that is cancelled without a
+// deadline is noticed when the call returns. A server that was down and is
+// back is redialled by itself.
 // memcached keeps nothing on disk: a restarted server has lost its sessions,
 // and their users get new ones.
 package memcache

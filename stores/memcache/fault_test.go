@@ -102,7 +102,20 @@ func TestServerStalled(t *testing.T) {
 			t.Errorf("%s took %v with a 100ms deadline", name, took)
 		}
 	}
+	// Cancelled without a deadline (a client that went away): the socket
+	// timeout ends the call, and the error says it was cancelled.
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()
+	_, _, err := s.Load(ctx, id)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Load cancelled on a stalled server: %v; want an error wrapping context.Canceled", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("cancelled Load took %v; want about Config.Timeout (400ms)", took)
+	}
+
+	start = time.Now()
 	if code, body := get(); code != http.StatusServiceUnavailable {
 		t.Errorf("GET on a stalled server = %d %q; want 503", code, body)
 	}

@@ -151,9 +151,8 @@ func storeStep(b *testing.B, st session.Store) func(int) error {
 	}
 }
 
-// requestContext is a context like an HTTP request's: cancellable, so a
-// store must be ready for it to end (the memcache store then runs each call
-// in a goroutine, since gomemcache takes no context).
+// requestContext is a context like an HTTP request's: cancellable, without
+// a deadline.
 func requestContext(b *testing.B) context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)

@@ -9,5 +9,6 @@
 //
 //	go test -run '^$' -bench . -benchtime 2s -count 5 ./stores/internal/storebench
 //
-// It holds only benchmarks; nothing imports it.
+// It holds only benchmarks and a check of their session's size; nothing
+// imports it.
 package storebench
