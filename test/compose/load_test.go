@@ -40,8 +40,12 @@ func (s *stack) loadDuring(t *testing.T, d time.Duration, fault func(*check.Prog
 		rep, err = check.Run(ctx, opts)
 	}()
 	defer func() { cancel(); <-finished }()
+	start := time.Now()
 	if fault != nil {
 		fault(opts.Progress)
+		if took := time.Since(start); took > d {
+			t.Errorf("the fault took %v, longer than the load (%v): raise the load so that all of it happens under load", took, d)
+		}
 	}
 	<-finished
 	if err != nil {
