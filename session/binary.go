@@ -1,0 +1,276 @@
+package session
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// recordFormat is the first byte of an encoded record; bump it when the
+// layout changes so old bytes fail loudly instead of decoding as garbage.
+const recordFormat = 1
+
+var errCorrupt = errors.New("session: corrupt record encoding")
+
+// AppendBinary appends the compact binary form of r to b. Stores that keep
+// one byte string per session (memory, memcache, cookie, cluster) use it.
+func (r *Record) AppendBinary(b []byte) []byte {
+	b = r.appendHeader(b)
+	b = binary.AppendUvarint(b, uint64(len(r.Values)))
+	var small [16]string // most sessions: sorting their keys allocates nothing
+	for _, k := range sortedKeys(r.Values, small[:0]) {
+		b = appendString(b, k)
+		b = append(binary.AppendUvarint(b, uint64(len(r.Values[k]))), r.Values[k]...)
+	}
+	return b
+}
+
+// appendHeader appends every field but Values.
+func (r *Record) appendHeader(b []byte) []byte {
+	b = append(b, recordFormat)
+	b = appendString(b, r.ID)
+	for _, t := range [...]time.Time{r.Created, r.Touched, r.Idle, r.Expires} {
+		b = binary.AppendVarint(b, unixNano(t))
+	}
+	return binary.AppendUvarint(b, r.Version)
+}
+
+// MarshalBinary returns the compact binary form of r.
+func (r *Record) MarshalBinary() ([]byte, error) {
+	return r.AppendBinary(make([]byte, 0, r.Size())), nil
+}
+
+// Size is an upper bound of the length of r's binary form.
+func (r *Record) Size() int {
+	n := 1 + 5*binary.MaxVarintLen64 + len(r.ID) + 2*binary.MaxVarintLen32
+	for k, v := range r.Values {
+		n += 2*binary.MaxVarintLen32 + len(k) + len(v)
+	}
+	return n
+}
+
+// UnmarshalBinary decodes b, the output of AppendBinary, into r. Values alias
+// fresh memory, never b: the keys are cut from one string copy of the values
+// section and the values from one byte copy (each capped, so an append to one
+// value never runs into the next), which costs two allocations however many
+// values there are.
+func (r *Record) UnmarshalBinary(b []byte) error {
+	d := decoder{b: b}
+	n := r.decodeHeader(&d)
+	if d.err != nil {
+		return d.err
+	}
+	if n > uint64(len(b)-d.off) { // each pair takes at least two bytes
+		return fmt.Errorf("%w: %d values in %d bytes", errCorrupt, n, len(b)-d.off)
+	}
+	if n == 0 {
+		return d.end()
+	}
+	pairs := decoder{b: b[d.off:]}
+	keys, vals := string(pairs.b), bytes.Clone(pairs.b)
+	r.Values = make(map[string][]byte, n)
+	for i := uint64(0); i < n && pairs.err == nil; i++ {
+		k0, k1 := pairs.span()
+		v0, v1 := pairs.span()
+		r.Values[keys[k0:k1]] = vals[v0:v1:v1]
+	}
+	return pairs.end()
+}
+
+// UnmarshalHeader decodes every field of b, the output of AppendBinary,
+// except Values, which it leaves nil. It reads only the start of b and
+// allocates nothing but the ID, so a store that keeps records in binary form
+// can check a deadline or a version without decoding the values.
+func (r *Record) UnmarshalHeader(b []byte) error {
+	d := decoder{b: b}
+	r.decodeHeader(&d)
+	return d.err
+}
+
+// decodeHeader decodes the fields before the values into r and returns the
+// number of values.
+func (r *Record) decodeHeader(d *decoder) uint64 {
+	if d.byte() != recordFormat {
+		d.err = fmt.Errorf("%w: unknown format", errCorrupt)
+		return 0
+	}
+	i0, i1 := d.span()
+	*r = Record{ID: string(d.b[i0:i1])}
+	r.Created, r.Touched, r.Idle, r.Expires = d.time(), d.time(), d.time(), d.time()
+	r.Version = d.uvarint()
+	return d.uvarint()
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// decoder reads the binary record format from b, starting at off; the first
+// error sticks and every later read returns a zero value, so callers check
+// once at the end.
+type decoder struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (d *decoder) fail() {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: truncated", errCorrupt)
+	}
+	d.off = len(d.b)
+}
+
+// end reports the first error, or trailing bytes.
+func (d *decoder) end() error {
+	if d.err == nil && d.off != len(d.b) {
+		d.err = fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(d.b)-d.off)
+	}
+	return d.err
+}
+
+func (d *decoder) byte() byte {
+	if d.off >= len(d.b) {
+		d.fail()
+		return 0
+	}
+	d.off++
+	return d.b[d.off-1]
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b[d.off:])
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *decoder) time() time.Time {
+	v, n := binary.Varint(d.b[d.off:])
+	if n <= 0 {
+		d.fail()
+		return time.Time{}
+	}
+	d.off += n
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, v)
+}
+
+// span reads a length-prefixed string and returns where its bytes are in b.
+func (d *decoder) span() (start, end int) {
+	n := d.uvarint()
+	if n > uint64(len(d.b)-d.off) {
+		d.fail()
+		return d.off, d.off
+	}
+	start = d.off
+	d.off += int(n)
+	return start, d.off
+}
+
+// ApplyBinary appends to dst the binary form of the record encoded in src
+// with p applied: the bytes AppendBinary would write after UnmarshalBinary
+// and Apply, without building the record's map. Stores that keep records in
+// binary form (memory) patch them with it. An empty src is the zero Record
+// (a new session). src must hold its keys in order, as AppendBinary and
+// ApplyBinary write them; anything else fails with an error.
+func (p *Patch) ApplyBinary(dst, src []byte) ([]byte, error) {
+	var r Record
+	var small [16]string
+	m := merge{p: p, set: sortedKeys(p.Set, small[:0])}
+	if len(src) > 0 {
+		d := decoder{b: src}
+		m.count = r.decodeHeader(&d)
+		if d.err != nil {
+			return dst, d.err
+		}
+		m.old.b = src[d.off:]
+	}
+	p.applyHeader(&r)
+	n, ok := m.run(nil)
+	if !ok {
+		return dst, fmt.Errorf("%w: pairs truncated, out of key order or followed by trailing bytes", errCorrupt)
+	}
+	out := r.appendHeader(dst)
+	out = binary.AppendUvarint(out, uint64(n))
+	m.run(&out)
+	return out, nil
+}
+
+// merge walks the pairs of a stored record (old, in key order) and the keys
+// a patch sets (set, sorted) side by side, the way a merge sort does, to
+// write the patched record's pairs in key order.
+type merge struct {
+	p     *Patch
+	old   decoder // positioned at the first pair
+	count uint64  // of pairs in old
+	set   []string
+}
+
+// run writes the merged pairs to *out (or only counts them when out is nil)
+// and returns how many there are; ok is false when the stored pairs are
+// corrupt. It works on a copy of m, so it can run twice. (It returns a bool,
+// not the decoder's error, so that the sorted keys can stay on the caller's
+// stack.)
+func (m merge) run(out *[]byte) (n int, ok bool) {
+	emit := func(pair []byte, k string) {
+		n++
+		if out != nil && pair != nil {
+			*out = append(*out, pair...)
+		} else if out != nil {
+			*out = appendString(*out, k)
+			v := m.p.Set[k]
+			*out = append(binary.AppendUvarint(*out, uint64(len(v))), v...)
+		}
+	}
+	var prev []byte
+	for i := uint64(0); i < m.count && !m.p.Clear; i++ {
+		start := m.old.off
+		k0, k1 := m.old.span()
+		m.old.span()
+		key := m.old.b[k0:k1]
+		if m.old.err != nil || i > 0 && bytes.Compare(prev, key) >= 0 {
+			return 0, false
+		}
+		prev = key
+		for len(m.set) > 0 && m.set[0] < string(key) {
+			emit(nil, m.set[0])
+			m.set = m.set[1:]
+		}
+		switch {
+		case len(m.set) > 0 && m.set[0] == string(key):
+			emit(nil, m.set[0])
+			m.set = m.set[1:]
+		case !m.deleted(key):
+			emit(m.old.b[start:m.old.off], "")
+		}
+	}
+	for _, k := range m.set {
+		emit(nil, k)
+	}
+	return n, m.p.Clear || m.old.end() == nil
+}
+
+func (m *merge) deleted(key []byte) bool {
+	for _, k := range m.p.Delete {
+		if k == string(key) {
+			return true
+		}
+	}
+	return false
+}
