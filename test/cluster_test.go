@@ -1,12 +1,14 @@
 package test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/test/loadcheck/check"
 	"github.com/sessionmesh/sessionmesh/test/worker"
 )
 
@@ -37,6 +39,31 @@ func TestClusterCounterAcrossThreeWorkers(t *testing.T) {
 	for _, url := range urls {
 		if n, by := b.counter(url + "/peek"); n != 10 {
 			t.Errorf("GET %s/peek (served by %s) = %d, want 10", url, by, n)
+		}
+	}
+}
+
+// TestClusterUnderLoad: three cluster workers behind the round-robin
+// balancer, read-mostly load from many users. Nothing fails, nothing is
+// lost, and no user ever sees another's counter.
+func TestClusterUnderLoad(t *testing.T) {
+	p := worker.Start(t, 3, worker.Config{Env: worker.ClusterEnv(worker.NewSecret())})
+	waitClusterFormed(t, p, 3)
+	r, err := check.Run(context.Background(), check.Options{URLs: p.URLs(), Users: 30, Duration: *loadFor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("report:\n%s", r)
+	if r.Requests < 100 || r.AckedWrites == 0 {
+		t.Fatalf("only %d requests, %d acked writes: the load did not run", r.Requests, r.AckedWrites)
+	}
+	if !r.OK() || r.Failures != 0 || r.LostSessions != 0 || r.Unexpected != 0 {
+		t.Errorf("failures=%d lost writes=%d lost sessions=%d unexpected=%d unverified=%d; want all 0",
+			r.Failures, r.LostWrites, r.LostSessions, r.Unexpected, r.Unverified)
+	}
+	for _, w := range p.Workers() {
+		if r.ServedBy[w.Name()] == 0 {
+			t.Errorf("%s served nothing: %v", w.Name(), r.ServedBy)
 		}
 	}
 }
