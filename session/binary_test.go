@@ -148,4 +148,3 @@ func FuzzApplyBinary(f *testing.F) {
 		applyBoth(t, src, p)
 	})
 }
-
