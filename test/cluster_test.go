@@ -49,7 +49,8 @@ func TestClusterCounterAcrossThreeWorkers(t *testing.T) {
 func TestClusterUnderLoad(t *testing.T) {
 	p := worker.Start(t, 3, worker.Config{Env: worker.ClusterEnv(worker.NewSecret())})
 	waitClusterFormed(t, p, 3)
-	r, err := check.Run(context.Background(), check.Options{URLs: p.URLs(), Users: 30, Duration: *loadFor})
+	r, err := check.Run(context.Background(), check.Options{URLs: p.URLs(), Users: 30, Duration: *loadFor,
+		Timeout: patient})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,12 @@ import (
 // loadFor is how long each test's load phase runs.
 var loadFor = flag.Duration("load", 2*time.Second, "duration of each load phase")
 
+// patient is the per-attempt timeout of the load in tests without a
+// frozen worker: on a loaded 2-core CI machine running every package's
+// race-enabled tests at once, an answer can take seconds, and that is
+// slowness, not a failed request.
+const patient = 15 * time.Second
+
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(worker.Exit))
 }

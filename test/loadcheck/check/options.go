@@ -65,6 +65,11 @@ type Options struct {
 	// Default 0 (a fixed seed, not a random one).
 	Seed uint64
 
+	// Stop, when set, ends the load phase early once it is closed; the
+	// read-back still runs. A test that injects faults sets a long Duration
+	// as a bound, and closes Stop when the faults have healed. Default nil.
+	Stop <-chan struct{}
+
 	// Progress, when set, is updated after every request of the load
 	// phase. Default nil.
 	Progress *Progress

@@ -195,6 +195,34 @@ func TestRunStopsWhenContextIsDone(t *testing.T) {
 	}
 }
 
+func TestRunStopsEarlyAndStillReadsBack(t *testing.T) {
+	d := &demo{}
+	url := d.serve(t, "a")
+	stop := make(chan struct{})
+	var p check.Progress
+	done := make(chan check.Report)
+	go func() {
+		r, err := check.Run(context.Background(), check.Options{URLs: []string{url}, Users: 2,
+			Duration: time.Hour, Reads: 1, Writes: 1, Stop: stop, Progress: &p})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	for deadline := time.Now().Add(10 * time.Second); p.AckedWrites() < 10; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress: %d acknowledged writes after 10s", p.AckedWrites())
+		}
+		time.Sleep(time.Millisecond) // polling the run's progress
+	}
+	close(stop)
+	r := <-done
+	if r.Unverified != 0 || !r.OK() || r.ServedBy["a"] != r.Requests+r.Users {
+		t.Errorf("unverified = %d, OK = %v, served = %v of %d requests: the read-back must run after Stop",
+			r.Unverified, r.OK(), r.ServedBy, r.Requests)
+	}
+}
+
 func TestRunRejectsBadOptions(t *testing.T) {
 	for _, opts := range []check.Options{
 		{},

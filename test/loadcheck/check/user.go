@@ -50,10 +50,11 @@ func newUser(id int, opts *Options, bal *balancer, rt http.RoundTripper) *user {
 	}
 }
 
-// run sends requests until the deadline passes or ctx is done.
+// run sends requests until the deadline passes, Stop is closed or ctx is
+// done.
 func (u *user) run(ctx context.Context, until time.Time) {
 	u.lastOK = u.opts.Now()
-	for ctx.Err() == nil && u.opts.Now().Before(until) {
+	for ctx.Err() == nil && !closed(u.opts.Stop) && u.opts.Now().Before(until) {
 		u.step(ctx, u.rng.IntN(u.opts.Reads+u.opts.Writes) < u.opts.Writes)
 	}
 }
@@ -207,6 +208,16 @@ func classify(err error) string {
 		err = uerr.Err
 	}
 	return "transport: " + err.Error()
+}
+
+// closed reports whether c is closed; a nil c never is.
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // sleep waits d or until ctx is done; it reports whether d passed.
