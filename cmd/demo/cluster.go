@@ -18,6 +18,22 @@ type clusterStore interface {
 	Status(ctx context.Context) cluster.Status
 }
 
+// readiness is a store that serves only some time after it opened: a
+// cluster node is a member at once but owns no partition until it has
+// pulled the ones it will own, and stops serving when it drains.
+// *cluster.Store implements it; a store that does not is ready when open.
+type readiness interface {
+	Ready() bool
+}
+
+// drainer is a store that holds data only this process has, which must be
+// handed to other processes before it exits. *cluster.Store implements it:
+// Drain hands every session it holds to the partitions' new owners, waits
+// for their acknowledgement (or ctx), leaves the cluster and stops.
+type drainer interface {
+	Drain(ctx context.Context) error
+}
+
 // setOwner names the node that owns s in X-Session-Owner, before the
 // response starts.
 func (d *demo) setOwner(w http.ResponseWriter, s *session.Session) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"testing"
+	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 )
@@ -17,6 +18,11 @@ func TestRunOnClusterShowsOwnerAndStatus(t *testing.T) {
 		return v, ok
 	}
 	s := start(t, []string{"-name", "w1"}, env)
+	// A node owns no partition before it is ready, so no session has an
+	// owner yet: users come once /readyz says so.
+	if !poll(10*time.Second, func() bool { code, _, _ := httpGet(t, s.url+"/readyz"); return code == 200 }) {
+		t.Fatalf("a lone cluster node never became ready\n%s", s.log)
+	}
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar}
 	resp, err := client.Get(s.url + "/")

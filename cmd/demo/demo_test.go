@@ -238,6 +238,6 @@ func TestHealthAndReadiness(t *testing.T) {
 	b.expect("/healthz", 200, "ok\n")
 	b.expect("/readyz", 200, "ready\n")
 	f.d.ready.Store(false)
-	b.expect("/readyz", 503, "not ready\n")
+	b.expect("/readyz", 503, "not ready: starting or shutting down\n")
 	b.expect("/healthz", 200, "ok\n")
 }

@@ -25,6 +25,11 @@ type demo struct {
 
 	// cluster is the store when it is the shared memory store, else nil.
 	cluster clusterStore
+	// readiness and drainer are the store's lifecycle (cluster.go), nil
+	// when the store has none: it serves as soon as it is open, and
+	// closing it loses nothing another process needs.
+	readiness readiness
+	drainer   drainer
 
 	// sess holds the routes that use the session; the middleware wraps it.
 	sess *http.ServeMux
@@ -32,7 +37,10 @@ type demo struct {
 
 func newDemo(name string, m *session.Manager, log *slog.Logger) *demo {
 	d := &demo{name: name, m: m, log: log, sess: http.NewServeMux()}
-	d.cluster, _ = m.Config().Store.(clusterStore)
+	st := m.Config().Store
+	d.cluster, _ = st.(clusterStore)
+	d.readiness, _ = st.(readiness)
+	d.drainer, _ = st.(drainer)
 	d.sess.HandleFunc("GET /{$}", d.counter)
 	d.sess.HandleFunc("GET /peek", d.peek)
 	d.sess.HandleFunc("/login", d.login)
@@ -137,12 +145,18 @@ func (d *demo) whoami(w http.ResponseWriter, r *http.Request) {
 
 func (d *demo) healthz(w http.ResponseWriter, r *http.Request) { text(w, "ok\n") }
 
+// readyz answers 200 only while the worker serves and its store does: a
+// cluster node that is still pulling its partitions, or is handing them
+// away, is not ready, so a balancer sends its users elsewhere.
 func (d *demo) readyz(w http.ResponseWriter, r *http.Request) {
-	if !d.ready.Load() {
-		http.Error(w, "not ready", http.StatusServiceUnavailable)
-		return
+	switch {
+	case !d.ready.Load():
+		http.Error(w, "not ready: starting or shutting down", http.StatusServiceUnavailable)
+	case d.readiness != nil && !d.readiness.Ready():
+		http.Error(w, "not ready: the cluster node is joining or draining", http.StatusServiceUnavailable)
+	default:
+		text(w, "ready\n")
 	}
-	text(w, "ready\n")
 }
 
 // fail logs err and answers 503 when the store could not be read, 500

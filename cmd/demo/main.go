@@ -9,9 +9,12 @@
 //	/logout          destroys the session
 //	GET /whoami      returns the logged-in user (401 when there is none)
 //	GET /healthz     200 "ok" while the process runs
-//	GET /readyz      200 while serving; 503 while starting and while draining
-//	GET /cluster     JSON: members, epoch, per node its partitions and sessions
-//	                 (only with the shared memory store, sessions.cluster)
+//	GET /readyz      200 while serving; 503 while starting (a cluster node
+//	                 pulling its partitions) and while draining
+//	GET /cluster     JSON: members, epoch, the copies the cluster is short of
+//	                 ("underReplicated", 0 when every session has N copies),
+//	                 per node its partitions and sessions (only with the
+//	                 shared memory store, sessions.cluster)
 //
 // Every response names the worker in X-Served-By (flag -name); with the
 // shared memory store, responses that use the session name the node that
@@ -19,8 +22,10 @@
 // comes from -config FILE (YAML or JSON with a top-level "sessions:" block)
 // and the SESSIONS_* environment variables (see package stores); the
 // default is the in-process memory store. On SIGTERM or SIGINT the worker
-// reports not-ready, waits -drain for balancers to notice, finishes the
-// requests in flight (at most -shutdown-timeout) and closes the store.
+// reports not-ready, waits -drain for balancers to notice, drains the store
+// while it still serves (a cluster node hands its sessions to the other
+// nodes, at most -shutdown-timeout), then finishes the requests in flight
+// (at most -shutdown-timeout again) and closes the store.
 package main
 
 import (
@@ -73,8 +78,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.addr, "addr", ":8080", "HTTP listen address")
 	fs.StringVar(&o.config, "config", "", "config file (.yaml, .yml or .json) with a sessions: block; SESSIONS_* variables override it")
 	fs.StringVar(&o.name, "name", host, "worker name, sent in the X-Served-By header")
-	fs.DurationVar(&o.drain, "drain", 0, "on SIGTERM, how long /readyz answers 503 before the server stops accepting requests")
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long requests in flight may take to finish")
+	fs.DurationVar(&o.drain, "drain", 0, "on SIGTERM, how long /readyz answers 503 before the store drains and the server stops accepting requests")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long the store's drain may take, and then how long requests in flight may take to finish")
 	fs.BoolVar(&o.healthcheck, "healthcheck", false, "check the worker listening on -addr (GET /healthz) and exit 0 if healthy, 1 if not")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -135,8 +140,8 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	return serve(ctx, ln, newDemo(o.name, m, logger), o)
 }
 
-// serve runs the HTTP server on ln until ctx ends, then drains and shuts
-// it down gracefully.
+// serve runs the HTTP server on ln until ctx ends, then shuts down in the
+// order that loses no request (see shutdown).
 func serve(ctx context.Context, ln net.Listener, d *demo, o options) error {
 	srv := &http.Server{
 		Handler:           d.routes(),
@@ -151,17 +156,57 @@ func serve(ctx context.Context, ln net.Listener, d *demo, o options) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	err := d.shutdown(srv, o)
+	<-served // http.ErrServerClosed once Shutdown has begun
+	if err != nil {
+		return err
+	}
+	d.log.Info("demo: stopped")
+	return nil
+}
+
+// shutdown stops a worker gracefully:
+//
+//  1. /readyz answers 503, and for -drain the worker keeps serving as
+//     before, so balancers that poll it stop sending new users here;
+//  2. the store drains (a cluster node hands every session it holds to
+//     the partitions' new owners) while the HTTP server still answers:
+//     requests that reach this worker meanwhile are routed by the
+//     cluster's table to the nodes that now own their sessions, so a
+//     balancer that has not noticed yet loses nothing;
+//  3. the HTTP server stops accepting and lets the requests in flight
+//     finish (at most -shutdown-timeout). A request that needs the
+//     drained store now gets a 503, which a balancer retries elsewhere.
+//
+// The store is closed by run afterwards (a drained store is closed
+// already). An incomplete drain is an error: the exit status says that
+// some sessions may have fewer copies than configured.
+func (d *demo) shutdown(srv *http.Server, o options) error {
 	d.ready.Store(false)
 	d.log.Info("demo: draining", "drain", o.drain, "timeout", o.shutdownTimeout)
 	time.Sleep(o.drain) // balancers poll /readyz; give them time to stop sending
+	drainErr := d.drainStore(o.shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(sctx)
-	<-served // http.ErrServerClosed once Shutdown has begun
-	if err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := srv.Shutdown(sctx); err != nil {
+		return errors.Join(drainErr, fmt.Errorf("shutdown: %w", err))
 	}
-	d.log.Info("demo: stopped")
+	return drainErr
+}
+
+// drainStore drains a store that holds data other processes need, within
+// timeout.
+func (d *demo) drainStore(timeout time.Duration) error {
+	if d.drainer == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	start := time.Now()
+	if err := d.drainer.Drain(ctx); err != nil {
+		return fmt.Errorf("drain store: %w", err)
+	}
+	d.log.Info("demo: store drained", "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
