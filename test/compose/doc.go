@@ -12,9 +12,11 @@
 //
 //   - memory/steady: three workers form one cluster; every worker answers,
 //     every container reports healthy, nothing fails, nothing is lost;
-//   - memory/kill: docker kill one worker under load;
+//   - memory/kill: docker kill one worker; once the others have declared
+//     it dead, start it again and wait until it has rejoined;
 //   - memory/disconnect: docker network disconnect one worker until the
-//     others have declared it dead, then reconnect it;
+//     others have declared it dead (GET /cluster), then reconnect it and
+//     wait until every worker sees all the others again;
 //   - memory/rolling-restart: docker restart each worker in turn (SIGTERM,
 //     drain, start, wait until it serves again);
 //   - memory/scale: --scale worker=5 under load, then back to 3;
@@ -23,7 +25,9 @@
 //     killing every worker at once.
 //
 // In every step no acknowledged write may be lost and every session must
-// read back. The test logs each docker command and each loadcheck report
+// read back; without a fault, and in a rolling restart or a scaling, no
+// request may fail; under a kill or a disconnect at most 1% may. A fault
+// step's load ends a few seconds after the fault has healed. The test logs each docker command and each loadcheck report
 // (go test -v). The stack is torn down (docker compose down -v) in
 // t.Cleanup, also when a step fails; on failure the workers' and the
 // balancer's logs are printed first.

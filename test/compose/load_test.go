@@ -18,18 +18,29 @@ import (
 // enough to keep every worker busy, few enough for a shared 2-core machine.
 const loadUsers = 20
 
-// loadDuring runs loadcheck through the balancer for d while fault (which
-// may be nil) runs in the test's goroutine with a live view of the load,
-// and returns the report, which it logs. The load always runs its full
-// duration and then reads every session back; if fault fails the test, the
-// load is cancelled and waited for.
+// afterFault is how long the load goes on once a fault has healed: the
+// recovered stack must serve every session too.
+const afterFault = 3 * time.Second
+
+// loadDuring runs loadcheck's virtual users through the balancer and
+// returns the report, which it logs. Without a fault the load runs for d.
+// With one, fault runs in the test's goroutine with a live view of the
+// load; the load ends afterFault after fault returns, and d only bounds it
+// (a fault that outlasts d fails the step). Every session is then read
+// back. If fault fails the test, the load is cancelled and waited for.
 func (s *stack) loadDuring(t *testing.T, d time.Duration, fault func(*check.Progress)) check.Report {
 	opts := check.DefaultOptions(s.lbURL)
 	opts.Users = loadUsers
 	opts.Duration = d
 	opts.Progress = &check.Progress{}
-	t.Logf("loadcheck: %d users through the balancer %s for %v, mix %d:%d",
-		opts.Users, s.lbURL, d, opts.Reads, opts.Writes)
+	stop := make(chan struct{})
+	opts.Stop = stop
+	length := d.String()
+	if fault != nil {
+		length = "at most " + length + ", until the fault has healed"
+	}
+	t.Logf("loadcheck: %d users through the balancer %s, mix %d:%d, for %s",
+		opts.Users, s.lbURL, opts.Reads, opts.Writes, length)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var rep check.Report
@@ -40,12 +51,14 @@ func (s *stack) loadDuring(t *testing.T, d time.Duration, fault func(*check.Prog
 		rep, err = check.Run(ctx, opts)
 	}()
 	defer func() { cancel(); <-finished }()
-	start := time.Now()
 	if fault != nil {
+		start := time.Now()
 		fault(opts.Progress)
 		if took := time.Since(start); took > d {
-			t.Errorf("the fault took %v, longer than the load (%v): raise the load so that all of it happens under load", took, d)
+			t.Errorf("the fault took %v, longer than the load's bound (%v): raise it so that all of it happens under load", took, d)
 		}
+		hold(t, afterFault, "load on the recovered stack")
+		close(stop)
 	}
 	<-finished
 	if err != nil {
