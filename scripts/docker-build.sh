@@ -20,7 +20,12 @@ CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build -trimpath -ldflags='-s -w' \
   -o bin/docker/demo ./cmd/demo
 
 echo "docker-build: docker build -t $DEMO_IMAGE"
+old=$(docker image inspect -f '{{.Id}}' "$DEMO_IMAGE" 2>/dev/null || true)
 # the output (and the legacy builder's deprecation notice) only on failure
 out=$(docker build -q -t "$DEMO_IMAGE" . 2>&1) ||
   { echo "$out" >&2; echo "docker-build: docker build failed" >&2; exit 1; }
+# drop the image this one replaces, unless a container still uses it
+if [[ -n $old && $old != "$(docker image inspect -f '{{.Id}}' "$DEMO_IMAGE")" ]]; then
+  docker rmi "$old" >/dev/null 2>&1 || true
+fi
 echo "docker-build: built $DEMO_IMAGE"

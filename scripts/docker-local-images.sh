@@ -64,9 +64,14 @@ build() {
   local name=$1 image=$2 dir=$3 version=$4
   log "building $image ($version)"
   # the output (and the legacy builder's deprecation notice) only on failure
-  local out
+  local out old
+  old=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
   out=$(docker build -q --label "sessionmesh.local.source=$version" -t "$image" "$dir" 2>&1) ||
     { echo "$out" >&2; die "docker build of $image failed"; }
+  # drop the image this one replaces, unless a container still uses it
+  if [[ -n $old && $old != "$(docker image inspect -f '{{.Id}}' "$image")" ]]; then
+    docker rmi "$old" >/dev/null 2>&1 || true
+  fi
 }
 
 dir=$(stage redis)
