@@ -65,7 +65,8 @@ func newStack(t *testing.T) *stack {
 	if err != nil || !exists(filepath.Join(root, "docker-compose.yml")) {
 		t.Fatalf("compose: repository root with docker-compose.yml not found from %s (err %v)", root, err)
 	}
-	s := &stack{root: root, compose: findCompose(t), project: "smtest" + randomHex(4)}
+	s := &stack{root: root, compose: findCompose(t), project: projectPrefix + randomHex(4)}
+	sweepStale(t)
 	port := freePort(t)
 	s.lbURL = "http://127.0.0.1:" + strconv.Itoa(port)
 	s.env = map[string]string{
@@ -82,6 +83,39 @@ func newStack(t *testing.T) *stack {
 	s.buildImages(t)
 	t.Cleanup(func() { s.teardown(t) })
 	return s
+}
+
+// projectPrefix starts the name of every compose project this test makes.
+const projectPrefix = "smtest"
+
+// staleAfter is the age past which a project of this test is left over
+// from a run that died without its cleanup (go test's timeout panics, a
+// kill): no run lasts that long, and a younger one may be a run going on
+// right now beside this one.
+const staleAfter = 30 * time.Minute
+
+// sweepStale removes the containers and networks of projects that earlier
+// runs of this test left behind.
+func sweepStale(t *testing.T) {
+	out, _, err := execute(cmdTimeout, exec.Command("docker", "ps", "-a", "--filter", "label=com.docker.compose.project",
+		"--format", `{{.ID}}|{{.Label "com.docker.compose.project"}}|{{.CreatedAt}}`))
+	if err != nil {
+		t.Fatalf("compose: list containers: %v", err)
+	}
+	stale := map[string][]string{} // project -> container IDs
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		id, rest, _ := strings.Cut(line, "|")
+		project, created, _ := strings.Cut(rest, "|")
+		at, err := time.Parse("2006-01-02 15:04:05 -0700 MST", created)
+		if strings.HasPrefix(project, projectPrefix) && err == nil && time.Since(at) > staleAfter {
+			stale[project] = append(stale[project], id)
+		}
+	}
+	for project, ids := range stale {
+		t.Logf("compose: removing project %s, left over by an earlier run", project)
+		_, _, _ = execute(cmdTimeout, exec.Command("docker", append([]string{"rm", "-f", "-v"}, ids...)...))
+		_, _, _ = execute(cmdTimeout, exec.Command("docker", "network", "rm", project+"_default"))
+	}
 }
 
 // findCompose returns the compose command here: the v2 plugin if the
