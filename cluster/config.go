@@ -84,6 +84,47 @@ type Config struct {
 	// (local 500ms).
 	LeaveTimeout time.Duration
 
+	// DrainTimeout bounds the hand-off Close does before it stops (Drain
+	// with this timeout): sessions not acknowledged by their new owners
+	// by then are left behind (N-1 copies remain elsewhere). Longer
+	// survives slower networks; it delays a stop. Default 30s (local 10s).
+	DrainTimeout time.Duration
+
+	// TransferTimeout bounds one partition transfer: a source streaming
+	// up to PullPartitions partitions to a node that pulls them (on join,
+	// after a crash, on heal). A transfer that takes longer fails and is
+	// retried. Default 1m (local 30s).
+	TransferTimeout time.Duration
+
+	// PullPartitions is how many partitions a node pulls at once, the
+	// throttle of re-replication and rebalancing: each source scans its
+	// sessions once per pull and streams the matching ones in batches,
+	// one batch in flight. More moves data with fewer scans; fewer keeps
+	// less work in flight. Default 1024.
+	PullPartitions int
+
+	// AntiEntropyInterval is how often a node compares per-partition
+	// digests with the other replicas of the partitions it is primary
+	// for, repairs what differs (newest version wins), and hands off the
+	// copies of partitions it no longer owns. Each round scans the
+	// node's sessions once or twice. Default 10s (local 2s).
+	AntiEntropyInterval time.Duration
+
+	// Quorum turns on the split-brain guard: writes are refused with
+	// ErrNoQuorum while this node sees no more than half of the last
+	// stable membership (see StableAfter). Off, both sides of a split
+	// keep serving and the replicas converge by version after the heal,
+	// counting conflicts. Default false.
+	Quorum bool
+
+	// StableAfter is how long the member set must stay unchanged to
+	// become the last stable membership the quorum guard counts against.
+	// A set that holds no majority of the previous stable one never
+	// becomes stable (a minority cannot vote itself a quorum); members
+	// that leave gracefully are removed from it at once. Default 10s
+	// (local 1s).
+	StableAfter time.Duration
+
 	// Failure detection (memberlist's timers). A dead node is noticed
 	// after roughly ProbeInterval + SuspicionMult*log(N)*ProbeInterval.
 	// Defaults: memberlist's LAN values (1s, 500ms, 4, 200ms, 30s);
@@ -119,21 +160,26 @@ func DefaultConfig() Config {
 		name = "node"
 	}
 	return Config{
-		Name:             name,
-		Bind:             "0.0.0.0:7946",
-		Replicas:         2,
-		Partitions:       4096,
-		RejoinInterval:   30 * time.Second,
-		CallTimeout:      2 * time.Second,
-		LeaveTimeout:     5 * time.Second,
-		ProbeInterval:    time.Second,
-		ProbeTimeout:     500 * time.Millisecond,
-		SuspicionMult:    4,
-		GossipInterval:   200 * time.Millisecond,
-		PushPullInterval: 30 * time.Second,
-		MaxRecordSize:    1 << 20,
-		Now:              time.Now,
-		Logger:           slog.Default(),
+		Name:                name,
+		Bind:                "0.0.0.0:7946",
+		Replicas:            2,
+		Partitions:          4096,
+		RejoinInterval:      30 * time.Second,
+		CallTimeout:         2 * time.Second,
+		LeaveTimeout:        5 * time.Second,
+		DrainTimeout:        30 * time.Second,
+		TransferTimeout:     time.Minute,
+		PullPartitions:      1024,
+		AntiEntropyInterval: 10 * time.Second,
+		StableAfter:         10 * time.Second,
+		ProbeInterval:       time.Second,
+		ProbeTimeout:        500 * time.Millisecond,
+		SuspicionMult:       4,
+		GossipInterval:      200 * time.Millisecond,
+		PushPullInterval:    30 * time.Second,
+		MaxRecordSize:       1 << 20,
+		Now:                 time.Now,
+		Logger:              slog.Default(),
 	}
 }
 
@@ -146,6 +192,10 @@ func DefaultLocalConfig() Config {
 	c.RejoinInterval = time.Second
 	c.CallTimeout = 500 * time.Millisecond
 	c.LeaveTimeout = 500 * time.Millisecond
+	c.DrainTimeout = 10 * time.Second
+	c.TransferTimeout = 30 * time.Second
+	c.AntiEntropyInterval = 2 * time.Second
+	c.StableAfter = time.Second
 	c.ProbeInterval = 200 * time.Millisecond
 	c.ProbeTimeout = 100 * time.Millisecond
 	c.SuspicionMult = 2
@@ -164,6 +214,11 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.RejoinInterval, d.RejoinInterval)
 	setDefault(&c.CallTimeout, d.CallTimeout)
 	setDefault(&c.LeaveTimeout, d.LeaveTimeout)
+	setDefault(&c.DrainTimeout, d.DrainTimeout)
+	setDefault(&c.TransferTimeout, d.TransferTimeout)
+	setDefault(&c.PullPartitions, d.PullPartitions)
+	setDefault(&c.AntiEntropyInterval, d.AntiEntropyInterval)
+	setDefault(&c.StableAfter, d.StableAfter)
 	setDefault(&c.ProbeInterval, d.ProbeInterval)
 	setDefault(&c.ProbeTimeout, d.ProbeTimeout)
 	setDefault(&c.SuspicionMult, d.SuspicionMult)
@@ -203,6 +258,8 @@ func (c *Config) Validate() error {
 		return invalid("MaxRecordSize", "must be positive, or 0 for the default of 1 MiB")
 	case c.SuspicionMult < 0:
 		return invalid("SuspicionMult", "must be positive, or 0 for the default")
+	case c.PullPartitions < 0:
+		return invalid("PullPartitions", "must be positive, or 0 for the default of 1024")
 	}
 	for _, d := range c.durations() {
 		if d.value < 0 {
@@ -222,7 +279,9 @@ func (c *Config) durations() []namedDuration {
 		{"RejoinInterval", c.RejoinInterval}, {"CallTimeout", c.CallTimeout},
 		{"LeaveTimeout", c.LeaveTimeout}, {"ProbeInterval", c.ProbeInterval},
 		{"ProbeTimeout", c.ProbeTimeout}, {"GossipInterval", c.GossipInterval},
-		{"PushPullInterval", c.PushPullInterval},
+		{"PushPullInterval", c.PushPullInterval}, {"DrainTimeout", c.DrainTimeout},
+		{"TransferTimeout", c.TransferTimeout}, {"AntiEntropyInterval", c.AntiEntropyInterval},
+		{"StableAfter", c.StableAfter},
 	}
 }
 

@@ -1,6 +1,9 @@
 package cluster
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors returned by this package. They are wrapped with context (which
 // partition, which node); check them with errors.Is. A Store also returns
@@ -25,4 +28,18 @@ var (
 
 	// ErrBadMessage is returned for a peer message that does not decode.
 	ErrBadMessage = errors.New("cluster: malformed peer message")
+
+	// ErrNoQuorum is returned for a write while Config.Quorum is on and
+	// this node sees no more than half of the last stable membership: it
+	// may be on the minority side of a split, where a write could
+	// conflict with the majority's. Nothing is written. It wraps
+	// ErrUnavailable, so callers that treat the store as down (the
+	// middleware answers 503) need no special case.
+	ErrNoQuorum = fmt.Errorf("cluster: no quorum: fewer than a majority of the last stable membership is visible: %w", ErrUnavailable)
+
+	// ErrNotSynced is returned by a replica asked to serve a partition it
+	// has not finished pulling (it just became an owner, or it was paused
+	// long enough to have missed writes). The sender fails over to the
+	// next replica, which holds the data.
+	ErrNotSynced = errors.New("cluster: partition not synced on this node yet")
 )

@@ -32,16 +32,31 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 		return s.handleFetch(body)
 	case opCount:
 		return s.handleCount(), nil
+	case opPull:
+		return s.handlePull(ctx, body)
+	case opMerge:
+		return s.handleMerge(body)
+	case opDigest:
+		return s.handleDigest(body)
+	case opMember:
+		return s.handleMember(ctx, body)
+	case opSeen:
+		return s.handleSeen(body)
 	}
 	return nil, fmt.Errorf("%w: unknown op %d", ErrBadMessage, op)
 }
 
 // handlePut stores a replica (or hinted) copy unless this node holds the
-// same or a newer version, which counts as holding it.
+// same or a newer version, which counts as holding it. A draining node
+// refuses: its copy would leave with it, so the sender (whose table is
+// behind) must count another node's.
 func (s *Store) handlePut(body []byte) ([]byte, error) {
 	req, err := parsePut(body)
 	if err != nil {
 		return nil, err
+	}
+	if s.draining.Load() || s.closed.Load() {
+		return nil, fmt.Errorf("put on %s: draining: %w", s.name, ErrNotOwner)
 	}
 	if !session.ValidID(req.rec.ID) {
 		return nil, fmt.Errorf("%w: put of invalid ID %.50q", ErrBadMessage, req.rec.ID)
@@ -72,7 +87,10 @@ func (s *Store) handleCount() []byte {
 	live, graves := s.count()
 	b := binary.AppendUvarint(nil, uint64(live))
 	b = binary.AppendUvarint(b, uint64(graves))
-	return binary.AppendUvarint(b, uint64(s.hints.count()))
+	b = binary.AppendUvarint(b, uint64(s.hints.count()))
+	b = binary.AppendUvarint(b, uint64(s.UnderReplicated()))
+	b = binary.AppendUvarint(b, s.Conflicts())
+	return append(b, boolByte(s.Ready()))
 }
 
 // count returns the live sessions and the tombstones this node holds.

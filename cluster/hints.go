@@ -72,6 +72,9 @@ func (s *Store) handBackHints() {
 	t := s.Table()
 	for owner, ids := range s.hints.snapshot() {
 		m, ok := t.Member(owner)
+		if !ok { // a puller gossip has not shown here yet
+			m, ok = s.receivers.lookup(owner)
+		}
 		if !ok {
 			s.hints.dropOwner(owner)
 			continue
@@ -87,17 +90,8 @@ func (s *Store) handBack(ctx context.Context, t *Table, owner Member, ids []stri
 			return // still unreachable: try again next round
 		}
 		s.hints.done(owner.Name, id)
-		if ok && !isOwner(t, t.Partition(id), s.name) {
+		if ok && !t.IsOwner(t.Partition(id), s.name) {
 			s.engine.Remove(id)
 		}
 	}
-}
-
-func isOwner(t *Table, p int, name string) bool {
-	for _, m := range t.Owners(p) {
-		if m.Name == name {
-			return true
-		}
-	}
-	return false
 }

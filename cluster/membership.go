@@ -23,29 +23,43 @@ const metaVersion = 1
 
 // nodeMeta is what every node gossips about itself (memberlist's node
 // metadata, at most 512 bytes). Peer is where its sessions are served.
+// Seq counts the node's own changes, so a direct notice (opMember) and
+// gossip can arrive in any order without an old state undoing a new one.
 type nodeMeta struct {
 	Version  int    `json:"v"`
 	Peer     string `json:"peer"`
 	Draining bool   `json:"draining,omitempty"`
+	Joining  bool   `json:"joining,omitempty"`
+	Seq      uint64 `json:"seq,omitempty"`
+}
+
+func (n nodeMeta) member(name string) Member {
+	return Member{Name: name, Addr: n.Peer, Draining: n.Draining, Joining: n.Joining}
 }
 
 // membership runs memberlist and keeps the partition table in step with
 // it. memberlist calls the delegate methods from its own goroutines, so
 // they only update the member map under mu and publish a new Table.
 type membership struct {
-	cfg  Config
-	name string
-	port int // the advertised gossip port, the default port of seeds
-	ml   *memberlist.Memberlist
-	log  *slog.Logger
+	cfg      Config
+	name     string
+	port     int // the advertised gossip port, the default port of seeds
+	ml       *memberlist.Memberlist
+	log      *slog.Logger
+	onChange func(old, new *Table) // runs under mu before a new table is published
+	clock    func() time.Time      // times the quorum's stable membership
 
 	mu      sync.Mutex // guards everything below
 	self    nodeMeta
 	members map[string]Member
+	seqs    map[string]uint64 // node name -> Seq of the state in members
 	gossip  map[string]string // node name -> gossip address, for rejoin
 	epoch   uint64
 	table   *Table
-	changed chan struct{} // closed and replaced at every table change
+	changed chan struct{}        // closed and replaced at every table change
+	stable  map[string]bool      // the last stable membership (quorum.go)
+	since   time.Time            // when the member set last changed
+	added   map[string]time.Time // node name -> when it last became a member (pause.go)
 }
 
 // newNodeName returns prefix + "-" + a random boot ID.
@@ -57,14 +71,21 @@ func newNodeName(prefix string) string {
 
 // startMembership creates the memberlist node; it does not join yet.
 // peerAddr is the advertised peer address that goes into the metadata.
-func startMembership(cfg Config, name string, tr memberlist.Transport, adv advertise, peerAddr string, gossipKey []byte) (*membership, error) {
+// onChange sees every table change (see membership.onChange). A node
+// starts joining: it owns nothing until it has pulled its partitions.
+func startMembership(cfg Config, name string, tr memberlist.Transport, adv advertise, peerAddr string, gossipKey []byte, onChange func(old, new *Table)) (*membership, error) {
 	m := &membership{
 		cfg: cfg, name: name, port: adv.port, log: cfg.Logger.With("node", name),
-		self:    nodeMeta{Version: metaVersion, Peer: peerAddr},
+		onChange: onChange, clock: time.Now,
+		self:    nodeMeta{Version: metaVersion, Peer: peerAddr, Joining: true},
 		members: map[string]Member{},
+		seqs:    map[string]uint64{},
 		gossip:  map[string]string{},
 		changed: make(chan struct{}),
+		stable:  map[string]bool{name: true},
+		added:   map[string]time.Time{},
 	}
+	m.since = m.clock()
 	m.table = NewTable(nil, cfg.Partitions, cfg.Replicas, 0)
 	ml, err := memberlist.Create(m.memberlistConfig(tr, adv, gossipKey))
 	if err != nil {
@@ -167,16 +188,69 @@ func (m *membership) resolveSeed(seed string) []string {
 	return out
 }
 
-// setDraining gossips the draining flag; the table then gives this node's
-// partitions to others.
-func (m *membership) setDraining(on bool) error {
+// updateSelf changes this node's metadata, applies it to the local table
+// at once and gossips it. It returns the new metadata, which the caller
+// also sends to every member directly (opMember) so their tables change
+// now rather than after some gossip rounds.
+func (m *membership) updateSelf(change func(*nodeMeta)) (nodeMeta, error) {
 	m.mu.Lock()
-	m.self.Draining = on
+	change(&m.self)
+	m.self.Seq++
+	meta := m.self
+	m.applyLocked(m.name, meta)
 	m.mu.Unlock()
 	if err := m.ml.UpdateNode(m.cfg.LeaveTimeout); err != nil {
-		return fmt.Errorf("cluster: gossip draining=%v: %w", on, err)
+		return meta, fmt.Errorf("cluster: gossip %+v: %w", meta, err)
 	}
-	return nil
+	return meta, nil
+}
+
+// apply takes a member's metadata sent directly by that member. An
+// unknown member is left to gossip (it has not joined here yet); a state
+// older than the one known is ignored.
+func (m *membership) apply(name string, meta nodeMeta) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.members[name]; !ok {
+		return false
+	}
+	m.applyLocked(name, meta)
+	return true
+}
+
+func (m *membership) applyLocked(name string, meta nodeMeta) {
+	if meta.Seq < m.seqs[name] {
+		return
+	}
+	m.seqs[name] = meta.Seq
+	mem := meta.member(name)
+	old, ok := m.members[name]
+	if ok && old == mem {
+		return
+	}
+	if !ok {
+		m.added[name] = time.Now()
+	}
+	m.members[name] = mem
+	m.log.Info("cluster: member changed", "member", name, "peer", meta.Peer, "draining", meta.Draining, "joining", meta.Joining)
+	m.rebuildLocked()
+}
+
+// memberFor returns how long name has been a member without a break, or
+// 0 when it is not one.
+func (m *membership) memberFor(name string) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	at, ok := m.added[name]
+	if !ok {
+		return 0
+	}
+	return time.Since(at)
+}
+
+// others returns every member but this node.
+func (m *membership) others() []Member {
+	return splitSelf(m.Table().Members(), m.name)
 }
 
 // leave tells the others this node is going, then stops gossip.
@@ -217,13 +291,20 @@ func (m *membership) NotifyJoin(n *memberlist.Node) { m.upsert(n, "joined") }
 func (m *membership) NotifyUpdate(n *memberlist.Node) { m.upsert(n, "updated") }
 
 // NotifyLeave implements memberlist.EventDelegate: a node that left or
-// was declared dead.
+// was declared dead. One that left on its own is no longer counted by the
+// quorum guard; a dead one still is (it may be alive behind a split).
 func (m *membership) NotifyLeave(n *memberlist.Node) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.members, n.Name)
+	delete(m.seqs, n.Name)
+	delete(m.added, n.Name)
 	delete(m.gossip, n.Name)
-	m.log.Info("cluster: member left", "member", n.Name)
+	left := n.State == memberlist.StateLeft
+	if left {
+		delete(m.stable, n.Name)
+	}
+	m.log.Info("cluster: member gone", "member", n.Name, "left", left)
 	m.rebuildLocked()
 }
 
@@ -238,13 +319,8 @@ func (m *membership) upsert(n *memberlist.Node, what string) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	mem := Member{Name: n.Name, Addr: meta.Peer, Draining: meta.Draining}
-	if old, ok := m.members[n.Name]; ok && old == mem {
-		return
-	}
-	m.members[n.Name] = mem
-	m.log.Info("cluster: member "+what, "member", n.Name, "peer", meta.Peer, "draining", meta.Draining)
-	m.rebuildLocked()
+	m.log.Debug("cluster: member "+what, "member", n.Name)
+	m.applyLocked(n.Name, meta)
 }
 
 func (m *membership) rebuildLocked() {
@@ -253,7 +329,13 @@ func (m *membership) rebuildLocked() {
 		list = append(list, mem)
 	}
 	m.epoch++
-	m.table = NewTable(list, m.cfg.Partitions, m.cfg.Replicas, m.epoch)
+	old := m.table
+	t := NewTable(list, m.cfg.Partitions, m.cfg.Replicas, m.epoch)
+	if m.onChange != nil {
+		m.onChange(old, t)
+	}
+	m.table = t
+	m.since = m.clock()
 	close(m.changed)
 	m.changed = make(chan struct{})
 }

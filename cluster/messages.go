@@ -18,6 +18,11 @@ const (
 	opPut                      // replicate: store a record copy if newer (with a hint when standing in)
 	opFetch                    // read this node's copy, tombstones included (repair)
 	opCount                    // how many sessions this node holds (Status)
+	opPull                     // stream the sessions of some partitions to the caller (opMerge batches)
+	opMerge                    // store a batch of records where they win (transfers, hand-off, repair)
+	opDigest                   // compare per-partition digests (anti-entropy)
+	opMember                   // a member's new metadata, sent directly so tables change at once
+	opSeen                     // how long a node has been a member here (pause check)
 )
 
 // Error codes of peer.RemoteError, turned back into sentinels by the caller.
@@ -30,6 +35,8 @@ const (
 	codeBadMessage
 	codeUnavailable
 	codeInvalidID
+	codeNoQuorum
+	codeNotSynced
 )
 
 // Request flags.
@@ -265,4 +272,126 @@ func fromNanos(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n)
+}
+
+// pullReq is the request of opPull: stream the sessions of parts to the
+// node named name at addr. With register set, the source also forwards
+// the writes it applies to those partitions until the puller owns them.
+type pullReq struct {
+	register bool
+	name     string
+	addr     string
+	parts    []int
+}
+
+func (r *pullReq) marshal() []byte {
+	b := []byte{boolByte(r.register)}
+	b = appendStr(appendStr(b, r.name), r.addr)
+	return appendInts(b, r.parts)
+}
+
+func parsePull(b []byte) (pullReq, error) {
+	d := reader{b: b}
+	r := pullReq{register: d.byte() == 1, name: d.str(), addr: d.str()}
+	r.parts = d.ints()
+	return r, d.done("pull")
+}
+
+// appendInts appends a count and the (non-negative) ints.
+func appendInts(b []byte, v []int) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	for _, x := range v {
+		b = binary.AppendUvarint(b, uint64(x))
+	}
+	return b
+}
+
+func (d *reader) ints() []int {
+	n := d.count()
+	out := make([]int, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		out = append(out, int(d.uvarint()))
+	}
+	return out
+}
+
+// A record batch (opMerge) is a count and length-prefixed records.
+func appendRecord(b []byte, rec *session.Record) []byte {
+	var scratch [512]byte
+	enc := rec.AppendBinary(scratch[:0])
+	b = binary.AppendUvarint(b, uint64(len(enc)))
+	return append(b, enc...)
+}
+
+func parseRecords(b []byte) ([]session.Record, error) {
+	d := reader{b: b}
+	n := d.count()
+	recs := make([]session.Record, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		size := d.count()
+		if d.err != nil {
+			break
+		}
+		var rec session.Record
+		if err := rec.UnmarshalBinary(d.b[:size]); err != nil {
+			d.err = fmt.Errorf("%w: record %d: %v", ErrBadMessage, i, err)
+			break
+		}
+		d.b = d.b[size:]
+		recs = append(recs, rec)
+	}
+	return recs, d.done("record batch")
+}
+
+// A digest request (opDigest) is a count of (partition, digest) pairs.
+type digest struct {
+	part int
+	sum  uint64
+}
+
+func appendDigests(b []byte, ds []digest) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ds)))
+	for _, x := range ds {
+		b = binary.AppendUvarint(b, uint64(x.part))
+		b = binary.BigEndian.AppendUint64(b, x.sum)
+	}
+	return b
+}
+
+func parseDigests(b []byte) ([]digest, error) {
+	d := reader{b: b}
+	n := d.count()
+	out := make([]digest, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		x := digest{part: int(d.uvarint())}
+		if len(d.b) < 8 {
+			d.fail("truncated digest")
+			break
+		}
+		x.sum = binary.BigEndian.Uint64(d.b)
+		d.b = d.b[8:]
+		out = append(out, x)
+	}
+	return out, d.done("digests")
+}
+
+// memberReq is the request of opMember.
+type memberReq struct {
+	name string
+	meta nodeMeta
+}
+
+func (r *memberReq) marshal() []byte {
+	b := appendStr(nil, r.name)
+	b = appendStr(b, r.meta.Peer)
+	b = append(b, boolByte(r.meta.Draining), boolByte(r.meta.Joining))
+	return binary.AppendUvarint(b, r.meta.Seq)
+}
+
+func parseMember(b []byte) (memberReq, error) {
+	d := reader{b: b}
+	r := memberReq{name: d.str()}
+	r.meta = nodeMeta{Version: metaVersion, Peer: d.str(), Draining: d.byte() == 1, Joining: d.byte() == 1}
+	r.meta.Seq = d.uvarint()
+	return r, d.done("member")
 }

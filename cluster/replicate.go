@@ -15,6 +15,11 @@ import (
 // next version, and the deadline of the record it buries, so it outlives
 // every stale copy that could bring the session back and then expires.
 func tombstone(rec session.Record, now time.Time) session.Record {
+	// Touched never goes back (a repair reads a lower version touched
+	// later than the winner as a conflicting write).
+	if rec.Touched.After(now) {
+		now = rec.Touched
+	}
 	return session.Record{ID: rec.ID, Touched: now, Idle: rec.Deadline(), Version: rec.Version + 1}
 }
 
@@ -23,13 +28,24 @@ func isTombstone(rec *session.Record) bool { return rec.Created.IsZero() }
 // serve runs a routed request on this node, the primary (or an acting
 // primary on failover) of the session's partition.
 func (s *Store) serve(ctx context.Context, op uint8, req routed) ([]byte, error) {
+	s.serving.enter()
+	defer s.serving.exit()
 	if s.closed.Load() {
 		return nil, session.ErrClosed
+	}
+	if s.checkPause(); !s.afterPause(ctx) {
+		return nil, fmt.Errorf("on %s, checking a pause: %w", s.name, ErrNotSynced)
 	}
 	t := s.Table()
 	p := t.Partition(req.routingID())
 	if err := s.admit(t, p, req.header); err != nil {
 		return nil, err
+	}
+	if t.IsOwner(p, s.name) && !s.holdings.holds(p) {
+		return nil, fmt.Errorf("partition %d on %s: %w", p, s.name, ErrNotSynced)
+	}
+	if op != opLoad && !s.quorate() {
+		return nil, ErrNoQuorum
 	}
 	switch op {
 	case opLoad:
@@ -67,13 +83,17 @@ func (s *Store) admit(t *Table, p int, h header) error {
 	return fmt.Errorf("partition %d on %s: %w", p, s.name, ErrNotOwner)
 }
 
-// local returns this node's copy of id (tombstones included), first
-// recovering it from the other replicas when this node has none: a node
-// that just became primary (a member joined) may not hold the partition
-// yet. Issue 5's partition pulls make that rare; this keeps it correct.
+// local returns this node's copy of id (tombstones included). An owner
+// holds its partition completely (serve refuses it otherwise), so its
+// miss is final. A node beyond the owners serving on failover (the
+// owners did not answer or are still pulling) may lack the session and
+// asks the other candidates for it: at most N calls, only on failover.
 func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bool) {
 	if rec, ok := s.engine.Get(id); ok {
 		return rec, true
+	}
+	if s.Table().IsOwner(p, s.name) {
+		return session.Record{}, false
 	}
 	rec, ok := s.recover(ctx, p, id)
 	if ok {
@@ -178,7 +198,9 @@ func (s *Store) install(ctx context.Context, p int, id string, rec session.Recor
 // once N copies (this node's included) hold it. An owner that does not
 // answer is replaced by the next node in HRW order, which keeps a hinted
 // copy and hands it to the owner when it is back (hints.go). With fewer
-// than N eligible members, every member must hold it.
+// than N eligible members, every member must hold it. Nodes pulling p
+// from this one (receivers) get a copy too; one that fails becomes a
+// hinted copy kept here.
 func (s *Store) replicate(ctx context.Context, p int, rec session.Record) error {
 	t := s.Table()
 	need := min(s.cfg.Replicas, t.Eligible())
@@ -186,7 +208,7 @@ func (s *Store) replicate(ctx context.Context, p int, rec session.Record) error 
 	// This node's copy counts when it is an owner; serving on failover
 	// from beyond the top N, it holds an unhinted extra copy instead.
 	copies := need - len(owners)
-	failed := s.putAll(ctx, owners, rec)
+	failed := s.putAll(ctx, owners, s.receivers.of(p, t, s.name, time.Now()), rec)
 	copies += len(owners) - len(failed)
 	if len(failed) == 0 {
 		return nil
@@ -221,9 +243,10 @@ func splitSelf(ms []Member, self string) []Member {
 	return out
 }
 
-// putAll puts rec on every member in parallel and returns those that
-// failed.
-func (s *Store) putAll(ctx context.Context, ms []Member, rec session.Record) []Member {
+// putAll puts rec on every owner and receiver in parallel and returns
+// the owners that failed; a receiver that failed gets a hint.
+func (s *Store) putAll(ctx context.Context, owners, recv []Member, rec session.Record) []Member {
+	ms := append(owners[:len(owners):len(owners)], recv...)
 	errs := make([]error, len(ms))
 	var wg sync.WaitGroup
 	for i, m := range ms {
@@ -236,9 +259,14 @@ func (s *Store) putAll(ctx context.Context, ms []Member, rec session.Record) []M
 	wg.Wait()
 	var failed []Member
 	for i, err := range errs {
-		if err != nil {
-			s.log.Warn("cluster: replica did not take a copy", "replica", ms[i].Name, "session_partition", s.Table().Partition(rec.ID), "err", err)
+		if err == nil {
+			continue
+		}
+		s.log.Warn("cluster: replica did not take a copy", "replica", ms[i].Name, "receiver", i >= len(owners), "err", err)
+		if i < len(owners) {
 			failed = append(failed, ms[i])
+		} else {
+			s.hints.add(ms[i].Name, rec.ID)
 		}
 	}
 	return failed

@@ -37,7 +37,7 @@ func (r *routed) routingID() string {
 // answers with a redirect, which is followed once (flagRedirected): tables
 // that disagree during a membership change cost one hop, never a loop.
 func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error) {
-	t := s.Table()
+	t := s.startingTable(ctx)
 	p := t.Partition(req.routingID())
 	targets := t.Candidates(p)
 	req.print = t.Fingerprint()
@@ -62,9 +62,34 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 	return nil, fmt.Errorf("partition %d: none of %d replicas served: %w", p, len(targets), lastErr)
 }
 
-// failover reports whether err means "try another replica".
+// startingTable returns the table, first waiting (up to CallTimeout) while
+// it has no eligible member: a cluster's first node is about to announce
+// itself ready.
+func (s *Store) startingTable(ctx context.Context) *Table {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
+	defer cancel()
+	for {
+		changed := s.TableChanged()
+		t := s.Table()
+		if t.Eligible() > 0 {
+			return t
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return t
+		}
+	}
+}
+
+// failover reports whether err means "try another replica". A refused
+// quorum does not: every replica on this side of a split would refuse.
 func failover(err error) bool {
-	return errors.Is(err, peer.ErrUnavailable) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotOwner)
+	if errors.Is(err, ErrNoQuorum) {
+		return false
+	}
+	return errors.Is(err, peer.ErrUnavailable) || errors.Is(err, ErrUnavailable) ||
+		errors.Is(err, ErrNotOwner) || errors.Is(err, ErrNotSynced) || errors.Is(err, session.ErrClosed)
 }
 
 // send runs one request at addr: in-process when addr is this node.
@@ -97,6 +122,8 @@ var remoteCodes = []struct {
 	{codeNotOwner, ErrNotOwner},
 	{codeClosed, session.ErrClosed},
 	{codeBadMessage, ErrBadMessage},
+	{codeNoQuorum, ErrNoQuorum}, // before codeUnavailable, which it wraps
+	{codeNotSynced, ErrNotSynced},
 	{codeUnavailable, ErrUnavailable},
 	{codeInvalidID, memory.ErrInvalidID},
 }

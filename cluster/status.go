@@ -10,11 +10,18 @@ import (
 // Status is a node's view of the cluster, shaped for JSON (the demo's
 // GET /cluster).
 type Status struct {
-	Node       string         `json:"node"`  // the node that answered
-	Epoch      uint64         `json:"epoch"` // its table's epoch
-	Partitions int            `json:"partitions"`
-	Replicas   int            `json:"replicas"`
-	Members    []MemberStatus `json:"members"` // sorted by name
+	Node       string `json:"node"`  // the node that answered
+	Ready      bool   `json:"ready"` // whether it serves (Ready)
+	Epoch      uint64 `json:"epoch"` // its table's epoch
+	Partitions int    `json:"partitions"`
+	Replicas   int    `json:"replicas"`
+	// UnderReplicated sums the members' UnderReplicated: the copies the
+	// cluster is short of. 0 means every partition has N copies.
+	UnderReplicated int `json:"underReplicated"`
+	// Conflicts sums the members' Conflicts.
+	Conflicts uint64         `json:"conflicts"`
+	Quorum    bool           `json:"quorum"`  // this node sees a majority of the last stable membership
+	Members   []MemberStatus `json:"members"` // sorted by name
 }
 
 // MemberStatus is one member in a Status.
@@ -27,7 +34,15 @@ type MemberStatus struct {
 	Sessions int    `json:"sessions"`
 	Deleted  int    `json:"tombstones"` // deleted sessions remembered so no replica revives them
 	Hinted   int    `json:"hinted"`     // copies kept for an owner that did not answer
-	Error    string `json:"error,omitempty"`
+	Joining  bool   `json:"joining"`    // pulling its partitions; owns none yet
+	Ready    bool   `json:"ready"`      // the member's own Ready
+	// UnderReplicated is how many partitions the member owns but does not
+	// hold yet (it is pulling them), plus, for the partitions it is
+	// primary of, the copies missing because fewer than N nodes are
+	// eligible.
+	UnderReplicated int    `json:"underReplicated"`
+	Conflicts       uint64 `json:"conflicts"` // conflicting copies its repairs resolved
+	Error           string `json:"error,omitempty"`
 }
 
 // Status returns the members, the epoch and, per member, its partitions
@@ -36,13 +51,13 @@ type MemberStatus struct {
 // Sessions -1 and Error set).
 func (s *Store) Status(ctx context.Context) Status {
 	t := s.Table()
-	st := Status{Node: s.name, Epoch: t.Epoch(), Partitions: t.Partitions(), Replicas: s.cfg.Replicas}
+	st := Status{Node: s.name, Ready: s.Ready(), Epoch: t.Epoch(), Partitions: t.Partitions(), Replicas: s.cfg.Replicas, Quorum: s.quorate()}
 	members := t.Members()
 	st.Members = make([]MemberStatus, len(members))
 	var wg sync.WaitGroup
 	for i, m := range members {
 		ms := &st.Members[i]
-		*ms = MemberStatus{Name: m.Name, Addr: m.Addr, Draining: m.Draining}
+		*ms = MemberStatus{Name: m.Name, Addr: m.Addr, Draining: m.Draining, Joining: m.Joining}
 		ms.Primary, ms.Backup = t.Roles(m.Name)
 		wg.Add(1)
 		go func() {
@@ -51,6 +66,10 @@ func (s *Store) Status(ctx context.Context) Status {
 		}()
 	}
 	wg.Wait()
+	for _, ms := range st.Members {
+		st.UnderReplicated += max(ms.UnderReplicated, 0)
+		st.Conflicts += ms.Conflicts
+	}
 	slices.SortFunc(st.Members, func(a, b MemberStatus) int { return strings.Compare(a.Name, b.Name) })
 	return st
 }
@@ -66,9 +85,45 @@ func (s *Store) fillCounts(ctx context.Context, ms *MemberStatus) {
 	if err == nil {
 		d := reader{b: body}
 		ms.Sessions, ms.Deleted, ms.Hinted = int(d.uvarint()), int(d.uvarint()), int(d.uvarint())
+		ms.UnderReplicated, ms.Conflicts, ms.Ready = int(d.uvarint()), d.uvarint(), d.byte() == 1
 		err = d.done("count")
 	}
 	if err != nil {
 		ms.Sessions, ms.Error = -1, err.Error()
 	}
+}
+
+// UnderReplicated returns how many copies this node is short of: the
+// partitions it owns but does not hold yet (it is pulling them after a
+// join, a crash or a heal), plus, for the partitions it is primary of,
+// the copies missing because fewer than N nodes are eligible. Summed
+// over the members (Status) it is 0 when every partition has N copies.
+func (s *Store) UnderReplicated() int {
+	t := s.Table()
+	short := 0
+	for p := range t.Partitions() {
+		if own := t.Owners(p); len(own) > 0 && own[0].Name == s.name {
+			short += max(s.cfg.Replicas-len(own), 0)
+		}
+	}
+	return short + s.syncing(t, false)
+}
+
+// Syncing returns how many partitions this node is still pulling: those
+// it owns (or, while joining, will own) but does not hold yet. A node
+// serves none of them (the requests fail over to replicas that hold
+// them); 0 means it holds everything it owns.
+func (s *Store) Syncing() int { return s.syncing(s.Table(), true) }
+
+func (s *Store) syncing(t *Table, target bool) int {
+	var owned []bool
+	if target {
+		owned = ownedBy(t, s.name)
+	} else {
+		owned = make([]bool, t.Partitions())
+		for p := range owned {
+			owned[p] = t.IsOwner(p, s.name)
+		}
+	}
+	return s.holdings.missing(owned)
 }

@@ -37,6 +37,18 @@ type Store struct {
 	hints    hints
 	renewing gates // sessions being renewed at this node
 
+	holdings  *holdings     // partitions this node holds completely (holdings.go)
+	receivers receivers     // nodes pulling partitions from this one (move.go)
+	kick      chan struct{} // wakes the mover
+	conflicts atomic.Uint64 // conflicting copies resolved by repair (entropy.go)
+	serving   inflight      // routed requests this node is serving (Drain waits)
+	calls     inflight      // Load, Save and Delete calls in progress (halt waits)
+	mono      func() time.Duration
+	lastBeat  atomic.Int64 // mono() at the last heartbeat (pause.go)
+	pause     pause
+
+	ready    atomic.Bool // joined and announced (Ready)
+	draining atomic.Bool
 	closed   atomic.Bool
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -47,8 +59,12 @@ type Store struct {
 
 // New starts a node: it binds the gossip and peer ports, joins the seeds
 // (failing to reach them is logged, not fatal: rejoin keeps trying) and
-// serves until Close. A node reachable from other machines without a
-// Secret is refused with ErrNoSecret.
+// serves until Close. The node is a member at once and routes requests
+// to the owners of their sessions, but it owns no partition until it has
+// pulled the ones it will own from their current owners; then it becomes
+// Ready (a node that finds no other member is ready at once: it starts a
+// cluster). A node reachable from other machines without a Secret is
+// refused with ErrNoSecret.
 func New(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -57,10 +73,13 @@ func New(cfg Config) (*Store, error) {
 	if err := cfg.requireSecret(); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, name: newNodeName(cfg.Name), stop: make(chan struct{})}
+	s := &Store{cfg: cfg, name: newNodeName(cfg.Name), stop: make(chan struct{}), kick: make(chan struct{}, 1)}
 	s.bg, s.cancelBg = context.WithCancel(context.Background())
 	s.log = cfg.Logger.With("node", s.name)
 	s.hints.byOwner = map[string]map[string]struct{}{}
+	s.holdings = newHoldings(cfg.Partitions)
+	start := time.Now()
+	s.mono = func() time.Duration { return time.Since(start) }
 	var undo []func()
 	if err := s.start(&undo); err != nil {
 		for i := len(undo) - 1; i >= 0; i-- {
@@ -72,7 +91,18 @@ func New(cfg Config) (*Store, error) {
 	s.members.join(cfg.Join)
 	s.goLoop(cfg.RejoinInterval, s.members.rejoin)
 	s.goLoop(cfg.RejoinInterval, s.handBackHints)
+	s.goLoop(cfg.ProbeInterval/2, s.beat)
+	s.goLoop(cfg.AntiEntropyInterval, s.antiEntropy)
+	s.wg.Add(1)
+	go s.moveLoop()
 	return s, nil
+}
+
+// onTable runs at every table change, before the table is published
+// (membership.onChange): partitions that change hands stop being held
+// before any request can be routed by the new table.
+func (s *Store) onTable(old, next *Table) {
+	s.holdings.update(old, next, ownedBy(next, s.name))
 }
 
 // start brings up the engine, the listeners, gossip and the peer server,
@@ -94,7 +124,7 @@ func (s *Store) start(undo *[]func()) error {
 	}
 	*undo = append(*undo, func() { tr.Shutdown() })
 	s.peerAddr = peerAdvertise(adv, ln)
-	if s.members, err = startMembership(s.cfg, s.name, tr, adv, s.peerAddr, deriveKey(s.cfg.Secret, "gossip")); err != nil {
+	if s.members, err = startMembership(s.cfg, s.name, tr, adv, s.peerAddr, deriveKey(s.cfg.Secret, "gossip"), s.onTable); err != nil {
 		return err
 	}
 	*undo = append(*undo, func() { s.members.shutdown() })
@@ -162,19 +192,28 @@ func (s *Store) goLoop(interval time.Duration, f func()) {
 	}()
 }
 
-// Close leaves the cluster gracefully (the others learn at once that this
-// node is gone, instead of waiting for failure detection) and stops. It
-// is idempotent and waits for every goroutine it started.
-func (s *Store) Close() error { return s.halt(true) }
+// Close drains the node (Drain, bounded by DrainTimeout): it hands every
+// session it holds to the new owners, leaves the cluster and stops. It is
+// idempotent and waits for every goroutine it started.
+func (s *Store) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
+	defer cancel()
+	return s.Drain(ctx)
+}
 
-// Shutdown stops the node without leaving: to the others it looks like a
-// crash (tests use it to kill a node). It is idempotent.
+// Shutdown stops the node without handing off or leaving: to the others
+// it looks like a crash (tests use it to kill a node). It is idempotent.
 func (s *Store) Shutdown() error { return s.halt(false) }
 
 func (s *Store) halt(leave bool) error {
 	var err error
 	s.stopOnce.Do(func() {
 		s.closed.Store(true)
+		if leave { // let the calls in progress finish their peer calls
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CallTimeout)
+			s.calls.wait(ctx)
+			cancel()
+		}
 		close(s.stop)
 		s.cancelBg()
 		s.wg.Wait()
@@ -218,6 +257,8 @@ func (s *Store) Owner(id string) string {
 // at the next live replica when the primary does not answer. Concurrent
 // loads of one session from this node share one remote read.
 func (s *Store) Load(ctx context.Context, token string) (session.Record, bool, error) {
+	s.calls.enter()
+	defer s.calls.exit()
 	if s.closed.Load() {
 		return session.Record{}, false, fmt.Errorf("cluster: load: %w", session.ErrClosed)
 	}
@@ -245,8 +286,11 @@ type foundRecord struct {
 }
 
 // Save implements session.Store. The patch is applied at the primary of
-// the session's partition and acknowledged after N copies hold it.
+// the session's partition and acknowledged after N copies hold it. With
+// Config.Quorum, a node without quorum refuses with ErrNoQuorum.
 func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string, error) {
+	s.calls.enter()
+	defer s.calls.exit()
 	var err error
 	switch {
 	case s.closed.Load():
@@ -257,6 +301,8 @@ func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string
 		err = fmt.Errorf("%w: %.50q", memory.ErrInvalidID, p.NewID)
 	case patchSize(&p) > s.cfg.MaxRecordSize:
 		err = fmt.Errorf("patch of %d bytes exceeds MaxRecordSize (%d): %w", patchSize(&p), s.cfg.MaxRecordSize, session.ErrTooLarge)
+	case !s.quorate():
+		err = ErrNoQuorum
 	default:
 		_, err = s.route(ctx, opSave, routed{id: token, patch: p})
 	}
@@ -267,6 +313,12 @@ func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string
 		return p.NewID, nil
 	}
 	return token, nil
+}
+
+// quorate reports whether writes are allowed: always, unless
+// Config.Quorum is on and this node sees no majority (quorum.go).
+func (s *Store) quorate() bool {
+	return !s.cfg.Quorum || s.members.quorate()
 }
 
 // patchSize is a lower bound of the size the patch adds to a record.
@@ -282,11 +334,16 @@ func patchSize(p *session.Patch) int {
 // tombstone and replicates it like a write, so no replica can bring the
 // session back.
 func (s *Store) Delete(ctx context.Context, token string) error {
+	s.calls.enter()
+	defer s.calls.exit()
 	if s.closed.Load() {
 		return fmt.Errorf("cluster: delete: %w", session.ErrClosed)
 	}
 	if !session.ValidID(token) {
 		return nil
+	}
+	if !s.quorate() {
+		return fmt.Errorf("cluster: delete: %w", ErrNoQuorum)
 	}
 	if _, err := s.route(ctx, opDelete, routed{id: token}); err != nil {
 		return fmt.Errorf("cluster: delete: %w", err)

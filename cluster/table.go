@@ -10,7 +10,8 @@ import (
 type Member struct {
 	Name     string // node name: Config.Name + "-" + boot ID
 	Addr     string // peer transport address
-	Draining bool   // leaving: it serves but owns no partitions
+	Draining bool   // leaving: it hands its sessions off and owns no partitions
+	Joining  bool   // pulling the partitions it will own; owns none until ready
 }
 
 // Table maps partitions to their preference lists. It is immutable: a
@@ -34,14 +35,14 @@ type Table struct {
 // highest N own the partition, index 0 is the primary. HRW needs no ring
 // and no virtual nodes, and removing a member only changes the partitions
 // that had it in their top N, whose next-best member already holds a copy.
-// Draining members own nothing.
+// Draining and joining members own nothing.
 func NewTable(members []Member, partitions, replicas int, epoch uint64) *Table {
 	t := &Table{epoch: epoch, replicas: replicas, partitions: partitions}
 	t.members = slices.Clone(members)
 	slices.SortFunc(t.members, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	t.members = slices.CompactFunc(t.members, func(a, b Member) bool { return a.Name == b.Name })
 	for i, m := range t.members {
-		if !m.Draining {
+		if !m.Draining && !m.Joining {
 			t.eligible = append(t.eligible, i)
 		}
 	}
@@ -90,7 +91,7 @@ func cmpDesc(a, b uint64) int {
 // Epoch counts the membership changes this node has seen.
 func (t *Table) Epoch() uint64 { return t.epoch }
 
-// Fingerprint identifies the member set (names and draining flags): two
+// Fingerprint identifies the member set (names and flags): two
 // tables with the same fingerprint route every session the same way.
 func (t *Table) Fingerprint() uint64 { return t.print }
 
@@ -119,7 +120,7 @@ func (t *Table) Candidates(p int) []Member {
 }
 
 // Eligible returns the number of members that own partitions (those not
-// draining).
+// draining or joining).
 func (t *Table) Eligible() int { return len(t.eligible) }
 
 // Order returns every eligible member in partition p's HRW order: the
@@ -135,6 +136,30 @@ func (t *Table) pick(idx []int) []Member {
 		out[i] = t.members[j]
 	}
 	return out
+}
+
+// IsOwner reports whether name is one of partition p's owners.
+func (t *Table) IsOwner(p int, name string) bool {
+	top := t.top[p]
+	for _, idx := range top[:min(len(top), t.replicas)] {
+		if t.members[idx].Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Target returns the table this one becomes once every joining member is
+// ready: the partitions a joining member pulls before it says so.
+func (t *Table) Target() *Table {
+	if !slices.ContainsFunc(t.members, func(m Member) bool { return m.Joining }) {
+		return t
+	}
+	ms := slices.Clone(t.members)
+	for i := range ms {
+		ms[i].Joining = false
+	}
+	return NewTable(ms, t.partitions, t.replicas, t.epoch)
 }
 
 // Member returns the member named name.
@@ -170,6 +195,9 @@ func (t *Table) fingerprint() uint64 {
 		h.Write([]byte(m.Name))
 		if m.Draining {
 			h.Write([]byte{1})
+		}
+		if m.Joining {
+			h.Write([]byte{2})
 		}
 		h.Write([]byte{0})
 	}

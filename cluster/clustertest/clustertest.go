@@ -15,11 +15,15 @@
 package clustertest
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,9 +60,25 @@ func WithConfig(f func(i int, c *cluster.Config)) Option {
 	return func(o *options) { o.configure = f }
 }
 
-// WithLogger sends every node's log to l. Default: discarded.
+// WithLogger sends every node's log to l. Default: discarded, unless the
+// environment variable CLUSTERTEST_LOGDIR names a directory: then each
+// test's nodes log at Info level to DIR/<test name>.log, which is where
+// to look when a fault test fails.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.logger = l }
+}
+
+func defaultLogger(t testing.TB) *slog.Logger {
+	dir := os.Getenv("CLUSTERTEST_LOGDIR")
+	if dir == "" {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	f, err := os.Create(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".log"))
+	if err != nil {
+		t.Fatalf("clustertest: CLUSTERTEST_LOGDIR: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 // New starts n nodes (node 0 first; the others join it) and registers
@@ -69,7 +89,7 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 	c := &Cluster{t: t, net: newNetwork(1), killed: map[int]bool{}}
 	c.opts.secret = make([]byte, 32)
 	rand.Read(c.opts.secret)
-	c.opts.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	c.opts.logger = defaultLogger(t)
 	for _, o := range opts {
 		o(&c.opts)
 	}
@@ -140,13 +160,14 @@ func (c *Cluster) Store(i int) *cluster.Store {
 	return c.nodes[i]
 }
 
-// Alive returns the indices of the nodes not killed.
+// Alive returns the indices of the nodes started and not killed or
+// drained.
 func (c *Cluster) Alive() []int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []int
-	for i := range c.nodes {
-		if !c.killed[i] {
+	for i, s := range c.nodes {
+		if s != nil && !c.killed[i] {
 			out = append(out, i)
 		}
 	}
@@ -158,6 +179,20 @@ func (c *Cluster) Index(name string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.IndexFunc(c.nodes, func(s *cluster.Store) bool { return s != nil && s.Name() == name })
+}
+
+// Drain takes node i out of the Cluster gracefully (cluster.Store.Drain:
+// hand-off, leave, stop). The node stops counting as alive first, so
+// helpers that pick a live node (as a load balancer would) avoid it.
+func (c *Cluster) Drain(ctx context.Context, i int) error {
+	c.mu.Lock()
+	if c.killed[i] {
+		c.mu.Unlock()
+		return nil
+	}
+	c.killed[i] = true
+	c.mu.Unlock()
+	return c.Store(i).Drain(ctx)
 }
 
 // Kill stops node i without a goodbye, as a crash would: its links are cut
@@ -230,10 +265,14 @@ func (c *Cluster) Delay(from, to int, d time.Duration) {
 }
 
 // Converged reports whether every live node's table holds exactly the live
-// nodes it is not cut from, and nodes that see each other agree.
+// nodes it is not cut from, and every live node is ready and holds every
+// partition it owns (cluster.Store.Syncing is 0).
 func (c *Cluster) Converged() bool {
 	alive := c.Alive()
 	for _, i := range alive {
+		if s := c.Store(i); !s.Ready() || s.Syncing() > 0 {
+			return false
+		}
 		want := []string{}
 		for _, j := range alive {
 			if i == j || !c.net.isCut(i, j) {
@@ -265,21 +304,51 @@ func (c *Cluster) WaitConverged(timeout time.Duration) {
 	}
 }
 
+// WaitReplicated waits until Converged and no live node is short of a
+// copy (cluster.Store.UnderReplicated is 0 everywhere: every partition
+// has N copies), and fails the test if that takes longer than timeout.
+func (c *Cluster) WaitReplicated(timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !c.Converged() || c.underReplicated() > 0 {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("clustertest: not fully replicated after %v (%d copies short): %s", timeout, c.underReplicated(), c.describe())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (c *Cluster) underReplicated() int {
+	n := 0
+	for _, i := range c.Alive() {
+		n += c.Store(i).UnderReplicated()
+	}
+	return n
+}
+
 // describe lists what each live node sees, for failure messages.
 func (c *Cluster) describe() string {
 	s := ""
 	for _, i := range c.Alive() {
 		var names []string
 		for _, m := range c.Store(i).Table().Members() {
-			names = append(names, m.Name)
+			flag := ""
+			if m.Joining {
+				flag = "(joining)"
+			} else if m.Draining {
+				flag = "(draining)"
+			}
+			names = append(names, m.Name+flag)
 		}
-		s += fmt.Sprintf("\n  node %d (%s) sees %v", i, c.Store(i).Name(), names)
+		st := c.Store(i)
+		s += fmt.Sprintf("\n  node %d (%s, ready=%v syncing=%d short=%d) sees %v", i, st.Name(), st.Ready(), st.Syncing(), st.UnderReplicated(), names)
 	}
 	return s
 }
 
-// close stops every node (in parallel: each leave waits for a gossip
-// round) and the network.
+// close stops every node (in parallel) and the network. The nodes stop
+// hard (cluster.Store.Shutdown): the test is over, and draining them into
+// each other would only cost time.
 func (c *Cluster) close() {
 	var wg sync.WaitGroup
 	for _, i := range c.Alive() {
@@ -287,7 +356,7 @@ func (c *Cluster) close() {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				s.Close()
+				s.Shutdown()
 			}()
 		}
 	}

@@ -1,0 +1,213 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// Anti-entropy and repair. Replicas can differ after a split brain (both
+// sides served), a hinted copy that never went home, or a write that
+// reached only some replicas before its primary died. Every
+// AntiEntropyInterval a node sends, to each other owner of the partitions
+// it is primary for, a digest per partition: the sum of a hash of (ID,
+// version, touched) over its sessions and tombstones, so order does not
+// matter and one scan computes them all. The other side answers which
+// digests differ; for those partitions both sides stream their copies to
+// each other, and each keeps what wins (merge). The same round hands the
+// copies of partitions this node no longer owns to their owners and drops
+// them (handOff).
+//
+// Which copy wins is decided the same way on every node, so replicas
+// converge: the higher version; for equal versions the later Touched, then
+// the larger encoding. A conflict is a losing copy that held a write the
+// winner lacks: the same version with other content (both sides of a
+// split wrote once), or a lower version touched later than the winner
+// (the loser's side wrote after the winner's last write, so the loser is
+// no ancestor of the winner). Conflicts are counted (Conflicts, Status)
+// and logged where an owner's copy loses. Divergent histories whose loser
+// was touched earlier look like an ordinary stale copy and are not
+// counted: telling them apart would need a version vector per session.
+
+// merge stores rec unless this node's copy wins over it, and reports
+// whether it was stored. A copy of an owned partition that loses while
+// holding a write rec lacks counts as a conflict.
+func (s *Store) merge(rec *session.Record) (bool, error) {
+	if !session.ValidID(rec.ID) {
+		return false, fmt.Errorf("%w: merge of invalid ID %.50q", ErrBadMessage, rec.ID)
+	}
+	if rec.Expired(s.cfg.Now()) {
+		return false, nil
+	}
+	var lost *session.Record
+	stored := false
+	_, err := s.engine.Update(rec.ID, func(cur *session.Record, found bool) (bool, error) {
+		if found && !wins(rec, cur) {
+			return false, nil
+		}
+		if found && diverged(cur, rec) {
+			c := *cur
+			lost = &c
+		}
+		*cur, stored = *rec, true
+		return true, nil
+	})
+	if lost != nil {
+		s.conflict(lost, rec)
+	}
+	return stored, err
+}
+
+func (s *Store) conflict(lost, won *session.Record) {
+	t := s.Table()
+	if !t.IsOwner(t.Partition(won.ID), s.name) {
+		return // a stale copy on its way out; an owner's copy decides
+	}
+	s.conflicts.Add(1)
+	s.log.Warn("cluster: conflicting copies of a session; the newer wins",
+		"partition", t.Partition(won.ID), "lost_version", lost.Version, "lost_touched", lost.Touched,
+		"won_version", won.Version, "won_touched", won.Touched)
+}
+
+// wins reports whether a beats b.
+func wins(a, b *session.Record) bool {
+	switch {
+	case a.Version != b.Version:
+		return a.Version > b.Version
+	case !a.Touched.Equal(b.Touched):
+		return a.Touched.After(b.Touched)
+	}
+	return bytes.Compare(a.AppendBinary(nil), b.AppendBinary(nil)) > 0
+}
+
+// diverged reports whether loser holds a write winner lacks (see the top
+// of this file).
+func diverged(loser, winner *session.Record) bool {
+	if loser.Version == winner.Version {
+		return !bytes.Equal(loser.AppendBinary(nil), winner.AppendBinary(nil))
+	}
+	return loser.Touched.After(winner.Touched)
+}
+
+// entryHash is one session's share of its partition's digest.
+func entryHash(rec *session.Record) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(rec.ID))
+	return mix64(h.Sum64() ^ mix64(rec.Version) ^ mix64(uint64(nanos(rec.Touched))))
+}
+
+// antiEntropy runs one round (see the top of this file). A node that is
+// joining or draining has nothing to compare yet, or any more.
+func (s *Store) antiEntropy() {
+	if !s.ready.Load() || s.draining.Load() {
+		return
+	}
+	ctx, t := s.bg, s.Table()
+	s.receivers.prune(t, time.Now())
+	owned := ownedBy(t, s.name)
+	sums, foreign := s.survey(t, owned, true)
+	if err := s.handOff(ctx, t, foreign); err != nil {
+		s.log.Warn("cluster: hand-off of copies this node no longer owns is incomplete; retrying next round", "err", err)
+	}
+	for _, m := range splitSelf(t.Members(), s.name) {
+		if err := s.compare(ctx, t, m, sums); err != nil {
+			s.log.Warn("cluster: anti-entropy with a replica failed", "replica", m.Name, "err", err)
+		}
+	}
+}
+
+// survey scans this node's sessions once: the digests of the partitions
+// in owned and, with collect, the copies of the others.
+func (s *Store) survey(t *Table, owned []bool, collect bool) (sums []uint64, foreign []session.Record) {
+	sums = make([]uint64, t.Partitions())
+	s.engine.Range(func(id string, rec session.Record) bool {
+		if p := t.Partition(id); owned[p] {
+			sums[p] += entryHash(&rec)
+		} else if collect {
+			foreign = append(foreign, rec)
+		}
+		return true
+	})
+	return sums, foreign
+}
+
+// compare sends m the digests of the partitions this node is primary for
+// and m replicates, then exchanges the partitions whose digests differ.
+func (s *Store) compare(ctx context.Context, t *Table, m Member, sums []uint64) error {
+	var ds []digest
+	for p := range sums {
+		if own := t.Owners(p); len(own) > 1 && own[0].Name == s.name && t.IsOwner(p, m.Name) {
+			ds = append(ds, digest{part: p, sum: sums[p]})
+		}
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	resp, err := s.call(ctx, m.Addr, opDigest, appendDigests(nil, ds))
+	if err != nil {
+		return err
+	}
+	d := reader{b: resp}
+	differ := d.ints()
+	if err := d.done("digest reply"); err != nil || len(differ) == 0 {
+		return err
+	}
+	s.log.Info("cluster: replicas differ; exchanging partitions", "replica", m.Name, "partitions", len(differ))
+	return s.exchange(ctx, m, differ)
+}
+
+// exchange streams both copies of parts across, each side keeping what
+// wins.
+func (s *Store) exchange(ctx context.Context, m Member, parts []int) error {
+	want := make([]bool, s.cfg.Partitions)
+	for _, p := range parts {
+		want[p] = true
+	}
+	var wg sync.WaitGroup
+	var pullErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pullErr = s.pull(ctx, m, parts, false)
+	}()
+	_, pushErr := s.stream(ctx, m, func(p int) bool { return want[p] })
+	wg.Wait()
+	if pullErr != nil {
+		return pullErr
+	}
+	return pushErr
+}
+
+// handleDigest answers which of the sender's digests differ from this
+// node's.
+func (s *Store) handleDigest(body []byte) ([]byte, error) {
+	ds, err := parseDigests(body)
+	if err != nil {
+		return nil, err
+	}
+	t := s.Table()
+	asked := make([]bool, t.Partitions())
+	for _, x := range ds {
+		if x.part >= len(asked) {
+			return nil, fmt.Errorf("%w: digest of partition %d of %d", ErrBadMessage, x.part, len(asked))
+		}
+		asked[x.part] = true
+	}
+	sums, _ := s.survey(t, asked, false)
+	var differ []int
+	for _, x := range ds {
+		if sums[x.part] != x.sum {
+			differ = append(differ, x.part)
+		}
+	}
+	return appendInts(nil, differ), nil
+}
+
+// Conflicts returns how many conflicting copies this node's repairs have
+// resolved (see merge).
+func (s *Store) Conflicts() uint64 { return s.conflicts.Load() }

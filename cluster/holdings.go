@@ -1,0 +1,142 @@
+package cluster
+
+import (
+	"sync"
+)
+
+// holdings records which partitions this node holds a complete copy of:
+// the partitions it may serve as primary and count as a replica of. A
+// node holds a partition once it has pulled it from every node that may
+// have it (move.go), and keeps holding it while it stays an owner. It
+// stops holding a partition when it loses ownership (its copy goes stale
+// from then on), when a member it had not seen joins the partition's
+// owners (after a split heals, that member may have taken writes this
+// node missed), and when the node itself was paused long enough to be
+// declared dead (pause.go). A partition that is owned but not held is
+// pulled again; until then the node refuses to serve it (ErrNotSynced)
+// and the sender fails over to a replica that holds it.
+//
+// gen counts the invalidations of each partition, so a pull that started
+// before one cannot mark the partition held afterwards.
+type holdings struct {
+	mu   sync.Mutex // guards held and gen
+	held []bool
+	gen  []uint64
+}
+
+func newHoldings(partitions int) *holdings {
+	return &holdings{held: make([]bool, partitions), gen: make([]uint64, partitions)}
+}
+
+// holds reports whether partition p is held.
+func (h *holdings) holds(p int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.held[p]
+}
+
+// wanted returns up to limit partitions that owned says this node should
+// hold but does not, with their generations.
+func (h *holdings) wanted(owned []bool, limit int) (parts []int, gens []uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for p, own := range owned {
+		if own && !h.held[p] {
+			parts = append(parts, p)
+			gens = append(gens, h.gen[p])
+			if len(parts) == limit {
+				break
+			}
+		}
+	}
+	return parts, gens
+}
+
+// markHeld records that partition p was pulled completely, unless it was
+// invalidated since the pull started (gen moved on).
+func (h *holdings) markHeld(p int, gen uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gen[p] == gen {
+		h.held[p] = true
+	}
+}
+
+// dropLocked stops holding p.
+func (h *holdings) dropLocked(p int) {
+	h.held[p] = false
+	h.gen[p]++
+}
+
+// dropAll stops holding every partition: this node may have missed writes
+// to any of them.
+func (h *holdings) dropAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for p := range h.held {
+		h.dropLocked(p)
+	}
+}
+
+// update applies a table change for node self: partitions it no longer
+// owns, and partitions whose owners now include a member absent from the
+// old table, are no longer held. owned is what self owns in next (see
+// ownedBy).
+func (h *holdings) update(old, next *Table, owned []bool) {
+	fresh := freshMembers(old, next)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for p, own := range owned {
+		if !own || h.held[p] && len(fresh) > 0 && ownedByAny(next, p, fresh) {
+			h.dropLocked(p) // also outdates a pull of p in flight
+		}
+	}
+}
+
+// freshMembers returns the ready members of next that old did not have
+// at all: joining members are not counted (they pull from the owners, so
+// they hold nothing the owners lack).
+func freshMembers(old, next *Table) map[string]bool {
+	fresh := map[string]bool{}
+	for _, m := range next.Members() {
+		if _, ok := old.Member(m.Name); !ok && !m.Joining {
+			fresh[m.Name] = true
+		}
+	}
+	return fresh
+}
+
+func ownedByAny(t *Table, p int, names map[string]bool) bool {
+	for _, m := range t.Owners(p) {
+		if names[m.Name] {
+			return true
+		}
+	}
+	return false
+}
+
+// ownedBy returns, per partition, whether self should hold it in t: as an
+// owner, or, while self is joining, as an owner-to-be (t.Target()).
+func ownedBy(t *Table, self string) []bool {
+	if m, ok := t.Member(self); ok && m.Joining {
+		t = t.Target()
+	}
+	owned := make([]bool, t.Partitions())
+	for p := range owned {
+		owned[p] = t.IsOwner(p, self)
+	}
+	return owned
+}
+
+// missing returns how many partitions owned marks that are not held.
+func (h *holdings) missing(owned []bool) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for p, own := range owned {
+		if own && !h.held[p] {
+			n++
+		}
+	}
+	return n
+}

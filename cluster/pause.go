@@ -1,0 +1,135 @@
+package cluster
+
+import (
+	"context"
+	"encoding/binary"
+	"sync"
+	"time"
+)
+
+// A node that was paused (SIGSTOP, a frozen VM, a debugger) for longer
+// than failure detection may have been declared dead meanwhile: the
+// others then took over its partitions and wrote sessions it never saw.
+// When it runs again nothing in its own view has changed (its table still
+// names it primary), and requests queued during the pause would be served
+// from stale copies.
+//
+// So the node keeps a heartbeat. After a gap longer than the shortest
+// time in which the others could have declared it dead, it serves nothing
+// until it has asked every member how long it has been a member there
+// without a break (opSeen). If one of them lost sight of it during the
+// gap (or does not answer), the node holds nothing for sure any more: it
+// drops its holdings and pulls its partitions again (holdings.go), and
+// requests fail over to the replicas that kept running meanwhile. If all
+// of them kept it (the whole machine stalled, say), nothing changes.
+
+// pauseLimit is the shortest time after which the others may have
+// declared this node dead: a probe timeout plus the suspicion timeout
+// (memberlist's minimum, SuspicionMult probe intervals).
+func (c *Config) pauseLimit() time.Duration {
+	return c.ProbeTimeout + time.Duration(c.SuspicionMult)*c.ProbeInterval
+}
+
+// pause is the state of the pause check.
+type pause struct {
+	mu       sync.Mutex    // guards gap and checking
+	gap      time.Duration // the pause to check; 0 when none is pending
+	checking chan struct{} // closed when the pending check ends
+}
+
+// checkPause compares the time since the last heartbeat with pauseLimit;
+// after a longer gap it schedules a check (run by the heartbeat, beat).
+// It runs on the heartbeat and before serving a request, so a request
+// queued during a pause finds the gap before it is served.
+func (s *Store) checkPause() {
+	now := int64(s.mono())
+	last := s.lastBeat.Load()
+	gap := time.Duration(now - last)
+	if !s.lastBeat.CompareAndSwap(last, now) || gap <= s.cfg.pauseLimit() || !s.ready.Load() {
+		return
+	}
+	s.pause.mu.Lock()
+	defer s.pause.mu.Unlock()
+	if s.pause.gap == 0 {
+		s.pause.checking = make(chan struct{})
+	}
+	s.pause.gap = max(s.pause.gap, gap)
+}
+
+// afterPause waits until a pending pause check has ended (up to
+// CallTimeout); it reports false when it did not end in time.
+func (s *Store) afterPause(ctx context.Context) bool {
+	s.pause.mu.Lock()
+	checking := s.pause.checking
+	pending := s.pause.gap > 0
+	s.pause.mu.Unlock()
+	if !pending {
+		return true
+	}
+	t := time.NewTimer(s.cfg.CallTimeout)
+	defer t.Stop()
+	select {
+	case <-checking:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// beat is the heartbeat: it checks for a pause and runs a pending check.
+func (s *Store) beat() {
+	s.checkPause()
+	s.pause.mu.Lock()
+	gap, checking := s.pause.gap, s.pause.checking
+	s.pause.mu.Unlock()
+	if gap == 0 {
+		return
+	}
+	if s.lostSight(gap) {
+		s.log.Warn("cluster: node was paused and a member lost sight of it; re-syncing before serving", "paused", gap)
+		s.holdings.dropAll()
+		s.kickMover()
+	} else {
+		s.log.Info("cluster: node was paused; no member lost sight of it", "paused", gap)
+	}
+	s.pause.mu.Lock()
+	s.pause.gap = 0
+	close(checking)
+	s.pause.mu.Unlock()
+}
+
+// lostSight reports whether some member has not had this node as a
+// member for at least gap, or did not answer.
+func (s *Store) lostSight(gap time.Duration) bool {
+	others := s.members.others()
+	lost := make([]bool, len(others))
+	var wg sync.WaitGroup
+	for i, m := range others {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := s.call(s.bg, m.Addr, opSeen, appendStr(nil, s.name))
+			n, size := binary.Uvarint(resp)
+			lost[i] = err != nil || size <= 0 || time.Duration(n) < gap
+		}()
+	}
+	wg.Wait()
+	for _, l := range lost {
+		if l {
+			return true
+		}
+	}
+	return false
+}
+
+// handleSeen answers how long the named node has been a member here
+// without a break, in nanoseconds (0: not a member).
+func (s *Store) handleSeen(body []byte) ([]byte, error) {
+	d := reader{b: body}
+	name := d.str()
+	if err := d.done("seen"); err != nil {
+		return nil, err
+	}
+	return binary.AppendUvarint(nil, uint64(s.members.memberFor(name))), nil
+}
