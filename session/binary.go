@@ -202,13 +202,12 @@ func (p *Patch) ApplyBinary(dst, src []byte) ([]byte, error) {
 		m.old.b = src[d.off:]
 	}
 	p.applyHeader(&r)
-	n, ok := m.run(nil)
+	_, n, ok := m.run(nil, false)
 	if !ok {
 		return dst, fmt.Errorf("%w: pairs truncated, out of key order or followed by trailing bytes", errCorrupt)
 	}
 	out := r.appendHeader(dst)
-	out = binary.AppendUvarint(out, uint64(n))
-	m.run(&out)
+	out, _, _ = m.run(binary.AppendUvarint(out, uint64(n)), true)
 	return out, nil
 }
 
@@ -222,22 +221,12 @@ type merge struct {
 	set   []string
 }
 
-// run writes the merged pairs to *out (or only counts them when out is nil)
-// and returns how many there are; ok is false when the stored pairs are
-// corrupt. It works on a copy of m, so it can run twice. (It returns a bool,
-// not the decoder's error, so that the sorted keys can stay on the caller's
-// stack.)
-func (m merge) run(out *[]byte) (n int, ok bool) {
-	emit := func(pair []byte, k string) {
-		n++
-		if out != nil && pair != nil {
-			*out = append(*out, pair...)
-		} else if out != nil {
-			*out = appendString(*out, k)
-			v := m.p.Set[k]
-			*out = append(binary.AppendUvarint(*out, uint64(len(v))), v...)
-		}
-	}
+// run appends the merged pairs to out (or only counts them, when write is
+// false) and returns out and how many pairs there are; ok is false when the
+// stored pairs are corrupt. It works on a copy of m, so it can run twice.
+// (It returns a bool, not the decoder's error, so that the sorted keys can
+// stay on the caller's stack.)
+func (m merge) run(out []byte, write bool) (_ []byte, n int, ok bool) {
 	var prev []byte
 	for i := uint64(0); i < m.count && !m.p.Clear; i++ {
 		start := m.old.off
@@ -245,25 +234,39 @@ func (m merge) run(out *[]byte) (n int, ok bool) {
 		m.old.span()
 		key := m.old.b[k0:k1]
 		if m.old.err != nil || i > 0 && bytes.Compare(prev, key) >= 0 {
-			return 0, false
+			return out, 0, false
 		}
 		prev = key
 		for len(m.set) > 0 && m.set[0] < string(key) {
-			emit(nil, m.set[0])
-			m.set = m.set[1:]
+			out, n = m.appendSet(out, write), n+1
 		}
 		switch {
 		case len(m.set) > 0 && m.set[0] == string(key):
-			emit(nil, m.set[0])
-			m.set = m.set[1:]
+			out, n = m.appendSet(out, write), n+1
 		case !m.deleted(key):
-			emit(m.old.b[start:m.old.off], "")
+			if write {
+				out = append(out, m.old.b[start:m.old.off]...)
+			}
+			n++
 		}
 	}
-	for _, k := range m.set {
-		emit(nil, k)
+	for len(m.set) > 0 {
+		out, n = m.appendSet(out, write), n+1
 	}
-	return n, m.p.Clear || m.old.end() == nil
+	return out, n, m.p.Clear || m.old.end() == nil
+}
+
+// appendSet appends the first of the keys left to set with its value and
+// drops it from m.set.
+func (m *merge) appendSet(out []byte, write bool) []byte {
+	k := m.set[0]
+	m.set = m.set[1:]
+	if !write {
+		return out
+	}
+	out = appendString(out, k)
+	v := m.p.Set[k]
+	return append(binary.AppendUvarint(out, uint64(len(v))), v...)
 }
 
 func (m *merge) deleted(key []byte) bool {

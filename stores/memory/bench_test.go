@@ -28,16 +28,28 @@ func typicalValues() map[string][]byte {
 
 func fill(b *testing.B, s *Store, n int) []string {
 	b.Helper()
+	ids := newIDs(n)
+	fillIDs(b, s, ids)
+	return ids
+}
+
+func newIDs(n int) []string {
 	ids := make([]string, n)
-	now := time.Now()
 	for i := range ids {
 		ids[i] = session.NewID()
-		p := session.Patch{NewID: ids[i], Now: now, Idle: time.Hour, Set: typicalValues()}
+	}
+	return ids
+}
+
+func fillIDs(b *testing.B, s *Store, ids []string) {
+	b.Helper()
+	now := time.Now()
+	for _, id := range ids {
+		p := session.Patch{NewID: id, Now: now, Idle: time.Hour, Set: typicalValues()}
 		if _, err := s.Save(ctx, "", p); err != nil {
 			b.Fatal(err)
 		}
 	}
-	return ids
 }
 
 func benchStore(b *testing.B) (*Store, []string) {
@@ -112,8 +124,9 @@ func BenchmarkHeapPerSession(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	ids := newIDs(b.N)
 	before := liveHeap()
-	fill(b, s, b.N)
+	fillIDs(b, s, ids)
 	after := liveHeap()
 	b.ReportMetric(float64(after-before)/float64(b.N), "heap-bytes/session")
 	b.ReportMetric(float64(s.Stats().Bytes)/float64(b.N), "counted-bytes/session")

@@ -21,9 +21,11 @@ type Config struct {
 	// the package doc). Default 0: unlimited.
 	MaxSessions int
 
-	// MaxBytes bounds the memory held, counted as the encoded record bytes
-	// plus the key and a fixed per-session overhead; a write beyond it evicts
-	// like MaxSessions. It must be at least MaxSessionBytes. Default 0:
+	// MaxBytes bounds the memory held, counted as the slot each session
+	// takes (its encoded bytes rounded up to a size class) plus a fixed
+	// per-session overhead for the index; a write beyond it evicts like
+	// MaxSessions. Pages are at most about an eighth emptier than that (see
+	// the package doc). It must be at least MaxSessionBytes. Default 0:
 	// unlimited.
 	MaxBytes int64
 

@@ -4,20 +4,38 @@
 //
 // # Model
 //
-// The map is split into Config.Shards parts, each with its own mutex, so
-// requests for different sessions rarely wait for each other. Each session is
-// kept as one []byte (session.Record.AppendBinary) plus its deadline and
-// version in a small struct value, and the map key is a string that shares
-// those bytes: no per-session Go map of interfaces and one allocation per
-// session, which keeps the heap small and the garbage collector's work low
-// with a million sessions. Stored bytes are never changed in place, so a
-// reader decodes them after releasing the lock.
+// The store is split into Config.Shards parts, each with its own mutex, so
+// requests for different sessions rarely wait for each other. A shard keeps
+// each session as its compact binary form (session.Record.AppendBinary,
+// without the ID) in a slot of a slab, and an index from the session's ID,
+// decoded to its 32 bytes, to the slot. Neither holds a Go pointer per
+// session, so with a million sessions the garbage collector has a few
+// thousand objects to look at instead of millions, and a rewritten session
+// reuses its slot instead of leaving garbage.
 //
-// A patch (Save) is decoded, applied and re-encoded under its shard's lock,
-// so concurrent patches to different keys of one session all survive. Renew
-// holds the locks of both the old and the new ID's shards, so a concurrent
-// patch on the old ID either lands before the move (and moves with it) or
-// fails with session.ErrNotFound.
+// The slab's pages are 64 KiB of slots of one size class (classes 16 bytes
+// or an eighth apart). On unix they are mapped from the operating system
+// outside the Go heap. That is what keeps the memory of a large store near
+// its size: the Go runtime lets its heap grow to twice the live heap between
+// collections (GOGC=100), so a million ~200-byte sessions held in the heap
+// cost about twice their bytes in RSS, while pages outside it cost them once.
+// (Consequently GOMEMLIMIT does not see them: when you set one, leave room
+// for Stats().Bytes.) A session larger than the largest class (16 KiB) gets
+// a page of its own in the Go heap. Sessions that grow or shrink move between
+// classes and leave holes; a class that is more than an eighth empty is
+// compacted under its shard's lock (its emptiest pages are emptied into the
+// holes of the others and given back), so the pages held stay within about
+// an eighth of the slots used. Pages go back to the operating system when
+// they empty, and all of them once the Store is unreachable (the engine
+// methods work after Close, so Close cannot free them).
+//
+// Stored bytes are changed in place, so every read copies (decodes) them
+// under the shard's lock. A patch (Save) is applied to the stored bytes
+// directly (session.Patch.ApplyBinary) under that lock, so concurrent
+// patches to different keys of one session all survive, and a counter patch
+// allocates nothing. Renew holds the locks of both the old and the new ID's
+// shards, so a concurrent patch on the old ID either lands before the move
+// (and moves with it) or fails with session.ErrNotFound.
 //
 // # Expiry
 //

@@ -1,23 +1,33 @@
 package memory
 
-import "github.com/sessionmesh/sessionmesh/session"
+import (
+	"fmt"
 
-// The engine methods below work on session IDs the caller trusts (the
-// cluster package); unlike Load and Save they do not check the ID's shape and
-// keep working after Close.
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// The engine methods below serve the cluster package. Unlike Load, Save and
+// Delete they keep working after Close (so a node can hand its sessions
+// off). They still need well-formed IDs (session.ValidID), which is what the
+// index is keyed by: Get of anything else finds nothing, Remove does
+// nothing, and Update and Put fail with ErrInvalidID.
 
 // Get returns a copy of the live session id; an expired one is removed and
 // not returned.
 func (s *Store) Get(id string) (session.Record, bool) {
-	now := s.now()
-	sh := s.shardFor(id)
-	sh.mu.Lock()
-	e, ok := s.getLocked(sh, id, now)
-	sh.mu.Unlock()
+	k, ok := keyOf(id)
 	if !ok {
 		return session.Record{}, false
 	}
-	rec, err := decode(id, e)
+	now := s.now()
+	sh := s.shardFor(&k)
+	sh.mu.Lock()
+	defer sh.unlock()
+	loc, ok := s.getLocked(sh, k, now)
+	if !ok {
+		return session.Record{}, false
+	}
+	rec, err := decode(id, sh.slab.load(loc))
 	return rec, err == nil
 }
 
@@ -25,27 +35,31 @@ func (s *Store) Get(id string) (session.Record, bool) {
 // record (found=false: an expired or missing session, and a zero Record). If
 // fn returns write=true the record as fn left it, with its ID set to id, is
 // stored and returned; with write=false nothing changes and the stored
-// record (zero when not found) is returned. An error from fn aborts and is returned as it is; a
-// record over MaxSessionBytes fails with an error wrapping
-// session.ErrTooLarge and changes nothing.
+// record (zero when not found) is returned. An error from fn aborts and is
+// returned as it is; a record over MaxSessionBytes fails with an error
+// wrapping session.ErrTooLarge and changes nothing.
 func (s *Store) Update(id string, fn func(rec *session.Record, found bool) (write bool, err error)) (session.Record, error) {
+	k, ok := keyOf(id)
+	if !ok {
+		return session.Record{}, fmt.Errorf("memory: update %.50q: %w", id, ErrInvalidID)
+	}
 	now := s.now()
-	sh := s.shardFor(id)
+	sh := s.shardFor(&k)
 	sh.mu.Lock()
-	rec, wrote, err := s.updateLocked(sh, id, now, fn)
-	sh.mu.Unlock()
+	rec, wrote, err := s.updateLocked(sh, k, id, now, fn)
+	sh.unlock()
 	if wrote {
-		s.trim(id)
+		s.trim(k)
 	}
 	return rec, err
 }
 
-func (s *Store) updateLocked(sh *shard, id string, now int64, fn func(*session.Record, bool) (bool, error)) (session.Record, bool, error) {
+func (s *Store) updateLocked(sh *shard, k key, id string, now int64, fn func(*session.Record, bool) (bool, error)) (session.Record, bool, error) {
 	var rec session.Record
-	old, found := s.getLocked(sh, id, now)
+	loc, found := s.getLocked(sh, k, now)
 	if found {
 		var err error
-		if rec, err = decode(id, old); err != nil {
+		if rec, err = decode(id, sh.slab.load(loc)); err != nil {
 			return session.Record{}, false, err
 		}
 	}
@@ -56,82 +70,102 @@ func (s *Store) updateLocked(sh *shard, id string, now int64, fn func(*session.R
 	case !write && !found:
 		return session.Record{}, false, nil
 	case !write:
-		rec, err = decode(id, old) // fn may have changed its copy
+		rec, err = decode(id, sh.slab.load(loc)) // fn may have changed its copy
 		return rec, false, err
 	}
 	rec.ID = id // what Get will return
-	e, err := s.encode(id, &rec)
+	var scratch [512]byte
+	data, err := s.encode(&rec, scratch[:0])
 	if err != nil {
 		return session.Record{}, false, err
 	}
-	s.setLocked(sh, id, e)
+	s.setLocked(sh, k, data)
 	return rec, true, nil
 }
 
 // Put stores rec under id (as the record of session id, whatever rec.ID
-// says) unless the stored live record has a Version >=
-// rec.Version (replicas and repair use it, so an old copy never overwrites a
-// newer one). An already expired rec is not stored. It reports whether rec
-// was stored; the error is session.ErrTooLarge's, as for Update.
+// says) unless the stored live record has a Version >= rec.Version
+// (replicas and repair use it, so an old copy never overwrites a newer one).
+// An already expired rec is not stored. It reports whether rec was stored;
+// the error is session.ErrTooLarge's, as for Update, or ErrInvalidID's.
 func (s *Store) Put(id string, rec session.Record) (bool, error) {
+	k, ok := keyOf(id)
+	if !ok {
+		return false, fmt.Errorf("memory: put %.50q: %w", id, ErrInvalidID)
+	}
 	now := s.now()
-	e, err := s.encode(id, &rec)
-	if err != nil || e.deadline <= now {
+	var scratch [512]byte
+	data, err := s.encode(&rec, scratch[:0])
+	if err != nil || deadlineNanos(&rec) <= now {
 		return false, err
 	}
-	sh := s.shardFor(id)
+	sh := s.shardFor(&k)
 	sh.mu.Lock()
-	old, found := s.getLocked(sh, id, now)
-	stored := !found || old.version < e.version
+	loc, found := s.getLocked(sh, k, now)
+	stored := !found || header(sh.slab.load(loc)).Version < rec.Version
 	if stored {
-		s.setLocked(sh, id, e)
+		s.setLocked(sh, k, data)
 	}
-	sh.mu.Unlock()
+	sh.unlock()
 	if stored {
-		s.trim(id)
+		s.trim(k)
 	}
 	return stored, nil
 }
 
 // Remove deletes the session id; a missing one is no error.
 func (s *Store) Remove(id string) {
-	sh := s.shardFor(id)
+	k, ok := keyOf(id)
+	if !ok {
+		return
+	}
+	sh := s.shardFor(&k)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if e, ok := sh.entries[id]; ok {
-		s.dropLocked(sh, id, e)
+	defer sh.unlock()
+	if loc, ok := sh.index[k]; ok {
+		s.dropLocked(sh, k, loc)
 	}
 }
 
 // Range calls fn with a copy of every live session until fn returns false.
-// Each shard is locked only while its entries are copied out, so fn may call
-// the Store; sessions changed during the walk may be seen old or new, and
-// sessions created during it may be missed.
+// Each shard is locked only while its records are copied out, so fn may
+// call the Store; sessions changed during the walk may be seen old or new,
+// and sessions created during it may be missed.
 func (s *Store) Range(fn func(id string, rec session.Record) bool) {
-	var batch []keyed
+	var batch snapshot
 	for i := range s.shards {
-		batch = s.snapshot(&s.shards[i], batch[:0], s.now())
-		for _, k := range batch {
-			rec, err := decode(k.id, k.e)
-			if err == nil && !fn(k.id, rec) {
+		batch.take(s, &s.shards[i], s.now())
+		for _, e := range batch.entries {
+			id := e.k.String()
+			rec, err := decode(id, batch.data[e.start:e.end])
+			if err == nil && !fn(id, rec) {
 				return
 			}
 		}
 	}
 }
 
-type keyed struct {
-	id string
-	e  entry
+// snapshot holds copies of one shard's live records, all in one buffer.
+type snapshot struct {
+	data    []byte
+	entries []struct {
+		k          key
+		start, end int
+	}
 }
 
-func (s *Store) snapshot(sh *shard, batch []keyed, now int64) []keyed {
+func (b *snapshot) take(s *Store, sh *shard, now int64) {
+	b.data, b.entries = b.data[:0], b.entries[:0]
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	for id, e := range sh.entries {
-		if e.deadline > now {
-			batch = append(batch, keyed{id, e})
+	defer sh.unlock()
+	for k, loc := range sh.index {
+		if rec := sh.slab.load(loc); deadlineOf(rec) > now {
+			start := len(b.data)
+			b.data = append(b.data, rec...)
+			b.entries = append(b.entries, struct {
+				k          key
+				start, end int
+			}{k, start, len(b.data)})
 		}
 	}
-	return batch
 }

@@ -1,12 +1,11 @@
 package memory
 
 import (
-	"bytes"
+	"encoding/base64"
 	"fmt"
 	"math"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/sessionmesh/sessionmesh/session"
 )
@@ -15,64 +14,112 @@ import (
 // near its deadline, few enough to cost next to nothing (Redis samples 5).
 const evictionSample = 5
 
-// entryOverhead approximates what one session costs besides its key and
-// encoded bytes: the map slot (string header and entry) and allocation
-// rounding. MaxBytes counts it so that many tiny sessions are bounded too.
-const entryOverhead = 64
+// entryOverhead approximates what one session costs besides its slot: its
+// index entry (a 36-byte key and loc in a map that is between half and
+// seven eighths full). MaxBytes counts it so that many tiny sessions are
+// bounded too.
+const entryOverhead = 48
 
-// shard is one independently locked part of the map.
+// shard is one independently locked part of the store.
 type shard struct {
-	mu      sync.Mutex // guards entries
-	entries map[string]entry
+	mu    sync.Mutex     // guards index and slab
+	index map[key]uint32 // session ID -> loc of its record in slab
+	slab  slab
 }
 
-// entry is one session: its bytes and what the store must know about it
-// without decoding. data is never changed after it is stored, so it may be
-// read after the shard's lock is released, and the map key can share it.
-type entry struct {
-	data     []byte // the session ID, then session.Record.AppendBinary
-	deadline int64  // Record.Deadline() in Unix nanoseconds
-	version  uint64 // Record.Version
+// unlock compacts the slab if writes left it sparse (see slab), then
+// releases the shard. Every path that locks a shard unlocks it here, so
+// compaction never runs inside a walk over the index.
+func (sh *shard) unlock() {
+	if sh.slab.sparse != 0 && sh.slab.evacuate() {
+		for k, loc := range sh.index {
+			if sh.slab.evacuating(loc) {
+				sh.index[k] = sh.slab.move(loc)
+			}
+		}
+	}
+	sh.mu.Unlock()
 }
 
-// key returns the ID at the start of data as a string that shares data's
-// memory. As the map key it costs no allocation of its own (a third of a
-// small session's heap), and it never pins a caller's string: a token cut
-// from a request's Cookie header would otherwise keep the whole header alive
-// for as long as the session lives. Sound because data is never written
-// after encode.
-func (e entry) key(idLen int) string {
-	return unsafe.String(unsafe.SliceData(e.data), idLen)
+// key is a session ID decoded to its 32 bytes: a map key without a pointer,
+// so the index costs the garbage collector nothing, and never a reference to
+// a caller's string (a token cut from a request's Cookie header would
+// otherwise keep the whole header alive).
+type key [session.IDBytes]byte
+
+// keyOf returns the key of id; ok is false when id is not a well-formed ID
+// (exactly what session.ValidID accepts). It checks and decodes in one
+// pass, with no allocation: every request looks up a key.
+func keyOf(id string) (k key, ok bool) {
+	if len(id) != session.IDLen {
+		return k, false
+	}
+	var acc uint32
+	n, j := 0, 0 // bits in acc, bytes written
+	for i := 0; i < len(id); i++ {
+		v := base64URL[id[i]]
+		if v == 0xff {
+			return k, false
+		}
+		acc, n = acc<<6|uint32(v), n+6
+		if n >= 8 {
+			n -= 8
+			k[j] = byte(acc >> n)
+			j++
+		}
+	}
+	// 43 characters carry 258 bits: the last 2 must be zero, so that each
+	// ID has one spelling.
+	return k, acc&(1<<n-1) == 0
 }
 
-func (e entry) size() int64 { return int64(len(e.data) + entryOverhead) }
+// base64URL maps each base64url character to its value and every other
+// byte to 0xff.
+var base64URL = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		t[c] = byte(i)
+	}
+	return t
+}()
 
-// encode turns rec into the entry for id, refusing a session over
-// MaxSessionBytes. The record is encoded without its ID, which the entry
-// already starts with (decode puts it back: a stored record's ID is always
-// the ID it is stored under). The bytes are copied to an exactly sized
-// slice: a million sessions should not each carry the slack of a growing
-// buffer.
-func (s *Store) encode(id string, rec *session.Record) (entry, error) {
-	var scratch [512]byte
+func (k *key) String() string { return base64.RawURLEncoding.EncodeToString(k[:]) }
+
+// encode appends the binary form of rec, without its ID (the index holds
+// it), to scratch, refusing a session over MaxSessionBytes.
+func (s *Store) encode(rec *session.Record, scratch []byte) ([]byte, error) {
 	anonymous := *rec
 	anonymous.ID = ""
-	data := anonymous.AppendBinary(append(scratch[:0], id...))
-	if n := len(data) - len(id); n > s.cfg.MaxSessionBytes {
-		return entry{}, fmt.Errorf("session of %d bytes exceeds MaxSessionBytes (%d): %w",
-			n, s.cfg.MaxSessionBytes, session.ErrTooLarge)
-	}
-	return entry{data: bytes.Clone(data), deadline: deadlineNanos(rec), version: rec.Version}, nil
+	return s.checkSize(anonymous.AppendBinary(scratch))
 }
 
-// decode returns a fresh copy of the record of session id held in e.
-func decode(id string, e entry) (session.Record, error) {
+func (s *Store) checkSize(data []byte) ([]byte, error) {
+	if len(data) > s.cfg.MaxSessionBytes {
+		return nil, fmt.Errorf("session of %d bytes exceeds MaxSessionBytes (%d): %w",
+			len(data), s.cfg.MaxSessionBytes, session.ErrTooLarge)
+	}
+	return data, nil
+}
+
+// decode returns a fresh copy of the record of session id held in data.
+func decode(id string, data []byte) (session.Record, error) {
 	var rec session.Record
-	if err := rec.UnmarshalBinary(e.data[len(id):]); err != nil {
+	if err := rec.UnmarshalBinary(data); err != nil {
 		return session.Record{}, fmt.Errorf("memory: decode stored session: %w", err)
 	}
 	rec.ID = id
 	return rec, nil
+}
+
+// header returns the fields of the stored record data but its values.
+func header(data []byte) session.Record {
+	var h session.Record
+	if h.UnmarshalHeader(data) != nil {
+		return session.Record{} // never for bytes the store wrote; a zero deadline expires it
+	}
+	return h
 }
 
 var (
@@ -93,36 +140,46 @@ func deadlineNanos(rec *session.Record) int64 {
 	return d.UnixNano()
 }
 
-// getLocked returns the live entry of id, removing it if it has expired.
-func (s *Store) getLocked(sh *shard, id string, now int64) (entry, bool) {
-	e, ok := sh.entries[id]
-	if ok && e.deadline <= now {
-		s.dropLocked(sh, id, e)
+func deadlineOf(data []byte) int64 {
+	h := header(data)
+	return deadlineNanos(&h)
+}
+
+// getLocked returns the loc of the live session k, removing it if it has
+// expired.
+func (s *Store) getLocked(sh *shard, k key, now int64) (uint32, bool) {
+	loc, ok := sh.index[k]
+	if ok && deadlineOf(sh.slab.load(loc)) <= now {
+		s.dropLocked(sh, k, loc)
 		s.expired.Add(1)
-		return entry{}, false
+		return 0, false
 	}
-	return e, ok
+	return loc, ok
 }
 
-// setLocked stores e under id and evicts from sh while the store is over its
-// bounds.
-func (s *Store) setLocked(sh *shard, id string, e entry) {
-	if old, ok := sh.entries[id]; ok {
-		s.bytes.Add(-old.size())
-		delete(sh.entries, id) // so that the new key, sharing e.data, is the one kept
+// setLocked stores data as the record of k and evicts from sh while the
+// store is over its bounds.
+func (s *Store) setLocked(sh *shard, k key, data []byte) {
+	if loc, ok := sh.index[k]; ok {
+		s.bytes.Add(-int64(sh.slab.size(loc)))
+		loc = sh.slab.replace(loc, data)
+		sh.index[k] = loc
+		s.bytes.Add(int64(sh.slab.size(loc)))
 	} else {
+		loc = sh.slab.store(data)
+		sh.index[k] = loc
 		s.sessions.Add(1)
+		s.bytes.Add(int64(sh.slab.size(loc) + entryOverhead))
 	}
-	sh.entries[e.key(len(id))] = e
-	s.bytes.Add(e.size())
-	for s.overLimit() && s.evictOneLocked(sh, id) {
+	for s.overLimit() && s.evictOneLocked(sh, k) {
 	}
 }
 
-func (s *Store) dropLocked(sh *shard, id string, e entry) {
-	delete(sh.entries, id)
+func (s *Store) dropLocked(sh *shard, k key, loc uint32) {
+	s.bytes.Add(-int64(sh.slab.size(loc) + entryOverhead))
 	s.sessions.Add(-1)
-	s.bytes.Add(-e.size())
+	sh.slab.free(loc)
+	delete(sh.index, k)
 }
 
 func (s *Store) overLimit() bool {
@@ -133,14 +190,16 @@ func (s *Store) overLimit() bool {
 // evictOneLocked evicts, among a few sessions of sh other than keep, the one
 // with the earliest deadline. Go's map iteration starts at a random place, so
 // the first entries are a random sample. It reports whether it evicted.
-func (s *Store) evictOneLocked(sh *shard, keep string) bool {
-	victim, deadline, seen := "", int64(0), 0
-	for id, e := range sh.entries {
-		if id == keep {
+func (s *Store) evictOneLocked(sh *shard, keep key) bool {
+	var victim key
+	var victimLoc uint32
+	deadline, seen := int64(0), 0
+	for k, loc := range sh.index {
+		if k == keep {
 			continue
 		}
-		if seen == 0 || e.deadline < deadline {
-			victim, deadline = id, e.deadline
+		if d := deadlineOf(sh.slab.load(loc)); seen == 0 || d < deadline {
+			victim, victimLoc, deadline = k, loc, d
 		}
 		if seen++; seen == evictionSample {
 			break
@@ -149,7 +208,7 @@ func (s *Store) evictOneLocked(sh *shard, keep string) bool {
 	if seen == 0 {
 		return false
 	}
-	s.dropLocked(sh, victim, sh.entries[victim])
+	s.dropLocked(sh, victim, victimLoc)
 	if deadline <= s.now() {
 		s.expired.Add(1)
 	} else {
@@ -161,24 +220,24 @@ func (s *Store) evictOneLocked(sh *shard, keep string) bool {
 // trim evicts from the other shards while the store is still over its
 // bounds after the written shard had nothing left to give (a bound smaller
 // than the number of shards, or one very large session).
-func (s *Store) trim(keep string) {
+func (s *Store) trim(keep key) {
 	start := int(s.next.Add(1))
 	for i := 0; i < len(s.shards) && s.overLimit(); i++ {
 		sh := &s.shards[(start+i)&(len(s.shards)-1)]
 		sh.mu.Lock()
 		for s.overLimit() && s.evictOneLocked(sh, keep) {
 		}
-		sh.mu.Unlock()
+		sh.unlock()
 	}
 }
 
 func (s *Store) sweepShard(sh *shard, now int64) int {
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	defer sh.unlock()
 	n := 0
-	for id, e := range sh.entries {
-		if e.deadline <= now {
-			s.dropLocked(sh, id, e)
+	for k, loc := range sh.index {
+		if deadlineOf(sh.slab.load(loc)) <= now {
+			s.dropLocked(sh, k, loc)
 			n++
 		}
 	}

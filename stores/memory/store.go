@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,11 +49,22 @@ func New(cfg Config) (*Store, error) {
 	cfg.setDefaults()
 	s := &Store{cfg: cfg, seed: maphash.MakeSeed(), shards: make([]shard, cfg.Shards), stop: make(chan struct{})}
 	for i := range s.shards {
-		s.shards[i].entries = make(map[string]entry)
+		s.shards[i].index = make(map[key]uint32)
 	}
+	// The engine methods work after Close, so the pages outside the Go heap
+	// can only be given back once nothing can reach the Store.
+	runtime.AddCleanup(s, releaseShards, s.shards)
 	s.wg.Add(1)
 	go s.sweepLoop()
 	return s, nil
+}
+
+func releaseShards(shards []shard) {
+	for i := range shards {
+		shards[i].mu.Lock()
+		shards[i].slab.releaseAll()
+		shards[i].mu.Unlock()
+	}
 }
 
 // Close stops the sweeper and waits for it. Afterwards Load, Save and Delete
@@ -84,9 +96,6 @@ func (s *Store) Load(_ context.Context, token string) (session.Record, bool, err
 	if s.closed.Load() {
 		return session.Record{}, false, fmt.Errorf("memory: load: %w", session.ErrClosed)
 	}
-	if !session.ValidID(token) {
-		return session.Record{}, false, nil
-	}
 	rec, found := s.Get(token)
 	return rec, found, nil
 }
@@ -99,8 +108,6 @@ func (s *Store) Save(_ context.Context, token string, p session.Patch) (string, 
 		err = session.ErrClosed
 	case token == "":
 		token, err = s.create(p)
-	case !session.ValidID(token):
-		err = session.ErrNotFound
 	case p.NewID != "" && p.NewID != token:
 		token, err = s.renew(token, p)
 	default:
@@ -117,86 +124,128 @@ func (s *Store) Delete(_ context.Context, token string) error {
 	if s.closed.Load() {
 		return fmt.Errorf("memory: delete: %w", session.ErrClosed)
 	}
-	if session.ValidID(token) {
-		s.Remove(token)
-	}
+	s.Remove(token)
 	return nil
 }
 
+// The Save paths below apply the patch to the stored bytes
+// (session.Patch.ApplyBinary): no decoded record, no map, no garbage. The
+// patch they apply has no NewID, because the index, not the record, holds
+// the ID.
+
 // create stores a new session under p.NewID.
 func (s *Store) create(p session.Patch) (string, error) {
-	if !session.ValidID(p.NewID) {
+	k, ok := keyOf(p.NewID)
+	if !ok {
 		return "", fmt.Errorf("%w: new session ID %.50q", ErrInvalidID, p.NewID)
 	}
-	_, err := s.Update(p.NewID, func(rec *session.Record, found bool) (bool, error) {
-		if found {
-			return false, ErrIDInUse
-		}
-		p.Apply(rec)
-		return true, nil
-	})
-	return p.NewID, err
+	sh := s.shardFor(&k)
+	sh.mu.Lock()
+	err := s.applyLocked(sh, k, false, p)
+	sh.unlock()
+	if err != nil {
+		return "", err
+	}
+	s.trim(k)
+	return p.NewID, nil
 }
 
 // patch applies p to the live session id.
 func (s *Store) patch(id string, p session.Patch) error {
-	_, err := s.Update(id, func(rec *session.Record, found bool) (bool, error) {
-		if !found {
-			return false, session.ErrNotFound
-		}
-		p.Apply(rec)
-		return true, nil
-	})
+	k, ok := keyOf(id)
+	if !ok {
+		return session.ErrNotFound
+	}
+	sh := s.shardFor(&k)
+	sh.mu.Lock()
+	err := s.applyLocked(sh, k, true, p)
+	sh.unlock()
+	if err == nil {
+		s.trim(k)
+	}
 	return err
+}
+
+// applyLocked applies p to the session k, which must exist (a patch) or
+// must not (a create).
+func (s *Store) applyLocked(sh *shard, k key, exists bool, p session.Patch) error {
+	loc, found := s.getLocked(sh, k, s.now())
+	switch {
+	case found && !exists:
+		return ErrIDInUse
+	case !found && exists:
+		return session.ErrNotFound
+	}
+	var old []byte
+	if found {
+		old = sh.slab.load(loc)
+	}
+	var scratch [512]byte
+	data, err := s.applyBinary(p, scratch[:0], old)
+	if err != nil {
+		return err
+	}
+	s.setLocked(sh, k, data)
+	return nil
+}
+
+func (s *Store) applyBinary(p session.Patch, scratch, old []byte) ([]byte, error) {
+	p.NewID = ""
+	data, err := p.ApplyBinary(scratch, old)
+	if err != nil {
+		return nil, fmt.Errorf("memory: stored session: %w", err)
+	}
+	return s.checkSize(data)
 }
 
 // renew applies p to the session old and moves it to p.NewID, holding both
 // shards' locks so that no patch on old can slip in between.
 func (s *Store) renew(old string, p session.Patch) (string, error) {
-	if !session.ValidID(p.NewID) {
+	to, ok := keyOf(p.NewID)
+	if !ok {
 		return "", fmt.Errorf("%w: renewed session ID %.50q", ErrInvalidID, p.NewID)
 	}
-	now := s.now()
-	i, j := s.shardIndex(old), s.shardIndex(p.NewID)
+	from, ok := keyOf(old)
+	if !ok {
+		return "", session.ErrNotFound
+	}
+	i, j := s.shardIndex(&from), s.shardIndex(&to)
 	unlock := s.lockPair(i, j)
-	err := s.moveLocked(&s.shards[i], &s.shards[j], old, p, now)
+	err := s.moveLocked(&s.shards[i], &s.shards[j], from, to, p)
 	unlock()
 	if err != nil {
 		return "", err
 	}
-	s.trim(p.NewID)
+	s.trim(to)
 	return p.NewID, nil
 }
 
-func (s *Store) moveLocked(from, to *shard, old string, p session.Patch, now int64) error {
-	e, ok := s.getLocked(from, old, now)
+func (s *Store) moveLocked(from, to *shard, old, renewed key, p session.Patch) error {
+	now := s.now()
+	loc, ok := s.getLocked(from, old, now)
 	if !ok {
 		return session.ErrNotFound
 	}
-	if _, taken := s.getLocked(to, p.NewID, now); taken {
+	if _, taken := s.getLocked(to, renewed, now); taken {
 		return ErrIDInUse
 	}
-	rec, err := decode(old, e)
+	var scratch [512]byte
+	data, err := s.applyBinary(p, scratch[:0], from.slab.load(loc))
 	if err != nil {
 		return err
 	}
-	p.Apply(&rec)
-	moved, err := s.encode(p.NewID, &rec)
-	if err != nil {
-		return err
-	}
-	s.dropLocked(from, old, e)
-	s.setLocked(to, p.NewID, moved)
+	s.dropLocked(from, old, loc)
+	s.setLocked(to, renewed, data)
 	return nil
 }
 
-// now returns the clock in Unix nanoseconds, the unit of entry deadlines.
+// now returns the clock in Unix nanoseconds, the unit of deadlines.
 func (s *Store) now() int64 { return s.cfg.Now().UnixNano() }
 
-func (s *Store) shardFor(id string) *shard { return &s.shards[s.shardIndex(id)] }
+func (s *Store) shardFor(k *key) *shard { return &s.shards[s.shardIndex(k)] }
 
-func (s *Store) shardIndex(id string) int {
-	return int(maphash.String(s.seed, id) & uint64(len(s.shards)-1))
+func (s *Store) shardIndex(k *key) int {
+	return int(maphash.Bytes(s.seed, k[:]) & uint64(len(s.shards)-1))
 }
 
 // lockPair locks shards i and j (once when they are the same) in index
@@ -204,12 +253,12 @@ func (s *Store) shardIndex(id string) int {
 func (s *Store) lockPair(i, j int) (unlock func()) {
 	if i == j {
 		s.shards[i].mu.Lock()
-		return s.shards[i].mu.Unlock
+		return s.shards[i].unlock
 	}
 	a, b := &s.shards[min(i, j)], &s.shards[max(i, j)]
 	a.mu.Lock()
 	b.mu.Lock()
-	return func() { b.mu.Unlock(); a.mu.Unlock() }
+	return func() { b.unlock(); a.unlock() }
 }
 
 func (s *Store) sweepLoop() {

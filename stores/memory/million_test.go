@@ -1,0 +1,148 @@
+package memory
+
+import (
+	"bufio"
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// millionSessions is DESIGN.md's "1M sessions of ~200 B on one node".
+const millionSessions = 1_000_000
+
+// BenchmarkMillion checks DESIGN.md's memory target (1M sessions of ~200 B:
+// <= 500 MB RSS, GC pauses p99 < 5 ms) at default settings. It fills a store
+// with a million typical sessions, then churns it as traffic does: every
+// operation is a counter patch of a random session, and every tenth also
+// logs one session out and another in, so the count stays at a million
+// while the bytes held keep changing. It reports the process's peak RSS,
+// the live heap after the fill and after the churn, and the p99 of the GC's
+// stop-the-world pauses during the whole run. Run it alone, once:
+//
+//	go test -run '^$' -bench Million -benchtime 1x ./stores/memory
+func BenchmarkMillion(b *testing.B) {
+	s, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	// The IDs are kept as 32 bytes each, without pointers, so that the
+	// benchmark's own bookkeeping weighs little next to the store.
+	ids := make([]key, millionSessions)
+	for i := range ids {
+		ids[i], _ = keyOf(session.NewID())
+	}
+	pauses, empty := gcPauses(), liveHeap()
+	for i := range ids {
+		create := session.Patch{NewID: ids[i].String(), Now: time.Now(), Idle: time.Hour, Set: typicalValues()}
+		if _, err := s.Save(ctx, "", create); err != nil {
+			b.Fatal(err)
+		}
+	}
+	filled := liveHeap()
+	churn(b, s, ids, millionSessions)
+	b.ReportMetric(float64(liveHeap())/1e6, "heap-MB")
+	b.ReportMetric(float64(filled-empty)/millionSessions, "heap-B/session")
+	b.ReportMetric(float64(procStatus(b, "VmHWM"))/1e6, "peak-rss-MB")
+	b.ReportMetric(float64(procStatus(b, "VmRSS"))/1e6, "rss-MB")
+	b.ReportMetric(gcPauses().since(pauses).quantile(0.99)*1e3, "gc-p99-ms")
+	runtime.KeepAlive(s)
+}
+
+// churn runs n counter patches on random sessions of ids; every tenth
+// operation also replaces a session by a new one (a logout and a login).
+func churn(b *testing.B, s *Store, ids []key, n int) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range n {
+		now := time.Now()
+		j := rng.IntN(len(ids))
+		p := session.Patch{Now: now, Idle: time.Hour, Set: map[string][]byte{"counter": strconv.AppendInt(nil, int64(i), 10)}}
+		if _, err := s.Save(ctx, ids[j].String(), p); err != nil {
+			b.Fatal(err)
+		}
+		if i%10 != 0 {
+			continue
+		}
+		if err := s.Delete(ctx, ids[j].String()); err != nil {
+			b.Fatal(err)
+		}
+		id := session.NewID()
+		ids[j], _ = keyOf(id)
+		p = session.Patch{NewID: id, Now: now, Idle: time.Hour, Set: typicalValues()}
+		if _, err := s.Save(ctx, "", p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// procStatus returns a "kB" field of /proc/self/status in bytes.
+func procStatus(b *testing.B, field string) int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		b.Fatalf("read %s: %v", field, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, rest, ok := bytes.Cut(sc.Bytes(), []byte(":"))
+		if ok && string(name) == field {
+			kb, err := strconv.ParseInt(string(bytes.TrimSuffix(bytes.TrimSpace(rest), []byte(" kB"))), 10, 64)
+			if err != nil {
+				b.Fatalf("parse %s in /proc/self/status: %v", field, err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatalf("no %s in /proc/self/status", field)
+	return 0
+}
+
+// pauseHistogram is a snapshot of the GC's stop-the-world pause histogram.
+type pauseHistogram struct {
+	counts  []uint64
+	buckets []float64 // boundaries in seconds: len(counts)+1
+}
+
+func gcPauses() pauseHistogram {
+	sample := []metrics.Sample{{Name: "/sched/pauses/total/gc:seconds"}}
+	metrics.Read(sample)
+	h := sample[0].Value.Float64Histogram()
+	return pauseHistogram{counts: append([]uint64(nil), h.Counts...), buckets: h.Buckets}
+}
+
+// since returns the pauses recorded after old was taken.
+func (h pauseHistogram) since(old pauseHistogram) pauseHistogram {
+	d := pauseHistogram{counts: make([]uint64, len(h.counts)), buckets: h.buckets}
+	for i := range h.counts {
+		d.counts[i] = h.counts[i] - old.counts[i]
+	}
+	return d
+}
+
+// quantile returns the upper bound of the bucket holding quantile q, in
+// seconds: an upper bound of the true quantile.
+func (h pauseHistogram) quantile(q float64) float64 {
+	var total uint64
+	for _, c := range h.counts {
+		total += c
+	}
+	need := uint64(math.Ceil(q * float64(total)))
+	var seen uint64
+	for i, c := range h.counts {
+		if seen += c; seen >= need && c > 0 {
+			if math.IsInf(h.buckets[i+1], 1) {
+				return h.buckets[i]
+			}
+			return h.buckets[i+1]
+		}
+	}
+	return 0
+}
