@@ -205,4 +205,3 @@ func TestSlotSizes(t *testing.T) {
 		}
 	}
 }
-
