@@ -1,0 +1,276 @@
+package chaos
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/cluster"
+	"github.com/sessionmesh/sessionmesh/test/worker"
+)
+
+// preloaders is how many connections preload and verify sessions at once:
+// enough to keep three workers busy on two cores.
+const preloaders = 32
+
+// rig is a cluster of demo workers, two copies of every session, and the
+// sessions preloaded into it.
+type rig struct {
+	t      *testing.T
+	pool   *worker.Pool
+	client *http.Client // no cookie jar: preloaded sessions are sent by hand
+	tokens []string     // preloaded session IDs, each with counter 1
+}
+
+// startCluster starts n workers as one cluster and waits until every one
+// sees all n members, ready, with two copies of every partition.
+func startCluster(t *testing.T, n int) *rig {
+	t.Helper()
+	env := worker.ClusterEnv(worker.NewSecret(), "SESSIONS_CLUSTER_REPLICAS=2")
+	tr := &http.Transport{MaxIdleConnsPerHost: preloaders, DisableCompression: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	r := &rig{t: t, pool: worker.Start(t, n, worker.Config{Env: env}),
+		client: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	r.waitConverged("the cluster to form", r.pool.Workers(), 30*time.Second)
+	return r
+}
+
+// workers returns the pool's workers but the given ones.
+func (r *rig) workers(except ...*worker.Worker) []*worker.Worker {
+	var ws []*worker.Worker
+	for _, w := range r.pool.Workers() {
+		if !contains(except, w) {
+			ws = append(ws, w)
+		}
+	}
+	return ws
+}
+
+func contains(ws []*worker.Worker, w *worker.Worker) bool {
+	for _, o := range ws {
+		if o == w {
+			return true
+		}
+	}
+	return false
+}
+
+func urls(ws []*worker.Worker) []string {
+	var us []string
+	for _, w := range ws {
+		us = append(us, w.URL())
+	}
+	return us
+}
+
+// status returns w's GET /cluster.
+func (r *rig) status(w *worker.Worker) (cluster.Status, error) {
+	var st cluster.Status
+	resp, err := r.client.Get(w.URL() + "/cluster")
+	if err != nil {
+		return st, fmt.Errorf("%s: %w", w.Name(), err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("status %s: %s", resp.Status, body)
+	}
+	if err == nil {
+		err = json.Unmarshal(body, &st)
+	}
+	if err != nil {
+		return st, fmt.Errorf("%s GET /cluster: %w", w.Name(), err)
+	}
+	return st, nil
+}
+
+// membersErr says why not every worker in live sees exactly len(live)
+// members; nil when they all do: the failure of the others is detected.
+func (r *rig) membersErr(live []*worker.Worker) error {
+	for _, w := range live {
+		st, err := r.status(w)
+		if err != nil {
+			return err
+		}
+		if len(st.Members) != len(live) {
+			return fmt.Errorf("%s sees %d members, want %d", w.Name(), len(st.Members), len(live))
+		}
+	}
+	return nil
+}
+
+// convergedErr says why the cluster of the live workers is not whole;
+// nil when every one of them sees exactly them as members, all ready,
+// none joining or draining, and no partition short of a copy.
+func (r *rig) convergedErr(live []*worker.Worker) error {
+	if err := r.membersErr(live); err != nil {
+		return err
+	}
+	for _, w := range live {
+		st, err := r.status(w)
+		if err != nil {
+			return err
+		}
+		if st.UnderReplicated != 0 {
+			return fmt.Errorf("%s: %d copies missing", w.Name(), st.UnderReplicated)
+		}
+		for _, m := range st.Members {
+			if !m.Ready || m.Joining || m.Draining || m.Error != "" {
+				return fmt.Errorf("%s sees member %s ready=%v joining=%v draining=%v error=%q",
+					w.Name(), m.Name, m.Ready, m.Joining, m.Draining, m.Error)
+			}
+		}
+	}
+	return nil
+}
+
+// waitMembers waits until the live workers see only each other and
+// returns how long that took.
+func (r *rig) waitMembers(what string, live []*worker.Worker, timeout time.Duration) time.Duration {
+	r.t.Helper()
+	return r.waitFor(what, timeout, func() error { return r.membersErr(live) })
+}
+
+// waitConverged waits until the live workers form a whole cluster again
+// (convergedErr) and returns how long that took.
+func (r *rig) waitConverged(what string, live []*worker.Worker, timeout time.Duration) time.Duration {
+	r.t.Helper()
+	return r.waitFor(what, timeout, func() error { return r.convergedErr(live) })
+}
+
+// waitFor polls cond until it returns nil and returns how long that took,
+// failing the test with cond's last error after timeout.
+func (r *rig) waitFor(what string, timeout time.Duration, cond func() error) time.Duration {
+	r.t.Helper()
+	start := time.Now()
+	for {
+		err := cond()
+		if err == nil {
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			r.t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling other processes: no clock to inject
+	}
+}
+
+// preload creates n sessions, each the first visit of a new user (GET /,
+// counter 1), round-robin over the workers from many connections at once,
+// and keeps their IDs.
+func (r *rig) preload(n int) {
+	r.t.Helper()
+	start := time.Now()
+	us := r.pool.URLs()
+	tokens := make([]string, n)
+	errs := parallel(n, func(i int) error {
+		tok, err := r.firstVisit(us[i%len(us)])
+		tokens[i] = tok
+		return err
+	})
+	if len(errs) > 0 {
+		r.t.Fatalf("preload: %d of %d first visits failed, e.g. %v", len(errs), n, errs[0])
+	}
+	r.tokens = tokens
+	took := time.Since(start)
+	r.t.Logf("preloaded %d sessions in %v (%.0f/s)", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+}
+
+// firstVisit sends GET / without a cookie and returns the new session's ID.
+func (r *rig) firstVisit(url string) (string, error) {
+	resp, err := r.client.Get(url + "/")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64))
+	if resp.StatusCode != http.StatusOK || string(body) != "1\n" {
+		return "", fmt.Errorf("GET %s/: %s %q, want 200 \"1\"", url, resp.Status, body)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == "sid" && c.Value != "" {
+			return c.Value, nil
+		}
+	}
+	return "", fmt.Errorf("GET %s/: no sid cookie in %q", url, resp.Header.Values("Set-Cookie"))
+}
+
+// verifyPreloaded reads every preloaded session back through the given
+// workers (GET /peek with its cookie) and fails the test for each one
+// that is not at counter 1. A worker that fails to answer is retried
+// (another one, after a pause); an answer of 0 is a lost session.
+func (r *rig) verifyPreloaded(what string, ws []*worker.Worker) {
+	r.t.Helper()
+	start := time.Now()
+	us := urls(ws)
+	errs := parallel(len(r.tokens), func(i int) error { return r.verifyOne(us, i) })
+	if len(errs) > 0 {
+		r.t.Errorf("%s: %d of %d preloaded sessions not read back at counter 1, e.g. %v",
+			what, len(errs), len(r.tokens), errs[:min(5, len(errs))])
+		return
+	}
+	r.t.Logf("%s: all %d preloaded sessions read back in %v", what, len(r.tokens), time.Since(start).Round(time.Millisecond))
+}
+
+func (r *rig) verifyOne(us []string, i int) error {
+	var err error
+	for attempt := range 10 {
+		url := us[(i+attempt)%len(us)]
+		var body string
+		if body, err = r.peek(url, r.tokens[i]); err == nil {
+			if body == "1\n" {
+				return nil
+			}
+			return fmt.Errorf("session %d (%.8s...) at %s: counter %q, want 1", i, r.tokens[i], url, body)
+		}
+		time.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond) // back off from a worker that failed
+	}
+	return fmt.Errorf("session %d: no answer after 10 attempts: %w", i, err)
+}
+
+func (r *rig) peek(url, token string) (string, error) {
+	req, err := http.NewRequest(http.MethodGet, url+"/peek", nil)
+	if err != nil {
+		return "", err
+	}
+	req.AddCookie(&http.Cookie{Name: "sid", Value: token})
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64))
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s/peek: %s %q", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return string(body), err
+}
+
+// parallel runs f(0..n-1) on preloaders goroutines and returns the errors.
+func parallel(n int, f func(i int) error) []error {
+	var (
+		next atomic.Int64
+		mu   sync.Mutex // guards errs
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for range preloaders {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				if err := f(i); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errs
+}
