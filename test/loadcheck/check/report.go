@@ -51,10 +51,39 @@ type Report struct {
 	// a counter that is not this user's, e.g. another session's.
 	Unexpected int `json:"unexpected"`
 
+	// Losses describe the first lost writes one by one (at most 5 per
+	// user, 20 in all), for whoever has to find where they went.
+	Losses []Loss `json:"losses,omitempty"`
+
 	// Errors counts failed attempts by cause, including those a retry hid.
 	Errors map[string]int `json:"errors"`
 	// ServedBy counts successful answers by their X-Served-By header.
 	ServedBy map[string]int `json:"served_by"`
+}
+
+// Loss is one answer that showed acknowledged writes lost: user User's
+// session (Session: the start of its cookies) was seen at state Seen,
+// below its acknowledged counter Acked, at time At, by worker ServedBy,
+// during the load or, with ReadBack, in the final read-back. Lost is how
+// many acknowledged writes that answer showed lost.
+type Loss struct {
+	User     int       `json:"user"`
+	Session  string    `json:"session"`
+	Acked    int       `json:"acked"`
+	Seen     int       `json:"seen"`
+	Lost     int       `json:"lost"`
+	At       time.Time `json:"at"`
+	ServedBy string    `json:"served_by"`
+	ReadBack bool      `json:"read_back"`
+}
+
+func (l Loss) String() string {
+	phase := "load"
+	if l.ReadBack {
+		phase = "read-back"
+	}
+	return fmt.Sprintf("%s user %d (%s): acked %d, %s answered %d (%d lost, %s)",
+		l.At.UTC().Format("15:04:05.000"), l.User, l.Session, l.Acked, l.ServedBy, l.Seen, l.Lost, phase)
 }
 
 // OK reports whether the run proved that no acknowledged write was lost:
@@ -94,6 +123,11 @@ func (r *Report) add(u *user) {
 	r.LostSessions += b2i(l.sessionLost)
 	r.Unverified += b2i(!s.readBackOK)
 	addCounts(r.Errors, s.reasons)
+	for _, l := range u.losses {
+		if len(r.Losses) < maxLosses*4 {
+			r.Losses = append(r.Losses, l)
+		}
+	}
 	addCounts(r.ServedBy, s.servedBy)
 }
 
@@ -143,6 +177,9 @@ func (r Report) String() string {
 	fmt.Fprintf(&b, "unexpected    %d\n", r.Unexpected)
 	fmt.Fprintf(&b, "served by     %s\n", counts(r.ServedBy))
 	fmt.Fprintf(&b, "errors        %s\n", counts(r.Errors))
+	for _, l := range r.Losses {
+		fmt.Fprintf(&b, "loss          %s\n", l)
+	}
 	return b.String()
 }
 

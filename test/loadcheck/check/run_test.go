@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ func TestRunBehavingCluster(t *testing.T) {
 	d := &demo{}
 	opts := check.Options{URLs: []string{d.serve(t, "a"), d.serve(t, "b")}, Users: 8, Reads: 1, Writes: 1}
 	r := run(t, opts)
-	if !r.OK() || r.LostWrites != 0 || r.LostSessions != 0 || r.Unexpected != 0 || r.Unverified != 0 {
+	if !r.OK() || r.LostWrites != 0 || r.LostSessions != 0 || r.Unexpected != 0 || r.Unverified != 0 || len(r.Losses) != 0 {
 		t.Errorf("a behaving server was reported broken: %+v", r)
 	}
 	if r.Failures != 0 || r.Availability != 1 || r.Retries != 0 {
@@ -78,6 +79,17 @@ func TestRunDetectsLostWrite(t *testing.T) {
 	}
 	if want := 100 * float64(r.LostWrites) / float64(r.AckedWrites); math.Abs(r.LostWritePercent-want) > 1e-9 {
 		t.Errorf("lost write percent = %v, want %v", r.LostWritePercent, want)
+	}
+	// Each loss is described for whoever must find it in the logs: the
+	// fourth write answered 3, so it saw 2 where 3 was acknowledged.
+	if len(r.Losses) != r.Users {
+		t.Fatalf("losses %v, want one per user", r.Losses)
+	}
+	for _, l := range r.Losses {
+		if l.Acked != 3 || l.Seen != 2 || l.Lost != 1 || l.ServedBy != "a" || l.ReadBack ||
+			!strings.HasPrefix(l.Session, "sid=") || l.At.IsZero() {
+			t.Errorf("loss %+v: want acked 3, seen 2, 1 lost, served by a, during the load, with the sid cookie and a time", l)
+		}
 	}
 }
 

@@ -18,9 +18,13 @@ import (
 // different transport errors cannot grow the report without bound.
 const maxReasons = 32
 
+// maxLosses bounds the losses a user and a Report describe one by one.
+const maxLosses = 5
+
 // user is one virtual user: its own cookie jar, one request at a time, and
 // its own ledger of acknowledged writes. A user is used by one goroutine.
 type user struct {
+	id     int
 	opts   *Options
 	bal    *balancer
 	client *http.Client
@@ -28,6 +32,8 @@ type user struct {
 	ledger ledger
 	stats  stats
 	lastOK time.Time // end of the last successful request
+	lastBy string    // X-Served-By of the last successful answer
+	losses []Loss    // the first maxLosses times a write was seen lost
 }
 
 // stats are one user's counters, merged into the Report at the end.
@@ -42,6 +48,7 @@ type stats struct {
 
 func newUser(id int, opts *Options, bal *balancer, rt http.RoundTripper) *user {
 	return &user{
+		id:     id,
 		opts:   opts,
 		bal:    bal,
 		client: &http.Client{Transport: rt, Jar: newSiteJar(opts.Now)},
@@ -73,6 +80,7 @@ func (u *user) step(ctx context.Context, write bool) {
 	}
 	u.count(write, ok, end.Sub(start))
 	u.opts.Progress.add(write, ok)
+	lost, top := u.ledger.lost, u.ledger.top()
 	switch {
 	case ok && write:
 		u.ledger.ackWrite(value)
@@ -81,6 +89,10 @@ func (u *user) step(ctx context.Context, write bool) {
 	case write:
 		u.ledger.failWrite()
 	}
+	if write {
+		value-- // a write answers the state after it; it saw the one before
+	}
+	u.noteLoss(lost, top, value, false)
 	if ok {
 		u.stats.longestWait = max(u.stats.longestWait, end.Sub(u.lastOK))
 		u.lastOK = end
@@ -107,7 +119,9 @@ func (u *user) readBack(ctx context.Context) {
 	pause := 50 * time.Millisecond
 	for range u.opts.ReadBackAttempts {
 		if value, ok := u.request(ctx, u.opts.ReadPath, 0); ok {
+			lost, top := u.ledger.lost, u.ledger.top()
 			u.ledger.observe(value)
+			u.noteLoss(lost, top, value, true)
 			u.stats.readBackOK = true
 			return
 		}
@@ -172,8 +186,31 @@ func (u *user) attempt(ctx context.Context, w int, path string, minValue int) (v
 	}
 	if name := resp.Header.Get("X-Served-By"); name != "" {
 		u.stats.servedBy[name]++
+		u.lastBy = name
 	}
 	return value, "", false
+}
+
+// noteLoss records a Loss when the ledger's lost count rose above before:
+// the answer just observed (state seen, served by lastBy) is below the
+// acknowledged write top.
+func (u *user) noteLoss(before, top, seen int, readBack bool) {
+	n := u.ledger.lost - before
+	if n == 0 || len(u.losses) >= maxLosses {
+		return
+	}
+	u.losses = append(u.losses, Loss{User: u.id, Session: u.session(), Acked: top, Seen: seen, Lost: n,
+		At: u.opts.Now(), ServedBy: u.lastBy, ReadBack: readBack})
+}
+
+// session returns the start of the user's cookies, to find the session in
+// the workers' logs.
+func (u *user) session() string {
+	var parts []string
+	for _, c := range u.client.Jar.Cookies(nil) {
+		parts = append(parts, c.Name+"="+c.Value[:min(len(c.Value), 12)])
+	}
+	return strings.Join(parts, " ")
 }
 
 func (u *user) addReason(reason string) {
