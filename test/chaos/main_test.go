@@ -44,6 +44,9 @@ var (
 	// loadFor is how long the load runs before a fault and after the
 	// cluster has healed from it.
 	loadFor = flag.Duration("load", 2*time.Second, "how long the load runs before each fault and after the cluster healed")
+
+	// keepLogs is where the workers' logs of a failed test are copied.
+	keepLogs = flag.String("logs", "", "directory to copy the workers' logs of a failed test to (default: only their last lines are printed)")
 )
 
 func TestMain(m *testing.M) {

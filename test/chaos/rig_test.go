@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,8 +39,32 @@ func startCluster(t *testing.T, n int) *rig {
 	t.Cleanup(tr.CloseIdleConnections)
 	r := &rig{t: t, pool: worker.Start(t, n, worker.Config{Env: env}),
 		client: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	t.Cleanup(r.keepLogs)
 	r.waitConverged("the cluster to form", r.pool.Workers(), 30*time.Second)
 	return r
+}
+
+// keepLogs copies every worker's whole log to -logs/TestName/ when the
+// test failed, to trace a lost write through the cluster.
+func (r *rig) keepLogs() {
+	if *keepLogs == "" || !r.t.Failed() {
+		return
+	}
+	dir := filepath.Join(*keepLogs, r.t.Name())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		r.t.Logf("keep logs: %v", err)
+		return
+	}
+	for _, w := range r.pool.Workers() {
+		b, err := os.ReadFile(w.LogPath())
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, w.Name()+".log"), b, 0o644)
+		}
+		if err != nil {
+			r.t.Logf("keep logs of %s: %v", w.Name(), err)
+		}
+	}
+	r.t.Logf("workers' logs copied to %s", dir)
 }
 
 // workers returns the pool's workers but the given ones.
