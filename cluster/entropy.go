@@ -141,7 +141,7 @@ func (s *Store) survey(t *Table, owned []bool, collect bool) (sums []uint64, for
 func (s *Store) compare(ctx context.Context, t *Table, m Member, sums []uint64) error {
 	var ds []digest
 	for p := range sums {
-		if own := t.Owners(p); len(own) > 1 && own[0].Name == s.name && t.IsOwner(p, m.Name) {
+		if own := t.Owners(p); len(own) > 1 && own[0].Name == s.name && t.IsOwner(p, m.Name) && s.holdings.holds(p) {
 			ds = append(ds, digest{part: p, sum: sums[p]})
 		}
 	}
@@ -201,7 +201,9 @@ func (s *Store) handleDigest(body []byte) ([]byte, error) {
 	sums, _ := s.survey(t, asked, false)
 	var differ []int
 	for _, x := range ds {
-		if sums[x.part] != x.sum {
+		// A partition still being pulled here is not compared: the pull
+		// brings it over anyway.
+		if sums[x.part] != x.sum && s.holdings.holds(x.part) {
 			differ = append(differ, x.part)
 		}
 	}

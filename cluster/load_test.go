@@ -198,11 +198,11 @@ func createMany(t *testing.T, c *clustertest.Cluster, n int) []string {
 	ids := make([]string, n)
 	var wg sync.WaitGroup
 	alive := c.Alive()
-	for w := range 8 {
+	for w := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < n; i += 8 {
+			for i := w; i < n; i += 4 {
 				p := set(map[string]any{"n": i})
 				p.NewID = session.NewID()
 				if _, err := c.Store(alive[i%len(alive)]).Save(context.Background(), "", p); err != nil {
@@ -240,9 +240,13 @@ func sessionsHeld(t *testing.T, c *clustertest.Cluster, i int) int {
 // slow instead of failing them over. Tests that demand zero failed
 // requests use it; tests of failures keep the fast local timers.
 func patient() clustertest.Option {
-	return clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
+	return clustertest.WithConfig(func(_ int, cfg *cluster.Config) { patientConfig(cfg) })
+}
+
+func patientConfig(cfg *cluster.Config) {
+	{
 		cfg.CallTimeout = 5 * time.Second
 		cfg.ProbeTimeout = 500 * time.Millisecond
 		cfg.SuspicionMult = 8
-	})
+	}
 }

@@ -148,9 +148,16 @@ func (s *Store) save(ctx context.Context, p int, token string, patch session.Pat
 	return s.replicate(ctx, p, rec)
 }
 
+// create stores a new session. The same create arriving again (a sender
+// that timed out at one replica fails over to the next, which already has
+// the copy) finds its own record, version 1 created at the patch's time,
+// and only replicates it again: IDs are random, so nothing else matches.
 func (s *Store) create(ctx context.Context, p int, patch session.Patch) error {
 	rec, err := s.engine.Update(patch.NewID, func(rec *session.Record, found bool) (bool, error) {
-		if found {
+		switch {
+		case found && rec.Version == 1 && rec.Created.Equal(patch.Now):
+			return false, nil
+		case found:
 			return false, memory.ErrIDInUse
 		}
 		patch.Apply(rec)

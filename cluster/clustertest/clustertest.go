@@ -55,9 +55,18 @@ type options struct {
 type Option func(*options)
 
 // WithConfig lets the test change node i's Config (made from
-// cluster.DefaultLocalConfig) before the node starts.
+// cluster.DefaultLocalConfig) before the node starts. Several WithConfig
+// options apply in order.
 func WithConfig(f func(i int, c *cluster.Config)) Option {
-	return func(o *options) { o.configure = f }
+	return func(o *options) {
+		prev := o.configure
+		o.configure = func(i int, c *cluster.Config) {
+			if prev != nil {
+				prev(i, c)
+			}
+			f(i, c)
+		}
+	}
 }
 
 // WithLogger sends every node's log to l. Default: discarded, unless the
