@@ -100,8 +100,8 @@ func TestRollingRestart(t *testing.T) {
 		w.Term()
 		stopped := time.Since(start)
 		w.Restart()
-		t.Logf("%s: SIGTERM to exit (drain) %v, start to ready %v", w.Name(),
-			stopped.Round(time.Millisecond), (time.Since(start) - stopped).Round(time.Millisecond))
+		t.Logf("%s: SIGTERM to exit %v (%s), start to ready %v", w.Name(),
+			stopped.Round(time.Millisecond), drained(w), (time.Since(start) - stopped).Round(time.Millisecond))
 		l.runFor(*loadFor/2, 100)
 	}
 	r.waitConverged("the cluster to be whole after the rolling restart", r.pool.Workers(), 60*time.Second)
@@ -132,7 +132,7 @@ func TestJoinAndLeave(t *testing.T) {
 	leaver := r.pool.Workers()[0]
 	start = time.Now()
 	leaver.Term()
-	t.Logf("%s: SIGTERM to exit (drain) %v", leaver.Name(), time.Since(start).Round(time.Millisecond))
+	t.Logf("%s: SIGTERM to exit %v (%s)", leaver.Name(), time.Since(start).Round(time.Millisecond), drained(leaver))
 	rest := r.workers(leaver)
 	r.waitConverged("the cluster to be whole without the worker that left", rest, 60*time.Second)
 	l.runFor(*loadFor, 200)

@@ -300,3 +300,31 @@ func parallel(n int, f func(i int) error) []error {
 	wg.Wait()
 	return errs
 }
+
+// drained describes w's last drain from its log: how long the demo's
+// store drain took and how many sessions the node handed off (the
+// "took" of "demo: store drained" and the "sessions" of "cluster:
+// drained"), for the numbers a -v run reports.
+func drained(w *worker.Worker) string {
+	b, err := os.ReadFile(w.LogPath())
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("store drain took %s, %s sessions handed off",
+		lastField(string(b), "demo: store drained", "took="), lastField(string(b), "cluster: drained", "sessions="))
+}
+
+// lastField returns the value of key (e.g. "took=") on the last line of
+// log that contains msg, "?" when there is none.
+func lastField(log, msg, key string) string {
+	lines := strings.Split(log, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if !strings.Contains(lines[i], msg) {
+			continue
+		}
+		if _, v, ok := strings.Cut(lines[i], key); ok {
+			return strings.Fields(v)[0]
+		}
+	}
+	return "?"
+}
