@@ -140,6 +140,26 @@ func TestVaryNotDuplicated(t *testing.T) {
 	}
 }
 
+// Headers the handler set before the commit are kept next to the
+// session's: its own cookie, its Cache-Control.
+func TestHandlerHeadersKept(t *testing.T) {
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "theme", Value: "dark"})
+		w.Header().Set("Cache-Control", "private")
+		counter(w, r)
+	})
+	resp, _ := get(t, f.srv.Client(), f.srv.URL)
+	if c := resp.Cookies(); len(c) != 2 || c[0].Name != "theme" || sessionCookie(resp) == nil {
+		t.Errorf("Set-Cookie = %q; want the handler's theme cookie and the session cookie", resp.Header.Values("Set-Cookie"))
+	}
+	if got := resp.Header.Values("Cache-Control"); len(got) != 2 || got[0] != "private" || got[1] != `no-cache="Set-Cookie"` {
+		t.Errorf("Cache-Control = %q; want the handler's private, then no-cache=\"Set-Cookie\"", got)
+	}
+	if got := resp.Header.Values("Vary"); len(got) != 1 || got[0] != "Cookie" {
+		t.Errorf("Vary = %q; want Cookie", got)
+	}
+}
+
 func TestUnknownIDIsNotAdopted(t *testing.T) {
 	f := newFixture(t, counter)
 	forged := session.NewID()

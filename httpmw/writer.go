@@ -63,26 +63,35 @@ func (rw *writer) fail(err error) {
 
 func (rw *writer) addHeaders(o session.Outcome) {
 	h := rw.w.Header()
-	if rw.s.Loaded() || o.Action != session.CookieKeep {
-		addVary(h, "Cookie")
-	}
 	if o.Action == session.CookieKeep {
+		if rw.s.Loaded() {
+			addVary(h, "Cookie")
+		}
 		return
 	}
-	h.Add("Set-Cookie", rw.mw.m.Cookie(o, rw.r).String())
-	h.Add("Cache-Control", `no-cache="Set-Cookie"`)
+	cookie := rw.mw.m.CookieHeader(o, rw.r)
+	if h["Set-Cookie"] != nil || h["Cache-Control"] != nil || h["Vary"] != nil {
+		h.Add("Set-Cookie", cookie)
+		h.Add("Cache-Control", `no-cache="Set-Cookie"`)
+		addVary(h, "Cookie")
+		return
+	}
+	// The usual case: none of the three is set yet, so their values share
+	// one allocation, as in the header maps net/http parses.
+	vals := []string{cookie, `no-cache="Set-Cookie"`, "Cookie"}
+	h["Set-Cookie"], h["Cache-Control"], h["Vary"] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
 }
 
 // addVary adds v to the Vary header unless it is already listed.
 func addVary(h http.Header, v string) {
-	for _, line := range h.Values("Vary") {
-		for _, f := range strings.Split(line, ",") {
+	for _, line := range h["Vary"] {
+		for f := range strings.SplitSeq(line, ",") {
 			if f = strings.TrimSpace(f); strings.EqualFold(f, v) || f == "*" {
 				return
 			}
 		}
 	}
-	h.Add("Vary", v)
+	h["Vary"] = append(h["Vary"], v)
 }
 
 // Header returns the response's header map.

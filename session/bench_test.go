@@ -66,7 +66,7 @@ func BenchmarkPatch(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			var err error
-			if buf, err = p.ApplyBinary(buf[:0], src); err != nil {
+			if buf, _, err = p.ApplyBinary(buf[:0], src); err != nil {
 				b.Fatal(err)
 			}
 		}

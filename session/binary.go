@@ -185,11 +185,13 @@ func (d *decoder) span() (start, end int) {
 
 // ApplyBinary appends to dst the binary form of the record encoded in src
 // with p applied: the bytes AppendBinary would write after UnmarshalBinary
-// and Apply, without building the record's map. Stores that keep records in
+// and Apply, without building the record's map. It also returns the patched
+// record's fields but Values, so that a store learns its deadline and
+// version without decoding what it just wrote. Stores that keep records in
 // binary form (memory) patch them with it. An empty src is the zero Record
 // (a new session). src must hold its keys in order, as AppendBinary and
 // ApplyBinary write them; anything else fails with an error.
-func (p *Patch) ApplyBinary(dst, src []byte) ([]byte, error) {
+func (p *Patch) ApplyBinary(dst, src []byte) ([]byte, Record, error) {
 	var r Record
 	var small [16]string
 	m := merge{p: p, set: sortedKeys(p.Set, small[:0])}
@@ -197,18 +199,18 @@ func (p *Patch) ApplyBinary(dst, src []byte) ([]byte, error) {
 		d := decoder{b: src}
 		m.count = r.decodeHeader(&d)
 		if d.err != nil {
-			return dst, d.err
+			return dst, Record{}, d.err
 		}
 		m.old.b = src[d.off:]
 	}
 	p.applyHeader(&r)
 	_, n, ok := m.run(nil, false)
 	if !ok {
-		return dst, fmt.Errorf("%w: pairs truncated, out of key order or followed by trailing bytes", errCorrupt)
+		return dst, Record{}, fmt.Errorf("%w: pairs truncated, out of key order or followed by trailing bytes", errCorrupt)
 	}
 	out := r.appendHeader(dst)
 	out, _, _ = m.run(binary.AppendUvarint(out, uint64(n)), true)
-	return out, nil
+	return out, r, nil
 }
 
 // merge walks the pairs of a stored record (old, in key order) and the keys
@@ -276,4 +278,52 @@ func (m *merge) deleted(key []byte) bool {
 		}
 	}
 	return false
+}
+
+// values reads the value pairs of a record in binary form where they are:
+// what a Session keeps in place of Record.Values when its store is a
+// BinaryLoader. Looking a key up walks the pairs, which for the few keys of
+// a session costs less than building a map on every load.
+type values struct {
+	b []byte // the pairs, checked by unmarshalValues
+	n int
+}
+
+// unmarshalValues decodes the header of b into r (Values stays nil) and
+// returns its pairs, checked once so that later walks need no checks: in
+// key order, no trailing bytes.
+func (r *Record) unmarshalValues(b []byte) (values, error) {
+	d := decoder{b: b}
+	n := r.decodeHeader(&d)
+	if d.err != nil {
+		return values{}, d.err
+	}
+	m := merge{p: &Patch{}, old: decoder{b: b[d.off:]}, count: n}
+	if _, _, ok := m.run(nil, false); !ok || n > uint64(len(b)) {
+		return values{}, fmt.Errorf("%w: pairs truncated, out of key order or followed by trailing bytes", errCorrupt)
+	}
+	return values{b: b[d.off:], n: int(n)}, nil
+}
+
+// get returns the value of key; it shares v's bytes, capped.
+func (v values) get(key string) ([]byte, bool) {
+	d := decoder{b: v.b}
+	for range v.n {
+		k0, k1 := d.span()
+		v0, v1 := d.span()
+		if string(d.b[k0:k1]) == key {
+			return d.b[v0:v1:v1], true
+		}
+	}
+	return nil, false
+}
+
+// keys calls fn with every key, in order.
+func (v values) keys(fn func(key string)) {
+	d := decoder{b: v.b}
+	for range v.n {
+		k0, k1 := d.span()
+		d.span()
+		fn(string(d.b[k0:k1]))
+	}
 }

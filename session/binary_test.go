@@ -21,12 +21,16 @@ func applyBoth(t *testing.T, src []byte, p session.Patch) []byte {
 	}
 	p.Apply(&rec)
 	want := rec.AppendBinary(nil)
-	got, err := p.ApplyBinary([]byte("prefix"), src)
+	got, head, err := p.ApplyBinary([]byte("prefix"), src)
 	if err != nil {
 		t.Fatalf("ApplyBinary: %v", err)
 	}
 	if !bytes.Equal(got, append([]byte("prefix"), want...)) {
 		t.Fatalf("ApplyBinary gave\n%q\nApply+AppendBinary give\n%q", got, want)
+	}
+	rec.Values, head.Values = nil, nil
+	if !sameRecord(head, rec) {
+		t.Fatalf("ApplyBinary returned the header %+v; Apply gives %+v", head, rec)
 	}
 	return want
 }
@@ -84,7 +88,7 @@ func TestApplyBinaryRejectsCorruption(t *testing.T) {
 		"trailing":     append(append([]byte{}, good...), 0),
 		"out of order": swapped,
 	} {
-		out, err := p.ApplyBinary([]byte("dst"), src)
+		out, _, err := p.ApplyBinary([]byte("dst"), src)
 		if err == nil || string(out) != "dst" {
 			t.Errorf("%s: ApplyBinary = %q, %v; want an error and dst unchanged", name, out, err)
 		}

@@ -36,6 +36,7 @@ var errDown = errors.New("store down (injected)")
 type spy struct {
 	session.Store
 	loads, saves, deletes atomic.Int64
+	binaryLoads           atomic.Int64 // of loads, those through LoadBinary
 	failLoad, failSave    atomic.Bool
 }
 
@@ -46,6 +47,22 @@ func (s *spy) Load(ctx context.Context, token string) (session.Record, bool, err
 	}
 	return s.Store.Load(ctx, token)
 }
+
+// LoadBinary passes the memory store's binary loads through, so that the
+// tests read sessions the way the Manager does over the memory store.
+// (mapLoads hides it to test the other way.)
+func (s *spy) LoadBinary(ctx context.Context, token string) ([]byte, bool, error) {
+	s.loads.Add(1)
+	s.binaryLoads.Add(1)
+	if s.failLoad.Load() {
+		return nil, false, errDown
+	}
+	return s.Store.(session.BinaryLoader).LoadBinary(ctx, token)
+}
+
+// mapLoads makes the Manager load records with Load, as over a store that
+// keeps no binary form.
+func mapLoads(c *session.Config) { c.Store = struct{ session.Store }{c.Store} }
 
 func (s *spy) Save(ctx context.Context, token string, p session.Patch) (string, error) {
 	s.saves.Add(1)

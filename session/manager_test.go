@@ -237,3 +237,54 @@ func TestCookie(t *testing.T) {
 		})
 	}
 }
+
+// CookieHeader is Cookie(...).String(), however the cookie is configured.
+func TestCookieHeaderMatchesCookieString(t *testing.T) {
+	overTLS := httptest.NewRequest("GET", "https://x/", nil)
+	overTLS.TLS = &tls.ConnectionState{}
+	configs := map[string]func(*session.Config){
+		"defaults":       func(*session.Config) {},
+		"domain":         func(c *session.Config) { c.Cookie.Domain = "example.com" },
+		"dotted domain":  func(c *session.Config) { c.Cookie.Domain = ".example.com" },
+		"invalid domain": func(c *session.Config) { c.Cookie.Domain = "exa mple;com" },
+		"path":           func(c *session.Config) { c.Cookie.Path = "/app; x" },
+		"strict":         func(c *session.Config) { c.Cookie.SameSite = http.SameSiteStrictMode },
+		"none": func(c *session.Config) {
+			c.Cookie.SameSite, c.Cookie.Secure = http.SameSiteNoneMode, session.SecureAlways
+		},
+		"default mode": func(c *session.Config) { c.Cookie.SameSite = http.SameSiteDefaultMode },
+		"session only": func(c *session.Config) { c.Cookie.SessionOnly = true },
+		"never secure": func(c *session.Config) { c.Cookie.Secure = session.SecureNever },
+		"cookie name":  func(c *session.Config) { c.CookieName = "__Host-s" },
+	}
+	outcomes := []session.Outcome{
+		{Action: session.CookieSet, Token: session.NewID(), MaxAge: 14 * 24 * time.Hour},
+		{Action: session.CookieSet, Token: "sealed.Yh3k-9_Q", MaxAge: time.Millisecond},
+		{Action: session.CookieSet, Token: "with space", MaxAge: time.Hour},
+		{Action: session.CookieSet, Token: "a,b;c\"d\\e\x01é", MaxAge: time.Hour},
+		{Action: session.CookieSet, Token: "", MaxAge: time.Hour},
+		{Action: session.CookieExpire},
+		{Action: session.CookieKeep},
+	}
+	for name, cfg := range configs {
+		e := newEnv(t, cfg)
+		for _, o := range outcomes {
+			for _, r := range []*http.Request{nil, httptest.NewRequest("GET", "http://x/", nil), overTLS} {
+				want := e.m.Cookie(o, r).String()
+				if got := e.m.CookieHeader(o, r); got != want {
+					t.Errorf("%s: CookieHeader(%+v) = %q; Cookie().String() = %q", name, o, got, want)
+				}
+			}
+		}
+	}
+}
+
+// A new session's cookie ends when its absolute lifetime does, if that
+// comes before the idle deadline.
+func TestNewSessionCookieEndsWithLifetime(t *testing.T) {
+	e := newEnv(t, func(c *session.Config) { c.IdleTimeout, c.TouchInterval, c.Lifetime = time.Hour, 0, 30*time.Minute })
+	o := e.request(t, "", func(s *session.Session) { must(t, s.Set("k", 1)) })
+	if o.Action != session.CookieSet || o.MaxAge != 30*time.Minute {
+		t.Fatalf("outcome %+v; want a cookie for the 30 minutes of the lifetime", o)
+	}
+}

@@ -25,7 +25,8 @@ type Session struct {
 	loaded    bool
 	err       error  // the load error, sticky for the request
 	found     bool   // the token named a live session
-	rec       Record // as loaded
+	rec       Record // as loaded; from a BinaryLoader without Values
+	vals      values // the values, when loaded from a BinaryLoader
 	id        string // the ID to store a new or renewed session under
 	set       map[string][]byte
 	del       map[string]struct{}
@@ -59,10 +60,14 @@ func Get[T any](s *Session, key string) (T, error) {
 	if err != nil || !ok {
 		return v, err
 	}
-	if err := s.m.cfg.Codec.Decode(data, &v); err != nil {
+	if _, isJSON := s.m.cfg.Codec.(JSON); isJSON && decodePlainJSON(data, &v) {
+		return v, nil // a counter or an ID: no allocation, v stays on the stack
+	}
+	p := new(T) // not &v, which would move v to the heap on the path above too
+	if err := s.m.cfg.Codec.Decode(data, p); err != nil {
 		return v, fmt.Errorf("session: decode key %q as %T: %w", key, v, err)
 	}
-	return v, nil
+	return *p, nil
 }
 
 // Has reports whether key holds a value.
@@ -86,8 +91,17 @@ func (s *Session) lookup(key string) ([]byte, bool, error) {
 	if _, ok := s.del[key]; ok || s.clear || s.destroy {
 		return nil, false, nil
 	}
-	v, ok := s.rec.Values[key]
+	v, ok := s.storedLocked(key)
 	return v, ok, nil
+}
+
+// storedLocked returns the value of key as loaded.
+func (s *Session) storedLocked(key string) ([]byte, bool) {
+	if s.rec.Values == nil {
+		return s.vals.get(key)
+	}
+	v, ok := s.rec.Values[key]
+	return v, ok
 }
 
 // Set encodes v and stores it under key. An encoding error is returned here,
@@ -193,13 +207,13 @@ func (s *Session) Keys() ([]string, error) {
 	}
 	var keys []string
 	if !s.clear && !s.destroy {
-		for k := range s.rec.Values {
+		s.storedKeysLocked(func(k string) {
 			if _, gone := s.del[k]; !gone {
 				if _, dup := s.set[k]; !dup {
 					keys = append(keys, k)
 				}
 			}
-		}
+		})
 	}
 	for k := range s.set {
 		keys = append(keys, k)
@@ -255,19 +269,52 @@ func (s *Session) loadLocked() error {
 	}
 	s.loaded = true
 	if s.token != "" {
-		s.rec, s.found, s.err = s.m.cfg.Store.Load(s.ctx, s.token)
-		if s.err != nil {
+		if s.err = s.loadRecordLocked(); s.err != nil {
 			s.err = fmt.Errorf("session: load: %w", s.err)
 			return s.err
 		}
 		if s.found && s.rec.Expired(s.m.cfg.Now()) {
-			s.rec, s.found = Record{}, false
+			s.rec, s.vals, s.found = Record{}, values{}, false
 		}
 	}
 	if !s.found {
 		s.id = NewID()
 	}
 	return nil
+}
+
+// loadRecordLocked loads the record of s.token, in binary form when the
+// store offers it.
+func (s *Session) loadRecordLocked() error {
+	bl, ok := s.m.cfg.Store.(BinaryLoader)
+	if !ok {
+		var err error
+		s.rec, s.found, err = s.m.cfg.Store.Load(s.ctx, s.token)
+		return err
+	}
+	data, found, err := bl.LoadBinary(s.ctx, s.token)
+	if err != nil || !found {
+		return err
+	}
+	if s.vals, err = s.rec.unmarshalValues(data); err != nil {
+		return err
+	}
+	if s.rec.ID == "" {
+		s.rec.ID = s.token
+	}
+	s.found = true
+	return nil
+}
+
+// storedKeysLocked calls fn with every key as loaded.
+func (s *Session) storedKeysLocked(fn func(string)) {
+	if s.rec.Values == nil {
+		s.vals.keys(fn)
+		return
+	}
+	for k := range s.rec.Values {
+		fn(k)
+	}
 }
 
 func (s *Session) changedLocked() bool {

@@ -13,6 +13,13 @@ import (
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
+// forEachLoadPath runs f over a store that loads records in binary form
+// (the memory store) and over one that loads them as a Record with a map.
+func forEachLoadPath(t *testing.T, f func(t *testing.T, loads func(*session.Config))) {
+	t.Run("binary", func(t *testing.T) { f(t, func(*session.Config) {}) })
+	t.Run("map", func(t *testing.T) { f(t, mapLoads) })
+}
+
 type cart struct {
 	Items []string       `json:"items"`
 	Total float64        `json:"total"`
@@ -20,35 +27,37 @@ type cart struct {
 }
 
 func TestValuesSurviveARequest(t *testing.T) {
-	e := newEnv(t)
-	when := time.Date(2029, 5, 6, 7, 8, 9, 0, time.UTC)
-	c := cart{Items: []string{"a", "b"}, Total: 9.5, Meta: map[string]int{"x": 1}}
-	token := e.create(t, "n", 42)
-	e.request(t, token, func(s *session.Session) {
-		must(t, s.Set("s", "héllo"))
-		must(t, s.Set("f", 2.5))
-		must(t, s.Set("b", true))
-		must(t, s.Set("t", when))
-		must(t, s.Set("cart", c))
+	forEachLoadPath(t, func(t *testing.T, loads func(*session.Config)) {
+		e := newEnv(t, loads)
+		when := time.Date(2029, 5, 6, 7, 8, 9, 0, time.UTC)
+		c := cart{Items: []string{"a", "b"}, Total: 9.5, Meta: map[string]int{"x": 1}}
+		token := e.create(t, "n", 42)
+		e.request(t, token, func(s *session.Session) {
+			must(t, s.Set("s", "héllo"))
+			must(t, s.Set("f", 2.5))
+			must(t, s.Set("b", true))
+			must(t, s.Set("t", when))
+			must(t, s.Set("cart", c))
+		})
+		if got := get[int](t, e, token, "n"); got != 42 {
+			t.Errorf("int: %d", got)
+		}
+		if got := get[string](t, e, token, "s"); got != "héllo" {
+			t.Errorf("string: %q", got)
+		}
+		if got := get[float64](t, e, token, "f"); got != 2.5 {
+			t.Errorf("float: %v", got)
+		}
+		if got := get[bool](t, e, token, "b"); !got {
+			t.Errorf("bool: %v", got)
+		}
+		if got := get[time.Time](t, e, token, "t"); !got.Equal(when) {
+			t.Errorf("time: %v", got)
+		}
+		if got := get[cart](t, e, token, "cart"); !reflect.DeepEqual(got, c) {
+			t.Errorf("struct: %+v", got)
+		}
 	})
-	if got := get[int](t, e, token, "n"); got != 42 {
-		t.Errorf("int: %d", got)
-	}
-	if got := get[string](t, e, token, "s"); got != "héllo" {
-		t.Errorf("string: %q", got)
-	}
-	if got := get[float64](t, e, token, "f"); got != 2.5 {
-		t.Errorf("float: %v", got)
-	}
-	if got := get[bool](t, e, token, "b"); !got {
-		t.Errorf("bool: %v", got)
-	}
-	if got := get[time.Time](t, e, token, "t"); !got.Equal(when) {
-		t.Errorf("time: %v", got)
-	}
-	if got := get[cart](t, e, token, "cart"); !reflect.DeepEqual(got, c) {
-		t.Errorf("struct: %+v", got)
-	}
 }
 
 func TestMissingKeyIsZeroAndNil(t *testing.T) {
@@ -65,24 +74,26 @@ func TestMissingKeyIsZeroAndNil(t *testing.T) {
 // TestUndecodableValueBreaksOnlyItsKey: a value stored as one type and read
 // as another fails for that key; the session and its other keys work.
 func TestUndecodableValueBreaksOnlyItsKey(t *testing.T) {
-	e := newEnv(t)
-	token := e.create(t, "counter", "not a number")
-	e.request(t, token, func(s *session.Session) {
-		must(t, s.Set("other", 1))
-	})
-	e.request(t, token, func(s *session.Session) {
-		_, err := session.Get[int](s, "counter")
-		if err == nil || !strings.Contains(err.Error(), `"counter"`) {
-			t.Errorf("Get[int] of a string: err = %v, want a decode error naming the key", err)
+	forEachLoadPath(t, func(t *testing.T, loads func(*session.Config)) {
+		e := newEnv(t, loads)
+		token := e.create(t, "counter", "not a number")
+		e.request(t, token, func(s *session.Session) {
+			must(t, s.Set("other", 1))
+		})
+		e.request(t, token, func(s *session.Session) {
+			_, err := session.Get[int](s, "counter")
+			if err == nil || !strings.Contains(err.Error(), `"counter"`) {
+				t.Errorf("Get[int] of a string: err = %v, want a decode error naming the key", err)
+			}
+			if n, err := session.Get[int](s, "other"); n != 1 || err != nil {
+				t.Errorf("other key: %d, %v; want 1, nil", n, err)
+			}
+			must(t, s.Set("counter", 0)) // the user can repair it
+		})
+		if got := get[int](t, e, token, "counter"); got != 0 {
+			t.Errorf("repaired counter = %d", got)
 		}
-		if n, err := session.Get[int](s, "other"); n != 1 || err != nil {
-			t.Errorf("other key: %d, %v; want 1, nil", n, err)
-		}
-		must(t, s.Set("counter", 0)) // the user can repair it
 	})
-	if got := get[int](t, e, token, "counter"); got != 0 {
-		t.Errorf("repaired counter = %d", got)
-	}
 }
 
 func TestSetReportsEncodingErrorsAtOnce(t *testing.T) {
@@ -114,23 +125,25 @@ func TestSetRefusesBadKeys(t *testing.T) {
 }
 
 func TestDeleteClearAndKeys(t *testing.T) {
-	e := newEnv(t)
-	token := e.create(t, "a", 1)
-	e.request(t, token, func(s *session.Session) {
-		must(t, s.Set("c", 3))
-		must(t, s.Set("b", 2))
-		assertKeys(t, s, "a", "b", "c")
-		must(t, s.Delete("a"))
-		assertKeys(t, s, "b", "c")
+	forEachLoadPath(t, func(t *testing.T, loads func(*session.Config)) {
+		e := newEnv(t, loads)
+		token := e.create(t, "a", 1)
+		e.request(t, token, func(s *session.Session) {
+			must(t, s.Set("c", 3))
+			must(t, s.Set("b", 2))
+			assertKeys(t, s, "a", "b", "c")
+			must(t, s.Delete("a"))
+			assertKeys(t, s, "b", "c")
+		})
+		e.request(t, token, func(s *session.Session) {
+			assertKeys(t, s, "b", "c")
+			must(t, s.Clear())
+			assertKeys(t, s)
+			must(t, s.Set("z", 26))
+			assertKeys(t, s, "z")
+		})
+		e.request(t, token, func(s *session.Session) { assertKeys(t, s, "z") })
 	})
-	e.request(t, token, func(s *session.Session) {
-		assertKeys(t, s, "b", "c")
-		must(t, s.Clear())
-		assertKeys(t, s)
-		must(t, s.Set("z", 26))
-		assertKeys(t, s, "z")
-	})
-	e.request(t, token, func(s *session.Session) { assertKeys(t, s, "z") })
 }
 
 func assertKeys(t *testing.T, s *session.Session, want ...string) {
@@ -258,3 +271,43 @@ func TestConcurrentUseWithinARequest(t *testing.T) {
 		assertKeys(t, s, "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7")
 	})
 }
+
+// A store that offers LoadBinary is read through it, and a record it hands
+// back corrupt is an error for the request, not a panic or an empty session.
+func TestBinaryLoads(t *testing.T) {
+	e := newEnv(t)
+	token := e.create(t, "n", 1)
+	if get[int](t, e, token, "n") != 1 || e.spy.binaryLoads.Load() != e.spy.loads.Load() || e.spy.loads.Load() == 0 {
+		t.Fatalf("%d loads, %d through LoadBinary; want all of them", e.spy.loads.Load(), e.spy.binaryLoads.Load())
+	}
+	m := newEnv(t, mapLoads)
+	token = m.create(t, "n", 1)
+	if get[int](t, m, token, "n") != 1 || m.spy.binaryLoads.Load() != 0 {
+		t.Fatalf("%d loads through LoadBinary of a store without it", m.spy.binaryLoads.Load())
+	}
+	rec := session.Record{Values: map[string][]byte{"a": []byte("1"), "b": []byte("2")}}
+	good := rec.AppendBinary(nil)
+	for name, data := range map[string][]byte{
+		"truncated":    good[:len(good)-1],
+		"trailing":     append(append([]byte{}, good...), 0),
+		"out of order": append(good[:len(good)-8:len(good)-8], append(append([]byte{}, good[len(good)-4:]...), good[len(good)-8:len(good)-4]...)...),
+		"no header":    {9},
+	} {
+		c := newEnv(t, func(c *session.Config) { c.Store = corrupt{c.Store, data} })
+		s := c.m.Start(context.Background(), session.NewID())
+		if _, err := session.Get[int](s, "a"); err == nil {
+			t.Errorf("%s: Get of a corrupt record: nil error", name)
+		}
+		if _, err := c.m.Commit(s); err == nil {
+			t.Errorf("%s: Commit after a failed load: nil error", name)
+		}
+	}
+}
+
+// corrupt is a store whose LoadBinary finds every token and returns data.
+type corrupt struct {
+	session.Store
+	data []byte
+}
+
+func (c corrupt) LoadBinary(context.Context, string) ([]byte, bool, error) { return c.data, true, nil }

@@ -28,3 +28,14 @@ type Store interface {
 	Save(ctx context.Context, token string, p Patch) (newToken string, err error)
 	Delete(ctx context.Context, token string) error
 }
+
+// BinaryLoader is an optional interface for stores that keep each record in
+// its binary form (Record.AppendBinary), as the memory store does. A
+// Session loads through it when the store has it and reads values straight
+// from the bytes, instead of every request building a map of them.
+type BinaryLoader interface {
+	// LoadBinary is Load returning the record in binary form, under the
+	// same contract. data is the caller's to keep. An empty ID in it stands
+	// for the token (a store that indexes records by ID need not repeat it).
+	LoadBinary(ctx context.Context, token string) (data []byte, found bool, err error)
+}

@@ -79,7 +79,7 @@ func (s *Store) updateLocked(sh *shard, k key, id string, now int64, fn func(*se
 	if err != nil {
 		return session.Record{}, false, err
 	}
-	s.setLocked(sh, k, data)
+	s.setLocked(sh, k, data, deadlineNanos(&rec))
 	return rec, true, nil
 }
 
@@ -96,7 +96,8 @@ func (s *Store) Put(id string, rec session.Record) (bool, error) {
 	now := s.now()
 	var scratch [512]byte
 	data, err := s.encode(&rec, scratch[:0])
-	if err != nil || deadlineNanos(&rec) <= now {
+	deadline := deadlineNanos(&rec)
+	if err != nil || deadline <= now {
 		return false, err
 	}
 	sh := s.shardFor(&k)
@@ -104,7 +105,7 @@ func (s *Store) Put(id string, rec session.Record) (bool, error) {
 	loc, found := s.getLocked(sh, k, now)
 	stored := !found || header(sh.slab.load(loc)).Version < rec.Version
 	if stored {
-		s.setLocked(sh, k, data)
+		s.setLocked(sh, k, data, deadline)
 	}
 	sh.unlock()
 	if stored {
@@ -159,7 +160,7 @@ func (b *snapshot) take(s *Store, sh *shard, now int64) {
 	sh.mu.Lock()
 	defer sh.unlock()
 	for k, loc := range sh.index {
-		if rec := sh.slab.load(loc); deadlineOf(rec) > now {
+		if rec := sh.slab.load(loc); sh.slab.deadline(loc) > now {
 			start := len(b.data)
 			b.data = append(b.data, rec...)
 			b.entries = append(b.entries, struct {

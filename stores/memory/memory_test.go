@@ -215,7 +215,7 @@ func TestStatsBytes(t *testing.T) {
 
 // slotFor is the size of the slot that holds a record of n bytes.
 func slotFor(n int) int {
-	n += uvarintLen(n)
+	n = slotNeed(n)
 	for _, size := range slotSizes {
 		if size >= n {
 			return size
@@ -541,5 +541,39 @@ func TestBenchmarkSessionSize(t *testing.T) {
 		Idle: time.Now().Add(time.Hour), Version: 3}
 	if n := len(rec.AppendBinary(nil)); n < 180 || n > 240 {
 		t.Fatalf("the benchmark session encodes to %d bytes; want ~200", n)
+	}
+}
+
+// LoadBinary is Load without decoding: the same record (its ID left to the
+// token), the same not-found cases, its own copy of the bytes.
+func TestLoadBinary(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{Now: clk.Now})
+	id := create(t, s, clk.Now(), time.Minute, "v")
+	data, ok, err := s.LoadBinary(ctx, id)
+	var rec session.Record
+	if err != nil || !ok || rec.UnmarshalBinary(data) != nil {
+		t.Fatalf("LoadBinary = %q, %t, %v; want the record", data, ok, err)
+	}
+	want, _, _ := s.Load(ctx, id)
+	if rec.ID != "" || string(rec.Values["k"]) != "v" || rec.Version != want.Version || !rec.Idle.Equal(want.Idle) {
+		t.Fatalf("LoadBinary decodes to %+v; Load gives %+v (with the ID)", rec, want)
+	}
+	clear(data)
+	if again, _, _ := s.LoadBinary(ctx, id); string(again[len(again)-1:]) != "v" {
+		t.Fatal("changing the returned bytes changed the store")
+	}
+	for _, token := range []string{"", "short", session.NewID()} {
+		if data, ok, err := s.LoadBinary(ctx, token); ok || err != nil || data != nil {
+			t.Errorf("LoadBinary(%q) = %q, %t, %v; want not found", token, data, ok, err)
+		}
+	}
+	clk.Advance(time.Minute)
+	if _, ok, _ := s.LoadBinary(ctx, id); ok {
+		t.Error("LoadBinary found an expired session")
+	}
+	s.Close()
+	if _, _, err := s.LoadBinary(ctx, id); !errors.Is(err, session.ErrClosed) {
+		t.Errorf("LoadBinary after Close: %v; want ErrClosed", err)
 	}
 }

@@ -49,28 +49,26 @@ type key [session.IDBytes]byte
 
 // keyOf returns the key of id; ok is false when id is not a well-formed ID
 // (exactly what session.ValidID accepts). It checks and decodes in one
-// pass, with no allocation: every request looks up a key.
+// pass, four characters to three bytes, with no allocation: every request
+// looks up a key.
 func keyOf(id string) (k key, ok bool) {
 	if len(id) != session.IDLen {
 		return k, false
 	}
-	var acc uint32
-	n, j := 0, 0 // bits in acc, bytes written
-	for i := 0; i < len(id); i++ {
-		v := base64URL[id[i]]
-		if v == 0xff {
-			return k, false
-		}
-		acc, n = acc<<6|uint32(v), n+6
-		if n >= 8 {
-			n -= 8
-			k[j] = byte(acc >> n)
-			j++
-		}
+	var bad byte // collects the values: a byte that is not base64url has its top bits set
+	for i, j := 0, 0; i < 40; i, j = i+4, j+3 {
+		a, b, c, d := base64URL[id[i]], base64URL[id[i+1]], base64URL[id[i+2]], base64URL[id[i+3]]
+		bad |= a | b | c | d
+		v := uint32(a)<<18 | uint32(b)<<12 | uint32(c)<<6 | uint32(d)
+		k[j], k[j+1], k[j+2] = byte(v>>16), byte(v>>8), byte(v)
 	}
-	// 43 characters carry 258 bits: the last 2 must be zero, so that each
-	// ID has one spelling.
-	return k, acc&(1<<n-1) == 0
+	a, b, c := base64URL[id[40]], base64URL[id[41]], base64URL[id[42]]
+	bad |= a | b | c
+	v := uint32(a)<<12 | uint32(b)<<6 | uint32(c)
+	k[30], k[31] = byte(v>>10), byte(v>>2)
+	// The last 2 of the 258 bits must be zero, so that each ID has one
+	// spelling.
+	return k, bad&0xc0 == 0 && v&3 == 0
 }
 
 // base64URL maps each base64url character to its value and every other
@@ -140,16 +138,11 @@ func deadlineNanos(rec *session.Record) int64 {
 	return d.UnixNano()
 }
 
-func deadlineOf(data []byte) int64 {
-	h := header(data)
-	return deadlineNanos(&h)
-}
-
 // getLocked returns the loc of the live session k, removing it if it has
 // expired.
 func (s *Store) getLocked(sh *shard, k key, now int64) (uint32, bool) {
 	loc, ok := sh.index[k]
-	if ok && deadlineOf(sh.slab.load(loc)) <= now {
+	if ok && sh.slab.deadline(loc) <= now {
 		s.dropLocked(sh, k, loc)
 		s.expired.Add(1)
 		return 0, false
@@ -157,16 +150,16 @@ func (s *Store) getLocked(sh *shard, k key, now int64) (uint32, bool) {
 	return loc, ok
 }
 
-// setLocked stores data as the record of k and evicts from sh while the
-// store is over its bounds.
-func (s *Store) setLocked(sh *shard, k key, data []byte) {
+// setLocked stores data, whose deadline is given, as the record of k and
+// evicts from sh while the store is over its bounds.
+func (s *Store) setLocked(sh *shard, k key, data []byte, deadline int64) {
 	if loc, ok := sh.index[k]; ok {
 		s.bytes.Add(-int64(sh.slab.size(loc)))
-		loc = sh.slab.replace(loc, data)
+		loc = sh.slab.replace(loc, data, deadline)
 		sh.index[k] = loc
 		s.bytes.Add(int64(sh.slab.size(loc)))
 	} else {
-		loc = sh.slab.store(data)
+		loc = sh.slab.store(data, deadline)
 		sh.index[k] = loc
 		s.sessions.Add(1)
 		s.bytes.Add(int64(sh.slab.size(loc) + entryOverhead))
@@ -198,7 +191,7 @@ func (s *Store) evictOneLocked(sh *shard, keep key) bool {
 		if k == keep {
 			continue
 		}
-		if d := deadlineOf(sh.slab.load(loc)); seen == 0 || d < deadline {
+		if d := sh.slab.deadline(loc); seen == 0 || d < deadline {
 			victim, victimLoc, deadline = k, loc, d
 		}
 		if seen++; seen == evictionSample {
@@ -236,7 +229,7 @@ func (s *Store) sweepShard(sh *shard, now int64) int {
 	defer sh.unlock()
 	n := 0
 	for k, loc := range sh.index {
-		if deadlineOf(sh.slab.load(loc)) <= now {
+		if sh.slab.deadline(loc) <= now {
 			s.dropLocked(sh, k, loc)
 			n++
 		}

@@ -12,7 +12,9 @@ import (
 // instead of a million small ones: the garbage collector has nothing to
 // scan, and a rewritten record reuses a slot instead of leaving garbage.
 //
-// Each slot holds a record's length (uvarint) and bytes. Slots come in size
+// Each slot holds a record's deadline (8 bytes, Unix nanoseconds: every
+// lookup checks it, and decoding it from the record would cost more than the
+// lookup), length (uvarint) and bytes. Slots come in size
 // classes 16 bytes or an eighth apart (slotSizes); a page holds slots of one
 // class. A record larger than the largest class gets a page of its own. A
 // record's place is a loc: its page number and slot number in one uint32.
@@ -78,9 +80,10 @@ func classOf(need int) int {
 	return dedicated
 }
 
-// store writes data to a new slot and returns its loc.
-func (s *slab) store(data []byte) uint32 {
-	need := uvarintLen(len(data)) + len(data)
+// store writes a record with its deadline to a new slot and returns its
+// loc.
+func (s *slab) store(data []byte, deadline int64) uint32 {
+	need := slotNeed(len(data))
 	var loc uint32
 	if class := classOf(need); class != dedicated {
 		loc = s.alloc(class)
@@ -88,30 +91,38 @@ func (s *slab) store(data []byte) uint32 {
 		loc = s.newPage(dedicated, need) << slotBits
 		s.pages[loc>>slotBits].used = 1
 	}
-	s.write(loc, data)
+	s.write(loc, data, deadline)
 	return loc
 }
 
-// replace writes data in place of the record at loc, in the same slot when
-// it fits its class, and returns the new loc.
-func (s *slab) replace(loc uint32, data []byte) uint32 {
+// replace writes a record in place of the one at loc, in the same slot
+// when it fits its class, and returns the new loc.
+func (s *slab) replace(loc uint32, data []byte, deadline int64) uint32 {
 	pg := &s.pages[loc>>slotBits]
-	if pg.class != dedicated && classOf(uvarintLen(len(data))+len(data)) == pg.class {
-		s.write(loc, data)
+	if pg.class != dedicated && classOf(slotNeed(len(data))) == pg.class {
+		s.write(loc, data, deadline)
 		return loc
 	}
-	next := s.store(data)
+	next := s.store(data, deadline)
 	s.free(loc)
 	return next
 }
+
+// slotNeed is the size of a slot's contents for a record of n bytes.
+func slotNeed(n int) int { return 8 + uvarintLen(n) + n }
 
 // load returns the record at loc. The bytes are the slab's own: they change
 // with the next write to this slab, so callers copy what they keep before
 // releasing the shard's lock.
 func (s *slab) load(loc uint32) []byte {
-	b := s.slot(loc)
+	b := s.slot(loc)[8:]
 	n, k := binary.Uvarint(b)
 	return b[k : k+int(n)]
+}
+
+// deadline returns the deadline of the record at loc.
+func (s *slab) deadline(loc uint32) int64 {
+	return int64(binary.LittleEndian.Uint64(s.slot(loc)))
 }
 
 // size returns the bytes the slot at loc takes.
@@ -123,8 +134,10 @@ func (s *slab) slot(loc uint32) []byte {
 	return pg.mem[i*pg.slot : (i+1)*pg.slot]
 }
 
-func (s *slab) write(loc uint32, data []byte) {
+func (s *slab) write(loc uint32, data []byte, deadline int64) {
 	b := s.slot(loc)
+	binary.LittleEndian.PutUint64(b, uint64(deadline))
+	b = b[8:]
 	copy(b[binary.PutUvarint(b, uint64(len(data))):], data)
 }
 

@@ -48,6 +48,9 @@ func checkSlab(t *testing.T, s *slab, want map[uint32][]byte) {
 		if got := s.load(loc); !bytes.Equal(got, data) {
 			t.Fatalf("load(%#x) = %d bytes %.20q...; want %d bytes %.20q...", loc, len(got), got, len(data), data)
 		}
+		if d := s.deadline(loc); d != deadlineOf(data) {
+			t.Fatalf("deadline(%#x) = %d; want %d", loc, d, deadlineOf(data))
+		}
 	}
 	slots, used := make([]int, len(slotSizes)), make([]int, len(slotSizes))
 	for _, pg := range s.pages {
@@ -80,6 +83,9 @@ func compact(s *slab, locs []uint32, want map[uint32][]byte) {
 	}
 }
 
+// deadlineOf is the deadline the tests store with data.
+func deadlineOf(data []byte) int64 { return -int64(len(data)) }
+
 func record(rng *rand.Rand) []byte {
 	n := rng.IntN(400)
 	if rng.IntN(50) == 0 {
@@ -100,7 +106,7 @@ func TestSlabKeepsRecords(t *testing.T) {
 		switch op := rng.IntN(10); {
 		case op < 4 || len(locs) == 0:
 			data := record(rng)
-			loc := s.store(data)
+			loc := s.store(data, deadlineOf(data))
 			if _, dup := want[loc]; dup {
 				t.Fatalf("store handed out loc %#x twice", loc)
 			}
@@ -110,7 +116,7 @@ func TestSlabKeepsRecords(t *testing.T) {
 			j := rng.IntN(len(locs))
 			data := record(rng)
 			delete(want, locs[j])
-			locs[j] = s.replace(locs[j], data)
+			locs[j] = s.replace(locs[j], data, deadlineOf(data))
 			want[locs[j]] = data
 		default:
 			j := rng.IntN(len(locs))

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"hash/maphash"
@@ -100,6 +101,26 @@ func (s *Store) Load(_ context.Context, token string) (session.Record, bool, err
 	return rec, found, nil
 }
 
+// LoadBinary implements session.BinaryLoader: Load without decoding, one
+// copy of the stored bytes (whose ID is empty: the token names the session).
+func (s *Store) LoadBinary(_ context.Context, token string) ([]byte, bool, error) {
+	if s.closed.Load() {
+		return nil, false, fmt.Errorf("memory: load: %w", session.ErrClosed)
+	}
+	k, ok := keyOf(token)
+	if !ok {
+		return nil, false, nil
+	}
+	sh := s.shardFor(&k)
+	sh.mu.Lock()
+	defer sh.unlock()
+	loc, ok := s.getLocked(sh, k, s.now())
+	if !ok {
+		return nil, false, nil
+	}
+	return bytes.Clone(sh.slab.load(loc)), true, nil
+}
+
 // Save implements session.Store. The token it returns is the session's ID.
 func (s *Store) Save(_ context.Context, token string, p session.Patch) (string, error) {
 	var err error
@@ -181,21 +202,24 @@ func (s *Store) applyLocked(sh *shard, k key, exists bool, p session.Patch) erro
 		old = sh.slab.load(loc)
 	}
 	var scratch [512]byte
-	data, err := s.applyBinary(p, scratch[:0], old)
+	data, deadline, err := s.applyBinary(p, scratch[:0], old)
 	if err != nil {
 		return err
 	}
-	s.setLocked(sh, k, data)
+	s.setLocked(sh, k, data, deadline)
 	return nil
 }
 
-func (s *Store) applyBinary(p session.Patch, scratch, old []byte) ([]byte, error) {
+// applyBinary applies p to the stored record old (nil for a new one) and
+// returns the result, appended to scratch, with its deadline.
+func (s *Store) applyBinary(p session.Patch, scratch, old []byte) ([]byte, int64, error) {
 	p.NewID = ""
-	data, err := p.ApplyBinary(scratch, old)
+	data, head, err := p.ApplyBinary(scratch, old)
 	if err != nil {
-		return nil, fmt.Errorf("memory: stored session: %w", err)
+		return nil, 0, fmt.Errorf("memory: stored session: %w", err)
 	}
-	return s.checkSize(data)
+	data, err = s.checkSize(data)
+	return data, deadlineNanos(&head), err
 }
 
 // renew applies p to the session old and moves it to p.NewID, holding both
@@ -230,12 +254,12 @@ func (s *Store) moveLocked(from, to *shard, old, renewed key, p session.Patch) e
 		return ErrIDInUse
 	}
 	var scratch [512]byte
-	data, err := s.applyBinary(p, scratch[:0], from.slab.load(loc))
+	data, deadline, err := s.applyBinary(p, scratch[:0], from.slab.load(loc))
 	if err != nil {
 		return err
 	}
 	s.dropLocked(from, old, loc)
-	s.setLocked(to, renewed, data)
+	s.setLocked(to, renewed, data, deadline)
 	return nil
 }
 
