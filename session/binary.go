@@ -149,6 +149,10 @@ func (d *decoder) byte() byte {
 }
 
 func (d *decoder) uvarint() uint64 {
+	if d.off < len(d.b) && d.b[d.off] < 0x80 { // lengths and counts: one byte
+		d.off++
+		return uint64(d.b[d.off-1])
+	}
 	v, n := binary.Uvarint(d.b[d.off:])
 	if n <= 0 {
 		d.fail()
@@ -159,12 +163,11 @@ func (d *decoder) uvarint() uint64 {
 }
 
 func (d *decoder) time() time.Time {
-	v, n := binary.Varint(d.b[d.off:])
-	if n <= 0 {
-		d.fail()
-		return time.Time{}
+	u := d.uvarint() // zig-zag, as binary.AppendVarint writes it
+	v := int64(u >> 1)
+	if u&1 != 0 {
+		v = ^v
 	}
-	d.off += n
 	if v == 0 {
 		return time.Time{}
 	}
@@ -204,12 +207,21 @@ func (p *Patch) ApplyBinary(dst, src []byte) ([]byte, Record, error) {
 		m.old.b = src[d.off:]
 	}
 	p.applyHeader(&r)
-	_, n, ok := m.run(nil, false)
+	out := append(r.appendHeader(dst), 0) // the pair count, if it takes one byte
+	start := len(out)
+	out, n, ok := m.run(out, true)
 	if !ok {
 		return dst, Record{}, fmt.Errorf("%w: pairs truncated, out of key order or followed by trailing bytes", errCorrupt)
 	}
-	out := r.appendHeader(dst)
-	out, _, _ = m.run(binary.AppendUvarint(out, uint64(n)), true)
+	if n < 0x80 {
+		out[start-1] = byte(n)
+		return out, r, nil
+	}
+	// A count of 128 or more takes more bytes: move the pairs up.
+	count := binary.AppendUvarint(nil, uint64(n))
+	out = append(out, count[1:]...)
+	copy(out[start+len(count)-1:], out[start:len(out)-len(count)+1])
+	copy(out[start-1:], count)
 	return out, r, nil
 }
 

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -151,4 +152,21 @@ func FuzzApplyBinary(f *testing.F) {
 			Now: t0, Idle: time.Hour}
 		applyBoth(t, src, p)
 	})
+}
+
+// A pair count of 128 or more takes two bytes: around that boundary the
+// bytes still match Apply's.
+func TestApplyBinaryManyKeys(t *testing.T) {
+	many := func(n int) map[string][]byte {
+		set := map[string][]byte{}
+		for i := range n {
+			set[fmt.Sprintf("k%03d", i)] = []byte(fmt.Sprint(i))
+		}
+		return set
+	}
+	for _, n := range []int{127, 128, 129, 300} {
+		b := applyBoth(t, nil, session.Patch{NewID: "id", Set: many(n), Now: t0, Idle: time.Hour})
+		applyBoth(t, b, session.Patch{Set: map[string][]byte{"zz": nil}, Now: t0, Idle: time.Hour})
+		applyBoth(t, b, session.Patch{Delete: []string{"k000", "k001"}, Now: t0, Idle: time.Hour})
+	}
 }

@@ -229,12 +229,21 @@ func newCookieAttrs(c *CookieConfig) cookieAttrs {
 // drops, and no space or comma, which make it quote v.
 func plainCookieValue(v string) bool {
 	for i := 0; i < len(v); i++ {
-		if c := v[i]; c <= ' ' || c >= 0x7f || c == '"' || c == ';' || c == '\\' || c == ',' {
+		if !plainCookieByte[v[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// plainCookieByte is plainCookieValue's test for one byte, as a table: it
+// runs over every token of every response that sets a cookie.
+var plainCookieByte = func() (t [256]bool) {
+	for c := '!'; c < 0x7f; c++ {
+		t[c] = c != '"' && c != ';' && c != '\\' && c != ','
+	}
+	return t
+}()
 
 func (m *Manager) secure(r *http.Request) bool {
 	switch m.cfg.Cookie.Secure {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -287,4 +290,23 @@ func TestNewSessionCookieEndsWithLifetime(t *testing.T) {
 	if o.Action != session.CookieSet || o.MaxAge != 30*time.Minute {
 		t.Fatalf("outcome %+v; want a cookie for the 30 minutes of the lifetime", o)
 	}
+}
+
+// Whatever the token, CookieHeader writes what net/http would.
+func FuzzCookieHeader(f *testing.F) {
+	for _, seed := range []string{session.NewID(), "a b", "a,b", `a"b`, "a;b", "a\\b", "\x7f", "é", ""} {
+		f.Add(seed, int64(time.Hour))
+	}
+	m, err := session.NewManager(session.DefaultConfig(struct{ session.Store }{})) // never called
+	if err != nil {
+		f.Fatal(err)
+	}
+	log.SetOutput(io.Discard) // net/http logs each byte it drops
+	f.Cleanup(func() { log.SetOutput(os.Stderr) })
+	f.Fuzz(func(t *testing.T, token string, maxAge int64) {
+		o := session.Outcome{Action: session.CookieSet, Token: token, MaxAge: time.Duration(maxAge)}
+		if got, want := m.CookieHeader(o, nil), m.Cookie(o, nil).String(); got != want {
+			t.Fatalf("CookieHeader(%q) = %q; Cookie().String() = %q", token, got, want)
+		}
+	})
 }
