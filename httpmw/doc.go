@@ -19,7 +19,9 @@
 // # Headers
 //
 // Set-Cookie is sent only when the token changed, the cookie must be expired
-// (Destroy, or a stale cookie), or the idle deadline slid. A response that
+// (Destroy, or a stale cookie), or its Max-Age must slide, which happens at
+// most once per session.Config.TouchInterval (see the session package's
+// Expiry): most responses of a busy session carry no Set-Cookie. A response that
 // used the session gets "Vary: Cookie"; one that sets the cookie also gets
 // `Cache-Control: no-cache="Set-Cookie"` so shared caches never hand one
 // user's cookie to another.

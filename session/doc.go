@@ -39,5 +39,10 @@
 // absolute lifetime, both stored in the Record as deadlines and enforced by the
 // store. Sliding refresh is lazy: a request that changes nothing re-writes
 // ("touches") the session only when more than Config.TouchInterval has passed
-// since the last write, so read-only requests cost no write.
+// since the last write, so read-only requests cost no write. The cookie's
+// Max-Age slides the same way: a write sends the cookie again only if it is
+// the first write in its TouchInterval (counted from the session's creation),
+// so a busy session does not send Set-Cookie on every response. Either way
+// the cookie and the stored deadline lag the last request by less than
+// TouchInterval.
 package session

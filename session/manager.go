@@ -114,7 +114,23 @@ func (m *Manager) saveLocked(s *Session, now time.Time) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, fmt.Errorf("session: save: %w", err)
 	}
+	if newToken == s.token && !m.cookieDue(&s.rec, now) {
+		return Outcome{}, nil
+	}
 	return Outcome{Action: CookieSet, Token: newToken, MaxAge: m.deadline(s, now).Sub(now)}, nil
+}
+
+// cookieDue reports whether a write at now to the session rec, whose token
+// stays the same, must send the cookie again to slide its Max-Age. Like the
+// stored deadline (see Commit), the cookie slides lazily: time since the
+// session was created is cut into TouchIntervals, and the first write in
+// each sends the cookie. A write in the same interval as the session's
+// previous write does not: the cookie sent at that interval's first write
+// ends less than TouchInterval before the deadline this write sets, the
+// slack a read-only request's touch has too.
+func (m *Manager) cookieDue(rec *Record, now time.Time) bool {
+	ti := m.cfg.TouchInterval
+	return now.Sub(rec.Created)/ti != rec.Touched.Sub(rec.Created)/ti
 }
 
 // deadline is the deadline of s once saved at now: what Patch.Apply sets,

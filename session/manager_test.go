@@ -90,6 +90,56 @@ func TestTouchIsLazy(t *testing.T) {
 	}
 }
 
+// TestCookieSlidesLazily: writes save every time, but the cookie is sent
+// again only by the first write of each TouchInterval (counted from the
+// session's creation), with the Max-Age the write gave the session.
+func TestCookieSlidesLazily(t *testing.T) {
+	e := newEnv(t, func(c *session.Config) { c.IdleTimeout, c.TouchInterval = time.Hour, 10*time.Minute })
+	token := e.create(t, "n", 0)
+	write := func(n int) session.Outcome {
+		return e.request(t, token, func(s *session.Session) { must(t, s.Set("n", n)) })
+	}
+	e.clock.Advance(4 * time.Minute)
+	if o := write(1); o.Action != session.CookieKeep {
+		t.Fatalf("write 4 minutes after creation: %+v; want no cookie (the creation's covers it)", o)
+	}
+	e.clock.Advance(7 * time.Minute) // 11 minutes: the second interval
+	if o := write(2); o.Action != session.CookieSet || o.Token != token || o.MaxAge != time.Hour {
+		t.Fatalf("first write of the second interval: %+v; want the cookie with a full hour", o)
+	}
+	e.clock.Advance(8 * time.Minute) // 19 minutes: still the second interval
+	if o := write(3); o.Action != session.CookieKeep {
+		t.Fatalf("second write of the second interval: %+v; want no cookie", o)
+	}
+	if get[int](t, e, token, "n") != 3 {
+		t.Fatal("writes without a cookie were not saved")
+	}
+}
+
+// TestCookieOutlivesActivity: whatever the rhythm of a user's writes, the
+// cookie the browser holds never expires while the user is active, and it
+// ends at most TouchInterval before the session it names.
+func TestCookieOutlivesActivity(t *testing.T) {
+	const idle, touch = time.Hour, 6 * time.Minute
+	for _, every := range []time.Duration{time.Minute, 5 * time.Minute, 7 * time.Minute, 59 * time.Minute} {
+		e := newEnv(t, func(c *session.Config) { c.IdleTimeout, c.TouchInterval = idle, touch })
+		token := e.create(t, "n", 0)
+		cookieEnds := e.clock.Now().Add(idle)
+		for i := range 300 {
+			e.clock.Advance(every)
+			if !e.clock.Now().Before(cookieEnds) {
+				t.Fatalf("writes every %v: the cookie expired before write %d", every, i)
+			}
+			if o := e.request(t, token, func(s *session.Session) { must(t, s.Set("n", i)) }); o.Action == session.CookieSet {
+				cookieEnds = e.clock.Now().Add(o.MaxAge)
+			}
+			if sessionEnds := e.clock.Now().Add(idle); cookieEnds.Before(sessionEnds.Add(-touch)) {
+				t.Fatalf("writes every %v: after write %d the cookie ends %v before the session", every, i, sessionEnds.Sub(cookieEnds))
+			}
+		}
+	}
+}
+
 func TestIdleExpiry(t *testing.T) {
 	e := newEnv(t, func(c *session.Config) { c.IdleTimeout, c.TouchInterval = time.Hour, 0 })
 	token := e.create(t, "k", 1)
