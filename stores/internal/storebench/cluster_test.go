@@ -1,0 +1,99 @@
+package storebench
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
+	"github.com/sessionmesh/sessionmesh/internal/servertest"
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// op is one timed operation of BenchmarkGetPut.
+type op struct {
+	name string
+	do   func(i int) error
+}
+
+// BenchmarkGetPut times single reads and writes of a ~200-byte session, one
+// at a time, and reports their median (p50-us) next to go-redis GET and SET
+// on a real redis-server in the same run: the shared memory store's reads
+// and writes from a node that does not own the session ("remote": one peer
+// round trip for a read; for a write, one to the primary plus the primary's
+// copy to its backup) and from the owner ("local": a write still waits for
+// the backup's copy). The raw TCP floor is BenchmarkRoundTrip in
+// cluster/peer.
+func BenchmarkGetPut(b *testing.B) {
+	rs := servertest.Redis(b)
+	c := clustertest.New(b, 2, clustertest.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	c.WaitConverged(10 * time.Second)
+	ops := append(clusterOps(b, c, "remote", 1), clusterOps(b, c, "local", 0)...)
+	ops = append(ops, redisOps(b, rs.Addr())...)
+	for _, o := range ops {
+		b.Run(o.name, func(b *testing.B) {
+			lat := make([]time.Duration, b.N)
+			b.ResetTimer()
+			for i := range b.N {
+				start := time.Now()
+				if err := o.do(i); err != nil {
+					b.Fatal(err)
+				}
+				lat[i] = time.Since(start)
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-us")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-us")
+		})
+	}
+}
+
+// clusterOps returns a Get (Load) and a Put (Save of one key) through node 0
+// of a session whose primary is node primary.
+func clusterOps(b *testing.B, c *clustertest.Cluster, name string, primary int) []op {
+	st, ctx := c.Store(0), requestContext(b)
+	id := session.NewID()
+	for c.Owners(0, id)[0] != primary {
+		id = session.NewID()
+	}
+	now := time.Now()
+	token, err := st.Save(ctx, "", session.Patch{NewID: id, Set: sessionValues(), Now: now, Idle: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	get := func(int) error {
+		_, found, err := st.Load(ctx, token)
+		if err == nil && !found {
+			b.Fatal("cluster lost the benchmark session")
+		}
+		return err
+	}
+	put := func(i int) error {
+		p := session.Patch{Set: map[string][]byte{"counter": []byte(strconv.Itoa(i))}, Now: now, Idle: time.Hour}
+		_, err := st.Save(ctx, token, p)
+		return err
+	}
+	return []op{{"cluster-" + name + "-Get", get}, {"cluster-" + name + "-Put", put}}
+}
+
+// redisOps are go-redis GET and SET of the same session bytes.
+func redisOps(b *testing.B, addr string) []op {
+	cl := goredis.NewClient(&goredis.Options{Addr: addr, DisableIdentity: true})
+	b.Cleanup(func() { cl.Close() })
+	ctx := context.Background()
+	key, value := rawSession()
+	if err := cl.Set(ctx, key, value, time.Hour).Err(); err != nil {
+		b.Fatal(err)
+	}
+	return []op{
+		{"go-redis-GET", func(int) error { return cl.Get(ctx, key).Err() }},
+		{"go-redis-SET", func(int) error { return cl.Set(ctx, key, value, time.Hour).Err() }},
+	}
+}
