@@ -15,7 +15,7 @@ import (
 // thirds of its sessions live elsewhere, so the peer path is exercised.
 func newCluster(n int) func(*testing.T, func() time.Time) session.Store {
 	return func(t *testing.T, now func() time.Time) session.Store {
-		c := clustertest.New(t, n, clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
+		c := clustertest.New(t, n, patient(), clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
 			cfg.Now = now
 		}))
 		c.WaitConverged(10 * time.Second)

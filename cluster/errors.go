@@ -37,9 +37,8 @@ var (
 	// middleware answers 503) need no special case.
 	ErrNoQuorum = fmt.Errorf("cluster: no quorum: fewer than a majority of the last stable membership is visible: %w", ErrUnavailable)
 
-	// ErrNotSynced is returned by a replica asked to serve a partition it
-	// has not finished pulling (it just became an owner, or it was paused
-	// long enough to have missed writes). The sender fails over to the
-	// next replica, which holds the data.
-	ErrNotSynced = errors.New("cluster: partition not synced on this node yet")
+	// ErrNotSynced is returned by a node that was paused (SIGSTOP, a
+	// frozen VM) and has not yet found out whether it missed writes
+	// meanwhile. The sender fails over to the next replica.
+	ErrNotSynced = errors.New("cluster: node paused; not serving until it has checked what it missed")
 )

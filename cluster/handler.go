@@ -65,6 +65,9 @@ func (s *Store) handlePut(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if stored {
+		s.wrote(s.Table().Partition(req.rec.ID))
+	}
 	if req.hint != "" {
 		s.hints.add(req.hint, req.rec.ID)
 	}

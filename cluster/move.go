@@ -95,11 +95,18 @@ func (s *Store) pullRound(ctx context.Context) (progress, done bool) {
 }
 
 // sources returns the nodes that may hold partition p besides self: its
-// candidates, the owners and the next node in HRW order. Draining and
-// joining members are never candidates: a draining node pushes what it
-// holds itself (Drain), a joining one holds nothing the owners lack.
+// candidates (the owners and the next node in HRW order, which may keep
+// hinted copies) and the draining members, which hold what they owned
+// until their hand-off is done. Joining members hold nothing the owners
+// lack.
 func sources(t *Table, p int, self string) []Member {
-	return splitSelf(t.Candidates(p), self)
+	out := splitSelf(t.Candidates(p), self)
+	for _, m := range t.members {
+		if m.Draining && m.Name != self {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func anySourceIn(t *Table, p int, self string, names map[string]bool) bool {
@@ -139,10 +146,14 @@ func (s *Store) pullAll(ctx context.Context, members map[string]Member, bySource
 func (s *Store) pull(ctx context.Context, src Member, parts []int, register bool) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.TransferTimeout)
 	defer cancel()
+	start := time.Now()
 	req := pullReq{register: register, name: s.name, addr: s.peerAddr, parts: parts}
-	if _, err := s.caller.Call(ctx, src.Addr, opPull, req.marshal()); err != nil {
+	resp, err := s.caller.Call(ctx, src.Addr, opPull, req.marshal())
+	if err != nil {
 		return fmt.Errorf("pull %d partitions from %s: %w", len(parts), src.Name, fromRemote(err))
 	}
+	n, _ := binary.Uvarint(resp)
+	s.log.Info("cluster: pulled partitions", "source", src.Name, "partitions", len(parts), "sessions", n, "took", time.Since(start))
 	return nil
 }
 

@@ -41,9 +41,6 @@ func (s *Store) serve(ctx context.Context, op uint8, req routed) ([]byte, error)
 	if err := s.admit(t, p, req.header); err != nil {
 		return nil, err
 	}
-	if t.IsOwner(p, s.name) && !s.holdings.holds(p) {
-		return nil, fmt.Errorf("partition %d on %s: %w", p, s.name, ErrNotSynced)
-	}
 	if op != opLoad && !s.quorate() {
 		return nil, ErrNoQuorum
 	}
@@ -83,40 +80,37 @@ func (s *Store) admit(t *Table, p int, h header) error {
 	return fmt.Errorf("partition %d on %s: %w", p, s.name, ErrNotOwner)
 }
 
-// local returns this node's copy of id (tombstones included). An owner
-// holds its partition completely (serve refuses it otherwise), so its
-// miss is final. A node beyond the owners serving on failover (the
-// owners did not answer or are still pulling) may lack the session and
-// asks the other candidates for it: at most N calls, only on failover.
+// local returns the copy of id (tombstones included) a request served
+// here starts from. An owner that holds its partition (holdings.go) has
+// every write, so its copy, or its miss, is final. Otherwise this node
+// is an owner still pulling the partition, or a node beyond the owners
+// serving on failover, and its own copy may be missing or stale: it takes
+// the newest of its copy and the other sources' (at most N+1 calls, and
+// only while a partition moves or on failover).
 func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bool) {
-	if rec, ok := s.engine.Get(id); ok {
-		return rec, true
+	rec, ok := s.engine.Get(id)
+	t := s.Table()
+	if t.IsOwner(p, s.name) && s.holdings.holds(p) {
+		return rec, ok
 	}
-	if s.Table().IsOwner(p, s.name) {
-		return session.Record{}, false
-	}
-	rec, ok := s.recover(ctx, p, id)
-	if ok {
+	if got, found := s.recover(ctx, t, p, id); found && (!ok || wins(&got, &rec)) {
+		rec, ok = got, true
 		s.engine.Put(id, rec)
 	}
 	return rec, ok
 }
 
-// recover asks the other replicas of p (and the next node, which may hold
-// a hinted copy) for id and returns the newest copy.
-func (s *Store) recover(ctx context.Context, p int, id string) (session.Record, bool) {
-	t := s.Table()
+// recover asks the other sources of p (sources in move.go: the owners,
+// the next node, draining members) for id and returns the newest copy.
+func (s *Store) recover(ctx context.Context, t *Table, p int, id string) (session.Record, bool) {
 	var best session.Record
 	found := false
-	for _, m := range t.Candidates(p) {
-		if m.Name == s.name {
-			continue
-		}
+	for _, m := range sources(t, p, s.name) {
 		resp, err := s.call(ctx, m.Addr, opFetch, appendStr(nil, id))
 		if err != nil {
 			continue
 		}
-		if rec, ok, err := parseFound(resp); err == nil && ok && (!found || rec.Version > best.Version) {
+		if rec, ok, err := parseFound(resp); err == nil && ok && (!found || wins(&rec, &best)) {
 			best, found = rec, true
 		}
 	}
@@ -209,6 +203,7 @@ func (s *Store) install(ctx context.Context, p int, id string, rec session.Recor
 // from this one (receivers) get a copy too; one that fails becomes a
 // hinted copy kept here.
 func (s *Store) replicate(ctx context.Context, p int, rec session.Record) error {
+	s.wrote(p)
 	t := s.Table()
 	need := min(s.cfg.Replicas, t.Eligible())
 	owners := splitSelf(t.Owners(p), s.name)

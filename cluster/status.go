@@ -21,6 +21,7 @@ type Status struct {
 	// Conflicts sums the members' Conflicts.
 	Conflicts uint64         `json:"conflicts"`
 	Quorum    bool           `json:"quorum"`  // this node sees a majority of the last stable membership
+	Stable    int            `json:"stable"`  // size of the last stable membership (the quorum guard counts against it)
 	Members   []MemberStatus `json:"members"` // sorted by name
 }
 
@@ -51,7 +52,7 @@ type MemberStatus struct {
 // Sessions -1 and Error set).
 func (s *Store) Status(ctx context.Context) Status {
 	t := s.Table()
-	st := Status{Node: s.name, Ready: s.Ready(), Epoch: t.Epoch(), Partitions: t.Partitions(), Replicas: s.cfg.Replicas, Quorum: s.quorate()}
+	st := Status{Node: s.name, Ready: s.Ready(), Epoch: t.Epoch(), Partitions: t.Partitions(), Replicas: s.cfg.Replicas, Quorum: s.quorate(), Stable: s.members.stableSize()}
 	members := t.Members()
 	st.Members = make([]MemberStatus, len(members))
 	var wg sync.WaitGroup

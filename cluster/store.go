@@ -44,7 +44,8 @@ type Store struct {
 	serving   inflight      // routed requests this node is serving (Drain waits)
 	calls     inflight      // Load, Save and Delete calls in progress (halt waits)
 	mono      func() time.Duration
-	lastBeat  atomic.Int64 // mono() at the last heartbeat (pause.go)
+	lastBeat  atomic.Int64   // mono() at the last heartbeat (pause.go)
+	written   []atomic.Int64 // per partition, mono() at its last write here (entropy.go)
 	pause     pause
 
 	ready    atomic.Bool // joined and announced (Ready)
@@ -78,6 +79,7 @@ func New(cfg Config) (*Store, error) {
 	s.log = cfg.Logger.With("node", s.name)
 	s.hints.byOwner = map[string]map[string]struct{}{}
 	s.holdings = newHoldings(cfg.Partitions)
+	s.written = make([]atomic.Int64, cfg.Partitions)
 	start := time.Now()
 	s.mono = func() time.Duration { return time.Since(start) }
 	var undo []func()

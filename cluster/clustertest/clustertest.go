@@ -55,7 +55,9 @@ type options struct {
 type Option func(*options)
 
 // WithConfig lets the test change node i's Config (made from
-// cluster.DefaultLocalConfig) before the node starts. Several WithConfig
+// cluster.DefaultLocalConfig, with failure detection relaxed for loaded
+// test machines: ProbeTimeout 500ms, SuspicionMult 6, and anti-entropy
+// every 3s) before the node starts. Several WithConfig
 // options apply in order.
 func WithConfig(f func(i int, c *cluster.Config)) Option {
 	return func(o *options) {
@@ -129,6 +131,14 @@ func (c *Cluster) Add() int {
 
 func (c *Cluster) config(i int) cluster.Config {
 	cfg := cluster.DefaultLocalConfig()
+	// A loaded test machine (-race, parallel packages) stalls the whole
+	// process for a second or more; failure detection this relaxed rides
+	// out most such stalls and still notices a dead node in about two
+	// seconds. Anti-entropy runs less often: its scans are most of a
+	// quiet cluster's work.
+	cfg.ProbeTimeout = 500 * time.Millisecond
+	cfg.SuspicionMult = 6
+	cfg.AntiEntropyInterval = 3 * time.Second
 	cfg.Name = fmt.Sprintf("node%d", i)
 	cfg.Secret = c.opts.secret
 	cfg.Logger = c.opts.logger.With("index", i)
@@ -194,14 +204,30 @@ func (c *Cluster) Index(name string) int {
 // hand-off, leave, stop). The node stops counting as alive first, so
 // helpers that pick a live node (as a load balancer would) avoid it.
 func (c *Cluster) Drain(ctx context.Context, i int) error {
-	c.mu.Lock()
-	if c.killed[i] {
-		c.mu.Unlock()
+	if !c.retire(i) {
 		return nil
 	}
-	c.killed[i] = true
-	c.mu.Unlock()
 	return c.Store(i).Drain(ctx)
+}
+
+// Close is Drain bounded by the node's DrainTimeout
+// (cluster.Store.Close).
+func (c *Cluster) Close(i int) error {
+	if !c.retire(i) {
+		return nil
+	}
+	return c.Store(i).Close()
+}
+
+// retire marks node i as no longer alive; false if it was not.
+func (c *Cluster) retire(i int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.killed[i] {
+		return false
+	}
+	c.killed[i] = true
+	return true
 }
 
 // Kill stops node i without a goodbye, as a crash would: its links are cut
@@ -243,7 +269,17 @@ func (c *Cluster) Partition(groups ...[]int) {
 	}
 }
 
-// Heal removes every cut, drop and delay between nodes that are alive.
+// BlockPeer fails the session traffic (peer calls) from node from to node
+// to at once, as a firewall closing the peer port would, and leaves their
+// gossip alone: both stay members of each other's table. Heal lifts it.
+func (c *Cluster) BlockPeer(from, to int) {
+	c.net.mu.Lock()
+	defer c.net.mu.Unlock()
+	c.net.block[link{from, to}] = true
+}
+
+// Heal removes every cut, block, drop and delay between nodes that are
+// alive.
 func (c *Cluster) Heal() {
 	alive := c.Alive()
 	c.net.mu.Lock()
@@ -252,6 +288,7 @@ func (c *Cluster) Heal() {
 		for _, j := range alive {
 			l := link{i, j}
 			delete(c.net.cut, l)
+			delete(c.net.block, l)
 			delete(c.net.drop, l)
 			delete(c.net.delay, l)
 		}

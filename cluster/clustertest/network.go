@@ -19,7 +19,8 @@ import (
 // transport, session traffic through each node's wrapped peer Caller.
 // Faults apply to one direction of a link (from, to); Partition and Kill
 // cut both. A cut link drops gossip and fails peer calls at once with
-// peer.ErrUnavailable (like a refused connection); a dropped peer call
+// peer.ErrUnavailable (like a refused connection), and so does a
+// blocked one (BlockPeer: session traffic only); a dropped peer call
 // fails when its ctx ends (like a lost packet); a delay holds gossip
 // packets and peer calls for the given time.
 type Network struct {
@@ -27,6 +28,7 @@ type Network struct {
 	gossip map[string]int // gossip address -> node index
 	peers  map[string]int // peer address -> node index
 	cut    map[link]bool
+	block  map[link]bool // session traffic only
 	drop   map[link]float64
 	delay  map[link]time.Duration
 	rand   *rand.Rand
@@ -39,7 +41,7 @@ type link struct{ from, to int }
 func newNetwork(seed int64) *Network {
 	return &Network{
 		gossip: map[string]int{}, peers: map[string]int{},
-		cut: map[link]bool{}, drop: map[link]float64{}, delay: map[link]time.Duration{},
+		cut: map[link]bool{}, block: map[link]bool{}, drop: map[link]float64{}, delay: map[link]time.Duration{},
 		rand: rand.New(rand.NewSource(seed)),
 	}
 }
@@ -82,6 +84,12 @@ func (n *Network) setCut(from, to int, on bool) {
 	}
 }
 
+func (n *Network) blocked(from, to int) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.block[link{from, to}]
+}
+
 func (n *Network) isCut(from, to int) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -107,6 +115,7 @@ func (c *caller) Call(ctx context.Context, addr string, op uint8, body []byte) (
 	to, known := c.net.nodeAt(c.net.peers, addr)
 	if known {
 		lost, cut, delay := c.net.fate(c.from, to)
+		cut = cut || c.net.blocked(c.from, to)
 		switch {
 		case cut:
 			return nil, fmt.Errorf("clustertest: node %d -> %d cut: %w", c.from, to, peer.ErrUnavailable)

@@ -1,0 +1,67 @@
+package cluster_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/sessionmesh/sessionmesh/cluster"
+
+	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
+)
+
+// Draining one of three nodes while users write: taken out of rotation
+// (as a load balancer does when readiness fails), it marks itself
+// draining, hands every session to the new owners and leaves. No request
+// fails, no write is lost, and the two others end up with every session.
+// With one copy per session (Replicas 1) the drained node holds the only
+// copy of a third of them, and the new owners must not serve those
+// before they have them.
+func TestDrainUnderWritersFailsNothing(t *testing.T) {
+	for _, replicas := range []int{2, 1} {
+		t.Run(fmt.Sprintf("replicas=%d", replicas), func(t *testing.T) {
+			c := clustertest.New(t, 3, patient(), clustertest.WithConfig(func(_ int, cfg *cluster.Config) { cfg.Replicas = replicas }))
+			c.WaitConverged(converge)
+			ids := createMany(t, c, 2000)
+			l := startLoad(t, c, 12, true)
+			l.advance(100)
+			l.remove(1)
+			if err := c.Drain(t.Context(), 1); err != nil {
+				t.Fatalf("drain: %v", err)
+			}
+			if c.Store(1).Ready() {
+				t.Fatal("a drained node reports ready")
+			}
+			if err := c.Store(1).Drain(t.Context()); err != nil {
+				t.Fatalf("second drain: %v", err)
+			}
+			c.WaitReplicated(converge)
+			l.advance(100)
+			l.check()
+			want := replicas * (len(ids) + len(l.users))
+			eventually(t, converge, fmt.Sprintf("the two nodes left hold %d sessions", want), func() bool { return sessionsHeld(t, c, 0) == want })
+		})
+	}
+}
+
+// Close drains: when it returns, the new owners hold every session the
+// node had, without pulling anything themselves. Here they cannot (their
+// session traffic to each other is blocked), so only the hand-off can
+// have put the copies there: once node 0 is gone too, node 1 alone still
+// serves every session.
+func TestCloseHandsEverySessionOff(t *testing.T) {
+	c := clustertest.New(t, 3, patient())
+	c.WaitConverged(converge)
+	ids := createMany(t, c, 1000)
+	c.BlockPeer(0, 1)
+	c.BlockPeer(1, 0)
+	if err := c.Close(2); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	c.Kill(0)
+	c.WaitConverged(converge)
+	for k, id := range ids {
+		if n, ok := value(t, c.Store(1), id, "n"); !ok || n != k {
+			t.Fatalf("the last node reads session %d as n=%d found=%v", k, n, ok)
+		}
+	}
+}
