@@ -60,7 +60,22 @@ func (s *Store) merge(rec *session.Record) (bool, error) {
 	if lost != nil {
 		s.conflict(lost, rec)
 	}
+	if stored {
+		s.wrote(s.Table().Partition(rec.ID))
+	}
 	return stored, err
+}
+
+// wrote records a write to partition p. Anti-entropy leaves partitions
+// written within the last half interval alone: their replicas are likely
+// to differ only by writes still being replicated, and comparing them
+// would move data for nothing.
+func (s *Store) wrote(p int) { s.written[p].Store(int64(s.mono())) }
+
+// settled reports whether partition p has not been written here for half
+// an anti-entropy interval.
+func (s *Store) settled(p int) bool {
+	return s.mono()-time.Duration(s.written[p].Load()) >= s.cfg.AntiEntropyInterval/2
 }
 
 func (s *Store) conflict(lost, won *session.Record) {
@@ -141,7 +156,7 @@ func (s *Store) survey(t *Table, owned []bool, collect bool) (sums []uint64, for
 func (s *Store) compare(ctx context.Context, t *Table, m Member, sums []uint64) error {
 	var ds []digest
 	for p := range sums {
-		if own := t.Owners(p); len(own) > 1 && own[0].Name == s.name && t.IsOwner(p, m.Name) && s.holdings.holds(p) {
+		if own := t.Owners(p); len(own) > 1 && own[0].Name == s.name && t.IsOwner(p, m.Name) && s.holdings.holds(p) && s.settled(p) {
 			ds = append(ds, digest{part: p, sum: sums[p]})
 		}
 	}
@@ -201,9 +216,9 @@ func (s *Store) handleDigest(body []byte) ([]byte, error) {
 	sums, _ := s.survey(t, asked, false)
 	var differ []int
 	for _, x := range ds {
-		// A partition still being pulled here is not compared: the pull
-		// brings it over anyway.
-		if sums[x.part] != x.sum && s.holdings.holds(x.part) {
+		// A partition still being pulled here is not compared (the pull
+		// brings it over anyway), nor one just written.
+		if sums[x.part] != x.sum && s.holdings.holds(x.part) && s.settled(x.part) {
 			differ = append(differ, x.part)
 		}
 	}
