@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -62,6 +63,11 @@ type Config struct {
 	// process keeps its own sessions. Any SESSIONS_CLUSTER_* variable makes
 	// it present.
 	Cluster *ClusterConfig `yaml:"cluster" json:"cluster"`
+
+	// Logger, set in code (never read from a file), receives what a store
+	// logs on its own: membership changes, replication and hand-off of the
+	// shared memory store. Default slog.Default().
+	Logger *slog.Logger `yaml:"-" json:"-"`
 }
 
 // CookieConfig holds the session cookie's attributes. The cookie is always

@@ -127,5 +127,8 @@ func openCluster(cfg Config) (session.Store, error) {
 	if c.Replicas > 0 {
 		cc.Replicas = c.Replicas
 	}
+	if cfg.Logger != nil {
+		cc.Logger = cfg.Logger
+	}
 	return cluster.New(cc)
 }

@@ -118,6 +118,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	if err != nil {
 		return err
 	}
+	cfg.Logger = logger
 	st, err := stores.Open(cfg)
 	if err != nil {
 		return err
