@@ -291,16 +291,18 @@ func (m *membership) NotifyJoin(n *memberlist.Node) { m.upsert(n, "joined") }
 func (m *membership) NotifyUpdate(n *memberlist.Node) { m.upsert(n, "updated") }
 
 // NotifyLeave implements memberlist.EventDelegate: a node that left or
-// was declared dead. One that left on its own is no longer counted by the
-// quorum guard; a dead one still is (it may be alive behind a split).
+// was declared dead. One that drained first left on purpose and is no
+// longer counted by the quorum guard; any other may be alive behind a
+// split and still is. (memberlist's Node.State does not tell: it is not
+// kept up to date in the copy it hands to NotifyLeave.)
 func (m *membership) NotifyLeave(n *memberlist.Node) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	left := m.members[n.Name].Draining
 	delete(m.members, n.Name)
 	delete(m.seqs, n.Name)
 	delete(m.added, n.Name)
 	delete(m.gossip, n.Name)
-	left := n.State == memberlist.StateLeft
 	if left {
 		delete(m.stable, n.Name)
 	}

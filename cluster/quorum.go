@@ -7,8 +7,8 @@ package cluster
 // stable set. A minority therefore never adopts its own view (it keeps
 // refusing writes until the split heals), while the majority adopts its
 // smaller view after a crash and tolerates the next one. Members that
-// leave gracefully are dropped from the stable set at once (NotifyLeave),
-// so a drain or a rolling restart never costs the quorum.
+// drain before they leave are dropped from the stable set at once
+// (NotifyLeave), so a rolling restart never costs the quorum.
 
 // quorate reports whether this node sees more than half of the last
 // stable membership.

@@ -1,0 +1,66 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/sessionmesh/sessionmesh/cluster"
+	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// With Config.Quorum, the side of a split that sees no majority of the
+// last stable membership refuses writes (ErrNoQuorum, an ErrUnavailable)
+// and stays that way, while the majority keeps writing and, once its
+// smaller view is stable, tolerates the next failure. Reads are served on
+// both sides. After the heal the minority writes again, and a member
+// that leaves gracefully never costs the others their quorum.
+func TestQuorumRefusesWritesOnTheMinoritySide(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) { cfg.Quorum = true }))
+	c.WaitConverged(converge)
+	ctx := context.Background()
+	eventually(t, converge, "the three members become the stable membership", func() bool {
+		return c.Store(0).Status(ctx).Stable == 3
+	})
+	var id string // a session node 0 holds a copy of, so it can read it alone
+	for id == "" || !slices.Contains(c.Owners(0, id), 0) {
+		id = create(t, c.Store(0), map[string]any{"side": "before"})
+	}
+
+	c.Partition([]int{0}, []int{1, 2})
+	c.WaitConverged(converge)
+	eventually(t, converge, "the majority adopts its view as stable", func() bool {
+		return c.Store(1).Status(ctx).Stable == 2
+	})
+	if st := c.Store(0).Status(ctx); st.Quorum || st.Stable != 3 {
+		t.Fatalf("the minority reports quorum=%v stable=%d; want false, 3 (a minority never adopts its view)", st.Quorum, st.Stable)
+	}
+	_, errSave := c.Store(0).Save(ctx, id, set(map[string]any{"side": "minority"}))
+	errDelete := c.Store(0).Delete(ctx, id)
+	p := set(map[string]any{"side": "new"})
+	p.NewID = session.NewID()
+	_, errCreate := c.Store(0).Save(ctx, "", p)
+	for what, err := range map[string]error{"save": errSave, "delete": errDelete, "create": errCreate} {
+		if !errors.Is(err, cluster.ErrNoQuorum) || !errors.Is(err, cluster.ErrUnavailable) {
+			t.Errorf("minority %s: %v; want ErrNoQuorum wrapping ErrUnavailable", what, err)
+		}
+	}
+	if got := sideOf(t, c.Store(0), id); got != "before" {
+		t.Errorf("the minority reads %q; want the session as it was", got)
+	}
+	save(t, c.Store(1), id, "majority")
+
+	c.Heal()
+	c.WaitConverged(converge)
+	save(t, c.Store(0), id, "healed")
+	if got := sideOf(t, c.Store(2), id); got != "healed" {
+		t.Errorf("after the heal node 2 reads %q; want healed", got)
+	}
+	if err := c.Drain(ctx, 2); err != nil {
+		t.Fatalf("drain: %v", err)
+	}
+	c.WaitConverged(converge)
+	save(t, c.Store(0), id, "after-leave")
+}
