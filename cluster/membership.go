@@ -76,7 +76,7 @@ func newNodeName(prefix string) string {
 func startMembership(cfg Config, name string, tr memberlist.Transport, adv advertise, peerAddr string, gossipKey []byte, onChange func(old, new *Table)) (*membership, error) {
 	m := &membership{
 		cfg: cfg, name: name, port: adv.port, log: cfg.Logger.With("node", name),
-		onChange: onChange, clock: time.Now,
+		onChange: onChange, clock: cfg.Now,
 		self:    nodeMeta{Version: metaVersion, Peer: peerAddr, Joining: true},
 		members: map[string]Member{},
 		seqs:    map[string]uint64{},

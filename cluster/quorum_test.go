@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
@@ -18,12 +20,16 @@ import (
 // both sides. After the heal the minority writes again, and a member
 // that leaves gracefully never costs the others their quorum.
 func TestQuorumRefusesWritesOnTheMinoritySide(t *testing.T) {
-	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) { cfg.Quorum = true }))
+	clk := &skewClock{}
+	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
+		cfg.Quorum, cfg.Now = true, clk.Now
+	}))
 	c.WaitConverged(converge)
 	ctx := context.Background()
-	eventually(t, converge, "the three members become the stable membership", func() bool {
-		return c.Store(0).Status(ctx).Stable == 3
-	})
+	clk.Advance(2 * time.Second) // past StableAfter (1s): the three become the stable membership
+	if st := c.Store(0).Status(ctx); st.Stable != 3 || !st.Quorum {
+		t.Fatalf("stable=%d quorum=%v with three members; want 3, true", st.Stable, st.Quorum)
+	}
 	var id string // a session node 0 holds a copy of, so it can read it alone
 	for id == "" || !slices.Contains(c.Owners(0, id), 0) {
 		id = create(t, c.Store(0), map[string]any{"side": "before"})
@@ -31,9 +37,10 @@ func TestQuorumRefusesWritesOnTheMinoritySide(t *testing.T) {
 
 	c.Partition([]int{0}, []int{1, 2})
 	c.WaitConverged(converge)
-	eventually(t, converge, "the majority adopts its view as stable", func() bool {
-		return c.Store(1).Status(ctx).Stable == 2
-	})
+	clk.Advance(2 * time.Second)
+	if st := c.Store(1).Status(ctx); st.Stable != 2 || !st.Quorum {
+		t.Fatalf("the majority reports stable=%d quorum=%v; want 2, true (it adopts its view)", st.Stable, st.Quorum)
+	}
 	if st := c.Store(0).Status(ctx); st.Quorum || st.Stable != 3 {
 		t.Fatalf("the minority reports quorum=%v stable=%d; want false, 3 (a minority never adopts its view)", st.Quorum, st.Stable)
 	}
@@ -63,4 +70,24 @@ func TestQuorumRefusesWritesOnTheMinoritySide(t *testing.T) {
 	}
 	c.WaitConverged(converge)
 	save(t, c.Store(0), id, "after-leave")
+}
+
+// skewClock is the real clock plus an offset the test advances, so
+// durations measured against it (StableAfter) pass without waiting while
+// session deadlines (set from the real clock) stay in the future.
+type skewClock struct {
+	mu     sync.Mutex // guards offset
+	offset time.Duration
+}
+
+func (c *skewClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *skewClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
 }
