@@ -229,7 +229,7 @@ func (m *membership) applyLocked(name string, meta nodeMeta) {
 		return
 	}
 	if !ok {
-		m.added[name] = time.Now()
+		m.added[name] = m.clock()
 	}
 	m.members[name] = mem
 	m.log.Info("cluster: member changed", "member", name, "peer", meta.Peer, "draining", meta.Draining, "joining", meta.Joining)
@@ -245,7 +245,7 @@ func (m *membership) memberFor(name string) time.Duration {
 	if !ok {
 		return 0
 	}
-	return time.Since(at)
+	return max(m.clock().Sub(at), 1)
 }
 
 // others returns every member but this node.
