@@ -47,7 +47,70 @@
 // is durable before the old one stops working, and a patch racing with the
 // renew either reaches the new session or fails with session.ErrNotFound.
 //
-// Joins that move partitions, re-replication after a crash, draining and
-// anti-entropy belong to the cluster lifecycle (issue 5) and build on the
-// Table, the tombstones, the hints and the opFetch/opPut operations here.
+// # Lifecycle
+//
+// Start-up and join. New joins the seeds and returns; the node is a
+// member at once (gossiping "joining") and routes requests to the
+// owners, but owns no partition yet. It computes the partitions it will
+// own once ready (the table with itself counted) and pulls them from the
+// nodes that hold them now: each source streams its sessions of up to
+// PullPartitions partitions, and registers the puller first, so every
+// write it applies to those partitions from then on is copied to the
+// puller too. Once it holds everything it will own, the node marks
+// itself ready in its own table, in gossip, and directly at every member
+// (so tables flip within a round trip), and Ready turns true. The old
+// owners then hand their copies of partitions they no longer own to the
+// owners and drop them (every anti-entropy round). The first node of a
+// cluster has nothing to pull and is ready at once.
+//
+// Crash. The survivors' tables drop the dead node; every partition that
+// had it gets the next node in HRW order as a new owner, which pulls the
+// partition from the others (PullPartitions at a time: the throttle).
+// UnderReplicated (and Status.UnderReplicated, summed over the members)
+// counts the copies missing meanwhile; 0 means every partition has N
+// copies again. A node serves a partition as an authority only once it
+// holds it; an owner still pulling, or a node serving on failover, reads
+// the newest copy among all the partition's sources instead.
+//
+// Shutdown. Drain (Close calls it with DrainTimeout) turns Ready false,
+// marks the node draining (own table, gossip, every member directly), so
+// the backups of its partitions become primaries and requests are
+// redirected, waits for the requests in flight, sends every session it
+// holds to the new owners and waits for their acknowledgement, then
+// leaves the gossip and stops. Shutdown stops without any of it, as a
+// crash would.
+//
+// Pause. A node that finds a gap in its heartbeat longer than failure
+// detection (SIGSTOP, a frozen VM) holds requests until it has asked
+// every member whether they lost sight of it meanwhile; if one did, it
+// pulls its partitions again before it serves them as an authority.
+//
+// Anti-entropy and split brain. Every AntiEntropyInterval a primary
+// compares per-partition digests with the other owners and the two
+// exchange the partitions that differ; after a split heals, the owners of
+// every partition shared with a member that reappeared pull it again.
+// Copies are resolved by version (equal versions by the later write), so
+// replicas converge; conflicting copies (both sides wrote) are counted in
+// Conflicts and logged. By default both sides of a split serve; with
+// Config.Quorum a node that sees no majority of the last stable
+// membership refuses writes with ErrNoQuorum.
+//
+// # Wiring it into a server
+//
+// stores.Open returns a session.Store; the lifecycle methods are found by
+// type assertion:
+//
+//	type lifecycle interface {
+//		Ready() bool                     // readiness: false while starting and draining
+//		Drain(ctx context.Context) error // graceful stop, bounded by ctx
+//		Close() error                    // Drain bounded by Config.DrainTimeout
+//	}
+//
+// Answer the readiness check (/readyz) with Ready, so a load balancer
+// sends nothing before the node holds its partitions. On SIGTERM: fail
+// readiness, stop the HTTP server (http.Server.Shutdown finishes the
+// requests in flight), then Drain or Close the store, so every session it
+// held is on its new owners before the process exits. A rolling restart
+// that does this node by node, waiting for Ready on the restarted node
+// before the next, loses no session and fails no request.
 package cluster
