@@ -9,9 +9,9 @@
 // with a key derived from the cluster secret. A node's name is Config.Name
 // plus a random boot ID, so a restarted worker is a new member. Its gossip
 // metadata carries the address of its peer transport (package peer:
-// persistent, pipelined, authenticated TCP) and a draining flag. Seeds may
-// be DNS names and are re-joined periodically, so a partition that outlived
-// the dead-node timeout still heals.
+// persistent, pipelined, authenticated TCP) and its joining and draining
+// flags. Seeds may be DNS names and are re-joined periodically, so a
+// partition that outlived the dead-node timeout still heals.
 //
 // The session space is split into a fixed number of partitions
 // (hash(ID) mod Partitions). Each partition's preference list is its top N
@@ -35,9 +35,11 @@
 // the next replica serves as acting primary. A node whose table names
 // another primary answers with a redirect, which the sender follows once;
 // tables that disagree during a membership change cost one hop, never a
-// loop. A primary that lacks a session (it just became primary) asks the
-// other replicas for it before answering. Concurrent remote loads of one
-// session from one node share one call (groupcache's singleflight).
+// loop. A primary that holds its partition (see Lifecycle) is the
+// authority: a session it lacks does not exist, at no extra cost. Only a
+// node that is still pulling the partition, or one serving on failover,
+// asks the other replicas too. Concurrent remote loads of one session
+// from one node share one call (groupcache's singleflight).
 //
 // Delete and Renew leave a tombstone (a record without a Created time,
 // with the next version and the buried record's deadline) replicated like
