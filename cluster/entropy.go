@@ -119,10 +119,12 @@ func entryHash(rec *session.Record) uint64 {
 // antiEntropy runs one round (see the top of this file). A node that is
 // joining or draining has nothing to compare yet, or any more.
 func (s *Store) antiEntropy() {
+	t := s.Table()
 	if !s.ready.Load() || s.draining.Load() {
+		s.survey(t, make([]bool, t.Partitions()), false) // keeps the tally
 		return
 	}
-	ctx, t := s.bg, s.Table()
+	ctx := s.bg
 	s.receivers.prune(t, time.Now())
 	owned := ownedBy(t, s.name)
 	sums, foreign := s.survey(t, owned, true)
@@ -137,10 +139,17 @@ func (s *Store) antiEntropy() {
 }
 
 // survey scans this node's sessions once: the digests of the partitions
-// in owned and, with collect, the copies of the others.
+// in owned and, with collect, the copies of the others. It keeps the
+// tally of live sessions and tombstones that Status reports.
 func (s *Store) survey(t *Table, owned []bool, collect bool) (sums []uint64, foreign []session.Record) {
 	sums = make([]uint64, t.Partitions())
+	tl := tally{at: s.cfg.Now()} // every write before the scan starts is seen
 	s.engine.Range(func(id string, rec session.Record) bool {
+		if isTombstone(&rec) {
+			tl.graves++
+		} else {
+			tl.live++
+		}
 		if p := t.Partition(id); owned[p] {
 			sums[p] += entryHash(&rec)
 		} else if collect {
@@ -148,6 +157,7 @@ func (s *Store) survey(t *Table, owned []bool, collect bool) (sums []uint64, for
 		}
 		return true
 	})
+	s.tally.Store(&tl)
 	return sums, foreign
 }
 

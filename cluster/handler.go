@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/sessionmesh/sessionmesh/session"
 )
@@ -87,24 +88,23 @@ func (s *Store) handleFetch(body []byte) ([]byte, error) {
 }
 
 func (s *Store) handleCount() []byte {
-	live, graves := s.count()
-	b := binary.AppendUvarint(nil, uint64(live))
-	b = binary.AppendUvarint(b, uint64(graves))
+	var tl tally
+	if p := s.tally.Load(); p != nil {
+		tl = *p
+	}
+	b := binary.AppendUvarint(nil, uint64(tl.live))
+	b = binary.AppendUvarint(b, uint64(tl.graves))
+	b = binary.AppendVarint(b, nanos(tl.at))
 	b = binary.AppendUvarint(b, uint64(s.hints.count()))
 	b = binary.AppendUvarint(b, uint64(s.UnderReplicated()))
 	b = binary.AppendUvarint(b, s.Conflicts())
 	return append(b, boolByte(s.Ready()))
 }
 
-// count returns the live sessions and the tombstones this node holds.
-func (s *Store) count() (live, graves int) {
-	s.engine.Range(func(_ string, rec session.Record) bool {
-		if isTombstone(&rec) {
-			graves++
-		} else {
-			live++
-		}
-		return true
-	})
-	return live, graves
+// tally is what the last full scan of this node's sessions counted (an
+// anti-entropy round scans them all anyway): a status page that scanned
+// on every request would cost a pass over every session each time.
+type tally struct {
+	live, graves int
+	at           time.Time
 }

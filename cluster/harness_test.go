@@ -87,6 +87,17 @@ func TestStatus(t *testing.T) {
 		ids[i] = create(t, c.Store(i%3), map[string]any{"n": i})
 	}
 	c.Store(1).Delete(context.Background(), ids[0])
+	// Counts come from each member's last full scan (its anti-entropy
+	// round), so wait for one that saw every write.
+	written := time.Now()
+	eventually(t, converge, "every member counts after the writes", func() bool {
+		for _, m := range c.Store(0).Status(context.Background()).Members {
+			if m.CountedAt.Before(written) {
+				return false
+			}
+		}
+		return true
+	})
 	st := c.Store(0).Status(context.Background())
 	if st.Node != c.Store(0).Name() || st.Epoch == 0 || st.Partitions != 4096 || st.Replicas != 2 || len(st.Members) != 3 {
 		t.Fatalf("status header: %+v", st)

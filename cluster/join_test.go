@@ -37,9 +37,9 @@ func TestJoinUnderWritersLosesNothing(t *testing.T) {
 }
 
 // sessionsOf returns the live sessions node i holds.
-func sessionsOf(t *testing.T, c *clustertest.Cluster, i int) int {
+func sessionsOf(t testing.TB, c *clustertest.Cluster, i int) int {
 	t.Helper()
-	for _, m := range c.Store(i).Status(t.Context()).Members {
+	for _, m := range freshStatus(t, c, i).Members {
 		if m.Name == c.Store(i).Name() {
 			return m.Sessions
 		}

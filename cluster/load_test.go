@@ -193,7 +193,7 @@ func readN(ctx context.Context, st session.Store, id string) (int64, bool, error
 
 // createMany creates n sessions holding {"n": i} through the live nodes,
 // in parallel, and returns their IDs.
-func createMany(t *testing.T, c *clustertest.Cluster, n int) []string {
+func createMany(t testing.TB, c *clustertest.Cluster, n int) []string {
 	t.Helper()
 	ids := make([]string, n)
 	var wg sync.WaitGroup
@@ -221,17 +221,33 @@ func createMany(t *testing.T, c *clustertest.Cluster, n int) []string {
 }
 
 // sessionsHeld sums the live sessions every member of the cluster holds,
-// as node i's Status reports them.
-func sessionsHeld(t *testing.T, c *clustertest.Cluster, i int) int {
+// as node i's Status reports them once every member has counted since
+// the call.
+func sessionsHeld(t testing.TB, c *clustertest.Cluster, i int) int {
 	t.Helper()
 	n := 0
-	for _, m := range c.Store(i).Status(context.Background()).Members {
-		if m.Error != "" {
-			t.Fatalf("status of %s: %s", m.Name, m.Error)
-		}
+	for _, m := range freshStatus(t, c, i).Members {
 		n += m.Sessions
 	}
 	return n
+}
+
+// freshStatus returns node i's Status once every member's session counts
+// (taken in its anti-entropy rounds) are from after the call.
+func freshStatus(t testing.TB, c *clustertest.Cluster, i int) cluster.Status {
+	t.Helper()
+	since := time.Now()
+	var st cluster.Status
+	eventually(t, converge, "every member counts its sessions", func() bool {
+		st = c.Store(i).Status(context.Background())
+		for _, m := range st.Members {
+			if m.Error != "" || m.CountedAt.Before(since) {
+				return false
+			}
+		}
+		return true
+	})
+	return st
 }
 
 // patient gives the nodes timers that ride out the stalls of a loaded

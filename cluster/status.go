@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Status is a node's view of the cluster, shaped for JSON (the demo's
@@ -32,11 +33,16 @@ type MemberStatus struct {
 	Draining bool   `json:"draining"`
 	Primary  []int  `json:"primary"` // partitions it is primary for
 	Backup   []int  `json:"backup"`  // partitions it is a backup for
-	Sessions int    `json:"sessions"`
-	Deleted  int    `json:"tombstones"` // deleted sessions remembered so no replica revives them
-	Hinted   int    `json:"hinted"`     // copies kept for an owner that did not answer
-	Joining  bool   `json:"joining"`    // pulling its partitions; owns none yet
-	Ready    bool   `json:"ready"`      // the member's own Ready
+	// Sessions and Deleted are the live sessions and the tombstones
+	// (deleted sessions remembered so no replica revives them) the member
+	// held at CountedAt, its last full scan (every anti-entropy round):
+	// counting on every call would scan every session each time.
+	Sessions  int       `json:"sessions"`
+	Deleted   int       `json:"tombstones"`
+	CountedAt time.Time `json:"countedAt"`
+	Hinted    int       `json:"hinted"`  // copies kept for an owner that did not answer
+	Joining   bool      `json:"joining"` // pulling its partitions; owns none yet
+	Ready     bool      `json:"ready"`   // the member's own Ready
 	// UnderReplicated is how many partitions the member owns but does not
 	// hold yet (it is pulling them), plus, for the partitions it is
 	// primary of, the copies missing because fewer than N nodes are
@@ -49,7 +55,7 @@ type MemberStatus struct {
 // Status returns the members, the epoch and, per member, its partitions
 // and the sessions it holds; other members' counts are fetched over the
 // peer transport in parallel (a member that does not answer in time has
-// Sessions -1 and Error set).
+// Sessions -1 and Error set). It costs no scan of the sessions.
 func (s *Store) Status(ctx context.Context) Status {
 	t := s.Table()
 	st := Status{Node: s.name, Ready: s.Ready(), Epoch: t.Epoch(), Partitions: t.Partitions(), Replicas: s.cfg.Replicas, Quorum: s.quorate(), Stable: s.members.stableSize()}
@@ -85,7 +91,8 @@ func (s *Store) fillCounts(ctx context.Context, ms *MemberStatus) {
 	}
 	if err == nil {
 		d := reader{b: body}
-		ms.Sessions, ms.Deleted, ms.Hinted = int(d.uvarint()), int(d.uvarint()), int(d.uvarint())
+		ms.Sessions, ms.Deleted, ms.CountedAt = int(d.uvarint()), int(d.uvarint()), fromNanos(d.varint())
+		ms.Hinted = int(d.uvarint())
 		ms.UnderReplicated, ms.Conflicts, ms.Ready = int(d.uvarint()), d.uvarint(), d.byte() == 1
 		err = d.done("count")
 	}

@@ -44,8 +44,9 @@ type Store struct {
 	serving   inflight      // routed requests this node is serving (Drain waits)
 	calls     inflight      // Load, Save and Delete calls in progress (halt waits)
 	mono      func() time.Duration
-	lastBeat  atomic.Int64   // mono() at the last heartbeat (pause.go)
-	written   []atomic.Int64 // per partition, mono() at its last write here (entropy.go)
+	lastBeat  atomic.Int64          // mono() at the last heartbeat (pause.go)
+	written   []atomic.Int64        // per partition, mono() at its last write here (entropy.go)
+	tally     atomic.Pointer[tally] // sessions counted by the last full scan (Status)
 	pause     pause
 
 	ready    atomic.Bool // joined and announced (Ready)
