@@ -14,14 +14,17 @@ import (
 // Anti-entropy and repair. Replicas can differ after a split brain (both
 // sides served), a hinted copy that never went home, or a write that
 // reached only some replicas before its primary died. Every
-// AntiEntropyInterval a node sends, to each other owner of the partitions
-// it is primary for, a digest per partition: the sum of a hash of (ID,
-// version, touched) over its sessions and tombstones, so order does not
-// matter and one scan computes them all. The other side answers which
-// digests differ; for those partitions both sides stream their copies to
-// each other, and each keeps what wins (merge). The same round hands the
-// copies of partitions this node no longer owns to their owners and drops
-// them (handOff).
+// AntiEntropyInterval a node scans its sessions once and computes a
+// digest per partition: the sum of a hash of (ID, version, touched) over
+// its sessions and tombstones, so order does not matter. It sends, to
+// each other owner of the partitions it is primary for, their digests;
+// the other side answers, from its own last round's digests, which
+// differ. Partitions written since either scan or within the last half
+// interval are left out: they differ by writes in flight. For the
+// partitions that differ both sides stream their copies to each other,
+// and each keeps what wins (merge). The same round hands the copies of
+// partitions this node no longer owns to their owners and drops them
+// (handOff).
 //
 // Which copy wins is decided the same way on every node, so replicas
 // converge: the higher version; for equal versions the later Touched, then
@@ -127,12 +130,14 @@ func (s *Store) antiEntropy() {
 	ctx := s.bg
 	s.receivers.prune(t, time.Now())
 	owned := ownedBy(t, s.name)
+	at := s.mono()
 	sums, foreign := s.survey(t, owned, true)
+	s.digests.Store(&digests{sums: sums, owned: owned, at: at})
 	if err := s.handOff(ctx, t, foreign); err != nil {
 		s.log.Warn("cluster: hand-off of copies this node no longer owns is incomplete; retrying next round", "err", err)
 	}
 	for _, m := range splitSelf(t.Members(), s.name) {
-		if err := s.compare(ctx, t, m, sums); err != nil {
+		if err := s.compare(ctx, t, m, s.digests.Load()); err != nil {
 			s.log.Warn("cluster: anti-entropy with a replica failed", "replica", m.Name, "err", err)
 		}
 	}
@@ -161,13 +166,32 @@ func (s *Store) survey(t *Table, owned []bool, collect bool) (sums []uint64, for
 	return sums, foreign
 }
 
+// digests are the partition digests of this node's last round, which
+// also answer the other replicas' digest requests until the next one: a
+// round costs each node one scan of its sessions, however many replicas
+// ask.
+type digests struct {
+	sums  []uint64
+	owned []bool        // the partitions sums covers
+	at    time.Duration // mono() when the scan started
+}
+
+// current reports whether partition p's digest is worth comparing: the
+// scan covered it, nothing was written to it since the scan began or in
+// the last half interval (replicas differing only by writes in flight),
+// and this node holds it (one still pulling it gets it anyway).
+func (s *Store) current(dg *digests, p int) bool {
+	return dg != nil && dg.owned[p] && time.Duration(s.written[p].Load()) < dg.at &&
+		s.settled(p) && s.holdings.holds(p)
+}
+
 // compare sends m the digests of the partitions this node is primary for
 // and m replicates, then exchanges the partitions whose digests differ.
-func (s *Store) compare(ctx context.Context, t *Table, m Member, sums []uint64) error {
+func (s *Store) compare(ctx context.Context, t *Table, m Member, dg *digests) error {
 	var ds []digest
-	for p := range sums {
-		if own := t.Owners(p); len(own) > 1 && own[0].Name == s.name && t.IsOwner(p, m.Name) && s.holdings.holds(p) && s.settled(p) {
-			ds = append(ds, digest{part: p, sum: sums[p]})
+	for p := range dg.sums {
+		if own := t.Owners(p); len(own) > 1 && own[0].Name == s.name && t.IsOwner(p, m.Name) && s.current(dg, p) {
+			ds = append(ds, digest{part: p, sum: dg.sums[p]})
 		}
 	}
 	if len(ds) == 0 {
@@ -209,26 +233,19 @@ func (s *Store) exchange(ctx context.Context, m Member, parts []int) error {
 }
 
 // handleDigest answers which of the sender's digests differ from this
-// node's.
+// node's last round's, among the partitions worth comparing here.
 func (s *Store) handleDigest(body []byte) ([]byte, error) {
 	ds, err := parseDigests(body)
 	if err != nil {
 		return nil, err
 	}
-	t := s.Table()
-	asked := make([]bool, t.Partitions())
-	for _, x := range ds {
-		if x.part >= len(asked) {
-			return nil, fmt.Errorf("%w: digest of partition %d of %d", ErrBadMessage, x.part, len(asked))
-		}
-		asked[x.part] = true
-	}
-	sums, _ := s.survey(t, asked, false)
+	dg := s.digests.Load()
 	var differ []int
 	for _, x := range ds {
-		// A partition still being pulled here is not compared (the pull
-		// brings it over anyway), nor one just written.
-		if sums[x.part] != x.sum && s.holdings.holds(x.part) && s.settled(x.part) {
+		if x.part >= s.cfg.Partitions {
+			return nil, fmt.Errorf("%w: digest of partition %d of %d", ErrBadMessage, x.part, s.cfg.Partitions)
+		}
+		if s.current(dg, x.part) && dg.sums[x.part] != x.sum {
 			differ = append(differ, x.part)
 		}
 	}

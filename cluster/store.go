@@ -44,9 +44,10 @@ type Store struct {
 	serving   inflight      // routed requests this node is serving (Drain waits)
 	calls     inflight      // Load, Save and Delete calls in progress (halt waits)
 	mono      func() time.Duration
-	lastBeat  atomic.Int64          // mono() at the last heartbeat (pause.go)
-	written   []atomic.Int64        // per partition, mono() at its last write here (entropy.go)
-	tally     atomic.Pointer[tally] // sessions counted by the last full scan (Status)
+	lastBeat  atomic.Int64            // mono() at the last heartbeat (pause.go)
+	written   []atomic.Int64          // per partition, mono() at its last write here (entropy.go)
+	tally     atomic.Pointer[tally]   // sessions counted by the last full scan (Status)
+	digests   atomic.Pointer[digests] // partition digests of the last anti-entropy round
 	pause     pause
 
 	ready    atomic.Bool // joined and announced (Ready)
