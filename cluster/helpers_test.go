@@ -20,7 +20,7 @@ func set(kv map[string]any) session.Patch {
 }
 
 // create saves a new session holding kv and returns its ID.
-func create(t *testing.T, st session.Store, kv map[string]any) string {
+func create(t testing.TB, st session.Store, kv map[string]any) string {
 	t.Helper()
 	p := set(kv)
 	p.NewID = session.NewID()

@@ -65,6 +65,39 @@ func BenchmarkLifecycleCrash(b *testing.B) {
 	}
 }
 
+// BenchmarkLifecycleStall silences one of three nodes (every message to
+// and from it is lost, as when its process is stopped) and reports how
+// long the others took to declare it dead (detect-s) and how long one
+// read of a session whose primary it was took meanwhile (failover-s: the
+// call to the silent primary times out after CallTimeout, then the
+// backup answers).
+func BenchmarkLifecycleStall(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		c := clustertest.New(b, 3, localTimers())
+		c.WaitConverged(converge)
+		var victim string
+		for victim == "" || c.Owners(0, victim)[0] != 2 {
+			victim = create(b, c.Store(0), map[string]any{"n": 1})
+		}
+		b.StartTimer()
+		start := time.Now()
+		for _, i := range []int{0, 1} {
+			c.Drop(i, 2, 1)
+			c.Drop(2, i, 1)
+		}
+		if _, found, err := c.Store(0).Load(context.Background(), victim); !found || err != nil {
+			b.Fatalf("load during the stall: %v %v", found, err)
+		}
+		failover := time.Since(start)
+		for len(c.Store(0).Table().Members()) != 2 || len(c.Store(1).Table().Members()) != 2 {
+			time.Sleep(time.Millisecond)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "detect-s")
+		b.ReportMetric(failover.Seconds(), "failover-s")
+	}
+}
+
 // BenchmarkLifecycleJoin adds a fourth node to three holding 300k
 // sessions and reports how long until it was ready (ready-s: its pulls
 // done) and until the old copies were handed off and dropped, so every
