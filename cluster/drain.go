@@ -142,7 +142,9 @@ func (s *Store) handOff(ctx context.Context, t *Table, recs []session.Record) er
 		}
 	}
 	if orphans > 0 {
-		errs = append(errs, fmt.Errorf("%d sessions have no other node to go to: %w", orphans, ErrUnavailable))
+		// The last node of a cluster: nobody is left to take them, and
+		// saying so is all there is to do; it is not a failed hand-off.
+		s.log.Warn("cluster: no other node to hand sessions to; they end with this node", "sessions", orphans)
 	}
 	return errors.Join(errs...)
 }
