@@ -306,11 +306,18 @@ func appendInts(b []byte, v []int) []byte {
 	return b
 }
 
+// ints reads what appendInts wrote; a value beyond 1<<16 (more than any
+// partition count) fails, so no caller indexes with a huge or negative int.
 func (d *reader) ints() []int {
 	n := d.count()
 	out := make([]int, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
-		out = append(out, int(d.uvarint()))
+		v := d.uvarint()
+		if v > 1<<16 {
+			d.fail(fmt.Sprintf("partition %d out of range", v))
+			break
+		}
+		out = append(out, int(v))
 	}
 	return out
 }
@@ -364,6 +371,10 @@ func parseDigests(b []byte) ([]digest, error) {
 	out := make([]digest, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
 		x := digest{part: int(d.uvarint())}
+		if x.part > 1<<16 {
+			d.fail(fmt.Sprintf("partition %d out of range", x.part))
+			break
+		}
 		if len(d.b) < 8 {
 			d.fail("truncated digest")
 			break

@@ -1,7 +1,10 @@
 package cluster
 
 import (
+	"encoding/binary"
+	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -61,15 +64,64 @@ func FuzzParseMessages(f *testing.F) {
 	f.Add(opSave, (&routed{id: "x", patch: samplePatch()}).marshal(opSave))
 	f.Add(opPut, (&putReq{hint: "h", rec: session.Record{ID: "i", Version: 1}}).marshal())
 	f.Add(opLoad, []byte{0, 0, 200, 200, 200, 200, 1})
+	f.Add(opPull, (&pullReq{register: true, name: "n", addr: "a:1", parts: []int{0, 4095}}).marshal())
+	f.Add(opMerge, recordBatch(session.Record{ID: "i", Version: 2}))
+	f.Add(opDigest, appendDigests(nil, []digest{{part: 7, sum: 1 << 60}}))
+	f.Add(opMember, (&memberReq{name: "n", meta: nodeMeta{Peer: "a:1", Seq: 3}}).marshal())
 	f.Fuzz(func(t *testing.T, op uint8, b []byte) {
-		switch op % 3 {
+		switch op % 7 {
 		case 0:
 			parseRouted(opSave, b)
 		case 1:
 			parsePut(b)
 		case 2:
 			parseFound(b)
+		case 3:
+			if r, err := parsePull(b); err == nil && slices.ContainsFunc(r.parts, func(p int) bool { return p < 0 || p > 1<<16 }) {
+				t.Fatalf("pull of partitions %v decoded", r.parts)
+			}
+		case 4:
+			parseRecords(b)
+		case 5:
+			if ds, err := parseDigests(b); err == nil && slices.ContainsFunc(ds, func(d digest) bool { return d.part < 0 || d.part > 1<<16 }) {
+				t.Fatalf("digests %v decoded", ds)
+			}
+		case 6:
+			parseMember(b)
 		}
 		parseRouted(opInstall, b)
 	})
+}
+
+func recordBatch(recs ...session.Record) []byte {
+	var b batch
+	for i := range recs {
+		b.add(&recs[i])
+	}
+	return append(binary.AppendUvarint(nil, uint64(b.n)), b.buf...)
+}
+
+func TestLifecycleMessagesRoundTrip(t *testing.T) {
+	pr := pullReq{register: true, name: "node1-abc", addr: "10.0.0.1:7947", parts: []int{0, 17, 4095}}
+	if got, err := parsePull(pr.marshal()); err != nil || !reflect.DeepEqual(got, pr) {
+		t.Errorf("pull round trip: %+v, %v", got, err)
+	}
+	recs := []session.Record{
+		{ID: session.NewID(), Idle: time.Unix(1800000000, 0), Version: 3, Values: map[string][]byte{"k": []byte("1")}},
+		{ID: session.NewID(), Idle: time.Unix(1800000000, 0), Version: 9},
+	}
+	if got, err := parseRecords(recordBatch(recs...)); err != nil || !reflect.DeepEqual(got, recs) {
+		t.Errorf("record batch round trip: %+v, %v", got, err)
+	}
+	ds := []digest{{part: 1, sum: 42}, {part: 4095, sum: 1<<64 - 1}}
+	if got, err := parseDigests(appendDigests(nil, ds)); err != nil || !reflect.DeepEqual(got, ds) {
+		t.Errorf("digests round trip: %+v, %v", got, err)
+	}
+	mr := memberReq{name: "node2-def", meta: nodeMeta{Version: metaVersion, Peer: "10.0.0.2:7947", Draining: true, Seq: 5}}
+	if got, err := parseMember(mr.marshal()); err != nil || got != mr {
+		t.Errorf("member round trip: %+v, %v", got, err)
+	}
+	if _, err := parsePull(appendInts([]byte{1, 0, 0}, []int{1 << 20})); !errors.Is(err, ErrBadMessage) {
+		t.Errorf("pull of partition 1<<20: %v; want ErrBadMessage", err)
+	}
 }

@@ -24,9 +24,10 @@ import (
 // serving. So that no write slips between a source's scan and the flip,
 // the pull registers the puller with the source before the scan starts:
 // from then on every write the source applies to those partitions is
-// copied to the puller too (receivers, replicate), until the source's
-// table names the puller an owner. Copies that fail become hinted copies
-// for the puller, handed back when it answers again.
+// copied to the puller too (receivers, replicate), for as long as the
+// source's table shows the puller joining (or not yet at all). Copies
+// that fail become hinted copies for the puller, handed back when it
+// answers again, and at the latest when it announces itself ready.
 
 // batchBytes is the size at which a transfer sends a batch of records;
 // one batch is in flight per transfer, so this bounds its memory.
