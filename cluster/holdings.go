@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 // holdings records which partitions this node holds a complete copy of:
@@ -13,27 +14,24 @@ import (
 // owners (after a split heals, that member may have taken writes this
 // node missed), and when the node itself was paused long enough to be
 // declared dead (pause.go). A partition that is owned but not held is
-// pulled again; until then the node refuses to serve it (ErrNotSynced)
-// and the sender fails over to a replica that holds it.
+// pulled again; until then the node is no authority for it: a request it
+// serves for the partition starts from the newest copy among all the
+// partition's sources (Store.local).
 //
 // gen counts the invalidations of each partition, so a pull that started
 // before one cannot mark the partition held afterwards.
 type holdings struct {
-	mu   sync.Mutex // guards held and gen
-	held []bool
+	mu   sync.Mutex    // guards writes to held, and gen
+	held []atomic.Bool // read without mu on every request
 	gen  []uint64
 }
 
 func newHoldings(partitions int) *holdings {
-	return &holdings{held: make([]bool, partitions), gen: make([]uint64, partitions)}
+	return &holdings{held: make([]atomic.Bool, partitions), gen: make([]uint64, partitions)}
 }
 
 // holds reports whether partition p is held.
-func (h *holdings) holds(p int) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.held[p]
-}
+func (h *holdings) holds(p int) bool { return h.held[p].Load() }
 
 // wanted returns up to limit partitions that owned says this node should
 // hold but does not, with their generations.
@@ -41,7 +39,7 @@ func (h *holdings) wanted(owned []bool, limit int) (parts []int, gens []uint64) 
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for p, own := range owned {
-		if own && !h.held[p] {
+		if own && !h.held[p].Load() {
 			parts = append(parts, p)
 			gens = append(gens, h.gen[p])
 			if len(parts) == limit {
@@ -58,13 +56,13 @@ func (h *holdings) markHeld(p int, gen uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.gen[p] == gen {
-		h.held[p] = true
+		h.held[p].Store(true)
 	}
 }
 
 // dropLocked stops holding p.
 func (h *holdings) dropLocked(p int) {
-	h.held[p] = false
+	h.held[p].Store(false)
 	h.gen[p]++
 }
 
@@ -87,7 +85,7 @@ func (h *holdings) update(old, next *Table, owned []bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for p, own := range owned {
-		if !own || h.held[p] && len(fresh) > 0 && ownedByAny(next, p, fresh) {
+		if !own || h.held[p].Load() && len(fresh) > 0 && ownedByAny(next, p, fresh) {
 			h.dropLocked(p) // also outdates a pull of p in flight
 		}
 	}
@@ -134,7 +132,7 @@ func (h *holdings) missing(owned []bool) int {
 	defer h.mu.Unlock()
 	n := 0
 	for p, own := range owned {
-		if own && !h.held[p] {
+		if own && !h.held[p].Load() {
 			n++
 		}
 	}

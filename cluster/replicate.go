@@ -95,7 +95,7 @@ func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bo
 	}
 	if got, found := s.recover(ctx, t, p, id); found && (!ok || wins(&got, &rec)) {
 		rec, ok = got, true
-		s.engine.Put(id, rec)
+		s.merge(&got) // counts a conflict if this node's copy held a lost write
 	}
 	return rec, ok
 }
