@@ -252,6 +252,8 @@ func (s *Store) handleDigest(body []byte) ([]byte, error) {
 	return appendInts(nil, differ), nil
 }
 
-// Conflicts returns how many conflicting copies this node's repairs have
-// resolved (see merge).
+// Conflicts returns how many of this node's copies repairs replaced with
+// a conflicting winner (see merge). Summed over the members (Status) every
+// conflicting session counts at least once; a session whose losing copy
+// was on two owners counts twice.
 func (s *Store) Conflicts() uint64 { return s.conflicts.Load() }
