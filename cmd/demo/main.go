@@ -149,9 +149,11 @@ func serve(ctx context.Context, ln net.Listener, d *demo, o options) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
+	// Ready before Serve starts: the listener is bound, so connections
+	// queue, and no request can see a not-ready worker that is serving.
+	d.ready.Store(true)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	d.ready.Store(true)
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
