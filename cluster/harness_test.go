@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
+	"github.com/sessionmesh/sessionmesh/session"
 )
 
 // A partition splits membership on both sides; after Heal the halves find
@@ -123,3 +124,44 @@ func TestStatus(t *testing.T) {
 		}
 	}
 }
+
+// A primary that holds its partition is the authority for it: loading an
+// unknown ID there costs no peer call (before partitions were pulled, a
+// miss asked every other replica). Remote loads take exactly the one call
+// to the primary.
+func TestUnknownIDCostsOnePeerCallAtMost(t *testing.T) {
+	var calls atomic.Int64
+	c := clustertest.New(t, 3, clustertest.WithConfig(func(i int, cfg *cluster.Config) {
+		wrap := cfg.WrapCaller
+		cfg.WrapCaller = func(inner cluster.Caller) cluster.Caller {
+			next := wrap(inner)
+			return cluster.CallerFunc(func(ctx context.Context, addr string, op uint8, body []byte) ([]byte, error) {
+				if i == 0 && op == opLoad || op == opFetch {
+					calls.Add(1)
+				}
+				return next.Call(ctx, addr, op, body)
+			})
+		}
+	}))
+	c.WaitConverged(converge)
+	local, remote := 0, 0
+	for local < 20 || remote < 20 {
+		id := session.NewID()
+		before := calls.Load()
+		if _, found, err := c.Store(0).Load(context.Background(), id); found || err != nil {
+			t.Fatalf("unknown ID: found=%v err=%v", found, err)
+		}
+		want := int64(1)
+		if c.Owners(0, id)[0] == 0 {
+			want, local = 0, local+1
+		} else {
+			remote++
+		}
+		if got := calls.Load() - before; got != want {
+			t.Fatalf("loading an unknown ID (primary node %d) made %d peer calls; want %d", c.Owners(0, id)[0], got, want)
+		}
+	}
+}
+
+// opFetch is the peer operation that reads one node's copy (messages.go).
+const opFetch = 6
