@@ -19,15 +19,20 @@ func TestDefaultConfigsAreValid(t *testing.T) {
 
 func TestValidateNamesTheField(t *testing.T) {
 	for field, c := range map[string]Config{
-		"Bind":           {Bind: "localhost:7946"},
-		"PeerBind":       {PeerBind: "7947"},
-		"Join[1]":        {Join: []string{"a", ""}},
-		"Replicas":       {Replicas: -1},
-		"Partitions":     {Partitions: 1 << 17},
-		"Secret":         {Secret: []byte("short")},
-		"MaxRecordSize":  {MaxRecordSize: -1},
-		"CallTimeout":    {CallTimeout: -1},
-		"RejoinInterval": {RejoinInterval: -1},
+		"Bind":                {Bind: "localhost:7946"},
+		"PeerBind":            {PeerBind: "7947"},
+		"Join[1]":             {Join: []string{"a", ""}},
+		"Replicas":            {Replicas: -1},
+		"Partitions":          {Partitions: 1 << 17},
+		"Secret":              {Secret: []byte("short")},
+		"MaxRecordSize":       {MaxRecordSize: -1},
+		"CallTimeout":         {CallTimeout: -1},
+		"RejoinInterval":      {RejoinInterval: -1},
+		"PullPartitions":      {PullPartitions: -1},
+		"DrainTimeout":        {DrainTimeout: -1},
+		"TransferTimeout":     {TransferTimeout: -1},
+		"AntiEntropyInterval": {AntiEntropyInterval: -1},
+		"StableAfter":         {StableAfter: -1},
 	} {
 		err := c.Validate()
 		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), field) {

@@ -1,8 +1,12 @@
 // Package clustertest runs a cluster of N cluster.Store nodes inside one
 // test process, on loopback ports, behind a fault-injecting network: cut
-// links (Partition, Heal), drop and delay messages, and Kill nodes without
-// a goodbye. Gossip (memberlist) and session traffic (peer) both pass
-// through the faults, so a partition splits membership and data alike.
+// links (Partition, Heal), block session traffic only (BlockPeer), drop
+// and delay messages, Kill nodes without a goodbye, or take them out
+// gracefully (Drain, Close) and Add new ones. Gossip (memberlist) and
+// session traffic (peer) both pass through the faults, so a partition
+// splits membership and data alike. WaitConverged waits until the live
+// nodes agree on the members and each holds the partitions it owns;
+// WaitReplicated also until every partition has N copies.
 //
 //	c := clustertest.New(t, 3)
 //	c.WaitConverged(5 * time.Second)

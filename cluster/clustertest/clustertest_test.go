@@ -80,3 +80,39 @@ func TestDelayAndDrop(t *testing.T) {
 		t.Fatalf("load with every message to the primary dropped: %v %v", found, err)
 	}
 }
+
+// BlockPeer fails session traffic between two nodes at once while their
+// gossip goes on: both stay members, and a load through one of a session
+// whose primary is the other fails over to the backup.
+func TestBlockPeer(t *testing.T) {
+	c := clustertest.New(t, 3)
+	c.WaitConverged(10 * time.Second)
+	id := remoteSession(t, c)
+	c.BlockPeer(0, 1)
+	if _, found, err := c.Store(0).Load(context.Background(), id); !found || err != nil {
+		t.Fatalf("load with the primary blocked: %v %v", found, err)
+	}
+	if members(c, 0) != 3 || members(c, 1) != 3 {
+		t.Fatalf("blocked nodes see %d and %d members; want 3 (gossip untouched)", members(c, 0), members(c, 1))
+	}
+	c.Heal()
+}
+
+// Drain takes a node out gracefully: it no longer counts as alive, the
+// others see it leave, and WaitReplicated finds every partition with N
+// copies on the two left.
+func TestDrainAndWaitReplicated(t *testing.T) {
+	c := clustertest.New(t, 3)
+	c.WaitConverged(10 * time.Second)
+	id := remoteSession(t, c)
+	if err := c.Drain(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Alive(), []int{0, 2}) {
+		t.Fatalf("alive after Drain(1): %v", c.Alive())
+	}
+	c.WaitReplicated(10 * time.Second)
+	if _, found, err := c.Store(2).Load(context.Background(), id); !found || err != nil {
+		t.Fatalf("the drained node's session: %v %v", found, err)
+	}
+}
