@@ -174,7 +174,9 @@ func (s *Store) handlePull(ctx context.Context, body []byte) ([]byte, error) {
 	}
 	to := Member{Name: req.name, Addr: req.addr}
 	if req.register {
-		s.receivers.add(to, req.parts, time.Now().Add(2*s.cfg.TransferTimeout))
+		// The lease outlasts any join; it only ends copies to a puller
+		// that died before gossip ever showed it here.
+		s.receivers.add(to, req.parts, time.Now().Add(10*s.cfg.TransferTimeout))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer context.AfterFunc(s.bg, cancel)()
@@ -277,9 +279,9 @@ func (s *Store) handleMerge(body []byte) ([]byte, error) {
 // receivers are the joining nodes pulling partitions from this node: they
 // get a copy of every write this node applies to those partitions
 // (replicate) while they are joining, or not yet members here (gossip is
-// behind), until their lease runs out (a puller that died). Once ready a
-// node owns the partitions (and gets the writes as a replica) or does
-// not (and needs none).
+// behind). Once ready a node owns the partitions (and gets the writes as
+// a replica) or does not (and needs none); one that leaves the table, or
+// never shows up in it before its lease runs out, died.
 type receivers struct {
 	mu     sync.Mutex                  // guards byPart
 	byPart map[int]map[string]receiver // partition -> puller name -> lease
@@ -321,6 +323,18 @@ func (r *receivers) of(p int, t *Table, self string, now time.Time) []Member {
 		delete(r.byPart, p)
 	}
 	return out
+}
+
+// forget drops every registration of the puller named name.
+func (r *receivers) forget(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for p, byName := range r.byPart {
+		delete(byName, name)
+		if len(byName) == 0 {
+			delete(r.byPart, p)
+		}
+	}
 }
 
 // lookup returns the receiver named name, if any partition has one.

@@ -107,6 +107,11 @@ func New(cfg Config) (*Store, error) {
 // before any request can be routed by the new table.
 func (s *Store) onTable(old, next *Table) {
 	s.holdings.update(old, next, ownedBy(next, s.name))
+	for _, m := range old.Members() {
+		if _, ok := next.Member(m.Name); !ok {
+			s.receivers.forget(m.Name) // a puller that died needs no copies
+		}
+	}
 }
 
 // start brings up the engine, the listeners, gossip and the peer server,
