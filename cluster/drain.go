@@ -93,9 +93,17 @@ func (s *Store) Drain(ctx context.Context) error {
 }
 
 func (s *Store) drain(ctx context.Context) error {
-	if s.closed.Load() || !s.draining.CompareAndSwap(false, true) {
+	if s.closed.Load() {
 		return nil
 	}
+	if !s.draining.CompareAndSwap(false, true) {
+		select { // a concurrent Drain: stop only after its hand-off
+		case <-s.drained:
+		case <-ctx.Done():
+		}
+		return nil
+	}
+	defer close(s.drained)
 	meta, err := s.members.updateSelf(func(m *nodeMeta) { m.Draining = true })
 	if err != nil {
 		s.log.Warn("cluster: gossip of draining failed; members learn it directly", "err", err)

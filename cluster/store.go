@@ -52,6 +52,7 @@ type Store struct {
 
 	ready    atomic.Bool // joined and announced (Ready)
 	draining atomic.Bool
+	drained  chan struct{} // closed when the hand-off of Drain has ended
 	closed   atomic.Bool
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -76,7 +77,7 @@ func New(cfg Config) (*Store, error) {
 	if err := cfg.requireSecret(); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, name: newNodeName(cfg.Name), stop: make(chan struct{}), kick: make(chan struct{}, 1)}
+	s := &Store{cfg: cfg, name: newNodeName(cfg.Name), stop: make(chan struct{}), kick: make(chan struct{}, 1), drained: make(chan struct{})}
 	s.bg, s.cancelBg = context.WithCancel(context.Background())
 	s.log = cfg.Logger.With("node", s.name)
 	s.hints.byOwner = map[string]map[string]struct{}{}
