@@ -48,16 +48,6 @@ func pid(s *Server) int {
 	return s.proc.Pid
 }
 
-func TestFreePort(t *testing.T) {
-	t.Parallel()
-	p := FreePort(t)
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-	if err != nil {
-		t.Fatalf("FreePort %d is not free: %v", p, err)
-	}
-	l.Close()
-}
-
 func TestRedisLifecycle(t *testing.T) {
 	t.Parallel()
 	s := Redis(t)
