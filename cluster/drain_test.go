@@ -65,3 +65,31 @@ func TestCloseHandsEverySessionOff(t *testing.T) {
 		}
 	}
 }
+
+// A write whose copy could not reach the backup sits as a hinted copy on
+// the next node. When the primary then drains, the backup takes over
+// before anyone brought it the write (here the hint cannot go home, and
+// the primary's hand-off cannot reach it either): it must serve the
+// newest copy among the partition's sources, not its own stale one.
+func TestPromotedBackupServesTheHintedWrite(t *testing.T) {
+	c := clustertest.New(t, 3)
+	c.WaitConverged(converge)
+	var id string
+	for id == "" || c.Owners(0, id)[0] != 0 {
+		id = create(t, c.Store(0), map[string]any{"side": "first"})
+	}
+	backup := c.Owners(0, id)[1]
+	spare := 3 - backup
+	c.BlockPeer(0, backup)
+	c.BlockPeer(spare, backup)
+	save(t, c.Store(0), id, "second") // the spare keeps it for the backup
+	c.Drain(t.Context(), 0)           // fails to hand off to the backup; stops anyway
+	if got := sideOf(t, c.Store(backup), id); got != "second" {
+		t.Fatalf("the promoted backup reads %q; want the acknowledged second write", got)
+	}
+	c.Heal()
+	c.WaitReplicated(converge)
+	if got := sideOf(t, c.Store(backup), id); got != "second" {
+		t.Fatalf("once it holds the partition again, the backup reads %q; want second", got)
+	}
+}

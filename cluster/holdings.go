@@ -76,19 +76,33 @@ func (h *holdings) dropAll() {
 	}
 }
 
-// update applies a table change for node self: partitions it no longer
-// owns, and partitions whose owners now include a member absent from the
-// old table, are no longer held. owned is what self owns in next (see
-// ownedBy).
-func (h *holdings) update(old, next *Table, owned []bool) {
+// update applies a table change for node self. A partition is no longer
+// held when self no longer owns it; when its owners now include a member
+// absent from the old table (it may have taken writes self missed); and
+// when self becomes its primary having been a backup: a write the old
+// primary could not copy here sits as a hinted copy on the next node, or
+// only on the old primary if it is draining, so self serves the
+// partition from the newest copy among its sources until it has pulled
+// it again (a node that was joining has just pulled it, with every write
+// copied to it since). owned is what self owns in next (see ownedBy).
+func (h *holdings) update(old, next *Table, self string, owned []bool) {
 	fresh := freshMembers(old, next)
+	me, _ := old.Member(self)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for p, own := range owned {
-		if !own || h.held[p].Load() && len(fresh) > 0 && ownedByAny(next, p, fresh) {
+		stale := h.held[p].Load() && (len(fresh) > 0 && ownedByAny(next, p, fresh) ||
+			!me.Joining && promoted(old, next, p, self))
+		if !own || stale {
 			h.dropLocked(p) // also outdates a pull of p in flight
 		}
 	}
+}
+
+// promoted reports whether self is p's primary in next but was not in
+// old.
+func promoted(old, next *Table, p int, self string) bool {
+	return next.IsPrimary(p, self) && !old.IsPrimary(p, self)
 }
 
 // freshMembers returns the ready members of next that old did not have

@@ -237,15 +237,20 @@ func (b *batch) add(rec *session.Record) int {
 	return len(b.buf)
 }
 
-// sendBatch delivers the batch (if not empty) and empties it.
+// sendBatch delivers the batch (if not empty) and empties it. A batch
+// may take a loaded receiver longer than CallTimeout to merge; it is
+// bounded by TransferTimeout (and ctx) instead, so a busy node slows a
+// transfer down rather than failing it over and over.
 func (s *Store) sendBatch(ctx context.Context, dest Member, b *batch) error {
 	if b.n == 0 {
 		return nil
 	}
 	body := binary.AppendUvarint(make([]byte, 0, len(b.buf)+binary.MaxVarintLen64), uint64(b.n))
 	body = append(body, b.buf...)
-	if _, err := s.call(ctx, dest.Addr, opMerge, body); err != nil {
-		return fmt.Errorf("send %d sessions to %s: %w", b.n, dest.Name, err)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.TransferTimeout)
+	defer cancel()
+	if _, err := s.caller.Call(ctx, dest.Addr, opMerge, body); err != nil {
+		return fmt.Errorf("send %d sessions to %s: %w", b.n, dest.Name, fromRemote(err))
 	}
 	b.sent += b.n
 	b.buf, b.n = b.buf[:0], 0

@@ -81,16 +81,18 @@ func (s *Store) admit(t *Table, p int, h header) error {
 }
 
 // local returns the copy of id (tombstones included) a request served
-// here starts from. An owner that holds its partition (holdings.go) has
-// every write, so its copy, or its miss, is final. Otherwise this node
-// is an owner still pulling the partition, or a node beyond the owners
-// serving on failover, and its own copy may be missing or stale: it takes
-// the newest of its copy and the other sources' (at most N+1 calls, and
-// only while a partition moves or on failover).
+// here starts from. The primary of a partition it holds (holdings.go) has
+// every write, so its copy, or its miss, is final. Any other node serving
+// the partition has no such guarantee: a backup serving on failover may
+// have missed a write whose copy went to the next node as a hint (the
+// primary could not reach it), an owner still pulling lacks what it has
+// not pulled, and a node beyond the owners holds at most a stale copy. It
+// takes the newest of its copy and the other sources' (at most N+1
+// calls, and only on failover or while a partition moves).
 func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bool) {
 	rec, ok := s.engine.Get(id)
 	t := s.Table()
-	if t.IsOwner(p, s.name) && s.holdings.holds(p) {
+	if t.IsPrimary(p, s.name) && s.holdings.holds(p) {
 		return rec, ok
 	}
 	if got, found := s.recover(ctx, t, p, id); found && (!ok || wins(&got, &rec)) {

@@ -107,7 +107,7 @@ func New(cfg Config) (*Store, error) {
 // (membership.onChange): partitions that change hands stop being held
 // before any request can be routed by the new table.
 func (s *Store) onTable(old, next *Table) {
-	s.holdings.update(old, next, ownedBy(next, s.name))
+	s.holdings.update(old, next, s.name, ownedBy(next, s.name))
 	for _, m := range old.Members() {
 		if _, ok := next.Member(m.Name); !ok {
 			s.receivers.forget(m.Name) // a puller that died needs no copies

@@ -149,6 +149,12 @@ func (t *Table) IsOwner(p int, name string) bool {
 	return false
 }
 
+// IsPrimary reports whether name is partition p's primary.
+func (t *Table) IsPrimary(p int, name string) bool {
+	top := t.top[p]
+	return len(top) > 0 && t.members[top[0]].Name == name
+}
+
 // Target returns the table this one becomes once every joining member is
 // ready: the partitions a joining member pulls before it says so.
 func (t *Table) Target() *Table {
