@@ -98,9 +98,13 @@ func requireNoLoss(t *testing.T, rep check.Report) {
 	if rep.AckedWrites == 0 {
 		t.Errorf("no write was acknowledged: the load never got through (failures %d, errors %v)", rep.Failures, rep.Errors)
 	}
-	if !rep.OK() || rep.LostSessions > 0 || rep.Unexpected > 0 {
-		t.Errorf("lost acknowledged writes %d of %d, lost sessions %d, sessions not read back %d, foreign counters %d; want all 0",
-			rep.LostWrites, rep.AckedWrites, rep.LostSessions, rep.Unverified, rep.Unexpected)
+	// A write that failed (a timeout when a worker died) may still have
+	// been applied, so the user can later see a counter above its last
+	// acknowledged one: at most one such "foreign" value per failed request
+	// is what a store that loses nothing can show.
+	if !rep.OK() || rep.LostSessions > 0 || rep.Unexpected > rep.Failures {
+		t.Errorf("lost acknowledged writes %d of %d, lost sessions %d, sessions not read back %d, foreign counters %d (failed requests %d); want 0, 0, 0 and foreign <= failed",
+			rep.LostWrites, rep.AckedWrites, rep.LostSessions, rep.Unverified, rep.Unexpected, rep.Failures)
 	}
 }
 
