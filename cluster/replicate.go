@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -44,6 +45,8 @@ func (s *Store) serve(ctx context.Context, op uint8, req routed) ([]byte, error)
 	if op != opLoad && !s.quorate() {
 		return nil, ErrNoQuorum
 	}
+	// Set either way: a renew serves its install in-process with this ctx.
+	ctx = context.WithValue(ctx, failoverKey{}, req.flags&flagFailover != 0)
 	switch op {
 	case opLoad:
 		rec, found := s.local(ctx, p, req.id)
@@ -103,20 +106,58 @@ func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bo
 }
 
 // recover asks the other sources of p (sources in move.go: the owners,
-// the next node, draining members) for id and returns the newest copy.
+// the next node, draining members) for id, in parallel, and returns the
+// newest copy. On failover it skips the candidates ranked before this
+// node: the sender just found they do not answer.
 func (s *Store) recover(ctx context.Context, t *Table, p int, id string) (session.Record, bool) {
-	var best session.Record
-	found := false
-	for _, m := range sources(t, p, s.name) {
-		resp, err := s.call(ctx, m.Addr, opFetch, appendStr(nil, id))
-		if err != nil {
-			continue
-		}
-		if rec, ok, err := parseFound(resp); err == nil && ok && (!found || wins(&rec, &best)) {
-			best, found = rec, true
+	srcs := sources(t, p, s.name)
+	if failedOver(ctx) {
+		srcs = slices.DeleteFunc(srcs, func(m Member) bool { return rankedBefore(t, p, m.Name, s.name) })
+	}
+	copies := make([]*session.Record, len(srcs))
+	var wg sync.WaitGroup
+	for i, m := range srcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := s.call(ctx, m.Addr, opFetch, appendStr(nil, id))
+			if rec, ok, err2 := parseFound(resp); err == nil && err2 == nil && ok {
+				copies[i] = &rec
+			}
+		}()
+	}
+	wg.Wait()
+	var best *session.Record
+	for _, c := range copies {
+		if c != nil && (best == nil || wins(c, best)) {
+			best = c
 		}
 	}
-	return best, found
+	if best == nil {
+		return session.Record{}, false
+	}
+	return *best, true
+}
+
+// failoverKey marks the ctx of a request served on failover (flagFailover).
+type failoverKey struct{}
+
+func failedOver(ctx context.Context) bool {
+	v, _ := ctx.Value(failoverKey{}).(bool)
+	return v
+}
+
+// rankedBefore reports whether a comes before b in p's candidates.
+func rankedBefore(t *Table, p int, a, b string) bool {
+	for _, m := range t.Candidates(p) {
+		switch m.Name {
+		case a:
+			return true
+		case b:
+			return false
+		}
+	}
+	return false
 }
 
 // save applies a patch: create, renew or a plain patch.
