@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/sessionmesh/sessionmesh/session"
 )
@@ -114,19 +115,55 @@ func (s *Store) drain(ctx context.Context) error {
 	}
 	t := s.Table()
 	_, held := s.survey(t, make([]bool, t.Partitions()), true)
-	if err := s.handOff(ctx, t, held); err != nil {
+	if err := s.handOffAll(ctx, held); err != nil {
 		return fmt.Errorf("cluster: drain %s: %w", s.name, err)
 	}
 	s.log.Info("cluster: drained", "sessions", len(held))
 	return nil
 }
 
+// handOffAll hands recs off, retrying what was not acknowledged with the
+// table as it is then, after a table change or a backoff, at most
+// handOffAttempts times in all (and within ctx). When several nodes drain
+// at once (a scale-down), one may offer its sessions to another that is
+// leaving too and has not told it yet; that node refuses (accept), and
+// the next attempt finds the owners that stay. An owner that does not
+// answer at all is not waited for beyond the attempts: its sessions have
+// their other copies.
+func (s *Store) handOffAll(ctx context.Context, recs []session.Record) error {
+	backoff := 20 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		changed := s.TableChanged()
+		left, err := s.handOff(ctx, s.Table(), recs)
+		if err == nil {
+			return nil
+		}
+		recs = left
+		if attempt == handOffAttempts {
+			return fmt.Errorf("%d sessions not handed off after %d attempts: %w", len(recs), attempt, err)
+		}
+		s.log.Warn("cluster: hand-off incomplete; retrying", "sessions", len(recs), "err", err)
+		select {
+		case <-changed:
+		case <-time.After(backoff):
+			backoff *= 2
+		case <-ctx.Done():
+			return fmt.Errorf("%d sessions not handed off: %w", len(recs), errors.Join(err, ctx.Err()))
+		}
+	}
+}
+
+// handOffAttempts bounds handOffAll: with its doubling backoff from 20ms,
+// about 2.5 s when no table change comes.
+const handOffAttempts = 8
+
 // handOff sends recs, copies of partitions this node does not own, to
 // the owners of their partitions in t, in parallel per owner, and drops
-// each copy every owner acknowledged (unless it changed meanwhile).
-func (s *Store) handOff(ctx context.Context, t *Table, recs []session.Record) error {
+// each copy every owner acknowledged (unless it changed meanwhile). It
+// returns the records some owner did not acknowledge.
+func (s *Store) handOff(ctx context.Context, t *Table, recs []session.Record) (left []session.Record, err error) {
 	if len(recs) == 0 {
-		return nil
+		return nil, nil
 	}
 	byDest, dests := map[string][]session.Record{}, map[string]Member{}
 	pending := make(map[string]int, len(recs))
@@ -145,8 +182,11 @@ func (s *Store) handOff(ctx context.Context, t *Table, recs []session.Record) er
 	}
 	errs := s.pushAll(ctx, dests, byDest, pending)
 	for _, rec := range recs {
-		if n, ok := pending[rec.ID]; ok && n == 0 {
+		switch n, ok := pending[rec.ID]; {
+		case ok && n == 0:
 			s.dropIfUnchanged(rec)
+		case ok:
+			left = append(left, rec)
 		}
 	}
 	if orphans > 0 {
@@ -154,7 +194,24 @@ func (s *Store) handOff(ctx context.Context, t *Table, recs []session.Record) er
 		// saying so is all there is to do; it is not a failed hand-off.
 		s.log.Warn("cluster: no other node to hand sessions to; they end with this node", "sessions", orphans)
 	}
-	return errors.Join(errs...)
+	return left, errors.Join(errs...)
+}
+
+// accept admits a copy (a replica put or a merged batch) sent by another
+// node, and reports whether it may be stored; the caller calls
+// s.serving.exit when it is done with it. A draining or closed node
+// refuses: its copy would leave with it, so the sender (whose table is
+// behind) must count, or hand off to, another node. Counting the copy as
+// in flight before the check means Drain, which marks the node draining
+// and then waits for what is in flight before it surveys its sessions,
+// either refuses a copy or hands it off.
+func (s *Store) accept(what string) error {
+	s.serving.enter()
+	if s.draining.Load() || s.closed.Load() {
+		s.serving.exit()
+		return fmt.Errorf("%s on %s: draining: %w", what, s.name, ErrNotOwner)
+	}
+	return nil
 }
 
 // pushAll pushes each destination's records in parallel and counts down
@@ -184,9 +241,13 @@ func (s *Store) pushAll(ctx context.Context, dests map[string]Member, byDest map
 }
 
 // dropIfUnchanged removes this node's copy of rec's session if it is
-// still rec's version: a newer one arrived through a write that
-// replicated it to the owners itself.
+// still rec's version (a newer one arrived through a write that
+// replicated it to the owners itself) and this node does not own the
+// partition in its current table (the hand-off used an older one).
 func (s *Store) dropIfUnchanged(rec session.Record) {
+	if t := s.Table(); t.IsOwner(t.Partition(rec.ID), s.name) {
+		return
+	}
 	if cur, ok := s.engine.Get(rec.ID); ok && cur.Version == rec.Version {
 		s.engine.Remove(rec.ID)
 	}

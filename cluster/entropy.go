@@ -133,7 +133,7 @@ func (s *Store) antiEntropy() {
 	at := s.mono()
 	sums, foreign := s.survey(t, owned, true)
 	s.digests.Store(&digests{sums: sums, owned: owned, at: at})
-	if err := s.handOff(ctx, t, foreign); err != nil {
+	if _, err := s.handOff(ctx, t, foreign); err != nil {
 		s.log.Warn("cluster: hand-off of copies this node no longer owns is incomplete; retrying next round", "err", err)
 	}
 	for _, m := range splitSelf(t.Members(), s.name) {

@@ -49,16 +49,16 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 
 // handlePut stores a replica (or hinted) copy unless this node holds the
 // same or a newer version, which counts as holding it. A draining node
-// refuses: its copy would leave with it, so the sender (whose table is
-// behind) must count another node's.
+// refuses (accept).
 func (s *Store) handlePut(body []byte) ([]byte, error) {
 	req, err := parsePut(body)
 	if err != nil {
 		return nil, err
 	}
-	if s.draining.Load() || s.closed.Load() {
-		return nil, fmt.Errorf("put on %s: draining: %w", s.name, ErrNotOwner)
+	if err := s.accept("put"); err != nil {
+		return nil, err
 	}
+	defer s.serving.exit()
 	if !session.ValidID(req.rec.ID) {
 		return nil, fmt.Errorf("%w: put of invalid ID %.50q", ErrBadMessage, req.rec.ID)
 	}

@@ -47,6 +47,11 @@ const (
 	// flagRedirected: this is the one redirect a request may take; the
 	// callee serves it if it replicates the partition, never redirects.
 	flagRedirected
+	// flagSilent (with flagFailover): none of the replicas the sender
+	// skipped answered at all, so the callee need not ask them for their
+	// copies. Without it, one declined (a draining node, or one whose
+	// table differs) and still holds what it held.
+	flagSilent
 )
 
 // header starts every routed request: the sender's flags and the

@@ -258,12 +258,16 @@ func (s *Store) sendBatch(ctx context.Context, dest Member, b *batch) error {
 }
 
 // handleMerge stores every record of a batch that wins over this node's
-// copy and answers how many did.
+// copy and answers how many did. A draining node refuses (accept).
 func (s *Store) handleMerge(body []byte) ([]byte, error) {
 	recs, err := parseRecords(body)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.accept("merge"); err != nil {
+		return nil, err
+	}
+	defer s.serving.exit()
 	stored := 0
 	var errs []error
 	for i := range recs {

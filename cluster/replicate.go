@@ -46,7 +46,7 @@ func (s *Store) serve(ctx context.Context, op uint8, req routed) ([]byte, error)
 		return nil, ErrNoQuorum
 	}
 	// Set either way: a renew serves its install in-process with this ctx.
-	ctx = context.WithValue(ctx, failoverKey{}, req.flags&flagFailover != 0)
+	ctx = context.WithValue(ctx, silentKey{}, req.flags&flagSilent != 0)
 	switch op {
 	case opLoad:
 		rec, found := s.local(ctx, p, req.id)
@@ -63,7 +63,11 @@ func (s *Store) serve(ctx context.Context, op uint8, req routed) ([]byte, error)
 
 // admit decides whether this node serves a request for partition p: the
 // primary always does; a replica does when the sender failed over or was
-// redirected; anyone else redirects the sender to its primary, once.
+// redirected; anyone else redirects the sender to its primary, unless
+// the request was redirected already. A failover that reaches a node
+// whose table no longer has it among the candidates (it drains, or the
+// sender's table is behind) is redirected too: the sender's next
+// candidate may be just as outdated.
 func (s *Store) admit(t *Table, p int, h header) error {
 	cands := t.Candidates(p)
 	if len(cands) == 0 {
@@ -72,13 +76,12 @@ func (s *Store) admit(t *Table, p int, h header) error {
 	if cands[0].Name == s.name {
 		return nil
 	}
-	if h.flags&(flagFailover|flagRedirected) == 0 {
+	mine := slices.ContainsFunc(cands, func(m Member) bool { return m.Name == s.name })
+	switch {
+	case mine && h.flags&(flagFailover|flagRedirected) != 0:
+		return nil
+	case h.flags&flagRedirected == 0:
 		return &redirectError{partition: p, addr: cands[0].Addr}
-	}
-	for _, m := range cands {
-		if m.Name == s.name {
-			return nil
-		}
 	}
 	return fmt.Errorf("partition %d on %s: %w", p, s.name, ErrNotOwner)
 }
@@ -107,11 +110,13 @@ func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bo
 
 // recover asks the other sources of p (sources in move.go: the owners,
 // the next node, draining members) for id, in parallel, and returns the
-// newest copy. On failover it skips the candidates ranked before this
-// node: the sender just found they do not answer.
+// newest copy. On a failover past replicas that did not answer
+// (flagSilent) it skips the candidates ranked before this node: asking
+// them again would only wait for them again. Replicas that declined
+// (draining, or routing differently) are asked: they hold their copies.
 func (s *Store) recover(ctx context.Context, t *Table, p int, id string) (session.Record, bool) {
 	srcs := sources(t, p, s.name)
-	if failedOver(ctx) {
+	if earlierSilent(ctx) {
 		srcs = slices.DeleteFunc(srcs, func(m Member) bool { return rankedBefore(t, p, m.Name, s.name) })
 	}
 	copies := make([]*session.Record, len(srcs))
@@ -139,11 +144,12 @@ func (s *Store) recover(ctx context.Context, t *Table, p int, id string) (sessio
 	return *best, true
 }
 
-// failoverKey marks the ctx of a request served on failover (flagFailover).
-type failoverKey struct{}
+// silentKey marks the ctx of a request served on failover past replicas
+// that did not answer (flagSilent).
+type silentKey struct{}
 
-func failedOver(ctx context.Context) bool {
-	v, _ := ctx.Value(failoverKey{}).(bool)
+func earlierSilent(ctx context.Context) bool {
+	v, _ := ctx.Value(silentKey{}).(bool)
 	return v
 }
 

@@ -42,14 +42,19 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 	targets := t.Candidates(p)
 	req.print = t.Fingerprint()
 	lastErr := error(ErrUnavailable)
+	silent := true // every replica tried so far did not answer at all
 	for i, m := range targets {
 		req.flags = 0
 		if i > 0 {
 			req.flags = flagFailover
+			if silent {
+				req.flags |= flagSilent
+			}
 		}
 		resp, err := s.send(ctx, m.Addr, op, req)
 		var rd *redirectError
 		if errors.As(err, &rd) {
+			silent = false
 			req.flags |= flagRedirected
 			resp, err = s.send(ctx, rd.addr, op, req)
 		}
@@ -57,6 +62,7 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 			return resp, err
 		}
 		s.log.Debug("cluster: replica did not serve; trying the next", "partition", p, "replica", m.Name, "err", err)
+		silent = silent && errors.Is(err, peer.ErrUnavailable)
 		lastErr = err
 	}
 	return nil, fmt.Errorf("partition %d: none of %d replicas served: %w", p, len(targets), lastErr)

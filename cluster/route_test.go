@@ -95,31 +95,44 @@ func TestRouteNeverFollowsASecondRedirect(t *testing.T) {
 }
 
 // A primary that does not answer is skipped for the next replica, which
-// is asked with flagFailover.
+// is asked with flagFailover, and with flagSilent: it need not ask the
+// primary for its copy. A primary that declines (it drains) still holds
+// its copies: the next replica is asked without flagSilent.
 func TestRouteFailsOverToNextReplica(t *testing.T) {
-	f := &fakeCaller{}
-	s := routeStore(t, f)
-	var id string
-	var order []Member
-	for { // self ("b") last in the order, so both replicas are remote
-		id = session.NewID()
-		if order = s.Table().Order(s.Table().Partition(id)); order[2].Name == "b" {
-			break
-		}
-	}
-	f.reply = func(addr string) ([]byte, error) {
-		if addr == order[0].Addr {
-			return nil, peer.ErrUnavailable
-		}
-		return marshalFound(session.Record{ID: id, Created: s.cfg.Now(), Idle: s.cfg.Now().Add(time.Hour)}, true), nil
-	}
-	rec, found, err := s.Load(context.Background(), id)
-	if err != nil || !found || rec.ID != id {
-		t.Fatalf("Load = %q, %v, %v; want the backup's copy", rec.ID, found, err)
-	}
-	want := []call{{order[0].Addr, opLoad, 0}, {order[1].Addr, opLoad, flagFailover}}
-	if len(f.calls) != 2 || f.calls[0] != want[0] || f.calls[1] != want[1] {
-		t.Fatalf("calls = %+v; want %+v", f.calls, want)
+	for _, tc := range []struct {
+		name  string
+		err   error
+		flags uint8
+	}{
+		{"no answer", peer.ErrUnavailable, flagFailover | flagSilent},
+		{"declined", peer.Errorf(codeNotOwner, "draining"), flagFailover},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeCaller{}
+			s := routeStore(t, f)
+			var id string
+			var order []Member
+			for { // self ("b") last in the order, so both replicas are remote
+				id = session.NewID()
+				if order = s.Table().Order(s.Table().Partition(id)); order[2].Name == "b" {
+					break
+				}
+			}
+			f.reply = func(addr string) ([]byte, error) {
+				if addr == order[0].Addr {
+					return nil, tc.err
+				}
+				return marshalFound(session.Record{ID: id, Created: s.cfg.Now(), Idle: s.cfg.Now().Add(time.Hour)}, true), nil
+			}
+			rec, found, err := s.Load(context.Background(), id)
+			if err != nil || !found || rec.ID != id {
+				t.Fatalf("Load = %q, %v, %v; want the backup's copy", rec.ID, found, err)
+			}
+			want := []call{{order[0].Addr, opLoad, 0}, {order[1].Addr, opLoad, tc.flags}}
+			if len(f.calls) != 2 || f.calls[0] != want[0] || f.calls[1] != want[1] {
+				t.Fatalf("calls = %+v; want %+v", f.calls, want)
+			}
+		})
 	}
 }
 
