@@ -11,12 +11,23 @@ import (
 )
 
 // Ready reports whether this node is serving: it has joined, pulled the
-// partitions it owns and told the others, and it is neither draining nor
-// closed. A load balancer's readiness check (the demo's /readyz) should
-// answer with it. Until a node is ready it owns no partitions; requests
-// it receives are routed to the nodes that do.
+// partitions it owns and told the others, it is neither draining nor
+// closed, and, with Config.Quorum, it sees a majority of the last stable
+// membership. A load balancer's readiness check (the demo's /readyz)
+// should answer with it. Until a node is ready it owns no partitions;
+// requests it receives are routed to the nodes that do.
+//
+// The quorum condition is what makes a network split safe behind a
+// balancer: a node cut off from the others believes them dead and takes
+// over their partitions from its own, soon stale, copies. When the
+// network comes back, the balancer reaches it again before gossip tells
+// it the others are alive; were it ready then, it would serve those
+// stale copies, and a write on top of one loses the writes made
+// meanwhile. In the minority it is not ready, and once it sees the
+// majority again it no longer trusts its copies of the partitions the
+// reappeared members own (holdings.update) until it has pulled them.
 func (s *Store) Ready() bool {
-	return s.ready.Load() && !s.draining.Load() && !s.closed.Load()
+	return s.ready.Load() && !s.draining.Load() && !s.closed.Load() && s.quorate()
 }
 
 // announceReady ends a join: the node marks itself ready in its own table

@@ -15,10 +15,11 @@ import (
 
 // With Config.Quorum, the side of a split that sees no majority of the
 // last stable membership refuses writes (ErrNoQuorum, an ErrUnavailable)
-// and stays that way, while the majority keeps writing and, once its
-// smaller view is stable, tolerates the next failure. Reads are served on
-// both sides. After the heal the minority writes again, and a member
-// that leaves gracefully never costs the others their quorum.
+// and reports not ready (a balancer takes it out), and stays that way,
+// while the majority keeps writing and, once its smaller view is stable,
+// tolerates the next failure. Reads are served on both sides. After the
+// heal the minority is ready and writes again, and a member that leaves
+// gracefully never costs the others their quorum.
 func TestQuorumRefusesWritesOnTheMinoritySide(t *testing.T) {
 	clk := &skewClock{}
 	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
@@ -36,13 +37,19 @@ func TestQuorumRefusesWritesOnTheMinoritySide(t *testing.T) {
 	}
 
 	c.Partition([]int{0}, []int{1, 2})
-	c.WaitConverged(converge)
+	eventually(t, converge, "each side sees only itself", func() bool {
+		return len(c.Store(0).Table().Members()) == 1 &&
+			len(c.Store(1).Table().Members()) == 2 && len(c.Store(2).Table().Members()) == 2
+	})
 	clk.Advance(2 * time.Second)
 	if st := c.Store(1).Status(ctx); st.Stable != 2 || !st.Quorum {
 		t.Fatalf("the majority reports stable=%d quorum=%v; want 2, true (it adopts its view)", st.Stable, st.Quorum)
 	}
 	if st := c.Store(0).Status(ctx); st.Quorum || st.Stable != 3 {
 		t.Fatalf("the minority reports quorum=%v stable=%d; want false, 3 (a minority never adopts its view)", st.Quorum, st.Stable)
+	}
+	if c.Store(0).Ready() || !c.Store(1).Ready() {
+		t.Fatalf("ready: minority %v, majority %v; want false, true", c.Store(0).Ready(), c.Store(1).Ready())
 	}
 	_, errSave := c.Store(0).Save(ctx, id, set(map[string]any{"side": "minority"}))
 	errDelete := c.Store(0).Delete(ctx, id)
@@ -60,7 +67,7 @@ func TestQuorumRefusesWritesOnTheMinoritySide(t *testing.T) {
 	save(t, c.Store(1), id, "majority")
 
 	c.Heal()
-	c.WaitConverged(converge)
+	c.WaitConverged(converge) // Converged includes Ready
 	save(t, c.Store(0), id, "healed")
 	if got := sideOf(t, c.Store(2), id); got != "healed" {
 		t.Errorf("after the heal node 2 reads %q; want healed", got)

@@ -207,6 +207,14 @@ type ClusterConfig struct {
 	// authenticates peers. Required unless Bind and Advertise are
 	// loopback. SESSIONS_CLUSTER_SECRET.
 	Secret string `yaml:"secret" json:"secret"`
+
+	// Quorum turns on the split-brain guard (cluster.Config.Quorum): a
+	// worker that sees no more than half of the last stable membership
+	// refuses writes and reports not ready, so a balancer stops sending
+	// it requests until it is back in the majority. Turn it on with three
+	// or more workers; with two, a crash of either stops the other.
+	// Default false. SESSIONS_CLUSTER_QUORUM.
+	Quorum bool `yaml:"quorum" json:"quorum"`
 }
 
 const defaultClusterBind = "0.0.0.0:7946"

@@ -41,6 +41,7 @@ var envVars = []envVar{
 	{"SESSIONS_CLUSTER_JOIN", list(func(c *Config) *[]string { return &c.cluster().Join })},
 	{"SESSIONS_CLUSTER_REPLICAS", integer(func(c *Config) *int { return &c.cluster().Replicas })},
 	{"SESSIONS_CLUSTER_SECRET", str(func(c *Config) *string { return &c.cluster().Secret })},
+	{"SESSIONS_CLUSTER_QUORUM", boolean(func(c *Config) *bool { return &c.cluster().Quorum })},
 }
 
 // EnvVars returns the names of the variables ApplyEnv reads.

@@ -124,6 +124,7 @@ func openCluster(cfg Config) (session.Store, error) {
 		return nil, fmt.Errorf("sessions.cluster.secret: %w", err)
 	}
 	cc.Bind, cc.Advertise, cc.PeerBind, cc.Join, cc.Secret = c.BindAddr(), c.Advertise, c.PeerBind, c.Join, secret
+	cc.Quorum = c.Quorum
 	if c.Replicas > 0 {
 		cc.Replicas = c.Replicas
 	}
