@@ -230,6 +230,7 @@ func (m *membership) applyLocked(name string, meta nodeMeta) {
 	}
 	if !ok {
 		m.added[name] = m.clock()
+		m.stable[name] = true // quorum.go: joins count at once
 	}
 	m.members[name] = mem
 	m.log.Info("cluster: member changed", "member", name, "peer", meta.Peer, "draining", meta.Draining, "joining", meta.Joining)

@@ -8,7 +8,10 @@ package cluster
 // refusing writes until the split heals), while the majority adopts its
 // smaller view after a crash and tolerates the next one. Members that
 // drain before they leave are dropped from the stable set at once
-// (NotifyLeave), so a rolling restart never costs the quorum.
+// (NotifyLeave), so a rolling restart never costs the quorum. Members
+// that join are added to it at once: a larger set only asks for a larger
+// majority, and a node that just joined (its stable set was itself) must
+// not count itself a majority when a split cuts it off before StableAfter.
 
 // quorate reports whether this node sees more than half of the last
 // stable membership.

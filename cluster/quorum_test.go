@@ -98,3 +98,22 @@ func (c *skewClock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.offset += d
 }
+
+// A node counts the members it joins at once, not only after StableAfter:
+// cut off right after the cluster formed, it is the minority and is not
+// ready, while the other two are the majority.
+func TestQuorumCountsJoinsAtOnce(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
+		cfg.Quorum, cfg.StableAfter = true, time.Hour
+	}))
+	c.WaitConverged(converge)
+	for i := range 3 {
+		if st := c.Store(i).Status(context.Background()); st.Stable != 3 {
+			t.Fatalf("node %d: stable membership of %d right after forming; want 3", i, st.Stable)
+		}
+	}
+	c.Partition([]int{0}, []int{1, 2})
+	eventually(t, converge, "node 0 loses its quorum and readiness", func() bool {
+		return !c.Store(0).Ready() && c.Store(1).Ready() && c.Store(2).Ready()
+	})
+}
