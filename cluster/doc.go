@@ -103,16 +103,19 @@
 // type assertion:
 //
 //	type lifecycle interface {
-//		Ready() bool                     // readiness: false while starting and draining
-//		Drain(ctx context.Context) error // graceful stop, bounded by ctx
-//		Close() error                    // Drain bounded by Config.DrainTimeout
+//		Ready() bool                       // readiness: false while starting, draining, or (Quorum) in a minority
+//		HandOff(ctx context.Context) error // draining: sessions to the new owners; still routes requests
+//		Drain(ctx context.Context) error   // HandOff, then stop
+//		Close() error                      // Drain bounded by Config.DrainTimeout
 //	}
 //
 // Answer the readiness check (/readyz) with Ready, so a load balancer
 // sends nothing before the node holds its partitions. On SIGTERM: fail
-// readiness, stop the HTTP server (http.Server.Shutdown finishes the
-// requests in flight), then Drain or Close the store, so every session it
-// held is on its new owners before the process exits. A rolling restart
-// that does this node by node, waiting for Ready on the restarted node
-// before the next, loses no session and fails no request.
+// readiness and give the balancer a moment to notice; HandOff, so every
+// session the node held is on its new owners, while the HTTP server
+// still answers (requests that still come are routed to the owners);
+// stop the HTTP server (http.Server.Shutdown finishes the requests in
+// flight); then Close the store. A rolling restart that does this node
+// by node, waiting for Ready on the restarted node before the next,
+// loses no session and fails no request. cmd/demo does exactly this.
 package cluster

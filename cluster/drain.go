@@ -95,13 +95,24 @@ func (s *Store) handleMember(ctx context.Context, body []byte) ([]byte, error) {
 // ctx bounds steps 2 and 3; when it ends first, the sessions not yet
 // acknowledged are left behind (the other N-1 copies remain) and Drain
 // returns an error, but still stops. Drain is idempotent; Close calls it
-// with DrainTimeout.
+// with DrainTimeout. Drain is HandOff followed by Close.
 func (s *Store) Drain(ctx context.Context) error {
+	return errors.Join(s.HandOff(ctx), s.halt(true))
+}
+
+// HandOff is Drain without the stop (steps 1 to 3): when it returns, the
+// node holds nothing the others lack, yet it still routes the requests
+// it gets to the partitions' owners, as any node does. A server stops
+// taking requests after HandOff and closes the store after that (Close
+// returns quickly then), so no request that reaches it in between fails:
+// on SIGTERM, fail readiness, HandOff, http.Server.Shutdown, Close.
+// HandOff is idempotent; a second call waits for the first.
+func (s *Store) HandOff(ctx context.Context) error {
 	err := s.drain(ctx)
 	if err != nil {
 		s.log.Error("cluster: drain incomplete", "err", err)
 	}
-	return errors.Join(err, s.halt(true))
+	return err
 }
 
 func (s *Store) drain(ctx context.Context) error {

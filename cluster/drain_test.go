@@ -129,3 +129,39 @@ func TestDrainingTwoAtOnceLosesNothing(t *testing.T) {
 	want := 2 * (len(ids) + len(l.users))
 	eventually(t, converge, fmt.Sprintf("the three nodes left hold %d sessions", want), func() bool { return sessionsHeld(t, c, 0) == want })
 }
+
+// HandOff is Drain without the stop: the node holds nothing the others
+// lack afterwards, is not ready, and yet still serves the requests a
+// server sends it before it stops taking them, by routing them to the
+// owners. Close then stops it without anything left to hand off.
+func TestHandOffKeepsRoutingUntilClose(t *testing.T) {
+	c := clustertest.New(t, 3, patient())
+	c.WaitConverged(converge)
+	ids := createMany(t, c, 300)
+	if err := c.Store(1).HandOff(t.Context()); err != nil {
+		t.Fatalf("hand-off: %v", err)
+	}
+	if c.Store(1).Ready() {
+		t.Fatal("ready after the hand-off")
+	}
+	if err := c.Store(1).HandOff(t.Context()); err != nil {
+		t.Fatalf("second hand-off: %v", err)
+	}
+	for k, id := range ids {
+		if _, err := c.Store(1).Save(t.Context(), id, set(map[string]any{"n": k + 1})); err != nil {
+			t.Fatalf("save %d through the handed-off node: %v", k, err)
+		}
+		if n, ok := value(t, c.Store(1), id, "n"); !ok || n != k+1 {
+			t.Fatalf("the handed-off node reads session %d as n=%d found=%v; want %d", k, n, ok, k+1)
+		}
+	}
+	if err := c.Close(1); err != nil {
+		t.Fatalf("close after the hand-off: %v", err)
+	}
+	c.WaitReplicated(converge)
+	for k, id := range ids {
+		if n, ok := value(t, c.Store(0), id, "n"); !ok || n != k+1 {
+			t.Fatalf("after close, session %d reads as n=%d found=%v; want %d", k, n, ok, k+1)
+		}
+	}
+}

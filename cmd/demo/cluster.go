@@ -28,10 +28,11 @@ type readiness interface {
 
 // drainer is a store that holds data only this process has, which must be
 // handed to other processes before it exits. *cluster.Store implements it:
-// Drain hands every session it holds to the partitions' new owners, waits
-// for their acknowledgement (or ctx), leaves the cluster and stops.
+// HandOff hands every session it holds to the partitions' new owners and
+// waits for their acknowledgement (or ctx); the node still routes
+// requests to the owners until Close leaves the cluster and stops it.
 type drainer interface {
-	Drain(ctx context.Context) error
+	HandOff(ctx context.Context) error
 }
 
 // setOwner names the node that owns s in X-Session-Owner, before the

@@ -21,7 +21,7 @@ import (
 )
 
 // lifecycleStore is a memory store with the lifecycle of a cluster node
-// that the test controls: whether it is Ready, and what its Drain does. It
+// that the test controls: whether it is Ready, and what its HandOff does. It
 // injects the states a real node passes through too quickly to observe.
 type lifecycleStore struct {
 	session.Store
@@ -32,7 +32,7 @@ type lifecycleStore struct {
 
 func (s *lifecycleStore) Ready() bool { return s.ready.Load() }
 
-func (s *lifecycleStore) Drain(ctx context.Context) error {
+func (s *lifecycleStore) HandOff(ctx context.Context) error {
 	s.drains.Add(1)
 	if s.onDrain == nil {
 		return nil

@@ -178,12 +178,12 @@ func serve(ctx context.Context, ln net.Listener, d *demo, o options) error {
 //     cluster's table to the nodes that now own their sessions, so a
 //     balancer that has not noticed yet loses nothing;
 //  3. the HTTP server stops accepting and lets the requests in flight
-//     finish (at most -shutdown-timeout). A request that needs the
-//     drained store now gets a 503, which a balancer retries elsewhere.
+//     finish (at most -shutdown-timeout); the drained store still routes
+//     them to the owners, so none fails.
 //
-// The store is closed by run afterwards (a drained store is closed
-// already). An incomplete drain is an error: the exit status says that
-// some sessions may have fewer copies than configured.
+// The store is closed by run afterwards: a cluster node leaves the
+// cluster only then. An incomplete drain is an error: the exit status
+// says that some sessions may have fewer copies than configured.
 func (d *demo) shutdown(srv *http.Server, o options) error {
 	d.ready.Store(false)
 	d.log.Info("demo: draining", "drain", o.drain, "timeout", o.shutdownTimeout)
@@ -206,7 +206,7 @@ func (d *demo) drainStore(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	start := time.Now()
-	if err := d.drainer.Drain(ctx); err != nil {
+	if err := d.drainer.HandOff(ctx); err != nil {
 		return fmt.Errorf("drain store: %w", err)
 	}
 	d.log.Info("demo: store drained", "took", time.Since(start).Round(time.Millisecond))
