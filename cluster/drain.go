@@ -17,6 +17,10 @@ import (
 // should answer with it. Until a node is ready it owns no partitions;
 // requests it receives are routed to the nodes that do.
 //
+// A node that no other member has answered for longer than failure
+// detection is not ready either, nor is one checking whether the others
+// declared it dead meanwhile (pause.go).
+//
 // The quorum condition is what makes a network split safe behind a
 // balancer: a node cut off from the others believes them dead and takes
 // over their partitions from its own, soon stale, copies. When the
@@ -27,7 +31,8 @@ import (
 // majority again it no longer trusts its copies of the partitions the
 // reappeared members own (holdings.update) until it has pulled them.
 func (s *Store) Ready() bool {
-	return s.ready.Load() && !s.draining.Load() && !s.closed.Load() && s.quorate()
+	return s.ready.Load() && !s.draining.Load() && !s.closed.Load() && s.quorate() &&
+		!s.isolated() && !s.checkPending()
 }
 
 // announceReady ends a join: the node marks itself ready in its own table

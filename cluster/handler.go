@@ -12,6 +12,7 @@ import (
 // handle is the peer.Handler: it decodes a request from another node and
 // runs it. Errors go back as *peer.RemoteError codes (toRemote).
 func (s *Store) handle(ctx context.Context, op uint8, body []byte) ([]byte, error) {
+	s.contact() // another member reached this one (pause.go)
 	resp, err := s.dispatch(ctx, op, body)
 	if err != nil {
 		return nil, toRemote(err)

@@ -41,13 +41,14 @@ func (n nodeMeta) member(name string) Member {
 // it. memberlist calls the delegate methods from its own goroutines, so
 // they only update the member map under mu and publish a new Table.
 type membership struct {
-	cfg      Config
-	name     string
-	port     int // the advertised gossip port, the default port of seeds
-	ml       *memberlist.Memberlist
-	log      *slog.Logger
-	onChange func(old, new *Table) // runs under mu before a new table is published
-	clock    func() time.Time      // times the quorum's stable membership
+	cfg       Config
+	name      string
+	port      int // the advertised gossip port, the default port of seeds
+	ml        *memberlist.Memberlist
+	log       *slog.Logger
+	onChange  func(old, new *Table) // runs under mu before a new table is published
+	onContact func()                // a probe of another member was answered
+	clock     func() time.Time      // times the quorum's stable membership
 
 	mu      sync.Mutex // guards everything below
 	self    nodeMeta
@@ -73,10 +74,10 @@ func newNodeName(prefix string) string {
 // peerAddr is the advertised peer address that goes into the metadata.
 // onChange sees every table change (see membership.onChange). A node
 // starts joining: it owns nothing until it has pulled its partitions.
-func startMembership(cfg Config, name string, tr memberlist.Transport, adv advertise, peerAddr string, gossipKey []byte, onChange func(old, new *Table)) (*membership, error) {
+func startMembership(cfg Config, name string, tr memberlist.Transport, adv advertise, peerAddr string, gossipKey []byte, onChange func(old, new *Table), onContact func()) (*membership, error) {
 	m := &membership{
 		cfg: cfg, name: name, port: adv.port, log: cfg.Logger.With("node", name),
-		onChange: onChange, clock: cfg.Now,
+		onChange: onChange, onContact: onContact, clock: cfg.Now,
 		self:    nodeMeta{Version: metaVersion, Peer: peerAddr, Joining: true},
 		members: map[string]Member{},
 		seqs:    map[string]uint64{},
@@ -108,7 +109,7 @@ func (m *membership) memberlistConfig(tr memberlist.Transport, adv advertise, ke
 	mc.GossipInterval, mc.PushPullInterval = m.cfg.GossipInterval, m.cfg.PushPullInterval
 	mc.TCPTimeout = min(max(10*m.cfg.ProbeInterval, time.Second), 10*time.Second)
 	mc.GossipToTheDeadTime = 2 * m.cfg.PushPullInterval
-	mc.Delegate, mc.Events = m, m
+	mc.Delegate, mc.Events, mc.Ping = m, m, m
 	mc.Logger = log.New(logWriter{m.log}, "", 0)
 	return mc
 }
@@ -284,6 +285,17 @@ func (m *membership) NotifyMsg([]byte)                           {}
 func (m *membership) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (m *membership) LocalState(join bool) []byte                { return nil }
 func (m *membership) MergeRemoteState(buf []byte, join bool)     {}
+
+// AckPayload implements memberlist.PingDelegate: acks carry nothing.
+func (m *membership) AckPayload() []byte { return nil }
+
+// NotifyPingComplete implements memberlist.PingDelegate: another member
+// answered a probe (pause.go counts it as contact).
+func (m *membership) NotifyPingComplete(*memberlist.Node, time.Duration, []byte) {
+	if m.onContact != nil {
+		m.onContact()
+	}
+}
 
 // NotifyJoin implements memberlist.EventDelegate.
 func (m *membership) NotifyJoin(n *memberlist.Node) { m.upsert(n, "joined") }

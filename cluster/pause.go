@@ -23,11 +23,26 @@ import (
 // requests fail over to the replicas that kept running meanwhile. If all
 // of them kept it (the whole machine stalled, say), nothing changes.
 
-// pauseLimit is the shortest time after which the others may have
-// declared this node dead: a probe timeout plus the suspicion timeout
-// (memberlist's minimum, SuspicionMult probe intervals).
+// Isolation looks the same to the others, and to the node it looks like
+// nothing at all: a network split that cuts a node off for longer than
+// failure detection lets the others declare it dead and write sessions
+// it never sees, while its own table may still name it primary (it has
+// not finished suspecting them when the network returns). So the node
+// also counts the time since another member last answered a probe or
+// exchanged a peer message with it (contact). While that exceeds
+// pauseLimit it is isolated: not Ready (a balancer takes it out), and no
+// authority for its partitions (Store.local). The first contact after
+// such a gap schedules the same check as a pause, before the node is
+// ready again.
+
+// pauseLimit is a gap after which the others may have declared this node
+// dead. memberlist's nominal shortest time is a probe timeout plus the
+// suspicion timeout (SuspicionMult probe intervals), but a suspicion can
+// start before the gap does (a probe that failed just before), so the
+// limit is half of it: a check too many costs a round of opSeen calls,
+// one too few serves stale copies.
 func (c *Config) pauseLimit() time.Duration {
-	return c.ProbeTimeout + time.Duration(c.SuspicionMult)*c.ProbeInterval
+	return (c.ProbeTimeout + time.Duration(c.SuspicionMult)*c.ProbeInterval) / 2
 }
 
 // pause is the state of the pause check.
@@ -45,7 +60,34 @@ func (s *Store) checkPause() {
 	now := int64(s.mono())
 	last := s.lastBeat.Load()
 	gap := time.Duration(now - last)
-	if !s.lastBeat.CompareAndSwap(last, now) || gap <= s.cfg.pauseLimit() || !s.ready.Load() {
+	if !s.lastBeat.CompareAndSwap(last, now) {
+		return
+	}
+	s.suspectGap(gap)
+}
+
+// contact records that another member answered. After a silence longer
+// than pauseLimit it first schedules a check, so that Ready stays false
+// from the silence through the check.
+func (s *Store) contact() {
+	now := int64(s.mono())
+	s.suspectGap(time.Duration(now - s.contacted.Load()))
+	s.contacted.Store(now)
+	if !s.anyAnswer.Load() {
+		s.anyAnswer.Store(true)
+	}
+}
+
+// isolated reports whether no other member has answered for longer than
+// pauseLimit while there are others to answer.
+func (s *Store) isolated() bool {
+	return time.Duration(int64(s.mono())-s.contacted.Load()) > s.cfg.pauseLimit() && len(s.members.others()) > 0
+}
+
+// suspectGap schedules a check (run by the heartbeat, beat) after a gap
+// longer than pauseLimit, if this node is ready.
+func (s *Store) suspectGap(gap time.Duration) {
+	if gap <= s.cfg.pauseLimit() || !s.ready.Load() {
 		return
 	}
 	s.pause.mu.Lock()
@@ -54,6 +96,13 @@ func (s *Store) checkPause() {
 		s.pause.checking = make(chan struct{})
 	}
 	s.pause.gap = max(s.pause.gap, gap)
+}
+
+// checkPending reports whether a check is scheduled or running.
+func (s *Store) checkPending() bool {
+	s.pause.mu.Lock()
+	defer s.pause.mu.Unlock()
+	return s.pause.gap > 0
 }
 
 // afterPause waits until a pending pause check has ended (up to

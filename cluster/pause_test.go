@@ -50,3 +50,48 @@ func TestPausedNodeResyncsOnlyIfItWasLost(t *testing.T) {
 	}
 	c.WaitReplicated(converge)
 }
+
+// A node cut off from the others for longer than failure detection is
+// declared dead by them, who go on writing. When the network returns it
+// may still count them as members (it had not given up on them yet), and
+// its table may still name it primary; or it may have given up on them
+// and be alone. Either way, with the quorum guard, a balancer that sends
+// requests only to ready nodes never gets a stale copy from it: cut off,
+// it is not ready (no member answers it, and it is in the minority), and
+// whenever it reports ready after the heal it reads the newest copy.
+func TestIsolatedNodeServesNothingStaleAfterHeal(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) { cfg.Quorum = true }))
+	c.WaitConverged(converge)
+	var id string
+	for id == "" || c.Owners(0, id)[0] != 0 {
+		id = create(t, c.Store(0), map[string]any{"side": "before"})
+	}
+	c.Partition([]int{0}, []int{1, 2})
+	eventually(t, converge, "the others declare node 0 dead", func() bool {
+		_, in1 := c.Store(1).Table().Member(c.Store(0).Name())
+		_, in2 := c.Store(2).Table().Member(c.Store(0).Name())
+		return !in1 && !in2
+	})
+	if c.Store(0).Ready() {
+		t.Error("node 0 reports ready while no other member answers it")
+	}
+	save(t, c.Store(1), id, "majority")
+	c.Heal()
+	readyReads := 0
+	for deadline := time.Now().Add(converge); !c.Converged(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not converged after the heal")
+		}
+		if !c.Store(0).Ready() {
+			continue
+		}
+		readyReads++
+		if got := sideOf(t, c.Store(0), id); got != "majority" {
+			t.Fatalf("after the heal node 0 reports ready and reads %q; want the write made while it was cut off", got)
+		}
+	}
+	if got := sideOf(t, c.Store(0), id); got != "majority" {
+		t.Fatalf("once converged node 0 reads %q; want majority", got)
+	}
+	t.Logf("node 0 was read %d times while ready before the cluster converged", readyReads)
+}

@@ -88,7 +88,9 @@ func (s *Store) admit(t *Table, p int, h header) error {
 
 // local returns the copy of id (tombstones included) a request served
 // here starts from. The primary of a partition it holds (holdings.go) has
-// every write, so its copy, or its miss, is final. Any other node serving
+// every write, so its copy, or its miss, is final, unless no other member
+// has answered it for a while (isolated, pause.go): the others may have
+// declared it dead and written without it. Any other node serving
 // the partition has no such guarantee: a backup serving on failover may
 // have missed a write whose copy went to the next node as a hint (the
 // primary could not reach it), an owner still pulling lacks what it has
@@ -98,7 +100,7 @@ func (s *Store) admit(t *Table, p int, h header) error {
 func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bool) {
 	rec, ok := s.engine.Get(id)
 	t := s.Table()
-	if t.IsPrimary(p, s.name) && s.holdings.holds(p) {
+	if t.IsPrimary(p, s.name) && s.holdings.holds(p) && !s.isolated() {
 		return rec, ok
 	}
 	if got, found := s.recover(ctx, t, p, id); found && (!ok || wins(&got, &rec)) {

@@ -113,8 +113,13 @@ func (s *Store) call(ctx context.Context, addr string, op uint8, body []byte) ([
 	defer cancel()
 	resp, err := s.caller.Call(ctx, addr, op, body)
 	if err != nil {
+		var re *peer.RemoteError
+		if errors.As(err, &re) {
+			s.contact() // it answered, if only with an error
+		}
 		return nil, fromRemote(err)
 	}
+	s.contact()
 	return resp, nil
 }
 

@@ -48,7 +48,8 @@ func routeStore(t *testing.T, caller Caller) *Store {
 	members := []Member{{Name: "a", Addr: "a:1"}, {Name: "b", Addr: "b:1"}, {Name: "c", Addr: "c:1"}}
 	m := &membership{changed: make(chan struct{}), table: NewTable(members, cfg.Partitions, 2, 1)}
 	return &Store{cfg: cfg, name: "b", peerAddr: "b:1", log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		engine: eng, members: m, caller: caller, holdings: newHoldings(cfg.Partitions)}
+		engine: eng, members: m, caller: caller, holdings: newHoldings(cfg.Partitions),
+		mono: func() time.Duration { return 0 }}
 }
 
 // remoteID returns a session ID whose primary is not self ("b").

@@ -45,6 +45,8 @@ type Store struct {
 	calls     inflight      // Load, Save and Delete calls in progress (halt waits)
 	mono      func() time.Duration
 	lastBeat  atomic.Int64            // mono() at the last heartbeat (pause.go)
+	contacted atomic.Int64            // mono() at the last answer of another member (pause.go)
+	anyAnswer atomic.Bool             // another member has answered since the start
 	written   []atomic.Int64          // per partition, mono() at its last write here (entropy.go)
 	tally     atomic.Pointer[tally]   // sessions counted by the last full scan (Status)
 	digests   atomic.Pointer[digests] // partition digests of the last anti-entropy round
@@ -108,6 +110,10 @@ func New(cfg Config) (*Store, error) {
 // before any request can be routed by the new table.
 func (s *Store) onTable(old, next *Table) {
 	s.holdings.update(old, next, s.name, ownedBy(next, s.name))
+	if !s.anyAnswer.Load() && len(old.Members()) <= 1 && len(next.Members()) > 1 {
+		// The first others: this node was alone, not cut off (pause.go).
+		s.contacted.Store(int64(s.mono()))
+	}
 	for _, m := range old.Members() {
 		if _, ok := next.Member(m.Name); !ok {
 			s.receivers.forget(m.Name) // a puller that died needs no copies
@@ -134,7 +140,7 @@ func (s *Store) start(undo *[]func()) error {
 	}
 	*undo = append(*undo, func() { tr.Shutdown() })
 	s.peerAddr = peerAdvertise(adv, ln)
-	if s.members, err = startMembership(s.cfg, s.name, tr, adv, s.peerAddr, deriveKey(s.cfg.Secret, "gossip"), s.onTable); err != nil {
+	if s.members, err = startMembership(s.cfg, s.name, tr, adv, s.peerAddr, deriveKey(s.cfg.Secret, "gossip"), s.onTable, s.contact); err != nil {
 		return err
 	}
 	*undo = append(*undo, func() { s.members.shutdown() })
