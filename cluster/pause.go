@@ -19,9 +19,11 @@ import (
 // until it has asked every member how long it has been a member there
 // without a break (opSeen). If one of them lost sight of it during the
 // gap (or does not answer), the node holds nothing for sure any more: it
-// drops its holdings and pulls its partitions again (holdings.go), and
-// requests fail over to the replicas that kept running meanwhile. If all
-// of them kept it (the whole machine stalled, say), nothing changes.
+// drops its holdings, and requests fail over to the replicas that kept
+// running meanwhile, until every member counts it as a member again (only
+// then do their writes reach it); then it pulls its partitions again
+// (holdings.go) and serves. If all of them kept it (the whole machine
+// stalled, say), nothing changes.
 
 // Isolation looks the same to the others, and to the node it looks like
 // nothing at all: a network split that cuts a node off for longer than
@@ -47,9 +49,10 @@ func (c *Config) pauseLimit() time.Duration {
 
 // pause is the state of the pause check.
 type pause struct {
-	mu       sync.Mutex    // guards gap and checking
-	gap      time.Duration // the pause to check; 0 when none is pending
-	checking chan struct{} // closed when the pending check ends
+	mu        sync.Mutex    // guards the fields below
+	gap       time.Duration // the pause to check; 0 when none is pending
+	checking  chan struct{} // closed when the pending check ends
+	resyncing bool          // a member lost sight of this node; waiting until all count it again
 }
 
 // checkPause compares the time since the last heartbeat with pauseLimit;
@@ -127,49 +130,67 @@ func (s *Store) afterPause(ctx context.Context) bool {
 }
 
 // beat is the heartbeat: it checks for a pause and runs a pending check.
+// When a member lost sight of this node, the check stays pending (Ready
+// false, requests wait or fail over) until every member counts the node
+// as a member again: until then their writes do not reach it, so what it
+// pulls would go stale at once. Then it drops its holdings once more and
+// pulls again, now with the writes copied to it.
 func (s *Store) beat() {
 	s.checkPause()
 	s.pause.mu.Lock()
-	gap, checking := s.pause.gap, s.pause.checking
+	gap, checking, resyncing := s.pause.gap, s.pause.checking, s.pause.resyncing
 	s.pause.mu.Unlock()
 	if gap == 0 {
 		return
 	}
-	if s.lostSight(gap) {
-		s.log.Warn("cluster: node was paused and a member lost sight of it; re-syncing before serving", "paused", gap)
+	lost, counted := s.lostSight(gap)
+	switch {
+	case !resyncing && lost:
+		s.log.Warn("cluster: node was paused or cut off and a member lost sight of it; re-syncing before serving", "gap", gap)
+		s.holdings.dropAll()
+		s.pause.mu.Lock()
+		s.pause.resyncing = true
+		s.pause.mu.Unlock()
+		return
+	case resyncing && !counted:
+		return // ask again at the next beat
+	case resyncing:
+		s.log.Info("cluster: every member counts this node again; pulling its partitions", "gap", gap)
 		s.holdings.dropAll()
 		s.kickMover()
-	} else {
-		s.log.Info("cluster: node was paused; no member lost sight of it", "paused", gap)
+	default:
+		s.log.Info("cluster: node was paused or cut off; no member lost sight of it", "gap", gap)
 	}
 	s.pause.mu.Lock()
-	s.pause.gap = 0
+	s.pause.gap, s.pause.resyncing = 0, false
 	close(checking)
 	s.pause.mu.Unlock()
 }
 
-// lostSight reports whether some member has not had this node as a
-// member for at least gap, or did not answer.
-func (s *Store) lostSight(gap time.Duration) bool {
+// lostSight asks every other member how long this node has been a member
+// there without a break. lost: one has not had it for gap, or did not
+// answer; counted: every one has it as a member now.
+func (s *Store) lostSight(gap time.Duration) (lost, counted bool) {
 	others := s.members.others()
-	lost := make([]bool, len(others))
+	seen := make([]time.Duration, len(others))
 	var wg sync.WaitGroup
 	for i, m := range others {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			resp, err := s.call(s.bg, m.Addr, opSeen, appendStr(nil, s.name))
-			n, size := binary.Uvarint(resp)
-			lost[i] = err != nil || size <= 0 || time.Duration(n) < gap
+			if n, size := binary.Uvarint(resp); err == nil && size > 0 {
+				seen[i] = time.Duration(n)
+			}
 		}()
 	}
 	wg.Wait()
-	for _, l := range lost {
-		if l {
-			return true
-		}
+	counted = true
+	for _, d := range seen {
+		lost = lost || d < gap
+		counted = counted && d > 0
 	}
-	return false
+	return lost, counted
 }
 
 // handleSeen answers how long the named node has been a member here

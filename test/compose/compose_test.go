@@ -15,11 +15,12 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// withDisconnect runs the memory/disconnect step, which fails today: after
-// `docker network disconnect` outlasts failure detection and the worker is
-// reconnected, it answers from its stale copies (issue 5, heal after an
-// isolation). CI leaves it out until that is fixed.
-var withDisconnect = flag.Bool("disconnect", false, "also run the memory/disconnect step (fails today: issue 5, heal after isolation)")
+// withDisconnect runs the memory/disconnect step, which still fails: with
+// the quorum guard and isolation detection the reconnected worker no
+// longer answers from its stale copies, but about 1% of the writes made
+// while it was cut off are lost on the majority side around the moment it
+// is declared dead (issue 5). CI leaves it out until that is fixed.
+var withDisconnect = flag.Bool("disconnect", false, "also run the memory/disconnect step (fails today: issue 5, writes lost around an isolated worker's death)")
 
 const (
 	// workers is the size of the stack: docker-compose.yml's scale.
@@ -61,8 +62,8 @@ func TestCompose(t *testing.T) {
 	for _, st := range steps {
 		if st.name == "memory/disconnect" && !*withDisconnect {
 			// Not a skip that passes: the step is not run at all, and says so.
-			t.Logf("step %s NOT RUN (known cluster bug, issue 5: a worker reconnected after "+
-				"being declared dead serves stale counters); run it with -disconnect", st.name)
+			t.Logf("step %s NOT RUN (known cluster bug, issue 5: writes lost around the death "+
+				"of a worker cut off from the network); run it with -disconnect", st.name)
 			continue
 		}
 		t.Run(st.name, func(t *testing.T) {

@@ -16,9 +16,11 @@
 //     it dead, start it again and wait until it has rejoined;
 //   - memory/disconnect: docker network disconnect one worker until the
 //     others have declared it dead (GET /cluster), then reconnect it and
-//     wait until every worker sees all the others again. Run only with
-//     -disconnect: it fails today (issue 5: the reconnected worker answers
-//     from stale copies), so CI leaves it out until that is fixed;
+//     wait until every worker sees all the others again. The compose
+//     file turns the quorum guard on, so the cut-off worker fails /readyz
+//     and the balancer keeps it out until it is back in the majority.
+//     Run only with -disconnect: it still loses about 1% of the writes
+//     made while the worker is cut off (issue 5), so CI leaves it out;
 //   - memory/rolling-restart: docker restart each worker in turn (SIGTERM,
 //     drain, start, wait until it serves again);
 //   - memory/scale: --scale worker=5 under load, then back to 3;
