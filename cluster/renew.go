@@ -37,7 +37,10 @@ func (s *Store) renew(ctx context.Context, p int, old string, patch session.Patc
 	// session cannot starve it; one already past the gate costs a retry.
 	defer s.renewing.close(old)()
 	for range renewAttempts {
-		cur, ok := s.local(ctx, p, old)
+		cur, ok, err := s.local(ctx, p, old)
+		if err != nil {
+			return fmt.Errorf("renew: %w", err)
+		}
 		if !ok || isTombstone(&cur) {
 			return fmt.Errorf("renew partition %d: %w", p, session.ErrNotFound)
 		}

@@ -49,7 +49,10 @@ func (s *Store) serve(ctx context.Context, op uint8, req routed) ([]byte, error)
 	ctx = context.WithValue(ctx, silentKey{}, req.flags&flagSilent != 0)
 	switch op {
 	case opLoad:
-		rec, found := s.local(ctx, p, req.id)
+		rec, found, err := s.local(ctx, p, req.id)
+		if err != nil {
+			return nil, err
+		}
 		return marshalFound(rec, found && !isTombstone(&rec)), nil
 	case opSave:
 		return nil, s.save(ctx, p, req.id, req.patch)
@@ -96,18 +99,27 @@ func (s *Store) admit(t *Table, p int, h header) error {
 // primary could not reach it), an owner still pulling lacks what it has
 // not pulled, and a node beyond the owners holds at most a stale copy. It
 // takes the newest of its copy and the other sources' (at most N+1
-// calls, and only on failover or while a partition moves).
-func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bool) {
+// calls, and only on failover or while a partition moves). A miss is
+// final only when the sources that could hold the session answered; when
+// no copy was found and they did not (a node cut off from the others, a
+// failover past every owner), the session may well exist, and local
+// returns ErrUnavailable instead: a request that fails can be retried, a
+// session wrongly reported gone is lost to its user.
+func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bool, error) {
 	rec, ok := s.engine.Get(id)
 	t := s.Table()
 	if t.IsPrimary(p, s.name) && s.holdings.holds(p) && !s.isolated() {
-		return rec, ok
+		return rec, ok, nil
 	}
-	if got, found := s.recover(ctx, t, p, id); found && (!ok || wins(&got, &rec)) {
+	got, found, complete := s.recover(ctx, t, p, id)
+	if found && (!ok || wins(&got, &rec)) {
 		rec, ok = got, true
 		s.merge(&got) // counts a conflict if this node's copy held a lost write
 	}
-	return rec, ok
+	if !ok && !complete {
+		return rec, false, fmt.Errorf("partition %d on %s: no copy here and the replicas did not all answer: %w", p, s.name, ErrUnavailable)
+	}
+	return rec, ok, nil
 }
 
 // recover asks the other sources of p (sources in move.go: the owners,
@@ -116,34 +128,42 @@ func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bo
 // (flagSilent) it skips the candidates ranked before this node: asking
 // them again would only wait for them again. Replicas that declined
 // (draining, or routing differently) are asked: they hold their copies.
-func (s *Store) recover(ctx context.Context, t *Table, p int, id string) (session.Record, bool) {
+// complete reports whether a miss can be trusted: every source asked
+// answered, and this node is an owner of p or an owner was asked.
+func (s *Store) recover(ctx context.Context, t *Table, p int, id string) (rec session.Record, found, complete bool) {
 	srcs := sources(t, p, s.name)
 	if earlierSilent(ctx) {
 		srcs = slices.DeleteFunc(srcs, func(m Member) bool { return rankedBefore(t, p, m.Name, s.name) })
 	}
 	copies := make([]*session.Record, len(srcs))
+	answered := make([]bool, len(srcs))
 	var wg sync.WaitGroup
 	for i, m := range srcs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			resp, err := s.call(ctx, m.Addr, opFetch, appendStr(nil, id))
-			if rec, ok, err2 := parseFound(resp); err == nil && err2 == nil && ok {
+			rec, ok, err2 := parseFound(resp)
+			answered[i] = err == nil && err2 == nil
+			if answered[i] && ok {
 				copies[i] = &rec
 			}
 		}()
 	}
 	wg.Wait()
+	owner, all := t.IsOwner(p, s.name), true
 	var best *session.Record
-	for _, c := range copies {
+	for i, c := range copies {
+		all = all && answered[i]
+		owner = owner || t.IsOwner(p, srcs[i].Name)
 		if c != nil && (best == nil || wins(c, best)) {
 			best = c
 		}
 	}
 	if best == nil {
-		return session.Record{}, false
+		return session.Record{}, false, all && owner
 	}
-	return *best, true
+	return *best, true, all && owner
 }
 
 // silentKey marks the ctx of a request served on failover past replicas
@@ -179,7 +199,9 @@ func (s *Store) save(ctx context.Context, p int, token string, patch session.Pat
 	if err := s.renewing.wait(ctx, token); err != nil {
 		return err
 	}
-	s.local(ctx, p, token)
+	if _, _, err := s.local(ctx, p, token); err != nil {
+		return err
+	}
 	rec, err := s.engine.Update(token, func(rec *session.Record, found bool) (bool, error) {
 		if !found || isTombstone(rec) {
 			return false, session.ErrNotFound
@@ -219,7 +241,9 @@ func (s *Store) remove(ctx context.Context, p int, id string) error {
 	if err := s.renewing.wait(ctx, id); err != nil {
 		return err
 	}
-	s.local(ctx, p, id)
+	if _, _, err := s.local(ctx, p, id); err != nil {
+		return err
+	}
 	wrote := false
 	rec, err := s.engine.Update(id, func(rec *session.Record, found bool) (bool, error) {
 		if !found || isTombstone(rec) {
