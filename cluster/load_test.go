@@ -127,6 +127,13 @@ func (l *load) remove(i int) {
 	l.out[i] = true
 }
 
+// restore puts node i back into rotation.
+func (l *load) restore(i int) {
+	l.rotation.Lock()
+	defer l.rotation.Unlock()
+	delete(l.out, i)
+}
+
 // progress returns the number of acknowledged saves.
 func (l *load) progress() int64 {
 	var n int64

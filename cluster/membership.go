@@ -61,6 +61,8 @@ type membership struct {
 	stable  map[string]bool      // the last stable membership (quorum.go)
 	since   time.Time            // when the member set last changed
 	added   map[string]time.Time // node name -> when it last became a member (pause.go)
+	dying   map[string]*time.Timer // node name -> its removal after deathGrace (NotifyLeave)
+	stopped bool                   // leave or shutdown ran: no more removals
 }
 
 // newNodeName returns prefix + "-" + a random boot ID.
@@ -85,6 +87,7 @@ func startMembership(cfg Config, name string, tr memberlist.Transport, adv adver
 		changed: make(chan struct{}),
 		stable:  map[string]bool{name: true},
 		added:   map[string]time.Time{},
+		dying:   map[string]*time.Timer{},
 	}
 	m.since = m.clock()
 	m.table = NewTable(nil, cfg.Partitions, cfg.Replicas, 0)
@@ -258,14 +261,24 @@ func (m *membership) others() []Member {
 // leave tells the others this node is going, then stops gossip.
 func (m *membership) leave() error {
 	err := m.ml.Leave(m.cfg.LeaveTimeout)
-	if serr := m.ml.Shutdown(); err == nil {
+	if serr := m.shutdown(); err == nil {
 		err = serr
 	}
 	return err
 }
 
 // shutdown stops gossip without a word: the others see a crash.
-func (m *membership) shutdown() error { return m.ml.Shutdown() }
+func (m *membership) shutdown() error {
+	err := m.ml.Shutdown()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.stopped = true
+	for name, t := range m.dying {
+		t.Stop()
+		delete(m.dying, name)
+	}
+	return err
+}
 
 // NodeMeta implements memberlist.Delegate.
 func (m *membership) NodeMeta(limit int) []byte {
@@ -308,18 +321,54 @@ func (m *membership) NotifyUpdate(n *memberlist.Node) { m.upsert(n, "updated") }
 // longer counted by the quorum guard; any other may be alive behind a
 // split and still is. (memberlist's Node.State does not tell: it is not
 // kept up to date in the copy it hands to NotifyLeave.)
+//
+// A member declared dead is removed from the table only after deathGrace,
+// unless it is alive again by then: a node coming back from a network
+// split gossips the deaths its own suspicion timers reached while it was
+// cut off, memberlist applies them, and the members declared dead refute
+// them within a gossip round or two. Without the grace the nodes that
+// stayed together would each drop the other for that moment and both
+// serve the same partitions, so concurrent writes to a session would
+// conflict and one of them be lost.
 func (m *membership) NotifyLeave(n *memberlist.Node) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	left := m.members[n.Name].Draining
-	delete(m.members, n.Name)
-	delete(m.seqs, n.Name)
-	delete(m.added, n.Name)
-	delete(m.gossip, n.Name)
-	if left {
-		delete(m.stable, n.Name)
+	mem, ok := m.members[n.Name]
+	if !ok || m.stopped {
+		return
 	}
-	m.log.Info("cluster: member gone", "member", n.Name, "left", left)
+	if mem.Draining {
+		m.removeLocked(n.Name, true)
+		return
+	}
+	if _, pending := m.dying[n.Name]; !pending {
+		m.dying[n.Name] = time.AfterFunc(m.cfg.deathGrace(), func() { m.expire(n.Name) })
+	}
+}
+
+// expire removes a member declared dead deathGrace ago, unless it was
+// heard alive since (upsert cancels the removal).
+func (m *membership) expire(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, pending := m.dying[name]; !pending || m.stopped {
+		return
+	}
+	delete(m.dying, name)
+	m.removeLocked(name, false)
+}
+
+// removeLocked drops a member from the table; one that drained (left) is
+// also dropped from the quorum's stable membership.
+func (m *membership) removeLocked(name string, left bool) {
+	delete(m.members, name)
+	delete(m.seqs, name)
+	delete(m.added, name)
+	delete(m.gossip, name)
+	if left {
+		delete(m.stable, name)
+	}
+	m.log.Info("cluster: member gone", "member", name, "left", left)
 	m.rebuildLocked()
 }
 
@@ -335,6 +384,11 @@ func (m *membership) upsert(n *memberlist.Node, what string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.log.Debug("cluster: member "+what, "member", n.Name)
+	if t, pending := m.dying[n.Name]; pending {
+		t.Stop()
+		delete(m.dying, n.Name)
+		m.log.Info("cluster: member declared dead is alive again; kept", "member", n.Name)
+	}
 	m.applyLocked(n.Name, meta)
 }
 

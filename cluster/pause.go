@@ -47,6 +47,13 @@ func (c *Config) pauseLimit() time.Duration {
 	return (c.ProbeTimeout + time.Duration(c.SuspicionMult)*c.ProbeInterval) / 2
 }
 
+// deathGrace is how long a member memberlist declared dead stays in the
+// table in case it refutes (membership.NotifyLeave): two gossip rounds
+// and a probe interval, well under the failure detection it follows.
+func (c *Config) deathGrace() time.Duration {
+	return 2*c.GossipInterval + c.ProbeInterval
+}
+
 // pause is the state of the pause check.
 type pause struct {
 	mu        sync.Mutex    // guards the fields below
@@ -143,6 +150,12 @@ func (s *Store) beat() {
 	if gap == 0 {
 		return
 	}
+	if len(s.members.others()) == 0 && s.members.stableSize() > 1 {
+		// Cut off long enough to have given up on the others, which did
+		// not leave (the stable membership still counts them, quorum.go):
+		// nobody to ask yet. Wait until gossip brings them back.
+		return
+	}
 	lost, counted := s.lostSight(gap)
 	switch {
 	case !resyncing && lost:
@@ -169,37 +182,45 @@ func (s *Store) beat() {
 
 // lostSight asks every other member how long this node has been a member
 // there without a break. lost: one has not had it for gap, or did not
-// answer; counted: every one has it as a member now.
+// answer; counted: every one has it as a member now, with the same table
+// as this node (so they route to it, and it to them, alike).
 func (s *Store) lostSight(gap time.Duration) (lost, counted bool) {
 	others := s.members.others()
 	seen := make([]time.Duration, len(others))
+	agree := make([]bool, len(others))
+	fp := s.Table().Fingerprint()
 	var wg sync.WaitGroup
 	for i, m := range others {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			resp, err := s.call(s.bg, m.Addr, opSeen, appendStr(nil, s.name))
-			if n, size := binary.Uvarint(resp); err == nil && size > 0 {
-				seen[i] = time.Duration(n)
+			if err != nil {
+				return
 			}
+			d := reader{b: resp}
+			seen[i] = time.Duration(d.uvarint())
+			agree[i] = d.uvarint() == fp && d.done("seen") == nil
 		}()
 	}
 	wg.Wait()
 	counted = true
-	for _, d := range seen {
+	for i, d := range seen {
 		lost = lost || d < gap
-		counted = counted && d > 0
+		counted = counted && d > 0 && agree[i]
 	}
 	return lost, counted
 }
 
 // handleSeen answers how long the named node has been a member here
-// without a break, in nanoseconds (0: not a member).
+// without a break, in nanoseconds (0: not a member), and this node's
+// table fingerprint.
 func (s *Store) handleSeen(body []byte) ([]byte, error) {
 	d := reader{b: body}
 	name := d.str()
 	if err := d.done("seen"); err != nil {
 		return nil, err
 	}
-	return binary.AppendUvarint(nil, uint64(s.members.memberFor(name))), nil
+	b := binary.AppendUvarint(nil, uint64(s.members.memberFor(name)))
+	return binary.AppendUvarint(b, s.Table().Fingerprint()), nil
 }

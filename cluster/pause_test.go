@@ -95,3 +95,31 @@ func TestIsolatedNodeServesNothingStaleAfterHeal(t *testing.T) {
 	}
 	t.Logf("node 0 was read %d times while ready before the cluster converged", readyReads)
 }
+
+// Users keep writing through the ready nodes while one node is cut off
+// for longer than failure detection and then comes back, as in the
+// compose disconnect step: the balancer cannot reach the cut-off node
+// either, and sends it requests again once it is ready. No acknowledged
+// write is lost, on either side, before, during or after the heal.
+func TestCutOffNodeLosesNoWrites(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
+		patientConfig(cfg) // no false deaths between the two that stay connected
+		cfg.Quorum = true
+	}))
+	c.WaitConverged(converge)
+	l := startLoad(t, c, 12, false)
+	l.advance(100)
+	l.remove(2) // the balancer is on the network too: it cannot reach node 2 either
+	c.Partition([]int{0, 1}, []int{2})
+	eventually(t, converge, "the others declare node 2 dead", func() bool {
+		_, in0 := c.Store(0).Table().Member(c.Store(2).Name())
+		_, in1 := c.Store(1).Table().Member(c.Store(2).Name())
+		return !in0 && !in1
+	})
+	l.advance(100)
+	c.Heal()
+	l.restore(2)
+	c.WaitConverged(converge)
+	l.advance(100)
+	l.check()
+}
