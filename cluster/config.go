@@ -111,11 +111,13 @@ type Config struct {
 	// busy machine). Default 10s (local 5s).
 	AntiEntropyInterval time.Duration
 
-	// Quorum turns on the split-brain guard: writes are refused with
-	// ErrNoQuorum while this node sees no more than half of the last
-	// stable membership (see StableAfter). Off, both sides of a split
-	// keep serving and the replicas converge by version after the heal,
-	// counting conflicts. Default false.
+	// Quorum turns on the split-brain guard: reads and writes are refused
+	// with ErrNoQuorum, and Ready is false, while this node sees no more
+	// than half of the last stable membership (see StableAfter). Reads
+	// too: a user who reads a stale counter on the minority side and
+	// writes it back elsewhere loses the writes in between. Off, both
+	// sides of a split keep serving and the replicas converge by version
+	// after the heal, counting conflicts. Default false.
 	Quorum bool
 
 	// StableAfter is how long the member set must stay unchanged to

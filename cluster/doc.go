@@ -95,7 +95,7 @@
 // replicas converge; conflicting copies (both sides wrote) are counted in
 // Conflicts and logged. By default both sides of a split serve; with
 // Config.Quorum a node that sees no majority of the last stable
-// membership refuses writes with ErrNoQuorum.
+// membership is not ready and refuses reads and writes with ErrNoQuorum.
 //
 // # Wiring it into a server
 //

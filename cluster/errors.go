@@ -29,10 +29,11 @@ var (
 	// ErrBadMessage is returned for a peer message that does not decode.
 	ErrBadMessage = errors.New("cluster: malformed peer message")
 
-	// ErrNoQuorum is returned for a write while Config.Quorum is on and
-	// this node sees no more than half of the last stable membership: it
-	// may be on the minority side of a split, where a write could
-	// conflict with the majority's. Nothing is written. It wraps
+	// ErrNoQuorum is returned for a read or a write while Config.Quorum
+	// is on and this node sees no more than half of the last stable
+	// membership: it may be on the minority side of a split, where a
+	// write could conflict with the majority's and a read be stale.
+	// Nothing is written. It wraps
 	// ErrUnavailable, so callers that treat the store as down (the
 	// middleware answers 503) need no special case.
 	ErrNoQuorum = fmt.Errorf("cluster: no quorum: fewer than a majority of the last stable membership is visible: %w", ErrUnavailable)

@@ -42,7 +42,7 @@ func (s *Store) serve(ctx context.Context, op uint8, req routed) ([]byte, error)
 	if err := s.admit(t, p, req.header); err != nil {
 		return nil, err
 	}
-	if op != opLoad && !s.quorate() {
+	if !s.quorate() { // reads too: a stale read in the minority is where a lost write starts
 		return nil, ErrNoQuorum
 	}
 	// Set either way: a renew serves its install in-process with this ctx.

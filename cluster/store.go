@@ -281,6 +281,9 @@ func (s *Store) Load(ctx context.Context, token string) (session.Record, bool, e
 	if !session.ValidID(token) {
 		return session.Record{}, false, nil
 	}
+	if !s.quorate() {
+		return session.Record{}, false, fmt.Errorf("cluster: load: %w", ErrNoQuorum)
+	}
 	v, err := s.loads.Do(token, func() (any, error) {
 		resp, err := s.route(ctx, opLoad, routed{id: token})
 		if err != nil {

@@ -17,10 +17,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // withDisconnect runs the memory/disconnect step, which still fails: with
 // the quorum guard and isolation detection the reconnected worker no
-// longer answers from its stale copies, but about 1% of the writes made
-// while it was cut off are lost on the majority side around the moment it
-// is declared dead (issue 5). CI leaves it out until that is fixed.
-var withDisconnect = flag.Bool("disconnect", false, "also run the memory/disconnect step (fails today: issue 5, writes lost around an isolated worker's death)")
+// longer answers from its stale copies, but a few seconds after it is
+// declared dead (and reconnected) the two workers that stayed together
+// answer some users with the counter from before the cut, about 2% of the
+// writes (issue 5; TestCutOffNodeLosesNoWrites, the same fault in one
+// process, passes). CI leaves it out until that is found.
+var withDisconnect = flag.Bool("disconnect", false, "also run the memory/disconnect step (fails today: issue 5, writes lost on the majority after an isolated worker's death)")
 
 const (
 	// workers is the size of the stack: docker-compose.yml's scale.

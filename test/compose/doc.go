@@ -19,7 +19,7 @@
 //     wait until every worker sees all the others again. The compose
 //     file turns the quorum guard on, so the cut-off worker fails /readyz
 //     and the balancer keeps it out until it is back in the majority.
-//     Run only with -disconnect: it still loses about 1% of the writes
+//     Run only with -disconnect: it still loses about 2% of the writes
 //     made while the worker is cut off (issue 5), so CI leaves it out;
 //   - memory/rolling-restart: docker restart each worker in turn (SIGTERM,
 //     drain, start, wait until it serves again);
