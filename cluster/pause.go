@@ -17,13 +17,14 @@ import (
 // So the node keeps a heartbeat. After a gap longer than the shortest
 // time in which the others could have declared it dead, it serves nothing
 // until it has asked every member how long it has been a member there
-// without a break (opSeen). If one of them lost sight of it during the
-// gap (or does not answer), the node holds nothing for sure any more: it
-// drops its holdings, and requests fail over to the replicas that kept
-// running meanwhile, until every member counts it as a member again (only
-// then do their writes reach it); then it pulls its partitions again
-// (holdings.go) and serves. If all of them kept it (the whole machine
-// stalled, say), nothing changes.
+// without a break (opSeen); until at least one answers, it keeps asking.
+// If one of them lost sight of it during the gap, the node holds nothing
+// for sure any more: it drops its holdings, and requests fail over to the
+// replicas that kept running meanwhile, until every member that answers
+// counts it as a member again (only then do their writes reach it); then
+// it pulls its partitions again (holdings.go) and serves. If all of them
+// kept it (the whole machine stalled, say, or the gap was the silence of
+// a member that died), nothing changes.
 
 // Isolation looks the same to the others, and to the node it looks like
 // nothing at all: a network split that cuts a node off for longer than
@@ -156,8 +157,10 @@ func (s *Store) beat() {
 		// nobody to ask yet. Wait until gossip brings them back.
 		return
 	}
-	lost, counted := s.lostSight(gap)
+	lost, counted, heard := s.lostSight(gap)
 	switch {
+	case !heard && len(s.members.others()) > 0:
+		return // nobody answers yet (still cut off): ask again at the next beat
 	case !resyncing && lost:
 		s.log.Warn("cluster: node was paused or cut off and a member lost sight of it; re-syncing before serving", "gap", gap)
 		s.holdings.dropAll()
@@ -181,12 +184,16 @@ func (s *Store) beat() {
 }
 
 // lostSight asks every other member how long this node has been a member
-// there without a break. lost: one has not had it for gap, or did not
-// answer; counted: every one has it as a member now, with the same table
-// as this node (so they route to it, and it to them, alike).
-func (s *Store) lostSight(gap time.Duration) (lost, counted bool) {
+// there without a break. A member that does not answer tells nothing: it
+// may be the dead or frozen member whose silence caused the gap, and it
+// is not writing anything this node could miss while it does not answer.
+// lost: one that answered has not had this node for gap; counted: every
+// one that answered has it as a member now, with the same table as this
+// node (so they route to it, and it to them, alike); heard: one answered.
+func (s *Store) lostSight(gap time.Duration) (lost, counted, heard bool) {
 	others := s.members.others()
 	seen := make([]time.Duration, len(others))
+	answered := make([]bool, len(others))
 	agree := make([]bool, len(others))
 	fp := s.Table().Fingerprint()
 	var wg sync.WaitGroup
@@ -200,16 +207,21 @@ func (s *Store) lostSight(gap time.Duration) (lost, counted bool) {
 			}
 			d := reader{b: resp}
 			seen[i] = time.Duration(d.uvarint())
-			agree[i] = d.uvarint() == fp && d.done("seen") == nil
+			agree[i] = d.uvarint() == fp
+			answered[i] = d.done("seen") == nil
 		}()
 	}
 	wg.Wait()
 	counted = true
 	for i, d := range seen {
+		if !answered[i] {
+			continue
+		}
+		heard = true
 		lost = lost || d < gap
 		counted = counted && d > 0 && agree[i]
 	}
-	return lost, counted
+	return lost, counted, heard
 }
 
 // handleSeen answers how long the named node has been a member here
