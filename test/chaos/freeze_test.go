@@ -1,0 +1,44 @@
+//go:build chaos
+
+// TestFreeze builds only with -tags chaos (go test -tags chaos -run Freeze
+// ./test/chaos/) and is not in CI yet: in two of the last three CI runs on
+// a loaded machine it lost writes (2%) and two users' sessions right when
+// the survivors dropped the frozen worker from their tables (issue 5).
+
+package chaos
+
+import (
+	"testing"
+	"time"
+)
+
+// TestFreeze: SIGSTOP one of three workers under load, as a hung machine
+// or a long pause would, for longer than failure detection: the others
+// declare it dead and restore two copies of everything without it. Then
+// SIGCONT: it comes back to stale data, must not serve it, and the
+// cluster becomes whole again with three members.
+func TestFreeze(t *testing.T) {
+	r := startCluster(t, 3)
+	r.preload(*preloadCount)
+	l := startLoad(t, r.pool.URLs(), users, frozenTimeout)
+	l.runFor(*loadFor, 200)
+
+	ws := r.pool.Workers()
+	victim, others := ws[1], r.workers(ws[1])
+	start := time.Now()
+	victim.Stop()
+	detected := r.waitMembers("the others to declare the frozen worker dead", others, 30*time.Second)
+	r.waitConverged("two copies of every partition without the frozen worker", others, 60*time.Second)
+	frozen := time.Since(start)
+	l.runFor(0, 200) // writes the frozen worker's copies miss
+	victim.Cont()
+	back := r.waitConverged("the thawed worker to rejoin", ws, 60*time.Second)
+	t.Logf("SIGSTOP %s: declared dead after %v, two copies again after %v, frozen for %v; whole again %v after SIGCONT",
+		victim.Name(), detected.Round(time.Millisecond), frozen.Round(time.Millisecond),
+		time.Since(start).Round(time.Millisecond), back.Round(time.Millisecond))
+	l.runFor(*loadFor, 200)
+	rep := l.finish("SIGSTOP one of three, then SIGCONT")
+	t.Logf("failover: the longest any user went without an answer was %v", rep.LongestWait.Round(time.Millisecond))
+	expect(t, "SIGSTOP/SIGCONT", rep, crashFailures)
+	r.verifyPreloaded("after the freeze", ws)
+}
