@@ -82,10 +82,15 @@
 // leaves the gossip and stops. Shutdown stops without any of it, as a
 // crash would.
 //
-// Pause. A node that finds a gap in its heartbeat longer than failure
-// detection (SIGSTOP, a frozen VM) holds requests until it has asked
-// every member whether they lost sight of it meanwhile; if one did, it
-// pulls its partitions again before it serves them as an authority.
+// Pause and isolation. A node that finds a gap in its heartbeat longer
+// than failure detection (SIGSTOP, a frozen VM), or that no other member
+// answered for that long (a network split), is not ready and holds
+// requests until it has asked the members whether they lost sight of it
+// meanwhile; if one did, it waits until every member counts it again
+// with the same table, then pulls its partitions again before it serves
+// them as an authority. A member memberlist declares dead stays in the
+// table for a short grace in case it refutes: a node returning from a
+// split gossips the deaths its own timers reached while it was away.
 //
 // Anti-entropy and split brain. Every AntiEntropyInterval a primary
 // compares per-partition digests with the other owners and the two
