@@ -57,10 +57,10 @@ type membership struct {
 	gossip  map[string]string // node name -> gossip address, for rejoin
 	epoch   uint64
 	table   *Table
-	changed chan struct{}        // closed and replaced at every table change
-	stable  map[string]bool      // the last stable membership (quorum.go)
-	since   time.Time            // when the member set last changed
-	added   map[string]time.Time // node name -> when it last became a member (pause.go)
+	changed chan struct{}          // closed and replaced at every table change
+	stable  map[string]bool        // the last stable membership (quorum.go)
+	since   time.Time              // when the member set last changed
+	added   map[string]time.Time   // node name -> when it last became a member (pause.go)
 	dying   map[string]*time.Timer // node name -> its removal after deathGrace (NotifyLeave)
 	stopped bool                   // leave or shutdown ran: no more removals
 }
