@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	gomemcache "github.com/bradfitz/gomemcache/memcache"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
@@ -24,18 +25,20 @@ type op struct {
 
 // BenchmarkGetPut times single reads and writes of a ~200-byte session, one
 // at a time, and reports their median (p50-us) next to go-redis GET and SET
-// on a real redis-server in the same run: the shared memory store's reads
+// on a real redis-server and gomemcache Get and Set on a real memcached
+// in the same run: the shared memory store's reads
 // and writes from a node that does not own the session ("remote": one peer
 // round trip for a read; for a write, one to the primary plus the primary's
 // copy to its backup) and from the owner ("local": a write still waits for
 // the backup's copy). The raw TCP floor is BenchmarkRoundTrip in
 // cluster/peer.
 func BenchmarkGetPut(b *testing.B) {
-	rs := servertest.Redis(b)
+	rs, mc := servertest.Redis(b), servertest.Memcached(b)
 	c := clustertest.New(b, 2, clustertest.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	c.WaitConverged(10 * time.Second)
 	ops := append(clusterOps(b, c, "remote", 1), clusterOps(b, c, "local", 0)...)
 	ops = append(ops, redisOps(b, rs.Addr())...)
+	ops = append(ops, memcacheOps(b, mc.Addr())...)
 	for _, o := range ops {
 		b.Run(o.name, func(b *testing.B) {
 			lat := make([]time.Duration, b.N)
@@ -95,5 +98,20 @@ func redisOps(b *testing.B, addr string) []op {
 	return []op{
 		{"go-redis-GET", func(int) error { return cl.Get(ctx, key).Err() }},
 		{"go-redis-SET", func(int) error { return cl.Set(ctx, key, value, time.Hour).Err() }},
+	}
+}
+
+// memcacheOps are gomemcache Get and Set of the same session bytes.
+func memcacheOps(b *testing.B, addr string) []op {
+	c := gomemcache.New(addr)
+	b.Cleanup(func() { c.Close() })
+	key, value := rawSession()
+	item := &gomemcache.Item{Key: key, Value: value, Expiration: 3600}
+	if err := c.Set(item); err != nil {
+		b.Fatal(err)
+	}
+	return []op{
+		{"gomemcache-Get", func(int) error { _, err := c.Get(key); return err }},
+		{"gomemcache-Set", func(int) error { return c.Set(item) }},
 	}
 }
