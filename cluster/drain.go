@@ -225,20 +225,19 @@ func (s *Store) handOff(ctx context.Context, t *Table, recs []session.Record) (l
 }
 
 // accept admits a copy (a replica put or a merged batch) sent by another
-// node, and reports whether it may be stored; the caller calls
-// s.serving.exit when it is done with it. A draining or closed node
-// refuses: its copy would leave with it, so the sender (whose table is
-// behind) must count, or hand off to, another node. Counting the copy as
-// in flight before the check means Drain, which marks the node draining
-// and then waits for what is in flight before it surveys its sessions,
-// either refuses a copy or hands it off.
-func (s *Store) accept(what string) error {
+// node; the caller stores it and then calls done. A draining or closed
+// node refuses: its copy would leave with it, so the sender (whose table
+// is behind) must count, or hand off to, another node. Counting the copy
+// as in flight before the check means Drain, which marks the node
+// draining and then waits for what is in flight before it surveys its
+// sessions, either refuses a copy or hands it off.
+func (s *Store) accept(what string) (done func(), err error) {
 	s.serving.enter()
 	if s.draining.Load() || s.closed.Load() {
 		s.serving.exit()
-		return fmt.Errorf("%s on %s: draining: %w", what, s.name, ErrNotOwner)
+		return nil, fmt.Errorf("%s on %s: draining: %w", what, s.name, ErrNotOwner)
 	}
-	return nil
+	return s.serving.exit, nil
 }
 
 // pushAll pushes each destination's records in parallel and counts down

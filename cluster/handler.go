@@ -56,10 +56,11 @@ func (s *Store) handlePut(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.accept("put"); err != nil {
+	done, err := s.accept("put")
+	if err != nil {
 		return nil, err
 	}
-	defer s.serving.exit()
+	defer done()
 	if !session.ValidID(req.rec.ID) {
 		return nil, fmt.Errorf("%w: put of invalid ID %.50q", ErrBadMessage, req.rec.ID)
 	}

@@ -44,18 +44,7 @@ func TestPartitionAndHeal(t *testing.T) {
 // call (singleflight).
 func TestConcurrentRemoteLoadsCollapse(t *testing.T) {
 	var loads atomic.Int64
-	c := clustertest.New(t, 2, clustertest.WithConfig(func(i int, cfg *cluster.Config) {
-		wrap := cfg.WrapCaller
-		cfg.WrapCaller = func(inner cluster.Caller) cluster.Caller {
-			next := wrap(inner)
-			return cluster.CallerFunc(func(ctx context.Context, addr string, op uint8, body []byte) ([]byte, error) {
-				if op == opLoad {
-					loads.Add(1)
-				}
-				return next.Call(ctx, addr, op, body)
-			})
-		}
-	}))
+	c := clustertest.New(t, 2, countCalls(&loads, func(_ int, op uint8) bool { return op == opLoad }))
 	c.WaitConverged(converge)
 	var id string
 	for id == "" || c.Owners(0, id)[0] != 1 {
@@ -131,18 +120,7 @@ func TestStatus(t *testing.T) {
 // to the primary.
 func TestUnknownIDCostsOnePeerCallAtMost(t *testing.T) {
 	var calls atomic.Int64
-	c := clustertest.New(t, 3, clustertest.WithConfig(func(i int, cfg *cluster.Config) {
-		wrap := cfg.WrapCaller
-		cfg.WrapCaller = func(inner cluster.Caller) cluster.Caller {
-			next := wrap(inner)
-			return cluster.CallerFunc(func(ctx context.Context, addr string, op uint8, body []byte) ([]byte, error) {
-				if i == 0 && op == opLoad || op == opFetch {
-					calls.Add(1)
-				}
-				return next.Call(ctx, addr, op, body)
-			})
-		}
-	}))
+	c := clustertest.New(t, 3, countCalls(&calls, func(i int, op uint8) bool { return i == 0 && op == opLoad || op == opFetch }))
 	c.WaitConverged(converge)
 	local, remote := 0, 0
 	for local < 20 || remote < 20 {
@@ -161,6 +139,23 @@ func TestUnknownIDCostsOnePeerCallAtMost(t *testing.T) {
 			t.Fatalf("loading an unknown ID (primary node %d) made %d peer calls; want %d", c.Owners(0, id)[0], got, want)
 		}
 	}
+}
+
+// countCalls counts in n the peer calls that node i makes with op, for
+// which counts(i, op) holds.
+func countCalls(n *atomic.Int64, counts func(i int, op uint8) bool) clustertest.Option {
+	return clustertest.WithConfig(func(i int, cfg *cluster.Config) {
+		wrap := cfg.WrapCaller
+		cfg.WrapCaller = func(inner cluster.Caller) cluster.Caller {
+			next := wrap(inner)
+			return cluster.CallerFunc(func(ctx context.Context, addr string, op uint8, body []byte) ([]byte, error) {
+				if counts(i, op) {
+					n.Add(1)
+				}
+				return next.Call(ctx, addr, op, body)
+			})
+		}
+	})
 }
 
 // opFetch is the peer operation that reads one node's copy (messages.go).

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -51,6 +52,24 @@ func value(t *testing.T, st session.Store, id, key string) (int, bool) {
 }
 
 // eventually polls cond until it holds or timeout passes.
+// waitTable waits, without polling, until cond holds for s's table, and
+// fails the test after timeout.
+func waitTable(t testing.TB, s *cluster.Store, timeout time.Duration, what string, cond func(*cluster.Table) bool) {
+	t.Helper()
+	expired := time.After(timeout)
+	for {
+		changed := s.TableChanged()
+		if cond(s.Table()) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-expired:
+			t.Fatalf("after %v: %s", timeout, what)
+		}
+	}
+}
+
 func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)

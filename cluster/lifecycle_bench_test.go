@@ -90,8 +90,8 @@ func BenchmarkLifecycleStall(b *testing.B) {
 			b.Fatalf("load during the stall: %v %v", found, err)
 		}
 		failover := time.Since(start)
-		for len(c.Store(0).Table().Members()) != 2 || len(c.Store(1).Table().Members()) != 2 {
-			time.Sleep(time.Millisecond)
+		for _, i := range []int{0, 1} {
+			waitTable(b, c.Store(i), converge, "the stalled node is dropped", func(t *cluster.Table) bool { return len(t.Members()) == 2 })
 		}
 		b.ReportMetric(time.Since(start).Seconds(), "detect-s")
 		b.ReportMetric(failover.Seconds(), "failover-s")

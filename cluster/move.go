@@ -264,10 +264,11 @@ func (s *Store) handleMerge(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.accept("merge"); err != nil {
+	done, err := s.accept("merge")
+	if err != nil {
 		return nil, err
 	}
-	defer s.serving.exit()
+	defer done()
 	stored := 0
 	var errs []error
 	for i := range recs {

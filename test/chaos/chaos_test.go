@@ -25,10 +25,7 @@ const (
 // a second worker is then killed as well: the last one must still have
 // every preloaded session.
 func TestKill(t *testing.T) {
-	r := startCluster(t, 3)
-	r.preload(*preloadCount)
-	l := startLoad(t, r.pool.URLs(), users, patient)
-	l.runFor(*loadFor, 200)
+	r, l := startLoaded(t, patient)
 
 	ws := r.pool.Workers()
 	victim, survivors := ws[1], r.workers(ws[1])
@@ -59,10 +56,7 @@ func TestKill(t *testing.T) {
 // the next one follows. No request may fail: the balancer skips a worker
 // that refuses connections or answers 503.
 func TestRollingRestart(t *testing.T) {
-	r := startCluster(t, 3)
-	r.preload(*preloadCount)
-	l := startLoad(t, r.pool.URLs(), users, patient)
-	l.runFor(*loadFor, 200)
+	r, l := startLoaded(t, patient)
 
 	for _, w := range r.pool.Workers() {
 		start := time.Now()
@@ -84,10 +78,7 @@ func TestRollingRestart(t *testing.T) {
 // the first three leaves gracefully. No request may fail, and the new
 // worker serves users too (a second load that includes it).
 func TestJoinAndLeave(t *testing.T) {
-	r := startCluster(t, 3)
-	r.preload(*preloadCount)
-	l := startLoad(t, r.pool.URLs(), users, patient)
-	l.runFor(*loadFor, 200)
+	r, l := startLoaded(t, patient)
 
 	start := time.Now()
 	joined := r.pool.Add()

@@ -12,16 +12,17 @@ import (
 	"time"
 )
 
+// frozenTimeout is the per-attempt timeout while a worker may be frozen:
+// what a user waits before the balancer tries the next one.
+const frozenTimeout = 3 * time.Second
+
 // TestFreeze: SIGSTOP one of three workers under load, as a hung machine
 // or a long pause would, for longer than failure detection: the others
 // declare it dead and restore two copies of everything without it. Then
 // SIGCONT: it comes back to stale data, must not serve it, and the
 // cluster becomes whole again with three members.
 func TestFreeze(t *testing.T) {
-	r := startCluster(t, 3)
-	r.preload(*preloadCount)
-	l := startLoad(t, r.pool.URLs(), users, frozenTimeout)
-	l.runFor(*loadFor, 200)
+	r, l := startLoaded(t, frozenTimeout)
 
 	ws := r.pool.Workers()
 	victim, others := ws[1], r.workers(ws[1])

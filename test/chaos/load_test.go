@@ -17,10 +17,6 @@ const (
 	// the next worker, and a write may then apply twice).
 	patient = 15 * time.Second
 
-	// frozenTimeout is the per-attempt timeout while a worker may be
-	// frozen: what a user waits before the balancer tries the next one.
-	frozenTimeout = 3 * time.Second
-
 	// maxRun bounds a load run; Stop ends it long before.
 	maxRun = 10 * time.Minute
 )

@@ -30,6 +30,17 @@ type rig struct {
 	tokens []string     // preloaded session IDs, each with counter 1
 }
 
+// startLoaded starts three workers, preloads them and runs the users (with
+// the given attempt timeout) for -load: where every test's fault begins.
+func startLoaded(t *testing.T, timeout time.Duration) (*rig, *load) {
+	t.Helper()
+	r := startCluster(t, 3)
+	r.preload(*preloadCount)
+	l := startLoad(t, r.pool.URLs(), users, timeout)
+	l.runFor(*loadFor, 200)
+	return r, l
+}
+
 // startCluster starts n workers as one cluster and waits until every one
 // sees all n members, ready, with two copies of every partition.
 func startCluster(t *testing.T, n int) *rig {
