@@ -27,6 +27,11 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 		if err != nil {
 			return nil, err
 		}
+		if req.budget > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, req.budget)
+			defer cancel()
+		}
 		return s.serve(ctx, op, req)
 	case opPut:
 		return s.handlePut(body)

@@ -3,6 +3,7 @@ package cluster
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/session"
@@ -37,6 +38,7 @@ const (
 	codeInvalidID
 	codeNoQuorum
 	codeNotSynced
+	codeDeadline // the request's deadline passed before the write was applied
 )
 
 // Request flags.
@@ -54,11 +56,15 @@ const (
 	flagSilent
 )
 
-// header starts every routed request: the sender's flags and the
-// fingerprint of its table, so a callee whose table differs can redirect.
+// header starts every routed request: the sender's flags, the
+// fingerprint of its table, so a callee whose table differs can redirect,
+// and what was left of the request's deadline when it was sent (0: none),
+// so the callee applies no write after it (session.CheckDeadline). A
+// budget rather than a time, so clocks need not agree.
 type header struct {
-	flags uint8
-	print uint64
+	flags  uint8
+	print  uint64
+	budget time.Duration
 }
 
 // routed is the request of opLoad, opSave, opDelete and opInstall.
@@ -78,6 +84,7 @@ type putReq struct {
 func (r *routed) marshal(op uint8) []byte {
 	b := []byte{r.flags}
 	b = binary.AppendUvarint(b, r.print)
+	b = binary.AppendUvarint(b, uint64(max(r.budget, 0)))
 	b = appendStr(b, r.id)
 	switch op {
 	case opSave:
@@ -93,6 +100,7 @@ func parseRouted(op uint8, b []byte) (routed, error) {
 	var r routed
 	r.flags = d.byte()
 	r.print = d.uvarint()
+	r.budget = time.Duration(min(d.uvarint(), math.MaxInt64))
 	r.id = d.str()
 	switch op {
 	case opSave:

@@ -52,7 +52,7 @@ func (s *Store) renew(ctx context.Context, p int, old string, patch session.Patc
 		if _, err := s.route(ctx, opInstall, routed{id: patch.NewID, rec: moved}); err != nil {
 			return fmt.Errorf("renew: install the new ID: %w", err)
 		}
-		grave, buried, err := s.bury(old, cur.Version)
+		grave, buried, err := s.bury(ctx, old, cur.Version)
 		if err != nil {
 			return fmt.Errorf("renew partition %d: %w", p, err)
 		}
@@ -64,11 +64,14 @@ func (s *Store) renew(ctx context.Context, p int, old string, patch session.Patc
 }
 
 // bury replaces id with a tombstone if its version is still version.
-func (s *Store) bury(id string, version uint64) (session.Record, bool, error) {
+func (s *Store) bury(ctx context.Context, id string, version uint64) (session.Record, bool, error) {
 	buried := false
 	rec, err := s.engine.Update(id, func(rec *session.Record, found bool) (bool, error) {
 		if !found || isTombstone(rec) {
 			return false, session.ErrNotFound // destroyed meanwhile: that wins
+		}
+		if err := session.CheckDeadline(ctx); err != nil {
+			return false, err // the new ID is an orphan that expires
 		}
 		if rec.Version != version {
 			return false, nil

@@ -206,6 +206,9 @@ func (s *Store) save(ctx context.Context, p int, token string, patch session.Pat
 		if !found || isTombstone(rec) {
 			return false, session.ErrNotFound
 		}
+		if err := session.CheckDeadline(ctx); err != nil {
+			return false, err // checked under the session's lock: nothing lands later
+		}
 		patch.Apply(rec)
 		return true, nil
 	})
@@ -226,6 +229,9 @@ func (s *Store) create(ctx context.Context, p int, patch session.Patch) error {
 			return false, nil
 		case found:
 			return false, memory.ErrIDInUse
+		}
+		if err := session.CheckDeadline(ctx); err != nil {
+			return false, err
 		}
 		patch.Apply(rec)
 		return true, nil
@@ -249,6 +255,9 @@ func (s *Store) remove(ctx context.Context, p int, id string) error {
 		if !found || isTombstone(rec) {
 			return false, nil
 		}
+		if err := session.CheckDeadline(ctx); err != nil {
+			return false, err
+		}
 		*rec, wrote = tombstone(*rec, s.cfg.Now()), true
 		return true, nil
 	})
@@ -263,6 +272,9 @@ func (s *Store) remove(ctx context.Context, p int, id string) error {
 func (s *Store) install(ctx context.Context, p int, id string, rec session.Record) error {
 	if rec.ID != id || !session.ValidID(id) {
 		return fmt.Errorf("%w: install %.50q holds record %.50q", ErrBadMessage, id, rec.ID)
+	}
+	if err := session.CheckDeadline(ctx); err != nil {
+		return fmt.Errorf("install in partition %d: %w", p, err)
 	}
 	if _, err := s.engine.Put(id, rec); err != nil {
 		return fmt.Errorf("install in partition %d: %w", p, err)

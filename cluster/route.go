@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
 	"github.com/sessionmesh/sessionmesh/session"
@@ -44,6 +45,10 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 	lastErr := error(ErrUnavailable)
 	silent := true // every replica tried so far did not answer at all
 	for i, m := range targets {
+		if err := session.CheckDeadline(ctx); err != nil {
+			return nil, fmt.Errorf("partition %d: %w", p, err)
+		}
+		req.budget = budget(ctx)
 		req.flags = 0
 		if i > 0 {
 			req.flags = flagFailover
@@ -86,6 +91,14 @@ func (s *Store) startingTable(ctx context.Context) *Table {
 			return t
 		}
 	}
+}
+
+// budget returns what is left of ctx's deadline, 0 when it has none.
+func budget(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return max(time.Until(dl), time.Nanosecond)
+	}
+	return 0
 }
 
 // failover reports whether err means "try another replica". A refused
@@ -137,6 +150,7 @@ var remoteCodes = []struct {
 	{codeNotSynced, ErrNotSynced},
 	{codeUnavailable, ErrUnavailable},
 	{codeInvalidID, memory.ErrInvalidID},
+	{codeDeadline, context.DeadlineExceeded},
 }
 
 // toRemote turns a serve error into the *peer.RemoteError sent back.

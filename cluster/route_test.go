@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,14 +24,16 @@ type call struct {
 
 // fakeCaller answers peer calls with reply(addr) and records them.
 type fakeCaller struct {
-	mu    sync.Mutex // guards calls
-	calls []call
-	reply func(addr string) ([]byte, error)
+	mu     sync.Mutex // guards calls and bodies
+	calls  []call
+	bodies [][]byte
+	reply  func(addr string) ([]byte, error)
 }
 
 func (f *fakeCaller) Call(_ context.Context, addr string, op uint8, body []byte) ([]byte, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, call{addr, op, body[0]})
+	f.bodies = append(f.bodies, body)
 	f.mu.Unlock()
 	return f.reply(addr)
 }
@@ -49,7 +52,7 @@ func routeStore(t *testing.T, caller Caller) *Store {
 	m := &membership{changed: make(chan struct{}), table: NewTable(members, cfg.Partitions, 2, 1)}
 	return &Store{cfg: cfg, name: "b", peerAddr: "b:1", log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		engine: eng, members: m, caller: caller, holdings: newHoldings(cfg.Partitions),
-		mono: func() time.Duration { return 0 }}
+		written: make([]atomic.Int64, cfg.Partitions), mono: func() time.Duration { return 0 }}
 }
 
 // remoteID returns a session ID whose primary is not self ("b").
@@ -155,5 +158,62 @@ func TestAdmit(t *testing.T) {
 		if err := s.admit(tb, p, header{flags: flagRedirected}); err != nil {
 			t.Fatalf("partition %d: redirected request refused: %v", p, err)
 		}
+	}
+}
+
+// A routed request carries what is left of the caller's deadline; one
+// whose deadline has passed is not sent at all.
+func TestRouteSendsTheDeadline(t *testing.T) {
+	f := &fakeCaller{reply: func(string) ([]byte, error) { return marshalFound(session.Record{}, false), nil }}
+	s := routeStore(t, f)
+	id := remoteID(s)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	if _, _, err := s.Load(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	req, err := parseRouted(opLoad, f.bodies[0])
+	if err != nil || req.budget <= 59*time.Minute || req.budget > time.Hour {
+		t.Fatalf("sent budget %v (%v); want just under the hour left", req.budget, err)
+	}
+	late, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Millisecond))
+	defer cancel()
+	if _, err := s.Save(late, id, session.Patch{Set: map[string][]byte{"k": []byte("1")}, Now: s.cfg.Now(), Idle: time.Hour}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Save past the deadline: %v; want context.DeadlineExceeded", err)
+	}
+	if len(f.calls) != 1 {
+		t.Errorf("made %d calls; want only the load's: a request past its deadline is not sent", len(f.calls))
+	}
+}
+
+// The primary applies no write after the sender's deadline: the client
+// may have retried elsewhere, and the late write would overwrite the
+// retry's. Within the budget the same write lands.
+func TestPrimaryRefusesAWriteAfterItsDeadline(t *testing.T) {
+	s := routeStore(t, &fakeCaller{reply: func(string) ([]byte, error) { return marshalFound(session.Record{}, false), nil }})
+	var id string
+	for id == "" || s.Owner(id) != s.name {
+		id = session.NewID()
+	}
+	now := s.cfg.Now()
+	if _, err := s.engine.Put(id, session.Record{ID: id, Values: map[string][]byte{"n": []byte("1")}, Created: now, Touched: now, Idle: now.Add(time.Hour), Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+	save := func(budget time.Duration) error {
+		req := routed{header: header{budget: budget}, id: id, patch: session.Patch{Set: map[string][]byte{"n": []byte("2")}, Now: now, Idle: time.Hour}}
+		_, err := s.handle(context.Background(), opSave, req.marshal(opSave))
+		return fromRemote(err)
+	}
+	if err := save(time.Nanosecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("save with its budget spent: %v; want context.DeadlineExceeded", err)
+	}
+	if rec, _ := s.engine.Get(id); string(rec.Values["n"]) != "1" || rec.Version != 1 {
+		t.Fatalf("after the refused save the record is n=%s v%d; want it unchanged", rec.Values["n"], rec.Version)
+	}
+	if err := save(time.Minute); err != nil {
+		t.Fatalf("save within its budget: %v", err)
+	}
+	if rec, _ := s.engine.Get(id); string(rec.Values["n"]) != "2" {
+		t.Fatalf("after the save within its budget n=%s; want 2", rec.Values["n"])
 	}
 }

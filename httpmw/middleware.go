@@ -1,9 +1,11 @@
 package httpmw
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/sessionmesh/sessionmesh/session"
 )
@@ -38,10 +40,23 @@ func WithErrorHandler(h ErrorHandler) Option {
 	}
 }
 
+// WithTimeout bounds each request: the handler and the session's store
+// calls get a ctx whose deadline is d after the request reached the
+// middleware, and a save after that deadline is refused (the error
+// handler answers, 503 by default) instead of written late. Set d below
+// the time after which your clients or balancer retry a request
+// elsewhere: then a request they gave up on can never overwrite what the
+// retry saved (the last-writer-wins rule for a key would let it). 0 or
+// less means no bound (the default).
+func WithTimeout(d time.Duration) Option {
+	return func(mw *middleware) { mw.timeout = d }
+}
+
 type middleware struct {
 	m       *session.Manager
 	name    string // the cookie name
 	onError ErrorHandler
+	timeout time.Duration // WithTimeout
 	next    http.Handler
 }
 
@@ -65,6 +80,11 @@ func (mw *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if mw.m == nil {
 		mw.onError(w, r, ErrNoManager)
 		return
+	}
+	if mw.timeout > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), mw.timeout)
+		defer cancel()
+		r = r.WithContext(ctx)
 	}
 	s := mw.m.Start(r.Context(), mw.token(r))
 	rw := newWriter(w, r, s, mw)

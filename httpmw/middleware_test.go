@@ -578,3 +578,32 @@ func TestNoSessionWithoutMiddleware(t *testing.T) {
 		t.Fatalf("Get without the middleware: err = %v, want ErrNoSession", err)
 	}
 }
+
+// A request that outlives WithTimeout saves nothing: its client may have
+// retried elsewhere already, and a late save would overwrite the retry's.
+func TestSaveAfterTimeoutIsRefused(t *testing.T) {
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-r.Context().Done() // the deadline passes while the handler works
+		}
+		counter(w, r)
+	}, httpmw.WithTimeout(200*time.Millisecond))
+	c := f.client(t)
+	if _, got := get(t, c, f.srv.URL); got != "1\n" {
+		t.Fatalf("a request within the timeout: counter = %q, want 1", got)
+	}
+	saves := f.spy.saves.Load()
+	resp, body := get(t, c, f.srv.URL+"/slow")
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a request past its timeout: %d %q, want 503", resp.StatusCode, body)
+	}
+	if n := f.spy.saves.Load() - saves; n != 0 {
+		t.Errorf("a request past its timeout called the store's Save %d times, want 0", n)
+	}
+	if !strings.Contains(f.logs.String(), "deadline passed") {
+		t.Errorf("the refused save was not logged with its cause; log:\n%s", f.logs)
+	}
+	if _, got := get(t, c, f.srv.URL); got != "2\n" {
+		t.Fatalf("after the refused save: counter = %q, want 2 (the late request changed nothing)", got)
+	}
+}

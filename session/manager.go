@@ -68,7 +68,10 @@ type Outcome struct {
 // Commit saves s: its patch, a touch when the idle deadline must slide, or a
 // delete after Destroy. It runs at most once per Session; later changes fail
 // with ErrCommitted. An error means nothing was saved and the response should
-// say so (the middleware answers 503).
+// say so (the middleware answers 503). Past the deadline of the ctx given to
+// Start, Commit writes nothing and fails with context.DeadlineExceeded
+// (CheckDeadline): the client may have retried elsewhere by then, and this
+// request's late write would overwrite the retry's.
 func (m *Manager) Commit(s *Session) (Outcome, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -103,6 +106,9 @@ func (m *Manager) saveLocked(s *Session, now time.Time) (Outcome, error) {
 		token, p.NewID = "", s.id
 	} else if s.renew {
 		p.NewID = s.id
+	}
+	if err := CheckDeadline(s.ctx); err != nil {
+		return Outcome{}, fmt.Errorf("session: save: %w", err)
 	}
 	newToken, err := m.cfg.Store.Save(s.ctx, token, p)
 	if errors.Is(err, ErrNotFound) {
@@ -148,6 +154,9 @@ func (m *Manager) destroyLocked(s *Session) (Outcome, error) {
 		return Outcome{}, nil
 	}
 	if s.found {
+		if err := CheckDeadline(s.ctx); err != nil {
+			return Outcome{}, fmt.Errorf("session: destroy: %w", err)
+		}
 		if err := m.cfg.Store.Delete(s.ctx, s.token); err != nil {
 			return Outcome{}, fmt.Errorf("session: destroy: %w", err)
 		}

@@ -360,3 +360,29 @@ func FuzzCookieHeader(f *testing.F) {
 		}
 	})
 }
+
+// Past its ctx's deadline a Commit writes nothing, whatever the store: a
+// client that gave up may have retried, and the retry's write must stand.
+func TestCommitAfterDeadlineWritesNothing(t *testing.T) {
+	e := newEnv(t)
+	token := e.create(t, "k", 1)
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Millisecond))
+	defer cancel()
+	for name, change := range map[string]func(*session.Session){
+		"save":    func(s *session.Session) { must(t, s.Set("k", 2)) },
+		"destroy": func(s *session.Session) { s.Destroy() },
+	} {
+		s := e.m.Start(ctx, token)
+		change(s)
+		calls := e.spy.calls()
+		if _, err := e.m.Commit(s); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "deadline passed") {
+			t.Errorf("%s after the deadline: err = %v, want one wrapping context.DeadlineExceeded", name, err)
+		}
+		if n := e.spy.calls() - calls; n != 0 {
+			t.Errorf("%s after the deadline made %d store calls, want none", name, n)
+		}
+	}
+	if got := get[int](t, e, token, "k"); got != 1 {
+		t.Errorf("k = %d after two late commits, want 1", got)
+	}
+}

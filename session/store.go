@@ -1,6 +1,10 @@
 package session
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"time"
+)
 
 // Store keeps sessions. Implementations must be safe for concurrent use.
 //
@@ -22,7 +26,11 @@ import "context"
 //   - Delete removes the session; deleting a missing session is not an error.
 //
 // ctx bounds every call: a store that cannot answer before ctx is done
-// returns an error wrapping ctx.Err().
+// returns an error wrapping ctx.Err(). A store that applies a write away
+// from the caller (the cluster store, at a session's primary) checks the
+// deadline there too (CheckDeadline): a write never lands after its
+// request's deadline, so a client that gave up and retried elsewhere
+// cannot have its retry overwritten by the request it abandoned.
 type Store interface {
 	Load(ctx context.Context, token string) (rec Record, found bool, err error)
 	Save(ctx context.Context, token string, p Patch) (newToken string, err error)
@@ -38,4 +46,18 @@ type BinaryLoader interface {
 	// same contract. data is the caller's to keep. An empty ID in it stands
 	// for the token (a store that indexes records by ID need not repeat it).
 	LoadBinary(ctx context.Context, token string) (data []byte, found bool, err error)
+}
+
+// CheckDeadline returns an error wrapping context.DeadlineExceeded when
+// ctx's deadline has passed, even if ctx's timer has not fired yet (a
+// process that was paused sees the clock jump before its timers run).
+// The Manager checks it before every save and delete; stores that apply
+// writes elsewhere check it where they apply them.
+func CheckDeadline(ctx context.Context) error {
+	if dl, ok := ctx.Deadline(); ok {
+		if late := time.Since(dl); late >= 0 {
+			return fmt.Errorf("the request's deadline passed %v ago; nothing written: %w", late.Round(time.Millisecond), context.DeadlineExceeded)
+		}
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/sessionmesh/sessionmesh/httpmw"
@@ -18,10 +19,11 @@ const maxUserLen = 64
 
 // demo holds the worker's handlers.
 type demo struct {
-	name  string
-	m     *session.Manager
-	log   *slog.Logger
-	ready atomic.Bool // /readyz: true while serving, false while starting or draining
+	name    string
+	m       *session.Manager
+	log     *slog.Logger
+	timeout time.Duration // -request-timeout: httpmw.WithTimeout
+	ready   atomic.Bool   // /readyz: true while serving, false while starting or draining
 
 	// cluster is the store when it is the shared memory store, else nil.
 	cluster clusterStore
@@ -56,7 +58,7 @@ func (d *demo) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.HandleFunc("GET /cluster", d.clusterStatus)
-	mux.Handle("/", httpmw.New(d.m)(d.sess))
+	mux.Handle("/", httpmw.New(d.m, httpmw.WithTimeout(d.timeout))(d.sess))
 	return d.servedBy(mux)
 }
 

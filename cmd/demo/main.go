@@ -26,6 +26,13 @@
 // while it still serves (a cluster node hands its sessions to the other
 // nodes, at most -shutdown-timeout), then finishes the requests in flight
 // (at most -shutdown-timeout again) and closes the store.
+//
+// A request that uses the session may take -request-timeout (default
+// 1.5s); a save after that is refused with 503 rather than written late
+// (httpmw.WithTimeout). The default is below the 2s after which
+// test/loadcheck gives up on a worker and retries on the next one: a
+// request that was given up on (its worker frozen or cut off meanwhile)
+// must not overwrite the counter its retry already incremented.
 package main
 
 import (
@@ -45,6 +52,9 @@ import (
 	"github.com/sessionmesh/sessionmesh/session"
 	"github.com/sessionmesh/sessionmesh/stores"
 )
+
+// defaultRequestTimeout is -request-timeout's default; see the package doc.
+const defaultRequestTimeout = 1500 * time.Millisecond
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -67,6 +77,7 @@ type options struct {
 	name            string
 	drain           time.Duration
 	shutdownTimeout time.Duration
+	requestTimeout  time.Duration
 	healthcheck     bool // probe a running worker's /healthz and exit (healthcheck.go)
 }
 
@@ -80,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.name, "name", host, "worker name, sent in the X-Served-By header")
 	fs.DurationVar(&o.drain, "drain", 0, "on SIGTERM, how long /readyz answers 503 before the store drains and the server stops accepting requests")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long the store's drain may take, and then how long requests in flight may take to finish")
+	fs.DurationVar(&o.requestTimeout, "request-timeout", defaultRequestTimeout, "how long a request may take; a session save after that is refused (503) rather than written late. Keep it below the time after which clients or the balancer retry elsewhere (0: no bound)")
 	fs.BoolVar(&o.healthcheck, "healthcheck", false, "check the worker listening on -addr (GET /healthz) and exit 0 if healthy, 1 if not")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -138,7 +150,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		listening(ln.Addr())
 	}
 	logger.Info("demo: serving", "addr", ln.Addr().String(), "store", cfg.Store)
-	return serve(ctx, ln, newDemo(o.name, m, logger), o)
+	d := newDemo(o.name, m, logger)
+	d.timeout = o.requestTimeout
+	return serve(ctx, ln, d, o)
 }
 
 // serve runs the HTTP server on ln until ctx ends, then shuts down in the
