@@ -27,9 +27,9 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 		if err != nil {
 			return nil, err
 		}
-		if req.budget > 0 {
+		if dl, ok := req.callDeadline(); ok {
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, req.budget)
+			ctx, cancel = context.WithDeadline(ctx, dl)
 			defer cancel()
 		}
 		return s.serve(ctx, op, req)

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -58,13 +59,39 @@ const (
 
 // header starts every routed request: the sender's flags, the
 // fingerprint of its table, so a callee whose table differs can redirect,
-// and what was left of the request's deadline when it was sent (0: none),
-// so the callee applies no write after it (session.CheckDeadline). A
-// budget rather than a time, so clocks need not agree.
+// and the request's deadline, so the callee applies no write after it
+// (session.CheckDeadline). The deadline goes both as a time and as what
+// was left of it at sending, and the callee keeps the earlier of the two
+// (callDeadline): the time alone trusts the clocks to agree; the budget
+// alone restarts in a callee that was paused with the request waiting in
+// its socket, and a write it then applies overwrites whatever the
+// client's retry wrote meanwhile.
 type header struct {
-	flags  uint8
-	print  uint64
-	budget time.Duration
+	flags    uint8
+	print    uint64
+	budget   time.Duration // 0: no deadline
+	deadline int64         // unix nanoseconds; with budget
+}
+
+// setDeadline copies ctx's deadline into h.
+func (h *header) setDeadline(ctx context.Context) {
+	h.budget, h.deadline = 0, 0
+	if dl, ok := ctx.Deadline(); ok {
+		h.budget, h.deadline = max(time.Until(dl), time.Nanosecond), dl.UnixNano()
+	}
+}
+
+// callDeadline returns the deadline a callee applies, if any: the
+// earlier of the sender's time and the budget counted from now.
+func (h *header) callDeadline() (time.Time, bool) {
+	if h.budget <= 0 {
+		return time.Time{}, false
+	}
+	dl := time.Now().Add(h.budget)
+	if at := time.Unix(0, h.deadline); at.Before(dl) {
+		dl = at
+	}
+	return dl, true
 }
 
 // routed is the request of opLoad, opSave, opDelete and opInstall.
@@ -85,6 +112,7 @@ func (r *routed) marshal(op uint8) []byte {
 	b := []byte{r.flags}
 	b = binary.AppendUvarint(b, r.print)
 	b = binary.AppendUvarint(b, uint64(max(r.budget, 0)))
+	b = binary.AppendVarint(b, r.deadline)
 	b = appendStr(b, r.id)
 	switch op {
 	case opSave:
@@ -101,6 +129,7 @@ func parseRouted(op uint8, b []byte) (routed, error) {
 	r.flags = d.byte()
 	r.print = d.uvarint()
 	r.budget = time.Duration(min(d.uvarint(), math.MaxInt64))
+	r.deadline = d.varint()
 	r.id = d.str()
 	switch op {
 	case opSave:

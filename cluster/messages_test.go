@@ -28,7 +28,7 @@ func TestRoutedRoundTrip(t *testing.T) {
 		req routed
 	}{
 		{opLoad, routed{header: header{flags: flagFailover, print: 1 << 60}, id: session.NewID()}},
-		{opSave, routed{header: header{flags: flagRedirected, budget: 1500 * time.Millisecond}, id: session.NewID(), patch: samplePatch()}},
+		{opSave, routed{header: header{flags: flagRedirected, budget: 1500 * time.Millisecond, deadline: now.UnixNano()}, id: session.NewID(), patch: samplePatch()}},
 		{opInstall, routed{id: rec.ID, rec: rec}},
 	} {
 		got, err := parseRouted(tc.op, tc.req.marshal(tc.op))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
 	"github.com/sessionmesh/sessionmesh/session"
@@ -48,7 +47,7 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 		if err := session.CheckDeadline(ctx); err != nil {
 			return nil, fmt.Errorf("partition %d: %w", p, err)
 		}
-		req.budget = budget(ctx)
+		req.setDeadline(ctx)
 		req.flags = 0
 		if i > 0 {
 			req.flags = flagFailover
@@ -91,14 +90,6 @@ func (s *Store) startingTable(ctx context.Context) *Table {
 			return t
 		}
 	}
-}
-
-// budget returns what is left of ctx's deadline, 0 when it has none.
-func budget(ctx context.Context) time.Duration {
-	if dl, ok := ctx.Deadline(); ok {
-		return max(time.Until(dl), time.Nanosecond)
-	}
-	return 0
 }
 
 // failover reports whether err means "try another replica". A refused

@@ -173,8 +173,9 @@ func TestRouteSendsTheDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	req, err := parseRouted(opLoad, f.bodies[0])
-	if err != nil || req.budget <= 59*time.Minute || req.budget > time.Hour {
-		t.Fatalf("sent budget %v (%v); want just under the hour left", req.budget, err)
+	dl, _ := ctx.Deadline()
+	if err != nil || req.budget <= 59*time.Minute || req.budget > time.Hour || req.deadline != dl.UnixNano() {
+		t.Fatalf("sent budget %v, deadline %v (%v); want just under the hour left and %v", req.budget, time.Unix(0, req.deadline), err, dl)
 	}
 	late, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Millisecond))
 	defer cancel()
@@ -188,7 +189,10 @@ func TestRouteSendsTheDeadline(t *testing.T) {
 
 // The primary applies no write after the sender's deadline: the client
 // may have retried elsewhere, and the late write would overwrite the
-// retry's. Within the budget the same write lands.
+// retry's. The deadline is the earlier of the sender's time and its
+// budget counted from arrival: a primary that was paused while the
+// request waited in its socket finds the time passed though the budget
+// is not. Within both the same write lands.
 func TestPrimaryRefusesAWriteAfterItsDeadline(t *testing.T) {
 	s := routeStore(t, &fakeCaller{reply: func(string) ([]byte, error) { return marshalFound(session.Record{}, false), nil }})
 	var id string
@@ -199,18 +203,28 @@ func TestPrimaryRefusesAWriteAfterItsDeadline(t *testing.T) {
 	if _, err := s.engine.Put(id, session.Record{ID: id, Values: map[string][]byte{"n": []byte("1")}, Created: now, Touched: now, Idle: now.Add(time.Hour), Version: 1}); err != nil {
 		t.Fatal(err)
 	}
-	save := func(budget time.Duration) error {
-		req := routed{header: header{budget: budget}, id: id, patch: session.Patch{Set: map[string][]byte{"n": []byte("2")}, Now: now, Idle: time.Hour}}
+	save := func(budget time.Duration, deadline time.Time) error {
+		h := header{budget: budget, deadline: deadline.UnixNano()}
+		req := routed{header: h, id: id, patch: session.Patch{Set: map[string][]byte{"n": []byte("2")}, Now: now, Idle: time.Hour}}
 		_, err := s.handle(context.Background(), opSave, req.marshal(opSave))
 		return fromRemote(err)
 	}
-	if err := save(time.Nanosecond); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("save with its budget spent: %v; want context.DeadlineExceeded", err)
+	for _, late := range []struct {
+		what     string
+		budget   time.Duration
+		deadline time.Time
+	}{
+		{"its budget spent", time.Nanosecond, time.Now().Add(time.Minute)},
+		{"its deadline passed while it waited", time.Minute, time.Now().Add(-time.Second)},
+	} {
+		if err := save(late.budget, late.deadline); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("save with %s: %v; want context.DeadlineExceeded", late.what, err)
+		}
+		if rec, _ := s.engine.Get(id); string(rec.Values["n"]) != "1" || rec.Version != 1 {
+			t.Fatalf("after the save with %s the record is n=%s v%d; want it unchanged", late.what, rec.Values["n"], rec.Version)
+		}
 	}
-	if rec, _ := s.engine.Get(id); string(rec.Values["n"]) != "1" || rec.Version != 1 {
-		t.Fatalf("after the refused save the record is n=%s v%d; want it unchanged", rec.Values["n"], rec.Version)
-	}
-	if err := save(time.Minute); err != nil {
+	if err := save(time.Minute, time.Now().Add(time.Minute)); err != nil {
 		t.Fatalf("save within its budget: %v", err)
 	}
 	if rec, _ := s.engine.Get(id); string(rec.Values["n"]) != "2" {
