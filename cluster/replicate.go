@@ -102,7 +102,7 @@ func (s *Store) admit(t *Table, p int, h header) error {
 // calls, and only on failover or while a partition moves). A miss is
 // final only when the sources that could hold the session answered; when
 // no copy was found and they did not (a node cut off from the others, a
-// failover past every owner), the session may well exist, and local
+// failover past replicas that timed out), the session may well exist, and local
 // returns ErrUnavailable instead: a request that fails can be retried, a
 // session wrongly reported gone is lost to its user.
 func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bool, error) {
@@ -128,12 +128,17 @@ func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bo
 // (flagSilent) it skips the candidates ranked before this node: asking
 // them again would only wait for them again. Replicas that declined
 // (draining, or routing differently) are asked: they hold their copies.
-// complete reports whether a miss can be trusted: every source asked
-// answered, and this node is an owner of p or an owner was asked.
+// complete reports whether a miss can be trusted: every source answered
+// (one skipped did not: a replica that timed out, busy with a pause check
+// of its own, may well hold the session), and this node is an owner of p
+// or an owner was asked.
 func (s *Store) recover(ctx context.Context, t *Table, p int, id string) (rec session.Record, found, complete bool) {
 	srcs := sources(t, p, s.name)
+	skipped := false
 	if earlierSilent(ctx) {
+		n := len(srcs)
 		srcs = slices.DeleteFunc(srcs, func(m Member) bool { return rankedBefore(t, p, m.Name, s.name) })
+		skipped = len(srcs) < n
 	}
 	copies := make([]*session.Record, len(srcs))
 	answered := make([]bool, len(srcs))
@@ -151,7 +156,7 @@ func (s *Store) recover(ctx context.Context, t *Table, p int, id string) (rec se
 		}()
 	}
 	wg.Wait()
-	owner, all := t.IsOwner(p, s.name), true
+	owner, all := t.IsOwner(p, s.name), !skipped
 	var best *session.Record
 	for i, c := range copies {
 		all = all && answered[i]
