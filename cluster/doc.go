@@ -41,6 +41,20 @@
 // asks the other replicas too. Concurrent remote loads of one session
 // from one node share one call (groupcache's singleflight).
 //
+// Every routed request carries its ctx's deadline, as a time and as what
+// was left of it at sending; the node that serves it keeps the earlier of
+// the two and applies no write after it (checked under the session's
+// lock). A request stuck on a node that froze or lost its network may
+// wake after its client gave up and retried elsewhere; applied then, its
+// patch would overwrite what the retry wrote (last writer wins per key).
+// The time alone would trust the clocks; the budget alone restarts in a
+// node that was frozen with the request in its socket. So bound requests
+// (httpmw.WithTimeout) below the time after which clients or the balancer
+// retry: that makes a retry safe. A node whose clock is ahead of the
+// sender's refuses writes early by the difference; one whose clock is
+// behind can apply a write late by at most the difference, and only
+// after it was paused (otherwise the budget holds).
+//
 // Delete and Renew leave a tombstone (a record without a Created time,
 // with the next version and the buried record's deadline) replicated like
 // a write, so no stale copy can bring a destroyed session back; tombstones
