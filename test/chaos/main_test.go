@@ -7,7 +7,6 @@
 //
 //	TestKill         kill -9 one of three
 //	TestFreeze       SIGSTOP one for longer than failure detection, then SIGCONT
-//	                 (only with -tags chaos: freeze_test.go says why)
 //	TestRollingRestart  SIGTERM, start again, wait for ready; each in turn
 //	TestJoinAndLeave add a fourth worker, then stop one gracefully
 //
