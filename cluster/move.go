@@ -28,6 +28,10 @@ import (
 // source's table shows the puller joining (or not yet at all). Copies
 // that fail become hinted copies for the puller, handed back when it
 // answers again, and at the latest when it announces itself ready.
+// Workers that join at once pull from (and so register with) each other
+// as well: each becomes ready on its own, and until the other's table
+// shows it ready, the other may serve some of its partitions as primary
+// (pullSources).
 
 // batchBytes is the size at which a transfer sends a batch of records;
 // one batch is in flight per transfer, so this bounds its memory.
@@ -77,17 +81,17 @@ func (s *Store) pullRound(ctx context.Context) (progress, done bool) {
 	if len(parts) == 0 {
 		return false, true
 	}
+	me, _ := t.Member(s.name)
 	bySource, members := map[string][]int{}, map[string]Member{}
 	for _, p := range parts {
-		for _, m := range sources(t, p, s.name) {
+		for _, m := range pullSources(t, p, me) {
 			bySource[m.Name] = append(bySource[m.Name], p)
 			members[m.Name] = m
 		}
 	}
-	me, _ := t.Member(s.name)
 	failed := s.pullAll(ctx, members, bySource, me.Joining)
 	for i, p := range parts {
-		if !anySourceIn(t, p, s.name, failed) {
+		if !anyIn(pullSources(t, p, me), failed) {
 			s.holdings.markHeld(p, gens[i])
 			progress = true
 		}
@@ -110,8 +114,28 @@ func sources(t *Table, p int, self string) []Member {
 	return out
 }
 
-func anySourceIn(t *Table, p int, self string, names map[string]bool) bool {
-	for _, m := range sources(t, p, self) {
+// pullSources returns the nodes self pulls partition p from: its
+// sources, and, while self is joining, the other joining members too.
+// Two workers that join at once each become ready on their own, and each
+// may serve as primary while its table still shows the other joining:
+// registered with each other (pull), each copies such writes to the
+// other, as the old owners do. Without it, the one whose table is behind
+// writes without the other, which already serves the partition as its
+// authority and answers from a stale copy.
+func pullSources(t *Table, p int, self Member) []Member {
+	out := sources(t, p, self.Name)
+	if self.Joining {
+		for _, m := range t.members {
+			if m.Joining && m.Name != self.Name {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+func anyIn(ms []Member, names map[string]bool) bool {
+	for _, m := range ms {
 		if names[m.Name] {
 			return true
 		}

@@ -182,3 +182,36 @@ func TestTablePartitionIsStableAndInRange(t *testing.T) {
 		}
 	}
 }
+
+// Two workers that join at once pull from each other too (and so register
+// with each other for copies of the writes): each may serve as primary
+// while its table still shows the other joining. Seen in the compose
+// scale step: the one whose table was behind wrote without the other,
+// which answered a read from its stale copy. A ready node pulling again
+// (after a crash) needs no joining member's copies.
+func TestJoinersPullFromEachOther(t *testing.T) {
+	members := []Member{{Name: "a", Addr: "a:1"}, {Name: "b", Addr: "b:1"}, {Name: "c", Addr: "c:1"},
+		{Name: "j1", Addr: "j1:1", Joining: true}, {Name: "j2", Addr: "j2:1", Joining: true}}
+	tb := NewTable(members, 64, 2, 1)
+	for p := range tb.Partitions() {
+		names := func(self Member) map[string]bool {
+			got := map[string]bool{}
+			for _, m := range pullSources(tb, p, self) {
+				got[m.Name] = true
+			}
+			return got
+		}
+		j1 := names(members[3])
+		if !j1["j2"] || j1["j1"] {
+			t.Fatalf("partition %d: joining j1 pulls from %v; want j2 among them, not itself", p, j1)
+		}
+		for _, m := range tb.Candidates(p) {
+			if !j1[m.Name] {
+				t.Fatalf("partition %d: joining j1 pulls from %v; want every candidate (%s missing)", p, j1, m.Name)
+			}
+		}
+		if a := names(members[0]); a["j1"] || a["j2"] {
+			t.Fatalf("partition %d: ready a pulls from %v; want no joining member", p, a)
+		}
+	}
+}
