@@ -177,3 +177,15 @@ func TestRunRefusesBadSetup(t *testing.T) {
 		})
 	}
 }
+
+// -request-timeout reaches the middleware: a request that outlives it
+// saves nothing and answers 503 (1ns: every request outlives it).
+func TestRequestTimeoutRefusesLateSaves(t *testing.T) {
+	s := start(t, []string{"-request-timeout", "1ns"}, noEnv)
+	if code, body, _ := httpGet(t, s.url+"/"); code != http.StatusServiceUnavailable {
+		t.Fatalf("GET / past the request timeout: %d %q, want 503", code, body)
+	}
+	if !strings.Contains(s.log.String(), "deadline passed") {
+		t.Errorf("the refused save is not logged with its cause:\n%s", s.log)
+	}
+}
