@@ -115,9 +115,13 @@ type Config struct {
 	// with ErrNoQuorum, and Ready is false, while this node sees no more
 	// than half of the last stable membership (see StableAfter). Reads
 	// too: a user who reads a stale counter on the minority side and
-	// writes it back elsewhere loses the writes in between. Off, both
-	// sides of a split keep serving and the replicas converge by version
-	// after the heal, counting conflicts. Default false.
+	// writes it back elsewhere loses the writes in between. For the same
+	// reason a node that serves a session without being its authority
+	// (on failover, while pulling) refuses when not every replica
+	// answered, instead of serving the copy it found. Off, both sides of
+	// a split keep serving (the copy found, possibly stale) and the
+	// replicas converge by version after the heal, counting conflicts.
+	// Default false.
 	Quorum bool
 
 	// StableAfter is how long the member set must stay unchanged to

@@ -104,7 +104,11 @@ func (s *Store) admit(t *Table, p int, h header) error {
 // no copy was found and they did not (a node cut off from the others, a
 // failover past replicas that timed out), the session may well exist, and local
 // returns ErrUnavailable instead: a request that fails can be retried, a
-// session wrongly reported gone is lost to its user.
+// session wrongly reported gone is lost to its user. A copy found while
+// not every source answered is served (available, possibly stale: a
+// backup cut off from the others still answers), unless Config.Quorum
+// asks for consistency first: then it is ErrUnavailable too, as a stale
+// read written back elsewhere loses the writes in between.
 func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bool, error) {
 	rec, ok := s.engine.Get(id)
 	t := s.Table()
@@ -116,8 +120,11 @@ func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bo
 		rec, ok = got, true
 		s.merge(&got) // counts a conflict if this node's copy held a lost write
 	}
-	if !ok && !complete {
+	switch {
+	case !ok && !complete:
 		return rec, false, fmt.Errorf("partition %d on %s: no copy here and the replicas did not all answer: %w", p, s.name, ErrUnavailable)
+	case !complete && s.cfg.Quorum:
+		return rec, false, fmt.Errorf("partition %d on %s: the replicas did not all answer, and this copy may be stale: %w", p, s.name, ErrUnavailable)
 	}
 	return rec, ok, nil
 }

@@ -265,3 +265,39 @@ func TestMissAfterSkippingSilentReplicasIsNotFinal(t *testing.T) {
 		t.Fatal("found a session nobody holds")
 	}
 }
+
+// A node serving a session it is no authority for, whose sources do not
+// answer, serves the copy it has (available, possibly stale) by default;
+// with Quorum, which puts consistency first, it refuses instead: a stale
+// read written back elsewhere loses the writes in between.
+func TestCopyFoundWithoutEverySourceIsServedOnlyWithoutQuorum(t *testing.T) {
+	for _, quorum := range []bool{false, true} {
+		s := routeStore(t, &fakeCaller{reply: func(string) ([]byte, error) { return nil, peer.ErrUnavailable }})
+		s.cfg.Quorum = quorum
+		m := s.members
+		m.clock, m.members, m.stable = time.Now, map[string]Member{}, map[string]bool{}
+		for _, mb := range s.Table().Members() {
+			m.members[mb.Name], m.stable[mb.Name] = mb, true
+		}
+		var id string
+		for { // self ("b") the backup: served on failover, sources silent
+			id = session.NewID()
+			if order := s.Table().Order(s.Table().Partition(id)); order[0].Name == "a" && order[1].Name == "b" {
+				break
+			}
+		}
+		now := s.cfg.Now()
+		if _, err := s.engine.Put(id, session.Record{ID: id, Created: now, Touched: now, Idle: now.Add(time.Hour), Version: 1}); err != nil {
+			t.Fatal(err)
+		}
+		req := routed{header: header{flags: flagFailover}, id: id}
+		resp, err := s.handle(context.Background(), opLoad, req.marshal(opLoad))
+		_, found, _ := parseFound(resp)
+		switch err := fromRemote(err); {
+		case !quorum && (err != nil || !found):
+			t.Errorf("without Quorum: %v, found %v; want this node's copy", err, found)
+		case quorum && !errors.Is(err, ErrUnavailable):
+			t.Errorf("with Quorum: %v, found %v; want ErrUnavailable", err, found)
+		}
+	}
+}
