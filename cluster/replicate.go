@@ -105,17 +105,20 @@ func (s *Store) admit(t *Table, p int, h header) error {
 // failover past replicas that timed out), the session may well exist, and local
 // returns ErrUnavailable instead: a request that fails can be retried, a
 // session wrongly reported gone is lost to its user. A copy found while
-// not every source answered is served (available, possibly stale: a
-// backup cut off from the others still answers), unless Config.Quorum
-// asks for consistency first: then it is ErrUnavailable too, as a stale
-// read written back elsewhere loses the writes in between.
+// a source that was asked did not answer is served (available, possibly
+// stale: a backup cut off from the others still answers), unless
+// Config.Quorum asks for consistency first: then it is ErrUnavailable
+// too, as a stale read written back elsewhere loses the writes in
+// between. Replicas the sender found silent (skipped, see recover) do not
+// count there: every write they acknowledged is on this node too, so a
+// crash costs no failed reads.
 func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bool, error) {
 	rec, ok := s.engine.Get(id)
 	t := s.Table()
 	if t.IsPrimary(p, s.name) && s.holdings.holds(p) && !s.isolated() {
 		return rec, ok, nil
 	}
-	got, found, complete := s.recover(ctx, t, p, id)
+	got, found, complete, asked := s.recover(ctx, t, p, id)
 	if found && (!ok || wins(&got, &rec)) {
 		rec, ok = got, true
 		s.merge(&got) // counts a conflict if this node's copy held a lost write
@@ -123,7 +126,7 @@ func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bo
 	switch {
 	case !ok && !complete:
 		return rec, false, fmt.Errorf("partition %d on %s: no copy here and the replicas did not all answer: %w", p, s.name, ErrUnavailable)
-	case !complete && s.cfg.Quorum:
+	case !asked && s.cfg.Quorum:
 		return rec, false, fmt.Errorf("partition %d on %s: the replicas did not all answer, and this copy may be stale: %w", p, s.name, ErrUnavailable)
 	}
 	return rec, ok, nil
@@ -138,8 +141,9 @@ func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bo
 // complete reports whether a miss can be trusted: every source answered
 // (one skipped did not: a replica that timed out, busy with a pause check
 // of its own, may well hold the session), and this node is an owner of p
-// or an owner was asked.
-func (s *Store) recover(ctx context.Context, t *Table, p int, id string) (rec session.Record, found, complete bool) {
+// or an owner was asked. asked reports whether every source asked
+// answered.
+func (s *Store) recover(ctx context.Context, t *Table, p int, id string) (rec session.Record, found, complete, asked bool) {
 	srcs := sources(t, p, s.name)
 	skipped := false
 	if earlierSilent(ctx) {
@@ -163,19 +167,20 @@ func (s *Store) recover(ctx context.Context, t *Table, p int, id string) (rec se
 		}()
 	}
 	wg.Wait()
-	owner, all := t.IsOwner(p, s.name), !skipped
+	owner, asked := t.IsOwner(p, s.name), true
 	var best *session.Record
 	for i, c := range copies {
-		all = all && answered[i]
+		asked = asked && answered[i]
 		owner = owner || t.IsOwner(p, srcs[i].Name)
 		if c != nil && (best == nil || wins(c, best)) {
 			best = c
 		}
 	}
+	complete = asked && !skipped && owner
 	if best == nil {
-		return session.Record{}, false, all && owner
+		return session.Record{}, false, complete, asked
 	}
-	return *best, true, all && owner
+	return *best, true, complete, asked
 }
 
 // silentKey marks the ctx of a request served on failover past replicas

@@ -299,5 +299,14 @@ func TestCopyFoundWithoutEverySourceIsServedOnlyWithoutQuorum(t *testing.T) {
 		case quorum && !errors.Is(err, ErrUnavailable):
 			t.Errorf("with Quorum: %v, found %v; want ErrUnavailable", err, found)
 		}
+		// The primary crashed: the sender found it silent, and this backup
+		// has every write it acknowledged. Served either way, once the
+		// sources still asked (the next node) answer.
+		s.caller = &fakeCaller{reply: func(string) ([]byte, error) { return marshalFound(session.Record{}, false), nil }}
+		req.flags = flagFailover | flagSilent
+		resp, err = s.handle(context.Background(), opLoad, req.marshal(opLoad))
+		if _, found, _ := parseFound(resp); err != nil || !found {
+			t.Errorf("quorum %v, failover past a silent primary: %v, found %v; want this node's copy", quorum, fromRemote(err), found)
+		}
 	}
 }
