@@ -55,7 +55,12 @@ func TestCompose(t *testing.T) {
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			start := time.Now()
-			defer func() { t.Logf("step %s took %v", st.name, time.Since(start).Round(time.Second)) }()
+			defer func() {
+				if t.Failed() {
+					s.stepLogs(t, start)
+				}
+				t.Logf("step %s took %v", st.name, time.Since(start).Round(time.Second))
+			}()
 			st.run(t, s)
 		})
 	}

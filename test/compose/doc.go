@@ -36,7 +36,8 @@
 // step's load ends a few seconds after the fault has healed. The test logs each docker command and each loadcheck report
 // (go test -v). The stack is torn down (docker compose down -v) in
 // t.Cleanup, also when a step fails; on failure the workers' and the
-// balancer's logs are printed first.
+// balancer's logs are printed first, and a failed step prints every
+// worker's whole log since the step began.
 //
 // # Requirements
 //

@@ -191,6 +191,21 @@ func (s *stack) teardown(t *testing.T) {
 	}
 }
 
+// stepLogs prints every worker's whole log since a failed step began:
+// the last lines at teardown come from later steps, which restart the
+// workers, and a lost write needs the log of the moment it was lost.
+func (s *stack) stepLogs(t *testing.T, since time.Time) {
+	ids, _, err := execute(cmdTimeout, s.composeCmd("ps", "-q", "worker"))
+	if err != nil {
+		t.Logf("compose: no worker logs for the failed step: %v", err)
+		return
+	}
+	for _, id := range strings.Fields(ids) {
+		out, errs, _ := execute(cmdTimeout, exec.Command("docker", "logs", "--since", since.Format(time.RFC3339Nano), id))
+		t.Logf("compose: log of worker %.12s since the step began:\n%s%s", id, out, errs)
+	}
+}
+
 // composeRun runs a compose command against the stack and returns stdout.
 func (s *stack) composeRun(t *testing.T, args ...string) string {
 	return s.run(t, cmdTimeout, s.composeCmd(args...))
