@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sessionmesh/sessionmesh/httpmw"
 	"github.com/sessionmesh/sessionmesh/session"
@@ -42,6 +43,8 @@ func handlers(b *testing.B) map[string]http.Handler {
 	return map[string]http.Handler{
 		"bare":   &bareCounter{n: make(map[string]int)},
 		"memory": httpmw.New(m)(http.HandlerFunc(counter)),
+		// as the demo runs it: every request bounded (a ctx with a timer)
+		"memory-timeout": httpmw.New(m, httpmw.WithTimeout(time.Minute))(http.HandlerFunc(counter)),
 	}
 }
 
@@ -64,7 +67,7 @@ func firstCookie(b *testing.B, h http.Handler) string {
 // collector's work included, and unaffected by time spent waiting for a
 // core on a shared machine.
 func BenchmarkCounter(b *testing.B) {
-	for _, name := range []string{"bare", "memory"} {
+	for _, name := range []string{"bare", "memory", "memory-timeout"} {
 		b.Run(name, func(b *testing.B) {
 			h := handlers(b)[name]
 			cookie := firstCookie(b, h)

@@ -81,14 +81,15 @@ func (mw *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		mw.onError(w, r, ErrNoManager)
 		return
 	}
+	ctx := r.Context()
 	if mw.timeout > 0 {
-		ctx, cancel := context.WithTimeout(r.Context(), mw.timeout)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, mw.timeout)
 		defer cancel()
-		r = r.WithContext(ctx)
 	}
-	s := mw.m.Start(r.Context(), mw.token(r))
+	s := mw.m.Start(ctx, mw.token(r))
 	rw := newWriter(w, r, s, mw)
-	mw.next.ServeHTTP(rw, r.WithContext(session.NewContext(r.Context(), s)))
+	mw.next.ServeHTTP(rw, r.WithContext(session.NewContext(ctx, s)))
 	// Not deferred: a handler that panics must not save half its changes.
 	rw.commit()
 }
