@@ -27,13 +27,7 @@ const (
 func TestKill(t *testing.T) {
 	r, l := startLoaded(t, patient)
 
-	ws := r.pool.Workers()
-	victim, survivors := ws[1], r.workers(ws[1])
-	start := time.Now()
-	victim.Kill()
-	detected := r.waitMembers("the survivors to drop the killed worker", survivors, 30*time.Second)
-	r.waitConverged("two copies of every partition on the survivors", survivors, 60*time.Second)
-	redundant := time.Since(start)
+	victim, survivors, detected, redundant := r.loseOne("killed", (*worker.Worker).Kill)
 	t.Logf("kill -9 %s with %d sessions held: failure detected after %v, two copies of everything again after %v",
 		victim.Name(), len(r.tokens), detected.Round(time.Millisecond), redundant.Round(time.Millisecond))
 	if redundant > redundancyWithin {

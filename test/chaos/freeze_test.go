@@ -3,6 +3,8 @@ package chaos
 import (
 	"testing"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/test/worker"
 )
 
 // frozenTimeout is the per-attempt timeout while a worker may be frozen:
@@ -17,19 +19,16 @@ const frozenTimeout = 3 * time.Second
 func TestFreeze(t *testing.T) {
 	r, l := startLoaded(t, frozenTimeout)
 
-	ws := r.pool.Workers()
-	victim, others := ws[1], r.workers(ws[1])
-	start := time.Now()
-	victim.Stop()
-	detected := r.waitMembers("the others to declare the frozen worker dead", others, 30*time.Second)
-	r.waitConverged("two copies of every partition without the frozen worker", others, 60*time.Second)
-	frozen := time.Since(start)
+	victim, _, detected, redundant := r.loseOne("frozen", (*worker.Worker).Stop)
+	since := time.Now()
 	l.runFor(0, 200) // writes the frozen worker's copies miss
+	frozen := redundant + time.Since(since)
 	victim.Cont()
+	ws := r.pool.Workers()
 	back := r.waitConverged("the thawed worker to rejoin", ws, 60*time.Second)
 	t.Logf("SIGSTOP %s: declared dead after %v, two copies again after %v, frozen for %v; whole again %v after SIGCONT",
-		victim.Name(), detected.Round(time.Millisecond), frozen.Round(time.Millisecond),
-		time.Since(start).Round(time.Millisecond), back.Round(time.Millisecond))
+		victim.Name(), detected.Round(time.Millisecond), redundant.Round(time.Millisecond),
+		frozen.Round(time.Millisecond), back.Round(time.Millisecond))
 	l.runFor(*loadFor, 200)
 	rep := l.finish("SIGSTOP one of three, then SIGCONT")
 	t.Logf("failover: the longest any user went without an answer was %v", rep.LongestWait.Round(time.Millisecond))

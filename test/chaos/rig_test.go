@@ -167,6 +167,22 @@ func (r *rig) convergedErr(live []*worker.Worker) error {
 	return nil
 }
 
+// loseOne hits the second worker with fault (kill -9, SIGSTOP) and waits
+// until the others have dropped it from their tables and hold two copies
+// of every partition without it. It returns the victim, the others, and
+// how long after the fault each of the two waits ended. how names the
+// victim in the waits' descriptions ("killed", "frozen").
+func (r *rig) loseOne(how string, fault func(*worker.Worker)) (victim *worker.Worker, others []*worker.Worker, detected, redundant time.Duration) {
+	r.t.Helper()
+	ws := r.pool.Workers()
+	victim, others = ws[1], r.workers(ws[1])
+	start := time.Now()
+	fault(victim)
+	detected = r.waitMembers("the others to drop the "+how+" worker", others, 30*time.Second)
+	r.waitConverged("two copies of every partition without the "+how+" worker", others, 60*time.Second)
+	return victim, others, detected, time.Since(start)
+}
+
 // waitMembers waits until the live workers see only each other and
 // returns how long that took.
 func (r *rig) waitMembers(what string, live []*worker.Worker, timeout time.Duration) time.Duration {
