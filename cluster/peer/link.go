@@ -72,6 +72,7 @@ func newLink(nc net.Conn, br *bufio.Reader, k keys, cfg *Config) *link {
 	l := &link{nc: nc}
 	l.r = frameReader{r: br, maxBody: cfg.MaxFrame, open: k.recv}
 	l.w = frameWriter{nc: nc, timeout: cfg.WriteTimeout, seal: k.send}
+	l.w.room.L = &l.w.mu
 	return l
 }
 
@@ -95,17 +96,29 @@ type frameWriter struct {
 	seal    *sealer    // nil: plain frames
 	writing bool       // a goroutine is writing; it will see to pending too
 	err     error      // the first write error; the connection is done
+	room    sync.Cond  // on mu: pending was taken by a write, or err was set
 }
 
 // maxKeep is the largest buffer kept between writes: one huge frame must
 // not pin its buffer for the life of the connection.
 const maxKeep = 64 << 10
 
+// maxPending bounds the frames queued behind a write in progress. A sender
+// whose frame does not fit waits until the write takes the queue (or
+// fails, at the latest after WriteTimeout), so a peer that stops reading
+// holds at most this much of a connection's memory beyond the socket
+// buffers, not every answer its requests asked for: its handlers block
+// instead, and with them (MaxInflight) the reading of its requests.
+const maxPending = 1 << 20
+
 // write queues f and writes it, or leaves it to the goroutine writing now.
 // An error means the connection is broken; it is then closed.
 func (fw *frameWriter) write(f *frame) error {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
+	for fw.err == nil && fw.writing && len(fw.pending) > 0 && len(fw.pending)+len(f.body) > maxPending {
+		fw.waitLocked()
+	}
 	if fw.err != nil {
 		return fw.err
 	}
@@ -154,6 +167,7 @@ func (fw *frameWriter) drain() {
 func (fw *frameWriter) flushLocked() {
 	buf := fw.pending
 	fw.pending = fw.spare[:0]
+	fw.room.Broadcast()
 	fw.mu.Unlock()
 	fw.nc.SetWriteDeadline(time.Now().Add(fw.timeout))
 	_, err := fw.nc.Write(buf)
@@ -175,5 +189,9 @@ func (fw *frameWriter) failLocked(err error) {
 		fw.err = fmt.Errorf("write: %w", err)
 		fw.pending = nil
 		fw.nc.Close()
+		fw.room.Broadcast()
 	}
 }
+
+// waitLocked waits for room in pending (see maxPending).
+func (fw *frameWriter) waitLocked() { fw.room.Wait() }
