@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -48,17 +49,12 @@ func (s *Store) merge(rec *session.Record) (bool, error) {
 		return false, nil
 	}
 	var lost *session.Record
-	stored := false
-	_, err := s.engine.Update(rec.ID, func(cur *session.Record, found bool) (bool, error) {
-		if found && !wins(rec, cur) {
-			return false, nil
+	stored, err := s.engine.PutIf(rec.ID, rec, func(cur []byte) bool {
+		if !winsStored(rec, cur) {
+			return false
 		}
-		if found && diverged(cur, rec) {
-			c := *cur
-			lost = &c
-		}
-		*cur, stored = *rec, true
-		return true, nil
+		lost = divergedStored(cur, rec)
+		return true
 	})
 	if lost != nil {
 		s.conflict(lost, rec)
@@ -92,24 +88,73 @@ func (s *Store) conflict(lost, won *session.Record) {
 		"won_version", won.Version, "won_touched", won.Touched)
 }
 
-// wins reports whether a beats b.
+// wins reports whether copy a of a session beats copy b: the higher
+// version; for equal versions the later Touched, then the larger encoding
+// (without the ID), so that every node picks the same copy.
 func wins(a, b *session.Record) bool {
+	if c := compareHeads(a, b); c != 0 {
+		return c > 0
+	}
+	return bytes.Compare(anonymous(a), anonymous(b)) > 0
+}
+
+// winsStored is wins(rec, the stored copy), given the stored copy's binary
+// form without the ID (what the engine keeps); it decodes the stored
+// header only.
+func winsStored(rec *session.Record, stored []byte) bool {
+	var cur session.Record
+	if cur.UnmarshalHeader(stored) != nil {
+		return true // unreadable: anything is better
+	}
+	if c := compareHeads(rec, &cur); c != 0 {
+		return c > 0
+	}
+	return bytes.Compare(anonymous(rec), stored) > 0
+}
+
+func compareHeads(a, b *session.Record) int {
 	switch {
 	case a.Version != b.Version:
-		return a.Version > b.Version
+		return cmp.Compare(a.Version, b.Version)
 	case !a.Touched.Equal(b.Touched):
-		return a.Touched.After(b.Touched)
+		return a.Touched.Compare(b.Touched)
 	}
-	return bytes.Compare(a.AppendBinary(nil), b.AppendBinary(nil)) > 0
+	return 0
+}
+
+// anonymous is rec's binary form without its ID.
+func anonymous(rec *session.Record) []byte {
+	r := *rec
+	r.ID = ""
+	return r.AppendBinary(nil)
 }
 
 // diverged reports whether loser holds a write winner lacks (see the top
 // of this file).
 func diverged(loser, winner *session.Record) bool {
 	if loser.Version == winner.Version {
-		return !bytes.Equal(loser.AppendBinary(nil), winner.AppendBinary(nil))
+		return !bytes.Equal(anonymous(loser), anonymous(winner))
 	}
 	return loser.Touched.After(winner.Touched)
+}
+
+// divergedStored returns the stored copy (binary form without the ID)
+// when it diverged from winner (see diverged), nil otherwise. It decodes
+// the header only, unless the copy did diverge.
+func divergedStored(stored []byte, winner *session.Record) *session.Record {
+	var loser session.Record
+	if loser.UnmarshalHeader(stored) != nil {
+		return nil
+	}
+	if loser.Version == winner.Version && bytes.Equal(stored, anonymous(winner)) ||
+		loser.Version != winner.Version && !loser.Touched.After(winner.Touched) {
+		return nil
+	}
+	if loser.UnmarshalBinary(stored) != nil {
+		return nil
+	}
+	loser.ID = winner.ID
+	return &loser
 }
 
 // entryHash is one session's share of its partition's digest.

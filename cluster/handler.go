@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
-
-	"github.com/sessionmesh/sessionmesh/session"
 )
 
 // handle is the peer.Handler: it decodes a request from another node and
@@ -53,8 +51,8 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 	return nil, fmt.Errorf("%w: unknown op %d", ErrBadMessage, op)
 }
 
-// handlePut stores a replica (or hinted) copy unless this node holds the
-// same or a newer version, which counts as holding it. A draining node
+// handlePut stores a replica (or hinted) copy unless this node's copy
+// wins over it (merge), which counts as holding it. A draining node
 // refuses (accept).
 func (s *Store) handlePut(body []byte) ([]byte, error) {
 	req, err := parsePut(body)
@@ -66,15 +64,9 @@ func (s *Store) handlePut(body []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer done()
-	if !session.ValidID(req.rec.ID) {
-		return nil, fmt.Errorf("%w: put of invalid ID %.50q", ErrBadMessage, req.rec.ID)
-	}
-	stored, err := s.engine.Put(req.rec.ID, req.rec)
+	stored, err := s.merge(&req.rec)
 	if err != nil {
 		return nil, err
-	}
-	if stored {
-		s.wrote(s.Table().Partition(req.rec.ID))
 	}
 	if req.hint != "" {
 		s.hints.add(req.hint, req.rec.ID)

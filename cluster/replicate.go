@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/internal/engine"
 	"github.com/sessionmesh/sessionmesh/session"
-	"github.com/sessionmesh/sessionmesh/stores/memory"
 )
 
 // A tombstone is what Delete and Renew leave behind: a record with no
@@ -245,7 +245,7 @@ func (s *Store) create(ctx context.Context, p int, patch session.Patch) error {
 		case found && rec.Version == 1 && rec.Created.Equal(patch.Now):
 			return false, nil
 		case found:
-			return false, memory.ErrIDInUse
+			return false, engine.ErrIDInUse
 		}
 		if err := session.CheckDeadline(ctx); err != nil {
 			return false, err
@@ -293,7 +293,7 @@ func (s *Store) install(ctx context.Context, p int, id string, rec session.Recor
 	if err := session.CheckDeadline(ctx); err != nil {
 		return fmt.Errorf("install in partition %d: %w", p, err)
 	}
-	if _, err := s.engine.Put(id, rec); err != nil {
+	if _, err := s.merge(&rec); err != nil {
 		return fmt.Errorf("install in partition %d: %w", p, err)
 	}
 	return s.replicate(ctx, p, rec)

@@ -6,8 +6,8 @@ import (
 	"fmt"
 
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
+	"github.com/sessionmesh/sessionmesh/internal/engine"
 	"github.com/sessionmesh/sessionmesh/session"
-	"github.com/sessionmesh/sessionmesh/stores/memory"
 )
 
 // redirectError is a callee's answer to a request for a partition whose
@@ -140,7 +140,7 @@ var remoteCodes = []struct {
 	{codeNoQuorum, ErrNoQuorum}, // before codeUnavailable, which it wraps
 	{codeNotSynced, ErrNotSynced},
 	{codeUnavailable, ErrUnavailable},
-	{codeInvalidID, memory.ErrInvalidID},
+	{codeInvalidID, engine.ErrInvalidID},
 	{codeDeadline, context.DeadlineExceeded},
 }
 

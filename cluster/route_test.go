@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
+	"github.com/sessionmesh/sessionmesh/internal/engine"
 	"github.com/sessionmesh/sessionmesh/session"
-	"github.com/sessionmesh/sessionmesh/stores/memory"
 )
 
 // call is one request a fakeCaller saw.
@@ -42,7 +42,7 @@ func (f *fakeCaller) Call(_ context.Context, addr string, op uint8, body []byte)
 // network: self is "b", so "a" or "c" is the primary of most partitions.
 func routeStore(t *testing.T, caller Caller) *Store {
 	t.Helper()
-	eng, err := memory.New(memory.Config{})
+	eng, err := engine.New(engine.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestPrimaryRefusesAWriteAfterItsDeadline(t *testing.T) {
 		id = session.NewID()
 	}
 	now := s.cfg.Now()
-	if _, err := s.engine.Put(id, session.Record{ID: id, Values: map[string][]byte{"n": []byte("1")}, Created: now, Touched: now, Idle: now.Add(time.Hour), Version: 1}); err != nil {
+	if _, err := s.merge(&session.Record{ID: id, Values: map[string][]byte{"n": []byte("1")}, Created: now, Touched: now, Idle: now.Add(time.Hour), Version: 1}); err != nil {
 		t.Fatal(err)
 	}
 	save := func(budget time.Duration, deadline time.Time) error {
@@ -287,7 +287,7 @@ func TestCopyFoundWithoutEverySourceIsServedOnlyWithoutQuorum(t *testing.T) {
 			}
 		}
 		now := s.cfg.Now()
-		if _, err := s.engine.Put(id, session.Record{ID: id, Created: now, Touched: now, Idle: now.Add(time.Hour), Version: 1}); err != nil {
+		if _, err := s.merge(&session.Record{ID: id, Created: now, Touched: now, Idle: now.Add(time.Hour), Version: 1}); err != nil {
 			t.Fatal(err)
 		}
 		req := routed{header: header{flags: flagFailover}, id: id}

@@ -15,8 +15,8 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
+	"github.com/sessionmesh/sessionmesh/internal/engine"
 	"github.com/sessionmesh/sessionmesh/session"
-	"github.com/sessionmesh/sessionmesh/stores/memory"
 )
 
 // Store is one node of the cluster and a session.Store: any node serves any
@@ -28,7 +28,7 @@ type Store struct {
 	peerAddr string // advertised peer address of this node
 	log      *slog.Logger
 
-	engine   *memory.Store
+	engine   *engine.Map
 	members  *membership
 	server   *peer.Server
 	client   *peer.Client
@@ -125,7 +125,7 @@ func (s *Store) onTable(old, next *Table) {
 // recording how to undo each step if a later one fails.
 func (s *Store) start(undo *[]func()) error {
 	var err error
-	if s.engine, err = memory.New(memory.Config{MaxSessionBytes: s.cfg.MaxRecordSize, Now: s.cfg.Now}); err != nil {
+	if s.engine, err = engine.New(engine.Config{MaxSessionBytes: s.cfg.MaxRecordSize, Now: s.cfg.Now}); err != nil {
 		return fmt.Errorf("cluster: engine: %w", err)
 	}
 	*undo = append(*undo, func() { s.engine.Close() })
@@ -317,7 +317,7 @@ func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string
 	case token != "" && !session.ValidID(token):
 		err = session.ErrNotFound
 	case (token == "" || p.NewID != "") && !session.ValidID(p.NewID):
-		err = fmt.Errorf("%w: %.50q", memory.ErrInvalidID, p.NewID)
+		err = fmt.Errorf("%w: %.50q", engine.ErrInvalidID, p.NewID)
 	case patchSize(&p) > s.cfg.MaxRecordSize:
 		err = fmt.Errorf("patch of %d bytes exceeds MaxRecordSize (%d): %w", patchSize(&p), s.cfg.MaxRecordSize, session.ErrTooLarge)
 	case !s.quorate():

@@ -1,62 +1,31 @@
-// Package memory is the in-process session store: a sharded map from session
-// ID to the session's compact binary form. It is the store of a single worker
-// and the engine each cluster node keeps its partitions in.
+// Package memory is the in-process session store: the store of a single
+// worker (or of several behind a sticky balancer that accept losing
+// sessions when a worker stops). Sessions live in the process's memory as
+// their compact binary form, in a sharded map whose pages mostly sit
+// outside the Go heap, so a million sessions cost the garbage collector
+// next to nothing; package internal/engine describes the layout.
 //
-// # Model
-//
-// The store is split into Config.Shards parts, each with its own mutex, so
-// requests for different sessions rarely wait for each other. A shard keeps
-// each session as its compact binary form (session.Record.AppendBinary,
-// without the ID) in a slot of a slab, and an index from the session's ID,
-// decoded to its 32 bytes, to the slot. Neither holds a Go pointer per
-// session, so with a million sessions the garbage collector has a few
-// thousand objects to look at instead of millions, and a rewritten session
-// reuses its slot instead of leaving garbage.
-//
-// The slab's pages are 64 KiB of slots of one size class (classes 16 bytes
-// or an eighth apart). On unix they are mapped from the operating system
-// outside the Go heap. That is what keeps the memory of a large store near
-// its size: the Go runtime lets its heap grow to twice the live heap between
-// collections (GOGC=100), so a million ~200-byte sessions held in the heap
-// cost about twice their bytes in RSS, while pages outside it cost them once.
-// (Consequently GOMEMLIMIT does not see them: when you set one, leave room
-// for Stats().Bytes.) A session larger than the largest class (16 KiB) gets
-// a page of its own in the Go heap. Sessions that grow or shrink move between
-// classes and leave holes; a class that is more than an eighth empty is
-// compacted under its shard's lock (its emptiest pages are emptied into the
-// holes of the others and given back), so the pages held stay within about
-// an eighth of the slots used. Pages go back to the operating system when
-// they empty, and all of them once the Store is unreachable (the engine
-// methods work after Close, so Close cannot free them).
-//
-// Stored bytes are changed in place, so every read copies (decodes) them
-// under the shard's lock. A patch (Save) is applied to the stored bytes
-// directly (session.Patch.ApplyBinary) under that lock, so concurrent
-// patches to different keys of one session all survive, and a counter patch
-// allocates nothing. Renew holds the locks of both the old and the new ID's
-// shards, so a concurrent patch on the old ID either lands before the move
-// (and moves with it) or fails with session.ErrNotFound.
+// Saves apply the patch to the stored bytes under the session's shard
+// lock, so concurrent patches to different keys of one session all
+// survive. Renew holds the locks of both the old and the new ID's shards,
+// so a concurrent patch on the old ID either lands before the move (and
+// moves with it) or fails with session.ErrNotFound.
 //
 // # Expiry
 //
-// Expiry is lazy on read (an expired session is removed when it is looked up)
-// plus a background sweeper that removes expired sessions every
+// Expiry is lazy on read (an expired session is removed when it is looked
+// up) plus a background sweeper that removes expired sessions every
 // Config.SweepInterval. Close stops the sweeper and waits for it.
 //
 // # When full
 //
 // With Config.MaxSessions or Config.MaxBytes set, a write that takes the
-// store over its bound evicts sessions until it is within it again: from the
-// shard being written, it samples a few sessions and evicts the one with the
-// earliest deadline (an expired one first), like Redis's volatile-ttl. When
-// that shard has nothing else to give, the other shards are trimmed the same
-// way. The session being written is never evicted.
+// store over its bound evicts sessions until it is within it again: from
+// the shard being written, it samples a few sessions and evicts the one
+// with the earliest deadline (an expired one first), like Redis's
+// volatile-ttl. The session being written is never evicted. Evictions are
+// counted in Stats.Evictions.
 //
-// The policy is chosen because a memory bound must never refuse a login: a
-// full store that rejected writes would lock new users out of the site, while
-// the sessions evicted are the ones closest to expiring anyway (the least
-// recently active, or those near their absolute lifetime). Sampling instead
-// of keeping an ordered index costs no memory per session and no work on
-// reads. Evictions are counted in Stats.Evictions so an operator can see that
-// the bound is too small.
+// To share sessions between workers without an extra server, give the
+// memory store a cluster block in config (package cluster).
 package memory

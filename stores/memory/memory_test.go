@@ -18,19 +18,6 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, now func() time.Time) session.Store {
-		return newStore(t, Config{Now: now})
-	})
-}
-
-// One shard puts every renew's old and new ID under the same lock.
-func TestConformanceOneShard(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, now func() time.Time) session.Store {
-		return newStore(t, Config{Shards: 1, Now: now})
-	})
-}
-
 func newStore(t *testing.T, cfg Config) *Store {
 	t.Helper()
 	s, err := New(cfg)
@@ -75,6 +62,29 @@ func found(t *testing.T, s *Store, id string) bool {
 	return ok
 }
 
+// get loads id, failing the test on an error.
+func get(t *testing.T, s *Store, id string) session.Record {
+	t.Helper()
+	rec, _, err := s.Load(ctx, id)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return rec
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, now func() time.Time) session.Store {
+		return newStore(t, Config{Now: now})
+	})
+}
+
+// One shard puts every renew's old and new ID under the same lock.
+func TestConformanceOneShard(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, now func() time.Time) session.Store {
+		return newStore(t, Config{Shards: 1, Now: now})
+	})
+}
+
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		cfg   Config
@@ -110,65 +120,6 @@ func TestDefaultConfig(t *testing.T) {
 	}
 }
 
-// When full, the store evicts the session closest to its deadline and
-// still accepts the new one.
-func TestEvictsEarliestDeadline(t *testing.T) {
-	clk := newClock()
-	s := newStore(t, Config{Shards: 1, MaxSessions: evictionSample, Now: clk.Now})
-	var ids []string
-	for i := range evictionSample { // deadlines 50, 10, 20, 30, 40 minutes
-		idle := time.Duration((i+evictionSample-1)%evictionSample+1) * 10 * time.Minute
-		ids = append(ids, create(t, s, clk.Now(), idle, "v"))
-	}
-	newest := create(t, s, clk.Now(), time.Minute, "v") // the earliest deadline of all, but just written
-	if found(t, s, ids[1]) {
-		t.Fatal("the session with the earliest deadline (10m) survived the eviction")
-	}
-	for _, id := range append([]string{newest, ids[0]}, ids[2:]...) {
-		if !found(t, s, id) {
-			t.Fatal("a session other than the one closest to its deadline was evicted")
-		}
-	}
-	if st := s.Stats(); st.Sessions != evictionSample || st.Evictions != 1 || st.Expired != 0 {
-		t.Fatalf("Stats = %+v; want %d sessions, 1 eviction", st, evictionSample)
-	}
-}
-
-// An expired session is the first to go, and it counts as expired, not
-// as an eviction of a live session.
-func TestEvictionPrefersExpired(t *testing.T) {
-	clk := newClock()
-	s := newStore(t, Config{Shards: 1, MaxSessions: 2, Now: clk.Now})
-	create(t, s, clk.Now(), time.Hour, "v")
-	create(t, s, clk.Now(), time.Minute, "v")
-	clk.Advance(2 * time.Minute)
-	create(t, s, clk.Now(), time.Hour, "v")
-	if st := s.Stats(); st.Sessions != 2 || st.Evictions != 0 || st.Expired != 1 {
-		t.Fatalf("Stats = %+v; want 2 sessions, 0 evictions, 1 expired", st)
-	}
-}
-
-// A memory bound never refuses a login, even when it is smaller than the
-// number of shards, and it holds at every step.
-func TestFullStoreNeverRefusesLogin(t *testing.T) {
-	clk := newClock()
-	s := newStore(t, Config{Shards: 16, MaxSessions: 10, Now: clk.Now})
-	var last string
-	for i := range 200 {
-		clk.Advance(time.Second)
-		last = create(t, s, clk.Now(), time.Hour, fmt.Sprint(i))
-		if n := s.Stats().Sessions; n > 10 {
-			t.Fatalf("after %d logins the store holds %d sessions; MaxSessions is 10", i+1, n)
-		}
-	}
-	if !found(t, s, last) {
-		t.Fatal("the newest session was evicted")
-	}
-	if st := s.Stats(); st.Sessions != 10 || st.Evictions != 190 {
-		t.Fatalf("Stats = %+v; want 10 sessions and 190 evictions", st)
-	}
-}
-
 func TestMaxBytes(t *testing.T) {
 	clk := newClock()
 	const limit = 4096
@@ -191,77 +142,6 @@ func TestMaxBytes(t *testing.T) {
 	}
 }
 
-func TestStatsBytes(t *testing.T) {
-	clk := newClock()
-	s := newStore(t, Config{Now: clk.Now})
-	id := create(t, s, clk.Now(), time.Hour, "1")
-	rec, _ := s.Get(id)
-	rec.ID = "" // the index holds the ID, not the slot
-	data, _ := rec.MarshalBinary()
-	want := int64(slotFor(len(data)) + entryOverhead)
-	if st := s.Stats(); st.Sessions != 1 || st.Bytes != want {
-		t.Fatalf("Stats = %+v; want 1 session of %d bytes (%d encoded)", st, want, len(data))
-	}
-	s.Save(ctx, id, session.Patch{Now: clk.Now(), Idle: time.Hour, Set: map[string][]byte{"big": make([]byte, 1000)}})
-	want = int64(slotFor(len(data)+1006) + entryOverhead) // key "big" and a 1000-byte value with their lengths
-	if st := s.Stats(); st.Bytes != want {
-		t.Fatalf("Stats.Bytes = %d after adding 1000 bytes; want %d", st.Bytes, want)
-	}
-	s.Remove(id)
-	if st := s.Stats(); st.Sessions != 0 || st.Bytes != 0 {
-		t.Fatalf("Stats after Remove = %+v; want zero", st)
-	}
-}
-
-// slotFor is the size of the slot that holds a record of n bytes.
-func slotFor(n int) int {
-	n = slotNeed(n)
-	for _, size := range slotSizes {
-		if size >= n {
-			return size
-		}
-	}
-	return n
-}
-
-func TestSweep(t *testing.T) {
-	clk := newClock()
-	s := newStore(t, Config{Now: clk.Now})
-	create(t, s, clk.Now(), time.Minute, "a")
-	create(t, s, clk.Now(), 2*time.Minute, "b")
-	keep := create(t, s, clk.Now(), time.Hour, "c")
-	clk.Advance(2 * time.Minute)
-	if n := s.sweep(); n != 2 {
-		t.Fatalf("sweep removed %d sessions; want 2", n)
-	}
-	if st := s.Stats(); st.Sessions != 1 || st.Expired != 2 {
-		t.Fatalf("Stats = %+v; want 1 session, 2 expired", st)
-	}
-	if !found(t, s, keep) {
-		t.Fatal("the sweeper removed a live session")
-	}
-}
-
-// The background sweeper runs on its own and Close stops it (goleak checks
-// that it is gone).
-func TestSweeperRuns(t *testing.T) {
-	clk := newClock()
-	s := newStore(t, Config{SweepInterval: time.Millisecond, Now: clk.Now})
-	create(t, s, clk.Now(), time.Minute, "a")
-	clk.Advance(time.Hour)
-	deadline := time.Now().Add(10 * time.Second)
-	// The sweeper drops the session, then counts it: wait for both.
-	for st := s.Stats(); st.Sessions != 0 || st.Expired == 0; st = s.Stats() {
-		if time.Now().After(deadline) {
-			t.Fatalf("the sweeper did not remove an expired session within 10s: %+v", s.Stats())
-		}
-		time.Sleep(time.Millisecond)
-	}
-	if st := s.Stats(); st.Expired != 1 {
-		t.Fatalf("Stats = %+v; want 1 expired", st)
-	}
-}
-
 func TestClose(t *testing.T) {
 	clk := newClock()
 	s := newStore(t, Config{Now: clk.Now})
@@ -280,9 +160,6 @@ func TestClose(t *testing.T) {
 	}
 	if err := s.Delete(ctx, id); !errors.Is(err, session.ErrClosed) {
 		t.Errorf("Delete after Close: %v; want ErrClosed", err)
-	}
-	if _, ok := s.Get(id); !ok {
-		t.Error("Get after Close lost the session; the engine API must keep working for handoff")
 	}
 }
 
@@ -306,7 +183,7 @@ func TestSaveRefusesBadNewID(t *testing.T) {
 	if _, err := s.Save(ctx, "", session.Patch{NewID: other, Now: clk.Now(), Idle: time.Hour}); !errors.Is(err, ErrIDInUse) {
 		t.Errorf("create with a live session's ID: %v; want ErrIDInUse", err)
 	}
-	if rec, _ := s.Get(other); string(rec.Values["k"]) != "b" || rec.Version != 1 {
+	if rec := get(t, s, other); string(rec.Values["k"]) != "b" || rec.Version != 1 {
 		t.Errorf("the session whose ID was reused changed: %+v", rec)
 	}
 }
@@ -341,13 +218,13 @@ func TestRenewIsAtomic(t *testing.T) {
 		}
 		_, err := s.Save(ctx, old, session.Patch{NewID: newID, Now: clk.Now(), Idle: time.Hour})
 		if err != nil {
-			s.Remove(old) // stop the patchers
+			s.Delete(ctx, old) // stop the patchers
 		}
 		wg.Wait()
 		if err != nil {
 			t.Fatalf("round %d: renew: %v", round, err)
 		}
-		rec, ok := s.Get(newID)
+		rec, ok, _ := s.Load(ctx, newID)
 		if !ok {
 			t.Fatalf("round %d: the renewed session is gone", round)
 		}
@@ -357,191 +234,6 @@ func TestRenewIsAtomic(t *testing.T) {
 			}
 			return true
 		})
-	}
-}
-
-func TestGetReturnsCopyAndSkipsExpired(t *testing.T) {
-	clk := newClock()
-	s := newStore(t, Config{Now: clk.Now})
-	id := create(t, s, clk.Now(), time.Minute, "a")
-	rec, ok := s.Get(id)
-	if !ok || string(rec.Values["k"]) != "a" {
-		t.Fatalf("Get = %+v, %t", rec, ok)
-	}
-	rec.Values["k"][0] = 'X'
-	if again, _ := s.Get(id); string(again.Values["k"]) != "a" {
-		t.Fatal("changing what Get returned changed the store")
-	}
-	clk.Advance(time.Minute)
-	if _, ok := s.Get(id); ok {
-		t.Fatal("Get returned an expired session")
-	}
-	if st := s.Stats(); st.Sessions != 0 || st.Expired != 1 {
-		t.Fatalf("Stats = %+v; want the expired session removed on read", st)
-	}
-}
-
-func TestUpdate(t *testing.T) {
-	clk := newClock()
-	s := newStore(t, Config{MaxSessionBytes: 1024, Now: clk.Now})
-	id := session.NewID()
-	p := session.Patch{NewID: id, Now: clk.Now(), Idle: time.Hour, Set: map[string][]byte{"a": []byte("1")}}
-
-	rec, err := s.Update(id, func(rec *session.Record, found bool) (bool, error) {
-		if found {
-			t.Error("Update of a new ID reported found")
-		}
-		p.Apply(rec)
-		return true, nil
-	})
-	if err != nil || rec.ID != id || rec.Version != 1 {
-		t.Fatalf("Update (create) = %+v, %v", rec, err)
-	}
-
-	rec, err = s.Update(id, func(rec *session.Record, found bool) (bool, error) {
-		rec.Values["a"] = []byte("changed but not written")
-		return false, nil
-	})
-	if err != nil || string(rec.Values["a"]) != "1" {
-		t.Fatalf("Update with write=false returned %q, %v; want the stored record", rec.Values["a"], err)
-	}
-
-	boom := errors.New("boom")
-	if _, err := s.Update(id, func(rec *session.Record, _ bool) (bool, error) {
-		rec.Version = 99
-		return true, boom
-	}); err != boom {
-		t.Fatalf("Update with a failing fn: %v; want fn's error", err)
-	}
-
-	if _, err := s.Update(id, func(rec *session.Record, _ bool) (bool, error) {
-		rec.Values["big"] = make([]byte, 2000)
-		return true, nil
-	}); !errors.Is(err, session.ErrTooLarge) {
-		t.Fatalf("Update over MaxSessionBytes: %v; want ErrTooLarge", err)
-	}
-	if rec, _ := s.Get(id); rec.Version != 1 || len(rec.Values) != 1 {
-		t.Fatalf("after refused updates the record is %+v; want it unchanged", rec)
-	}
-}
-
-func TestPut(t *testing.T) {
-	clk := newClock()
-	s := newStore(t, Config{Now: clk.Now})
-	id := session.NewID()
-	rec := func(version uint64, v string) session.Record {
-		return session.Record{ID: id, Values: map[string][]byte{"k": []byte(v)}, Created: clk.Now(),
-			Touched: clk.Now(), Idle: clk.Now().Add(time.Hour), Version: version}
-	}
-	steps := []struct {
-		rec    session.Record
-		stored bool
-		want   string
-	}{
-		{rec(2, "two"), true, "two"},
-		{rec(1, "one"), false, "two"},   // older: a replica must not go back
-		{rec(2, "again"), false, "two"}, // same version: the first copy wins
-		{rec(3, "three"), true, "three"},
-	}
-	for _, st := range steps {
-		ok, err := s.Put(id, st.rec)
-		if err != nil || ok != st.stored {
-			t.Fatalf("Put version %d = %t, %v; want %t", st.rec.Version, ok, err, st.stored)
-		}
-		if got, _ := s.Get(id); string(got.Values["k"]) != st.want {
-			t.Fatalf("after Put version %d the value is %q; want %q", st.rec.Version, got.Values["k"], st.want)
-		}
-	}
-	misnamed := rec(4, "four")
-	misnamed.ID = session.NewID()
-	if ok, _ := s.Put(id, misnamed); !ok {
-		t.Fatal("Put of version 4 refused")
-	}
-	if got, _ := s.Get(id); got.ID != id {
-		t.Fatalf("Get(%s) returned a record with ID %s; a stored record's ID is the ID it is stored under", id, got.ID)
-	}
-	expired := rec(9, "dead")
-	expired.Idle = clk.Now()
-	if ok, err := s.Put(id, expired); ok || err != nil {
-		t.Fatalf("Put of an expired record = %t, %v; want false, nil", ok, err)
-	}
-}
-
-func TestRange(t *testing.T) {
-	clk := newClock()
-	s := newStore(t, Config{Shards: 4, Now: clk.Now})
-	want := map[string]bool{}
-	for i := range 20 {
-		want[create(t, s, clk.Now(), time.Hour, fmt.Sprint(i))] = true
-	}
-	create(t, s, clk.Now(), time.Minute, "expires")
-	clk.Advance(time.Minute)
-	got := map[string]bool{}
-	s.Range(func(id string, rec session.Record) bool {
-		if rec.ID != id {
-			t.Errorf("Range gave record %s under id %s", rec.ID, id)
-		}
-		s.Remove(id) // fn may call the store
-		got[id] = true
-		return true
-	})
-	if len(got) != len(want) {
-		t.Fatalf("Range visited %d sessions; want the %d live ones", len(got), len(want))
-	}
-	for id := range want {
-		if !got[id] {
-			t.Fatal("Range missed a live session")
-		}
-	}
-	for range 5 {
-		create(t, s, clk.Now(), time.Hour, "x")
-	}
-	n := 0
-	s.Range(func(string, session.Record) bool { n++; return n < 2 })
-	if n != 2 {
-		t.Fatalf("Range went on for %d calls after fn returned false at 2", n)
-	}
-}
-
-// Loads, saves, renews, deletes, sweeps and walks all at once: the race
-// detector and the counters must agree at the end.
-func TestConcurrentMix(t *testing.T) {
-	clk := newClock()
-	s := newStore(t, Config{Shards: 4, MaxSessions: 50, Now: clk.Now})
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Go(func() {
-			for i := range 200 {
-				id := create(t, s, clk.Now(), time.Duration(i%7+1)*time.Minute, fmt.Sprint(g))
-				s.Load(ctx, id)
-				s.Save(ctx, id, session.Patch{NewID: session.NewID(), Now: clk.Now(), Idle: time.Hour})
-				if i%3 == 0 {
-					s.Delete(ctx, id)
-				}
-				if i%50 == 0 {
-					clk.Advance(3 * time.Minute)
-					s.sweep()
-					s.Range(func(string, session.Record) bool { return true })
-				}
-			}
-		})
-	}
-	wg.Wait()
-	n := 0
-	for i := range s.shards {
-		n += len(s.shards[i].index)
-	}
-	if st := s.Stats(); st.Sessions != n || st.Sessions > 50 {
-		t.Fatalf("Stats = %+v with %d entries held; want them equal and at most 50", st, n)
-	}
-}
-
-// The benchmarks' session is the ~200-byte session they claim to measure.
-func TestBenchmarkSessionSize(t *testing.T) {
-	rec := session.Record{ID: session.NewID(), Values: typicalValues(), Created: time.Now(), Touched: time.Now(),
-		Idle: time.Now().Add(time.Hour), Version: 3}
-	if n := len(rec.AppendBinary(nil)); n < 180 || n > 240 {
-		t.Fatalf("the benchmark session encodes to %d bytes; want ~200", n)
 	}
 }
 
@@ -576,5 +268,35 @@ func TestLoadBinary(t *testing.T) {
 	s.Close()
 	if _, _, err := s.LoadBinary(ctx, id); !errors.Is(err, session.ErrClosed) {
 		t.Errorf("LoadBinary after Close: %v; want ErrClosed", err)
+	}
+}
+
+// A memory bound never refuses a login, even when it is smaller than the
+// number of shards, and it holds at every step.
+func TestFullStoreNeverRefusesLogin(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{Shards: 16, MaxSessions: 10, Now: clk.Now})
+	var last string
+	for i := range 200 {
+		clk.Advance(time.Second)
+		last = create(t, s, clk.Now(), time.Hour, fmt.Sprint(i))
+		if n := s.Stats().Sessions; n > 10 {
+			t.Fatalf("after %d logins the store holds %d sessions; MaxSessions is 10", i+1, n)
+		}
+	}
+	if !found(t, s, last) {
+		t.Fatal("the newest session was evicted")
+	}
+	if st := s.Stats(); st.Sessions != 10 || st.Evictions != 190 {
+		t.Fatalf("Stats = %+v; want 10 sessions and 190 evictions", st)
+	}
+}
+
+// The benchmarks' session is the ~200-byte session they claim to measure.
+func TestBenchmarkSessionSize(t *testing.T) {
+	rec := session.Record{ID: session.NewID(), Values: typicalValues(), Created: time.Now(), Touched: time.Now(),
+		Idle: time.Now().Add(time.Hour), Version: 3}
+	if n := len(rec.AppendBinary(nil)); n < 180 || n > 240 {
+		t.Fatalf("the benchmark session encodes to %d bytes; want ~200", n)
 	}
 }

@@ -1,4 +1,4 @@
-package memory
+package engine
 
 import (
 	"fmt"
@@ -6,15 +6,12 @@ import (
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
-// The engine methods below serve the cluster package. Unlike Load, Save and
-// Delete they keep working after Close (so a node can hand its sessions
-// off). They still need well-formed IDs (session.ValidID), which is what the
-// index is keyed by: Get of anything else finds nothing, Remove does
-// nothing, and Update and Put fail with ErrInvalidID.
+// The methods below read and write whole records; Create, Patch and Renew
+// (map.go) apply patches to the stored bytes.
 
 // Get returns a copy of the live session id; an expired one is removed and
 // not returned.
-func (s *Store) Get(id string) (session.Record, bool) {
+func (s *Map) Get(id string) (session.Record, bool) {
 	k, ok := keyOf(id)
 	if !ok {
 		return session.Record{}, false
@@ -38,10 +35,10 @@ func (s *Store) Get(id string) (session.Record, bool) {
 // record (zero when not found) is returned. An error from fn aborts and is
 // returned as it is; a record over MaxSessionBytes fails with an error
 // wrapping session.ErrTooLarge and changes nothing.
-func (s *Store) Update(id string, fn func(rec *session.Record, found bool) (write bool, err error)) (session.Record, error) {
+func (s *Map) Update(id string, fn func(rec *session.Record, found bool) (write bool, err error)) (session.Record, error) {
 	k, ok := keyOf(id)
 	if !ok {
-		return session.Record{}, fmt.Errorf("memory: update %.50q: %w", id, ErrInvalidID)
+		return session.Record{}, fmt.Errorf("update %.50q: %w", id, ErrInvalidID)
 	}
 	now := s.now()
 	sh := s.shardFor(&k)
@@ -54,7 +51,7 @@ func (s *Store) Update(id string, fn func(rec *session.Record, found bool) (writ
 	return rec, err
 }
 
-func (s *Store) updateLocked(sh *shard, k key, id string, now int64, fn func(*session.Record, bool) (bool, error)) (session.Record, bool, error) {
+func (s *Map) updateLocked(sh *shard, k key, id string, now int64, fn func(*session.Record, bool) (bool, error)) (session.Record, bool, error) {
 	var rec session.Record
 	loc, found := s.getLocked(sh, k, now)
 	if found {
@@ -83,27 +80,29 @@ func (s *Store) updateLocked(sh *shard, k key, id string, now int64, fn func(*se
 	return rec, true, nil
 }
 
-// Put stores rec under id (as the record of session id, whatever rec.ID
-// says) unless the stored live record has a Version >= rec.Version
-// (replicas and repair use it, so an old copy never overwrites a newer one).
-// An already expired rec is not stored. It reports whether rec was stored;
-// the error is session.ErrTooLarge's, as for Update, or ErrInvalidID's.
-func (s *Store) Put(id string, rec session.Record) (bool, error) {
+// PutIf stores rec as the record of session id (whatever rec.ID says)
+// when no live record is stored or replace, given the stored record's
+// binary form (without the ID), says rec should replace it; it reports
+// whether rec was stored. The decision and the write happen under the
+// session's lock, so a caller's rule ("the newer copy wins") holds against
+// concurrent writers. An already expired rec is not stored. The error is
+// session.ErrTooLarge's, as for Update, or ErrInvalidID's.
+func (s *Map) PutIf(id string, rec *session.Record, replace func(stored []byte) bool) (bool, error) {
 	k, ok := keyOf(id)
 	if !ok {
-		return false, fmt.Errorf("memory: put %.50q: %w", id, ErrInvalidID)
+		return false, fmt.Errorf("put %.50q: %w", id, ErrInvalidID)
 	}
 	now := s.now()
 	var scratch [512]byte
-	data, err := s.encode(&rec, scratch[:0])
-	deadline := deadlineNanos(&rec)
+	data, err := s.encode(rec, scratch[:0])
+	deadline := deadlineNanos(rec)
 	if err != nil || deadline <= now {
 		return false, err
 	}
 	sh := s.shardFor(&k)
 	sh.mu.Lock()
 	loc, found := s.getLocked(sh, k, now)
-	stored := !found || header(sh.slab.load(loc)).Version < rec.Version
+	stored := !found || replace(sh.slab.load(loc))
 	if stored {
 		s.setLocked(sh, k, data, deadline)
 	}
@@ -115,7 +114,7 @@ func (s *Store) Put(id string, rec session.Record) (bool, error) {
 }
 
 // Remove deletes the session id; a missing one is no error.
-func (s *Store) Remove(id string) {
+func (s *Map) Remove(id string) {
 	k, ok := keyOf(id)
 	if !ok {
 		return
@@ -130,9 +129,9 @@ func (s *Store) Remove(id string) {
 
 // Range calls fn with a copy of every live session until fn returns false.
 // Each shard is locked only while its records are copied out, so fn may
-// call the Store; sessions changed during the walk may be seen old or new,
+// call the Map; sessions changed during the walk may be seen old or new,
 // and sessions created during it may be missed.
-func (s *Store) Range(fn func(id string, rec session.Record) bool) {
+func (s *Map) Range(fn func(id string, rec session.Record) bool) {
 	var batch snapshot
 	for i := range s.shards {
 		batch.take(s, &s.shards[i], s.now())
@@ -155,7 +154,7 @@ type snapshot struct {
 	}
 }
 
-func (b *snapshot) take(s *Store, sh *shard, now int64) {
+func (b *snapshot) take(s *Map, sh *shard, now int64) {
 	b.data, b.entries = b.data[:0], b.entries[:0]
 	sh.mu.Lock()
 	defer sh.unlock()

@@ -1,4 +1,4 @@
-package memory
+package engine
 
 import (
 	"encoding/base64"
@@ -87,13 +87,13 @@ func (k *key) String() string { return base64.RawURLEncoding.EncodeToString(k[:]
 
 // encode appends the binary form of rec, without its ID (the index holds
 // it), to scratch, refusing a session over MaxSessionBytes.
-func (s *Store) encode(rec *session.Record, scratch []byte) ([]byte, error) {
+func (s *Map) encode(rec *session.Record, scratch []byte) ([]byte, error) {
 	anonymous := *rec
 	anonymous.ID = ""
 	return s.checkSize(anonymous.AppendBinary(scratch))
 }
 
-func (s *Store) checkSize(data []byte) ([]byte, error) {
+func (s *Map) checkSize(data []byte) ([]byte, error) {
 	if len(data) > s.cfg.MaxSessionBytes {
 		return nil, fmt.Errorf("session of %d bytes exceeds MaxSessionBytes (%d): %w",
 			len(data), s.cfg.MaxSessionBytes, session.ErrTooLarge)
@@ -105,19 +105,10 @@ func (s *Store) checkSize(data []byte) ([]byte, error) {
 func decode(id string, data []byte) (session.Record, error) {
 	var rec session.Record
 	if err := rec.UnmarshalBinary(data); err != nil {
-		return session.Record{}, fmt.Errorf("memory: decode stored session: %w", err)
+		return session.Record{}, fmt.Errorf("decode stored session: %w", err)
 	}
 	rec.ID = id
 	return rec, nil
-}
-
-// header returns the fields of the stored record data but its values.
-func header(data []byte) session.Record {
-	var h session.Record
-	if h.UnmarshalHeader(data) != nil {
-		return session.Record{} // never for bytes the store wrote; a zero deadline expires it
-	}
-	return h
 }
 
 var (
@@ -140,7 +131,7 @@ func deadlineNanos(rec *session.Record) int64 {
 
 // getLocked returns the loc of the live session k, removing it if it has
 // expired.
-func (s *Store) getLocked(sh *shard, k key, now int64) (uint32, bool) {
+func (s *Map) getLocked(sh *shard, k key, now int64) (uint32, bool) {
 	loc, ok := sh.index[k]
 	if ok && sh.slab.deadline(loc) <= now {
 		s.dropLocked(sh, k, loc)
@@ -152,7 +143,7 @@ func (s *Store) getLocked(sh *shard, k key, now int64) (uint32, bool) {
 
 // setLocked stores data, whose deadline is given, as the record of k and
 // evicts from sh while the store is over its bounds.
-func (s *Store) setLocked(sh *shard, k key, data []byte, deadline int64) {
+func (s *Map) setLocked(sh *shard, k key, data []byte, deadline int64) {
 	if loc, ok := sh.index[k]; ok {
 		s.bytes.Add(-int64(sh.slab.size(loc)))
 		loc = sh.slab.replace(loc, data, deadline)
@@ -168,14 +159,14 @@ func (s *Store) setLocked(sh *shard, k key, data []byte, deadline int64) {
 	}
 }
 
-func (s *Store) dropLocked(sh *shard, k key, loc uint32) {
+func (s *Map) dropLocked(sh *shard, k key, loc uint32) {
 	s.bytes.Add(-int64(sh.slab.size(loc) + entryOverhead))
 	s.sessions.Add(-1)
 	sh.slab.free(loc)
 	delete(sh.index, k)
 }
 
-func (s *Store) overLimit() bool {
+func (s *Map) overLimit() bool {
 	return s.cfg.MaxSessions > 0 && s.sessions.Load() > int64(s.cfg.MaxSessions) ||
 		s.cfg.MaxBytes > 0 && s.bytes.Load() > s.cfg.MaxBytes
 }
@@ -183,7 +174,7 @@ func (s *Store) overLimit() bool {
 // evictOneLocked evicts, among a few sessions of sh other than keep, the one
 // with the earliest deadline. Go's map iteration starts at a random place, so
 // the first entries are a random sample. It reports whether it evicted.
-func (s *Store) evictOneLocked(sh *shard, keep key) bool {
+func (s *Map) evictOneLocked(sh *shard, keep key) bool {
 	var victim key
 	var victimLoc uint32
 	deadline, seen := int64(0), 0
@@ -213,7 +204,7 @@ func (s *Store) evictOneLocked(sh *shard, keep key) bool {
 // trim evicts from the other shards while the store is still over its
 // bounds after the written shard had nothing left to give (a bound smaller
 // than the number of shards, or one very large session).
-func (s *Store) trim(keep key) {
+func (s *Map) trim(keep key) {
 	start := int(s.next.Add(1))
 	for i := 0; i < len(s.shards) && s.overLimit(); i++ {
 		sh := &s.shards[(start+i)&(len(s.shards)-1)]
@@ -224,7 +215,7 @@ func (s *Store) trim(keep key) {
 	}
 }
 
-func (s *Store) sweepShard(sh *shard, now int64) int {
+func (s *Map) sweepShard(sh *shard, now int64) int {
 	sh.mu.Lock()
 	defer sh.unlock()
 	n := 0

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package memory
+package engine
 
 // mapPage returns n bytes of Go memory: off-heap pages are implemented for
 // unix only, so here the slots count towards the Go heap.

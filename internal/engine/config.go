@@ -1,4 +1,4 @@
-package memory
+package engine
 
 import (
 	"fmt"
@@ -7,9 +7,10 @@ import (
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
-// Config configures a Store. The zero value of every field means its
-// default; DefaultConfig spells them out. The Store copies the Config:
-// changing it after New has no effect.
+// Config configures a Map. The zero value of every field means its
+// default; DefaultConfig spells them out. The Map copies the Config:
+// changing it after New has no effect. (stores/memory.Config documents
+// the same fields for users.)
 type Config struct {
 	// Shards is the number of independently locked parts of the map, a power
 	// of two. More shards mean less waiting between requests of different
@@ -96,5 +97,5 @@ func (c *Config) Validate() error {
 }
 
 func invalid(field string, got any, want string) error {
-	return fmt.Errorf("memory: %w: %s is %v; want %s", session.ErrInvalidConfig, field, got, want)
+	return fmt.Errorf("%w: %s is %v; want %s", session.ErrInvalidConfig, field, got, want)
 }

@@ -1,0 +1,272 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"hash/maphash"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// Map holds session records by ID: a sharded map from the 32 bytes of an
+// ID to the record's binary form in a slab (see the package doc). It is
+// the storage of stores/memory and of every cluster node. All methods are
+// safe for concurrent use, and they keep working after Close (which only
+// stops the sweeper), so a cluster node can hand its sessions off while it
+// stops.
+//
+// Every method takes a session ID; one that is not well-formed
+// (session.ValidID) names no session: lookups find nothing, Remove does
+// nothing, and writes fail with ErrInvalidID.
+type Map struct {
+	cfg    Config
+	seed   maphash.Seed
+	shards []shard
+
+	sessions  atomic.Int64
+	bytes     atomic.Int64
+	evictions atomic.Uint64
+	expired   atomic.Uint64
+	next      atomic.Uint32 // the shard trim starts at, rotated
+
+	closeOnce sync.Once
+	stop      chan struct{}
+	wg        sync.WaitGroup
+}
+
+// Stats are the Map's counters.
+type Stats struct {
+	Sessions  int    // sessions held, including expired ones not yet removed
+	Bytes     int64  // memory held as MaxBytes counts it
+	Evictions uint64 // live sessions evicted to respect MaxSessions or MaxBytes
+	Expired   uint64 // expired sessions removed by reads, the sweeper or eviction
+}
+
+// New validates cfg, fills in defaults and returns a Map whose sweeper runs
+// until Close.
+func New(cfg Config) (*Map, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	s := &Map{cfg: cfg, seed: maphash.MakeSeed(), shards: make([]shard, cfg.Shards), stop: make(chan struct{})}
+	for i := range s.shards {
+		s.shards[i].index = make(map[key]uint32)
+	}
+	// The methods work after Close, so the pages outside the Go heap can
+	// only be given back once nothing can reach the Map.
+	runtime.AddCleanup(s, releaseShards, s.shards)
+	s.wg.Add(1)
+	go s.sweepLoop()
+	return s, nil
+}
+
+func releaseShards(shards []shard) {
+	for i := range shards {
+		shards[i].mu.Lock()
+		shards[i].slab.releaseAll()
+		shards[i].mu.Unlock()
+	}
+}
+
+// Close stops the sweeper and waits for it. It is idempotent and always
+// returns nil.
+func (s *Map) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.wg.Wait()
+	})
+	return nil
+}
+
+// Stats returns the Map's counters.
+func (s *Map) Stats() Stats {
+	return Stats{
+		Sessions:  int(s.sessions.Load()),
+		Bytes:     s.bytes.Load(),
+		Evictions: s.evictions.Load(),
+		Expired:   s.expired.Load(),
+	}
+}
+
+// LoadBinary returns a copy of the binary form of the live session id
+// (session.Record.AppendBinary, without the ID: the index holds it).
+func (s *Map) LoadBinary(id string) ([]byte, bool) {
+	k, ok := keyOf(id)
+	if !ok {
+		return nil, false
+	}
+	sh := s.shardFor(&k)
+	sh.mu.Lock()
+	defer sh.unlock()
+	loc, ok := s.getLocked(sh, k, s.now())
+	if !ok {
+		return nil, false
+	}
+	return bytes.Clone(sh.slab.load(loc)), true
+}
+
+// The Save paths below apply the patch to the stored bytes
+// (session.Patch.ApplyBinary): no decoded record, no map, no garbage. The
+// patch they apply has no NewID, because the index, not the record, holds
+// the ID.
+
+// Create stores a new session under p.NewID (ErrIDInUse when a live
+// session has that ID).
+func (s *Map) Create(p session.Patch) error {
+	k, ok := keyOf(p.NewID)
+	if !ok {
+		return fmt.Errorf("%w: new session ID %.50q", ErrInvalidID, p.NewID)
+	}
+	sh := s.shardFor(&k)
+	sh.mu.Lock()
+	err := s.applyLocked(sh, k, false, p)
+	sh.unlock()
+	if err != nil {
+		return err
+	}
+	s.trim(k)
+	return nil
+}
+
+// Patch applies p (whose NewID is ignored) to the live session id;
+// session.ErrNotFound when there is none.
+func (s *Map) Patch(id string, p session.Patch) error {
+	k, ok := keyOf(id)
+	if !ok {
+		return session.ErrNotFound
+	}
+	sh := s.shardFor(&k)
+	sh.mu.Lock()
+	err := s.applyLocked(sh, k, true, p)
+	sh.unlock()
+	if err == nil {
+		s.trim(k)
+	}
+	return err
+}
+
+// applyLocked applies p to the session k, which must exist (a patch) or
+// must not (a create).
+func (s *Map) applyLocked(sh *shard, k key, exists bool, p session.Patch) error {
+	loc, found := s.getLocked(sh, k, s.now())
+	switch {
+	case found && !exists:
+		return ErrIDInUse
+	case !found && exists:
+		return session.ErrNotFound
+	}
+	var old []byte
+	if found {
+		old = sh.slab.load(loc)
+	}
+	var scratch [512]byte
+	data, deadline, err := s.applyBinary(p, scratch[:0], old)
+	if err != nil {
+		return err
+	}
+	s.setLocked(sh, k, data, deadline)
+	return nil
+}
+
+// applyBinary applies p to the stored record old (nil for a new one) and
+// returns the result, appended to scratch, with its deadline.
+func (s *Map) applyBinary(p session.Patch, scratch, old []byte) ([]byte, int64, error) {
+	p.NewID = ""
+	data, head, err := p.ApplyBinary(scratch, old)
+	if err != nil {
+		return nil, 0, fmt.Errorf("stored session: %w", err)
+	}
+	data, err = s.checkSize(data)
+	return data, deadlineNanos(&head), err
+}
+
+// Renew applies p to the session old and moves it to p.NewID, holding both
+// shards' locks so that no patch on old can slip in between.
+func (s *Map) Renew(old string, p session.Patch) error {
+	to, ok := keyOf(p.NewID)
+	if !ok {
+		return fmt.Errorf("%w: renewed session ID %.50q", ErrInvalidID, p.NewID)
+	}
+	from, ok := keyOf(old)
+	if !ok {
+		return session.ErrNotFound
+	}
+	i, j := s.shardIndex(&from), s.shardIndex(&to)
+	unlock := s.lockPair(i, j)
+	err := s.moveLocked(&s.shards[i], &s.shards[j], from, to, p)
+	unlock()
+	if err != nil {
+		return err
+	}
+	s.trim(to)
+	return nil
+}
+
+func (s *Map) moveLocked(from, to *shard, old, renewed key, p session.Patch) error {
+	now := s.now()
+	loc, ok := s.getLocked(from, old, now)
+	if !ok {
+		return session.ErrNotFound
+	}
+	if _, taken := s.getLocked(to, renewed, now); taken {
+		return ErrIDInUse
+	}
+	var scratch [512]byte
+	data, deadline, err := s.applyBinary(p, scratch[:0], from.slab.load(loc))
+	if err != nil {
+		return err
+	}
+	s.dropLocked(from, old, loc)
+	s.setLocked(to, renewed, data, deadline)
+	return nil
+}
+
+// now returns the clock in Unix nanoseconds, the unit of deadlines.
+func (s *Map) now() int64 { return s.cfg.Now().UnixNano() }
+
+func (s *Map) shardFor(k *key) *shard { return &s.shards[s.shardIndex(k)] }
+
+func (s *Map) shardIndex(k *key) int {
+	return int(maphash.Bytes(s.seed, k[:]) & uint64(len(s.shards)-1))
+}
+
+// lockPair locks shards i and j (once when they are the same) in index
+// order, so two renews between the same shards cannot deadlock.
+func (s *Map) lockPair(i, j int) (unlock func()) {
+	if i == j {
+		s.shards[i].mu.Lock()
+		return s.shards[i].unlock
+	}
+	a, b := &s.shards[min(i, j)], &s.shards[max(i, j)]
+	a.mu.Lock()
+	b.mu.Lock()
+	return func() { b.unlock(); a.unlock() }
+}
+
+func (s *Map) sweepLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.sweep()
+		}
+	}
+}
+
+// sweep removes every expired session and returns how many it removed.
+func (s *Map) sweep() int {
+	now, n := s.now(), 0
+	for i := range s.shards {
+		n += s.sweepShard(&s.shards[i], now)
+	}
+	return n
+}

@@ -1,0 +1,350 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func newStore(t *testing.T, cfg Config) *Map {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New(%+v): %v", cfg, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// clock is a settable clock for the tests of this package.
+type clock struct{ nanos atomic.Int64 }
+
+func newClock() *clock {
+	c := &clock{}
+	c.nanos.Store(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *clock) Now() time.Time          { return time.Unix(0, c.nanos.Load()) }
+func (c *clock) Advance(d time.Duration) { c.nanos.Add(int64(d)) }
+
+// create saves a new session with key "k" = v that idles out after idle.
+func create(t *testing.T, s *Map, now time.Time, idle time.Duration, v string) string {
+	t.Helper()
+	id := session.NewID()
+	p := session.Patch{NewID: id, Now: now, Idle: idle, Set: map[string][]byte{"k": []byte(v)}}
+	if err := s.Create(p); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	return id
+}
+
+func found(t *testing.T, s *Map, id string) bool {
+	t.Helper()
+	_, ok := s.Get(id)
+	return ok
+}
+
+// When full, the store evicts the session closest to its deadline and
+// still accepts the new one.
+func TestEvictsEarliestDeadline(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{Shards: 1, MaxSessions: evictionSample, Now: clk.Now})
+	var ids []string
+	for i := range evictionSample { // deadlines 50, 10, 20, 30, 40 minutes
+		idle := time.Duration((i+evictionSample-1)%evictionSample+1) * 10 * time.Minute
+		ids = append(ids, create(t, s, clk.Now(), idle, "v"))
+	}
+	newest := create(t, s, clk.Now(), time.Minute, "v") // the earliest deadline of all, but just written
+	if found(t, s, ids[1]) {
+		t.Fatal("the session with the earliest deadline (10m) survived the eviction")
+	}
+	for _, id := range append([]string{newest, ids[0]}, ids[2:]...) {
+		if !found(t, s, id) {
+			t.Fatal("a session other than the one closest to its deadline was evicted")
+		}
+	}
+	if st := s.Stats(); st.Sessions != evictionSample || st.Evictions != 1 || st.Expired != 0 {
+		t.Fatalf("Stats = %+v; want %d sessions, 1 eviction", st, evictionSample)
+	}
+}
+
+// An expired session is the first to go, and it counts as expired, not
+// as an eviction of a live session.
+func TestEvictionPrefersExpired(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{Shards: 1, MaxSessions: 2, Now: clk.Now})
+	create(t, s, clk.Now(), time.Hour, "v")
+	create(t, s, clk.Now(), time.Minute, "v")
+	clk.Advance(2 * time.Minute)
+	create(t, s, clk.Now(), time.Hour, "v")
+	if st := s.Stats(); st.Sessions != 2 || st.Evictions != 0 || st.Expired != 1 {
+		t.Fatalf("Stats = %+v; want 2 sessions, 0 evictions, 1 expired", st)
+	}
+}
+
+func TestStatsBytes(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{Now: clk.Now})
+	id := create(t, s, clk.Now(), time.Hour, "1")
+	rec, _ := s.Get(id)
+	rec.ID = "" // the index holds the ID, not the slot
+	data, _ := rec.MarshalBinary()
+	want := int64(slotFor(len(data)) + entryOverhead)
+	if st := s.Stats(); st.Sessions != 1 || st.Bytes != want {
+		t.Fatalf("Stats = %+v; want 1 session of %d bytes (%d encoded)", st, want, len(data))
+	}
+	s.Patch(id, session.Patch{Now: clk.Now(), Idle: time.Hour, Set: map[string][]byte{"big": make([]byte, 1000)}})
+	want = int64(slotFor(len(data)+1006) + entryOverhead) // key "big" and a 1000-byte value with their lengths
+	if st := s.Stats(); st.Bytes != want {
+		t.Fatalf("Stats.Bytes = %d after adding 1000 bytes; want %d", st.Bytes, want)
+	}
+	s.Remove(id)
+	if st := s.Stats(); st.Sessions != 0 || st.Bytes != 0 {
+		t.Fatalf("Stats after Remove = %+v; want zero", st)
+	}
+}
+
+// slotFor is the size of the slot that holds a record of n bytes.
+func slotFor(n int) int {
+	n = slotNeed(n)
+	for _, size := range slotSizes {
+		if size >= n {
+			return size
+		}
+	}
+	return n
+}
+
+func TestSweep(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{Now: clk.Now})
+	create(t, s, clk.Now(), time.Minute, "a")
+	create(t, s, clk.Now(), 2*time.Minute, "b")
+	keep := create(t, s, clk.Now(), time.Hour, "c")
+	clk.Advance(2 * time.Minute)
+	if n := s.sweep(); n != 2 {
+		t.Fatalf("sweep removed %d sessions; want 2", n)
+	}
+	if st := s.Stats(); st.Sessions != 1 || st.Expired != 2 {
+		t.Fatalf("Stats = %+v; want 1 session, 2 expired", st)
+	}
+	if !found(t, s, keep) {
+		t.Fatal("the sweeper removed a live session")
+	}
+}
+
+// The background sweeper runs on its own and Close stops it (goleak checks
+// that it is gone).
+func TestSweeperRuns(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{SweepInterval: time.Millisecond, Now: clk.Now})
+	create(t, s, clk.Now(), time.Minute, "a")
+	clk.Advance(time.Hour)
+	deadline := time.Now().Add(10 * time.Second)
+	// The sweeper drops the session, then counts it: wait for both.
+	for st := s.Stats(); st.Sessions != 0 || st.Expired == 0; st = s.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sweeper did not remove an expired session within 10s: %+v", s.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if st := s.Stats(); st.Expired != 1 {
+		t.Fatalf("Stats = %+v; want 1 expired", st)
+	}
+}
+
+func TestGetReturnsCopyAndSkipsExpired(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{Now: clk.Now})
+	id := create(t, s, clk.Now(), time.Minute, "a")
+	rec, ok := s.Get(id)
+	if !ok || string(rec.Values["k"]) != "a" {
+		t.Fatalf("Get = %+v, %t", rec, ok)
+	}
+	rec.Values["k"][0] = 'X'
+	if again, _ := s.Get(id); string(again.Values["k"]) != "a" {
+		t.Fatal("changing what Get returned changed the store")
+	}
+	clk.Advance(time.Minute)
+	if _, ok := s.Get(id); ok {
+		t.Fatal("Get returned an expired session")
+	}
+	if st := s.Stats(); st.Sessions != 0 || st.Expired != 1 {
+		t.Fatalf("Stats = %+v; want the expired session removed on read", st)
+	}
+}
+
+func TestUpdate(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{MaxSessionBytes: 1024, Now: clk.Now})
+	id := session.NewID()
+	p := session.Patch{NewID: id, Now: clk.Now(), Idle: time.Hour, Set: map[string][]byte{"a": []byte("1")}}
+
+	rec, err := s.Update(id, func(rec *session.Record, found bool) (bool, error) {
+		if found {
+			t.Error("Update of a new ID reported found")
+		}
+		p.Apply(rec)
+		return true, nil
+	})
+	if err != nil || rec.ID != id || rec.Version != 1 {
+		t.Fatalf("Update (create) = %+v, %v", rec, err)
+	}
+
+	rec, err = s.Update(id, func(rec *session.Record, found bool) (bool, error) {
+		rec.Values["a"] = []byte("changed but not written")
+		return false, nil
+	})
+	if err != nil || string(rec.Values["a"]) != "1" {
+		t.Fatalf("Update with write=false returned %q, %v; want the stored record", rec.Values["a"], err)
+	}
+
+	boom := errors.New("boom")
+	if _, err := s.Update(id, func(rec *session.Record, _ bool) (bool, error) {
+		rec.Version = 99
+		return true, boom
+	}); err != boom {
+		t.Fatalf("Update with a failing fn: %v; want fn's error", err)
+	}
+
+	if _, err := s.Update(id, func(rec *session.Record, _ bool) (bool, error) {
+		rec.Values["big"] = make([]byte, 2000)
+		return true, nil
+	}); !errors.Is(err, session.ErrTooLarge) {
+		t.Fatalf("Update over MaxSessionBytes: %v; want ErrTooLarge", err)
+	}
+	if rec, _ := s.Get(id); rec.Version != 1 || len(rec.Values) != 1 {
+		t.Fatalf("after refused updates the record is %+v; want it unchanged", rec)
+	}
+}
+
+func TestPutIf(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{Now: clk.Now})
+	id := session.NewID()
+	rec := func(version uint64, v string) *session.Record {
+		return &session.Record{ID: id, Values: map[string][]byte{"k": []byte(v)}, Created: clk.Now(),
+			Touched: clk.Now(), Idle: clk.Now().Add(time.Hour), Version: version}
+	}
+	// The caller's rule here: a higher version replaces.
+	put := func(r *session.Record) (bool, error) {
+		return s.PutIf(id, r, func(stored []byte) bool {
+			var h session.Record
+			return h.UnmarshalHeader(stored) == nil && h.Version < r.Version
+		})
+	}
+	steps := []struct {
+		rec    *session.Record
+		stored bool
+		want   string
+	}{
+		{rec(2, "two"), true, "two"}, // nothing stored: the rule is not asked
+		{rec(1, "one"), false, "two"},
+		{rec(2, "again"), false, "two"},
+		{rec(3, "three"), true, "three"},
+	}
+	for _, st := range steps {
+		ok, err := put(st.rec)
+		if err != nil || ok != st.stored {
+			t.Fatalf("PutIf version %d = %t, %v; want %t", st.rec.Version, ok, err, st.stored)
+		}
+		if got, _ := s.Get(id); string(got.Values["k"]) != st.want {
+			t.Fatalf("after PutIf version %d the value is %q; want %q", st.rec.Version, got.Values["k"], st.want)
+		}
+	}
+	misnamed := rec(4, "four")
+	misnamed.ID = session.NewID()
+	if ok, _ := put(misnamed); !ok {
+		t.Fatal("PutIf of version 4 refused")
+	}
+	if got, _ := s.Get(id); got.ID != id {
+		t.Fatalf("Get(%s) returned a record with ID %s; a stored record's ID is the ID it is stored under", id, got.ID)
+	}
+	expired := rec(9, "dead")
+	expired.Idle = clk.Now()
+	if ok, err := put(expired); ok || err != nil {
+		t.Fatalf("PutIf of an expired record = %t, %v; want false, nil", ok, err)
+	}
+	if _, err := s.PutIf("bad", rec(10, "x"), nil); !errors.Is(err, ErrInvalidID) {
+		t.Fatalf("PutIf under a malformed ID: %v; want ErrInvalidID", err)
+	}
+}
+
+func TestRange(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{Shards: 4, Now: clk.Now})
+	want := map[string]bool{}
+	for i := range 20 {
+		want[create(t, s, clk.Now(), time.Hour, fmt.Sprint(i))] = true
+	}
+	create(t, s, clk.Now(), time.Minute, "expires")
+	clk.Advance(time.Minute)
+	got := map[string]bool{}
+	s.Range(func(id string, rec session.Record) bool {
+		if rec.ID != id {
+			t.Errorf("Range gave record %s under id %s", rec.ID, id)
+		}
+		s.Remove(id) // fn may call the store
+		got[id] = true
+		return true
+	})
+	if len(got) != len(want) {
+		t.Fatalf("Range visited %d sessions; want the %d live ones", len(got), len(want))
+	}
+	for id := range want {
+		if !got[id] {
+			t.Fatal("Range missed a live session")
+		}
+	}
+	for range 5 {
+		create(t, s, clk.Now(), time.Hour, "x")
+	}
+	n := 0
+	s.Range(func(string, session.Record) bool { n++; return n < 2 })
+	if n != 2 {
+		t.Fatalf("Range went on for %d calls after fn returned false at 2", n)
+	}
+}
+
+// Loads, saves, renews, deletes, sweeps and walks all at once: the race
+// detector and the counters must agree at the end.
+func TestConcurrentMix(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{Shards: 4, MaxSessions: 50, Now: clk.Now})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				id := create(t, s, clk.Now(), time.Duration(i%7+1)*time.Minute, fmt.Sprint(g))
+				s.LoadBinary(id)
+				s.Renew(id, session.Patch{NewID: session.NewID(), Now: clk.Now(), Idle: time.Hour})
+				if i%3 == 0 {
+					s.Remove(id)
+				}
+				if i%50 == 0 {
+					clk.Advance(3 * time.Minute)
+					s.sweep()
+					s.Range(func(string, session.Record) bool { return true })
+				}
+			}
+		})
+	}
+	wg.Wait()
+	n := 0
+	for i := range s.shards {
+		n += len(s.shards[i].index)
+	}
+	if st := s.Stats(); st.Sessions != n || st.Sessions > 50 {
+		t.Fatalf("Stats = %+v with %d entries held; want them equal and at most 50", st, n)
+	}
+}
