@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -100,10 +101,109 @@ func (s *Store) handleCount() []byte {
 	return append(b, boolByte(s.Ready()))
 }
 
-// tally is what the last full scan of this node's sessions counted (an
-// anti-entropy round scans them all anyway): a status page that scanned
-// on every request would cost a pass over every session each time.
-type tally struct {
-	live, graves int
-	at           time.Time
+// handlePull serves a pull: register the puller (before the scan, so a
+// write either lands in the scan or is copied to the puller), then stream.
+func (s *Store) handlePull(ctx context.Context, body []byte) ([]byte, error) {
+	req, err := parsePull(body)
+	if err != nil {
+		return nil, err
+	}
+	want := make([]bool, s.cfg.Partitions)
+	for _, p := range req.parts {
+		if p >= len(want) {
+			return nil, fmt.Errorf("%w: pull of partition %d of %d", ErrBadMessage, p, len(want))
+		}
+		want[p] = true
+	}
+	to := Member{Name: req.name, Addr: req.addr}
+	if req.register {
+		// The lease outlasts any join; it only ends copies to a puller
+		// that died before gossip ever showed it here.
+		s.receivers.add(to, req.parts, time.Now().Add(10*s.cfg.TransferTimeout))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer context.AfterFunc(s.bg, cancel)()
+	defer cancel()
+	n, err := s.stream(ctx, to, func(p int) bool { return want[p] })
+	if err != nil {
+		return nil, fmt.Errorf("stream to %s: %w", to.Name, err)
+	}
+	return binary.AppendUvarint(nil, uint64(n)), nil
+}
+
+// handleMerge stores every record of a batch that wins over this node's
+// copy and answers how many did. A draining node refuses (accept).
+func (s *Store) handleMerge(body []byte) ([]byte, error) {
+	recs, err := parseRecords(body)
+	if err != nil {
+		return nil, err
+	}
+	done, err := s.accept("merge")
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	stored := 0
+	var errs []error
+	for i := range recs {
+		ok, err := s.merge(&recs[i])
+		if ok {
+			stored++
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("merge %d of %d sessions failed: %w", len(errs), len(recs), err)
+	}
+	return binary.AppendUvarint(nil, uint64(stored)), nil
+}
+
+// handleDigest answers which of the sender's digests differ from this
+// node's last round's, among the partitions worth comparing here.
+func (s *Store) handleDigest(body []byte) ([]byte, error) {
+	ds, err := parseDigests(body)
+	if err != nil {
+		return nil, err
+	}
+	dg := s.digests.Load()
+	var differ []int
+	for _, x := range ds {
+		if x.part >= s.cfg.Partitions {
+			return nil, fmt.Errorf("%w: digest of partition %d of %d", ErrBadMessage, x.part, s.cfg.Partitions)
+		}
+		if s.current(dg, x.part) && dg.sums[x.part] != x.sum {
+			differ = append(differ, x.part)
+		}
+	}
+	return appendInts(nil, differ), nil
+}
+
+// handleMember takes a member's new metadata. A member that became ready
+// first gets the hinted copies kept for it, so it does not serve without
+// a write that was copied to it and failed.
+func (s *Store) handleMember(ctx context.Context, body []byte) ([]byte, error) {
+	req, err := parseMember(body)
+	if err != nil {
+		return nil, err
+	}
+	known := s.members.apply(req.name, req.meta)
+	if m, ok := s.Table().Member(req.name); ok && !m.Joining && !m.Draining {
+		s.handBack(ctx, s.Table(), m, s.hints.snapshot()[m.Name])
+	}
+	return []byte{boolByte(known)}, nil
+}
+
+// handleSeen answers how long the named node has been a member here
+// without a break, in nanoseconds (0: not a member), and this node's
+// table fingerprint.
+func (s *Store) handleSeen(body []byte) ([]byte, error) {
+	d := reader{b: body}
+	name := d.str()
+	if err := d.done("seen"); err != nil {
+		return nil, err
+	}
+	b := binary.AppendUvarint(nil, uint64(s.members.memberFor(name)))
+	return binary.AppendUvarint(b, s.Table().Fingerprint()), nil
 }

@@ -99,47 +99,6 @@ func (h *holdings) update(old, next *Table, self string, owned []bool) {
 	}
 }
 
-// promoted reports whether self is p's primary in next but was not in
-// old.
-func promoted(old, next *Table, p int, self string) bool {
-	return next.IsPrimary(p, self) && !old.IsPrimary(p, self)
-}
-
-// freshMembers returns the ready members of next that old did not have
-// at all: joining members are not counted (they pull from the owners, so
-// they hold nothing the owners lack).
-func freshMembers(old, next *Table) map[string]bool {
-	fresh := map[string]bool{}
-	for _, m := range next.Members() {
-		if _, ok := old.Member(m.Name); !ok && !m.Joining {
-			fresh[m.Name] = true
-		}
-	}
-	return fresh
-}
-
-func ownedByAny(t *Table, p int, names map[string]bool) bool {
-	for _, m := range t.Owners(p) {
-		if names[m.Name] {
-			return true
-		}
-	}
-	return false
-}
-
-// ownedBy returns, per partition, whether self should hold it in t: as an
-// owner, or, while self is joining, as an owner-to-be (t.Target()).
-func ownedBy(t *Table, self string) []bool {
-	if m, ok := t.Member(self); ok && m.Joining {
-		t = t.Target()
-	}
-	owned := make([]bool, t.Partitions())
-	for p := range owned {
-		owned[p] = t.IsOwner(p, self)
-	}
-	return owned
-}
-
 // missing returns how many partitions owned marks that are not held.
 func (h *holdings) missing(owned []bool) int {
 	h.mu.Lock()

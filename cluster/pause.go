@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/binary"
 	"sync"
 	"time"
 )
@@ -222,17 +221,4 @@ func (s *Store) lostSight(gap time.Duration) (lost, counted, heard bool) {
 		counted = counted && d > 0 && agree[i]
 	}
 	return lost, counted, heard
-}
-
-// handleSeen answers how long the named node has been a member here
-// without a break, in nanoseconds (0: not a member), and this node's
-// table fingerprint.
-func (s *Store) handleSeen(body []byte) ([]byte, error) {
-	d := reader{b: body}
-	name := d.str()
-	if err := d.done("seen"); err != nil {
-		return nil, err
-	}
-	b := binary.AppendUvarint(nil, uint64(s.members.memberFor(name)))
-	return binary.AppendUvarint(b, s.Table().Fingerprint()), nil
 }

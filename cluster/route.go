@@ -10,26 +10,6 @@ import (
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
-// redirectError is a callee's answer to a request for a partition whose
-// primary it is not: "ask addr". A request follows at most one.
-type redirectError struct {
-	partition int
-	addr      string
-}
-
-func (e *redirectError) Error() string {
-	return fmt.Sprintf("cluster: partition %d: primary is at %s", e.partition, e.addr)
-}
-
-// routingID is the session a routed request is about: the token, or the
-// new ID of a session being created.
-func (r *routed) routingID() string {
-	if r.id == "" {
-		return r.patch.NewID
-	}
-	return r.id
-}
-
 // route sends a request to the primary of its session's partition. When
 // the primary does not answer (refused, reset, timeout) it tries the next
 // replicas in HRW order with flagFailover; they hold the data and serve
@@ -70,6 +50,26 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 		lastErr = err
 	}
 	return nil, fmt.Errorf("partition %d: none of %d replicas served: %w", p, len(targets), lastErr)
+}
+
+// redirectError is a callee's answer to a request for a partition whose
+// primary it is not: "ask addr". A request follows at most one.
+type redirectError struct {
+	partition int
+	addr      string
+}
+
+func (e *redirectError) Error() string {
+	return fmt.Sprintf("cluster: partition %d: primary is at %s", e.partition, e.addr)
+}
+
+// routingID is the session a routed request is about: the token, or the
+// new ID of a session being created.
+func (r *routed) routingID() string {
+	if r.id == "" {
+		return r.patch.NewID
+	}
+	return r.id
 }
 
 // startingTable returns the table, first waiting (up to CallTimeout) while

@@ -135,3 +135,11 @@ func (s *Store) syncing(t *Table, target bool) int {
 	}
 	return s.holdings.missing(owned)
 }
+
+// tally is what the last full scan of this node's sessions counted (an
+// anti-entropy round scans them all anyway): a status page that scanned
+// on every request would cost a pass over every session each time.
+type tally struct {
+	live, graves int
+	at           time.Time
+}

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/golang/groupcache/singleflight"
 	"github.com/hashicorp/memberlist"
-
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
 	"github.com/sessionmesh/sessionmesh/internal/engine"
 	"github.com/sessionmesh/sessionmesh/session"
@@ -188,62 +186,6 @@ func (s *Store) startPeer(ln net.Listener, undo *[]func()) error {
 		s.caller = s.cfg.WrapCaller(s.client)
 	}
 	return nil
-}
-
-// goLoop runs f every interval until Close, tracked by wg.
-func (s *Store) goLoop(interval time.Duration, f func()) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.stop:
-				return
-			case <-t.C:
-				f()
-			}
-		}
-	}()
-}
-
-// Close drains the node (Drain, bounded by DrainTimeout): it hands every
-// session it holds to the new owners, leaves the cluster and stops. It is
-// idempotent and waits for every goroutine it started.
-func (s *Store) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
-	defer cancel()
-	return s.Drain(ctx)
-}
-
-// Shutdown stops the node without handing off or leaving: to the others
-// it looks like a crash (tests use it to kill a node). It is idempotent.
-func (s *Store) Shutdown() error { return s.halt(false) }
-
-func (s *Store) halt(leave bool) error {
-	var err error
-	s.stopOnce.Do(func() {
-		s.closed.Store(true)
-		if leave { // let the calls in progress finish their peer calls
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CallTimeout)
-			s.calls.wait(ctx)
-			cancel()
-		}
-		close(s.stop)
-		s.cancelBg()
-		s.wg.Wait()
-		if leave {
-			err = s.members.leave()
-		} else {
-			err = s.members.shutdown()
-		}
-		err = errors.Join(err, s.server.Close(), s.client.Close(), s.engine.Close())
-		if err != nil {
-			err = fmt.Errorf("cluster: close node %s: %w", s.name, err)
-		}
-	})
-	return err
 }
 
 // Name returns this node's name (Config.Name + "-" + boot ID).

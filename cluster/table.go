@@ -231,3 +231,114 @@ func mix64(x uint64) uint64 {
 	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
 	return x ^ (x >> 31)
 }
+
+// Placement: which members a partition's requests, copies and pulls go
+// to, derived from a Table. Pure functions of the table.
+
+// ownedBy returns, per partition, whether self should hold it in t: as an
+// owner, or, while self is joining, as an owner-to-be (t.Target()).
+func ownedBy(t *Table, self string) []bool {
+	if m, ok := t.Member(self); ok && m.Joining {
+		t = t.Target()
+	}
+	owned := make([]bool, t.Partitions())
+	for p := range owned {
+		owned[p] = t.IsOwner(p, self)
+	}
+	return owned
+}
+
+// sources returns the nodes that may hold partition p besides self: its
+// candidates (the owners and the next node in HRW order, which may keep
+// hinted copies) and the draining members, which hold what they owned
+// until their hand-off is done. Joining members hold nothing the owners
+// lack.
+func sources(t *Table, p int, self string) []Member {
+	out := splitSelf(t.Candidates(p), self)
+	for _, m := range t.members {
+		if m.Draining && m.Name != self {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// pullSources returns the nodes self pulls partition p from: its
+// sources, and, while self is joining, the other joining members too.
+// Two workers that join at once each become ready on their own, and each
+// may serve as primary while its table still shows the other joining:
+// registered with each other (pull), each copies such writes to the
+// other, as the old owners do. Without it, the one whose table is behind
+// writes without the other, which already serves the partition as its
+// authority and answers from a stale copy.
+func pullSources(t *Table, p int, self Member) []Member {
+	out := sources(t, p, self.Name)
+	if self.Joining {
+		for _, m := range t.members {
+			if m.Joining && m.Name != self.Name {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+func splitSelf(ms []Member, self string) []Member {
+	out := make([]Member, 0, len(ms))
+	for _, m := range ms {
+		if m.Name != self {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// rankedBefore reports whether a comes before b in p's candidates.
+func rankedBefore(t *Table, p int, a, b string) bool {
+	for _, m := range t.Candidates(p) {
+		switch m.Name {
+		case a:
+			return true
+		case b:
+			return false
+		}
+	}
+	return false
+}
+
+// promoted reports whether self is p's primary in next but was not in
+// old.
+func promoted(old, next *Table, p int, self string) bool {
+	return next.IsPrimary(p, self) && !old.IsPrimary(p, self)
+}
+
+// freshMembers returns the ready members of next that old did not have
+// at all: joining members are not counted (they pull from the owners, so
+// they hold nothing the owners lack).
+func freshMembers(old, next *Table) map[string]bool {
+	fresh := map[string]bool{}
+	for _, m := range next.Members() {
+		if _, ok := old.Member(m.Name); !ok && !m.Joining {
+			fresh[m.Name] = true
+		}
+	}
+	return fresh
+}
+
+func ownedByAny(t *Table, p int, names map[string]bool) bool {
+	for _, m := range t.Owners(p) {
+		if names[m.Name] {
+			return true
+		}
+	}
+	return false
+}
+
+func anyIn(ms []Member, names map[string]bool) bool {
+	for _, m := range ms {
+		if names[m.Name] {
+			return true
+		}
+	}
+	return false
+}

@@ -99,50 +99,6 @@ func (s *Store) pullRound(ctx context.Context) (progress, done bool) {
 	return progress, false
 }
 
-// sources returns the nodes that may hold partition p besides self: its
-// candidates (the owners and the next node in HRW order, which may keep
-// hinted copies) and the draining members, which hold what they owned
-// until their hand-off is done. Joining members hold nothing the owners
-// lack.
-func sources(t *Table, p int, self string) []Member {
-	out := splitSelf(t.Candidates(p), self)
-	for _, m := range t.members {
-		if m.Draining && m.Name != self {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// pullSources returns the nodes self pulls partition p from: its
-// sources, and, while self is joining, the other joining members too.
-// Two workers that join at once each become ready on their own, and each
-// may serve as primary while its table still shows the other joining:
-// registered with each other (pull), each copies such writes to the
-// other, as the old owners do. Without it, the one whose table is behind
-// writes without the other, which already serves the partition as its
-// authority and answers from a stale copy.
-func pullSources(t *Table, p int, self Member) []Member {
-	out := sources(t, p, self.Name)
-	if self.Joining {
-		for _, m := range t.members {
-			if m.Joining && m.Name != self.Name {
-				out = append(out, m)
-			}
-		}
-	}
-	return out
-}
-
-func anyIn(ms []Member, names map[string]bool) bool {
-	for _, m := range ms {
-		if names[m.Name] {
-			return true
-		}
-	}
-	return false
-}
-
 // pullAll runs one pull per source in parallel and returns the sources
 // that failed.
 func (s *Store) pullAll(ctx context.Context, members map[string]Member, bySource map[string][]int, register bool) map[string]bool {
@@ -180,36 +136,6 @@ func (s *Store) pull(ctx context.Context, src Member, parts []int, register bool
 	n, _ := binary.Uvarint(resp)
 	s.log.Info("cluster: pulled partitions", "source", src.Name, "partitions", len(parts), "sessions", n, "took", time.Since(start))
 	return nil
-}
-
-// handlePull serves a pull: register the puller (before the scan, so a
-// write either lands in the scan or is copied to the puller), then stream.
-func (s *Store) handlePull(ctx context.Context, body []byte) ([]byte, error) {
-	req, err := parsePull(body)
-	if err != nil {
-		return nil, err
-	}
-	want := make([]bool, s.cfg.Partitions)
-	for _, p := range req.parts {
-		if p >= len(want) {
-			return nil, fmt.Errorf("%w: pull of partition %d of %d", ErrBadMessage, p, len(want))
-		}
-		want[p] = true
-	}
-	to := Member{Name: req.name, Addr: req.addr}
-	if req.register {
-		// The lease outlasts any join; it only ends copies to a puller
-		// that died before gossip ever showed it here.
-		s.receivers.add(to, req.parts, time.Now().Add(10*s.cfg.TransferTimeout))
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer context.AfterFunc(s.bg, cancel)()
-	defer cancel()
-	n, err := s.stream(ctx, to, func(p int) bool { return want[p] })
-	if err != nil {
-		return nil, fmt.Errorf("stream to %s: %w", to.Name, err)
-	}
-	return binary.AppendUvarint(nil, uint64(n)), nil
 }
 
 // stream sends this node's sessions (tombstones included) of the
@@ -281,127 +207,116 @@ func (s *Store) sendBatch(ctx context.Context, dest Member, b *batch) error {
 	return nil
 }
 
-// handleMerge stores every record of a batch that wins over this node's
-// copy and answers how many did. A draining node refuses (accept).
-func (s *Store) handleMerge(body []byte) ([]byte, error) {
-	recs, err := parseRecords(body)
-	if err != nil {
-		return nil, err
+// handOffAll hands recs off, retrying what was not acknowledged with the
+// table as it is then, after a table change or a backoff, at most
+// handOffAttempts times in all (and within ctx). When several nodes drain
+// at once (a scale-down), one may offer its sessions to another that is
+// leaving too and has not told it yet; that node refuses (accept), and
+// the next attempt finds the owners that stay. An owner that does not
+// answer at all is not waited for beyond the attempts: its sessions have
+// their other copies.
+func (s *Store) handOffAll(ctx context.Context, recs []session.Record) error {
+	backoff := 20 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		changed := s.TableChanged()
+		left, err := s.handOff(ctx, s.Table(), recs)
+		if err == nil {
+			return nil
+		}
+		recs = left
+		if attempt == handOffAttempts {
+			return fmt.Errorf("%d sessions not handed off after %d attempts: %w", len(recs), attempt, err)
+		}
+		s.log.Warn("cluster: hand-off incomplete; retrying", "sessions", len(recs), "err", err)
+		select {
+		case <-changed:
+		case <-time.After(backoff):
+			backoff *= 2
+		case <-ctx.Done():
+			return fmt.Errorf("%d sessions not handed off: %w", len(recs), errors.Join(err, ctx.Err()))
+		}
 	}
-	done, err := s.accept("merge")
-	if err != nil {
-		return nil, err
+}
+
+// handOffAttempts bounds handOffAll: with its doubling backoff from 20ms,
+// about 2.5 s when no table change comes.
+const handOffAttempts = 8
+
+// handOff sends recs, copies of partitions this node does not own, to
+// the owners of their partitions in t, in parallel per owner, and drops
+// each copy every owner acknowledged (unless it changed meanwhile). It
+// returns the records some owner did not acknowledge.
+func (s *Store) handOff(ctx context.Context, t *Table, recs []session.Record) (left []session.Record, err error) {
+	if len(recs) == 0 {
+		return nil, nil
 	}
-	defer done()
-	stored := 0
+	byDest, dests := map[string][]session.Record{}, map[string]Member{}
+	pending := make(map[string]int, len(recs))
+	orphans := 0
+	for _, rec := range recs {
+		owners := splitSelf(t.Owners(t.Partition(rec.ID)), s.name)
+		if len(owners) == 0 {
+			orphans++
+			continue
+		}
+		pending[rec.ID] = len(owners)
+		for _, m := range owners {
+			byDest[m.Name] = append(byDest[m.Name], rec)
+			dests[m.Name] = m
+		}
+	}
+	errs := s.pushAll(ctx, dests, byDest, pending)
+	for _, rec := range recs {
+		switch n, ok := pending[rec.ID]; {
+		case ok && n == 0:
+			s.dropIfUnchanged(rec)
+		case ok:
+			left = append(left, rec)
+		}
+	}
+	if orphans > 0 {
+		// The last node of a cluster: nobody is left to take them, and
+		// saying so is all there is to do; it is not a failed hand-off.
+		s.log.Warn("cluster: no other node to hand sessions to; they end with this node", "sessions", orphans)
+	}
+	return left, errors.Join(errs...)
+}
+
+// pushAll pushes each destination's records in parallel and counts down
+// pending per acknowledged record.
+func (s *Store) pushAll(ctx context.Context, dests map[string]Member, byDest map[string][]session.Record, pending map[string]int) []error {
+	var mu sync.Mutex // guards pending and errs
 	var errs []error
-	for i := range recs {
-		ok, err := s.merge(&recs[i])
-		if ok {
-			stored++
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("merge %d of %d sessions failed: %w", len(errs), len(recs), err)
-	}
-	return binary.AppendUvarint(nil, uint64(stored)), nil
-}
-
-// receivers are the joining nodes pulling partitions from this node: they
-// get a copy of every write this node applies to those partitions
-// (replicate) while they are joining, or not yet members here (gossip is
-// behind). Once ready a node owns the partitions (and gets the writes as
-// a replica) or does not (and needs none); one that leaves the table, or
-// never shows up in it before its lease runs out, died.
-type receivers struct {
-	mu     sync.Mutex                  // guards byPart
-	byPart map[int]map[string]receiver // partition -> puller name -> lease
-}
-
-type receiver struct {
-	m     Member
-	until time.Time
-}
-
-func (r *receivers) add(m Member, parts []int, until time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.byPart == nil {
-		r.byPart = map[int]map[string]receiver{}
-	}
-	for _, p := range parts {
-		if r.byPart[p] == nil {
-			r.byPart[p] = map[string]receiver{}
-		}
-		r.byPart[p][m.Name] = receiver{m: m, until: until}
-	}
-}
-
-// of returns the receivers of p that still need copies, forgetting the
-// others.
-func (r *receivers) of(p int, t *Table, self string, now time.Time) []Member {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []Member
-	for name, rc := range r.byPart[p] {
-		if done(t, name, rc, now) {
-			delete(r.byPart[p], name)
-		} else if name != self {
-			out = append(out, rc.m)
-		}
-	}
-	if len(r.byPart[p]) == 0 {
-		delete(r.byPart, p)
-	}
-	return out
-}
-
-// forget drops every registration of the puller named name.
-func (r *receivers) forget(name string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for p, byName := range r.byPart {
-		delete(byName, name)
-		if len(byName) == 0 {
-			delete(r.byPart, p)
-		}
-	}
-}
-
-// lookup returns the receiver named name, if any partition has one.
-func (r *receivers) lookup(name string) (Member, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, byName := range r.byPart {
-		if rc, ok := byName[name]; ok {
-			return rc.m, true
-		}
-	}
-	return Member{}, false
-}
-
-// done reports whether a receiver needs no more copies: its lease ran
-// out, or t shows it as a member that is no longer joining.
-func done(t *Table, name string, rc receiver, now time.Time) bool {
-	m, ok := t.Member(name)
-	return now.After(rc.until) || ok && !m.Joining
-}
-
-// prune forgets the receivers that need no more copies.
-func (r *receivers) prune(t *Table, now time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for p, byName := range r.byPart {
-		for name, rc := range byName {
-			if done(t, name, rc, now) {
-				delete(byName, name)
+	var wg sync.WaitGroup
+	for name, recs := range byDest {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.push(ctx, dests[name], recs)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("hand %d sessions to %s: %w", len(recs), name, err))
+				return
 			}
-		}
-		if len(byName) == 0 {
-			delete(r.byPart, p)
-		}
+			for _, r := range recs {
+				pending[r.ID]--
+			}
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// dropIfUnchanged removes this node's copy of rec's session if it is
+// still rec's version (a newer one arrived through a write that
+// replicated it to the owners itself) and this node does not own the
+// partition in its current table (the hand-off used an older one).
+func (s *Store) dropIfUnchanged(rec session.Record) {
+	if t := s.Table(); t.IsOwner(t.Partition(rec.ID), s.name) {
+		return
+	}
+	if cur, ok := s.engine.Get(rec.ID); ok && cur.Version == rec.Version {
+		s.engine.Remove(rec.ID)
 	}
 }

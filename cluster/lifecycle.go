@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/sessionmesh/sessionmesh/session"
 )
 
 // Ready reports whether this node is serving: it has joined, pulled the
@@ -67,21 +65,6 @@ func (s *Store) tell(ctx context.Context, meta nodeMeta) {
 		}()
 	}
 	wg.Wait()
-}
-
-// handleMember takes a member's new metadata. A member that became ready
-// first gets the hinted copies kept for it, so it does not serve without
-// a write that was copied to it and failed.
-func (s *Store) handleMember(ctx context.Context, body []byte) ([]byte, error) {
-	req, err := parseMember(body)
-	if err != nil {
-		return nil, err
-	}
-	known := s.members.apply(req.name, req.meta)
-	if m, ok := s.Table().Member(req.name); ok && !m.Joining && !m.Draining {
-		s.handBack(ctx, s.Table(), m, s.hints.snapshot()[m.Name])
-	}
-	return []byte{boolByte(known)}, nil
 }
 
 // Drain leaves the cluster without losing a session and stops the node:
@@ -149,81 +132,6 @@ func (s *Store) drain(ctx context.Context) error {
 	return nil
 }
 
-// handOffAll hands recs off, retrying what was not acknowledged with the
-// table as it is then, after a table change or a backoff, at most
-// handOffAttempts times in all (and within ctx). When several nodes drain
-// at once (a scale-down), one may offer its sessions to another that is
-// leaving too and has not told it yet; that node refuses (accept), and
-// the next attempt finds the owners that stay. An owner that does not
-// answer at all is not waited for beyond the attempts: its sessions have
-// their other copies.
-func (s *Store) handOffAll(ctx context.Context, recs []session.Record) error {
-	backoff := 20 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		changed := s.TableChanged()
-		left, err := s.handOff(ctx, s.Table(), recs)
-		if err == nil {
-			return nil
-		}
-		recs = left
-		if attempt == handOffAttempts {
-			return fmt.Errorf("%d sessions not handed off after %d attempts: %w", len(recs), attempt, err)
-		}
-		s.log.Warn("cluster: hand-off incomplete; retrying", "sessions", len(recs), "err", err)
-		select {
-		case <-changed:
-		case <-time.After(backoff):
-			backoff *= 2
-		case <-ctx.Done():
-			return fmt.Errorf("%d sessions not handed off: %w", len(recs), errors.Join(err, ctx.Err()))
-		}
-	}
-}
-
-// handOffAttempts bounds handOffAll: with its doubling backoff from 20ms,
-// about 2.5 s when no table change comes.
-const handOffAttempts = 8
-
-// handOff sends recs, copies of partitions this node does not own, to
-// the owners of their partitions in t, in parallel per owner, and drops
-// each copy every owner acknowledged (unless it changed meanwhile). It
-// returns the records some owner did not acknowledge.
-func (s *Store) handOff(ctx context.Context, t *Table, recs []session.Record) (left []session.Record, err error) {
-	if len(recs) == 0 {
-		return nil, nil
-	}
-	byDest, dests := map[string][]session.Record{}, map[string]Member{}
-	pending := make(map[string]int, len(recs))
-	orphans := 0
-	for _, rec := range recs {
-		owners := splitSelf(t.Owners(t.Partition(rec.ID)), s.name)
-		if len(owners) == 0 {
-			orphans++
-			continue
-		}
-		pending[rec.ID] = len(owners)
-		for _, m := range owners {
-			byDest[m.Name] = append(byDest[m.Name], rec)
-			dests[m.Name] = m
-		}
-	}
-	errs := s.pushAll(ctx, dests, byDest, pending)
-	for _, rec := range recs {
-		switch n, ok := pending[rec.ID]; {
-		case ok && n == 0:
-			s.dropIfUnchanged(rec)
-		case ok:
-			left = append(left, rec)
-		}
-	}
-	if orphans > 0 {
-		// The last node of a cluster: nobody is left to take them, and
-		// saying so is all there is to do; it is not a failed hand-off.
-		s.log.Warn("cluster: no other node to hand sessions to; they end with this node", "sessions", orphans)
-	}
-	return left, errors.Join(errs...)
-}
-
 // accept admits a copy (a replica put or a merged batch) sent by another
 // node; the caller stores it and then calls done. A draining or closed
 // node refuses: its copy would leave with it, so the sender (whose table
@@ -240,43 +148,60 @@ func (s *Store) accept(what string) (done func(), err error) {
 	return s.serving.exit, nil
 }
 
-// pushAll pushes each destination's records in parallel and counts down
-// pending per acknowledged record.
-func (s *Store) pushAll(ctx context.Context, dests map[string]Member, byDest map[string][]session.Record, pending map[string]int) []error {
-	var mu sync.Mutex // guards pending and errs
-	var errs []error
-	var wg sync.WaitGroup
-	for name, recs := range byDest {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := s.push(ctx, dests[name], recs)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("hand %d sessions to %s: %w", len(recs), name, err))
+// goLoop runs f every interval until Close, tracked by wg.
+func (s *Store) goLoop(interval time.Duration, f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
 				return
+			case <-t.C:
+				f()
 			}
-			for _, r := range recs {
-				pending[r.ID]--
-			}
-		}()
-	}
-	wg.Wait()
-	return errs
+		}
+	}()
 }
 
-// dropIfUnchanged removes this node's copy of rec's session if it is
-// still rec's version (a newer one arrived through a write that
-// replicated it to the owners itself) and this node does not own the
-// partition in its current table (the hand-off used an older one).
-func (s *Store) dropIfUnchanged(rec session.Record) {
-	if t := s.Table(); t.IsOwner(t.Partition(rec.ID), s.name) {
-		return
-	}
-	if cur, ok := s.engine.Get(rec.ID); ok && cur.Version == rec.Version {
-		s.engine.Remove(rec.ID)
-	}
+// Close drains the node (Drain, bounded by DrainTimeout): it hands every
+// session it holds to the new owners, leaves the cluster and stops. It is
+// idempotent and waits for every goroutine it started.
+func (s *Store) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
+	defer cancel()
+	return s.Drain(ctx)
+}
+
+// Shutdown stops the node without handing off or leaving: to the others
+// it looks like a crash (tests use it to kill a node). It is idempotent.
+func (s *Store) Shutdown() error { return s.halt(false) }
+
+func (s *Store) halt(leave bool) error {
+	var err error
+	s.stopOnce.Do(func() {
+		s.closed.Store(true)
+		if leave { // let the calls in progress finish their peer calls
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CallTimeout)
+			s.calls.wait(ctx)
+			cancel()
+		}
+		close(s.stop)
+		s.cancelBg()
+		s.wg.Wait()
+		if leave {
+			err = s.members.leave()
+		} else {
+			err = s.members.shutdown()
+		}
+		err = errors.Join(err, s.server.Close(), s.client.Close(), s.engine.Close())
+		if err != nil {
+			err = fmt.Errorf("cluster: close node %s: %w", s.name, err)
+		}
+	})
+	return err
 }
 
 // inflight counts the requests a node is serving, so Drain can wait for
