@@ -67,7 +67,7 @@ func (s *Store) survey(t *Table, owned []bool, collect bool) (sums []uint64, for
 	tl := tally{at: s.cfg.Now()} // every write before the scan starts is seen
 	s.engine.Range(func(id string, rec session.Record) bool {
 		if isTombstone(&rec) {
-			tl.graves++
+			tl.tombstones++
 		} else {
 			tl.live++
 		}
@@ -117,9 +117,8 @@ func (s *Store) compare(ctx context.Context, t *Table, m Member, dg *digests) er
 	if err != nil {
 		return err
 	}
-	d := reader{b: resp}
-	differ := d.ints()
-	if err := d.done("digest reply"); err != nil || len(differ) == 0 {
+	differ, err := parseDiffer(resp)
+	if err != nil || len(differ) == 0 {
 		return err
 	}
 	s.log.Info("cluster: replicas differ; exchanging partitions", "replica", m.Name, "partitions", len(differ))

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -37,7 +36,7 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 	case opFetch:
 		return s.handleFetch(body)
 	case opCount:
-		return s.handleCount(), nil
+		return s.counts().marshal(), nil
 	case opPull:
 		return s.handlePull(ctx, body)
 	case opMerge:
@@ -72,33 +71,18 @@ func (s *Store) handlePut(body []byte) ([]byte, error) {
 	if req.hint != "" {
 		s.hints.add(req.hint, req.rec.ID)
 	}
-	return []byte{boolByte(stored)}, nil
+	return marshalFlag(stored), nil
 }
 
 // handleFetch returns this node's copy of a session, tombstones included,
 // without ownership checks: it serves repair, not clients.
 func (s *Store) handleFetch(body []byte) ([]byte, error) {
-	d := reader{b: body}
-	id := d.str()
-	if err := d.done("fetch"); err != nil {
+	req, err := parseFetch(body)
+	if err != nil {
 		return nil, err
 	}
-	rec, ok := s.engine.Get(id)
+	rec, ok := s.engine.Get(req.id)
 	return marshalFound(rec, ok), nil
-}
-
-func (s *Store) handleCount() []byte {
-	var tl tally
-	if p := s.tally.Load(); p != nil {
-		tl = *p
-	}
-	b := binary.AppendUvarint(nil, uint64(tl.live))
-	b = binary.AppendUvarint(b, uint64(tl.graves))
-	b = binary.AppendVarint(b, nanos(tl.at))
-	b = binary.AppendUvarint(b, uint64(s.hints.count()))
-	b = binary.AppendUvarint(b, uint64(s.UnderReplicated()))
-	b = binary.AppendUvarint(b, s.Conflicts())
-	return append(b, boolByte(s.Ready()))
 }
 
 // handlePull serves a pull: register the puller (before the scan, so a
@@ -128,7 +112,7 @@ func (s *Store) handlePull(ctx context.Context, body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream to %s: %w", to.Name, err)
 	}
-	return binary.AppendUvarint(nil, uint64(n)), nil
+	return marshalNumber(n), nil
 }
 
 // handleMerge stores every record of a batch that wins over this node's
@@ -157,7 +141,7 @@ func (s *Store) handleMerge(body []byte) ([]byte, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("merge %d of %d sessions failed: %w", len(errs), len(recs), err)
 	}
-	return binary.AppendUvarint(nil, uint64(stored)), nil
+	return marshalNumber(stored), nil
 }
 
 // handleDigest answers which of the sender's digests differ from this
@@ -177,7 +161,7 @@ func (s *Store) handleDigest(body []byte) ([]byte, error) {
 			differ = append(differ, x.part)
 		}
 	}
-	return appendInts(nil, differ), nil
+	return marshalDiffer(differ), nil
 }
 
 // handleMember takes a member's new metadata. A member that became ready
@@ -192,18 +176,16 @@ func (s *Store) handleMember(ctx context.Context, body []byte) ([]byte, error) {
 	if m, ok := s.Table().Member(req.name); ok && !m.Joining && !m.Draining {
 		s.handBack(ctx, s.Table(), m, s.hints.snapshot()[m.Name])
 	}
-	return []byte{boolByte(known)}, nil
+	return marshalFlag(known), nil
 }
 
-// handleSeen answers how long the named node has been a member here
-// without a break, in nanoseconds (0: not a member), and this node's
-// table fingerprint.
+// handleSeen answers how long the asking node has been a member here
+// without a break (0: not a member), and this node's table fingerprint.
 func (s *Store) handleSeen(body []byte) ([]byte, error) {
-	d := reader{b: body}
-	name := d.str()
-	if err := d.done("seen"); err != nil {
+	req, err := parseSeen(body)
+	if err != nil {
 		return nil, err
 	}
-	b := binary.AppendUvarint(nil, uint64(s.members.memberFor(name)))
-	return binary.AppendUvarint(b, s.Table().Fingerprint()), nil
+	reply := seenReply{memberFor: s.members.memberFor(req.name), print: s.Table().Fingerprint()}
+	return reply.marshal(), nil
 }

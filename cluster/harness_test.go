@@ -98,7 +98,7 @@ func TestStatus(t *testing.T) {
 			t.Fatalf("member %s: %s", m.Name, m.Error)
 		}
 		sessions += m.Sessions
-		tombstones += m.Deleted
+		tombstones += m.Tombstones
 		primaries += len(m.Primary)
 		backups += len(m.Backup)
 	}

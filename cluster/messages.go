@@ -10,6 +10,28 @@ import (
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
+// The wire format of every peer operation: its request and its reply, in
+// this file; the handler of each is in handler.go. Integers are varints
+// unless said otherwise, strings and byte strings are length-prefixed,
+// times are Unix nanoseconds (0 for the zero time), records are
+// session.Record.AppendBinary. Errors travel as peer.RemoteError codes
+// (route.go: toRemote, fromRemote).
+//
+//	op          request                         reply
+//	opLoad      routed (header, id)             record reply (marshalFound)
+//	opSave      routed (header, id, patch)      empty
+//	opDelete    routed (header, id)             empty
+//	opInstall   routed (header, id, record)     empty
+//	opPut       putReq (hint, record)           flag: stored
+//	opFetch     fetchReq (id)                   record reply
+//	opCount     empty                           countReply
+//	opPull      pullReq (register, name, addr,  number: sessions streamed
+//	            partitions)                     (as opMerge batches meanwhile)
+//	opMerge     record batch                    number: sessions stored
+//	opDigest    digests (partition, sum)        partitions that differ
+//	opMember    memberReq (name, metadata)      flag: the member is known
+//	opSeen      seenReq (name)                  seenReply
+
 // Peer operations. The first four are routed to a partition's primary (or,
 // on failover, the next live replica); the rest go to one named node.
 const (
@@ -17,7 +39,7 @@ const (
 	opSave                     // apply a patch at the primary, replicate, ack after N copies
 	opDelete                   // tombstone a session at the primary, replicate
 	opInstall                  // store a whole record (the new ID of a renew) at its primary, replicate
-	opPut                      // replicate: store a record copy if newer (with a hint when standing in)
+	opPut                      // replicate: store a record copy where it wins (with a hint when standing in)
 	opFetch                    // read this node's copy, tombstones included (repair)
 	opCount                    // how many sessions this node holds (Status)
 	opPull                     // stream the sessions of some partitions to the caller (opMerge batches)
@@ -248,6 +270,16 @@ func (d *reader) uvarint() uint64 {
 	return v
 }
 
+// int reads a uvarint that must fit an int.
+func (d *reader) int() int {
+	v := d.uvarint()
+	if v > math.MaxInt {
+		d.fail("number out of range")
+		return 0
+	}
+	return int(v)
+}
+
 func (d *reader) varint() int64 {
 	v, n := binary.Varint(d.b)
 	if n <= 0 {
@@ -348,14 +380,18 @@ func appendInts(b []byte, v []int) []byte {
 	return b
 }
 
-// ints reads what appendInts wrote; a value beyond 1<<16 (more than any
-// partition count) fails, so no caller indexes with a huge or negative int.
+// maxPartitions is the most partitions a Config allows; a partition read
+// from the wire beyond it fails to decode, so no handler indexes with a
+// huge or (converted) negative int.
+const maxPartitions = 1 << 16
+
+// ints reads what appendInts wrote; a value beyond maxPartitions fails.
 func (d *reader) ints() []int {
 	n := d.count()
 	out := make([]int, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
 		v := d.uvarint()
-		if v > 1<<16 {
+		if v > maxPartitions {
 			d.fail(fmt.Sprintf("partition %d out of range", v))
 			break
 		}
@@ -412,11 +448,12 @@ func parseDigests(b []byte) ([]digest, error) {
 	n := d.count()
 	out := make([]digest, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
-		x := digest{part: int(d.uvarint())}
-		if x.part > 1<<16 {
-			d.fail(fmt.Sprintf("partition %d out of range", x.part))
+		p := d.uvarint()
+		if p > maxPartitions {
+			d.fail(fmt.Sprintf("partition %d out of range", p))
 			break
 		}
+		x := digest{part: int(p)}
 		if len(d.b) < 8 {
 			d.fail("truncated digest")
 			break
@@ -447,4 +484,95 @@ func parseMember(b []byte) (memberReq, error) {
 	r.meta = nodeMeta{Version: metaVersion, Peer: d.str(), Draining: d.byte() == 1, Joining: d.byte() == 1}
 	r.meta.Seq = d.uvarint()
 	return r, d.done("member")
+}
+
+// fetchReq is the request of opFetch: a session ID. The reply is a record
+// reply (marshalFound).
+type fetchReq struct{ id string }
+
+func (r *fetchReq) marshal() []byte { return appendStr(nil, r.id) }
+
+func parseFetch(b []byte) (fetchReq, error) {
+	d := reader{b: b}
+	r := fetchReq{id: d.str()}
+	return r, d.done("fetch")
+}
+
+// countReply is the reply of opCount (whose request is empty): what a node
+// holds, for Status.
+type countReply struct {
+	live, tombstones int
+	at               time.Time // when the last full scan counted them
+	hinted           int
+	underReplicated  int
+	conflicts        uint64
+	ready            bool
+}
+
+func (r countReply) marshal() []byte {
+	b := binary.AppendUvarint(nil, uint64(r.live))
+	b = binary.AppendUvarint(b, uint64(r.tombstones))
+	b = binary.AppendVarint(b, nanos(r.at))
+	b = binary.AppendUvarint(b, uint64(r.hinted))
+	b = binary.AppendUvarint(b, uint64(r.underReplicated))
+	b = binary.AppendUvarint(b, r.conflicts)
+	return append(b, boolByte(r.ready))
+}
+
+func parseCount(b []byte) (countReply, error) {
+	d := reader{b: b}
+	r := countReply{live: d.int(), tombstones: d.int(), at: fromNanos(d.varint()), hinted: d.int()}
+	r.underReplicated, r.conflicts, r.ready = d.int(), d.uvarint(), d.byte() == 1
+	return r, d.done("count")
+}
+
+// seenReq is the request of opSeen: the name of the node asking.
+type seenReq struct{ name string }
+
+func (r *seenReq) marshal() []byte { return appendStr(nil, r.name) }
+
+func parseSeen(b []byte) (seenReq, error) {
+	d := reader{b: b}
+	r := seenReq{name: d.str()}
+	return r, d.done("seen")
+}
+
+// seenReply answers opSeen: how long the asking node has been a member at
+// the callee without a break (0: not a member) and the fingerprint of the
+// callee's table.
+type seenReply struct {
+	memberFor time.Duration
+	print     uint64
+}
+
+func (r *seenReply) marshal() []byte {
+	b := binary.AppendUvarint(nil, uint64(max(r.memberFor, 0)))
+	return binary.AppendUvarint(b, r.print)
+}
+
+func parseSeenReply(b []byte) (seenReply, error) {
+	d := reader{b: b}
+	r := seenReply{memberFor: time.Duration(min(d.uvarint(), math.MaxInt64)), print: d.uvarint()}
+	return r, d.done("seen reply")
+}
+
+// A number reply (opPull: sessions streamed; opMerge: sessions stored).
+func marshalNumber(n int) []byte { return binary.AppendUvarint(nil, uint64(n)) }
+
+func parseNumber(b []byte) (int, error) {
+	d := reader{b: b}
+	n := d.int()
+	return n, d.done("number")
+}
+
+// A flag reply (opPut: the copy was stored; opMember: the member is known).
+func marshalFlag(v bool) []byte { return []byte{boolByte(v)} }
+
+// A digest reply (opDigest) is the partitions whose digests differ.
+func marshalDiffer(parts []int) []byte { return appendInts(nil, parts) }
+
+func parseDiffer(b []byte) ([]int, error) {
+	d := reader{b: b}
+	parts := d.ints()
+	return parts, d.done("digest reply")
 }

@@ -200,14 +200,12 @@ func (s *Store) lostSight(gap time.Duration) (lost, counted, heard bool) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := s.call(s.bg, m.Addr, opSeen, appendStr(nil, s.name))
+			resp, err := s.call(s.bg, m.Addr, opSeen, (&seenReq{name: s.name}).marshal())
 			if err != nil {
 				return
 			}
-			d := reader{b: resp}
-			seen[i] = time.Duration(d.uvarint())
-			agree[i] = d.uvarint() == fp
-			answered[i] = d.done("seen") == nil
+			reply, err := parseSeenReply(resp)
+			seen[i], agree[i], answered[i] = reply.memberFor, reply.print == fp, err == nil
 		}()
 	}
 	wg.Wait()

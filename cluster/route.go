@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
 	"github.com/sessionmesh/sessionmesh/internal/engine"
@@ -113,7 +114,14 @@ func (s *Store) send(ctx context.Context, addr string, op uint8, req routed) ([]
 // call sends one peer request bounded by CallTimeout and turns a remote
 // error back into this package's errors.
 func (s *Store) call(ctx context.Context, addr string, op uint8, body []byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
+	return s.callWithin(ctx, s.cfg.CallTimeout, addr, op, body)
+}
+
+// callWithin is call bounded by timeout instead: transfers take
+// TransferTimeout. Every peer call goes through it, so every answer counts
+// as contact (pause.go) and every remote error comes back as a sentinel.
+func (s *Store) callWithin(ctx context.Context, timeout time.Duration, addr string, op uint8, body []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	resp, err := s.caller.Call(ctx, addr, op, body)
 	if err != nil {

@@ -142,7 +142,7 @@ func (s *Store) recover(ctx context.Context, t *Table, p int, id string) (rec se
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := s.call(ctx, m.Addr, opFetch, appendStr(nil, id))
+			resp, err := s.call(ctx, m.Addr, opFetch, (&fetchReq{id: id}).marshal())
 			rec, ok, err2 := parseFound(resp)
 			answered[i] = err == nil && err2 == nil
 			if answered[i] && ok {

@@ -33,16 +33,16 @@ type MemberStatus struct {
 	Draining bool   `json:"draining"`
 	Primary  []int  `json:"primary"` // partitions it is primary for
 	Backup   []int  `json:"backup"`  // partitions it is a backup for
-	// Sessions and Deleted are the live sessions and the tombstones
+	// Sessions and Tombstones are the live sessions and the tombstones
 	// (deleted sessions remembered so no replica revives them) the member
 	// held at CountedAt, its last full scan (every anti-entropy round):
 	// counting on every call would scan every session each time.
-	Sessions  int       `json:"sessions"`
-	Deleted   int       `json:"tombstones"`
-	CountedAt time.Time `json:"countedAt"`
-	Hinted    int       `json:"hinted"`  // copies kept for an owner that did not answer
-	Joining   bool      `json:"joining"` // pulling its partitions; owns none yet
-	Ready     bool      `json:"ready"`   // the member's own Ready
+	Sessions   int       `json:"sessions"`
+	Tombstones int       `json:"tombstones"`
+	CountedAt  time.Time `json:"countedAt"`
+	Hinted     int       `json:"hinted"`  // copies kept for an owner that did not answer
+	Joining    bool      `json:"joining"` // pulling its partitions; owns none yet
+	Ready      bool      `json:"ready"`   // the member's own Ready
 	// UnderReplicated is how many partitions the member owns but does not
 	// hold yet (it is pulling them), plus, for the partitions it is
 	// primary of, the copies missing because fewer than N nodes are
@@ -82,23 +82,29 @@ func (s *Store) Status(ctx context.Context) Status {
 }
 
 func (s *Store) fillCounts(ctx context.Context, ms *MemberStatus) {
-	var body []byte
-	var err error
-	if ms.Name == s.name {
-		body = s.handleCount()
-	} else {
-		body, err = s.call(ctx, ms.Addr, opCount, nil)
-	}
-	if err == nil {
-		d := reader{b: body}
-		ms.Sessions, ms.Deleted, ms.CountedAt = int(d.uvarint()), int(d.uvarint()), fromNanos(d.varint())
-		ms.Hinted = int(d.uvarint())
-		ms.UnderReplicated, ms.Conflicts, ms.Ready = int(d.uvarint()), d.uvarint(), d.byte() == 1
-		err = d.done("count")
+	c, err := s.counts(), error(nil)
+	if ms.Name != s.name {
+		var body []byte
+		if body, err = s.call(ctx, ms.Addr, opCount, nil); err == nil {
+			c, err = parseCount(body)
+		}
 	}
 	if err != nil {
 		ms.Sessions, ms.Error = -1, err.Error()
+		return
 	}
+	ms.Sessions, ms.Tombstones, ms.CountedAt, ms.Hinted = c.live, c.tombstones, c.at, c.hinted
+	ms.UnderReplicated, ms.Conflicts, ms.Ready = c.underReplicated, c.conflicts, c.ready
+}
+
+// counts is what this node holds (the reply of opCount).
+func (s *Store) counts() countReply {
+	var tl tally
+	if p := s.tally.Load(); p != nil {
+		tl = *p
+	}
+	return countReply{live: tl.live, tombstones: tl.tombstones, at: tl.at, hinted: s.hints.count(),
+		underReplicated: s.UnderReplicated(), conflicts: s.Conflicts(), ready: s.Ready()}
 }
 
 // UnderReplicated returns how many copies this node is short of: the
@@ -140,6 +146,6 @@ func (s *Store) syncing(t *Table, target bool) int {
 // anti-entropy round scans them all anyway): a status page that scanned
 // on every request would cost a pass over every session each time.
 type tally struct {
-	live, graves int
-	at           time.Time
+	live, tombstones int
+	at               time.Time
 }

@@ -125,15 +125,13 @@ func (s *Store) pullAll(ctx context.Context, members map[string]Member, bySource
 // merges them as they come (handleMerge). With register, src also copies
 // the writes it applies to parts here until this node owns them.
 func (s *Store) pull(ctx context.Context, src Member, parts []int, register bool) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.TransferTimeout)
-	defer cancel()
 	start := time.Now()
 	req := pullReq{register: register, name: s.name, addr: s.peerAddr, parts: parts}
-	resp, err := s.caller.Call(ctx, src.Addr, opPull, req.marshal())
+	resp, err := s.callWithin(ctx, s.cfg.TransferTimeout, src.Addr, opPull, req.marshal())
 	if err != nil {
-		return fmt.Errorf("pull %d partitions from %s: %w", len(parts), src.Name, fromRemote(err))
+		return fmt.Errorf("pull %d partitions from %s: %w", len(parts), src.Name, err)
 	}
-	n, _ := binary.Uvarint(resp)
+	n, _ := parseNumber(resp)
 	s.log.Info("cluster: pulled partitions", "source", src.Name, "partitions", len(parts), "sessions", n, "took", time.Since(start))
 	return nil
 }
@@ -197,10 +195,8 @@ func (s *Store) sendBatch(ctx context.Context, dest Member, b *batch) error {
 	}
 	body := binary.AppendUvarint(make([]byte, 0, len(b.buf)+binary.MaxVarintLen64), uint64(b.n))
 	body = append(body, b.buf...)
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.TransferTimeout)
-	defer cancel()
-	if _, err := s.caller.Call(ctx, dest.Addr, opMerge, body); err != nil {
-		return fmt.Errorf("send %d sessions to %s: %w", b.n, dest.Name, fromRemote(err))
+	if _, err := s.callWithin(ctx, s.cfg.TransferTimeout, dest.Addr, opMerge, body); err != nil {
+		return fmt.Errorf("send %d sessions to %s: %w", b.n, dest.Name, err)
 	}
 	b.sent += b.n
 	b.buf, b.n = b.buf[:0], 0
