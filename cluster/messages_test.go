@@ -68,8 +68,11 @@ func FuzzParseMessages(f *testing.F) {
 	f.Add(opMerge, recordBatch(session.Record{ID: "i", Version: 2}))
 	f.Add(opDigest, appendDigests(nil, []digest{{part: 7, sum: 1 << 60}}))
 	f.Add(opMember, (&memberReq{name: "n", meta: nodeMeta{Peer: "a:1", Seq: 3}}).marshal())
+	f.Add(uint8(5), hugeDigest()) // case 5: a partition that is negative as an int
+	f.Add(uint8(7), countReply{live: 3, at: time.Unix(1, 2), ready: true}.marshal())
+	f.Add(uint8(8), (&seenReply{memberFor: time.Second, print: 9}).marshal())
 	f.Fuzz(func(t *testing.T, op uint8, b []byte) {
-		switch op % 7 {
+		switch op % 12 {
 		case 0:
 			parseRouted(opSave, b)
 		case 1:
@@ -88,6 +91,25 @@ func FuzzParseMessages(f *testing.F) {
 			}
 		case 6:
 			parseMember(b)
+		case 7:
+			if c, err := parseCount(b); err == nil && (c.live < 0 || c.tombstones < 0 || c.hinted < 0 || c.underReplicated < 0) {
+				t.Fatalf("count %+v decoded", c)
+			}
+		case 8:
+			if r, err := parseSeenReply(b); err == nil && r.memberFor < 0 {
+				t.Fatalf("seen reply %+v decoded", r)
+			}
+		case 9:
+			parseSeen(b)
+			parseFetch(b)
+		case 10:
+			if n, err := parseNumber(b); err == nil && n < 0 {
+				t.Fatalf("number %d decoded", n)
+			}
+		case 11:
+			if ps, err := parseDiffer(b); err == nil && slices.ContainsFunc(ps, func(p int) bool { return p < 0 || p > 1<<16 }) {
+				t.Fatalf("digest reply %v decoded", ps)
+			}
 		}
 		parseRouted(opInstall, b)
 	})
@@ -123,5 +145,38 @@ func TestLifecycleMessagesRoundTrip(t *testing.T) {
 	}
 	if _, err := parsePull(appendInts([]byte{1, 0, 0}, []int{1 << 20})); !errors.Is(err, ErrBadMessage) {
 		t.Errorf("pull of partition 1<<20: %v; want ErrBadMessage", err)
+	}
+	if ds, err := parseDigests(hugeDigest()); !errors.Is(err, ErrBadMessage) {
+		t.Errorf("digest of partition 2^63: %v, %v; want ErrBadMessage (as an int it is negative)", ds, err)
+	}
+}
+
+// hugeDigest is a digest request for partition 2^63.
+func hugeDigest() []byte {
+	b := binary.AppendUvarint([]byte{1}, 1<<63)
+	return binary.BigEndian.AppendUint64(b, 42)
+}
+
+func TestReplyRoundTrip(t *testing.T) {
+	c := countReply{live: 7, tombstones: 2, at: time.Unix(1700000000, 9), hinted: 1, underReplicated: 3, conflicts: 4, ready: true}
+	if got, err := parseCount(c.marshal()); err != nil || got != c {
+		t.Errorf("count round trip: %+v, %v", got, err)
+	}
+	sr := seenReply{memberFor: 90 * time.Second, print: 1 << 63}
+	if got, err := parseSeenReply(sr.marshal()); err != nil || got != sr {
+		t.Errorf("seen reply round trip: %+v, %v", got, err)
+	}
+	if got, err := parseSeen((&seenReq{name: "n-1"}).marshal()); err != nil || got.name != "n-1" {
+		t.Errorf("seen request round trip: %+v, %v", got, err)
+	}
+	id := session.NewID()
+	if got, err := parseFetch((&fetchReq{id: id}).marshal()); err != nil || got.id != id {
+		t.Errorf("fetch round trip: %+v, %v", got, err)
+	}
+	if got, err := parseNumber(marshalNumber(12345)); err != nil || got != 12345 {
+		t.Errorf("number round trip: %d, %v", got, err)
+	}
+	if got, err := parseDiffer(marshalDiffer([]int{0, 4095})); err != nil || !slices.Equal(got, []int{0, 4095}) {
+		t.Errorf("digest reply round trip: %v, %v", got, err)
 	}
 }
