@@ -58,8 +58,7 @@ type membership struct {
 	epoch   uint64
 	table   *Table
 	changed chan struct{}          // closed and replaced at every table change
-	stable  map[string]bool        // the last stable membership (quorum.go)
-	since   time.Time              // when the member set last changed
+	stable  stableSet              // the last stable membership (quorum.go)
 	added   map[string]time.Time   // node name -> when it last became a member (pause.go)
 	dying   map[string]*time.Timer // node name -> its removal after deathGrace (NotifyLeave)
 	stopped bool                   // leave or shutdown ran: no more removals
@@ -72,31 +71,40 @@ func newNodeName(prefix string) string {
 	return prefix + "-" + hex.EncodeToString(b[:])
 }
 
-// startMembership creates the memberlist node; it does not join yet.
-// peerAddr is the advertised peer address that goes into the metadata.
-// onChange sees every table change (see membership.onChange). A node
-// starts joining: it owns nothing until it has pulled its partitions.
-func startMembership(cfg Config, name string, tr memberlist.Transport, adv advertise, peerAddr string, gossipKey []byte, onChange func(old, new *Table), onContact func()) (*membership, error) {
+// newMembership returns the membership of node name, with no member and
+// no gossip yet (start). onChange sees every table change (see
+// membership.onChange). A node starts joining: it owns nothing until it
+// has pulled its partitions.
+func newMembership(cfg Config, name string, onChange func(old, new *Table), onContact func()) *membership {
 	m := &membership{
-		cfg: cfg, name: name, port: adv.port, log: cfg.Logger.With("node", name),
+		cfg: cfg, name: name, log: cfg.Logger.With("node", name),
 		onChange: onChange, onContact: onContact, clock: cfg.Now,
-		self:    nodeMeta{Version: metaVersion, Peer: peerAddr, Joining: true},
+		self:    nodeMeta{Version: metaVersion, Joining: true},
 		members: map[string]Member{},
 		seqs:    map[string]uint64{},
 		gossip:  map[string]string{},
 		changed: make(chan struct{}),
-		stable:  map[string]bool{name: true},
 		added:   map[string]time.Time{},
 		dying:   map[string]*time.Timer{},
 	}
-	m.since = m.clock()
+	m.stable = newStableSet(name, m.clock())
 	m.table = NewTable(nil, cfg.Partitions, cfg.Replicas, 0)
+	return m
+}
+
+// start creates the memberlist node on tr; it does not join yet.
+// peerAddr, the advertised peer address, goes into the metadata; memberlist
+// adds this node to the table at once.
+func (m *membership) start(tr memberlist.Transport, adv advertise, peerAddr string, gossipKey []byte) error {
+	m.mu.Lock()
+	m.self.Peer, m.port = peerAddr, adv.port
+	m.mu.Unlock()
 	ml, err := memberlist.Create(m.memberlistConfig(tr, adv, gossipKey))
 	if err != nil {
-		return nil, fmt.Errorf("cluster: start gossip on %s: %w", cfg.Bind, err)
+		return fmt.Errorf("cluster: start gossip on %s: %w", m.cfg.Bind, err)
 	}
 	m.ml = ml
-	return m, nil
+	return nil
 }
 
 func (m *membership) memberlistConfig(tr memberlist.Transport, adv advertise, key []byte) *memberlist.Config {
@@ -234,7 +242,7 @@ func (m *membership) applyLocked(name string, meta nodeMeta) {
 	}
 	if !ok {
 		m.added[name] = m.clock()
-		m.stable[name] = true // quorum.go: joins count at once
+		m.stable.joined(name) // quorum.go: joins count at once
 	}
 	m.members[name] = mem
 	m.log.Info("cluster: member changed", "member", name, "peer", meta.Peer, "draining", meta.Draining, "joining", meta.Joining)
@@ -366,7 +374,7 @@ func (m *membership) removeLocked(name string, left bool) {
 	delete(m.added, name)
 	delete(m.gossip, name)
 	if left {
-		delete(m.stable, name)
+		m.stable.left(name)
 	}
 	m.log.Info("cluster: member gone", "member", name, "left", left)
 	m.rebuildLocked()
@@ -404,7 +412,7 @@ func (m *membership) rebuildLocked() {
 		m.onChange(old, t)
 	}
 	m.table = t
-	m.since = m.clock()
+	m.stable.changed(m.clock())
 	close(m.changed)
 	m.changed = make(chan struct{})
 }

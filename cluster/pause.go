@@ -156,24 +156,22 @@ func (s *Store) beat() {
 		// nobody to ask yet. Wait until gossip brings them back.
 		return
 	}
-	lost, counted, heard := s.lostSight(gap)
-	switch {
-	case !heard && len(s.members.others()) > 0:
-		return // nobody answers yet (still cut off): ask again at the next beat
-	case !resyncing && lost:
+	answers := s.lostSight(gap)
+	switch nextPauseStep(resyncing, len(s.members.others()), answers) {
+	case pauseAskAgain:
+		return
+	case pauseResync:
 		s.log.Warn("cluster: node was paused or cut off and a member lost sight of it; re-syncing before serving", "gap", gap)
 		s.holdings.dropAll()
 		s.pause.mu.Lock()
 		s.pause.resyncing = true
 		s.pause.mu.Unlock()
 		return
-	case resyncing && !counted:
-		return // ask again at the next beat
-	case resyncing:
+	case pauseRepull:
 		s.log.Info("cluster: every member counts this node again; pulling its partitions", "gap", gap)
 		s.holdings.dropAll()
 		s.kickMover()
-	default:
+	case pauseClear:
 		s.log.Info("cluster: node was paused or cut off; no member lost sight of it", "gap", gap)
 	}
 	s.pause.mu.Lock()
@@ -182,41 +180,77 @@ func (s *Store) beat() {
 	s.pause.mu.Unlock()
 }
 
+// seenAnswers is what the other members told a pause check (lostSight).
+type seenAnswers struct {
+	heard   bool // at least one answered
+	lost    bool // one that answered has not had this node as a member for the whole gap
+	counted bool // every one that answered has it as a member now, with the same table
+}
+
+// pauseStep is what the heartbeat does next with a pending pause check.
+type pauseStep int
+
+const (
+	pauseAskAgain pauseStep = iota // nothing decided yet: ask at the next beat
+	pauseResync                    // a member lost sight of it: hold nothing until every member counts it again
+	pauseRepull                    // every member counts it again: pull its partitions, then serve
+	pauseClear                     // nobody lost sight of it: serve as before
+)
+
+// nextPauseStep decides a pending pause check from the members' answers.
+// others is how many other members the table has; resyncing says the
+// check already found a member that lost sight of this node and waits
+// until every member counts it again.
+func nextPauseStep(resyncing bool, others int, a seenAnswers) pauseStep {
+	switch {
+	case !a.heard && others > 0:
+		return pauseAskAgain // nobody answers yet (still cut off)
+	case !resyncing && a.lost:
+		return pauseResync
+	case resyncing && !a.counted:
+		return pauseAskAgain
+	case resyncing:
+		return pauseRepull
+	}
+	return pauseClear
+}
+
 // lostSight asks every other member how long this node has been a member
-// there without a break. A member that does not answer tells nothing: it
-// may be the dead or frozen member whose silence caused the gap, and it
-// is not writing anything this node could miss while it does not answer.
-// lost: one that answered has not had this node for gap; counted: every
-// one that answered has it as a member now, with the same table as this
-// node (so they route to it, and it to them, alike); heard: one answered.
-func (s *Store) lostSight(gap time.Duration) (lost, counted, heard bool) {
+// there without a break (opSeen), and sums up the answers (tallySeen).
+func (s *Store) lostSight(gap time.Duration) seenAnswers {
 	others := s.members.others()
-	seen := make([]time.Duration, len(others))
+	replies := make([]seenReply, len(others))
 	answered := make([]bool, len(others))
-	agree := make([]bool, len(others))
-	fp := s.Table().Fingerprint()
 	var wg sync.WaitGroup
 	for i, m := range others {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			resp, err := s.call(s.bg, m.Addr, opSeen, (&seenReq{name: s.name}).marshal())
-			if err != nil {
-				return
+			if err == nil {
+				replies[i], err = parseSeenReply(resp)
+				answered[i] = err == nil
 			}
-			reply, err := parseSeenReply(resp)
-			seen[i], agree[i], answered[i] = reply.memberFor, reply.print == fp, err == nil
 		}()
 	}
 	wg.Wait()
-	counted = true
-	for i, d := range seen {
+	return tallySeen(replies, answered, gap, s.Table().Fingerprint())
+}
+
+// tallySeen sums up the members' answers about a gap. A member that did
+// not answer tells nothing: it may be the dead or frozen member whose
+// silence caused the gap, and it is not writing anything this node could
+// miss while it does not answer. print is this node's table fingerprint:
+// a member counts this node only when it also routes as this node does.
+func tallySeen(replies []seenReply, answered []bool, gap time.Duration, print uint64) seenAnswers {
+	a := seenAnswers{counted: true}
+	for i, r := range replies {
 		if !answered[i] {
 			continue
 		}
-		heard = true
-		lost = lost || d < gap
-		counted = counted && d > 0 && agree[i]
+		a.heard = true
+		a.lost = a.lost || r.memberFor < gap
+		a.counted = a.counted && r.memberFor > 0 && r.print == print
 	}
-	return lost, counted, heard
+	return a
 }

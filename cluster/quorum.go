@@ -1,5 +1,7 @@
 package cluster
 
+import "time"
+
 // The split-brain guard (Config.Quorum). A node cannot tell a crashed
 // member from one behind a network split, so it counts against the last
 // membership that was stable: the member set becomes stable once it has
@@ -13,39 +15,64 @@ package cluster
 // majority, and a node that just joined (its stable set was itself) must
 // not count itself a majority when a split cuts it off before StableAfter.
 
+// stableSet is the last stable membership and when the member set last
+// changed: the quorum guard's whole state, and a pure rule (membership
+// calls it under its lock, with its members and its clock).
+type stableSet struct {
+	names map[string]bool
+	since time.Time // when the member set last changed
+}
+
+// newStableSet starts with self alone, the member set changed at now.
+func newStableSet(self string, now time.Time) stableSet {
+	return stableSet{names: map[string]bool{self: true}, since: now}
+}
+
+// joined counts a new member at once (see above).
+func (q *stableSet) joined(name string) { q.names[name] = true }
+
+// left drops a member that drained before it left: it left on purpose.
+func (q *stableSet) left(name string) { delete(q.names, name) }
+
+// changed records a change of the member set.
+func (q *stableSet) changed(now time.Time) { q.since = now }
+
+// quorate reports whether members, the current members, include more
+// than half of the stable set. Once the member set has not changed for
+// after and holds such a majority, it becomes the stable set.
+func (q *stableSet) quorate(members map[string]Member, now time.Time, after time.Duration) bool {
+	seen := 0
+	for name := range q.names {
+		if _, ok := members[name]; ok {
+			seen++
+		}
+	}
+	if 2*seen <= len(q.names) {
+		return false
+	}
+	if now.Sub(q.since) >= after {
+		q.names = make(map[string]bool, len(members))
+		for name := range members {
+			q.names[name] = true
+		}
+	}
+	return true
+}
+
+// size is the number of members in the stable set.
+func (q *stableSet) size() int { return len(q.names) }
+
 // quorate reports whether this node sees more than half of the last
 // stable membership.
 func (m *membership) quorate() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	seen := m.seenStableLocked()
-	if m.clock().Sub(m.since) >= m.cfg.StableAfter && 2*seen > len(m.stable) {
-		m.adoptStableLocked()
-		seen = len(m.stable)
-	}
-	return 2*seen > len(m.stable)
-}
-
-func (m *membership) seenStableLocked() int {
-	seen := 0
-	for name := range m.stable {
-		if _, ok := m.members[name]; ok {
-			seen++
-		}
-	}
-	return seen
-}
-
-func (m *membership) adoptStableLocked() {
-	m.stable = make(map[string]bool, len(m.members))
-	for name := range m.members {
-		m.stable[name] = true
-	}
+	return m.stable.quorate(m.members, m.clock(), m.cfg.StableAfter)
 }
 
 // stableSize returns the size of the last stable membership (Status).
 func (m *membership) stableSize() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.stable)
+	return m.stable.size()
 }

@@ -6,12 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
-	"github.com/sessionmesh/sessionmesh/internal/engine"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -38,21 +36,13 @@ func (f *fakeCaller) Call(_ context.Context, addr string, op uint8, body []byte)
 	return f.reply(addr)
 }
 
-// routeStore is a Store with a fixed table of three members and no
+// routeStore is a node with a fixed table of three members and no
 // network: self is "b", so "a" or "c" is the primary of most partitions.
 func routeStore(t *testing.T, caller Caller) *Store {
 	t.Helper()
-	eng, err := engine.New(engine.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
 	cfg := DefaultLocalConfig().withDefaults()
-	members := []Member{{Name: "a", Addr: "a:1"}, {Name: "b", Addr: "b:1"}, {Name: "c", Addr: "c:1"}}
-	m := &membership{changed: make(chan struct{}), table: NewTable(members, cfg.Partitions, 2, 1)}
-	return &Store{cfg: cfg, name: "b", peerAddr: "b:1", log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		engine: eng, members: m, caller: caller, holdings: newHoldings(cfg.Partitions),
-		written: make([]atomic.Int64, cfg.Partitions), mono: func() time.Duration { return 0 }}
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	return stepNode(t, cfg, "b", caller, Member{Name: "a", Addr: "a:1"}, Member{Name: "b", Addr: "b:1"}, Member{Name: "c", Addr: "c:1"})
 }
 
 // remoteID returns a session ID whose primary is not self ("b").
@@ -274,11 +264,6 @@ func TestCopyFoundWithoutEverySourceIsServedOnlyWithoutQuorum(t *testing.T) {
 	for _, quorum := range []bool{false, true} {
 		s := routeStore(t, &fakeCaller{reply: func(string) ([]byte, error) { return nil, peer.ErrUnavailable }})
 		s.cfg.Quorum = quorum
-		m := s.members
-		m.clock, m.members, m.stable = time.Now, map[string]Member{}, map[string]bool{}
-		for _, mb := range s.Table().Members() {
-			m.members[mb.Name], m.stable[mb.Name] = mb, true
-		}
 		var id string
 		for { // self ("b") the backup: served on failover, sources silent
 			id = session.NewID()

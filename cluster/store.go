@@ -77,7 +77,35 @@ func New(cfg Config) (*Store, error) {
 	if err := cfg.requireSecret(); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, name: newNodeName(cfg.Name), stop: make(chan struct{}), kick: make(chan struct{}, 1), drained: make(chan struct{})}
+	s, err := newStore(cfg, newNodeName(cfg.Name))
+	if err != nil {
+		return nil, err
+	}
+	var undo []func()
+	if err := s.start(&undo); err != nil {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+		s.engine.Close()
+		s.cancelBg()
+		return nil, err
+	}
+	s.members.join(cfg.Join)
+	s.run()
+	return s, nil
+}
+
+// newStore builds node name from cfg (validated, with defaults) without
+// sockets, gossip or loops: a member of nobody, with an empty table. New
+// starts the rest; a test can instead give it a table and a Caller and
+// drive one step at a time (beat, pullRound, antiEntropy, a handler), as
+// memberlist's tests call m.probe(). Only the engine's sweeper runs.
+func newStore(cfg Config, name string) (*Store, error) {
+	s := &Store{cfg: cfg, name: name, stop: make(chan struct{}), kick: make(chan struct{}, 1), drained: make(chan struct{})}
+	var err error
+	if s.engine, err = engine.New(engine.Config{MaxSessionBytes: cfg.MaxRecordSize, Now: cfg.Now}); err != nil {
+		return nil, fmt.Errorf("cluster: engine: %w", err)
+	}
 	s.bg, s.cancelBg = context.WithCancel(context.Background())
 	s.log = cfg.Logger.With("node", s.name)
 	s.hints.byOwner = map[string]map[string]struct{}{}
@@ -85,22 +113,18 @@ func New(cfg Config) (*Store, error) {
 	s.written = make([]atomic.Int64, cfg.Partitions)
 	start := time.Now()
 	s.mono = func() time.Duration { return time.Since(start) }
-	var undo []func()
-	if err := s.start(&undo); err != nil {
-		for i := len(undo) - 1; i >= 0; i-- {
-			undo[i]()
-		}
-		s.cancelBg()
-		return nil, err
-	}
-	s.members.join(cfg.Join)
-	s.goLoop(cfg.RejoinInterval, s.members.rejoin)
-	s.goLoop(cfg.RejoinInterval, s.handBackHints)
-	s.goLoop(cfg.ProbeInterval/2, s.beat)
-	s.goLoop(cfg.AntiEntropyInterval, s.antiEntropy)
+	s.members = newMembership(cfg, name, s.onTable, s.contact)
+	return s, nil
+}
+
+// run starts the node's loops, each tracked by wg until Close.
+func (s *Store) run() {
+	s.goLoop(s.cfg.RejoinInterval, s.members.rejoin)
+	s.goLoop(s.cfg.RejoinInterval, s.handBackHints)
+	s.goLoop(s.cfg.ProbeInterval/2, s.beat)
+	s.goLoop(s.cfg.AntiEntropyInterval, s.antiEntropy)
 	s.wg.Add(1)
 	go s.moveLoop()
-	return s, nil
 }
 
 // onTable runs at every table change, before the table is published
@@ -119,14 +143,9 @@ func (s *Store) onTable(old, next *Table) {
 	}
 }
 
-// start brings up the engine, the listeners, gossip and the peer server,
-// recording how to undo each step if a later one fails.
+// start brings up the listeners, gossip and the peer server, recording
+// how to undo each step if a later one fails.
 func (s *Store) start(undo *[]func()) error {
-	var err error
-	if s.engine, err = engine.New(engine.Config{MaxSessionBytes: s.cfg.MaxRecordSize, Now: s.cfg.Now}); err != nil {
-		return fmt.Errorf("cluster: engine: %w", err)
-	}
-	*undo = append(*undo, func() { s.engine.Close() })
 	ln, err := net.Listen("tcp", peerBind(&s.cfg))
 	if err != nil {
 		return fmt.Errorf("cluster: listen for peers on %s: %w", peerBind(&s.cfg), err)
@@ -138,7 +157,7 @@ func (s *Store) start(undo *[]func()) error {
 	}
 	*undo = append(*undo, func() { tr.Shutdown() })
 	s.peerAddr = peerAdvertise(adv, ln)
-	if s.members, err = startMembership(s.cfg, s.name, tr, adv, s.peerAddr, deriveKey(s.cfg.Secret, "gossip"), s.onTable, s.contact); err != nil {
+	if err := s.members.start(tr, adv, s.peerAddr, deriveKey(s.cfg.Secret, "gossip")); err != nil {
 		return err
 	}
 	*undo = append(*undo, func() { s.members.shutdown() })
