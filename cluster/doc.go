@@ -27,9 +27,9 @@
 // lock (so concurrent patches of different keys both survive), bumps the
 // version, sends the resulting record to the backups in parallel and
 // acknowledges once N copies hold it. A backup that does not answer is
-// replaced by the next node in HRW order, which keeps a hinted copy and
-// hands it to the owner when it answers again. With fewer than N members,
-// all of them must hold the copy.
+// replaced by the next node in HRW order, a stand-in, which keeps a
+// hinted copy and gives it back to the owner when it answers again. With
+// fewer than N members, all of them must hold the copy.
 //
 // A primary that does not answer (refused, reset, CallTimeout) is skipped:
 // the next replica serves as acting primary. A node whose table names

@@ -5,8 +5,10 @@ import (
 	"sync"
 )
 
-// hints remembers the copies this node keeps for an owner that did not
-// answer when they were written (hinted handoff). The copy itself lives in
+// hints remembers the copies this node keeps, as a stand-in, for an owner
+// that did not answer when they were written (Dynamo's "hinted handoff";
+// here the copies are given back, handBack, to keep "hand-off" for what a
+// node does with partitions it no longer owns). The copy itself lives in
 // the engine like any other, so reads that fail over here find it.
 type hints struct {
 	mu      sync.Mutex                     // guards byOwner
@@ -62,10 +64,10 @@ func (h *hints) count() int {
 	return n
 }
 
-// handBackHints sends hinted copies to their owners once the owners are
-// members again and answer. An owner that left the cluster for good is
-// forgotten: its partitions have new owners, and restoring N copies there
-// is re-replication's job (issue 5), not a hint's. After the hand-back a
+// handBackHints gives hinted copies back to their owners once the owners
+// are members again and answer. An owner that left the cluster for good
+// is forgotten: its partitions have new owners, and restoring N copies
+// there is the pulls' job (transfer.go), not a hint's. Once given back, a
 // copy this node does not own is dropped.
 func (s *Store) handBackHints() {
 	ctx := s.bg // canceled by Close, which must not wait for a slow owner

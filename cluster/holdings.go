@@ -8,7 +8,7 @@ import (
 // holdings records which partitions this node holds a complete copy of:
 // the partitions it may serve as primary and count as a replica of. A
 // node holds a partition once it has pulled it from every node that may
-// have it (move.go), and keeps holding it while it stays an owner. It
+// have it (transfer.go), and keeps holding it while it stays an owner. It
 // stops holding a partition when it loses ownership (its copy goes stale
 // from then on), when a member it had not seen joins the partition's
 // owners (after a split heals, that member may have taken writes this

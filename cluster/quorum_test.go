@@ -25,9 +25,9 @@ func TestStableSet(t *testing.T) {
 			{at: 0, joined: "b", members: []string{"a", "b"}, quorate: true, stable: 2},
 			{at: 0, joined: "c", members: []string{"a", "b", "c"}, quorate: true, stable: 3},
 			{at: 20 * time.Second, members: []string{"a", "b"}, quorate: true, stable: 3}, // c crashed just now
-			{at: 31 * time.Second, members: []string{"a", "b"}, quorate: true, stable: 2},  // stable for 11 s: adopted
-			{at: 40 * time.Second, members: []string{"a"}, quorate: false, stable: 2},      // 1 of 2
-			{at: 90 * time.Second, members: []string{"a"}, quorate: false, stable: 2},      // a minority never adopts itself
+			{at: 31 * time.Second, members: []string{"a", "b"}, quorate: true, stable: 2}, // stable for 11 s: adopted
+			{at: 40 * time.Second, members: []string{"a"}, quorate: false, stable: 2},     // 1 of 2
+			{at: 90 * time.Second, members: []string{"a"}, quorate: false, stable: 2},     // a minority never adopts itself
 		}},
 		{"the minority side of a split", []step{
 			{at: 0, joined: "b", members: []string{"a", "b"}, quorate: true, stable: 2},

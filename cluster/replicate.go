@@ -11,8 +11,8 @@ import (
 
 // replicate sends rec to the other owners of p in parallel and returns
 // once N copies (this node's included) hold it. An owner that does not
-// answer is replaced by the next node in HRW order, which keeps a hinted
-// copy and hands it to the owner when it is back (hints.go). With fewer
+// answer is replaced by a stand-in, the next node in HRW order, which
+// keeps a hinted copy and gives it back when the owner is back (hints.go). With fewer
 // than N eligible members, every member must hold it. Nodes pulling p
 // from this one (receivers) get a copy too; one that fails becomes a
 // hinted copy kept here.
@@ -29,15 +29,15 @@ func (s *Store) replicate(ctx context.Context, p int, rec session.Record) error 
 	if len(failed) == 0 {
 		return nil
 	}
-	spares := splitSelf(t.Order(p)[need:], s.name)
+	standIns := splitSelf(t.Order(p)[need:], s.name)
 	for _, owner := range failed {
-		if copies >= need || len(spares) == 0 {
+		if copies >= need || len(standIns) == 0 {
 			break
 		}
-		for len(spares) > 0 {
-			spare := spares[0]
-			spares = spares[1:]
-			if s.put(ctx, spare, owner.Name, rec) == nil {
+		for len(standIns) > 0 {
+			standIn := standIns[0]
+			standIns = standIns[1:]
+			if s.put(ctx, standIn, owner.Name, rec) == nil {
 				copies++
 				break
 			}

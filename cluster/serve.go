@@ -79,7 +79,7 @@ func (s *Store) admit(t *Table, p int, h header) error {
 // has answered it for a while (isolated, pause.go): the others may have
 // declared it dead and written without it. Any other node serving
 // the partition has no such guarantee: a backup serving on failover may
-// have missed a write whose copy went to the next node as a hint (the
+// have missed a write whose copy went to the stand-in as a hint (the
 // primary could not reach it), an owner still pulling lacks what it has
 // not pulled, and a node beyond the owners holds at most a stale copy. It
 // takes the newest of its copy and the other sources' (at most N+1
@@ -116,8 +116,8 @@ func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bo
 	return rec, ok, nil
 }
 
-// recover asks the other sources of p (sources in move.go: the owners,
-// the next node, draining members) for id, in parallel, and returns the
+// recover asks the other sources of p (sources, table.go: the owners,
+// the stand-in, draining members) for id, in parallel, and returns the
 // newest copy. On a failover past replicas that did not answer
 // (flagSilent) it skips the candidates ranked before this node: asking
 // them again would only wait for them again. Replicas that declined

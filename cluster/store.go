@@ -36,9 +36,9 @@ type Store struct {
 	renewing gates // sessions being renewed at this node
 
 	holdings  *holdings     // partitions this node holds completely (holdings.go)
-	receivers receivers     // nodes pulling partitions from this one (move.go)
+	receivers receivers     // nodes pulling partitions from this one (receivers.go)
 	kick      chan struct{} // wakes the mover
-	conflicts atomic.Uint64 // conflicting copies resolved by repair (entropy.go)
+	conflicts atomic.Uint64 // conflicting copies resolved by merge (version.go)
 	serving   inflight      // routed requests this node is serving (Drain waits)
 	calls     inflight      // Load, Save and Delete calls in progress (halt waits)
 	mono      func() time.Duration

@@ -249,9 +249,9 @@ func ownedBy(t *Table, self string) []bool {
 }
 
 // sources returns the nodes that may hold partition p besides self: its
-// candidates (the owners and the next node in HRW order, which may keep
-// hinted copies) and the draining members, which hold what they owned
-// until their hand-off is done. Joining members hold nothing the owners
+// candidates (the owners and the stand-in, the next node in HRW order,
+// which may keep hinted copies) and the draining members, which hold what
+// they owned until their hand-off is done. Joining members hold nothing the owners
 // lack.
 func sources(t *Table, p int, self string) []Member {
 	out := splitSelf(t.Candidates(p), self)

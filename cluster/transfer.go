@@ -16,7 +16,7 @@ import (
 // (holdings.go): on start-up all of them, after a crash the partitions it
 // took over, after a heal those whose owners it had lost sight of. A
 // pull asks each source (the other candidates of the partition: its
-// owners and the next node, which may keep hinted copies) to stream its
+// owners and the stand-in, which may keep hinted copies) to stream its
 // sessions of up to PullPartitions partitions; the puller merges them by
 // version (merge) and holds a partition once every source has answered.
 //
