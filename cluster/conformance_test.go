@@ -28,5 +28,6 @@ func TestConformanceOneNode(t *testing.T) {
 }
 
 func TestConformanceThreeNodes(t *testing.T) {
+	scenario(t)
 	storetest.Run(t, newCluster(3))
 }

@@ -14,6 +14,7 @@ import (
 // again, and writers lose nothing meanwhile. Then each survivor alone
 // (cut from the other) still serves every session: both hold them all.
 func TestCrashReReplicatesEverySession(t *testing.T) {
+	scenario(t)
 	c := clustertest.New(t, 3, patient(), clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
 		cfg.PullPartitions = 256 // several rounds, so the gauge is seen above 0
 	}))

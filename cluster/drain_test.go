@@ -17,6 +17,7 @@ import (
 // copy of a third of them, and the new owners must not serve those
 // before they have them.
 func TestDrainUnderWritersFailsNothing(t *testing.T) {
+	scenario(t)
 	for _, replicas := range []int{2, 1} {
 		t.Run(fmt.Sprintf("replicas=%d", replicas), func(t *testing.T) {
 			c := clustertest.New(t, 3, patient(), clustertest.WithConfig(func(_ int, cfg *cluster.Config) { cfg.Replicas = replicas }))
@@ -49,6 +50,7 @@ func TestDrainUnderWritersFailsNothing(t *testing.T) {
 // have put the copies there: once node 0 is gone too, node 1 alone still
 // serves every session.
 func TestCloseHandsEverySessionOff(t *testing.T) {
+	scenario(t)
 	c := clustertest.New(t, 3, patient())
 	c.WaitConverged(converge)
 	ids := createMany(t, c, 1000)
@@ -72,6 +74,7 @@ func TestCloseHandsEverySessionOff(t *testing.T) {
 // the primary's hand-off cannot reach it either): it must serve the
 // newest copy among the partition's sources, not its own stale one.
 func TestPromotedBackupServesTheHintedWrite(t *testing.T) {
+	scenario(t)
 	c := clustertest.New(t, 3)
 	c.WaitConverged(converge)
 	var id string
@@ -102,6 +105,7 @@ func TestPromotedBackupServesTheHintedWrite(t *testing.T) {
 // that a draining node refuses is retried with the newer table. No write
 // is lost and the three nodes left hold every session twice.
 func TestDrainingTwoAtOnceLosesNothing(t *testing.T) {
+	scenario(t)
 	c := clustertest.New(t, 5, patient())
 	c.WaitConverged(converge)
 	ids := createMany(t, c, 3000)
@@ -135,6 +139,7 @@ func TestDrainingTwoAtOnceLosesNothing(t *testing.T) {
 // server sends it before it stops taking them, by routing them to the
 // owners. Close then stops it without anything left to hand off.
 func TestHandOffKeepsRoutingUntilClose(t *testing.T) {
+	scenario(t)
 	c := clustertest.New(t, 3, patient())
 	c.WaitConverged(converge)
 	ids := createMany(t, c, 300)

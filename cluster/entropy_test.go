@@ -21,6 +21,7 @@ import (
 // copy that lost while holding a write the winner lacks. Sessions
 // created, and deleted, on one side only come through as they are.
 func TestSplitBrainConvergesAndCountsConflicts(t *testing.T) {
+	scenario(t)
 	// Patient timers: a node wrongly declared dead on a loaded machine
 	// would add a split of its own, and conflicts the test cannot predict.
 	c := clustertest.New(t, 3, patient(), clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
@@ -125,6 +126,7 @@ func sideOf(t *testing.T, st session.Store, id string) string {
 // never changed for the partition, so no pull happens; the periodic
 // digests find the difference and the backup gets the write.
 func TestAntiEntropyRepairsALostCopy(t *testing.T) {
+	scenario(t)
 	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
 		cfg.AntiEntropyInterval = 300 * time.Millisecond
 	}))

@@ -19,6 +19,7 @@ const converge = 10 * time.Second
 // primary right after the ack loses nothing: the survivors serve it, both
 // before and after they notice the death.
 func TestKillPrimaryAfterAcknowledgedWrite(t *testing.T) {
+	scenario(t)
 	c := clustertest.New(t, 3)
 	c.WaitConverged(converge)
 	for round := 0; round < 3; round++ {
@@ -73,6 +74,7 @@ func (w *writer) run(t *testing.T, c *clustertest.Cluster, seed int, stop <-chan
 // Killing any one of three nodes while writers run loses no acknowledged
 // write: afterwards every survivor reads every session's last acked value.
 func TestKillOneOfThreeWhileWritersRun(t *testing.T) {
+	scenario(t)
 	for victim := 0; victim < 3; victim++ {
 		t.Run(fmt.Sprintf("kill%d", victim), func(t *testing.T) {
 			c := clustertest.New(t, 3)

@@ -18,6 +18,7 @@ import (
 // the other side, by re-joining the seeds), and sessions written on the
 // majority side during the split are readable everywhere.
 func TestPartitionAndHeal(t *testing.T) {
+	scenario(t)
 	c := clustertest.New(t, 3)
 	c.WaitConverged(converge)
 	c.Partition([]int{0, 1}, []int{2})
@@ -70,6 +71,7 @@ func TestConcurrentRemoteLoadsCollapse(t *testing.T) {
 // Status reports every member with its partitions and session counts,
 // fetched from the other nodes.
 func TestStatus(t *testing.T) {
+	scenario(t)
 	c := clustertest.New(t, 3)
 	c.WaitConverged(converge)
 	ids := make([]string, 30)

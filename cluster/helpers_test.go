@@ -80,3 +80,13 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// scenario marks a test that runs a cluster of real nodes through failure
+// detection, joins or drains on real timers: seconds each. The inner loop
+// (go test -short) skips it; scripts/test.sh, and so CI, runs it.
+func scenario(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a multi-node scenario on real timers; run without -short (scripts/test.sh)")
+	}
+}

@@ -12,6 +12,7 @@ import (
 // request fails, and every session ends up on exactly N nodes (the old
 // copies are handed off and dropped).
 func TestJoinUnderWritersLosesNothing(t *testing.T) {
+	scenario(t)
 	c := clustertest.New(t, 3, patient())
 	c.WaitConverged(converge)
 	ids := createMany(t, c, 2000)

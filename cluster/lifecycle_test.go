@@ -94,6 +94,7 @@ func TestDeleteSurvivesPrimaryDeath(t *testing.T) {
 // order, which keeps a hinted copy; the write is acknowledged with N
 // copies, and the copy goes to the backup once it answers again.
 func TestUnreachableBackupGetsHintedCopy(t *testing.T) {
+	scenario(t)
 	c := clustertest.New(t, 3)
 	c.WaitConverged(converge)
 	var id string

@@ -15,6 +15,7 @@ import (
 // (declared it dead and took over its partitions), it pulls its partitions
 // again, serving from the newest copies meanwhile.
 func TestPausedNodeResyncsOnlyIfItWasLost(t *testing.T) {
+	scenario(t)
 	clk := &skewClock{}
 	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
 		cfg.Now = clk.Now
@@ -60,6 +61,7 @@ func TestPausedNodeResyncsOnlyIfItWasLost(t *testing.T) {
 // it is not ready (no member answers it, and it is in the minority), and
 // whenever it reports ready after the heal it reads the newest copy.
 func TestIsolatedNodeServesNothingStaleAfterHeal(t *testing.T) {
+	scenario(t)
 	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) { cfg.Quorum = true }))
 	c.WaitConverged(converge)
 	var id string
@@ -105,6 +107,7 @@ func TestIsolatedNodeServesNothingStaleAfterHeal(t *testing.T) {
 // either, and sends it requests again once it is ready. No acknowledged
 // write is lost, on either side, before, during or after the heal.
 func TestCutOffNodeLosesNoWrites(t *testing.T) {
+	scenario(t)
 	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
 		patientConfig(cfg) // no false deaths between the two that stay connected
 		cfg.Quorum = true

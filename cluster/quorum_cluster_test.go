@@ -21,6 +21,7 @@ import (
 // is ready and serves again, and a member that leaves gracefully never
 // costs the others their quorum.
 func TestQuorumRefusesWritesOnTheMinoritySide(t *testing.T) {
+	scenario(t)
 	clk := &skewClock{}
 	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
 		cfg.Quorum, cfg.Now = true, clk.Now
@@ -103,6 +104,7 @@ func (c *skewClock) Advance(d time.Duration) {
 // cut off right after the cluster formed, it is the minority and is not
 // ready, while the other two are the majority.
 func TestQuorumCountsJoinsAtOnce(t *testing.T) {
+	scenario(t)
 	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
 		cfg.Quorum, cfg.StableAfter = true, time.Hour
 	}))

@@ -45,6 +45,7 @@ func TestPeerWithoutSecretIsRejected(t *testing.T) {
 // A node gossiping with another key never becomes a member (its packets
 // do not decrypt), and so is never routed a session nor can it read one.
 func TestNodeWithWrongKeyNeverJoins(t *testing.T) {
+	scenario(t)
 	c := clustertest.New(t, 2)
 	c.WaitConverged(converge)
 	id := create(t, c.Store(0), map[string]any{"n": 1})

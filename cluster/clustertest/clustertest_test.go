@@ -23,6 +23,7 @@ func TestMain(m *testing.M) {
 func members(c *clustertest.Cluster, i int) int { return len(c.Store(i).Table().Members()) }
 
 func TestPartitionHealKill(t *testing.T) {
+	scenario(t)
 	c := clustertest.New(t, 3)
 	c.WaitConverged(10 * time.Second)
 	c.Partition([]int{0}, []int{1, 2})
@@ -61,6 +62,7 @@ func remoteSession(t *testing.T, c *clustertest.Cluster) string {
 }
 
 func TestDelayAndDrop(t *testing.T) {
+	scenario(t)
 	c := clustertest.New(t, 2)
 	c.WaitConverged(10 * time.Second)
 	id := remoteSession(t, c)
@@ -116,5 +118,15 @@ func TestDrainAndWaitReplicated(t *testing.T) {
 	c.WaitReplicated(10 * time.Second)
 	if _, found, err := c.Store(2).Load(context.Background(), id); !found || err != nil {
 		t.Fatalf("the drained node's session: %v %v", found, err)
+	}
+}
+
+// scenario marks a test that runs a cluster through failure detection on
+// real timers: seconds each. go test -short skips it; scripts/test.sh runs
+// it.
+func scenario(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a multi-node scenario on real timers; run without -short (scripts/test.sh)")
 	}
 }
