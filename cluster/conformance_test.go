@@ -18,7 +18,7 @@ func newCluster(n int) func(*testing.T, func() time.Time) session.Store {
 		c := clustertest.New(t, n, patient(), clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
 			cfg.Now = now
 		}))
-		c.WaitConverged(10 * time.Second)
+		c.WaitConverged(converge)
 		return c.Store(0)
 	}
 }

@@ -13,7 +13,13 @@ import (
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
-const converge = 10 * time.Second
+// converge is the budget of every wait that ends on an event (a cluster
+// converging, a condition turning true): such a wait returns as soon as
+// the event happens, so a long budget costs nothing when things work, and
+// a machine loaded with other work (two cores running the race detector
+// and other test binaries: heartbeats late, pause checks, re-pulls)
+// delays the test rather than failing it.
+const converge = time.Minute
 
 // A write acknowledged by the primary is on N nodes, so killing the
 // primary right after the ack loses nothing: the survivors serve it, both
@@ -92,11 +98,11 @@ func TestKillOneOfThreeWhileWritersRun(t *testing.T) {
 					w.run(t, c, i, stop)
 				}()
 			}
-			eventually(t, 5*time.Second, "writers make progress", func() bool { return writers[0].acked.Load() > 20 })
+			eventually(t, converge, "writers make progress", func() bool { return writers[0].acked.Load() > 20 })
 			c.Kill(victim)
 			before := writers[0].acked.Load()
 			c.WaitConverged(converge)
-			eventually(t, 5*time.Second, "writers make progress after the kill", func() bool { return writers[0].acked.Load() > before+20 })
+			eventually(t, converge, "writers make progress after the kill", func() bool { return writers[0].acked.Load() > before+20 })
 			close(stop)
 			wg.Wait()
 			for _, w := range writers {

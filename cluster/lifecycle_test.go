@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
@@ -51,7 +50,7 @@ func TestRenewAcrossPartitionsKeepsRacingPatches(t *testing.T) {
 			}
 		}()
 		// Vary where the renew lands among the patches.
-		eventually(t, 5*time.Second, "patches of the old ID land", func() bool { return acked.Load() >= int64(round*3) })
+		eventually(t, converge, "patches of the old ID land", func() bool { return acked.Load() >= int64(round*3) })
 		p := set(map[string]any{"renewed": true})
 		p.NewID = fresh
 		if tok, err := c.Store(2).Save(context.Background(), old, p); err != nil || tok != fresh {
@@ -117,7 +116,7 @@ func TestUnreachableBackupGetsHintedCopy(t *testing.T) {
 		t.Fatalf("spare node %d holds %d hinted copies; want 1", spare, hinted(st, c.Store(spare).Name()))
 	}
 	c.Heal()
-	eventually(t, 10*time.Second, "the hinted copy is handed back", func() bool {
+	eventually(t, converge, "the hinted copy is handed back", func() bool {
 		return hinted(c.Store(spare).Status(context.Background()), c.Store(spare).Name()) == 0
 	})
 	// Now the backup holds it: with primary and spare cut off, it serves.

@@ -49,6 +49,7 @@ type membership struct {
 	onChange  func(old, new *Table) // runs under mu before a new table is published
 	onContact func()                // a probe of another member was answered
 	clock     func() time.Time      // times the quorum's stable membership
+	mono      func() time.Duration  // the node's monotonic clock: how long a member has been one (pause.go)
 
 	mu      sync.Mutex // guards everything below
 	self    nodeMeta
@@ -57,11 +58,11 @@ type membership struct {
 	gossip  map[string]string // node name -> gossip address, for rejoin
 	epoch   uint64
 	table   *Table
-	changed chan struct{}          // closed and replaced at every table change
-	stable  stableSet              // the last stable membership (quorum.go)
-	added   map[string]time.Time   // node name -> when it last became a member (pause.go)
-	dying   map[string]*time.Timer // node name -> its removal after deathGrace (NotifyLeave)
-	stopped bool                   // leave or shutdown ran: no more removals
+	changed chan struct{}            // closed and replaced at every table change
+	stable  stableSet                // the last stable membership (quorum.go)
+	added   map[string]time.Duration // node name -> mono() when it last became a member (pause.go)
+	dying   map[string]*time.Timer   // node name -> its removal after deathGrace (NotifyLeave)
+	stopped bool                     // leave or shutdown ran: no more removals
 }
 
 // newNodeName returns prefix + "-" + a random boot ID.
@@ -75,16 +76,16 @@ func newNodeName(prefix string) string {
 // no gossip yet (start). onChange sees every table change (see
 // membership.onChange). A node starts joining: it owns nothing until it
 // has pulled its partitions.
-func newMembership(cfg Config, name string, onChange func(old, new *Table), onContact func()) *membership {
+func newMembership(cfg Config, name string, mono func() time.Duration, onChange func(old, new *Table), onContact func()) *membership {
 	m := &membership{
 		cfg: cfg, name: name, log: cfg.Logger.With("node", name),
-		onChange: onChange, onContact: onContact, clock: cfg.Now,
+		onChange: onChange, onContact: onContact, clock: cfg.Now, mono: mono,
 		self:    nodeMeta{Version: metaVersion, Joining: true},
 		members: map[string]Member{},
 		seqs:    map[string]uint64{},
 		gossip:  map[string]string{},
 		changed: make(chan struct{}),
-		added:   map[string]time.Time{},
+		added:   map[string]time.Duration{},
 		dying:   map[string]*time.Timer{},
 	}
 	m.stable = newStableSet(name, m.clock())
@@ -241,7 +242,7 @@ func (m *membership) applyLocked(name string, meta nodeMeta) {
 		return
 	}
 	if !ok {
-		m.added[name] = m.clock()
+		m.added[name] = m.mono()
 		m.stable.joined(name) // quorum.go: joins count at once
 	}
 	m.members[name] = mem
@@ -258,7 +259,7 @@ func (m *membership) memberFor(name string) time.Duration {
 	if !ok {
 		return 0
 	}
-	return max(m.clock().Sub(at), 1)
+	return max(m.mono()-at, 1)
 }
 
 // others returns every member but this node.

@@ -52,3 +52,27 @@ func TestTallySeen(t *testing.T) {
 		}
 	}
 }
+
+// How long a node has been a member (what opSeen answers, compared with a
+// pause measured on the monotonic clock) is measured on that clock too,
+// not on Config.Now: an injected or stepped wall clock must not make a
+// member look freshly added, which a pause check reads as "lost sight of
+// it" (it then drops every partition and pulls them again).
+func TestMemberForUsesTheMonotonicClock(t *testing.T) {
+	cfg := DefaultLocalConfig().withDefaults()
+	frozen := time.Unix(1700000000, 0)
+	cfg.Now = func() time.Time { return frozen }
+	cfg.Logger = discardLogger()
+	var mono time.Duration
+	m := newMembership(cfg, "a", func() time.Duration { return mono }, nil, nil)
+	m.mu.Lock()
+	m.applyLocked("b", nodeMeta{Version: metaVersion, Peer: "b:1"})
+	m.mu.Unlock()
+	mono += 10 * time.Second
+	if got := m.memberFor("b"); got != 10*time.Second {
+		t.Fatalf("memberFor = %v after 10s on the monotonic clock (wall clock frozen); want 10s", got)
+	}
+	if got := m.memberFor("c"); got != 0 {
+		t.Fatalf("memberFor of a stranger = %v; want 0", got)
+	}
+}

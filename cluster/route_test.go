@@ -3,8 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -41,7 +39,7 @@ func (f *fakeCaller) Call(_ context.Context, addr string, op uint8, body []byte)
 func routeStore(t *testing.T, caller Caller) *Store {
 	t.Helper()
 	cfg := DefaultLocalConfig().withDefaults()
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Logger = discardLogger()
 	return stepNode(t, cfg, "b", caller, Member{Name: "a", Addr: "a:1"}, Member{Name: "b", Addr: "b:1"}, Member{Name: "c", Addr: "c:1"})
 }
 

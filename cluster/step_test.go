@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"io"
+	"log/slog"
 	"testing"
 )
 
@@ -28,3 +30,5 @@ func stepNode(t *testing.T, cfg Config, self string, caller Caller, members ...M
 	s.members.mu.Unlock()
 	return s
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

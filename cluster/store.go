@@ -113,7 +113,7 @@ func newStore(cfg Config, name string) (*Store, error) {
 	s.written = make([]atomic.Int64, cfg.Partitions)
 	start := time.Now()
 	s.mono = func() time.Duration { return time.Since(start) }
-	s.members = newMembership(cfg, name, s.onTable, s.contact)
+	s.members = newMembership(cfg, name, s.mono, s.onTable, s.contact)
 	return s, nil
 }
 
