@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -120,7 +121,7 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Store == nil:
 		return invalid("Store", "is required")
-	case !validCookieName(c.CookieName):
+	case c.CookieName != "" && !ValidCookieName(c.CookieName):
 		return invalid("CookieName", "must be empty (default sid) or an HTTP token of at most 64 characters")
 	case c.IdleTimeout < 0:
 		return invalid("IdleTimeout", "must be positive, or 0 for the default of 14 days")
@@ -140,23 +141,19 @@ func invalid(field, rule string) error {
 	return fmt.Errorf("%w: %s %s", ErrInvalidConfig, field, rule)
 }
 
-func validCookieName(name string) bool {
-	if len(name) > 64 {
+// ValidCookieName reports whether name can be a session cookie's name: an
+// HTTP token (RFC 7230: printable ASCII without spaces or separators) of 1 to
+// 64 bytes. The cookie store and the stores config use the same rule, so a
+// name one accepts the others do too.
+func ValidCookieName(name string) bool {
+	if len(name) == 0 || len(name) > 64 {
 		return false
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
-		if c <= ' ' || c >= 0x7f || isSeparator(c) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
 			return false
 		}
 	}
 	return true
-}
-
-func isSeparator(c byte) bool {
-	switch c {
-	case '(', ')', '<', '>', '@', ',', ';', ':', '\\', '"', '/', '[', ']', '?', '=', '{', '}':
-		return true
-	}
-	return false
 }

@@ -73,6 +73,21 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+// TestValidCookieName is the one cookie-name rule: session.Config, the
+// cookie store and the stores config all call it.
+func TestValidCookieName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"sid": true, "app_sid": true, "__Host-sid": true, "a!#$%&'*+-.^_`|~": true,
+		strings.Repeat("a", 64): true, strings.Repeat("a", 65): false,
+		"": false, "s id": false, "a;b": false, "a=b": false, "a,b": false, `a"b`: false,
+		"a/b": false, `a\b`: false, "a\tb": false, "caf\u00e9": false, "a\x7fb": false,
+	} {
+		if got := session.ValidCookieName(name); got != want {
+			t.Errorf("ValidCookieName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
 func TestManagerConfigHasDefaults(t *testing.T) {
 	m, err := session.NewManager(session.Config{Store: &spy{}, IdleTimeout: time.Hour})
 	if err != nil {

@@ -51,7 +51,7 @@ func (c *Config) validateCommon() error {
 	switch {
 	case c.storeName() != Memory && c.Store != Cookie && c.Store != Memcache && c.Store != Redis:
 		return invalid("store", "is %q; allowed: memory, cookie, memcache, redis", c.Store)
-	case c.Key != "" && !validToken(c.Key):
+	case c.Key != "" && !session.ValidCookieName(c.Key):
 		return invalid("key", "is %q; want a cookie name: 1 to 64 letters, digits or !#$%%&'*+-.^_`|~", c.Key)
 	case c.Expiry < 0:
 		return invalid("expiry", "is %s; want a positive number of seconds, or 0 for 14 days", c.Expiry)
@@ -211,21 +211,6 @@ func oneOf(s string, allowed ...string) bool {
 		}
 	}
 	return false
-}
-
-// validToken reports whether s is an HTTP token (a valid cookie name) of at
-// most 64 bytes, the rule session.Config.Validate applies to CookieName.
-func validToken(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // validAttr reports whether s can go into a cookie attribute.
