@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/sessionmesh/sessionmesh/session"
 )
 
 // Config configures one node. Start from DefaultConfig (LAN timers) or
@@ -328,7 +330,7 @@ func (c *Config) requireSecret() error {
 }
 
 func invalid(field, rule string) error {
-	return fmt.Errorf("%w: %s %s", ErrInvalidConfig, field, rule)
+	return fmt.Errorf("cluster: %w: %s %s", session.ErrInvalidConfig, field, rule)
 }
 
 // splitIPPort parses "ip:port" where ip must be a literal address.

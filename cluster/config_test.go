@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/sessionmesh/sessionmesh/session"
 )
 
 func TestDefaultConfigsAreValid(t *testing.T) {
@@ -35,7 +37,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		"StableAfter":         {StableAfter: -1},
 	} {
 		err := c.Validate()
-		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), field) {
+		if !errors.Is(err, session.ErrInvalidConfig) || !strings.Contains(err.Error(), field) {
 			t.Errorf("%s: Validate() = %v; want ErrInvalidConfig naming %s", field, err, field)
 		}
 	}

@@ -8,11 +8,9 @@ import (
 // Errors returned by this package. They are wrapped with context (which
 // partition, which node); check them with errors.Is. A Store also returns
 // session.ErrNotFound, session.ErrTooLarge and session.ErrClosed as the
-// session.Store contract says.
+// session.Store contract says, and Config.Validate and New wrap
+// session.ErrInvalidConfig, the one sentinel of a bad config.
 var (
-	// ErrInvalidConfig is wrapped by every Config.Validate error.
-	ErrInvalidConfig = errors.New("cluster: invalid config")
-
 	// ErrNoSecret is returned by New when a node would listen on or
 	// advertise a non-loopback address without a cluster secret: its gossip
 	// and its sessions would be open to anyone on the network.
