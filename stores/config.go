@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -181,7 +182,9 @@ type TLSConfig struct {
 	InsecureSkipVerify bool   `yaml:"insecureSkipVerify" json:"insecureSkipVerify"`
 }
 
-// ClusterConfig makes the memory store shared by every worker.
+// ClusterConfig makes the memory store shared by every worker. It is
+// validated by the cluster's own rules (cluster.Config.Validate), errors
+// named by these YAML keys.
 type ClusterConfig struct {
 	// Bind is the gossip "ip:port". Default "0.0.0.0:7946".
 	// SESSIONS_CLUSTER_BIND.
@@ -195,7 +198,8 @@ type ClusterConfig struct {
 	// + 1. SESSIONS_CLUSTER_PEER_BIND.
 	PeerBind string `yaml:"peerBind" json:"peerBind"`
 
-	// Join lists seeds, "host[:port]"; host names allowed. Default none.
+	// Join lists seeds, "host[:port]"; host names allowed, no spaces, '/'
+	// or ','. Default none.
 	// SESSIONS_CLUSTER_JOIN (comma-separated).
 	Join []string `yaml:"join" json:"join"`
 
@@ -204,8 +208,8 @@ type ClusterConfig struct {
 	Replicas int `yaml:"replicas" json:"replicas"`
 
 	// Secret is base64 of at least 16 bytes; it encrypts gossip and
-	// authenticates peers. Required unless Bind and Advertise are
-	// loopback. SESSIONS_CLUSTER_SECRET.
+	// authenticates peers. Required unless Bind, PeerBind and Advertise
+	// are loopback. SESSIONS_CLUSTER_SECRET.
 	Secret string `yaml:"secret" json:"secret"`
 
 	// Quorum turns on the split-brain guard (cluster.Config.Quorum): a
@@ -216,8 +220,6 @@ type ClusterConfig struct {
 	// Default false. SESSIONS_CLUSTER_QUORUM.
 	Quorum bool `yaml:"quorum" json:"quorum"`
 }
-
-const defaultClusterBind = "0.0.0.0:7946"
 
 // DefaultConfig returns the defaults: a memory store, cookie "sid", two weeks
 // of idle timeout.
@@ -320,10 +322,11 @@ func (t *TLSConfig) Config() (*tls.Config, error) {
 	return tc, nil
 }
 
-// BindAddr is Bind with the default applied.
+// BindAddr is Bind with the default applied: the cluster's own,
+// "0.0.0.0:7946".
 func (c *ClusterConfig) BindAddr() string {
 	if c.Bind == "" {
-		return defaultClusterBind
+		return cluster.DefaultConfig().Bind
 	}
 	return c.Bind
 }

@@ -84,7 +84,18 @@ func TestValidate(t *testing.T) {
 			cluster(c, stores.ClusterConfig{Bind: "127.0.0.1:7946", Advertise: "10.0.0.5"})
 		}, []string{"sessions.cluster.secret"}},
 		{"cluster on loopback without secret", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Bind: "127.0.0.1:0"}) }, nil},
-		{"cluster on localhost without secret", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Bind: "localhost:7946"}) }, nil},
+		{"cluster peer port off loopback without secret", func(c *stores.Config) {
+			cluster(c, stores.ClusterConfig{Bind: "127.0.0.1:7946", PeerBind: "0.0.0.0:7947"})
+		}, []string{"sessions.cluster.secret", "0.0.0.0:7947", "not a loopback", "openssl rand -base64"}},
+		{"cluster on loopback with a loopback peer port", func(c *stores.Config) {
+			cluster(c, stores.ClusterConfig{Bind: "127.0.0.1:7946", PeerBind: "127.0.0.1:7947", Advertise: "localhost"})
+		}, nil},
+		{"cluster bind is an IP, not a host name", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Bind: "localhost:7946"}) },
+			[]string{"sessions.cluster.bind", "localhost"}},
+		{"cluster bind without an IP", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Bind: ":7946", Secret: secret32}) },
+			[]string{"sessions.cluster.bind"}},
+		{"cluster peerBind without port", func(c *stores.Config) { cluster(c, stores.ClusterConfig{PeerBind: "0.0.0.0", Secret: secret32}) },
+			[]string{"sessions.cluster.peerBind"}},
 		{"cluster with secret", func(c *stores.Config) {
 			cluster(c, stores.ClusterConfig{Join: []string{"worker1", "worker2:7946"}, Replicas: 3, Secret: secret32})
 		}, nil},
@@ -98,6 +109,15 @@ func TestValidate(t *testing.T) {
 			[]string{"sessions.cluster.bind"}},
 		{"cluster empty seed", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Join: []string{""}, Secret: secret32}) },
 			[]string{"sessions.cluster.join[0]"}},
+		{"cluster seed with a space", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Join: []string{"a b"}, Secret: secret32}) },
+			[]string{"sessions.cluster.join[0]", `"a b"`}},
+		{"cluster seed as a URL", func(c *stores.Config) {
+			cluster(c, stores.ClusterConfig{Join: []string{"w1", "w2:7946", "http://w3"}, Secret: secret32})
+		}, []string{"sessions.cluster.join[2]"}},
+		{"cluster seeds as one comma list", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Join: []string{"w1,w2"}, Secret: secret32}) },
+			[]string{"sessions.cluster.join[0]"}},
+		{"cluster negative replicas", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Replicas: -1, Secret: secret32}) },
+			[]string{"sessions.cluster.replicas"}},
 
 		{"every problem reported", func(c *stores.Config) { c.Expiry, c.Cookie.SameSite = -1, "x" },
 			[]string{"sessions.expiry", "sessions.cookie.sameSite"}},
