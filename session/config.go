@@ -1,9 +1,11 @@
 package session
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -67,16 +69,62 @@ type CookieConfig struct {
 	TrustProxy bool
 }
 
-// SecureMode says when the cookie carries the Secure attribute.
+// SecureMode says when the cookie carries the Secure attribute. In a config
+// file (package stores) it is written auto, true or false, Geddy's words:
+// it implements encoding.TextMarshaler and TextUnmarshaler with those, and
+// json.Unmarshaler, which takes a JSON boolean too.
 type SecureMode int
 
 const (
 	// SecureAuto marks the cookie Secure when the request came over TLS
-	// (or, with TrustProxy, when X-Forwarded-Proto says https).
+	// (or, with TrustProxy, when X-Forwarded-Proto says https). Text "auto".
 	SecureAuto SecureMode = iota
+	// SecureAlways always marks the cookie Secure. Text "true".
 	SecureAlways
+	// SecureNever never does. Text "false".
 	SecureNever
 )
+
+// secureWords are the config-file words of the SecureModes, by value.
+var secureWords = [...]string{SecureAuto: "auto", SecureAlways: "true", SecureNever: "false"}
+
+// MarshalText returns auto, true or false.
+func (m SecureMode) MarshalText() ([]byte, error) {
+	if m < SecureAuto || m > SecureNever {
+		return nil, fmt.Errorf("session: SecureMode %d has no name; want SecureAuto, SecureAlways or SecureNever", int(m))
+	}
+	return []byte(secureWords[m]), nil
+}
+
+// UnmarshalText reads auto, true or false; empty means auto.
+func (m *SecureMode) UnmarshalText(text []byte) error {
+	if len(text) == 0 {
+		*m = SecureAuto
+		return nil
+	}
+	for v, w := range secureWords {
+		if string(text) == w {
+			*m = SecureMode(v)
+			return nil
+		}
+	}
+	return fmt.Errorf("session: secure: want auto, true or false, got %q", text)
+}
+
+// UnmarshalJSON reads true, false, or a string UnmarshalText reads.
+func (m *SecureMode) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case bool:
+		return m.UnmarshalText(strconv.AppendBool(nil, v))
+	case string:
+		return m.UnmarshalText([]byte(v))
+	}
+	return fmt.Errorf("session: secure: want auto, true or false, got %s", b)
+}
 
 // DefaultConfig returns a Config with every default filled in and store set,
 // except TouchInterval, which stays 0 ("IdleTimeout/10") so that a caller

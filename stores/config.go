@@ -3,7 +3,6 @@ package stores
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -75,8 +74,9 @@ type Config struct {
 // HttpOnly.
 type CookieConfig struct {
 	// Secure is auto (Secure when the request came over TLS), true or
-	// false. Default auto. SESSIONS_COOKIE_SECURE.
-	Secure SecureMode `yaml:"secure" json:"secure"`
+	// false; a boolean or a string in YAML and JSON. Default auto.
+	// SESSIONS_COOKIE_SECURE.
+	Secure session.SecureMode `yaml:"secure" json:"secure"`
 
 	// SameSite is lax, strict or none (none requires secure: true).
 	// Default lax. SESSIONS_COOKIE_SAMESITE.
@@ -93,34 +93,6 @@ type CookieConfig struct {
 	// behind a TLS proxy that overwrites that header. Default false.
 	// SESSIONS_COOKIE_TRUST_PROXY.
 	TrustProxy bool `yaml:"trustProxy" json:"trustProxy"`
-}
-
-// SecureMode is the cookie's secure setting: auto, true or false. In YAML and
-// JSON it may be written as a boolean or a string.
-type SecureMode string
-
-// Values of SecureMode.
-const (
-	SecureAuto  SecureMode = "auto"
-	SecureTrue  SecureMode = "true"
-	SecureFalse SecureMode = "false"
-)
-
-// UnmarshalJSON accepts true, false or a string.
-func (s *SecureMode) UnmarshalJSON(b []byte) error {
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	switch v := v.(type) {
-	case bool:
-		*s = SecureMode(strconv.FormatBool(v))
-	case string:
-		*s = SecureMode(v)
-	default:
-		return fmt.Errorf("secure: want auto, true or false, got %s", b)
-	}
-	return nil
 }
 
 // ServerConfig is the Redis connection: a single server (host, port), or
@@ -228,7 +200,7 @@ func DefaultConfig() Config {
 		Store:   Memory,
 		Key:     "sid",
 		Expiry:  Duration(14 * 24 * time.Hour),
-		Cookie:  CookieConfig{Secure: SecureAuto, SameSite: "lax", Path: "/"},
+		Cookie:  CookieConfig{Secure: session.SecureAuto, SameSite: "lax", Path: "/"},
 		Servers: []string{"127.0.0.1:11211"},
 		Server:  ServerConfig{Host: "127.0.0.1", Port: 6379, NS: "sess:"},
 	}
@@ -252,21 +224,11 @@ func (c *Config) Session(st session.Store) session.Config {
 		Cookie: session.CookieConfig{
 			Path:       c.Cookie.Path,
 			Domain:     c.Cookie.Domain,
-			Secure:     c.Cookie.secureMode(),
+			Secure:     c.Cookie.Secure,
 			SameSite:   c.Cookie.sameSite(),
 			TrustProxy: c.Cookie.TrustProxy,
 		},
 	}
-}
-
-func (c *CookieConfig) secureMode() session.SecureMode {
-	switch c.Secure {
-	case SecureTrue:
-		return session.SecureAlways
-	case SecureFalse:
-		return session.SecureNever
-	}
-	return session.SecureAuto
 }
 
 func (c *CookieConfig) sameSite() http.SameSite {

@@ -47,10 +47,10 @@ func TestValidate(t *testing.T) {
 		{"negative expiry", func(c *stores.Config) { c.Expiry = -1 }, []string{"sessions.expiry"}},
 		{"zero expiry means default", func(c *stores.Config) { c.Expiry = 0 }, nil},
 		{"negative lifetime", func(c *stores.Config) { c.Lifetime = stores.Duration(-time.Hour) }, []string{"sessions.lifetime"}},
-		{"secure yes", func(c *stores.Config) { c.Cookie.Secure = "yes" }, []string{"sessions.cookie.secure", "auto, true, false"}},
+		{"secure out of range (set in Go)", func(c *stores.Config) { c.Cookie.Secure = 7 }, []string{"sessions.cookie.secure", "auto, true, false"}},
 		{"sameSite relaxed", func(c *stores.Config) { c.Cookie.SameSite = "relaxed" }, []string{"sessions.cookie.sameSite", "lax, strict, none"}},
 		{"sameSite none without secure", func(c *stores.Config) { c.Cookie.SameSite = "none" }, []string{"sessions.cookie.sameSite", "secure: true"}},
-		{"sameSite None with secure", func(c *stores.Config) { c.Cookie.SameSite, c.Cookie.Secure = "None", "true" }, nil},
+		{"sameSite None with secure", func(c *stores.Config) { c.Cookie.SameSite, c.Cookie.Secure = "None", session.SecureAlways }, nil},
 		{"relative path", func(c *stores.Config) { c.Cookie.Path = "app" }, []string{"sessions.cookie.path"}},
 		{"domain with ;", func(c *stores.Config) { c.Cookie.Domain = "a.com;x" }, []string{"sessions.cookie.domain"}},
 
@@ -151,18 +151,21 @@ func TestValidate(t *testing.T) {
 func TestSessionConfig(t *testing.T) {
 	c := stores.DefaultConfig()
 	c.Key, c.Expiry, c.Lifetime = "app_sid", stores.Duration(time.Hour), stores.Duration(24*time.Hour)
-	c.Cookie = stores.CookieConfig{Secure: "true", SameSite: "Strict", Domain: "example.com", Path: "/app", TrustProxy: true}
+	c.Cookie = stores.CookieConfig{Secure: session.SecureAlways, SameSite: "Strict", Domain: "example.com", Path: "/app", TrustProxy: true}
 	sc := c.Session(nil)
 	want := session.CookieConfig{Path: "/app", Domain: "example.com", Secure: session.SecureAlways, SameSite: http.SameSiteStrictMode, TrustProxy: true}
 	if sc.CookieName != "app_sid" || sc.IdleTimeout != time.Hour || sc.Lifetime != 24*time.Hour || sc.Cookie != want {
 		t.Fatalf("Session() = %+v, want cookie app_sid, idle 1h, lifetime 24h, cookie %+v", sc, want)
 	}
-	for secure, want := range map[stores.SecureMode]session.SecureMode{
+	for text, want := range map[string]session.SecureMode{
 		"": session.SecureAuto, "auto": session.SecureAuto, "true": session.SecureAlways, "false": session.SecureNever,
 	} {
-		c.Cookie.Secure = secure
+		c, err := stores.Parse([]byte("sessions:\n  cookie: {secure: "+text+"}\n"), "yaml")
+		if err != nil {
+			t.Fatalf("secure %q: %v", text, err)
+		}
 		if got := c.Session(nil).Cookie.Secure; got != want {
-			t.Errorf("secure %q -> %v, want %v", secure, got, want)
+			t.Errorf("secure %q -> %v, want %v", text, got, want)
 		}
 	}
 }

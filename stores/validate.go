@@ -61,11 +61,11 @@ func (c *Config) validateCommon() error {
 
 func (c *CookieConfig) validate() error {
 	switch {
-	case c.Secure != "" && c.Secure != SecureAuto && c.Secure != SecureTrue && c.Secure != SecureFalse:
-		return invalid("cookie.secure", "is %q; allowed: auto, true, false", c.Secure)
+	case c.Secure < session.SecureAuto || c.Secure > session.SecureNever:
+		return invalid("cookie.secure", "is %d; allowed: auto, true, false", c.Secure)
 	case !oneOf(strings.ToLower(c.SameSite), "", "lax", "strict", "none"):
 		return invalid("cookie.sameSite", "is %q; allowed: lax, strict, none", c.SameSite)
-	case strings.EqualFold(c.SameSite, "none") && c.Secure != SecureTrue:
+	case strings.EqualFold(c.SameSite, "none") && c.Secure != session.SecureAlways:
 		return invalid("cookie.sameSite", "is none, which requires cookie.secure: true (browsers drop the cookie otherwise)")
 	case c.Path != "" && (c.Path[0] != '/' || !validAttr(c.Path)):
 		return invalid("cookie.path", "is %q; want a path starting with / without ';' or control characters", c.Path)
