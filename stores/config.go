@@ -25,19 +25,21 @@ const (
 )
 
 // Config is the `sessions` block. Start from DefaultConfig (Load does); a
-// zero field means its default. Field names are the YAML/JSON keys; the
-// SESSIONS_* variable that overrides a field is named in its comment.
+// zero field means its default. The YAML/JSON keys are Geddy's (in the
+// tags; the Go names say what the fields mean where Geddy's keys do not);
+// the SESSIONS_* variable that overrides a field is named in its comment.
 type Config struct {
 	// Store is memory, cookie, memcache or redis. Default memory.
 	// SESSIONS_STORE.
 	Store string `yaml:"store" json:"store"`
 
-	// Key is the cookie name. Default "sid". SESSIONS_KEY.
-	Key string `yaml:"key" json:"key"`
+	// CookieName is the session cookie's name, key "key". Default "sid".
+	// SESSIONS_KEY.
+	CookieName string `yaml:"key" json:"key"`
 
-	// Expiry is the idle timeout: a session unused this long ends. Seconds
+	// IdleTimeout ends a session unused this long, key "expiry". Seconds
 	// or a duration string. Default 1209600 (14 days). SESSIONS_EXPIRY.
-	Expiry Duration `yaml:"expiry" json:"expiry"`
+	IdleTimeout Duration `yaml:"expiry" json:"expiry"`
 
 	// Lifetime, when positive, ends a session this long after it was
 	// created, however active. Default 0: none. SESSIONS_LIFETIME.
@@ -197,12 +199,12 @@ type ClusterConfig struct {
 // of idle timeout.
 func DefaultConfig() Config {
 	return Config{
-		Store:   Memory,
-		Key:     "sid",
-		Expiry:  Duration(14 * 24 * time.Hour),
-		Cookie:  CookieConfig{Secure: session.SecureAuto, SameSite: "lax", Path: "/"},
-		Servers: []string{"127.0.0.1:11211"},
-		Server:  ServerConfig{Host: "127.0.0.1", Port: 6379, NS: "sess:"},
+		Store:       Memory,
+		CookieName:  "sid",
+		IdleTimeout: Duration(14 * 24 * time.Hour),
+		Cookie:      CookieConfig{Secure: session.SecureAuto, SameSite: "lax", Path: "/"},
+		Servers:     []string{"127.0.0.1:11211"},
+		Server:      ServerConfig{Host: "127.0.0.1", Port: 6379, NS: "sess:"},
 	}
 }
 
@@ -218,8 +220,8 @@ func (c *Config) storeName() string {
 func (c *Config) Session(st session.Store) session.Config {
 	return session.Config{
 		Store:       st,
-		CookieName:  c.Key,
-		IdleTimeout: time.Duration(c.Expiry),
+		CookieName:  c.CookieName,
+		IdleTimeout: time.Duration(c.IdleTimeout),
 		Lifetime:    time.Duration(c.Lifetime),
 		Cookie: session.CookieConfig{
 			Path:       c.Cookie.Path,

@@ -28,7 +28,7 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("DefaultConfig().Validate() = %v", err)
 	}
-	if c.Store != "memory" || c.Key != "sid" || time.Duration(c.Expiry) != 14*24*time.Hour {
+	if c.Store != "memory" || c.CookieName != "sid" || time.Duration(c.IdleTimeout) != 14*24*time.Hour {
 		t.Fatalf("defaults %+v, want memory, sid, 14 days (Geddy's)", c)
 	}
 }
@@ -43,9 +43,9 @@ func TestValidate(t *testing.T) {
 		{"unknown store", func(c *stores.Config) { c.Store = "mongo" }, []string{"sessions.store", `"mongo"`, "memory, cookie, memcache, redis"}},
 		{"store names are lower case", func(c *stores.Config) { c.Store = "Redis" }, []string{"sessions.store"}},
 		{"empty store means memory", func(c *stores.Config) { c.Store = "" }, nil},
-		{"cookie name with a space", func(c *stores.Config) { c.Key = "s id" }, []string{"sessions.key"}},
-		{"negative expiry", func(c *stores.Config) { c.Expiry = -1 }, []string{"sessions.expiry"}},
-		{"zero expiry means default", func(c *stores.Config) { c.Expiry = 0 }, nil},
+		{"cookie name with a space", func(c *stores.Config) { c.CookieName = "s id" }, []string{"sessions.key"}},
+		{"negative expiry", func(c *stores.Config) { c.IdleTimeout = -1 }, []string{"sessions.expiry"}},
+		{"zero expiry means default", func(c *stores.Config) { c.IdleTimeout = 0 }, nil},
 		{"negative lifetime", func(c *stores.Config) { c.Lifetime = stores.Duration(-time.Hour) }, []string{"sessions.lifetime"}},
 		{"secure out of range (set in Go)", func(c *stores.Config) { c.Cookie.Secure = 7 }, []string{"sessions.cookie.secure", "auto, true, false"}},
 		{"sameSite relaxed", func(c *stores.Config) { c.Cookie.SameSite = "relaxed" }, []string{"sessions.cookie.sameSite", "lax, strict, none"}},
@@ -119,7 +119,7 @@ func TestValidate(t *testing.T) {
 		{"cluster negative replicas", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Replicas: -1, Secret: secret32}) },
 			[]string{"sessions.cluster.replicas"}},
 
-		{"every problem reported", func(c *stores.Config) { c.Expiry, c.Cookie.SameSite = -1, "x" },
+		{"every problem reported", func(c *stores.Config) { c.IdleTimeout, c.Cookie.SameSite = -1, "x" },
 			[]string{"sessions.expiry", "sessions.cookie.sameSite"}},
 	}
 	for _, tt := range tests {
@@ -150,7 +150,7 @@ func TestValidate(t *testing.T) {
 
 func TestSessionConfig(t *testing.T) {
 	c := stores.DefaultConfig()
-	c.Key, c.Expiry, c.Lifetime = "app_sid", stores.Duration(time.Hour), stores.Duration(24*time.Hour)
+	c.CookieName, c.IdleTimeout, c.Lifetime = "app_sid", stores.Duration(time.Hour), stores.Duration(24*time.Hour)
 	c.Cookie = stores.CookieConfig{Secure: session.SecureAlways, SameSite: "Strict", Domain: "example.com", Path: "/app", TrustProxy: true}
 	sc := c.Session(nil)
 	want := session.CookieConfig{Path: "/app", Domain: "example.com", Secure: session.SecureAlways, SameSite: http.SameSiteStrictMode, TrustProxy: true}

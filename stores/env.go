@@ -16,8 +16,8 @@ type envVar struct {
 // envVars lists every override, in the order the README documents them.
 var envVars = []envVar{
 	{"SESSIONS_STORE", str(func(c *Config) *string { return &c.Store })},
-	{"SESSIONS_KEY", str(func(c *Config) *string { return &c.Key })},
-	{"SESSIONS_EXPIRY", dur(func(c *Config) *Duration { return &c.Expiry })},
+	{"SESSIONS_KEY", str(func(c *Config) *string { return &c.CookieName })},
+	{"SESSIONS_EXPIRY", dur(func(c *Config) *Duration { return &c.IdleTimeout })},
 	{"SESSIONS_LIFETIME", dur(func(c *Config) *Duration { return &c.Lifetime })},
 	{"SESSIONS_COOKIE_SECURE", func(c *Config, v string) error { return c.Cookie.Secure.UnmarshalText([]byte(v)) }},
 	{"SESSIONS_COOKIE_SAMESITE", str(func(c *Config) *string { return &c.Cookie.SameSite })},

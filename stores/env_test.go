@@ -26,8 +26,8 @@ func TestApplyEnv(t *testing.T) {
 		check func(c stores.Config) bool
 	}{
 		{"store", map[string]string{"SESSIONS_STORE": "redis"}, func(c stores.Config) bool { return c.Store == "redis" }},
-		{"expiry in seconds", map[string]string{"SESSIONS_EXPIRY": "3600"}, func(c stores.Config) bool { return time.Duration(c.Expiry) == time.Hour }},
-		{"expiry as a duration", map[string]string{"SESSIONS_EXPIRY": "90m"}, func(c stores.Config) bool { return time.Duration(c.Expiry) == 90*time.Minute }},
+		{"expiry in seconds", map[string]string{"SESSIONS_EXPIRY": "3600"}, func(c stores.Config) bool { return time.Duration(c.IdleTimeout) == time.Hour }},
+		{"expiry as a duration", map[string]string{"SESSIONS_EXPIRY": "90m"}, func(c stores.Config) bool { return time.Duration(c.IdleTimeout) == 90*time.Minute }},
 		{"keys list", map[string]string{"SESSIONS_KEYS": " k2:AA , k1:BB,"}, func(c stores.Config) bool {
 			return reflect.DeepEqual(c.Keys, []string{"k2:AA", "k1:BB"})
 		}},

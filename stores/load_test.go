@@ -86,8 +86,8 @@ const fullJSON = `{
 
 func wantFull() stores.Config {
 	return stores.Config{
-		Store: "redis", Key: "shop_sid",
-		Expiry: stores.Duration(time.Hour), Lifetime: stores.Duration(24 * time.Hour),
+		Store: "redis", CookieName: "shop_sid",
+		IdleTimeout: stores.Duration(time.Hour), Lifetime: stores.Duration(24 * time.Hour),
 		Cookie:  stores.CookieConfig{Secure: session.SecureAlways, SameSite: "strict", Domain: "shop.example", Path: "/shop", TrustProxy: true},
 		Keys:    []string{"k2:AAAA", "k1:BBBB"},
 		Servers: []string{"mc1:11211", "mc2:11211"},

@@ -69,7 +69,7 @@ func openCookie(cfg Config) (session.Store, error) {
 		}
 		keys[i] = k
 	}
-	return cookie.New(cookie.Config{Keys: keys, CookieName: cfg.Key})
+	return cookie.New(cookie.Config{Keys: keys, CookieName: cfg.CookieName})
 }
 
 // openRedis maps sessions.server to the Redis store: addrs replace host and

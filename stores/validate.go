@@ -49,10 +49,10 @@ func (c *Config) validateCommon() error {
 	switch {
 	case c.storeName() != Memory && c.Store != Cookie && c.Store != Memcache && c.Store != Redis:
 		return invalid("store", "is %q; allowed: memory, cookie, memcache, redis", c.Store)
-	case c.Key != "" && !session.ValidCookieName(c.Key):
-		return invalid("key", "is %q; want a cookie name: 1 to 64 letters, digits or !#$%%&'*+-.^_`|~", c.Key)
-	case c.Expiry < 0:
-		return invalid("expiry", "is %s; want a positive number of seconds, or 0 for 14 days", c.Expiry)
+	case c.CookieName != "" && !session.ValidCookieName(c.CookieName):
+		return invalid("key", "is %q; want a cookie name: 1 to 64 letters, digits or !#$%%&'*+-.^_`|~", c.CookieName)
+	case c.IdleTimeout < 0:
+		return invalid("expiry", "is %s; want a positive number of seconds, or 0 for 14 days", c.IdleTimeout)
 	case c.Lifetime < 0:
 		return invalid("lifetime", "is %s; want a positive number of seconds, or 0 for none", c.Lifetime)
 	}
