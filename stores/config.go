@@ -67,8 +67,9 @@ type Config struct {
 	Cluster *ClusterConfig `yaml:"cluster" json:"cluster"`
 
 	// Logger, set in code (never read from a file), receives what a store
-	// logs on its own: membership changes, replication and hand-off of the
-	// shared memory store. Default slog.Default().
+	// logs on its own (membership changes, replication and hand-off of the
+	// shared memory store) and, through Session, what the Manager cannot
+	// return to a caller. Default slog.Default().
 	Logger *slog.Logger `yaml:"-" json:"-"`
 }
 
@@ -216,10 +217,12 @@ func (c *Config) storeName() string {
 	return c.Store
 }
 
-// Session returns the Manager's configuration for sessions kept in st.
+// Session returns the Manager's configuration for sessions kept in st,
+// logging to Logger.
 func (c *Config) Session(st session.Store) session.Config {
 	return session.Config{
 		Store:       st,
+		Logger:      c.Logger,
 		CookieName:  c.CookieName,
 		IdleTimeout: time.Duration(c.IdleTimeout),
 		Lifetime:    time.Duration(c.Lifetime),

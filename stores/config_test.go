@@ -3,6 +3,7 @@ package stores_test
 import (
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -152,7 +153,11 @@ func TestSessionConfig(t *testing.T) {
 	c := stores.DefaultConfig()
 	c.CookieName, c.IdleTimeout, c.Lifetime = "app_sid", stores.Duration(time.Hour), stores.Duration(24*time.Hour)
 	c.Cookie = stores.CookieConfig{Secure: session.SecureAlways, SameSite: "Strict", Domain: "example.com", Path: "/app", TrustProxy: true}
+	c.Logger = slog.New(slog.DiscardHandler)
 	sc := c.Session(nil)
+	if sc.Logger != c.Logger {
+		t.Errorf("Session().Logger = %v, want the Config's Logger", sc.Logger)
+	}
 	want := session.CookieConfig{Path: "/app", Domain: "example.com", Secure: session.SecureAlways, SameSite: http.SameSiteStrictMode, TrustProxy: true}
 	if sc.CookieName != "app_sid" || sc.IdleTimeout != time.Hour || sc.Lifetime != 24*time.Hour || sc.Cookie != want {
 		t.Fatalf("Session() = %+v, want cookie app_sid, idle 1h, lifetime 24h, cookie %+v", sc, want)
