@@ -7,9 +7,12 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/sessionmesh/sessionmesh/internal/netaddr"
 )
 
 // Config configures one node. Start from DefaultConfig (LAN timers) or
@@ -249,8 +252,15 @@ func setDefault[T comparable](v *T, def T) {
 	}
 }
 
-// Validate reports the first field of c that is out of range, naming it and
-// what is allowed. Zero values are allowed: they mean defaults.
+// minSecret is the shortest Secret accepted: the gossip and peer keys are
+// derived from it, so it must carry at least 128 bits.
+const minSecret = 16
+
+// Validate reports the first field of c that is out of range as a
+// *FieldError naming it and what is allowed. Zero values are allowed: they
+// mean defaults. With the defaults applied, a node that would listen on or
+// advertise a non-loopback address needs a Secret (ErrNoSecret): New
+// refuses the same Configs Validate does.
 func (c *Config) Validate() error {
 	if err := c.validateAddrs(); err != nil {
 		return err
@@ -260,8 +270,8 @@ func (c *Config) Validate() error {
 		return invalid("Replicas", "must be 1 to 7, or 0 for the default of 2")
 	case c.Partitions < 0 || c.Partitions > 1<<16:
 		return invalid("Partitions", "must be 1 to 65536, or 0 for the default of 4096")
-	case len(c.Secret) > 0 && len(c.Secret) < 16:
-		return invalid("Secret", fmt.Sprintf("must be at least 16 bytes, got %d", len(c.Secret)))
+	case len(c.Secret) > 0 && len(c.Secret) < minSecret:
+		return invalid("Secret", fmt.Sprintf("must be at least %d bytes, got %d bytes", minSecret, len(c.Secret)))
 	case c.MaxRecordSize < 0:
 		return invalid("MaxRecordSize", "must be positive, or 0 for the default of 1 MiB")
 	case c.SuspicionMult < 0:
@@ -274,7 +284,8 @@ func (c *Config) Validate() error {
 			return invalid(d.name, "must be positive, or 0 for the default")
 		}
 	}
-	return nil
+	d := c.withDefaults() // a zero Bind means 0.0.0.0, which is not loopback
+	return d.requireSecret()
 }
 
 type namedDuration struct {
@@ -305,30 +316,38 @@ func (c *Config) validateAddrs() error {
 		}
 	}
 	for i, seed := range c.Join {
-		if seed == "" {
-			return invalid(fmt.Sprintf("Join[%d]", i), "must be host or host:port, got an empty string")
+		if !validSeed(seed) {
+			return invalid(fmt.Sprintf("Join[%d]", i), fmt.Sprintf("must be host or host:port, got %q", seed))
 		}
 	}
 	return nil
 }
 
+// validSeed reports whether seed can be a "host[:port]" to join: not empty,
+// and without spaces, '/' or ',' (a URL or a list written as one entry).
+func validSeed(seed string) bool {
+	return seed != "" && !strings.ContainsAny(seed, " /,")
+}
+
 // requireSecret refuses a node that is reachable from other machines but
-// has no secret. It runs after defaults are applied (a zero Bind means
-// 0.0.0.0, which is not loopback).
+// has no secret. c must have its defaults applied (a zero Bind means
+// 0.0.0.0, which is not loopback); Validate applies them.
 func (c *Config) requireSecret() error {
 	if len(c.Secret) > 0 {
 		return nil
 	}
 	for _, a := range []string{c.Bind, c.PeerBind, c.Advertise} {
-		if a != "" && !isLoopback(a) {
-			return fmt.Errorf("%w (address %q); set Secret to at least 16 random bytes", ErrNoSecret, a)
+		if a != "" && !netaddr.IsLoopback(a) {
+			return &FieldError{Field: "Secret", err: ErrNoSecret, Rule: fmt.Sprintf(
+				"is required: this node listens on or advertises %q, which is not a loopback address, "+
+					"so anyone on the network could join and read the sessions; set at least %d random bytes", a, minSecret)}
 		}
 	}
 	return nil
 }
 
 func invalid(field, rule string) error {
-	return fmt.Errorf("%w: %s %s", ErrInvalidConfig, field, rule)
+	return &FieldError{Field: field, Rule: rule}
 }
 
 // splitIPPort parses "ip:port" where ip must be a literal address.
@@ -346,17 +365,4 @@ func splitIPPort(s string) (net.IP, int, error) {
 		return nil, 0, fmt.Errorf("bad port %q", p)
 	}
 	return ip, port, nil
-}
-
-// isLoopback reports whether "host[:port]" names a loopback address.
-func isLoopback(addr string) bool {
-	host := addr
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		host = h
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

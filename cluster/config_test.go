@@ -4,10 +4,16 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/sessionmesh/sessionmesh/session"
 )
 
+var secret16 = []byte("0123456789abcdef")
+
 func TestDefaultConfigsAreValid(t *testing.T) {
-	for name, c := range map[string]Config{"default": DefaultConfig(), "local": DefaultLocalConfig(), "zero": {}} {
+	withSecret := DefaultConfig()
+	withSecret.Secret = secret16
+	for name, c := range map[string]Config{"default with a secret": withSecret, "local": DefaultLocalConfig(), "zero with a secret": {Secret: secret16}} {
 		if err := c.Validate(); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -22,6 +28,9 @@ func TestValidateNamesTheField(t *testing.T) {
 		"Bind":                {Bind: "localhost:7946"},
 		"PeerBind":            {PeerBind: "7947"},
 		"Join[1]":             {Join: []string{"a", ""}},
+		"Join[0]":             {Join: []string{"a b"}},
+		"Join[2]":             {Join: []string{"a", "b:7946", "http://c"}},
+		"Join[3]":             {Join: []string{"a", "b", "c", "d,e"}},
 		"Replicas":            {Replicas: -1},
 		"Partitions":          {Partitions: 1 << 17},
 		"Secret":              {Secret: []byte("short")},
@@ -35,25 +44,44 @@ func TestValidateNamesTheField(t *testing.T) {
 		"StableAfter":         {StableAfter: -1},
 	} {
 		err := c.Validate()
-		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), field) {
-			t.Errorf("%s: Validate() = %v; want ErrInvalidConfig naming %s", field, err, field)
+		var fe *FieldError
+		if !errors.Is(err, session.ErrInvalidConfig) || !errors.As(err, &fe) || fe.Field != field || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: Validate() = %v; want a *FieldError for %s wrapping ErrInvalidConfig", field, err, field)
 		}
 	}
 }
 
-func TestRequireSecret(t *testing.T) {
-	for _, c := range []Config{
-		{Bind: "127.0.0.1:0"},
-		{Bind: "127.0.0.1:0", PeerBind: "[::1]:0", Advertise: "localhost"},
-		{Bind: "0.0.0.0:0", Secret: []byte("0123456789abcdef")},
-	} {
-		if err := c.requireSecret(); err != nil {
-			t.Errorf("%+v: %v", c, err)
-		}
+// TestValidateRequiresASecretOffLoopback: the secret rule is part of
+// Validate (New applies it through Validate), with the defaults applied, and
+// looks at every address the node listens on or advertises.
+func TestValidateRequiresASecretOffLoopback(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"loopback bind", Config{Bind: "127.0.0.1:0"}, true},
+		{"every address loopback", Config{Bind: "127.0.0.1:0", PeerBind: "[::1]:0", Advertise: "localhost"}, true},
+		{"all interfaces with a secret", Config{Bind: "0.0.0.0:0", Secret: secret16}, true},
+		{"local defaults", DefaultLocalConfig(), true},
+		{"all interfaces", Config{Bind: "0.0.0.0:7946"}, false},
+		{"zero Bind means all interfaces", Config{}, false},
+		{"LAN defaults", DefaultConfig(), false},
+		{"peer port off loopback", Config{Bind: "127.0.0.1:0", PeerBind: "0.0.0.0:0"}, false},
+		{"advertised host name", Config{Bind: "127.0.0.1:0", Advertise: "worker1"}, false},
+		{"advertised private IP", Config{Bind: "127.0.0.1:0", Advertise: "10.1.2.3"}, false},
 	}
-	for _, c := range []Config{{Bind: "0.0.0.0:7946"}, {Bind: "127.0.0.1:0", Advertise: "worker1"}} {
-		if err := c.requireSecret(); !errors.Is(err, ErrNoSecret) {
-			t.Errorf("%+v: %v; want ErrNoSecret", c, err)
+	for _, tt := range tests {
+		err := tt.cfg.Validate()
+		if tt.ok {
+			if err != nil {
+				t.Errorf("%s: Validate() = %v, want nil", tt.name, err)
+			}
+			continue
+		}
+		var fe *FieldError
+		if !errors.Is(err, ErrNoSecret) || !errors.Is(err, session.ErrInvalidConfig) || !errors.As(err, &fe) || fe.Field != "Secret" {
+			t.Errorf("%s: Validate() = %v; want a *FieldError for Secret wrapping ErrNoSecret and ErrInvalidConfig", tt.name, err)
 		}
 	}
 }

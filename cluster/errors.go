@@ -3,20 +3,21 @@ package cluster
 import (
 	"errors"
 	"fmt"
+
+	"github.com/sessionmesh/sessionmesh/session"
 )
 
 // Errors returned by this package. They are wrapped with context (which
 // partition, which node); check them with errors.Is. A Store also returns
 // session.ErrNotFound, session.ErrTooLarge and session.ErrClosed as the
-// session.Store contract says.
+// session.Store contract says, and Config.Validate and New wrap
+// session.ErrInvalidConfig, the one sentinel of a bad config.
 var (
-	// ErrInvalidConfig is wrapped by every Config.Validate error.
-	ErrInvalidConfig = errors.New("cluster: invalid config")
-
-	// ErrNoSecret is returned by New when a node would listen on or
-	// advertise a non-loopback address without a cluster secret: its gossip
-	// and its sessions would be open to anyone on the network.
-	ErrNoSecret = errors.New("cluster: a secret is required when binding or advertising a non-loopback address")
+	// ErrNoSecret is returned by Config.Validate and New when a node would
+	// listen on or advertise a non-loopback address without a cluster
+	// secret: its gossip and its sessions would be open to anyone on the
+	// network. It wraps session.ErrInvalidConfig.
+	ErrNoSecret = fmt.Errorf("cluster: %w: a secret is required when binding or advertising a non-loopback address", session.ErrInvalidConfig)
 
 	// ErrUnavailable is returned when no replica of a session's partition
 	// answered: the write or read could not be done on enough nodes.
@@ -43,3 +44,28 @@ var (
 	// meanwhile. The sender fails over to the next replica.
 	ErrNotSynced = errors.New("cluster: node paused; not serving until it has checked what it missed")
 )
+
+// FieldError is a Config field out of range, as Config.Validate and New
+// report it. Field is the field's Go name, with the index of a list entry
+// ("Join[2]"), so that a layer that reads the Config from a file can name
+// the field as the file spells it (package stores does: "PeerBind" becomes
+// sessions.cluster.peerBind). It wraps session.ErrInvalidConfig, and
+// ErrNoSecret when the missing secret is the problem.
+type FieldError struct {
+	Field string // Go name: "Replicas", "Join[2]"
+	Rule  string // what is wrong and what is allowed: "must be 1 to 7, ..."
+
+	err error // what it wraps; nil means session.ErrInvalidConfig
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("cluster: %v: %s %s", session.ErrInvalidConfig, e.Field, e.Rule)
+}
+
+// Unwrap returns ErrNoSecret or session.ErrInvalidConfig.
+func (e *FieldError) Unwrap() error {
+	if e.err != nil {
+		return e.err
+	}
+	return session.ErrInvalidConfig
+}

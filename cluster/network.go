@@ -74,12 +74,12 @@ func resolveAdvertise(cfg *Config, tr *memberlist.NetTransport) (advertise, erro
 		if h, p, err := net.SplitHostPort(cfg.Advertise); err == nil {
 			host = h
 			if port, err = strconv.Atoi(p); err != nil {
-				return advertise{}, fmt.Errorf("%w: Advertise port %q", ErrInvalidConfig, p)
+				return advertise{}, invalid("Advertise", fmt.Sprintf("port %q is not a number", p))
 			}
 		}
 		ip, err := lookupIP(host)
 		if err != nil {
-			return advertise{}, fmt.Errorf("%w: Advertise %q: %v", ErrInvalidConfig, cfg.Advertise, err)
+			return advertise{}, invalid("Advertise", fmt.Sprintf("%q does not resolve: %v", cfg.Advertise, err))
 		}
 		host = ip.String()
 	}

@@ -1,9 +1,12 @@
 package session
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -66,16 +69,62 @@ type CookieConfig struct {
 	TrustProxy bool
 }
 
-// SecureMode says when the cookie carries the Secure attribute.
+// SecureMode says when the cookie carries the Secure attribute. In a config
+// file (package stores) it is written auto, true or false, Geddy's words:
+// it implements encoding.TextMarshaler and TextUnmarshaler with those, and
+// json.Unmarshaler, which takes a JSON boolean too.
 type SecureMode int
 
 const (
 	// SecureAuto marks the cookie Secure when the request came over TLS
-	// (or, with TrustProxy, when X-Forwarded-Proto says https).
+	// (or, with TrustProxy, when X-Forwarded-Proto says https). Text "auto".
 	SecureAuto SecureMode = iota
+	// SecureAlways always marks the cookie Secure. Text "true".
 	SecureAlways
+	// SecureNever never does. Text "false".
 	SecureNever
 )
+
+// secureWords are the config-file words of the SecureModes, by value.
+var secureWords = [...]string{SecureAuto: "auto", SecureAlways: "true", SecureNever: "false"}
+
+// MarshalText returns auto, true or false.
+func (m SecureMode) MarshalText() ([]byte, error) {
+	if m < SecureAuto || m > SecureNever {
+		return nil, fmt.Errorf("session: SecureMode %d has no name; want SecureAuto, SecureAlways or SecureNever", int(m))
+	}
+	return []byte(secureWords[m]), nil
+}
+
+// UnmarshalText reads auto, true or false; empty means auto.
+func (m *SecureMode) UnmarshalText(text []byte) error {
+	if len(text) == 0 {
+		*m = SecureAuto
+		return nil
+	}
+	for v, w := range secureWords {
+		if string(text) == w {
+			*m = SecureMode(v)
+			return nil
+		}
+	}
+	return fmt.Errorf("session: secure: want auto, true or false, got %q", text)
+}
+
+// UnmarshalJSON reads true, false, or a string UnmarshalText reads.
+func (m *SecureMode) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case bool:
+		return m.UnmarshalText(strconv.AppendBool(nil, v))
+	case string:
+		return m.UnmarshalText([]byte(v))
+	}
+	return fmt.Errorf("session: secure: want auto, true or false, got %s", b)
+}
 
 // DefaultConfig returns a Config with every default filled in and store set,
 // except TouchInterval, which stays 0 ("IdleTimeout/10") so that a caller
@@ -120,7 +169,7 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Store == nil:
 		return invalid("Store", "is required")
-	case !validCookieName(c.CookieName):
+	case c.CookieName != "" && !ValidCookieName(c.CookieName):
 		return invalid("CookieName", "must be empty (default sid) or an HTTP token of at most 64 characters")
 	case c.IdleTimeout < 0:
 		return invalid("IdleTimeout", "must be positive, or 0 for the default of 14 days")
@@ -140,23 +189,19 @@ func invalid(field, rule string) error {
 	return fmt.Errorf("%w: %s %s", ErrInvalidConfig, field, rule)
 }
 
-func validCookieName(name string) bool {
-	if len(name) > 64 {
+// ValidCookieName reports whether name can be a session cookie's name: an
+// HTTP token (RFC 7230: printable ASCII without spaces or separators) of 1 to
+// 64 bytes. The cookie store and the stores config use the same rule, so a
+// name one accepts the others do too.
+func ValidCookieName(name string) bool {
+	if len(name) == 0 || len(name) > 64 {
 		return false
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
-		if c <= ' ' || c >= 0x7f || isSeparator(c) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
 			return false
 		}
 	}
 	return true
-}
-
-func isSeparator(c byte) bool {
-	switch c {
-	case '(', ')', '<', '>', '@', ',', ';', ':', '\\', '"', '/', '[', ']', '?', '=', '{', '}':
-		return true
-	}
-	return false
 }

@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -70,6 +71,62 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v, want ErrInvalidConfig naming %s", err, tt.field)
 			}
 		})
+	}
+}
+
+// TestValidCookieName is the one cookie-name rule: session.Config, the
+// cookie store and the stores config all call it.
+func TestValidCookieName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"sid": true, "app_sid": true, "__Host-sid": true, "a!#$%&'*+-.^_`|~": true,
+		strings.Repeat("a", 64): true, strings.Repeat("a", 65): false,
+		"": false, "s id": false, "a;b": false, "a=b": false, "a,b": false, `a"b`: false,
+		"a/b": false, `a\b`: false, "a\tb": false, "caf\u00e9": false, "a\x7fb": false,
+	} {
+		if got := session.ValidCookieName(name); got != want {
+			t.Errorf("ValidCookieName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestSecureModeText: a config file writes SecureMode as auto, true or
+// false (Geddy's words), JSON may use a boolean, and MarshalText writes what
+// UnmarshalText reads.
+func TestSecureModeText(t *testing.T) {
+	tests := []struct {
+		in   string // JSON
+		want session.SecureMode
+		ok   bool
+	}{
+		{`"auto"`, session.SecureAuto, true},
+		{`""`, session.SecureAuto, true},
+		{`"true"`, session.SecureAlways, true},
+		{`true`, session.SecureAlways, true},
+		{`"false"`, session.SecureNever, true},
+		{`false`, session.SecureNever, true},
+		{`"yes"`, 0, false},
+		{`"always"`, 0, false},
+		{`"True"`, 0, false},
+		{`1`, 0, false},
+		{`null`, 0, false},
+	}
+	for _, tt := range tests {
+		var m session.SecureMode
+		err := json.Unmarshal([]byte(tt.in), &m)
+		if (err == nil) != tt.ok || m != tt.want {
+			t.Errorf("Unmarshal(%s) = %v, %v; want %v, ok=%v", tt.in, m, err, tt.want, tt.ok)
+		}
+		if !tt.ok {
+			continue
+		}
+		text, err := m.MarshalText()
+		var again session.SecureMode
+		if err != nil || again.UnmarshalText(text) != nil || again != m {
+			t.Errorf("%v: MarshalText = %q, %v; does not read back", m, text, err)
+		}
+	}
+	if _, err := session.SecureMode(7).MarshalText(); err == nil {
+		t.Error("MarshalText of an unknown SecureMode succeeded")
 	}
 }
 

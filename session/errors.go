@@ -21,7 +21,9 @@ var (
 	// ErrDestroyed is returned by a change made after Destroy.
 	ErrDestroyed = errors.New("session: destroyed")
 
-	// ErrInvalidConfig is wrapped by Config.Validate errors.
+	// ErrInvalidConfig is wrapped by Config.Validate errors: this
+	// package's, and those of every store, of the cluster and of its peer
+	// transport. It is the module's one sentinel for a bad config.
 	ErrInvalidConfig = errors.New("session: invalid config")
 
 	// ErrInvalidKey is returned by Set for an empty key or one longer than

@@ -3,7 +3,6 @@ package stores
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -25,19 +25,21 @@ const (
 )
 
 // Config is the `sessions` block. Start from DefaultConfig (Load does); a
-// zero field means its default. Field names are the YAML/JSON keys; the
-// SESSIONS_* variable that overrides a field is named in its comment.
+// zero field means its default. The YAML/JSON keys are Geddy's (in the
+// tags; the Go names say what the fields mean where Geddy's keys do not);
+// the SESSIONS_* variable that overrides a field is named in its comment.
 type Config struct {
 	// Store is memory, cookie, memcache or redis. Default memory.
 	// SESSIONS_STORE.
 	Store string `yaml:"store" json:"store"`
 
-	// Key is the cookie name. Default "sid". SESSIONS_KEY.
-	Key string `yaml:"key" json:"key"`
+	// CookieName is the session cookie's name, key "key". Default "sid".
+	// SESSIONS_KEY.
+	CookieName string `yaml:"key" json:"key"`
 
-	// Expiry is the idle timeout: a session unused this long ends. Seconds
+	// IdleTimeout ends a session unused this long, key "expiry". Seconds
 	// or a duration string. Default 1209600 (14 days). SESSIONS_EXPIRY.
-	Expiry Duration `yaml:"expiry" json:"expiry"`
+	IdleTimeout Duration `yaml:"expiry" json:"expiry"`
 
 	// Lifetime, when positive, ends a session this long after it was
 	// created, however active. Default 0: none. SESSIONS_LIFETIME.
@@ -65,8 +67,9 @@ type Config struct {
 	Cluster *ClusterConfig `yaml:"cluster" json:"cluster"`
 
 	// Logger, set in code (never read from a file), receives what a store
-	// logs on its own: membership changes, replication and hand-off of the
-	// shared memory store. Default slog.Default().
+	// logs on its own (membership changes, replication and hand-off of the
+	// shared memory store) and, through Session, what the Manager cannot
+	// return to a caller. Default slog.Default().
 	Logger *slog.Logger `yaml:"-" json:"-"`
 }
 
@@ -74,8 +77,9 @@ type Config struct {
 // HttpOnly.
 type CookieConfig struct {
 	// Secure is auto (Secure when the request came over TLS), true or
-	// false. Default auto. SESSIONS_COOKIE_SECURE.
-	Secure SecureMode `yaml:"secure" json:"secure"`
+	// false; a boolean or a string in YAML and JSON. Default auto.
+	// SESSIONS_COOKIE_SECURE.
+	Secure session.SecureMode `yaml:"secure" json:"secure"`
 
 	// SameSite is lax, strict or none (none requires secure: true).
 	// Default lax. SESSIONS_COOKIE_SAMESITE.
@@ -92,34 +96,6 @@ type CookieConfig struct {
 	// behind a TLS proxy that overwrites that header. Default false.
 	// SESSIONS_COOKIE_TRUST_PROXY.
 	TrustProxy bool `yaml:"trustProxy" json:"trustProxy"`
-}
-
-// SecureMode is the cookie's secure setting: auto, true or false. In YAML and
-// JSON it may be written as a boolean or a string.
-type SecureMode string
-
-// Values of SecureMode.
-const (
-	SecureAuto  SecureMode = "auto"
-	SecureTrue  SecureMode = "true"
-	SecureFalse SecureMode = "false"
-)
-
-// UnmarshalJSON accepts true, false or a string.
-func (s *SecureMode) UnmarshalJSON(b []byte) error {
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	switch v := v.(type) {
-	case bool:
-		*s = SecureMode(strconv.FormatBool(v))
-	case string:
-		*s = SecureMode(v)
-	default:
-		return fmt.Errorf("secure: want auto, true or false, got %s", b)
-	}
-	return nil
 }
 
 // ServerConfig is the Redis connection: a single server (host, port), or
@@ -181,7 +157,9 @@ type TLSConfig struct {
 	InsecureSkipVerify bool   `yaml:"insecureSkipVerify" json:"insecureSkipVerify"`
 }
 
-// ClusterConfig makes the memory store shared by every worker.
+// ClusterConfig makes the memory store shared by every worker. It is
+// validated by the cluster's own rules (cluster.Config.Validate), errors
+// named by these YAML keys.
 type ClusterConfig struct {
 	// Bind is the gossip "ip:port". Default "0.0.0.0:7946".
 	// SESSIONS_CLUSTER_BIND.
@@ -195,7 +173,8 @@ type ClusterConfig struct {
 	// + 1. SESSIONS_CLUSTER_PEER_BIND.
 	PeerBind string `yaml:"peerBind" json:"peerBind"`
 
-	// Join lists seeds, "host[:port]"; host names allowed. Default none.
+	// Join lists seeds, "host[:port]"; host names allowed, no spaces, '/'
+	// or ','. Default none.
 	// SESSIONS_CLUSTER_JOIN (comma-separated).
 	Join []string `yaml:"join" json:"join"`
 
@@ -204,8 +183,8 @@ type ClusterConfig struct {
 	Replicas int `yaml:"replicas" json:"replicas"`
 
 	// Secret is base64 of at least 16 bytes; it encrypts gossip and
-	// authenticates peers. Required unless Bind and Advertise are
-	// loopback. SESSIONS_CLUSTER_SECRET.
+	// authenticates peers. Required unless Bind, PeerBind and Advertise
+	// are loopback. SESSIONS_CLUSTER_SECRET.
 	Secret string `yaml:"secret" json:"secret"`
 
 	// Quorum turns on the split-brain guard (cluster.Config.Quorum): a
@@ -217,18 +196,16 @@ type ClusterConfig struct {
 	Quorum bool `yaml:"quorum" json:"quorum"`
 }
 
-const defaultClusterBind = "0.0.0.0:7946"
-
 // DefaultConfig returns the defaults: a memory store, cookie "sid", two weeks
 // of idle timeout.
 func DefaultConfig() Config {
 	return Config{
-		Store:   Memory,
-		Key:     "sid",
-		Expiry:  Duration(14 * 24 * time.Hour),
-		Cookie:  CookieConfig{Secure: SecureAuto, SameSite: "lax", Path: "/"},
-		Servers: []string{"127.0.0.1:11211"},
-		Server:  ServerConfig{Host: "127.0.0.1", Port: 6379, NS: "sess:"},
+		Store:       Memory,
+		CookieName:  "sid",
+		IdleTimeout: Duration(14 * 24 * time.Hour),
+		Cookie:      CookieConfig{Secure: session.SecureAuto, SameSite: "lax", Path: "/"},
+		Servers:     []string{"127.0.0.1:11211"},
+		Server:      ServerConfig{Host: "127.0.0.1", Port: 6379, NS: "sess:"},
 	}
 }
 
@@ -240,31 +217,23 @@ func (c *Config) storeName() string {
 	return c.Store
 }
 
-// Session returns the Manager's configuration for sessions kept in st.
+// Session returns the Manager's configuration for sessions kept in st,
+// logging to Logger.
 func (c *Config) Session(st session.Store) session.Config {
 	return session.Config{
 		Store:       st,
-		CookieName:  c.Key,
-		IdleTimeout: time.Duration(c.Expiry),
+		Logger:      c.Logger,
+		CookieName:  c.CookieName,
+		IdleTimeout: time.Duration(c.IdleTimeout),
 		Lifetime:    time.Duration(c.Lifetime),
 		Cookie: session.CookieConfig{
 			Path:       c.Cookie.Path,
 			Domain:     c.Cookie.Domain,
-			Secure:     c.Cookie.secureMode(),
+			Secure:     c.Cookie.Secure,
 			SameSite:   c.Cookie.sameSite(),
 			TrustProxy: c.Cookie.TrustProxy,
 		},
 	}
-}
-
-func (c *CookieConfig) secureMode() session.SecureMode {
-	switch c.Secure {
-	case SecureTrue:
-		return session.SecureAlways
-	case SecureFalse:
-		return session.SecureNever
-	}
-	return session.SecureAuto
 }
 
 func (c *CookieConfig) sameSite() http.SameSite {
@@ -320,10 +289,11 @@ func (t *TLSConfig) Config() (*tls.Config, error) {
 	return tc, nil
 }
 
-// BindAddr is Bind with the default applied.
+// BindAddr is Bind with the default applied: the cluster's own,
+// "0.0.0.0:7946".
 func (c *ClusterConfig) BindAddr() string {
 	if c.Bind == "" {
-		return defaultClusterBind
+		return cluster.DefaultConfig().Bind
 	}
 	return c.Bind
 }

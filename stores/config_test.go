@@ -3,6 +3,7 @@ package stores_test
 import (
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -28,7 +29,7 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("DefaultConfig().Validate() = %v", err)
 	}
-	if c.Store != "memory" || c.Key != "sid" || time.Duration(c.Expiry) != 14*24*time.Hour {
+	if c.Store != "memory" || c.CookieName != "sid" || time.Duration(c.IdleTimeout) != 14*24*time.Hour {
 		t.Fatalf("defaults %+v, want memory, sid, 14 days (Geddy's)", c)
 	}
 }
@@ -43,14 +44,14 @@ func TestValidate(t *testing.T) {
 		{"unknown store", func(c *stores.Config) { c.Store = "mongo" }, []string{"sessions.store", `"mongo"`, "memory, cookie, memcache, redis"}},
 		{"store names are lower case", func(c *stores.Config) { c.Store = "Redis" }, []string{"sessions.store"}},
 		{"empty store means memory", func(c *stores.Config) { c.Store = "" }, nil},
-		{"cookie name with a space", func(c *stores.Config) { c.Key = "s id" }, []string{"sessions.key"}},
-		{"negative expiry", func(c *stores.Config) { c.Expiry = -1 }, []string{"sessions.expiry"}},
-		{"zero expiry means default", func(c *stores.Config) { c.Expiry = 0 }, nil},
+		{"cookie name with a space", func(c *stores.Config) { c.CookieName = "s id" }, []string{"sessions.key"}},
+		{"negative expiry", func(c *stores.Config) { c.IdleTimeout = -1 }, []string{"sessions.expiry"}},
+		{"zero expiry means default", func(c *stores.Config) { c.IdleTimeout = 0 }, nil},
 		{"negative lifetime", func(c *stores.Config) { c.Lifetime = stores.Duration(-time.Hour) }, []string{"sessions.lifetime"}},
-		{"secure yes", func(c *stores.Config) { c.Cookie.Secure = "yes" }, []string{"sessions.cookie.secure", "auto, true, false"}},
+		{"secure out of range (set in Go)", func(c *stores.Config) { c.Cookie.Secure = 7 }, []string{"sessions.cookie.secure", "auto, true, false"}},
 		{"sameSite relaxed", func(c *stores.Config) { c.Cookie.SameSite = "relaxed" }, []string{"sessions.cookie.sameSite", "lax, strict, none"}},
 		{"sameSite none without secure", func(c *stores.Config) { c.Cookie.SameSite = "none" }, []string{"sessions.cookie.sameSite", "secure: true"}},
-		{"sameSite None with secure", func(c *stores.Config) { c.Cookie.SameSite, c.Cookie.Secure = "None", "true" }, nil},
+		{"sameSite None with secure", func(c *stores.Config) { c.Cookie.SameSite, c.Cookie.Secure = "None", session.SecureAlways }, nil},
 		{"relative path", func(c *stores.Config) { c.Cookie.Path = "app" }, []string{"sessions.cookie.path"}},
 		{"domain with ;", func(c *stores.Config) { c.Cookie.Domain = "a.com;x" }, []string{"sessions.cookie.domain"}},
 
@@ -84,7 +85,18 @@ func TestValidate(t *testing.T) {
 			cluster(c, stores.ClusterConfig{Bind: "127.0.0.1:7946", Advertise: "10.0.0.5"})
 		}, []string{"sessions.cluster.secret"}},
 		{"cluster on loopback without secret", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Bind: "127.0.0.1:0"}) }, nil},
-		{"cluster on localhost without secret", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Bind: "localhost:7946"}) }, nil},
+		{"cluster peer port off loopback without secret", func(c *stores.Config) {
+			cluster(c, stores.ClusterConfig{Bind: "127.0.0.1:7946", PeerBind: "0.0.0.0:7947"})
+		}, []string{"sessions.cluster.secret", "0.0.0.0:7947", "not a loopback", "openssl rand -base64"}},
+		{"cluster on loopback with a loopback peer port", func(c *stores.Config) {
+			cluster(c, stores.ClusterConfig{Bind: "127.0.0.1:7946", PeerBind: "127.0.0.1:7947", Advertise: "localhost"})
+		}, nil},
+		{"cluster bind is an IP, not a host name", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Bind: "localhost:7946"}) },
+			[]string{"sessions.cluster.bind", "localhost"}},
+		{"cluster bind without an IP", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Bind: ":7946", Secret: secret32}) },
+			[]string{"sessions.cluster.bind"}},
+		{"cluster peerBind without port", func(c *stores.Config) { cluster(c, stores.ClusterConfig{PeerBind: "0.0.0.0", Secret: secret32}) },
+			[]string{"sessions.cluster.peerBind"}},
 		{"cluster with secret", func(c *stores.Config) {
 			cluster(c, stores.ClusterConfig{Join: []string{"worker1", "worker2:7946"}, Replicas: 3, Secret: secret32})
 		}, nil},
@@ -98,8 +110,17 @@ func TestValidate(t *testing.T) {
 			[]string{"sessions.cluster.bind"}},
 		{"cluster empty seed", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Join: []string{""}, Secret: secret32}) },
 			[]string{"sessions.cluster.join[0]"}},
+		{"cluster seed with a space", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Join: []string{"a b"}, Secret: secret32}) },
+			[]string{"sessions.cluster.join[0]", `"a b"`}},
+		{"cluster seed as a URL", func(c *stores.Config) {
+			cluster(c, stores.ClusterConfig{Join: []string{"w1", "w2:7946", "http://w3"}, Secret: secret32})
+		}, []string{"sessions.cluster.join[2]"}},
+		{"cluster seeds as one comma list", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Join: []string{"w1,w2"}, Secret: secret32}) },
+			[]string{"sessions.cluster.join[0]"}},
+		{"cluster negative replicas", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Replicas: -1, Secret: secret32}) },
+			[]string{"sessions.cluster.replicas"}},
 
-		{"every problem reported", func(c *stores.Config) { c.Expiry, c.Cookie.SameSite = -1, "x" },
+		{"every problem reported", func(c *stores.Config) { c.IdleTimeout, c.Cookie.SameSite = -1, "x" },
 			[]string{"sessions.expiry", "sessions.cookie.sameSite"}},
 	}
 	for _, tt := range tests {
@@ -130,19 +151,26 @@ func TestValidate(t *testing.T) {
 
 func TestSessionConfig(t *testing.T) {
 	c := stores.DefaultConfig()
-	c.Key, c.Expiry, c.Lifetime = "app_sid", stores.Duration(time.Hour), stores.Duration(24*time.Hour)
-	c.Cookie = stores.CookieConfig{Secure: "true", SameSite: "Strict", Domain: "example.com", Path: "/app", TrustProxy: true}
+	c.CookieName, c.IdleTimeout, c.Lifetime = "app_sid", stores.Duration(time.Hour), stores.Duration(24*time.Hour)
+	c.Cookie = stores.CookieConfig{Secure: session.SecureAlways, SameSite: "Strict", Domain: "example.com", Path: "/app", TrustProxy: true}
+	c.Logger = slog.New(slog.DiscardHandler)
 	sc := c.Session(nil)
+	if sc.Logger != c.Logger {
+		t.Errorf("Session().Logger = %v, want the Config's Logger", sc.Logger)
+	}
 	want := session.CookieConfig{Path: "/app", Domain: "example.com", Secure: session.SecureAlways, SameSite: http.SameSiteStrictMode, TrustProxy: true}
 	if sc.CookieName != "app_sid" || sc.IdleTimeout != time.Hour || sc.Lifetime != 24*time.Hour || sc.Cookie != want {
 		t.Fatalf("Session() = %+v, want cookie app_sid, idle 1h, lifetime 24h, cookie %+v", sc, want)
 	}
-	for secure, want := range map[stores.SecureMode]session.SecureMode{
+	for text, want := range map[string]session.SecureMode{
 		"": session.SecureAuto, "auto": session.SecureAuto, "true": session.SecureAlways, "false": session.SecureNever,
 	} {
-		c.Cookie.Secure = secure
+		c, err := stores.Parse([]byte("sessions:\n  cookie: {secure: "+text+"}\n"), "yaml")
+		if err != nil {
+			t.Fatalf("secure %q: %v", text, err)
+		}
 		if got := c.Session(nil).Cookie.Secure; got != want {
-			t.Errorf("secure %q -> %v, want %v", secure, got, want)
+			t.Errorf("secure %q -> %v, want %v", text, got, want)
 		}
 	}
 }

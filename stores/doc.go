@@ -9,7 +9,9 @@
 // cookie store, servers for memcache, server for Redis, cluster for a memory
 // store shared by every worker). It is read from a YAML or JSON file (Load),
 // then overridden by SESSIONS_* environment variables (ApplyEnv), then checked
-// (Validate: every error names the field and what is allowed). Open builds
+// (Validate: every error names the field and what is allowed; the cluster
+// block is checked by the cluster's own rules, cluster.Config.Validate, and
+// named by its YAML keys). Open builds
 // the store; Config.Session builds the session.Config for the Manager.
 //
 //	cfg, err := stores.Load("config.yaml")   // or stores.DefaultConfig()

@@ -16,10 +16,10 @@ type envVar struct {
 // envVars lists every override, in the order the README documents them.
 var envVars = []envVar{
 	{"SESSIONS_STORE", str(func(c *Config) *string { return &c.Store })},
-	{"SESSIONS_KEY", str(func(c *Config) *string { return &c.Key })},
-	{"SESSIONS_EXPIRY", dur(func(c *Config) *Duration { return &c.Expiry })},
+	{"SESSIONS_KEY", str(func(c *Config) *string { return &c.CookieName })},
+	{"SESSIONS_EXPIRY", dur(func(c *Config) *Duration { return &c.IdleTimeout })},
 	{"SESSIONS_LIFETIME", dur(func(c *Config) *Duration { return &c.Lifetime })},
-	{"SESSIONS_COOKIE_SECURE", func(c *Config, v string) error { c.Cookie.Secure = SecureMode(v); return nil }},
+	{"SESSIONS_COOKIE_SECURE", func(c *Config, v string) error { return c.Cookie.Secure.UnmarshalText([]byte(v)) }},
 	{"SESSIONS_COOKIE_SAMESITE", str(func(c *Config) *string { return &c.Cookie.SameSite })},
 	{"SESSIONS_COOKIE_DOMAIN", str(func(c *Config) *string { return &c.Cookie.Domain })},
 	{"SESSIONS_COOKIE_PATH", str(func(c *Config) *string { return &c.Cookie.Path })},

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/session"
 	"github.com/sessionmesh/sessionmesh/stores"
 )
 
@@ -25,8 +26,8 @@ func TestApplyEnv(t *testing.T) {
 		check func(c stores.Config) bool
 	}{
 		{"store", map[string]string{"SESSIONS_STORE": "redis"}, func(c stores.Config) bool { return c.Store == "redis" }},
-		{"expiry in seconds", map[string]string{"SESSIONS_EXPIRY": "3600"}, func(c stores.Config) bool { return time.Duration(c.Expiry) == time.Hour }},
-		{"expiry as a duration", map[string]string{"SESSIONS_EXPIRY": "90m"}, func(c stores.Config) bool { return time.Duration(c.Expiry) == 90*time.Minute }},
+		{"expiry in seconds", map[string]string{"SESSIONS_EXPIRY": "3600"}, func(c stores.Config) bool { return time.Duration(c.IdleTimeout) == time.Hour }},
+		{"expiry as a duration", map[string]string{"SESSIONS_EXPIRY": "90m"}, func(c stores.Config) bool { return time.Duration(c.IdleTimeout) == 90*time.Minute }},
 		{"keys list", map[string]string{"SESSIONS_KEYS": " k2:AA , k1:BB,"}, func(c stores.Config) bool {
 			return reflect.DeepEqual(c.Keys, []string{"k2:AA", "k1:BB"})
 		}},
@@ -43,7 +44,7 @@ func TestApplyEnv(t *testing.T) {
 		}},
 		{"tls", map[string]string{"SESSIONS_SERVER_TLS": "true"}, func(c stores.Config) bool { return c.Server.TLS.On() }},
 		{"cookie", map[string]string{"SESSIONS_COOKIE_SECURE": "true", "SESSIONS_COOKIE_SAMESITE": "strict"}, func(c stores.Config) bool {
-			return c.Cookie.Secure == "true" && c.Cookie.SameSite == "strict"
+			return c.Cookie.Secure == session.SecureAlways && c.Cookie.SameSite == "strict"
 		}},
 		{"cluster variables create the block", map[string]string{"SESSIONS_CLUSTER_JOIN": "worker1,worker2", "SESSIONS_CLUSTER_REPLICAS": "3", "SESSIONS_CLUSTER_QUORUM": "true"},
 			func(c stores.Config) bool {
@@ -86,6 +87,7 @@ func TestApplyEnvBadValues(t *testing.T) {
 		"SESSIONS_SERVER_PORT":      "redis",
 		"SESSIONS_CLUSTER_REPLICAS": "two",
 		"SESSIONS_SERVER_TLS":       "maybe",
+		"SESSIONS_COOKIE_SECURE":    "yes",
 	} {
 		c := stores.DefaultConfig()
 		before := c

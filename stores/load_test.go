@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/session"
 	"github.com/sessionmesh/sessionmesh/stores"
 )
 
@@ -85,9 +86,9 @@ const fullJSON = `{
 
 func wantFull() stores.Config {
 	return stores.Config{
-		Store: "redis", Key: "shop_sid",
-		Expiry: stores.Duration(time.Hour), Lifetime: stores.Duration(24 * time.Hour),
-		Cookie:  stores.CookieConfig{Secure: "true", SameSite: "strict", Domain: "shop.example", Path: "/shop", TrustProxy: true},
+		Store: "redis", CookieName: "shop_sid",
+		IdleTimeout: stores.Duration(time.Hour), Lifetime: stores.Duration(24 * time.Hour),
+		Cookie:  stores.CookieConfig{Secure: session.SecureAlways, SameSite: "strict", Domain: "shop.example", Path: "/shop", TrustProxy: true},
 		Keys:    []string{"k2:AAAA", "k1:BBBB"},
 		Servers: []string{"mc1:11211", "mc2:11211"},
 		Server: stores.ServerConfig{
@@ -133,8 +134,8 @@ func TestLoadSecureAsString(t *testing.T) {
 		"c.json": `{"sessions": {"cookie": {"secure": "false"}}}`,
 	} {
 		got := loadString(t, name, content)
-		if got.Cookie.Secure != "auto" && got.Cookie.Secure != "false" {
-			t.Errorf("Load(%s): secure = %q", name, got.Cookie.Secure)
+		if got.Cookie.Secure != session.SecureAuto && got.Cookie.Secure != session.SecureNever {
+			t.Errorf("Load(%s): secure = %v", name, got.Cookie.Secure)
 		}
 	}
 }
@@ -152,6 +153,8 @@ func TestLoadErrors(t *testing.T) {
 		{"expiry not a number", "c.yaml", "sessions:\n  expiry: two weeks\n", "two weeks"},
 		{"port not a number", "c.json", `{"sessions": {"server": {"port": "x"}}}`, "port"},
 		{"secure a number", "c.json", `{"sessions": {"cookie": {"secure": 1}}}`, "secure"},
+		{"secure yes", "c.yaml", "sessions:\n  cookie: {secure: yes}\n", `secure: want auto, true or false, got "yes"`},
+		{"secure a JSON word", "c.json", `{"sessions": {"cookie": {"secure": "always"}}}`, `got "always"`},
 		{"broken YAML", "c.yaml", "sessions: [\n", "yaml"},
 		{"broken JSON", "c.json", `{"sessions": `, "json"},
 		{"unknown extension", "c.toml", "sessions = 1", ".toml"},

@@ -3,9 +3,11 @@ package stores
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
+	"github.com/sessionmesh/sessionmesh/internal/netaddr"
 	"github.com/sessionmesh/sessionmesh/session"
 	"github.com/sessionmesh/sessionmesh/stores/cookie"
 	"github.com/sessionmesh/sessionmesh/stores/memcache"
@@ -67,7 +69,7 @@ func openCookie(cfg Config) (session.Store, error) {
 		}
 		keys[i] = k
 	}
-	return cookie.New(cookie.Config{Keys: keys, CookieName: cfg.Key})
+	return cookie.New(cookie.Config{Keys: keys, CookieName: cfg.CookieName})
 }
 
 // openRedis maps sessions.server to the Redis store: addrs replace host and
@@ -110,26 +112,31 @@ func openMemcache(cfg Config) (session.Store, error) {
 	})
 }
 
-// openCluster maps sessions.cluster to a cluster node. Loopback binds get
-// the local timers (a dead worker is noticed in about a second); anything
-// else gets memberlist's LAN timers.
+// openCluster maps sessions.cluster to a cluster node.
 func openCluster(cfg Config) (session.Store, error) {
-	c := cfg.Cluster
-	cc := cluster.DefaultConfig()
-	if loopback(c.BindAddr()) {
-		cc = cluster.DefaultLocalConfig()
-	}
-	secret, err := c.SecretBytes()
+	secret, err := cfg.Cluster.SecretBytes()
 	if err != nil {
 		return nil, fmt.Errorf("sessions.cluster.secret: %w", err)
 	}
+	return cluster.New(cfg.Cluster.node(secret, cfg.Logger))
+}
+
+// node is the cluster's Config for the block. Loopback binds get the local
+// timers (a dead worker is noticed in about a second); anything else gets
+// memberlist's LAN timers. Zero fields keep the cluster's defaults; a nil
+// logger keeps slog.Default().
+func (c *ClusterConfig) node(secret []byte, logger *slog.Logger) cluster.Config {
+	cc := cluster.DefaultConfig()
+	if netaddr.IsLoopback(c.BindAddr()) {
+		cc = cluster.DefaultLocalConfig()
+	}
 	cc.Bind, cc.Advertise, cc.PeerBind, cc.Join, cc.Secret = c.BindAddr(), c.Advertise, c.PeerBind, c.Join, secret
 	cc.Quorum = c.Quorum
-	if c.Replicas > 0 {
+	if c.Replicas != 0 {
 		cc.Replicas = c.Replicas
 	}
-	if cfg.Logger != nil {
-		cc.Logger = cfg.Logger
+	if logger != nil {
+		cc.Logger = logger
 	}
-	return cluster.New(cc)
+	return cc
 }

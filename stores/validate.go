@@ -5,16 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"strconv"
 	"strings"
 
+	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/session"
 	"github.com/sessionmesh/sessionmesh/stores/cookie"
 )
-
-// minSecretBytes is the shortest cluster secret accepted: the gossip and
-// peer keys are derived from it, so it must carry at least 128 bits.
-const minSecretBytes = 16
 
 // Validate reports every field that is out of range, each naming the field
 // (as its YAML path) and what is allowed. The errors wrap
@@ -51,10 +49,10 @@ func (c *Config) validateCommon() error {
 	switch {
 	case c.storeName() != Memory && c.Store != Cookie && c.Store != Memcache && c.Store != Redis:
 		return invalid("store", "is %q; allowed: memory, cookie, memcache, redis", c.Store)
-	case c.Key != "" && !validToken(c.Key):
-		return invalid("key", "is %q; want a cookie name: 1 to 64 letters, digits or !#$%%&'*+-.^_`|~", c.Key)
-	case c.Expiry < 0:
-		return invalid("expiry", "is %s; want a positive number of seconds, or 0 for 14 days", c.Expiry)
+	case c.CookieName != "" && !session.ValidCookieName(c.CookieName):
+		return invalid("key", "is %q; want a cookie name: 1 to 64 letters, digits or !#$%%&'*+-.^_`|~", c.CookieName)
+	case c.IdleTimeout < 0:
+		return invalid("expiry", "is %s; want a positive number of seconds, or 0 for 14 days", c.IdleTimeout)
 	case c.Lifetime < 0:
 		return invalid("lifetime", "is %s; want a positive number of seconds, or 0 for none", c.Lifetime)
 	}
@@ -63,11 +61,11 @@ func (c *Config) validateCommon() error {
 
 func (c *CookieConfig) validate() error {
 	switch {
-	case c.Secure != "" && c.Secure != SecureAuto && c.Secure != SecureTrue && c.Secure != SecureFalse:
-		return invalid("cookie.secure", "is %q; allowed: auto, true, false", c.Secure)
+	case c.Secure < session.SecureAuto || c.Secure > session.SecureNever:
+		return invalid("cookie.secure", "is %d; allowed: auto, true, false", c.Secure)
 	case !oneOf(strings.ToLower(c.SameSite), "", "lax", "strict", "none"):
 		return invalid("cookie.sameSite", "is %q; allowed: lax, strict, none", c.SameSite)
-	case strings.EqualFold(c.SameSite, "none") && c.Secure != SecureTrue:
+	case strings.EqualFold(c.SameSite, "none") && c.Secure != session.SecureAlways:
 		return invalid("cookie.sameSite", "is none, which requires cookie.secure: true (browsers drop the cookie otherwise)")
 	case c.Path != "" && (c.Path[0] != '/' || !validAttr(c.Path)):
 		return invalid("cookie.path", "is %q; want a path starting with / without ';' or control characters", c.Path)
@@ -102,7 +100,7 @@ func validateAddrs(field string, addrs []string, required bool) error {
 		return invalid(field, "is empty; want at least one host:port")
 	}
 	for i, a := range addrs {
-		if err := validHostPort(a, false); err != nil {
+		if err := validHostPort(a); err != nil {
 			return invalid(fmt.Sprintf("%s[%d]", field, i), "is %q: %v", a, err)
 		}
 	}
@@ -126,74 +124,58 @@ func (s *ServerConfig) validate() error {
 	return validateAddrs("server.addrs", s.Addrs, false)
 }
 
+// validate checks the block with the cluster's own rules
+// (cluster.Config.Validate: addresses, seeds, replicas, the secret's length
+// and the secret required off loopback) and names the field as the YAML
+// spells it. Only the secret's encoding, base64, is a rule of this file.
 func (c *ClusterConfig) validate() error {
-	if err := validHostPort(c.BindAddr(), true); err != nil {
-		return invalid("cluster.bind", "is %q: %v", c.Bind, err)
-	}
-	if c.PeerBind != "" {
-		if err := validHostPort(c.PeerBind, true); err != nil {
-			return invalid("cluster.peerBind", "is %q: %v", c.PeerBind, err)
-		}
-	}
-	for i, j := range c.Join {
-		if j == "" || strings.ContainsAny(j, " /,") {
-			return invalid(fmt.Sprintf("cluster.join[%d]", i), "is %q; want host or host:port", j)
-		}
-	}
-	if c.Replicas < 0 || c.Replicas > 7 {
-		return invalid("cluster.replicas", "is %d; want 1 to 7, or 0 for 2", c.Replicas)
-	}
-	return c.validateSecret()
-}
-
-func (c *ClusterConfig) validateSecret() error {
-	if c.Secret == "" {
-		if !loopback(c.BindAddr()) || c.Advertise != "" && !loopback(c.Advertise) {
-			return invalid("cluster.secret", "is empty, but cluster.bind %q is not a loopback address: "+
-				"set a secret (base64 of at least %d random bytes: openssl rand -base64 32) so that no one else can join or read the gossip",
-				c.BindAddr(), minSecretBytes)
-		}
-		return nil
-	}
-	b, err := decodeBase64(c.Secret)
+	secret, err := c.SecretBytes()
 	if err != nil {
 		return invalid("cluster.secret", "is not base64: %v", err)
 	}
-	if len(b) < minSecretBytes {
-		return invalid("cluster.secret", "decodes to %d bytes; want at least %d", len(b), minSecretBytes)
+	node := c.node(secret, nil)
+	err = node.Validate()
+	var fe *cluster.FieldError
+	if !errors.As(err, &fe) {
+		return err
 	}
-	return nil
+	rule := fe.Rule
+	if errors.Is(err, cluster.ErrNoSecret) {
+		rule += ", written in base64 (openssl rand -base64 32)"
+	}
+	return invalid("cluster."+yamlKey(ClusterConfig{}, fe.Field), "%s", rule)
 }
 
-// validHostPort checks "host:port"; with bind an empty host (all
-// interfaces) and port 0 (any free port) are allowed.
-func validHostPort(s string, bind bool) error {
+// yamlKey is the YAML key of block's Go field, an index kept:
+// yamlKey(ClusterConfig{}, "Join[2]") is "join[2]". A name block has no
+// field for stays as it is.
+func yamlKey(block any, field string) string {
+	name, index, indexed := strings.Cut(field, "[")
+	f, ok := reflect.TypeOf(block).FieldByName(name)
+	if !ok {
+		return field
+	}
+	key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if indexed {
+		key += "[" + index
+	}
+	return key
+}
+
+// validHostPort checks "host:port" of a server to dial.
+func validHostPort(s string) error {
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
 		return errors.New("want host:port")
 	}
 	n, err := strconv.Atoi(port)
 	switch {
-	case err != nil || n < 0 || n > 65535 || n == 0 && !bind:
+	case err != nil || n < 1 || n > 65535:
 		return fmt.Errorf("port %q is not 1 to 65535", port)
-	case host == "" && !bind || strings.ContainsAny(host, " /"):
+	case host == "" || strings.ContainsAny(host, " /"):
 		return fmt.Errorf("host %q is not a host name or IP", host)
 	}
 	return nil
-}
-
-// loopback reports whether the host of addr ("host[:port]") is a loopback
-// address or localhost.
-func loopback(addr string) bool {
-	host := addr
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		host = h
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func decodeBase64(s string) ([]byte, error) {
@@ -211,21 +193,6 @@ func oneOf(s string, allowed ...string) bool {
 		}
 	}
 	return false
-}
-
-// validToken reports whether s is an HTTP token (a valid cookie name) of at
-// most 64 bytes, the rule session.Config.Validate applies to CookieName.
-func validToken(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // validAttr reports whether s can go into a cookie attribute.

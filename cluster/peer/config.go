@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/session"
 )
 
 // Config configures a Server or a Client. Start from DefaultConfig; the zero
@@ -130,5 +132,5 @@ func (c *Config) Validate() error {
 }
 
 func invalid(field, rule string) error {
-	return fmt.Errorf("%w: %s %s", ErrInvalidConfig, field, rule)
+	return fmt.Errorf("peer: %w: %s %s", session.ErrInvalidConfig, field, rule)
 }

@@ -9,7 +9,8 @@ import (
 // errors.Is. Every transport failure of a Call wraps ErrUnavailable, so a
 // caller can fail over to another replica on that one check; ErrAuth,
 // ErrProtocol, ErrFrameTooLarge and a context error may be wrapped as well to
-// say why.
+// say why. Config.Validate, NewServer and NewClient wrap
+// session.ErrInvalidConfig, the one sentinel of a bad config.
 var (
 	// ErrUnavailable means the call did not get an answer from the peer:
 	// the connection was refused, reset or closed, the handshake failed, or
@@ -31,9 +32,6 @@ var (
 
 	// ErrClosed is returned by a Call on a closed Client.
 	ErrClosed = errors.New("peer: closed")
-
-	// ErrInvalidConfig is wrapped by Config.Validate errors.
-	ErrInvalidConfig = errors.New("peer: invalid config")
 )
 
 // RemoteError is an error returned by the peer's Handler, carried back to

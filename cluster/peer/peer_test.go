@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
+	"github.com/sessionmesh/sessionmesh/session"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -485,10 +486,10 @@ func TestConfigValidate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		err := tc.cfg.Validate()
-		if !errors.Is(err, peer.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.field) {
+		if !errors.Is(err, session.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("%+v: got %v, want ErrInvalidConfig naming %s", tc.cfg, err, tc.field)
 		}
-		if _, err := peer.NewClient(tc.cfg); !errors.Is(err, peer.ErrInvalidConfig) {
+		if _, err := peer.NewClient(tc.cfg); !errors.Is(err, session.ErrInvalidConfig) {
 			t.Errorf("NewClient(%+v): got %v, want ErrInvalidConfig", tc.cfg, err)
 		}
 	}

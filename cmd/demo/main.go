@@ -136,9 +136,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return err
 	}
 	defer closeStore(st, logger)
-	scfg := cfg.Session(st)
-	scfg.Logger = logger
-	m, err := session.NewManager(scfg)
+	m, err := session.NewManager(cfg.Session(st))
 	if err != nil {
 		return err
 	}

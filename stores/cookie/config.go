@@ -57,7 +57,7 @@ func (c *Config) Validate() error {
 		}
 		seen[k.ID] = i
 	}
-	if c.CookieName != "" && !validCookieName(c.CookieName) {
+	if c.CookieName != "" && !session.ValidCookieName(c.CookieName) {
 		return invalid("CookieName", fmt.Sprintf("%q is not an HTTP token of at most 64 characters", c.CookieName))
 	}
 	return nil
@@ -65,27 +65,4 @@ func (c *Config) Validate() error {
 
 func invalid(field, rule string) error {
 	return fmt.Errorf("cookie: %w: %s %s", session.ErrInvalidConfig, field, rule)
-}
-
-// validCookieName accepts the HTTP tokens (RFC 7230) that the session
-// package accepts as a cookie name.
-func validCookieName(name string) bool {
-	if len(name) > 64 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c <= ' ' || c >= 0x7f || isSeparator(c) {
-			return false
-		}
-	}
-	return true
-}
-
-func isSeparator(c byte) bool {
-	switch c {
-	case '(', ')', '<', '>', '@', ',', ';', ':', '\\', '"', '/', '[', ']', '?', '=', '{', '}':
-		return true
-	}
-	return false
 }

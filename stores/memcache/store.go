@@ -14,6 +14,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores/internal/storeerr"
 )
 
 // Errors returned by Store besides the session package's. Check them with
@@ -116,7 +117,7 @@ func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string
 		return "", err
 	}
 	if token == "" {
-		return tokenOr(p.NewID, s.create(ctx, p))
+		return storeerr.TokenOr(p.NewID, s.create(ctx, p))
 	}
 	unlock, err := s.locks.lock(ctx, token)
 	if err != nil {
@@ -124,9 +125,9 @@ func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string
 	}
 	defer unlock()
 	if p.NewID != "" {
-		return tokenOr(p.NewID, s.renew(ctx, token, p))
+		return storeerr.TokenOr(p.NewID, s.renew(ctx, token, p))
 	}
-	return tokenOr(token, s.patch(ctx, token, p))
+	return storeerr.TokenOr(token, s.patch(ctx, token, p))
 }
 
 func (s *Store) checkPatch(token string, p *session.Patch) error {
@@ -147,7 +148,7 @@ func (s *Store) checkPatch(token string, p *session.Patch) error {
 		n += len(k) + len(v)
 	}
 	if n > s.cfg.MaxSessionBytes {
-		return s.tooLarge("save", named(token, *p), n)
+		return s.tooLarge("save", storeerr.Named(token, *p), n)
 	}
 	return nil
 }
@@ -175,7 +176,7 @@ func (s *Store) patch(ctx context.Context, token string, p session.Patch) error 
 			return s.fail(ctx, "save", token, err)
 		}
 	}
-	return fmt.Errorf("memcache: save session %s: %d tries: %w", short(token), s.cfg.CASRetries, ErrConflict)
+	return fmt.Errorf("memcache: save session %s: %d tries: %w", storeerr.Short(token), s.cfg.CASRetries, ErrConflict)
 }
 
 // patchOnce is one gets/apply/cas round. It returns memcache.ErrCASConflict,
@@ -186,7 +187,7 @@ func (s *Store) patchOnce(ctx context.Context, token string, p session.Patch) er
 		return err
 	}
 	if rec.Expired(p.Now) {
-		return fmt.Errorf("memcache: save session %s: expired: %w", short(token), session.ErrNotFound)
+		return fmt.Errorf("memcache: save session %s: expired: %w", storeerr.Short(token), session.ErrNotFound)
 	}
 	p.Apply(&rec)
 	next, err := s.item(&rec, p.Now, "save")
@@ -203,7 +204,7 @@ func (s *Store) patchOnce(ctx context.Context, token string, p session.Patch) er
 		return err
 	case errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
 		// Deleted (Destroy, Renew) or evicted since the gets.
-		return fmt.Errorf("memcache: save session %s: %w", short(token), session.ErrNotFound)
+		return fmt.Errorf("memcache: save session %s: %w", storeerr.Short(token), session.ErrNotFound)
 	case err != nil:
 		return s.fail(ctx, "save", token, err)
 	}
@@ -231,7 +232,7 @@ func (s *Store) renew(ctx context.Context, token string, p session.Patch) error 
 		return err
 	}
 	if rec.Expired(p.Now) {
-		return fmt.Errorf("memcache: renew session %s: expired: %w", short(token), session.ErrNotFound)
+		return fmt.Errorf("memcache: renew session %s: expired: %w", storeerr.Short(token), session.ErrNotFound)
 	}
 	p.Apply(&rec)
 	item, err := s.item(&rec, p.Now, "renew")
@@ -279,12 +280,12 @@ func (s *Store) fetch(ctx context.Context, id string) (*memcache.Item, session.R
 	var rec session.Record
 	switch {
 	case errors.Is(err, memcache.ErrCacheMiss):
-		return nil, rec, fmt.Errorf("memcache: session %s: %w", short(id), session.ErrNotFound)
+		return nil, rec, fmt.Errorf("memcache: session %s: %w", storeerr.Short(id), session.ErrNotFound)
 	case err != nil:
 		return nil, rec, s.fail(ctx, "load", id, err)
 	}
 	if rec.UnmarshalBinary(item.Value) != nil || rec.ID != id {
-		return nil, session.Record{}, fmt.Errorf("memcache: session %s: not a session record: %w", short(id), session.ErrNotFound)
+		return nil, session.Record{}, fmt.Errorf("memcache: session %s: not a session record: %w", storeerr.Short(id), session.ErrNotFound)
 	}
 	return item, rec, nil
 }
@@ -305,7 +306,7 @@ func (s *Store) add(ctx context.Context, item *memcache.Item, op string) error {
 	err := s.do(ctx, func() error { return s.client.Add(item) })
 	switch {
 	case errors.Is(err, memcache.ErrNotStored):
-		return fmt.Errorf("memcache: %s session %s: %w", op, short(id), ErrIDTaken)
+		return fmt.Errorf("memcache: %s session %s: %w", op, storeerr.Short(id), ErrIDTaken)
 	case err != nil:
 		return s.fail(ctx, op, id, err)
 	}
@@ -386,7 +387,7 @@ func (s *Store) key(id string) string { return s.cfg.Prefix + id }
 
 func (s *Store) tooLarge(op, id string, n int) error {
 	return fmt.Errorf("memcache: %s session %s: %d bytes encoded, limit %d: %w",
-		op, short(id), n, s.cfg.MaxSessionBytes, session.ErrTooLarge)
+		op, storeerr.Short(id), n, s.cfg.MaxSessionBytes, session.ErrTooLarge)
 }
 
 // fail wraps an error of the server or the connection, naming the server
@@ -400,35 +401,10 @@ func (s *Store) fail(ctx context.Context, op, id string, err error) error {
 		where = addr.String()
 	}
 	if strings.Contains(err.Error(), "SERVER_ERROR object too large") {
-		return fmt.Errorf("memcache: %s session %s: %s refused the item: %w", op, short(id), where, session.ErrTooLarge)
+		return fmt.Errorf("memcache: %s session %s: %s refused the item: %w", op, storeerr.Short(id), where, session.ErrTooLarge)
 	}
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("memcache: %s session %s on %s: %w (%w)", op, short(id), where, cerr, err)
+		return fmt.Errorf("memcache: %s session %s on %s: %w (%w)", op, storeerr.Short(id), where, cerr, err)
 	}
-	return fmt.Errorf("memcache: %s session %s on %s: %w", op, short(id), where, err)
-}
-
-// tokenOr returns token, or "" when err says the save failed.
-func tokenOr(token string, err error) (string, error) {
-	if err != nil {
-		return "", err
-	}
-	return token, nil
-}
-
-// named is the ID a Save is about, for error messages.
-func named(token string, p session.Patch) string {
-	if token != "" {
-		return token
-	}
-	return p.NewID
-}
-
-// short abbreviates a session ID for error messages: enough to correlate
-// log lines, too little to replay the session.
-func short(id string) string {
-	if len(id) <= 8 {
-		return id
-	}
-	return id[:8] + "…"
+	return fmt.Errorf("memcache: %s session %s on %s: %w", op, storeerr.Short(id), where, err)
 }

@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores/internal/storeerr"
 )
 
 // Errors returned by Store besides the session package's. Check them with
@@ -138,15 +139,15 @@ func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string
 		return "", err
 	}
 	if s.closed.Load() {
-		return "", s.fail(ctx, "save", named(token, p), session.ErrClosed)
+		return "", s.fail(ctx, "save", storeerr.Named(token, p), session.ErrClosed)
 	}
 	switch {
 	case token == "":
-		return tokenOr(p.NewID, s.create(ctx, p))
+		return storeerr.TokenOr(p.NewID, s.create(ctx, p))
 	case p.NewID != "" && s.cluster:
-		return tokenOr(p.NewID, s.renewAcrossSlots(ctx, token, p))
+		return storeerr.TokenOr(p.NewID, s.renewAcrossSlots(ctx, token, p))
 	case p.IsTouch():
-		return tokenOr(token, s.touch(ctx, token, p))
+		return storeerr.TokenOr(token, s.touch(ctx, token, p))
 	}
 	return s.patch(ctx, token, p)
 }
@@ -169,7 +170,7 @@ func (s *Store) checkPatch(token string, p *session.Patch) error {
 	// Keys that are set are all in the result: refuse without I/O when they
 	// alone are too many bytes.
 	if n := valuesSize(p.Set); n > s.cfg.MaxSessionBytes {
-		return s.tooLarge("save", named(token, *p), n)
+		return s.tooLarge("save", storeerr.Named(token, *p), n)
 	}
 	return nil
 }
@@ -192,7 +193,7 @@ func (s *Store) put(ctx context.Context, op string, rec *session.Record, now tim
 		return s.fail(ctx, op, rec.ID, err)
 	}
 	if ok != 1 {
-		return fmt.Errorf("redis: %s session %s: %w", op, short(rec.ID), ErrIDTaken)
+		return fmt.Errorf("redis: %s session %s: %w", op, storeerr.Short(rec.ID), ErrIDTaken)
 	}
 	return nil
 }
@@ -204,7 +205,7 @@ func (s *Store) touch(ctx context.Context, token string, p session.Patch) error 
 		return s.fail(ctx, "touch", token, err)
 	}
 	if ok != 1 {
-		return fmt.Errorf("redis: touch session %s: %w", short(token), session.ErrNotFound)
+		return fmt.Errorf("redis: touch session %s: %w", storeerr.Short(token), session.ErrNotFound)
 	}
 	return nil
 }
@@ -222,19 +223,19 @@ func (s *Store) patch(ctx context.Context, token string, p session.Patch) (strin
 		return "", s.fail(ctx, "save", token, err)
 	}
 	if len(res) != 2 {
-		return "", fmt.Errorf("redis: save session %s: %w %v", short(token), ErrBadReply, res)
+		return "", fmt.Errorf("redis: save session %s: %w %v", storeerr.Short(token), ErrBadReply, res)
 	}
 	switch res[0] {
 	case resultApplied:
 		return dst, nil
 	case resultMissing:
-		return "", fmt.Errorf("redis: save session %s: %w", short(token), session.ErrNotFound)
+		return "", fmt.Errorf("redis: save session %s: %w", storeerr.Short(token), session.ErrNotFound)
 	case resultTooLarge:
 		return "", s.tooLarge("save", token, int(res[1]))
 	case resultTaken:
-		return "", fmt.Errorf("redis: renew session %s: %w", short(token), ErrIDTaken)
+		return "", fmt.Errorf("redis: renew session %s: %w", storeerr.Short(token), ErrIDTaken)
 	}
-	return "", fmt.Errorf("redis: save session %s: %w %v", short(token), ErrBadReply, res)
+	return "", fmt.Errorf("redis: save session %s: %w %v", storeerr.Short(token), ErrBadReply, res)
 }
 
 // patchArgs lays p out as the ARGV of patchScript and renewScript.
@@ -280,7 +281,7 @@ func (s *Store) renewAcrossSlots(ctx context.Context, token string, p session.Pa
 	}
 	rec, ok := parseHash(h)
 	if !ok || rec.ID != token || rec.Expired(p.Now) {
-		return fmt.Errorf("redis: renew session %s: %w", short(token), session.ErrNotFound)
+		return fmt.Errorf("redis: renew session %s: %w", storeerr.Short(token), session.ErrNotFound)
 	}
 	p.Apply(&rec)
 	if err := s.put(ctx, "renew", &rec, p.Now); err != nil {
@@ -311,7 +312,7 @@ func (s *Store) key(id string) string { return s.cfg.Prefix + id }
 
 func (s *Store) tooLarge(op, id string, n int) error {
 	return fmt.Errorf("redis: %s session %s: %d bytes of keys and values, limit %d: %w",
-		op, short(id), n, s.cfg.MaxSessionBytes, session.ErrTooLarge)
+		op, storeerr.Short(id), n, s.cfg.MaxSessionBytes, session.ErrTooLarge)
 }
 
 // fail wraps an error of the server or the connection, naming the servers.
@@ -323,9 +324,9 @@ func (s *Store) fail(ctx context.Context, op, id string, err error) error {
 		err = session.ErrClosed
 	}
 	if cerr := ctxErr(ctx); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("redis: %s session %s on %s: %w (%w)", op, short(id), s.describe(), cerr, err)
+		return fmt.Errorf("redis: %s session %s on %s: %w (%w)", op, storeerr.Short(id), s.describe(), cerr, err)
 	}
-	return fmt.Errorf("redis: %s session %s on %s: %w", op, short(id), s.describe(), err)
+	return fmt.Errorf("redis: %s session %s on %s: %w", op, storeerr.Short(id), s.describe(), err)
 }
 
 // ctxErr is ctx.Err(), or DeadlineExceeded once ctx's deadline has passed
@@ -339,29 +340,4 @@ func ctxErr(ctx context.Context) error {
 		return context.DeadlineExceeded
 	}
 	return nil
-}
-
-// tokenOr returns token, or "" when err says the save failed.
-func tokenOr(token string, err error) (string, error) {
-	if err != nil {
-		return "", err
-	}
-	return token, nil
-}
-
-// named is the ID a Save is about, for error messages.
-func named(token string, p session.Patch) string {
-	if token != "" {
-		return token
-	}
-	return p.NewID
-}
-
-// short abbreviates a session ID for error messages: enough to correlate
-// log lines, too little to replay the session.
-func short(id string) string {
-	if len(id) <= 8 {
-		return id
-	}
-	return id[:8] + "…"
 }
