@@ -74,9 +74,6 @@ func New(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	if err := cfg.requireSecret(); err != nil {
-		return nil, err
-	}
 	s, err := newStore(cfg, newNodeName(cfg.Name))
 	if err != nil {
 		return nil, err
