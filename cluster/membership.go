@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -46,10 +47,11 @@ type membership struct {
 	port      int // the advertised gossip port, the default port of seeds
 	ml        *memberlist.Memberlist
 	log       *slog.Logger
-	onChange  func(old, new *Table) // runs under mu before a new table is published
-	onContact func()                // a probe of another member was answered
-	clock     func() time.Time      // times the quorum's stable membership
-	mono      func() time.Duration  // the node's monotonic clock: how long a member has been one (pause.go)
+	onChange  func(old, new *Table)     // runs under mu before a new table is published
+	current   atomic.Pointer[published] // the table and its change channel: read on every request without mu
+	onContact func()                    // a probe of another member was answered
+	clock     func() time.Time          // times the quorum's stable membership
+	mono      func() time.Duration      // the node's monotonic clock: how long a member has been one (pause.go)
 
 	mu      sync.Mutex // guards everything below
 	self    nodeMeta
@@ -57,8 +59,6 @@ type membership struct {
 	seqs    map[string]uint64 // node name -> Seq of the state in members
 	gossip  map[string]string // node name -> gossip address, for rejoin
 	epoch   uint64
-	table   *Table
-	changed chan struct{}            // closed and replaced at every table change
 	stable  stableSet                // the last stable membership (quorum.go)
 	added   map[string]time.Duration // node name -> mono() when it last became a member (pause.go)
 	dying   map[string]*time.Timer   // node name -> its removal after deathGrace (NotifyLeave)
@@ -84,12 +84,11 @@ func newMembership(cfg Config, name string, mono func() time.Duration, onChange 
 		members: map[string]Member{},
 		seqs:    map[string]uint64{},
 		gossip:  map[string]string{},
-		changed: make(chan struct{}),
 		added:   map[string]time.Duration{},
 		dying:   map[string]*time.Timer{},
 	}
 	m.stable = newStableSet(name, m.clock())
-	m.table = NewTable(nil, cfg.Partitions, cfg.Replicas, 0)
+	m.current.Store(&published{table: NewTable(nil, cfg.Partitions, cfg.Replicas, 0), changed: make(chan struct{})})
 	return m
 }
 
@@ -126,19 +125,19 @@ func (m *membership) memberlistConfig(tr memberlist.Transport, adv advertise, ke
 	return mc
 }
 
-// Table returns the current partition table.
-func (m *membership) Table() *Table {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.table
+// published is a table and the channel closed when the next one replaces
+// it. Both are published together, so a reader that took the channel and
+// then the table (or the pair at once) cannot miss a change.
+type published struct {
+	table   *Table
+	changed chan struct{}
 }
 
+// Table returns the current partition table.
+func (m *membership) Table() *Table { return m.current.Load().table }
+
 // Changed returns a channel closed at the next table change.
-func (m *membership) Changed() <-chan struct{} {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.changed
-}
+func (m *membership) Changed() <-chan struct{} { return m.current.Load().changed }
 
 // join contacts the seeds. Failing to reach any is not fatal: a worker
 // may start before its seeds, and rejoin keeps trying.
@@ -407,15 +406,14 @@ func (m *membership) rebuildLocked() {
 		list = append(list, mem)
 	}
 	m.epoch++
-	old := m.table
+	old := m.current.Load()
 	t := NewTable(list, m.cfg.Partitions, m.cfg.Replicas, m.epoch)
 	if m.onChange != nil {
-		m.onChange(old, t)
+		m.onChange(old.table, t)
 	}
-	m.table = t
+	m.current.Store(&published{table: t, changed: make(chan struct{})})
 	m.stable.changed(m.clock())
-	close(m.changed)
-	m.changed = make(chan struct{})
+	close(old.changed)
 }
 
 // logWriter sends memberlist's log lines ("[DEBUG] memberlist: ...") to

@@ -91,7 +91,7 @@ func (s *Store) contact() {
 // isolated reports whether no other member has answered for longer than
 // pauseLimit while there are others to answer.
 func (s *Store) isolated() bool {
-	return time.Duration(int64(s.mono())-s.contacted.Load()) > s.cfg.pauseLimit() && len(s.members.others()) > 0
+	return time.Duration(int64(s.mono())-s.contacted.Load()) > s.cfg.pauseLimit() && s.Table().hasOthers(s.name)
 }
 
 // suspectGap schedules a check (run by the heartbeat, beat) after a gap

@@ -227,6 +227,36 @@ func (s *Store) Owner(id string) string {
 	return ""
 }
 
+// maxDraws bounds the IDs NewID draws before it settles for one whose
+// primary is elsewhere: a node that is primary of a share 1/n of the
+// partitions misses 128 times in a row with probability (1-1/n)^128,
+// under 1e-7 for 8 members.
+const maxDraws = 128
+
+// NewID implements session.IDGenerator: a fresh session ID in a partition
+// this node is primary of, so that behind a sticky balancer (which keeps
+// sending a client to the worker that created its session) a session is
+// served where it lives: a load is local, a save costs one replication
+// round trip. It draws IDs from crypto/rand until one falls in such a
+// partition (about as many draws as there are members), so an ID is a
+// uniformly random 256-bit value among those of this node's partitions:
+// at least 256 - log2(members) bits that nobody can guess. What its
+// partition tells is which node was its primary when it was made, which
+// the node's answers tell anyway; nothing that narrows down an ID. A node
+// that is primary of nothing (joining, draining) draws one plain ID.
+func (s *Store) NewID() string {
+	t := s.Table()
+	if !t.eligibleMember(s.name) {
+		return session.NewID()
+	}
+	for range maxDraws {
+		if id := session.NewID(); t.IsPrimary(t.Partition(id), s.name) {
+			return id
+		}
+	}
+	return session.NewID()
+}
+
 // Load implements session.Store: it reads the session at its primary, or
 // at the next live replica when the primary does not answer. Concurrent
 // loads of one session from this node share one remote read.

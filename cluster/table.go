@@ -138,6 +138,18 @@ func (t *Table) pick(idx []int) []Member {
 	return out
 }
 
+// hasOthers reports whether the table has a member other than self.
+func (t *Table) hasOthers(self string) bool {
+	return len(t.members) > 1 || len(t.members) == 1 && t.members[0].Name != self
+}
+
+// eligibleMember reports whether name is a member that owns partitions (neither
+// joining nor draining).
+func (t *Table) eligibleMember(name string) bool {
+	m, ok := t.Member(name)
+	return ok && !m.Joining && !m.Draining
+}
+
 // IsOwner reports whether name is one of partition p's owners.
 func (t *Table) IsOwner(p int, name string) bool {
 	top := t.top[p]

@@ -19,6 +19,7 @@ const maxTokenLen = 4096
 type Manager struct {
 	cfg   Config
 	attrs cookieAttrs
+	newID func() string // the store's IDGenerator, or NewID
 	late  atomic.Uint64 // changes made after commit
 }
 
@@ -28,7 +29,10 @@ func NewManager(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	m := &Manager{cfg: cfg}
+	m := &Manager{cfg: cfg, newID: NewID}
+	if g, ok := cfg.Store.(IDGenerator); ok {
+		m.newID = g.NewID
+	}
 	m.attrs = newCookieAttrs(&m.cfg.Cookie)
 	return m, nil
 }

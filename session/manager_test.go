@@ -386,3 +386,37 @@ func TestCommitAfterDeadlineWritesNothing(t *testing.T) {
 		t.Errorf("k = %d after two late commits, want 1", got)
 	}
 }
+
+// minter is a store that chooses the IDs of new sessions.
+type minter struct {
+	session.Store
+	minted []string
+}
+
+func (m *minter) NewID() string {
+	id := session.NewID()
+	m.minted = append(m.minted, id)
+	return id
+}
+
+// A store that chooses where sessions live (the cluster store) gets to
+// mint the IDs of new and renewed sessions.
+func TestStoreMintsTheIDs(t *testing.T) {
+	e := newEnv(t)
+	st := &minter{Store: e.spy}
+	cfg := e.m.Config()
+	cfg.Store = st
+	m, err := session.NewManager(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.m = m
+	o := e.request(t, "", func(s *session.Session) { must(t, s.Set("k", 1)) })
+	if len(st.minted) != 1 || o.Token != st.minted[0] {
+		t.Fatalf("new session %q; the store minted %v", o.Token, st.minted)
+	}
+	o = e.request(t, o.Token, func(s *session.Session) { must(t, s.Renew()) })
+	if len(st.minted) != 2 || o.Token != st.minted[1] {
+		t.Fatalf("renewed session %q; the store minted %v", o.Token, st.minted)
+	}
+}

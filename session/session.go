@@ -159,7 +159,7 @@ func (s *Session) Renew() error {
 	return s.change(func() {
 		if s.found {
 			s.renew = true
-			s.id = NewID()
+			s.id = s.m.newID()
 		}
 	})
 }
@@ -278,7 +278,7 @@ func (s *Session) loadLocked() error {
 		}
 	}
 	if !s.found {
-		s.id = NewID()
+		s.id = s.m.newID()
 	}
 	return nil
 }

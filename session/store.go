@@ -48,6 +48,18 @@ type BinaryLoader interface {
 	LoadBinary(ctx context.Context, token string) (data []byte, found bool, err error)
 }
 
+// IDGenerator is an optional interface for stores that choose where a new
+// session lives. A Manager whose store has it takes the IDs of new and
+// renewed sessions from it instead of NewID. The cluster store mints IDs
+// whose partition the serving node is primary of, so that behind a sticky
+// balancer a session lives where it is served.
+type IDGenerator interface {
+	// NewID returns a fresh ID that ValidID accepts, with at least 240
+	// bits from crypto/rand that an attacker cannot guess or narrow down.
+	// It is safe for concurrent use.
+	NewID() string
+}
+
 // CheckDeadline returns an error wrapping context.DeadlineExceeded when
 // ctx's deadline has passed, even if ctx's timer has not fired yet (a
 // process that was paused sees the clock jump before its timers run).
