@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// luaScript is bench.lua, written next to the cookie files at start.
+//
+//go:embed bench.lua
+var luaScript []byte
+
+// wrkTimeout is wrk's --timeout: a request without an answer by then
+// counts as a timeout error.
+const wrkTimeout = 2 * time.Second
+
+// wrkResult is what one wrk run measured: the BENCH line of bench.lua's
+// done(), plus wrk's own CPU time from its rusage.
+type wrkResult struct {
+	Requests   int64   `json:"requests"`
+	DurationUs int64   `json:"duration_us"`
+	Bytes      int64   `json:"bytes"`
+	Connect    int64   `json:"connect"`
+	Read       int64   `json:"read"`
+	Write      int64   `json:"write"`
+	Status     int64   `json:"status"` // answers with status >= 400
+	Timeout    int64   `json:"timeout"`
+	P50us      float64 `json:"p50_us"`
+	P90us      float64 `json:"p90_us"`
+	P99us      float64 `json:"p99_us"`
+	MaxUs      float64 `json:"max_us"`
+	MeanUs     float64 `json:"mean_us"`
+
+	CPU time.Duration `json:"-"` // wrk's user + system time
+}
+
+// Seconds is the measured duration.
+func (r wrkResult) Seconds() float64 { return float64(r.DurationUs) / 1e6 }
+
+// errNoBenchLine means wrk ended without the line bench.lua's done() prints.
+var errNoBenchLine = errors.New("wrk: no BENCH line in its output")
+
+// parseWrk finds the BENCH line in wrk's standard output and decodes it.
+func parseWrk(out []byte) (wrkResult, error) {
+	var r wrkResult
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line, ok := bytes.CutPrefix(sc.Bytes(), []byte("BENCH "))
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal(line, &r); err != nil {
+			return r, fmt.Errorf("wrk: BENCH line %q: %w", line, err)
+		}
+		if r.DurationUs <= 0 {
+			return r, fmt.Errorf("wrk: BENCH line %q: no duration", line)
+		}
+		return r, nil
+	}
+	return r, errNoBenchLine
+}
+
+// wrkArgs returns wrk's command line: d is rounded up to whole seconds,
+// the only unit wrk takes.
+func wrkArgs(o options, lua, url, cookies string, w workload, d time.Duration, seed int64) []string {
+	secs := int(math.Ceil(d.Seconds()))
+	return []string{
+		"-t", strconv.Itoa(o.Threads), "-c", strconv.Itoa(o.Connections),
+		"-d", strconv.Itoa(secs) + "s", "--timeout", wrkTimeout.String(),
+		"-s", lua, url, "--",
+		cookies, strconv.Itoa(w.Reads), strconv.Itoa(w.Writes), strconv.FormatInt(seed, 10),
+	}
+}
+
+// runWrk runs wrk for d against url with the sessions in the cookies file.
+func (b *bench) runWrk(ctx context.Context, url, cookies string, w workload, d time.Duration) (wrkResult, error) {
+	b.seed++
+	cmd := exec.CommandContext(ctx, "wrk", wrkArgs(b.opts, b.lua, url, cookies, w, d, b.seed)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("wrk %s: %w\n%s%s", url, err, stdout.Bytes(), stderr.Bytes())
+	}
+	r, err := parseWrk(stdout.Bytes())
+	if err != nil {
+		return r, fmt.Errorf("%w\n%s%s", err, stdout.Bytes(), stderr.Bytes())
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return r, nil
+}
