@@ -85,13 +85,14 @@ func readMachineCPU() (machineCPU, error) {
 // cpuSnapshot is the CPU time of the processes under test and of the
 // machine at one moment.
 type cpuSnapshot struct {
+	at      time.Time
 	procs   map[string]time.Duration // by process name
 	machine machineCPU
 }
 
 // snapshot reads the CPU time of every process in ps and of the machine.
 func snapshot(ps []*proc) (cpuSnapshot, error) {
-	s := cpuSnapshot{procs: make(map[string]time.Duration, len(ps))}
+	s := cpuSnapshot{at: time.Now(), procs: make(map[string]time.Duration, len(ps))}
 	for _, p := range ps {
 		t, err := processCPU(p.pid())
 		if err != nil {
@@ -110,6 +111,7 @@ type cpuUsed struct {
 	total time.Duration // the sum of procs
 	other time.Duration // the machine's busy time not spent in procs or by excluded (wrk)
 	steal time.Duration
+	wall  time.Duration // between the snapshots
 }
 
 // used returns the CPU time spent between before and after; excluded is
@@ -124,5 +126,6 @@ func used(before, after cpuSnapshot, excluded time.Duration) cpuUsed {
 	}
 	u.other = max(0, after.machine.Busy-before.machine.Busy-u.total-excluded)
 	u.steal = after.machine.Steal - before.machine.Steal
+	u.wall = after.at.Sub(before.at)
 	return u
 }

@@ -48,20 +48,35 @@ func TestParseMachineStat(t *testing.T) {
 
 func TestUsed(t *testing.T) {
 	s := time.Second
-	before := cpuSnapshot{procs: map[string]time.Duration{"w0": 1 * s, "haproxy": 2 * s},
+	t0 := time.Unix(1000, 0)
+	before := cpuSnapshot{at: t0, procs: map[string]time.Duration{"w0": 1 * s, "haproxy": 2 * s},
 		machine: machineCPU{Busy: 10 * s, Steal: 1 * s}}
-	after := cpuSnapshot{procs: map[string]time.Duration{"w0": 4 * s, "haproxy": 3 * s},
+	after := cpuSnapshot{at: t0.Add(3 * s), procs: map[string]time.Duration{"w0": 4 * s, "haproxy": 3 * s},
 		machine: machineCPU{Busy: 17 * s, Steal: 1500 * time.Millisecond}}
 	u := used(before, after, 2*s) // wrk used 2s
 	if u.total != 4*s || u.procs["w0"] != 3*s || u.procs["haproxy"] != s {
 		t.Errorf("used: total %v, procs %v; want 4s of which w0 3s", u.total, u.procs)
 	}
-	if u.other != s || u.steal != 500*time.Millisecond {
-		t.Errorf("used: other %v steal %v, want 1s and 500ms", u.other, u.steal)
+	if u.other != s || u.steal != 500*time.Millisecond || u.wall != 3*s {
+		t.Errorf("used: other %v steal %v wall %v, want 1s, 500ms, 3s", u.other, u.steal, u.wall)
 	}
 	// ticks are coarse: what the machine reports may trail the processes
 	after.machine.Busy = 12 * s
 	if u := used(before, after, 2*s); u.other != 0 {
 		t.Errorf("other = %v, want 0 when the processes account for more than the machine", u.other)
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	status := "Name:\twrk\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t42\nThreads:\t3\nSigQ:\t0/1\n"
+	if n, z, err := parseStatus([]byte(status)); n != 3 || z || err != nil {
+		t.Errorf("parseStatus = %d, %v, %v; want 3 threads, running", n, z, err)
+	}
+	zombie := "Name:\twrk\nState:\tZ (zombie)\nThreads:\t1\n"
+	if n, z, err := parseStatus([]byte(zombie)); n != 1 || !z || err != nil {
+		t.Errorf("parseStatus(zombie) = %d, %v, %v; want 1 thread, exited", n, z, err)
+	}
+	if _, _, err := parseStatus([]byte("Name:\twrk\n")); err == nil {
+		t.Error("parseStatus accepted a status without Threads")
 	}
 }

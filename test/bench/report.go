@@ -12,22 +12,23 @@ import (
 )
 
 // printTable writes rows as a Markdown table: readable in a terminal, and
-// pasted as is into BENCHMARKS.md.
+// pasted as is into BENCHMARKS.md. "others" is the CPU, in cores, that the
+// rest of the machine used meanwhile.
 func printTable(w io.Writer, rows []Row) {
-	fmt.Fprintln(w, "| sessions | workload | case | req/s | p50 | p99 | CPU/req | errors | x redis | x ceiling | x bare | p99 x redis |")
-	fmt.Fprintln(w, "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| sessions | workload | case | req/s | p50 | p99 | CPU/req | errors | x redis | x ceiling | x bare | p99 x redis | others |")
+	fmt.Fprintln(w, "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
 		if r.Runs == 0 {
-			fmt.Fprintf(w, "| %s | %s | %s | failed (%d runs) | | | | | | | | |\n", count(r.Sessions), r.Workload, r.Case, r.Failed)
+			fmt.Fprintf(w, "| %s | %s | %s | failed (%d runs) | | | | | | | | | |\n", count(r.Sessions), r.Workload, r.Case, r.Failed)
 			continue
 		}
 		errs := fmt.Sprint(r.Errors)
 		if r.Failed > 0 {
 			errs += fmt.Sprintf(" (+%d runs failed)", r.Failed)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.0f us | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.0f us | %s | %s | %s | %s | %s | %.2f |\n",
 			count(r.Sessions), r.Workload, r.Case, rate(r.RPS), latency(r.P50us), latency(r.P99us),
-			r.CPUus, errs, times(r.XRedis), times(r.XCeiling), times(r.XBare), times(r.P99XRedis))
+			r.CPUus, errs, times(r.XRedis), times(r.XCeiling), times(r.XBare), times(r.P99XRedis), r.OtherCores)
 	}
 }
 

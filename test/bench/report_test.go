@@ -21,14 +21,14 @@ func TestFormats(t *testing.T) {
 func TestPrintTable(t *testing.T) {
 	var b strings.Builder
 	printTable(&b, []Row{
-		{Sessions: 10000, Workload: "counter", Case: "shared-rr", Runs: 1, RPS: 5500, P50us: 4000, P99us: 16300, CPUus: 311, XRedis: 0.77, XCeiling: 0.3, XBare: 0.14, P99XRedis: 1.5},
+		{Sessions: 10000, Workload: "counter", Case: "shared-rr", Runs: 1, RPS: 5500, P50us: 4000, P99us: 16300, CPUus: 311, XRedis: 0.77, XCeiling: 0.3, XBare: 0.14, P99XRedis: 1.5, OtherCores: 0.25},
 		{Sessions: 10000, Workload: "counter", Case: "memcache-rr", Failed: 1},
 	})
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	if len(lines) != 4 {
 		t.Fatalf("%d lines, want header, rule and 2 rows:\n%s", len(lines), b.String())
 	}
-	if want := "| 10k | counter | shared-rr | 5.5k | 4.00 ms | 16.3 ms | 311 us | 0 | 0.77x | 0.30x | 0.14x | 1.50x |"; lines[2] != want {
+	if want := "| 10k | counter | shared-rr | 5.5k | 4.00 ms | 16.3 ms | 311 us | 0 | 0.77x | 0.30x | 0.14x | 1.50x | 0.25 |"; lines[2] != want {
 		t.Errorf("row\n%s\nwant\n%s", lines[2], want)
 	}
 	if !strings.Contains(lines[3], "failed (1 runs)") {

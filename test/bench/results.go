@@ -37,8 +37,8 @@ type Result struct {
 	CPUus float64 `json:"cpu_per_request_us"`
 	// CPU is each process's CPU seconds during the run.
 	CPU map[string]float64 `json:"cpu_seconds,omitempty"`
-	// WrkCPUus is wrk's own CPU time per request (its whole run,
-	// reading the cookie file included).
+	// WrkCPUus is wrk's own CPU time per request, from the moment its
+	// threads started (reading the cookie file is left out).
 	WrkCPUus float64 `json:"wrk_cpu_per_request_us"`
 	// OtherCores is the CPU the rest of the machine used meanwhile, in
 	// cores: what a noisy neighbour took. StealCores is what the
@@ -59,8 +59,10 @@ func (r *Result) measured(w wrkResult, u cpuUsed) {
 	}
 	r.CPUus = perRequest(u.total, w.Requests)
 	r.WrkCPUus = perRequest(w.CPU, w.Requests)
-	r.OtherCores = u.other.Seconds() / r.Seconds
-	r.StealCores = u.steal.Seconds() / r.Seconds
+	if u.wall > 0 {
+		r.OtherCores = u.other.Seconds() / u.wall.Seconds()
+		r.StealCores = u.steal.Seconds() / u.wall.Seconds()
+	}
 }
 
 func perRequest(d time.Duration, requests int64) float64 {
@@ -85,6 +87,9 @@ type Row struct {
 	CPUus    float64 `json:"cpu_per_request_us"`
 	WrkCPUus float64 `json:"wrk_cpu_per_request_us"`
 	Errors   int64   `json:"errors"` // summed over the runs
+	// OtherCores is the median of the runs' OtherCores: how much of the
+	// machine something else took while this case ran.
+	OtherCores float64 `json:"other_cores"`
 
 	XRedis    float64 `json:"x_redis,omitempty"`     // req/s over the Redis case's (same workers, same balancer)
 	XCeiling  float64 `json:"x_ceiling,omitempty"`   // req/s over ceiling-sticky's (three-worker cases)
@@ -110,7 +115,7 @@ func summarize(results []Result, o options) []Row {
 // aggregate is the row of one case's runs.
 func aggregate(results []Result, c, w string, n int) Row {
 	row := Row{Sessions: n, Workload: w, Case: c}
-	var rps, p50, p99, cpu, wrk []float64
+	var rps, p50, p99, cpu, wrk, other []float64
 	for _, r := range results {
 		if r.Case != c || r.Workload != w || r.Sessions != n {
 			continue
@@ -121,11 +126,11 @@ func aggregate(results []Result, c, w string, n int) Row {
 		}
 		row.Runs++
 		rps, p50, p99 = append(rps, r.RPS), append(p50, r.P50us), append(p99, r.P99us)
-		cpu, wrk = append(cpu, r.CPUus), append(wrk, r.WrkCPUus)
+		cpu, wrk, other = append(cpu, r.CPUus), append(wrk, r.WrkCPUus), append(other, r.OtherCores)
 		row.Errors += r.Errors.Total()
 	}
 	row.RPS, row.P50us, row.P99us = median(rps), median(p50), median(p99)
-	row.CPUus, row.WrkCPUus = median(cpu), median(wrk)
+	row.CPUus, row.WrkCPUus, row.OtherCores = median(cpu), median(wrk), median(other)
 	return row
 }
 

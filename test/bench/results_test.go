@@ -85,7 +85,7 @@ func TestMeasured(t *testing.T) {
 	var r Result
 	w := wrkResult{Requests: 20000, DurationUs: 2000000, Status: 2, Timeout: 1, P50us: 500, P99us: 9000, CPU: 400 * time.Millisecond}
 	u := cpuUsed{procs: map[string]time.Duration{"w0": time.Second, "haproxy": time.Second},
-		total: 2 * time.Second, other: time.Second, steal: 0}
+		total: 2 * time.Second, other: time.Second, steal: 0, wall: 2 * time.Second}
 	r.measured(w, u)
 	if r.RPS != 10000 || r.CPUus != 100 || r.WrkCPUus != 20 || r.OtherCores != 0.5 || r.Errors.Total() != 3 {
 		t.Fatalf("measured: %+v; want 10000 req/s, 100 us CPU/req, wrk 20 us/req, 0.5 other cores, 3 errors", r)

@@ -67,28 +67,29 @@ func (b *bench) runCase(ctx context.Context, s *setup, c benchCase, w workload, 
 	r := Result{Case: c.Name, Workload: w.Name, Sessions: n, Repeat: rep}
 	url := s.urls[c.Mode]
 	if b.opts.Warmup > 0 {
-		if _, err := b.runWrk(ctx, url, cookies, w, b.opts.Warmup); err != nil {
+		if _, err := b.runWrk(ctx, url, cookies, w, b.opts.Warmup, nil); err != nil {
 			return b.fail(r, err)
 		}
 	}
+	var before cpuSnapshot
+	var beforeErr error
 	var profile func() error
-	if b.wantsProfile(c, w) && s.pprof != "" {
-		b.profiled = true
-		profile = startProfile(ctx, s.pprof, b.opts.Profile, b.opts.Duration)
+	started := func() {
+		before, beforeErr = snapshot(s.procs)
+		if b.wantsProfile(c, w) && s.pprof != "" {
+			b.profiled = true
+			profile = startProfile(ctx, s.pprof, b.opts.Profile, b.opts.Duration)
+		}
 	}
-	before, err := snapshot(s.procs)
-	if err != nil {
-		return b.fail(r, errors.Join(err, s.dead()))
-	}
-	wr, err := b.runWrk(ctx, url, cookies, w, b.opts.Duration)
-	after, err2 := snapshot(s.procs)
+	wr, err := b.runWrk(ctx, url, cookies, w, b.opts.Duration, started)
+	after, afterErr := snapshot(s.procs)
 	if profile != nil {
 		if err := profile(); err != nil {
 			b.logf("  profile: %v", err)
 			b.profiled = false
 		}
 	}
-	if err := errors.Join(err, err2, s.dead()); err != nil {
+	if err := errors.Join(err, beforeErr, afterErr, s.dead()); err != nil {
 		return b.fail(r, err)
 	}
 	r.measured(wr, used(before, after, wr.CPU))

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"strconv"
 	"syscall"
@@ -83,13 +84,34 @@ func wrkArgs(o options, lua, url, cookies string, w workload, d time.Duration, s
 }
 
 // runWrk runs wrk for d against url with the sessions in the cookies file.
-func (b *bench) runWrk(ctx context.Context, url, cookies string, w workload, d time.Duration) (wrkResult, error) {
+// started, when not nil, is called once wrk has read the cookie file and
+// started its threads, which is when its load begins (bench.lua's init can
+// take a second with 100k sessions), and the returned CPU is wrk's from
+// then on.
+func (b *bench) runWrk(ctx context.Context, url, cookies string, w workload, d time.Duration, started func()) (wrkResult, error) {
 	b.seed++
 	cmd := exec.CommandContext(ctx, "wrk", wrkArgs(b.opts, b.lua, url, cookies, w, d, b.seed)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err != nil {
+	if err := cmd.Start(); err != nil {
+		return wrkResult{}, fmt.Errorf("wrk: %w", err)
+	}
+	var initCPU time.Duration
+	if started != nil {
+		// wrk's threads: one per -threads, created after the script's
+		// init, plus its main thread
+		err := waitThreads(cmd.Process.Pid, b.opts.Threads+1)
+		if err == nil {
+			initCPU, err = processCPU(cmd.Process.Pid)
+		}
+		if err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return wrkResult{}, fmt.Errorf("wrk %s: %w\n%s%s", url, err, stdout.Bytes(), stderr.Bytes())
+		}
+		started()
+	}
+	if err := cmd.Wait(); err != nil {
 		return wrkResult{}, fmt.Errorf("wrk %s: %w\n%s%s", url, err, stdout.Bytes(), stderr.Bytes())
 	}
 	r, err := parseWrk(stdout.Bytes())
@@ -97,7 +119,51 @@ func (b *bench) runWrk(ctx context.Context, url, cookies string, w workload, d t
 		return r, fmt.Errorf("%w\n%s%s", err, stdout.Bytes(), stderr.Bytes())
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		r.CPU = time.Duration(ru.Utime.Nano()+ru.Stime.Nano()) - initCPU
 	}
 	return r, nil
+}
+
+// waitThreads polls /proc/PID/status until the process runs n threads.
+func waitThreads(pid, n int) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			return err
+		}
+		threads, zombie, err := parseStatus(b)
+		switch {
+		case err != nil:
+			return err
+		case threads >= n:
+			return nil
+		case zombie:
+			return errors.New("exited before its threads started")
+		case time.Now().After(deadline):
+			return fmt.Errorf("%d threads after a minute, want %d", threads, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// parseStatus returns the Threads count of /proc/PID/status and whether
+// the process has exited (State Z, not yet reaped).
+func parseStatus(b []byte) (threads int, zombie bool, err error) {
+	found := false
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		k, v, _ := bytes.Cut(line, []byte(":"))
+		v = bytes.TrimSpace(v)
+		switch string(k) {
+		case "Threads":
+			threads, err = strconv.Atoi(string(v))
+			found = err == nil
+		case "State":
+			zombie = bytes.HasPrefix(v, []byte("Z"))
+		}
+	}
+	if !found {
+		return 0, zombie, fmt.Errorf("/proc status: no Threads line")
+	}
+	return threads, zombie, nil
 }
