@@ -6,6 +6,7 @@
 //	go run ./test/bench -quick               # a smoke run: 1000 sessions, 2 s per case
 //	go run ./test/bench -cases shared-rr,redis-rr -workloads counter -sessions 10k
 //	go run ./test/bench -repeat 3 -out /tmp/bench.json -profile /tmp/shared-rr.pprof
+//	go run ./test/bench -table /tmp/bench.json   # the table of an earlier run
 //
 // It builds cmd/demo into a temporary directory (or runs -demo BINARY),
 // then, for every session count and repeat, starts each setup, creates the
@@ -55,8 +56,9 @@
 // or memcached, read before and after the measured run), errors (non-2xx
 // answers, as wrk counts them: status >= 400; socket errors; timeouts),
 // and the ratios: to the Redis case with the same number of workers and
-// the same balancer, to the ceiling (three-worker cases) and to the bare
-// handler. loadgen's ratio to bare is the load generator's headroom; wrk's
+// the same balancer (req/s, p99, and CPU per request, the steadier one
+// when other processes take cores), to the ceiling (three-worker cases)
+// and to the bare handler. loadgen's ratio to bare is the load generator's headroom; wrk's
 // own CPU per request and the CPU that other processes of the machine used
 // meanwhile ("others", in cores) are in every row of the JSON file.
 //

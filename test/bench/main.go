@@ -41,6 +41,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 2
 	}
+	if o.Table != "" {
+		if err := retable(stdout, o.Table); err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+		return 0
+	}
 	b, err := newBench(o, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "bench:", err)

@@ -41,6 +41,7 @@ type options struct {
 	Profile     string // the CPU profile of w0 during shared-rr counter; "" = none
 	Demo        string // a prebuilt demo binary; "" = go build ./cmd/demo
 	Keep        bool   // keep the temporary directory (logs, configs, cookies)
+	Table       string // print the table of this JSON file and run nothing
 }
 
 // quickDefaults are the flags that -quick changes, unless given explicitly.
@@ -66,6 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Profile, "profile", "", "write a CPU profile of worker w0 during the first shared-rr counter run to this file (and its top to FILE.txt)")
 	fs.StringVar(&o.Demo, "demo", "", "run this demo binary instead of building ./cmd/demo")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory with every process's log")
+	fs.StringVar(&o.Table, "table", "", "print the table of an earlier run from its -out file, and run nothing")
 	fs.BoolVar(&isQuick, "quick", false, "a smoke run: -duration 2s -warmup 1s -sessions 1000 unless given")
 	if err := fs.Parse(args); err != nil {
 		return o, err

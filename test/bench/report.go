@@ -15,20 +15,20 @@ import (
 // pasted as is into BENCHMARKS.md. "others" is the CPU, in cores, that the
 // rest of the machine used meanwhile.
 func printTable(w io.Writer, rows []Row) {
-	fmt.Fprintln(w, "| sessions | workload | case | req/s | p50 | p99 | CPU/req | errors | x redis | x ceiling | x bare | p99 x redis | others |")
-	fmt.Fprintln(w, "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| sessions | workload | case | req/s | p50 | p99 | CPU/req | errors | x redis | x ceiling | x bare | p99 x redis | CPU x redis | others |")
+	fmt.Fprintln(w, "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
 		if r.Runs == 0 {
-			fmt.Fprintf(w, "| %s | %s | %s | failed (%d runs) | | | | | | | | | |\n", count(r.Sessions), r.Workload, r.Case, r.Failed)
+			fmt.Fprintf(w, "| %s | %s | %s | failed (%d runs) | | | | | | | | | | |\n", count(r.Sessions), r.Workload, r.Case, r.Failed)
 			continue
 		}
 		errs := fmt.Sprint(r.Errors)
 		if r.Failed > 0 {
 			errs += fmt.Sprintf(" (+%d runs failed)", r.Failed)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.0f us | %s | %s | %s | %s | %s | %.2f |\n",
-			count(r.Sessions), r.Workload, r.Case, rate(r.RPS), latency(r.P50us), latency(r.P99us),
-			r.CPUus, errs, times(r.XRedis), times(r.XCeiling), times(r.XBare), times(r.P99XRedis), r.OtherCores)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.0f us | %s | %s | %s | %s | %s | %s | %.2f |\n",
+			count(r.Sessions), r.Workload, r.Case, rate(r.RPS), latency(r.P50us), latency(r.P99us), r.CPUus, errs,
+			times(r.XRedis), times(r.XCeiling), times(r.XBare), times(r.P99XRedis), times(r.CPUXRedis), r.OtherCores)
 	}
 }
 
@@ -140,4 +140,43 @@ func writeJSON(path string, r report) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// readReport reads a JSON file written by an earlier run.
+func readReport(path string) (report, error) {
+	var r report
+	b, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(b, &r)
+	}
+	if err != nil {
+		return r, fmt.Errorf("read %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// retable prints the table of an earlier run's JSON file again, with this
+// version's columns and ratios, from its runs.
+func retable(w io.Writer, path string) error {
+	r, err := readReport(path)
+	if err != nil {
+		return err
+	}
+	o, err := r.Settings.options()
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	printTable(w, summarize(r.Results, o))
+	return nil
+}
+
+// options returns the selection the settings record: what summarize needs.
+func (s settings) options() (options, error) {
+	o := options{Sessions: s.Sessions}
+	var err error
+	if o.Cases, err = pickCases(strings.Join(s.Cases, ",")); err != nil {
+		return o, err
+	}
+	o.Workloads, err = pickWorkloads(strings.Join(s.Workloads, ","))
+	return o, err
 }

@@ -95,6 +95,10 @@ type Row struct {
 	XCeiling  float64 `json:"x_ceiling,omitempty"`   // req/s over ceiling-sticky's (three-worker cases)
 	XBare     float64 `json:"x_bare,omitempty"`      // req/s over the bare handler's
 	P99XRedis float64 `json:"p99_x_redis,omitempty"` // p99 over the Redis case's: > 1 is worse
+	// CPUXRedis is CPU per request over the Redis case's (> 1 costs more):
+	// on a noisy machine the steadier comparison, since waiting for a core
+	// does not inflate it.
+	CPUXRedis float64 `json:"cpu_x_redis,omitempty"`
 }
 
 // summarize turns runs into rows, in the order of sessions, workloads and
@@ -152,6 +156,7 @@ func addRatios(rows []Row, cases []benchCase) {
 		if c.Redis != "" {
 			r.XRedis = ratio(r.RPS, ref(c.Redis).RPS)
 			r.P99XRedis = ratio(r.P99us, ref(c.Redis).P99us)
+			r.CPUXRedis = ratio(r.CPUus, ref(c.Redis).CPUus)
 		}
 		if c.Three {
 			r.XCeiling = ratio(r.RPS, ref(caseCeiling).RPS)
