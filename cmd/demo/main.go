@@ -16,6 +16,10 @@
 //	                 per node its partitions and sessions (only with the
 //	                 shared memory store, sessions.cluster)
 //
+// -pprof ADDR serves net/http/pprof on a listener of its own (off by
+// default; keep it on loopback), e.g. for
+// go tool pprof http://127.0.0.1:6060/debug/pprof/profile?seconds=10.
+//
 // Every response names the worker in X-Served-By (flag -name); with the
 // shared memory store, responses that use the session name the node that
 // owns it in X-Session-Owner. The store
@@ -78,7 +82,8 @@ type options struct {
 	drain           time.Duration
 	shutdownTimeout time.Duration
 	requestTimeout  time.Duration
-	healthcheck     bool // probe a running worker's /healthz and exit (healthcheck.go)
+	pprof           string // net/http/pprof listen address; "" = off (pprof.go)
+	healthcheck     bool   // probe a running worker's /healthz and exit (healthcheck.go)
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -92,6 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.drain, "drain", 0, "on SIGTERM, how long /readyz answers 503 before the store drains and the server stops accepting requests")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long the store's drain may take, and then how long requests in flight may take to finish")
 	fs.DurationVar(&o.requestTimeout, "request-timeout", defaultRequestTimeout, "how long a request may take; a session save after that is refused (503) rather than written late. Keep it below the time after which clients or the balancer retry elsewhere (0: no bound)")
+	fs.StringVar(&o.pprof, "pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060; keep it on loopback); empty: off")
 	fs.BoolVar(&o.healthcheck, "healthcheck", false, "check the worker listening on -addr (GET /healthz) and exit 0 if healthy, 1 if not")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -146,6 +152,14 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 	if listening != nil {
 		listening(ln.Addr())
+	}
+	if o.pprof != "" {
+		stopPprof, err := startPprof(o.pprof, logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopPprof()
 	}
 	logger.Info("demo: serving", "addr", ln.Addr().String(), "store", cfg.Store)
 	d := newDemo(o.name, m, logger)

@@ -189,3 +189,25 @@ func TestRequestTimeoutRefusesLateSaves(t *testing.T) {
 		t.Errorf("the refused save is not logged with its cause:\n%s", s.log)
 	}
 }
+
+// -pprof serves the profiles on a listener of its own, not on the public
+// port, and stops with the worker (goleak checks the goroutine).
+func TestPprofOnItsOwnListener(t *testing.T) {
+	s := start(t, []string{"-pprof", "127.0.0.1:0"}, noEnv)
+	var addr string
+	poll(2*time.Second, func() bool {
+		_, rest, ok := strings.Cut(s.log.String(), `msg="demo: pprof"`)
+		_, rest, ok2 := strings.Cut(rest, "addr=")
+		addr, _, _ = strings.Cut(rest, "\n")
+		return ok && ok2
+	})
+	if addr == "" {
+		t.Fatalf("no pprof address in the log:\n%s", s.log)
+	}
+	if code, body, _ := httpGet(t, "http://"+addr+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Fatalf("GET /debug/pprof/ = %d %q, want 200 with the profiles", code, body)
+	}
+	if code, _, _ := httpGet(t, s.url+"/debug/pprof/"); code == 200 {
+		t.Fatal("the public port serves pprof")
+	}
+}
