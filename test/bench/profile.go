@@ -10,18 +10,17 @@ import (
 	"time"
 )
 
-// profileCase and profileWorkload are the run -profile records: the
-// shared memory store behind round-robin, where most loads and saves cross
-// to another worker.
+// profileWorkload is the workload -profile records, in -profile-case
+// (by default the shared memory store behind round-robin, where most loads
+// and saves cross to another worker).
 const (
-	profileCase     = "shared-rr"
 	profileWorkload = "counter"
 	maxProfile      = 10 * time.Second
 )
 
 // wantsProfile reports whether the run of c and w is the one to profile.
 func (b *bench) wantsProfile(c benchCase, w workload) bool {
-	return b.opts.Profile != "" && !b.profiled && c.Name == profileCase && w.Name == profileWorkload
+	return b.opts.Profile != "" && !b.profiled && c.Name == b.opts.ProfileCase && w.Name == profileWorkload
 }
 
 // startProfile fetches a CPU profile of d (at most maxProfile) from the
