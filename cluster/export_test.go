@@ -5,3 +5,13 @@ import "time"
 // Pause makes the node's heartbeat look as if the process had been
 // stopped for d (SIGSTOP): the next heartbeat or request finds the gap.
 func (s *Store) Pause(d time.Duration) { s.lastBeat.Add(-int64(d)) }
+
+// Backdate makes every member this node knows look as if it had been a
+// member for d longer than it has (memberFor, what a pause check asks).
+func (s *Store) Backdate(d time.Duration) {
+	s.members.mu.Lock()
+	defer s.members.mu.Unlock()
+	for name, at := range s.members.added {
+		s.members.added[name] = at - d
+	}
+}

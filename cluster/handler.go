@@ -64,12 +64,12 @@ func (s *Store) handlePut(body []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer done()
-	stored, err := s.merge(&req.rec)
+	stored, err := s.mergeBinary(req.id, req.data)
 	if err != nil {
 		return nil, err
 	}
 	if req.hint != "" {
-		s.hints.add(req.hint, req.rec.ID)
+		s.hints.add(req.hint, req.id)
 	}
 	return marshalFlag(stored), nil
 }
@@ -81,8 +81,8 @@ func (s *Store) handleFetch(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec, ok := s.engine.Get(req.id)
-	return marshalFound(rec, ok), nil
+	data, ok := s.engine.LoadBinary(req.id)
+	return marshalFound(data, ok), nil
 }
 
 // handlePull serves a pull: register the puller (before the scan, so a

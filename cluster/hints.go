@@ -87,8 +87,8 @@ func (s *Store) handBackHints() {
 
 func (s *Store) handBack(ctx context.Context, t *Table, owner Member, ids []string) {
 	for _, id := range ids {
-		rec, ok := s.engine.Get(id)
-		if ok && s.put(ctx, owner, "", rec) != nil {
+		data, ok := s.engine.LoadBinary(id)
+		if ok && s.put(ctx, owner, "", id, data) != nil {
 			return // still unreachable: try again next round
 		}
 		s.hints.done(owner.Name, id)

@@ -18,11 +18,13 @@ import (
 // (route.go: toRemote, fromRemote).
 //
 //	op          request                         reply
-//	opLoad      routed (header, id)             record reply (marshalFound)
+//	opLoad      routed (header, id)             record reply (marshalFound: found,
+//	                                            the record without its ID)
 //	opSave      routed (header, id, patch)      empty
 //	opDelete    routed (header, id)             empty
 //	opInstall   routed (header, id, record)     empty
-//	opPut       putReq (hint, record)           flag: stored
+//	opPut       putReq (hint, id, record        flag: stored
+//	            without its ID)
 //	opFetch     fetchReq (id)                   record reply
 //	opCount     empty                           countReply
 //	opPull      pullReq (register, name, addr,  number: sessions streamed
@@ -124,10 +126,11 @@ type routed struct {
 	rec   session.Record // opInstall
 }
 
-// putReq is the request of opPut.
+// putReq is the request of opPut: a copy of one session.
 type putReq struct {
 	hint string // the owner this copy stands in for; "" for a real replica
-	rec  session.Record
+	id   string
+	data []byte // the record's binary form without its ID
 }
 
 func (r *routed) marshal(op uint8) []byte {
@@ -163,32 +166,45 @@ func parseRouted(op uint8, b []byte) (routed, error) {
 }
 
 func (p *putReq) marshal() []byte {
-	return p.rec.AppendBinary(appendStr(nil, p.hint))
+	b := make([]byte, 0, 2+len(p.hint)+len(p.id)+len(p.data)+2*binary.MaxVarintLen16)
+	return append(appendStr(appendStr(b, p.hint), p.id), p.data...)
 }
 
+// parsePut decodes an opPut request; data aliases b.
 func parsePut(b []byte) (putReq, error) {
 	d := reader{b: b}
-	p := putReq{hint: d.str()}
-	d.record(&p.rec)
+	p := putReq{hint: d.str(), id: d.str()}
+	p.data = d.anonymous()
 	return p, d.done("put")
 }
 
-// A record reply is one byte (1 found, 0 not) and the record's binary form.
-func marshalFound(rec session.Record, found bool) []byte {
+// A record reply (opLoad, opFetch) is one byte (1 found, 0 not) and, when
+// found, the record's binary form without its ID (the caller named it).
+func marshalFound(data []byte, found bool) []byte {
 	if !found {
 		return []byte{0}
 	}
-	return rec.AppendBinary([]byte{1})
+	return append(append(make([]byte, 0, 1+len(data)), 1), data...)
 }
 
-func parseFound(b []byte) (session.Record, bool, error) {
+// parseFound decodes a record reply; data aliases b.
+func parseFound(b []byte) (data []byte, found bool, err error) {
 	d := reader{b: b}
-	var rec session.Record
-	found := d.byte() == 1
-	if found {
-		d.record(&rec)
+	if found = d.byte() == 1; found {
+		data = d.anonymous()
 	}
-	return rec, found, d.done("record reply")
+	return data, found, d.done("record reply")
+}
+
+// decodeFound is the record of session id whose binary form (without the
+// ID) a record reply carried.
+func decodeFound(id string, data []byte) (session.Record, error) {
+	var rec session.Record
+	if err := rec.UnmarshalBinary(data); err != nil {
+		return session.Record{}, fmt.Errorf("%w: record of %.50q: %v", ErrBadMessage, id, err)
+	}
+	rec.ID = id
+	return rec, nil
 }
 
 func appendPatch(b []byte, p *session.Patch) []byte {
@@ -321,6 +337,22 @@ func (d *reader) record(rec *session.Record) {
 		d.err = fmt.Errorf("%w: %v", ErrBadMessage, err)
 	}
 	d.b = nil
+}
+
+// anonymous takes the rest of the message as a record's binary form
+// without its ID; only its header is checked here.
+func (d *reader) anonymous() []byte {
+	if d.err != nil {
+		return nil
+	}
+	var h session.Record
+	if err := h.UnmarshalHeader(d.b); err != nil || h.ID != "" {
+		d.fail("not a record without its ID")
+		return nil
+	}
+	data := d.b
+	d.b = nil
+	return data
 }
 
 func (d *reader) done(what string) error {

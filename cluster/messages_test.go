@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"reflect"
@@ -45,16 +46,26 @@ func TestRoutedRoundTrip(t *testing.T) {
 }
 
 func TestPutAndFoundRoundTrip(t *testing.T) {
-	rec := session.Record{ID: session.NewID(), Idle: time.Unix(1800000000, 0), Version: 3}
-	got, err := parsePut((&putReq{hint: "node1-abc", rec: rec}).marshal())
-	if err != nil || got.hint != "node1-abc" || !reflect.DeepEqual(got.rec, rec) {
+	rec := session.Record{Idle: time.Unix(1800000000, 0), Version: 3, Values: map[string][]byte{"k": []byte("1")}}
+	data, id := anonymous(&rec), session.NewID()
+	got, err := parsePut((&putReq{hint: "node1-abc", id: id, data: data}).marshal())
+	if err != nil || got.hint != "node1-abc" || got.id != id || !bytes.Equal(got.data, data) {
 		t.Fatalf("put round trip: %+v, %v", got, err)
 	}
-	if r, found, err := parseFound(marshalFound(rec, true)); err != nil || !found || !reflect.DeepEqual(r, rec) {
-		t.Fatalf("found round trip: %+v %v %v", r, found, err)
+	d, found, err := parseFound(marshalFound(data, true))
+	if err != nil || !found || !bytes.Equal(d, data) {
+		t.Fatalf("found round trip: %q %v %v", d, found, err)
 	}
-	if _, found, err := parseFound(marshalFound(session.Record{}, false)); err != nil || found {
+	if r, err := decodeFound(id, d); err != nil || r.ID != id || r.Version != 3 || string(r.Values["k"]) != "1" {
+		t.Fatalf("decodeFound = %+v, %v", r, err)
+	}
+	if _, found, err := parseFound(marshalFound(nil, false)); err != nil || found {
 		t.Fatalf("not-found round trip: %v %v", found, err)
+	}
+	withID := rec
+	withID.ID = id
+	if _, err := parsePut((&putReq{id: id, data: withID.AppendBinary(nil)}).marshal()); !errors.Is(err, ErrBadMessage) {
+		t.Fatalf("a put of a record with its ID inside: %v; want ErrBadMessage", err)
 	}
 }
 
@@ -62,7 +73,7 @@ func TestPutAndFoundRoundTrip(t *testing.T) {
 // ErrBadMessage, never panic or allocate beyond the input.
 func FuzzParseMessages(f *testing.F) {
 	f.Add(opSave, (&routed{id: "x", patch: samplePatch()}).marshal(opSave))
-	f.Add(opPut, (&putReq{hint: "h", rec: session.Record{ID: "i", Version: 1}}).marshal())
+	f.Add(opPut, (&putReq{hint: "h", id: "i", data: anonymous(&session.Record{Version: 1})}).marshal())
 	f.Add(opLoad, []byte{0, 0, 200, 200, 200, 200, 1})
 	f.Add(opPull, (&pullReq{register: true, name: "n", addr: "a:1", parts: []int{0, 4095}}).marshal())
 	f.Add(opMerge, recordBatch(session.Record{ID: "i", Version: 2}))

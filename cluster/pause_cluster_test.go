@@ -16,9 +16,7 @@ import (
 // again, serving from the newest copies meanwhile.
 func TestPausedNodeResyncsOnlyIfItWasLost(t *testing.T) {
 	scenario(t)
-	clk := &skewClock{}
 	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
-		cfg.Now = clk.Now
 		cfg.PullPartitions = 64 // a re-sync takes many rounds, so it is seen
 	}))
 	c.WaitConverged(converge)
@@ -29,7 +27,9 @@ func TestPausedNodeResyncsOnlyIfItWasLost(t *testing.T) {
 			own = id
 		}
 	}
-	clk.Advance(time.Minute) // every member has had every other for a minute
+	for i := range 3 { // every member has had every other for a minute
+		c.Store(i).Backdate(time.Minute)
+	}
 	c.Store(0).Pause(10 * time.Second)
 	value(t, c.Store(0), own, "n") // served after the check of the pause
 	if n := c.Store(0).Syncing(); n != 0 {

@@ -57,7 +57,7 @@ func (s *Store) renew(ctx context.Context, p int, old string, patch session.Patc
 			return fmt.Errorf("renew partition %d: %w", p, err)
 		}
 		if buried {
-			return s.replicate(ctx, p, grave)
+			return s.replicate(ctx, p, grave.ID, anonymous(&grave))
 		}
 	}
 	return fmt.Errorf("renew partition %d: %w after %d attempts", p, errRenewContended, renewAttempts)

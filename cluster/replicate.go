@@ -5,18 +5,17 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/sessionmesh/sessionmesh/session"
 )
 
-// replicate sends rec to the other owners of p in parallel and returns
+// replicate sends data, session id in binary form without the ID, to the
+// other owners of p in parallel and returns
 // once N copies (this node's included) hold it. An owner that does not
 // answer is replaced by a stand-in, the next node in HRW order, which
 // keeps a hinted copy and gives it back when the owner is back (hints.go). With fewer
 // than N eligible members, every member must hold it. Nodes pulling p
 // from this one (receivers) get a copy too; one that fails becomes a
 // hinted copy kept here.
-func (s *Store) replicate(ctx context.Context, p int, rec session.Record) error {
+func (s *Store) replicate(ctx context.Context, p int, id string, data []byte) error {
 	s.wrote(p)
 	t := s.Table()
 	need := min(s.cfg.Replicas, t.Eligible())
@@ -24,7 +23,7 @@ func (s *Store) replicate(ctx context.Context, p int, rec session.Record) error 
 	// This node's copy counts when it is an owner; serving on failover
 	// from beyond the top N, it holds an unhinted extra copy instead.
 	copies := need - len(owners)
-	failed := s.putAll(ctx, owners, s.receivers.of(p, t, s.name, time.Now()), rec)
+	failed := s.putAll(ctx, owners, s.receivers.of(p, t, s.name, time.Now()), id, data)
 	copies += len(owners) - len(failed)
 	if len(failed) == 0 {
 		return nil
@@ -37,7 +36,7 @@ func (s *Store) replicate(ctx context.Context, p int, rec session.Record) error 
 		for len(standIns) > 0 {
 			standIn := standIns[0]
 			standIns = standIns[1:]
-			if s.put(ctx, standIn, owner.Name, rec) == nil {
+			if s.put(ctx, standIn, owner.Name, id, data) == nil {
 				copies++
 				break
 			}
@@ -51,7 +50,7 @@ func (s *Store) replicate(ctx context.Context, p int, rec session.Record) error 
 
 // putAll puts rec on every owner and receiver in parallel and returns
 // the owners that failed; a receiver that failed gets a hint.
-func (s *Store) putAll(ctx context.Context, owners, recv []Member, rec session.Record) []Member {
+func (s *Store) putAll(ctx context.Context, owners, recv []Member, id string, data []byte) []Member {
 	ms := append(owners[:len(owners):len(owners)], recv...)
 	errs := make([]error, len(ms))
 	var wg sync.WaitGroup
@@ -59,7 +58,7 @@ func (s *Store) putAll(ctx context.Context, owners, recv []Member, rec session.R
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.put(ctx, m, "", rec)
+			errs[i] = s.put(ctx, m, "", id, data)
 		}()
 	}
 	wg.Wait()
@@ -72,17 +71,18 @@ func (s *Store) putAll(ctx context.Context, owners, recv []Member, rec session.R
 		if i < len(owners) {
 			failed = append(failed, ms[i])
 		} else {
-			s.hints.add(ms[i].Name, rec.ID)
+			s.hints.add(ms[i].Name, id)
 		}
 	}
 	return failed
 }
 
-// put stores a copy of rec on m; hint names the owner it stands in for.
-func (s *Store) put(ctx context.Context, m Member, hint string, rec session.Record) error {
-	body := (&putReq{hint: hint, rec: rec}).marshal()
+// put stores a copy of session id (data: its binary form without the ID)
+// on m; hint names the owner it stands in for.
+func (s *Store) put(ctx context.Context, m Member, hint, id string, data []byte) error {
+	body := (&putReq{hint: hint, id: id, data: data}).marshal()
 	if _, err := s.call(ctx, m.Addr, opPut, body); err != nil {
-		return fmt.Errorf("put partition %d to %s: %w", s.Table().Partition(rec.ID), m.Name, err)
+		return fmt.Errorf("put partition %d to %s: %w", s.Table().Partition(id), m.Name, err)
 	}
 	return nil
 }

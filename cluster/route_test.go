@@ -62,7 +62,7 @@ func TestRouteFollowsOneRedirect(t *testing.T) {
 		if addr == primary.Addr {
 			return nil, peer.Errorf(codeRedirect, "elsewhere:1")
 		}
-		return marshalFound(session.Record{}, false), nil
+		return marshalFound(nil, false), nil
 	}
 	if _, found, err := s.Load(context.Background(), id); err != nil || found {
 		t.Fatalf("Load = %v, %v; want not found, nil", found, err)
@@ -114,7 +114,7 @@ func TestRouteFailsOverToNextReplica(t *testing.T) {
 				if addr == order[0].Addr {
 					return nil, tc.err
 				}
-				return marshalFound(session.Record{ID: id, Created: s.cfg.Now(), Idle: s.cfg.Now().Add(time.Hour)}, true), nil
+				return marshalFound(anonymous(&session.Record{Created: s.cfg.Now(), Idle: s.cfg.Now().Add(time.Hour)}), true), nil
 			}
 			rec, found, err := s.Load(context.Background(), id)
 			if err != nil || !found || rec.ID != id {
@@ -152,7 +152,7 @@ func TestAdmit(t *testing.T) {
 // A routed request carries what is left of the caller's deadline; one
 // whose deadline has passed is not sent at all.
 func TestRouteSendsTheDeadline(t *testing.T) {
-	f := &fakeCaller{reply: func(string) ([]byte, error) { return marshalFound(session.Record{}, false), nil }}
+	f := &fakeCaller{reply: func(string) ([]byte, error) { return marshalFound(nil, false), nil }}
 	s := routeStore(t, f)
 	id := remoteID(s)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
@@ -182,7 +182,7 @@ func TestRouteSendsTheDeadline(t *testing.T) {
 // request waited in its socket finds the time passed though the budget
 // is not. Within both the same write lands.
 func TestPrimaryRefusesAWriteAfterItsDeadline(t *testing.T) {
-	s := routeStore(t, &fakeCaller{reply: func(string) ([]byte, error) { return marshalFound(session.Record{}, false), nil }})
+	s := routeStore(t, &fakeCaller{reply: func(string) ([]byte, error) { return marshalFound(nil, false), nil }})
 	var id string
 	for id == "" || s.Owner(id) != s.name {
 		id = session.NewID()
@@ -227,7 +227,7 @@ func TestPrimaryRefusesAWriteAfterItsDeadline(t *testing.T) {
 // ErrUnavailable, never "not found": seen in TestFreeze, where such a miss
 // made users' sessions vanish (the demo then started new ones).
 func TestMissAfterSkippingSilentReplicasIsNotFinal(t *testing.T) {
-	f := &fakeCaller{reply: func(string) ([]byte, error) { return marshalFound(session.Record{}, false), nil }}
+	f := &fakeCaller{reply: func(string) ([]byte, error) { return marshalFound(nil, false), nil }}
 	s := routeStore(t, f)
 	var id string
 	for { // self ("b") the backup: an owner that does not hold p yet
@@ -285,7 +285,7 @@ func TestCopyFoundWithoutEverySourceIsServedOnlyWithoutQuorum(t *testing.T) {
 		// The primary crashed: the sender found it silent, and this backup
 		// has every write it acknowledged. Served either way, once the
 		// sources still asked (the next node) answer.
-		s.caller = &fakeCaller{reply: func(string) ([]byte, error) { return marshalFound(session.Record{}, false), nil }}
+		s.caller = &fakeCaller{reply: func(string) ([]byte, error) { return marshalFound(nil, false), nil }}
 		req.flags = flagFailover | flagSilent
 		resp, err = s.handle(context.Background(), opLoad, req.marshal(opLoad))
 		if _, found, _ := parseFound(resp); err != nil || !found {

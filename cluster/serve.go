@@ -33,11 +33,11 @@ func (s *Store) serve(ctx context.Context, op uint8, req routed) ([]byte, error)
 	ctx = context.WithValue(ctx, silentKey{}, req.flags&flagSilent != 0)
 	switch op {
 	case opLoad:
-		rec, found, err := s.local(ctx, p, req.id)
+		data, found, err := s.loadCopy(ctx, p, req.id)
 		if err != nil {
 			return nil, err
 		}
-		return marshalFound(rec, found && !isTombstone(&rec)), nil
+		return marshalFound(data, found), nil
 	case opSave:
 		return nil, s.save(ctx, p, req.id, req.patch)
 	case opDelete:
@@ -99,7 +99,7 @@ func (s *Store) admit(t *Table, p int, h header) error {
 func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bool, error) {
 	rec, ok := s.engine.Get(id)
 	t := s.Table()
-	if t.IsPrimary(p, s.name) && s.holdings.holds(p) && !s.isolated() {
+	if s.authority(t, p) {
 		return rec, ok, nil
 	}
 	got, found, complete, asked := s.recover(ctx, t, p, id)
@@ -114,6 +114,30 @@ func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bo
 		return rec, false, fmt.Errorf("partition %d on %s: the replicas did not all answer, and this copy may be stale: %w", p, s.name, ErrUnavailable)
 	}
 	return rec, ok, nil
+}
+
+// authority reports whether this node's copies of partition p are final
+// (see local): it is p's primary, holds p, and is not isolated.
+func (s *Store) authority(t *Table, p int) bool {
+	return t.IsPrimary(p, s.name) && s.holdings.holds(p) && !s.isolated()
+}
+
+// loadCopy returns the live session id a load serves, in binary form
+// without the ID: straight from the engine when this node is p's
+// authority, else what local finds.
+func (s *Store) loadCopy(ctx context.Context, p int, id string) ([]byte, bool, error) {
+	if s.authority(s.Table(), p) {
+		data, ok := s.engine.LoadBinary(id)
+		if !ok || isTombstoneBinary(data) {
+			return nil, false, nil
+		}
+		return data, true, nil
+	}
+	rec, found, err := s.local(ctx, p, id)
+	if err != nil || !found || isTombstone(&rec) {
+		return nil, false, err
+	}
+	return anonymous(&rec), true, nil
 }
 
 // recover asks the other sources of p (sources, table.go: the owners,
@@ -143,8 +167,15 @@ func (s *Store) recover(ctx context.Context, t *Table, p int, id string) (rec se
 		go func() {
 			defer wg.Done()
 			resp, err := s.call(ctx, m.Addr, opFetch, (&fetchReq{id: id}).marshal())
-			rec, ok, err2 := parseFound(resp)
-			answered[i] = err == nil && err2 == nil
+			if err != nil {
+				return
+			}
+			data, ok, err := parseFound(resp)
+			var rec session.Record
+			if err == nil && ok {
+				rec, err = decodeFound(id, data)
+			}
+			answered[i] = err == nil
 			if answered[i] && ok {
 				copies[i] = &rec
 			}
@@ -187,23 +218,21 @@ func (s *Store) save(ctx context.Context, p int, token string, patch session.Pat
 	if err := s.renewing.wait(ctx, token); err != nil {
 		return err
 	}
-	if _, _, err := s.local(ctx, p, token); err != nil {
-		return err
+	if !s.authority(s.Table(), p) { // else this node's copy, or its miss, is final
+		if _, _, err := s.local(ctx, p, token); err != nil {
+			return err
+		}
 	}
-	rec, err := s.engine.Update(token, func(rec *session.Record, found bool) (bool, error) {
-		if !found || isTombstone(rec) {
-			return false, session.ErrNotFound
+	data, err := s.engine.ApplyPatch(token, patch, func(stored *session.Record) error {
+		if isTombstone(stored) {
+			return session.ErrNotFound
 		}
-		if err := session.CheckDeadline(ctx); err != nil {
-			return false, err // checked under the session's lock: nothing lands later
-		}
-		patch.Apply(rec)
-		return true, nil
+		return session.CheckDeadline(ctx) // checked under the session's lock: nothing lands later
 	})
 	if err != nil {
 		return fmt.Errorf("patch partition %d: %w", p, err)
 	}
-	return s.replicate(ctx, p, rec)
+	return s.replicate(ctx, p, token, data)
 }
 
 // create stores a new session. The same create arriving again (a sender
@@ -227,7 +256,7 @@ func (s *Store) create(ctx context.Context, p int, patch session.Patch) error {
 	if err != nil {
 		return fmt.Errorf("create in partition %d: %w", p, err)
 	}
-	return s.replicate(ctx, p, rec)
+	return s.replicate(ctx, p, rec.ID, anonymous(&rec))
 }
 
 // remove buries id under a tombstone and replicates it.
@@ -252,7 +281,7 @@ func (s *Store) remove(ctx context.Context, p int, id string) error {
 	if err != nil || !wrote {
 		return err
 	}
-	return s.replicate(ctx, p, rec)
+	return s.replicate(ctx, p, rec.ID, anonymous(&rec))
 }
 
 // install stores a whole record (a renewed session under its new ID) at
@@ -264,8 +293,9 @@ func (s *Store) install(ctx context.Context, p int, id string, rec session.Recor
 	if err := session.CheckDeadline(ctx); err != nil {
 		return fmt.Errorf("install in partition %d: %w", p, err)
 	}
-	if _, err := s.merge(&rec); err != nil {
+	data := anonymous(&rec)
+	if _, err := s.mergeBinary(id, data); err != nil {
 		return fmt.Errorf("install in partition %d: %w", p, err)
 	}
-	return s.replicate(ctx, p, rec)
+	return s.replicate(ctx, p, id, data)
 }

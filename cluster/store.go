@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log"
@@ -258,37 +259,55 @@ func (s *Store) NewID() string {
 }
 
 // Load implements session.Store: it reads the session at its primary, or
-// at the next live replica when the primary does not answer. Concurrent
-// loads of one session from this node share one remote read.
+// at the next live replica when the primary does not answer (LoadBinary).
 func (s *Store) Load(ctx context.Context, token string) (session.Record, bool, error) {
+	data, found, err := s.LoadBinary(ctx, token)
+	if err != nil || !found {
+		return session.Record{}, false, err
+	}
+	rec, err := decodeFound(token, data)
+	if err != nil {
+		return session.Record{}, false, fmt.Errorf("cluster: load: %w", err)
+	}
+	return rec, true, nil
+}
+
+// LoadBinary implements session.BinaryLoader: Load without decoding. The
+// record travels from the engine of the node that serves it to the caller
+// as the bytes the engine keeps. Concurrent loads of one session from
+// this node share one remote read.
+func (s *Store) LoadBinary(ctx context.Context, token string) ([]byte, bool, error) {
 	s.calls.enter()
 	defer s.calls.exit()
 	if s.closed.Load() {
-		return session.Record{}, false, fmt.Errorf("cluster: load: %w", session.ErrClosed)
+		return nil, false, fmt.Errorf("cluster: load: %w", session.ErrClosed)
 	}
 	if !session.ValidID(token) {
-		return session.Record{}, false, nil
+		return nil, false, nil
 	}
 	if !s.quorate() {
-		return session.Record{}, false, fmt.Errorf("cluster: load: %w", ErrNoQuorum)
+		return nil, false, fmt.Errorf("cluster: load: %w", ErrNoQuorum)
 	}
 	v, err := s.loads.Do(token, func() (any, error) {
 		resp, err := s.route(ctx, opLoad, routed{id: token})
 		if err != nil {
 			return nil, err
 		}
-		rec, found, err := parseFound(resp)
-		return foundRecord{rec, found}, err
+		data, found, err := parseFound(resp)
+		return foundData{data, found}, err
 	})
 	if err != nil {
-		return session.Record{}, false, fmt.Errorf("cluster: load: %w", err)
+		return nil, false, fmt.Errorf("cluster: load: %w", err)
 	}
-	fr := v.(foundRecord)
-	return fr.rec.Clone(), fr.found, nil // callers of one flight must not share maps
+	fd := v.(foundData)
+	if !fd.found {
+		return nil, false, nil
+	}
+	return bytes.Clone(fd.data), true, nil // callers of one flight must not share it
 }
 
-type foundRecord struct {
-	rec   session.Record
+type foundData struct {
+	data  []byte
 	found bool
 }
 

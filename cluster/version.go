@@ -30,25 +30,23 @@ import (
 // wins reports whether copy a of a session beats copy b: the higher
 // version; for equal versions the later Touched, then the larger encoding
 // (without the ID), so that every node picks the same copy.
-func wins(a, b *session.Record) bool {
-	if c := compareHeads(a, b); c != 0 {
-		return c > 0
-	}
-	return bytes.Compare(anonymous(a), anonymous(b)) > 0
-}
+func wins(a, b *session.Record) bool { return winsBinary(anonymous(a), anonymous(b)) }
 
-// winsStored is wins(rec, the stored copy), given the stored copy's binary
-// form without the ID (what the engine keeps); it decodes the stored
-// header only.
-func winsStored(rec *session.Record, stored []byte) bool {
-	var cur session.Record
-	if cur.UnmarshalHeader(stored) != nil {
-		return true // unreadable: anything is better
+// winsBinary is wins on copies in binary form without the ID, what the
+// engine keeps and what replicas are sent; it decodes the headers only. A
+// copy that does not decode loses.
+func winsBinary(a, b []byte) bool {
+	var ha, hb session.Record
+	switch {
+	case ha.UnmarshalHeader(a) != nil:
+		return false
+	case hb.UnmarshalHeader(b) != nil:
+		return true
 	}
-	if c := compareHeads(rec, &cur); c != 0 {
+	if c := compareHeads(&ha, &hb); c != 0 {
 		return c > 0
 	}
-	return bytes.Compare(anonymous(rec), stored) > 0
+	return bytes.Compare(a, b) > 0
 }
 
 func compareHeads(a, b *session.Record) int {
@@ -77,23 +75,23 @@ func diverged(loser, winner *session.Record) bool {
 	return loser.Touched.After(winner.Touched)
 }
 
-// divergedStored returns the stored copy (binary form without the ID)
-// when it diverged from winner (see diverged), nil otherwise. It decodes
-// the header only, unless the copy did diverge.
-func divergedStored(stored []byte, winner *session.Record) *session.Record {
-	var loser session.Record
-	if loser.UnmarshalHeader(stored) != nil {
+// divergedBinary returns the losing copy loser (binary form without the
+// ID) decoded when it diverged from winner, whose header is wh (see
+// diverged), and nil otherwise. It decodes loser's header only, unless the
+// copy did diverge.
+func divergedBinary(loser, winner []byte, wh *session.Record) *session.Record {
+	var lost session.Record
+	if lost.UnmarshalHeader(loser) != nil {
 		return nil
 	}
-	if loser.Version == winner.Version && bytes.Equal(stored, anonymous(winner)) ||
-		loser.Version != winner.Version && !loser.Touched.After(winner.Touched) {
+	if lost.Version == wh.Version && bytes.Equal(loser, winner) ||
+		lost.Version != wh.Version && !lost.Touched.After(wh.Touched) {
 		return nil
 	}
-	if loser.UnmarshalBinary(stored) != nil {
+	if lost.UnmarshalBinary(loser) != nil {
 		return nil
 	}
-	loser.ID = winner.ID
-	return &loser
+	return &lost
 }
 
 // A tombstone is what Delete and Renew leave behind: a record with no
@@ -111,6 +109,13 @@ func tombstone(rec session.Record, now time.Time) session.Record {
 
 func isTombstone(rec *session.Record) bool { return rec.Created.IsZero() }
 
+// isTombstoneBinary is isTombstone of a record in binary form; one that
+// does not decode counts as one (nothing to serve).
+func isTombstoneBinary(data []byte) bool {
+	var h session.Record
+	return h.UnmarshalHeader(data) != nil || isTombstone(&h)
+}
+
 // entryHash is one session's share of its partition's digest.
 func entryHash(rec *session.Record) uint64 {
 	h := fnv.New64a()
@@ -119,28 +124,40 @@ func entryHash(rec *session.Record) uint64 {
 }
 
 // merge stores rec unless this node's copy wins over it, and reports
-// whether it was stored. A copy of an owned partition that loses while
-// holding a write rec lacks counts as a conflict.
+// whether it was stored (see mergeBinary).
 func (s *Store) merge(rec *session.Record) (bool, error) {
-	if !session.ValidID(rec.ID) {
-		return false, fmt.Errorf("%w: merge of invalid ID %.50q", ErrBadMessage, rec.ID)
-	}
-	if rec.Expired(s.cfg.Now()) {
+	return s.mergeBinary(rec.ID, anonymous(rec))
+}
+
+// mergeBinary stores data, a copy of session id in binary form without
+// the ID, unless this node's copy wins over it, and reports whether it was
+// stored: the one place a copy from elsewhere (a replica put, a transfer,
+// a repair, an install) lands. A copy of an owned partition that loses
+// while holding a write data lacks counts as a conflict.
+func (s *Store) mergeBinary(id string, data []byte) (bool, error) {
+	var head session.Record
+	switch {
+	case !session.ValidID(id):
+		return false, fmt.Errorf("%w: merge of invalid ID %.50q", ErrBadMessage, id)
+	case head.UnmarshalHeader(data) != nil || head.ID != "":
+		return false, fmt.Errorf("%w: merge of %.50q: not a record without its ID", ErrBadMessage, id)
+	case head.Expired(s.cfg.Now()):
 		return false, nil
 	}
 	var lost *session.Record
-	stored, err := s.engine.PutIf(rec.ID, rec, func(cur []byte) bool {
-		if !winsStored(rec, cur) {
+	stored, err := s.engine.PutIf(id, data, func(cur []byte) bool {
+		if !winsBinary(data, cur) {
 			return false
 		}
-		lost = divergedStored(cur, rec)
+		lost = divergedBinary(cur, data, &head)
 		return true
 	})
 	if lost != nil {
-		s.conflict(lost, rec)
+		lost.ID, head.ID = id, id
+		s.conflict(lost, &head)
 	}
 	if stored {
-		s.wrote(s.Table().Partition(rec.ID))
+		s.wrote(s.Table().Partition(id))
 	}
 	return stored, err
 }

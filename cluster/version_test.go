@@ -34,8 +34,8 @@ func TestWhichCopyWins(t *testing.T) {
 			if got := wins(tc.a, tc.b); got != tc.wins {
 				t.Errorf("wins = %t; want %t", got, tc.wins)
 			}
-			if got := winsStored(tc.a, anonymous(tc.b)); got != tc.wins {
-				t.Errorf("winsStored = %t; want %t (as wins)", got, tc.wins)
+			if got := winsBinary(anonymous(tc.a), anonymous(tc.b)); got != tc.wins {
+				t.Errorf("winsBinary = %t; want %t (as wins)", got, tc.wins)
 			}
 			if tc.wins && wins(tc.b, tc.a) {
 				t.Error("both copies win")
@@ -47,14 +47,14 @@ func TestWhichCopyWins(t *testing.T) {
 			if got := diverged(loser, winner); got != tc.diverged {
 				t.Errorf("diverged = %t; want %t", got, tc.diverged)
 			}
-			got := divergedStored(anonymous(loser), winner)
-			if (got != nil) != tc.diverged || got != nil && (got.ID != "s" || got.Version != loser.Version) {
-				t.Errorf("divergedStored = %+v; want the loser when diverged (%t)", got, tc.diverged)
+			got := divergedBinary(anonymous(loser), anonymous(winner), winner)
+			if (got != nil) != tc.diverged || got != nil && got.Version != loser.Version {
+				t.Errorf("divergedBinary = %+v; want the loser when diverged (%t)", got, tc.diverged)
 			}
 		})
 	}
-	if !winsStored(copyOf(1, 0, "x"), []byte("garbage")) {
-		t.Error("a stored copy that does not decode beat a good one")
+	if good := anonymous(copyOf(1, 0, "x")); !winsBinary(good, []byte("garbage")) || winsBinary([]byte("garbage"), good) {
+		t.Error("a copy that does not decode beat a good one")
 	}
 }
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/sessionmesh/sessionmesh/session"
@@ -80,24 +81,31 @@ func (s *Map) updateLocked(sh *shard, k key, id string, now int64, fn func(*sess
 	return rec, true, nil
 }
 
-// PutIf stores rec as the record of session id (whatever rec.ID says)
-// when no live record is stored or replace, given the stored record's
-// binary form (without the ID), says rec should replace it; it reports
-// whether rec was stored. The decision and the write happen under the
+// PutIf stores data, a record's binary form without its ID
+// (session.Record.AppendBinary of a record whose ID is empty), as the
+// record of session id when no live record is stored or replace, given
+// the stored record's binary form, says data should replace it; it reports
+// whether data was stored. The decision and the write happen under the
 // session's lock, so a caller's rule ("the newer copy wins") holds against
-// concurrent writers. An already expired rec is not stored. The error is
-// session.ErrTooLarge's, as for Update, or ErrInvalidID's.
-func (s *Map) PutIf(id string, rec *session.Record, replace func(stored []byte) bool) (bool, error) {
+// concurrent writers. An already expired record is not stored. data must
+// not change while PutIf runs; the Map keeps a copy. The error is
+// session.ErrTooLarge's (see MaxSessionBytes), ErrInvalidID's, or the
+// decoding error of data that is not a record.
+func (s *Map) PutIf(id string, data []byte, replace func(stored []byte) bool) (bool, error) {
 	k, ok := keyOf(id)
 	if !ok {
 		return false, fmt.Errorf("put %.50q: %w", id, ErrInvalidID)
 	}
-	now := s.now()
-	var scratch [512]byte
-	data, err := s.encode(rec, scratch[:0])
-	deadline := deadlineNanos(rec)
-	if err != nil || deadline <= now {
+	var head session.Record
+	if err := head.UnmarshalHeader(data); err != nil {
+		return false, fmt.Errorf("put %.50q: %w", id, err)
+	}
+	if _, err := s.checkSize(data); err != nil {
 		return false, err
+	}
+	now, deadline := s.now(), deadlineNanos(&head)
+	if deadline <= now {
+		return false, nil
 	}
 	sh := s.shardFor(&k)
 	sh.mu.Lock()
@@ -111,6 +119,49 @@ func (s *Map) PutIf(id string, rec *session.Record, replace func(stored []byte) 
 		s.trim(k)
 	}
 	return stored, nil
+}
+
+// ApplyPatch applies p (whose NewID is ignored) to the live session id
+// under its lock, as Patch does, after check has approved the stored
+// record's header (fields but Values; an error from check aborts and is
+// returned as it is). It returns a copy of the patched record's binary
+// form, without the ID: what a cluster primary sends its replicas. A
+// missing session fails with session.ErrNotFound.
+func (s *Map) ApplyPatch(id string, p session.Patch, check func(stored *session.Record) error) ([]byte, error) {
+	k, ok := keyOf(id)
+	if !ok {
+		return nil, session.ErrNotFound
+	}
+	sh := s.shardFor(&k)
+	sh.mu.Lock()
+	data, err := s.applyPatchLocked(sh, k, p, check)
+	sh.unlock()
+	if err == nil {
+		s.trim(k)
+	}
+	return data, err
+}
+
+func (s *Map) applyPatchLocked(sh *shard, k key, p session.Patch, check func(*session.Record) error) ([]byte, error) {
+	loc, found := s.getLocked(sh, k, s.now())
+	if !found {
+		return nil, session.ErrNotFound
+	}
+	old := sh.slab.load(loc)
+	var head session.Record
+	if err := head.UnmarshalHeader(old); err != nil {
+		return nil, fmt.Errorf("stored session: %w", err)
+	}
+	if err := check(&head); err != nil {
+		return nil, err
+	}
+	var scratch [512]byte
+	data, deadline, err := s.applyBinary(p, scratch[:0], old)
+	if err != nil {
+		return nil, err
+	}
+	s.setLocked(sh, k, data, deadline)
+	return bytes.Clone(data), nil
 }
 
 // Remove deletes the session id; a missing one is no error.

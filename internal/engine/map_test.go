@@ -238,7 +238,9 @@ func TestPutIf(t *testing.T) {
 	}
 	// The caller's rule here: a higher version replaces.
 	put := func(r *session.Record) (bool, error) {
-		return s.PutIf(id, r, func(stored []byte) bool {
+		anon := *r
+		anon.ID = ""
+		return s.PutIf(id, anon.AppendBinary(nil), func(stored []byte) bool {
 			var h session.Record
 			return h.UnmarshalHeader(stored) == nil && h.Version < r.Version
 		})
@@ -262,20 +264,21 @@ func TestPutIf(t *testing.T) {
 			t.Fatalf("after PutIf version %d the value is %q; want %q", st.rec.Version, got.Values["k"], st.want)
 		}
 	}
-	misnamed := rec(4, "four")
-	misnamed.ID = session.NewID()
-	if ok, _ := put(misnamed); !ok {
+	if ok, _ := put(rec(4, "four")); !ok {
 		t.Fatal("PutIf of version 4 refused")
 	}
 	if got, _ := s.Get(id); got.ID != id {
 		t.Fatalf("Get(%s) returned a record with ID %s; a stored record's ID is the ID it is stored under", id, got.ID)
+	}
+	if _, err := s.PutIf(id, []byte("not a record"), nil); err == nil {
+		t.Fatal("PutIf of bytes that are no record: no error")
 	}
 	expired := rec(9, "dead")
 	expired.Idle = clk.Now()
 	if ok, err := put(expired); ok || err != nil {
 		t.Fatalf("PutIf of an expired record = %t, %v; want false, nil", ok, err)
 	}
-	if _, err := s.PutIf("bad", rec(10, "x"), nil); !errors.Is(err, ErrInvalidID) {
+	if _, err := s.PutIf("bad", rec(10, "x").AppendBinary(nil), nil); !errors.Is(err, ErrInvalidID) {
 		t.Fatalf("PutIf under a malformed ID: %v; want ErrInvalidID", err)
 	}
 }
@@ -346,5 +349,42 @@ func TestConcurrentMix(t *testing.T) {
 	}
 	if st := s.Stats(); st.Sessions != n || st.Sessions > 50 {
 		t.Fatalf("Stats = %+v with %d entries held; want them equal and at most 50", st, n)
+	}
+}
+
+// ApplyPatch applies a patch to the stored bytes after the caller's check
+// of the stored header, and returns the patched bytes.
+func TestApplyPatch(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{MaxSessionBytes: 1024, Now: clk.Now})
+	id := create(t, s, clk.Now(), time.Hour, "a")
+	p := session.Patch{Now: clk.Now(), Idle: time.Hour, Set: map[string][]byte{"n": []byte("1")}}
+	var seen uint64
+	data, err := s.ApplyPatch(id, p, func(h *session.Record) error { seen = h.Version; return nil })
+	var rec session.Record
+	if err != nil || rec.UnmarshalBinary(data) != nil || rec.ID != "" || rec.Version != 2 || string(rec.Values["n"]) != "1" || string(rec.Values["k"]) != "a" {
+		t.Fatalf("ApplyPatch = %+v, %v; want version 2 with both keys, no ID", rec, err)
+	}
+	if seen != 1 {
+		t.Fatalf("check saw version %d; want the stored 1", seen)
+	}
+	if got, _ := s.Get(id); got.Version != 2 || string(got.Values["n"]) != "1" {
+		t.Fatalf("stored %+v; want the patch applied", got)
+	}
+	no := errors.New("refused")
+	if _, err := s.ApplyPatch(id, p, func(*session.Record) error { return no }); err != no {
+		t.Fatalf("ApplyPatch refused by check: %v; want check's error", err)
+	}
+	if got, _ := s.Get(id); got.Version != 2 {
+		t.Fatalf("a refused patch changed the session: %+v", got)
+	}
+	big := session.Patch{Now: clk.Now(), Idle: time.Hour, Set: map[string][]byte{"big": make([]byte, 2000)}}
+	if _, err := s.ApplyPatch(id, big, func(*session.Record) error { return nil }); !errors.Is(err, session.ErrTooLarge) {
+		t.Fatalf("ApplyPatch over MaxSessionBytes: %v; want ErrTooLarge", err)
+	}
+	for _, missing := range []string{session.NewID(), "bad"} {
+		if _, err := s.ApplyPatch(missing, p, func(*session.Record) error { return nil }); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("ApplyPatch of a missing session: %v; want ErrNotFound", err)
+		}
 	}
 }
