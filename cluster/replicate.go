@@ -53,15 +53,19 @@ func (s *Store) replicate(ctx context.Context, p int, id string, data []byte) er
 func (s *Store) putAll(ctx context.Context, owners, recv []Member, id string, data []byte) []Member {
 	ms := append(owners[:len(owners):len(owners)], recv...)
 	errs := make([]error, len(ms))
-	var wg sync.WaitGroup
-	for i, m := range ms {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = s.put(ctx, m, "", id, data)
-		}()
+	if len(ms) == 1 { // N=2 and no joiner: nothing to wait for in parallel
+		errs[0] = s.put(ctx, ms[0], "", id, data)
+	} else {
+		var wg sync.WaitGroup
+		for i, m := range ms {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.put(ctx, m, "", id, data)
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	var failed []Member
 	for i, err := range errs {
 		if err == nil {

@@ -77,6 +77,9 @@ func (r *routed) routingID() string {
 // it has no eligible member: a cluster's first node is about to announce
 // itself ready.
 func (s *Store) startingTable(ctx context.Context) *Table {
+	if t := s.Table(); t.Eligible() > 0 {
+		return t
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
 	for {
@@ -121,8 +124,11 @@ func (s *Store) call(ctx context.Context, addr string, op uint8, body []byte) ([
 // TransferTimeout. Every peer call goes through it, so every answer counts
 // as contact (pause.go) and every remote error comes back as a sentinel.
 func (s *Store) callWithin(ctx context.Context, timeout time.Duration, addr string, op uint8, body []byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > timeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	resp, err := s.caller.Call(ctx, addr, op, body)
 	if err != nil {
 		var re *peer.RemoteError
