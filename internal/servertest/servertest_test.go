@@ -221,6 +221,9 @@ func runFatal(t *testing.T, fn func(tb testing.TB)) string {
 }
 
 func TestMissingBinaryFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("servertest: under -short newServer skips before it looks for the binary; run without -short (scripts/test.sh)")
+	}
 	t.Parallel()
 	msg := runFatal(t, func(tb testing.TB) { newServer(tb, "no-such-server-binary", false) })
 	want := "servertest: no-such-server-binary not found in PATH; run scripts/install-deps.sh"
@@ -230,6 +233,11 @@ func TestMissingBinaryFails(t *testing.T) {
 }
 
 func TestStartFailureShowsLog(t *testing.T) {
+	// Redis skips under -short, and Skip must not be called from
+	// runFatal's goroutine: skip here instead.
+	if testing.Short() {
+		t.Skip("servertest: needs a redis-server process; run without -short (scripts/test.sh)")
+	}
 	t.Parallel()
 	msg := runFatal(t, func(tb testing.TB) { Redis(tb, WithArgs("--no-such-directive", "x")) })
 	if !strings.Contains(msg, "exited before ready") || !strings.Contains(msg, "no-such-directive") {

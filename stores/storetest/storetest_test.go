@@ -60,6 +60,9 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		storetest.Run(t, brokenStores[*brokenFlag].open)
 		return
 	}
+	if testing.Short() {
+		t.Skip("storetest: needs child processes of this test binary; run without -short (scripts/test.sh)")
+	}
 	for name, b := range brokenStores {
 		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestSuiteCatchesBrokenStores$", "-test.v", "-broken="+name)

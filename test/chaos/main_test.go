@@ -17,7 +17,9 @@
 // within 10 s, which the test then proves by killing a second worker and
 // reading every preloaded session from the last one.
 //
-// The default run is short (about a minute for all four on two cores).
+// The default run is short (about a minute for all four on two cores);
+// go test -short skips all four, since they start worker processes
+// (test/worker).
 // The numbers use more sessions:
 //
 //	go test ./test/chaos -run Kill -v -args -sessions=100000
