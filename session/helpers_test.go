@@ -1,17 +1,16 @@
 package session_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 	"github.com/sessionmesh/sessionmesh/stores/memory"
 )
@@ -79,35 +78,17 @@ func (s *spy) Delete(ctx context.Context, token string) error {
 
 func (s *spy) calls() int64 { return s.loads.Load() + s.saves.Load() + s.deletes.Load() }
 
-// logs collects what the Manager logs.
-type logs struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (l *logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // env is a Manager over a real memory store, with an injected clock.
 type env struct {
 	clock *clock
 	spy   *spy
-	logs  *logs
+	logs  *testutil.Buffer // what the Manager logs
 	m     *session.Manager
 }
 
 func newEnv(t *testing.T, change ...func(*session.Config)) *env {
 	t.Helper()
-	e := &env{clock: newClock(), logs: &logs{}}
+	e := &env{clock: newClock(), logs: &testutil.Buffer{}}
 	mcfg := memory.DefaultConfig()
 	mcfg.Now = e.clock.Now
 	st, err := memory.New(mcfg)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -9,28 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 )
-
-// syncBuffer is the worker's stderr, read while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func noEnv(string) (string, bool) { return "", false }
 
@@ -39,13 +21,13 @@ type started struct {
 	url    string
 	cancel context.CancelFunc // what SIGTERM does
 	done   chan error
-	log    *syncBuffer
+	log    *testutil.Buffer // the worker's stderr, read while it runs
 }
 
 func start(t *testing.T, args []string, lookup func(string) (string, bool)) *started {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &started{cancel: cancel, done: make(chan error, 1), log: &syncBuffer{}}
+	s := &started{cancel: cancel, done: make(chan error, 1), log: &testutil.Buffer{}}
 	addr := make(chan net.Addr, 1)
 	go func() {
 		s.done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), lookup, s.log, func(a net.Addr) { addr <- a })
@@ -166,7 +148,7 @@ func TestRunRefusesBadSetup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			log := &syncBuffer{}
+			log := &testutil.Buffer{}
 			lookup := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel() // a setup that wrongly succeeds shuts down at once
