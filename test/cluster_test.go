@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/test/loadcheck/check"
 	"github.com/sessionmesh/sessionmesh/test/worker"
 )
@@ -75,7 +76,7 @@ func TestClusterUnderLoad(t *testing.T) {
 func waitClusterFormed(t *testing.T, p *worker.Pool, n int) {
 	t.Helper()
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	waitFor(t, 15*time.Second, fmt.Sprintf("every worker to see %d members", n), func() error {
+	testutil.EventuallyNil(t, 15*time.Second, fmt.Sprintf("every worker to see %d members", n), func() error {
 		for _, w := range p.Workers() {
 			if err := members(client, w.URL(), n); err != nil {
 				return err

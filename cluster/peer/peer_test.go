@@ -79,18 +79,6 @@ func ctxTimeout(t testing.TB, d time.Duration) context.Context {
 
 func logTo(b *testutil.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
-// waitFor polls cond until it holds or a deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestRoundTrip(t *testing.T) {
 	tlsServer, tlsClient := testTLS(t)
 	cases := []struct {
@@ -364,7 +352,7 @@ func TestWrongSecret(t *testing.T) {
 			if n := served.Load(); n != 3 {
 				t.Fatalf("handler ran %d times, want 3 (the good client's calls only)", n)
 			}
-			waitFor(t, "the rejection in the server log", func() bool { return strings.Contains(logs.String(), tc.serverLog) })
+			testutil.Eventually(t, 5*time.Second, "the rejection in the server log", func() bool { return strings.Contains(logs.String(), tc.serverLog) })
 		})
 	}
 }

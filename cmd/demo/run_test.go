@@ -58,18 +58,6 @@ func (s *started) wait(t *testing.T) error {
 	}
 }
 
-// poll reports whether cond became true before the deadline.
-func poll(limit time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
-}
-
 func httpGet(t *testing.T, url string) (int, string, http.Header) {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -91,7 +79,7 @@ func TestRunServesAndDrainsOnSignal(t *testing.T) {
 	}
 	s.cancel()
 	// During the drain the server still answers, but not ready.
-	if !poll(2*time.Second, func() bool { code, _, _ := httpGet(t, s.url+"/readyz"); return code == 503 }) {
+	if !testutil.Poll(2*time.Second, func() bool { code, _, _ := httpGet(t, s.url+"/readyz"); return code == 503 }) {
 		t.Errorf("/readyz never answered 503 while draining")
 	}
 	if code, _, _ := httpGet(t, s.url+"/healthz"); code != 200 {

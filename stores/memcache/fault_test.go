@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/internal/servertest"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -58,7 +59,7 @@ func TestServerKilled(t *testing.T) {
 	srv.Restart()
 	var code int
 	var body string
-	waitFor(t, 5*time.Second, "the store recovers", func() error {
+	testutil.EventuallyNil(t, 5*time.Second, "the store to recover", func() error {
 		if code, body = get(); code != http.StatusOK {
 			return fmt.Errorf("GET = %d %q", code, body)
 		}
@@ -124,7 +125,7 @@ func TestServerStalled(t *testing.T) {
 	}
 
 	srv.Cont()
-	waitFor(t, 5*time.Second, "the store recovers", func() error {
+	testutil.EventuallyNil(t, 5*time.Second, "the store to recover", func() error {
 		_, _, err := s.Load(context.Background(), id)
 		return err
 	})
@@ -135,7 +136,7 @@ func TestServerStalled(t *testing.T) {
 // would answer the first call of the test.
 func waitStalled(t *testing.T, addr string) {
 	t.Helper()
-	waitFor(t, 5*time.Second, "the server stalls", func() error {
+	testutil.EventuallyNil(t, 5*time.Second, "the server to stall", func() error {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			return err

@@ -72,22 +72,6 @@ func mustLoad(t *testing.T, s session.Store, token string) session.Record {
 	return rec
 }
 
-// waitFor polls cond until it returns nil or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %v: %v", what, timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // counterSite serves the demo's counter behind the middleware (every request
 // adds one to the session's counter and prints it) and returns a function
 // that requests it as one browser would, with the status and body.

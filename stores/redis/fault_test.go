@@ -17,6 +17,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/httpmw"
 	"github.com/sessionmesh/sessionmesh/internal/servertest"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -102,7 +103,7 @@ func TestServerKilled(t *testing.T) {
 	srv.Restart()
 	var code int
 	var body string
-	waitFor(t, 5*time.Second, "the store recovers", func() error {
+	testutil.EventuallyNil(t, 5*time.Second, "the store to recover", func() error {
 		if code, body = get(); code != http.StatusOK {
 			return fmt.Errorf("GET = %d %q", code, body)
 		}
@@ -152,7 +153,7 @@ func TestServerStalled(t *testing.T) {
 	}
 
 	srv.Cont()
-	waitFor(t, 5*time.Second, "the store recovers", func() error {
+	testutil.EventuallyNil(t, 5*time.Second, "the store to recover", func() error {
 		_, _, err := s.Load(context.Background(), id)
 		return err
 	})
@@ -163,7 +164,7 @@ func TestServerStalled(t *testing.T) {
 // would answer the first call of the test.
 func waitStalled(t *testing.T, addr string) {
 	t.Helper()
-	waitFor(t, 5*time.Second, "the server stalls", func() error {
+	testutil.EventuallyNil(t, 5*time.Second, "the server to stall", func() error {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			return err
