@@ -1,6 +1,7 @@
 // Package testutil holds the few helpers that the module's tests share: a
 // buffer that goroutines write while the test reads it, waiting for a
-// condition by polling, and a way to test how a test helper fails.
+// condition by polling, the latency percentiles benchmarks report, and a
+// way to test how a test helper fails.
 //
 // Only tests import it; production code must not. It exists so that each
 // helper is written once instead of once per package. Helpers that take a
