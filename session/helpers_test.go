@@ -13,21 +13,15 @@ import (
 	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 	"github.com/sessionmesh/sessionmesh/stores/memory"
+	"github.com/sessionmesh/sessionmesh/stores/storetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// clock is the injected time: tests advance it instead of sleeping.
-type clock struct{ nanos atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.nanos.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
+// newClock is the injected time: tests advance it instead of sleeping.
+func newClock() *storetest.Clock {
+	return storetest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 }
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.nanos.Load()) }
-func (c *clock) Advance(d time.Duration) { c.nanos.Add(int64(d)) }
 
 var errDown = errors.New("store down (injected)")
 
@@ -80,7 +74,7 @@ func (s *spy) calls() int64 { return s.loads.Load() + s.saves.Load() + s.deletes
 
 // env is a Manager over a real memory store, with an injected clock.
 type env struct {
-	clock *clock
+	clock *storetest.Clock
 	spy   *spy
 	logs  *testutil.Buffer // what the Manager logs
 	m     *session.Manager
