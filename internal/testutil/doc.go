@@ -3,7 +3,8 @@
 // condition by polling, the latency percentiles benchmarks report, and a
 // way to test how a test helper fails.
 //
-// Only tests import it; production code must not. It exists so that each
-// helper is written once instead of once per package. Helpers that take a
-// testing.TB call Fatalf and so must run on the test's own goroutine.
+// Only tests and other test-helper packages (stores/internal/storetesting)
+// import it; production code must not. It exists so that each helper is
+// written once instead of once per package. Helpers that take a testing.TB
+// call Fatalf and so must run on the test's own goroutine.
 package testutil
