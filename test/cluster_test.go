@@ -13,10 +13,10 @@ import (
 	"github.com/sessionmesh/sessionmesh/test/worker"
 )
 
-// TestClusterCounterAcrossThreeWorkers is issue 4's end-to-end test: three
-// real demo processes on loopback form one cluster over the memory store,
-// and one user's counter goes 1..10 while its requests go round-robin over
-// the three, so every worker reads what the others wrote.
+// TestClusterCounterAcrossThreeWorkers is the cluster's end-to-end test:
+// three real demo processes on loopback form one cluster over the memory
+// store, and one user's counter goes 1..10 while its requests go
+// round-robin over the three, so every worker reads what the others wrote.
 func TestClusterCounterAcrossThreeWorkers(t *testing.T) {
 	p := worker.Start(t, 3, worker.Config{Env: worker.ClusterEnv(worker.NewSecret())})
 	waitClusterFormed(t, p, 3)
