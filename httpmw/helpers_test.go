@@ -8,13 +8,13 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"go.uber.org/goleak"
 
 	"github.com/sessionmesh/sessionmesh/httpmw"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 	"github.com/sessionmesh/sessionmesh/stores/memory"
 )
@@ -56,37 +56,19 @@ func (s *spyStore) Delete(ctx context.Context, token string) error {
 	return s.Store.Delete(ctx, token)
 }
 
-// logBuffer collects log output from the handlers' goroutines.
-type logBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // fixture is a real http server running h behind the middleware, over a
 // real store wrapped in a spy.
 type fixture struct {
 	store session.Store // the real store, unwrapped
 	spy   *spyStore
 	m     *session.Manager
-	logs  *logBuffer
+	logs  *testutil.Buffer // log output of the handlers' goroutines
 	srv   *httptest.Server
 }
 
 func newFixture(t *testing.T, h http.HandlerFunc, opts ...httpmw.Option) *fixture {
 	t.Helper()
-	f := &fixture{store: newStore(t), logs: &logBuffer{}}
+	f := &fixture{store: newStore(t), logs: &testutil.Buffer{}}
 	f.spy = &spyStore{Store: f.store}
 	cfg := session.DefaultConfig(f.spy)
 	cfg.Logger = slog.New(slog.NewTextHandler(f.logs, nil))

@@ -3,7 +3,9 @@
 # (.ci/run calls it): it installs the servers the tests start as real
 # processes (redis-server, memcached, haproxy: scripts/install-deps.sh), then
 # runs go vet and the race-enabled tests. Extra arguments go to go test,
-# e.g. scripts/test.sh -run Counter -v.
+# e.g. scripts/test.sh -run Counter -v. It never passes -short: that is the
+# inner loop (go test -short ./...), which skips every test that starts a
+# process or a container.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -1,34 +1,27 @@
 package session_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 	"github.com/sessionmesh/sessionmesh/stores/memory"
+	"github.com/sessionmesh/sessionmesh/stores/storetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// clock is the injected time: tests advance it instead of sleeping.
-type clock struct{ nanos atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.nanos.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
+// newClock is the injected time: tests advance it instead of sleeping.
+func newClock() *storetest.Clock {
+	return storetest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 }
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.nanos.Load()) }
-func (c *clock) Advance(d time.Duration) { c.nanos.Add(int64(d)) }
 
 var errDown = errors.New("store down (injected)")
 
@@ -79,35 +72,17 @@ func (s *spy) Delete(ctx context.Context, token string) error {
 
 func (s *spy) calls() int64 { return s.loads.Load() + s.saves.Load() + s.deletes.Load() }
 
-// logs collects what the Manager logs.
-type logs struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (l *logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // env is a Manager over a real memory store, with an injected clock.
 type env struct {
-	clock *clock
+	clock *storetest.Clock
 	spy   *spy
-	logs  *logs
+	logs  *testutil.Buffer // what the Manager logs
 	m     *session.Manager
 }
 
 func newEnv(t *testing.T, change ...func(*session.Config)) *env {
 	t.Helper()
-	e := &env{clock: newClock(), logs: &logs{}}
+	e := &env{clock: newClock(), logs: &testutil.Buffer{}}
 	mcfg := memory.DefaultConfig()
 	mcfg.Now = e.clock.Now
 	st, err := memory.New(mcfg)

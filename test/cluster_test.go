@@ -8,14 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/test/loadcheck/check"
 	"github.com/sessionmesh/sessionmesh/test/worker"
 )
 
-// TestClusterCounterAcrossThreeWorkers is issue 4's end-to-end test: three
-// real demo processes on loopback form one cluster over the memory store,
-// and one user's counter goes 1..10 while its requests go round-robin over
-// the three, so every worker reads what the others wrote.
+// TestClusterCounterAcrossThreeWorkers is the cluster's end-to-end test:
+// three real demo processes on loopback form one cluster over the memory
+// store, and one user's counter goes 1..10 while its requests go
+// round-robin over the three, so every worker reads what the others wrote.
 func TestClusterCounterAcrossThreeWorkers(t *testing.T) {
 	p := worker.Start(t, 3, worker.Config{Env: worker.ClusterEnv(worker.NewSecret())})
 	waitClusterFormed(t, p, 3)
@@ -75,7 +76,7 @@ func TestClusterUnderLoad(t *testing.T) {
 func waitClusterFormed(t *testing.T, p *worker.Pool, n int) {
 	t.Helper()
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	waitFor(t, 15*time.Second, fmt.Sprintf("every worker to see %d members", n), func() error {
+	testutil.EventuallyNil(t, 15*time.Second, fmt.Sprintf("every worker to see %d members", n), func() error {
 		for _, w := range p.Workers() {
 			if err := members(client, w.URL(), n); err != nil {
 				return err

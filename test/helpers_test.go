@@ -11,23 +11,6 @@ import (
 	"time"
 )
 
-// waitFor polls cond until it returns nil, failing the test with cond's
-// last error after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
-		}
-		time.Sleep(10 * time.Millisecond) // polling an external condition: no clock to inject
-	}
-}
-
 // browser is one client with a cookie jar, as a user's browser would be.
 type browser struct {
 	t      *testing.T

@@ -4,6 +4,9 @@
 //
 // The default run is short. -load sets how long each load phase runs, for
 // longer soak runs in CI: go test ./test/ -args -load=30s
+//
+// Every test here starts demo processes (test/worker), so go test -short,
+// the inner loop that starts none, skips them all.
 package test
 
 import (

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/test/loadcheck/check"
 	"github.com/sessionmesh/sessionmesh/test/worker"
 )
@@ -70,7 +71,7 @@ func TestMemoryWorkerRestartLosesSessions(t *testing.T) {
 // waitAcked waits until a running load has n acknowledged writes.
 func waitAcked(t *testing.T, p *check.Progress, n int64, what string) {
 	t.Helper()
-	waitFor(t, 30*time.Second, fmt.Sprintf("%d acknowledged writes %s", n, what), func() error {
+	testutil.EventuallyNil(t, 30*time.Second, fmt.Sprintf("%d acknowledged writes %s", n, what), func() error {
 		if got := p.AckedWrites(); got < n {
 			return fmt.Errorf("%d acknowledged", got)
 		}

@@ -88,6 +88,11 @@ func TestWorkerAdd(t *testing.T) {
 // TestWorkerStartFailsClearly: a worker that cannot start fails the test
 // with its log, instead of hanging until the ready timeout.
 func TestWorkerStartFailsClearly(t *testing.T) {
+	// Start skips under -short through the real t inside fakeT; skip here,
+	// before the recover below is involved.
+	if testing.Short() {
+		t.Skip("test: needs a demo worker process; run without -short (scripts/test.sh)")
+	}
 	ft := &fakeT{TB: t}
 	func() {
 		defer func() { _ = recover() }() // fakeT.Fatalf panics where t.Fatalf would end the goroutine

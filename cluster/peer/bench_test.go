@@ -5,14 +5,13 @@ import (
 	"context"
 	"io"
 	"net"
-	"slices"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
 	"github.com/sessionmesh/sessionmesh/internal/servertest"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 )
 
 // benchValue is about one session record.
@@ -75,22 +74,11 @@ func benchRedisParallel(b *testing.B, addr string) {
 	})
 }
 
-// timed runs call b.N times and reports the median latency.
+// timed runs call b.N times and reports its allocations and its median
+// and 99th percentile latency.
 func timed(b *testing.B, call func() error) {
-	lat := make([]time.Duration, b.N)
 	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range lat {
-		start := time.Now()
-		if err := call(); err != nil {
-			b.Fatal(err)
-		}
-		lat[i] = time.Since(start)
-	}
-	b.StopTimer()
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-us")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-us")
+	testutil.TimeCalls(b, func(int) error { return call() })
 }
 
 func benchTCPEcho(b *testing.B) {

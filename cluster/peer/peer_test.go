@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -78,37 +78,7 @@ func ctxTimeout(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func logTo(b *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
-
-// waitFor polls cond until it holds or a deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+func logTo(b *testutil.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
 func TestRoundTrip(t *testing.T) {
 	tlsServer, tlsClient := testTLS(t)
@@ -182,7 +152,7 @@ func TestPipelined(t *testing.T) {
 }
 
 func TestHandlerErrors(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	h := func(ctx context.Context, op uint8, body []byte) ([]byte, error) {
 		switch op {
 		case 1:
@@ -252,7 +222,7 @@ func TestRequestTooLarge(t *testing.T) {
 // TestServerMaxFrameSmaller: a client configured with a larger MaxFrame
 // than the server gets its connection closed by the server, not a hang.
 func TestServerMaxFrameSmaller(t *testing.T) {
-	s, _ := startServer(t, peer.Config{MaxFrame: 100, Logger: logTo(&syncBuffer{})}, echo)
+	s, _ := startServer(t, peer.Config{MaxFrame: 100, Logger: logTo(&testutil.Buffer{})}, echo)
 	c := newClient(t, peer.Config{MaxFrame: 1000})
 	_, err := c.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), 1, make([]byte, 500))
 	if !errors.Is(err, peer.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
@@ -365,7 +335,7 @@ func TestWrongSecret(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			logs := &syncBuffer{}
+			logs := &testutil.Buffer{}
 			s, _ := startServer(t, peer.Config{Secret: tc.server, Logger: logTo(logs)}, h)
 			good := newClient(t, peer.Config{Secret: tc.server})
 			bad := newClient(t, peer.Config{Secret: tc.client})
@@ -383,7 +353,7 @@ func TestWrongSecret(t *testing.T) {
 			if n := served.Load(); n != 3 {
 				t.Fatalf("handler ran %d times, want 3 (the good client's calls only)", n)
 			}
-			waitFor(t, "the rejection in the server log", func() bool { return strings.Contains(logs.String(), tc.serverLog) })
+			testutil.Eventually(t, 5*time.Second, "the rejection in the server log", func() bool { return strings.Contains(logs.String(), tc.serverLog) })
 		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 )
 
 // testTLS returns a server config with a self-signed certificate for
@@ -52,7 +53,7 @@ func testTLS(t testing.TB) (server, client *tls.Config) {
 
 func TestTLSMismatch(t *testing.T) {
 	tlsServer, tlsClient := testTLS(t)
-	s, _ := startServer(t, peer.Config{TLS: tlsServer, HandshakeTimeout: 500 * time.Millisecond, Logger: logTo(&syncBuffer{})}, echo)
+	s, _ := startServer(t, peer.Config{TLS: tlsServer, HandshakeTimeout: 500 * time.Millisecond, Logger: logTo(&testutil.Buffer{})}, echo)
 	plain := newClient(t, peer.Config{HandshakeTimeout: 500 * time.Millisecond})
 	if _, err := plain.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), 1, nil); !errors.Is(err, peer.ErrUnavailable) {
 		t.Fatalf("plain client to a TLS server: got %v, want ErrUnavailable", err)

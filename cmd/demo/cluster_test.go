@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 )
 
 // A worker on the shared memory store names the owner of the session and
@@ -20,7 +21,7 @@ func TestRunOnClusterShowsOwnerAndStatus(t *testing.T) {
 	s := start(t, []string{"-name", "w1"}, env)
 	// A node owns no partition before it is ready, so no session has an
 	// owner yet: users come once /readyz says so.
-	if !poll(10*time.Second, func() bool { code, _, _ := httpGet(t, s.url+"/readyz"); return code == 200 }) {
+	if !testutil.Poll(10*time.Second, func() bool { code, _, _ := httpGet(t, s.url+"/readyz"); return code == 200 }) {
 		t.Fatalf("a lone cluster node never became ready\n%s", s.log)
 	}
 	jar, _ := cookiejar.New(nil)
@@ -38,7 +39,7 @@ func TestRunOnClusterShowsOwnerAndStatus(t *testing.T) {
 	// Session counts come from each node's last full scan (its
 	// anti-entropy round), so the new session shows up within a round.
 	var st cluster.Status
-	counted := poll(15*time.Second, func() bool {
+	counted := testutil.Poll(15*time.Second, func() bool {
 		code, body, _ := httpGet(t, s.url+"/cluster")
 		if code != 200 || json.Unmarshal([]byte(body), &st) != nil {
 			t.Fatalf("/cluster = %d %q, want 200 with JSON", code, body)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 	"github.com/sessionmesh/sessionmesh/stores"
 )
@@ -119,7 +120,7 @@ func TestShutdownDrainsStoreWhileServing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, ln, d, options{shutdownTimeout: 5 * time.Second}) }()
-	if !poll(5*time.Second, func() bool { code, _, _ := httpGet(t, url+"/readyz"); return code == 200 }) {
+	if !testutil.Poll(5*time.Second, func() bool { code, _, _ := httpGet(t, url+"/readyz"); return code == 200 }) {
 		t.Fatal("/readyz never answered 200")
 	}
 	cancel() // SIGTERM
@@ -226,7 +227,7 @@ func clusterEnv(bind string, seeds []string, replicas string) func(string) (stri
 func waitMembers(t *testing.T, ws []*started, n int) {
 	t.Helper()
 	var last string
-	ok := poll(20*time.Second, func() bool {
+	ok := testutil.Poll(20*time.Second, func() bool {
 		for _, w := range ws {
 			code, body, _ := httpGet(t, w.url+"/cluster")
 			var st cluster.Status

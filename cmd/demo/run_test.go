@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -9,28 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 )
-
-// syncBuffer is the worker's stderr, read while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func noEnv(string) (string, bool) { return "", false }
 
@@ -39,13 +21,13 @@ type started struct {
 	url    string
 	cancel context.CancelFunc // what SIGTERM does
 	done   chan error
-	log    *syncBuffer
+	log    *testutil.Buffer // the worker's stderr, read while it runs
 }
 
 func start(t *testing.T, args []string, lookup func(string) (string, bool)) *started {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &started{cancel: cancel, done: make(chan error, 1), log: &syncBuffer{}}
+	s := &started{cancel: cancel, done: make(chan error, 1), log: &testutil.Buffer{}}
 	addr := make(chan net.Addr, 1)
 	go func() {
 		s.done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), lookup, s.log, func(a net.Addr) { addr <- a })
@@ -76,18 +58,6 @@ func (s *started) wait(t *testing.T) error {
 	}
 }
 
-// poll reports whether cond became true before the deadline.
-func poll(limit time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
-}
-
 func httpGet(t *testing.T, url string) (int, string, http.Header) {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -109,7 +79,7 @@ func TestRunServesAndDrainsOnSignal(t *testing.T) {
 	}
 	s.cancel()
 	// During the drain the server still answers, but not ready.
-	if !poll(2*time.Second, func() bool { code, _, _ := httpGet(t, s.url+"/readyz"); return code == 503 }) {
+	if !testutil.Poll(2*time.Second, func() bool { code, _, _ := httpGet(t, s.url+"/readyz"); return code == 503 }) {
 		t.Errorf("/readyz never answered 503 while draining")
 	}
 	if code, _, _ := httpGet(t, s.url+"/healthz"); code != 200 {
@@ -166,7 +136,7 @@ func TestRunRefusesBadSetup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			log := &syncBuffer{}
+			log := &testutil.Buffer{}
 			lookup := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel() // a setup that wrongly succeeds shuts down at once
@@ -195,7 +165,7 @@ func TestRequestTimeoutRefusesLateSaves(t *testing.T) {
 func TestPprofOnItsOwnListener(t *testing.T) {
 	s := start(t, []string{"-pprof", "127.0.0.1:0"}, noEnv)
 	var addr string
-	poll(2*time.Second, func() bool {
+	testutil.Poll(10*time.Second, func() bool {
 		_, rest, ok := strings.Cut(s.log.String(), `msg="demo: pprof"`)
 		_, rest, ok2 := strings.Cut(rest, "addr=")
 		addr, _, _ = strings.Cut(rest, "\n")

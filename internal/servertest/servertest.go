@@ -12,7 +12,10 @@
 //
 // The binaries come from Debian packages; scripts/install-deps.sh installs
 // them. A missing binary fails the test (it is never skipped), so a green run
-// always means the servers were really exercised.
+// always means the servers were really exercised. The one exception is
+// go test -short, the inner loop that starts no process: there every
+// function that would start a server skips the test instead, before it looks
+// for the binary. scripts/test.sh, what CI runs, never passes -short.
 //
 // Helpers call t.Fatalf on failure and so must be called from the test's
 // own goroutine.
@@ -116,8 +119,12 @@ func (s *Server) Restart() {
 
 // newServer resolves the binary (failing the test if it is missing) and
 // prepares a Server with its own temp dir and fresh ports; it starts nothing.
+// Under go test -short it skips the test: every server start passes here.
 func newServer(t testing.TB, name string, withBus bool) *Server {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("servertest: needs a %s process; run without -short (scripts/test.sh)", name)
+	}
 	bin, err := exec.LookPath(name)
 	if err != nil {
 		t.Fatalf("servertest: %s not found in PATH; run scripts/install-deps.sh", name)

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 )
 
 // TestMain checks that no goroutine (e.g. a process reaper) outlives the tests.
@@ -190,39 +190,12 @@ func TestRedisSentinel(t *testing.T) {
 	}
 }
 
-// fatalTB records Fatalf instead of failing the real test.
-type fatalTB struct {
-	testing.TB
-	mu  sync.Mutex
-	msg string
-}
-
-func (f *fatalTB) Helper() {}
-func (f *fatalTB) Fatalf(format string, args ...any) {
-	f.mu.Lock()
-	f.msg = fmt.Sprintf(format, args...)
-	f.mu.Unlock()
-	runtime.Goexit()
-}
-
-// runFatal runs fn with a fatalTB in its own goroutine and returns the
-// Fatalf message ("" if fn did not call Fatalf).
-func runFatal(t *testing.T, fn func(tb testing.TB)) string {
-	f := &fatalTB{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn(f)
-	}()
-	<-done
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.msg
-}
-
 func TestMissingBinaryFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("servertest: under -short newServer skips before it looks for the binary; run without -short (scripts/test.sh)")
+	}
 	t.Parallel()
-	msg := runFatal(t, func(tb testing.TB) { newServer(tb, "no-such-server-binary", false) })
+	msg := testutil.FatalMessage(t, func(tb testing.TB) { newServer(tb, "no-such-server-binary", false) })
 	want := "servertest: no-such-server-binary not found in PATH; run scripts/install-deps.sh"
 	if msg != want {
 		t.Fatalf("Fatalf message = %q, want %q", msg, want)
@@ -230,8 +203,13 @@ func TestMissingBinaryFails(t *testing.T) {
 }
 
 func TestStartFailureShowsLog(t *testing.T) {
+	// Redis skips under -short, and Skip must not be called from
+	// FatalMessage's goroutine: skip here instead.
+	if testing.Short() {
+		t.Skip("servertest: needs a redis-server process; run without -short (scripts/test.sh)")
+	}
 	t.Parallel()
-	msg := runFatal(t, func(tb testing.TB) { Redis(tb, WithArgs("--no-such-directive", "x")) })
+	msg := testutil.FatalMessage(t, func(tb testing.TB) { Redis(tb, WithArgs("--no-such-directive", "x")) })
 	if !strings.Contains(msg, "exited before ready") || !strings.Contains(msg, "no-such-directive") {
 		t.Fatalf("Fatalf message lacks the exit and the server's log:\n%s", msg)
 	}

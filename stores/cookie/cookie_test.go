@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,16 +39,11 @@ func newStore(t testing.TB, cfg Config) *Store {
 	return s
 }
 
-type clock struct{ nanos atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.nanos.Store(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
+// newClock is a settable clock for the tests of this package, at a fixed
+// date.
+func newClock() *storetest.Clock {
+	return storetest.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 }
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.nanos.Load()) }
-func (c *clock) Advance(d time.Duration) { c.nanos.Add(int64(d)) }
 
 // seal saves a new session with "user" = "ada" and returns its cookie value.
 func seal(t testing.TB, s *Store, now time.Time) string {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores/internal/storetesting"
 )
 
 func TestDefaultConfig(t *testing.T) {
@@ -76,24 +77,5 @@ func TestKeysFromTokens(t *testing.T) {
 // TestBadPatch: patches that no Manager makes are refused with a clear error
 // before any I/O (the Store is unconnected: no server was started).
 func TestBadPatch(t *testing.T) {
-	s := &Store{cfg: DefaultConfig()}
-	now := time.Now()
-	id := session.NewID()
-	cases := map[string]struct {
-		token string
-		p     session.Patch
-		want  string
-	}{
-		"zero time":  {id, session.Patch{Idle: time.Minute}, "Patch.Now"},
-		"no idle":    {id, session.Patch{Now: now}, "Patch.Idle"},
-		"no new ID":  {"", session.Patch{Now: now, Idle: time.Minute}, "NewID"},
-		"bad new ID": {id, session.Patch{Now: now, Idle: time.Minute, NewID: "short"}, "NewID"},
-		"huge value": {id, session.Patch{Now: now, Idle: time.Minute, Set: map[string][]byte{"k": make([]byte, 1<<20)}}, "limit"},
-	}
-	for name, c := range cases {
-		tok, err := s.Save(t.Context(), c.token, c.p)
-		if err == nil || tok != "" || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: Save = %q, %v; want no token and an error about %s", name, tok, err, c.want)
-		}
-	}
+	storetesting.WantBadPatchesRefused(t, &Store{cfg: DefaultConfig()})
 }

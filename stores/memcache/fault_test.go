@@ -1,11 +1,8 @@
 package memcache
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,7 +10,8 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/internal/servertest"
-	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
+	"github.com/sessionmesh/sessionmesh/stores/internal/storetesting"
 )
 
 // TestDownAtStart: New against a port nobody listens on fails at once with
@@ -38,7 +36,7 @@ func TestDownAtStart(t *testing.T) {
 func TestServerKilled(t *testing.T) {
 	srv := servertest.Memcached(t)
 	s := open(t, Config{Servers: []string{srv.Addr()}, Timeout: 2 * time.Second})
-	get := counterSite(t, s)
+	get := storetesting.CounterSite(t, s)
 	for want := 1; want <= 2; want++ {
 		if code, body := get(); code != http.StatusOK || body != strconv.Itoa(want) {
 			t.Fatalf("GET = %d %q; want 200 %d", code, body, want)
@@ -46,25 +44,10 @@ func TestServerKilled(t *testing.T) {
 	}
 
 	srv.Kill()
-	if _, _, err := s.Load(context.Background(), session.NewID()); err == nil || !strings.Contains(err.Error(), srv.Addr()) {
-		t.Fatalf("Load with the server killed: %v; want an error naming %s", err, srv.Addr())
-	}
-	for range 3 {
-		if code, body := get(); code != http.StatusServiceUnavailable {
-			t.Fatalf("GET with the server killed = %d %q; want 503", code, body)
-		}
-	}
+	storetesting.WantUnavailable(t, s, srv.Addr(), get)
 
 	srv.Restart()
-	var code int
-	var body string
-	waitFor(t, 5*time.Second, "the store recovers", func() error {
-		if code, body = get(); code != http.StatusOK {
-			return fmt.Errorf("GET = %d %q", code, body)
-		}
-		return nil
-	})
-	if body != "1" {
+	if body := storetesting.WaitServing(t, get); body != "1" {
 		t.Fatalf("first counter after the restart = %s; want 1 (a new session: memcached lost the old one)", body)
 	}
 	if code, body := get(); code != http.StatusOK || body != "2" {
@@ -78,30 +61,13 @@ func TestServerKilled(t *testing.T) {
 func TestServerStalled(t *testing.T) {
 	srv := servertest.Memcached(t)
 	s := open(t, Config{Servers: []string{srv.Addr()}, Timeout: 400 * time.Millisecond})
-	id := mustCreate(t, s, patchAt(time.Now(), "a", "1"))
-	get := counterSite(t, s)
+	id := storetesting.Create(t, s, storetesting.Patch(time.Now(), "a", "1"))
+	get := storetesting.CounterSite(t, s)
 	get()
 
 	srv.Stop()
-	waitStalled(t, srv.Addr())
-	calls := map[string]func(context.Context) error{
-		"Load":   func(ctx context.Context) error { _, _, err := s.Load(ctx, id); return err },
-		"Save":   func(ctx context.Context) error { _, err := s.Save(ctx, id, patchAt(time.Now(), "b", "2")); return err },
-		"Delete": func(ctx context.Context) error { return s.Delete(ctx, session.NewID()) },
-	}
-	for name, call := range calls {
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		start := time.Now()
-		err := call(ctx)
-		took := time.Since(start)
-		cancel()
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("%s on a stalled server: %v; want an error wrapping context.DeadlineExceeded", name, err)
-		}
-		if took > 350*time.Millisecond {
-			t.Errorf("%s took %v with a 100ms deadline", name, took)
-		}
-	}
+	storetesting.WaitStalled(t, srv.Addr(), "version\r\n")
+	storetesting.WantDeadlines(t, s, id)
 	// Cancelled without a deadline (a client that went away): the socket
 	// timeout ends the call, and the error says it was cancelled.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -115,38 +81,11 @@ func TestServerStalled(t *testing.T) {
 		t.Errorf("cancelled Load took %v; want about Config.Timeout (400ms)", took)
 	}
 
-	start = time.Now()
-	if code, body := get(); code != http.StatusServiceUnavailable {
-		t.Errorf("GET on a stalled server = %d %q; want 503", code, body)
-	}
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("GET on a stalled server took %v; want about Config.Timeout (400ms)", took)
-	}
+	storetesting.WantStalledRequest(t, get)
 
 	srv.Cont()
-	waitFor(t, 5*time.Second, "the store recovers", func() error {
+	testutil.EventuallyNil(t, 5*time.Second, "the store to recover", func() error {
 		_, _, err := s.Load(context.Background(), id)
 		return err
-	})
-}
-
-// waitStalled waits until the server at addr has stopped answering: SIGSTOP
-// is delivered asynchronously, and a server still running for a moment
-// would answer the first call of the test.
-func waitStalled(t *testing.T, addr string) {
-	t.Helper()
-	waitFor(t, 5*time.Second, "the server stalls", func() error {
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(100 * time.Millisecond))
-		fmt.Fprintf(conn, "version\r\n")
-		line, err := bufio.NewReader(conn).ReadString('\n')
-		if err == nil {
-			return fmt.Errorf("it still answers %q", line)
-		}
-		return nil
 	})
 }

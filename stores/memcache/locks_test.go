@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/internal/servertest"
+	"github.com/sessionmesh/sessionmesh/stores/internal/storetesting"
 )
 
 // TestSessionLocks: one holder per session at a time, other sessions
@@ -61,14 +62,14 @@ func TestConcurrentProcesses(t *testing.T) {
 	srv := servertest.Memcached(t)
 	stores := []*Store{open(t, Config{Servers: []string{srv.Addr()}}), open(t, Config{Servers: []string{srv.Addr()}})}
 	now := time.Now()
-	id := mustCreate(t, stores[0], patchAt(now, "base", "1"))
+	id := storetesting.Create(t, stores[0], storetesting.Patch(now, "base", "1"))
 	var wg sync.WaitGroup
 	for w, s := range stores {
 		for g := range 3 {
 			wg.Go(func() {
 				for i := range 15 {
 					key := fmt.Sprintf("w%d-g%d-%d", w, g, i)
-					if _, err := s.Save(context.Background(), id, patchAt(now, key, "1")); err != nil {
+					if _, err := s.Save(context.Background(), id, storetesting.Patch(now, key, "1")); err != nil {
 						t.Errorf("Save %s: %v", key, err)
 						return
 					}
@@ -77,7 +78,7 @@ func TestConcurrentProcesses(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	rec := mustLoad(t, stores[1], id)
+	rec := storetesting.Load(t, stores[1], id)
 	if len(rec.Values) != 1+2*3*15 || rec.Version != 1+2*3*15 {
 		t.Fatalf("%d keys, version %d after 90 concurrent patches; want 91 and 91", len(rec.Values), rec.Version)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/internal/servertest"
 	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores/internal/storetesting"
 )
 
 func TestExpiration(t *testing.T) {
@@ -52,10 +53,10 @@ func TestServerExpiry(t *testing.T) {
 	day := 24 * time.Hour
 	for _, idle := range []time.Duration{30 * time.Minute, 14 * day, 30 * day, 60 * day, 400 * day} {
 		t.Run(idle.String(), func(t *testing.T) {
-			p := patchAt(time.Now())
+			p := storetesting.Patch(time.Now())
 			p.Idle = idle
-			id := mustCreate(t, s, p)
-			mustLoad(t, s, id)
+			id := storetesting.Create(t, s, p)
+			storetesting.Load(t, s, id)
 			exp, ok := itemExpiry(t, srv.Addr(), "sess:"+id)
 			if !ok {
 				t.Fatal("memcached does not hold the item")
@@ -67,9 +68,9 @@ func TestServerExpiry(t *testing.T) {
 		})
 	}
 	// The absolute lifetime ends first: the item goes with it.
-	p := patchAt(time.Now())
+	p := storetesting.Patch(time.Now())
 	p.Idle, p.Lifetime = 60*day, time.Hour
-	id := mustCreate(t, s, p)
+	id := storetesting.Create(t, s, p)
 	exp, _ := itemExpiry(t, srv.Addr(), "sess:"+id)
 	if d := time.Until(exp); d < time.Hour-3*time.Second || d > time.Hour+3*time.Second {
 		t.Fatalf("item with a 1h lifetime expires in %v", d)
@@ -119,7 +120,7 @@ func TestCASConflict(t *testing.T) {
 	defer raw.Close()
 	ctx := context.Background()
 	now := time.Now()
-	id := mustCreate(t, s, patchAt(now, "a", "1"))
+	id := storetesting.Create(t, s, storetesting.Patch(now, "a", "1"))
 
 	interloper := func(key, value string) {
 		it, err := raw.Get("sess:" + id)
@@ -132,7 +133,7 @@ func TestCASConflict(t *testing.T) {
 			t.Errorf("interloper decode: %v", err)
 			return
 		}
-		p := patchAt(now, key, value)
+		p := storetesting.Patch(now, key, value)
 		p.Apply(&rec)
 		it.Value, _ = rec.MarshalBinary()
 		if err := raw.CompareAndSwap(it); err != nil {
@@ -142,11 +143,11 @@ func TestCASConflict(t *testing.T) {
 
 	tries := 0
 	s.beforeCAS = func() { tries++; interloper("other", strconv.Itoa(tries)) }
-	_, err := s.Save(ctx, id, patchAt(now, "mine", "1"))
+	_, err := s.Save(ctx, id, storetesting.Patch(now, "mine", "1"))
 	if !errors.Is(err, ErrConflict) || tries != 4 {
 		t.Fatalf("Save under constant conflict: %v after %d tries; want ErrConflict after 4", err, tries)
 	}
-	rec := mustLoad(t, s, id)
+	rec := storetesting.Load(t, s, id)
 	if _, ok := rec.Values["mine"]; ok {
 		t.Fatal("the refused patch was written")
 	}
@@ -158,10 +159,10 @@ func TestCASConflict(t *testing.T) {
 			interloper("once", "1")
 		}
 	}
-	if _, err := s.Save(ctx, id, patchAt(now, "mine", "2")); err != nil {
+	if _, err := s.Save(ctx, id, storetesting.Patch(now, "mine", "2")); err != nil {
 		t.Fatalf("Save after one conflict: %v", err)
 	}
-	rec = mustLoad(t, s, id)
+	rec = storetesting.Load(t, s, id)
 	for _, k := range []string{"a", "other", "once", "mine"} {
 		if _, ok := rec.Values[k]; !ok {
 			t.Errorf("key %q lost (keys %v); want every writer's change", k, rec.Keys())
@@ -175,16 +176,16 @@ func TestCASConflict(t *testing.T) {
 func TestServerItemLimit(t *testing.T) {
 	srv := servertest.Memcached(t)
 	s := open(t, Config{Servers: []string{srv.Addr()}, MaxSessionBytes: 4 << 20})
-	id := mustCreate(t, s, patchAt(time.Now(), "a", "1"))
+	id := storetesting.Create(t, s, storetesting.Patch(time.Now(), "a", "1"))
 	big := `"` + strings.Repeat("x", 2<<20) + `"`
-	_, err := s.Save(context.Background(), id, patchAt(time.Now(), "big", big))
+	_, err := s.Save(context.Background(), id, storetesting.Patch(time.Now(), "big", big))
 	if !errors.Is(err, session.ErrTooLarge) {
 		t.Fatalf("Save of a 2 MiB session: %v; want ErrTooLarge", err)
 	}
-	if rec := mustLoad(t, s, id); len(rec.Values) != 1 || rec.Version != 1 {
+	if rec := storetesting.Load(t, s, id); len(rec.Values) != 1 || rec.Version != 1 {
 		t.Fatalf("after the refused save: keys %v version %d; want [a] and 1", rec.Keys(), rec.Version)
 	}
-	fresh := patchAt(time.Now(), "big", big)
+	fresh := storetesting.Patch(time.Now(), "big", big)
 	fresh.NewID = session.NewID()
 	if _, err := s.Save(context.Background(), "", fresh); !errors.Is(err, session.ErrTooLarge) {
 		t.Fatalf("create of a 2 MiB session: %v; want ErrTooLarge", err)
@@ -209,7 +210,7 @@ func TestForeignItem(t *testing.T) {
 			if _, found, err := s.Load(context.Background(), id); found || err != nil {
 				t.Fatalf("Load = found %t, %v; want not found, nil", found, err)
 			}
-			_, err := s.Save(context.Background(), id, patchAt(time.Now(), "a", "1"))
+			_, err := s.Save(context.Background(), id, storetesting.Patch(time.Now(), "a", "1"))
 			if !errors.Is(err, session.ErrNotFound) {
 				t.Fatalf("Save = %v; want ErrNotFound", err)
 			}
@@ -222,21 +223,5 @@ func TestForeignItem(t *testing.T) {
 func TestClosed(t *testing.T) {
 	srv := servertest.Memcached(t)
 	s := open(t, Config{Servers: []string{srv.Addr()}})
-	id := mustCreate(t, s, patchAt(time.Now(), "a", "1"))
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	ctx := context.Background()
-	if _, _, err := s.Load(ctx, id); !errors.Is(err, session.ErrClosed) {
-		t.Errorf("Load after Close: %v; want ErrClosed", err)
-	}
-	if _, err := s.Save(ctx, id, patchAt(time.Now(), "b", "2")); !errors.Is(err, session.ErrClosed) {
-		t.Errorf("Save after Close: %v; want ErrClosed", err)
-	}
-	if err := s.Delete(ctx, id); !errors.Is(err, session.ErrClosed) {
-		t.Errorf("Delete after Close: %v; want ErrClosed", err)
-	}
+	storetesting.WantClosed(t, s, storetesting.Create(t, s, storetesting.Patch(time.Now(), "a", "1")))
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,17 +27,11 @@ func newStore(t *testing.T, cfg Config) *Store {
 	return s
 }
 
-// clock is a settable clock for the tests of this package.
-type clock struct{ nanos atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.nanos.Store(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
+// newClock is a settable clock for the tests of this package, at a fixed
+// date.
+func newClock() *storetest.Clock {
+	return storetest.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 }
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.nanos.Load()) }
-func (c *clock) Advance(d time.Duration) { c.nanos.Add(int64(d)) }
 
 var ctx = context.Background()
 

@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"math/big"
 	"net"
 	"os"
@@ -21,14 +19,15 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/internal/servertest"
 	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores/internal/storetesting"
 	"github.com/sessionmesh/sessionmesh/stores/storetest"
 )
 
 func TestRequirePass(t *testing.T) {
 	srv := servertest.Redis(t, servertest.WithPassword("s3cret"))
 	s := open(t, Config{Addrs: []string{srv.Addr()}, Password: "s3cret"})
-	id := mustCreate(t, s, patchAt(time.Now(), "a", "1"))
-	mustLoad(t, s, id)
+	id := storetesting.Create(t, s, storetesting.Patch(time.Now(), "a", "1"))
+	storetesting.Load(t, s, id)
 
 	wantNewError(t, Config{Addrs: []string{srv.Addr()}}, srv.Addr(), "NOAUTH")
 	wantNewError(t, Config{Addrs: []string{srv.Addr()}, Password: "wrong"}, srv.Addr(), "WRONGPASS")
@@ -68,8 +67,8 @@ func TestTLS(t *testing.T) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(tlsPort))
 
 	s := open(t, Config{Addrs: []string{addr}, TLS: &tls.Config{RootCAs: caPool, MinVersion: tls.VersionTLS12}})
-	id := mustCreate(t, s, patchAt(time.Now(), "a", `"over tls"`))
-	if got := string(mustLoad(t, s, id).Values["a"]); got != `"over tls"` {
+	id := storetesting.Create(t, s, storetesting.Patch(time.Now(), "a", `"over tls"`))
+	if got := string(storetesting.Load(t, s, id).Values["a"]); got != `"over tls"` {
 		t.Fatalf("a = %s over TLS", got)
 	}
 
@@ -133,23 +132,5 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 func TestClosed(t *testing.T) {
 	srv := servertest.Redis(t)
 	s := open(t, Config{Addrs: []string{srv.Addr()}})
-	id := mustCreate(t, s, patchAt(time.Now(), "a", "1"))
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	ctx := context.Background()
-	if _, _, err := s.Load(ctx, id); !isClosed(err) {
-		t.Errorf("Load after Close: %v; want ErrClosed", err)
-	}
-	if _, err := s.Save(ctx, id, patchAt(time.Now(), "b", "2")); !isClosed(err) {
-		t.Errorf("Save after Close: %v; want ErrClosed", err)
-	}
-	if err := s.Delete(ctx, id); !isClosed(err) {
-		t.Errorf("Delete after Close: %v; want ErrClosed", err)
-	}
+	storetesting.WantClosed(t, s, storetesting.Create(t, s, storetesting.Patch(time.Now(), "a", "1")))
 }
-
-func isClosed(err error) bool { return errors.Is(err, session.ErrClosed) }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/internal/servertest"
 	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores/internal/storetesting"
 )
 
 // TestHashLayout: another program reading Redis finds one hash per session
@@ -21,9 +22,9 @@ func TestHashLayout(t *testing.T) {
 	srv := servertest.Redis(t)
 	s := open(t, Config{Addrs: []string{srv.Addr()}, Prefix: "app1:"})
 	now := time.Now()
-	p := patchAt(now, "counter", "1", "user", `{"name":"ada"}`)
+	p := storetesting.Patch(now, "counter", "1", "user", `{"name":"ada"}`)
 	p.Lifetime = time.Hour
-	id := mustCreate(t, s, p)
+	id := storetesting.Create(t, s, p)
 
 	h, err := rawClient(t, srv.Addr()).HGetAll(context.Background(), "app1:"+id).Result()
 	if err != nil {
@@ -66,22 +67,22 @@ func TestServerTTL(t *testing.T) {
 		}
 	}
 
-	idleOnly := mustCreate(t, s, patchAt(now, "a", "1"))
+	idleOnly := storetesting.Create(t, s, storetesting.Patch(now, "a", "1"))
 	wantTTL(idleOnly, 30*time.Minute)
 
-	p := patchAt(now, "a", "1")
+	p := storetesting.Patch(now, "a", "1")
 	p.Lifetime = 10 * time.Minute
-	short := mustCreate(t, s, p)
+	short := storetesting.Create(t, s, p)
 	wantTTL(short, 10*time.Minute)
 
 	// Five minutes later (on the Manager's clock) a touch slides the idle
 	// deadline, but the lifetime still ends first: 5 minutes left.
-	if _, err := s.Save(ctx, short, patchAt(now.Add(5*time.Minute))); err != nil {
+	if _, err := s.Save(ctx, short, storetesting.Patch(now.Add(5*time.Minute))); err != nil {
 		t.Fatal(err)
 	}
 	wantTTL(short, 5*time.Minute)
 
-	renew := patchAt(now.Add(5 * time.Minute))
+	renew := storetesting.Patch(now.Add(5 * time.Minute))
 	renew.NewID = session.NewID()
 	if _, err := s.Save(ctx, short, renew); err != nil {
 		t.Fatal(err)
@@ -100,8 +101,8 @@ func TestOneRoundTrip(t *testing.T) {
 	raw := rawClient(t, srv.Addr())
 	ctx := context.Background()
 	now := time.Now()
-	id := mustCreate(t, s, patchAt(now, "a", "1")) // also loads the scripts
-	touch := patchAt(now)
+	id := storetesting.Create(t, s, storetesting.Patch(now, "a", "1")) // also loads the scripts
+	touch := storetesting.Patch(now)
 	if _, err := s.Save(ctx, id, touch); err != nil {
 		t.Fatal(err)
 	}
@@ -111,8 +112,8 @@ func TestOneRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range n {
-		mustLoad(t, s, id)
-		if _, err := s.Save(ctx, id, patchAt(now, "a", strconv.Itoa(i))); err != nil {
+		storetesting.Load(t, s, id)
+		if _, err := s.Save(ctx, id, storetesting.Patch(now, "a", strconv.Itoa(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -133,7 +134,7 @@ func TestOneRoundTrip(t *testing.T) {
 	if err := raw.ConfigResetStat(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Save(ctx, id, patchAt(now.Add(time.Minute))); err != nil {
+	if _, err := s.Save(ctx, id, storetesting.Patch(now.Add(time.Minute))); err != nil {
 		t.Fatal(err)
 	}
 	stats = commandStats(t, raw)
@@ -191,7 +192,7 @@ func TestForeignHash(t *testing.T) {
 			if name == "other ID inside" {
 				return // the script trusts the key; Load guards the ID
 			}
-			_, err := s.Save(ctx, id, patchAt(now, "b", "2"))
+			_, err := s.Save(ctx, id, storetesting.Patch(now, "b", "2"))
 			if !errors.Is(err, session.ErrNotFound) {
 				t.Fatalf("Save = %v; want ErrNotFound", err)
 			}
@@ -210,28 +211,28 @@ func TestManyKeys(t *testing.T) {
 	for i := range 5000 {
 		kv = append(kv, "k"+strconv.Itoa(i), strconv.Itoa(i))
 	}
-	id := mustCreate(t, s, patchAt(now, kv[:2000]...))
-	if _, err := s.Save(ctx, id, patchAt(now, kv...)); err != nil {
+	id := storetesting.Create(t, s, storetesting.Patch(now, kv[:2000]...))
+	if _, err := s.Save(ctx, id, storetesting.Patch(now, kv...)); err != nil {
 		t.Fatalf("patch with 5000 keys: %v", err)
 	}
-	if got := len(mustLoad(t, s, id).Values); got != 5000 {
+	if got := len(storetesting.Load(t, s, id).Values); got != 5000 {
 		t.Fatalf("%d keys after the patch; want 5000", got)
 	}
-	clear := patchAt(now, "only", "1")
+	clear := storetesting.Patch(now, "only", "1")
 	clear.Clear = true
 	if _, err := s.Save(ctx, id, clear); err != nil {
 		t.Fatalf("clear of 5000 keys: %v", err)
 	}
-	rec := mustLoad(t, s, id)
+	rec := storetesting.Load(t, s, id)
 	if keys := rec.Keys(); len(keys) != 1 || keys[0] != "only" {
 		t.Fatalf("keys after clear = %d; want [only]", len(keys))
 	}
-	renew := patchAt(now, kv...)
+	renew := storetesting.Patch(now, kv...)
 	renew.NewID = session.NewID()
 	if _, err := s.Save(ctx, id, renew); err != nil {
 		t.Fatalf("renew with 5000 keys: %v", err)
 	}
-	if got := len(mustLoad(t, s, renew.NewID).Values); got != 5001 {
+	if got := len(storetesting.Load(t, s, renew.NewID).Values); got != 5001 {
 		t.Fatalf("%d keys after renew; want 5001", got)
 	}
 }
@@ -246,7 +247,7 @@ func TestSizeField(t *testing.T) {
 	raw := rawClient(t, srv.Addr())
 	ctx := context.Background()
 	now := time.Now()
-	id := mustCreate(t, s, patchAt(now, "a", "1", "bb", `"two"`))
+	id := storetesting.Create(t, s, storetesting.Patch(now, "a", "1", "bb", `"two"`))
 	check := func(step string) {
 		t.Helper()
 		h, err := raw.HGetAll(ctx, "sess:"+id).Result()
@@ -268,16 +269,16 @@ func TestSizeField(t *testing.T) {
 		name string
 		p    session.Patch
 	}{
-		{"overwrite", patchAt(now, "a", "12345")},
-		{"add", patchAt(now, "c", "[1,2,3]", "", `""`)},
+		{"overwrite", storetesting.Patch(now, "a", "12345")},
+		{"add", storetesting.Patch(now, "c", "[1,2,3]", "", `""`)},
 		{"delete", session.Patch{Delete: []string{"a", "missing", "a"}}},
 		{"delete and set one key", session.Patch{Delete: []string{"bb"}, Set: map[string][]byte{"bb": []byte("7")}}},
-		{"empty value", patchAt(now, "e", "")},
+		{"empty value", storetesting.Patch(now, "e", "")},
 		{"delete empty value", session.Patch{Delete: []string{"e"}}},
 		{"touch", session.Patch{}},
 		{"clear and set", session.Patch{Clear: true, Set: map[string][]byte{"c": []byte("1"), "z": []byte("26")}}},
 		{"clear", session.Patch{Clear: true}},
-		{"set after clear", patchAt(now, "x", `"x"`)},
+		{"set after clear", storetesting.Patch(now, "x", `"x"`)},
 	}
 	for _, st := range steps {
 		st.p.Now, st.p.Idle = now, 30*time.Minute
@@ -286,7 +287,7 @@ func TestSizeField(t *testing.T) {
 		}
 		check(st.name)
 	}
-	renew := patchAt(now, "y", "1")
+	renew := storetesting.Patch(now, "y", "1")
 	renew.NewID = session.NewID()
 	renew.Delete = []string{"x"}
 	if _, err := s.Save(ctx, id, renew); err != nil {

@@ -2,14 +2,11 @@ package redis
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
-
-	"github.com/sessionmesh/sessionmesh/session"
 )
 
 func TestMain(m *testing.M) {
@@ -50,55 +47,3 @@ func rawClient(t *testing.T, addr string) *goredis.Client {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
-
-// patchAt builds a patch at now with a 30-minute idle timeout that sets the
-// given key/value pairs (values are taken as encoded JSON).
-func patchAt(now time.Time, kv ...string) session.Patch {
-	p := session.Patch{Now: now, Idle: 30 * time.Minute}
-	if len(kv) > 0 {
-		p.Set = make(map[string][]byte)
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		p.Set[kv[i]] = []byte(kv[i+1])
-	}
-	return p
-}
-
-// mustCreate saves a new session and returns its ID.
-func mustCreate(t *testing.T, s session.Store, p session.Patch) string {
-	t.Helper()
-	p.NewID = session.NewID()
-	tok, err := s.Save(context.Background(), "", p)
-	if err != nil {
-		t.Fatalf("create: %v", err)
-	}
-	return tok
-}
-
-// mustLoad loads a session that must exist.
-func mustLoad(t *testing.T, s session.Store, token string) session.Record {
-	t.Helper()
-	rec, found, err := s.Load(context.Background(), token)
-	if err != nil || !found {
-		t.Fatalf("Load: found=%t err=%v; want the session", found, err)
-	}
-	return rec
-}
-
-// waitFor polls cond until it returns nil or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %v: %v", what, timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

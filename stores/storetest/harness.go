@@ -19,17 +19,23 @@ const (
 	lifetime = time.Hour
 )
 
-// Clock is the clock the suite hands to each store. It starts at the real
-// time truncated to the millisecond and moves only when the suite says so, in
-// whole milliseconds, so stores that keep times at millisecond precision
-// compare equal. It is safe for concurrent use.
+// Clock is a settable clock: it moves only when Advance is called, so that a
+// test of a TTL advances it instead of sleeping. Pass its Now method where a
+// store or a Manager takes a clock (a Config's Now field). It is safe for
+// concurrent use. The zero Clock stands at the Unix epoch; NewClock sets the
+// start.
+//
+// The suite hands each store a Clock that starts at the real time truncated
+// to the millisecond and advances it in whole milliseconds only, so stores
+// that keep times at millisecond precision compare equal.
 type Clock struct {
 	nanos atomic.Int64
 }
 
-func newClock() *Clock {
+// NewClock returns a Clock that stands at start.
+func NewClock(start time.Time) *Clock {
 	c := &Clock{}
-	c.nanos.Store(time.Now().Truncate(time.Millisecond).UnixNano())
+	c.nanos.Store(start.UnixNano())
 	return c
 }
 
@@ -57,7 +63,7 @@ type harness struct {
 
 func newHarness(t *testing.T, newStore func(*testing.T, func() time.Time) session.Store) *harness {
 	t.Helper()
-	clk := newClock()
+	clk := NewClock(time.Now().Truncate(time.Millisecond))
 	st := newStore(t, clk.Now)
 	if st == nil {
 		t.Fatal("storetest: newStore returned a nil store")

@@ -60,6 +60,9 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		storetest.Run(t, brokenStores[*brokenFlag].open)
 		return
 	}
+	if testing.Short() {
+		t.Skip("storetest: needs child processes of this test binary; run without -short (scripts/test.sh)")
+	}
 	for name, b := range brokenStores {
 		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestSuiteCatchesBrokenStores$", "-test.v", "-broken="+name)
@@ -113,4 +116,22 @@ type trimmer struct{ *memory.Store }
 
 func (tr trimmer) Load(ctx context.Context, token string) (session.Record, bool, error) {
 	return tr.Store.Load(ctx, strings.TrimSpace(token))
+}
+
+// TestClock: a Clock stands where NewClock put it until Advance moves it,
+// so a test of a TTL moves time instead of sleeping.
+func TestClock(t *testing.T) {
+	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := storetest.NewClock(start)
+	if !c.Now().Equal(start) {
+		t.Fatalf("Now = %v; want the start %v", c.Now(), start)
+	}
+	c.Advance(90 * time.Minute)
+	if want := start.Add(90 * time.Minute); !c.Now().Equal(want) {
+		t.Fatalf("Now after Advance(90m) = %v; want %v", c.Now(), want)
+	}
+	var zero storetest.Clock
+	if !zero.Now().Equal(time.Unix(0, 0)) {
+		t.Fatalf("the zero Clock reads %v; want the Unix epoch", zero.Now())
+	}
 }

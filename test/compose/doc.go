@@ -42,7 +42,9 @@
 // # Requirements
 //
 // Docker and docker-compose v1 or the docker compose v2 plugin. Nothing is
-// skipped: without docker the test fails saying so. The images to use come
+// skipped: without docker the test fails saying so. The one exception is
+// go test -short, the inner loop that starts no container, where the test
+// skips; scripts/test.sh (what CI runs) never passes -short. The images to use come
 // from DEMO_IMAGE, REDIS_IMAGE, MEMCACHED_IMAGE and LB_IMAGE when set (e.g.
 // LB_IMAGE=haproxy:2.8 on a machine that can pull); those unset are built
 // here, the look-alikes from the binaries scripts/install-deps.sh installs.

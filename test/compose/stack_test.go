@@ -59,8 +59,12 @@ type container struct {
 func (c container) String() string { return c.Name + " (" + c.Hostname + ")" }
 
 // newStack checks for docker, builds the images and returns a stack that
-// is torn down when the test ends. It does not start it.
+// is torn down when the test ends. It does not start it. Under
+// go test -short, which starts no container, it skips the test.
 func newStack(t *testing.T) *stack {
+	if testing.Short() {
+		t.Skip("compose: needs docker and the compose stack's containers; run without -short (scripts/test.sh)")
+	}
 	root, err := filepath.Abs("../..")
 	if err != nil || !exists(filepath.Join(root, "docker-compose.yml")) {
 		t.Fatalf("compose: repository root with docker-compose.yml not found from %s (err %v)", root, err)

@@ -21,6 +21,8 @@
 // test fails, the tail of every worker's log is printed.
 //
 // Helpers call t.Fatalf and must be called from the test's goroutine.
+// Under go test -short (the inner loop, which starts no process) Start and
+// Binary skip the test instead of building or starting anything.
 //
 // SESSIONMESH_DEMO=/path/to/demo runs that binary instead of building one,
 // e.g. to test a release build.

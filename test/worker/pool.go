@@ -24,6 +24,7 @@ type Pool struct {
 
 // Start builds the demo if needed, starts n workers on free loopback ports
 // and waits until all are ready. Every worker is killed when the test ends.
+// Under go test -short it skips the test (see Binary).
 func Start(t testing.TB, n int, cfg Config) *Pool {
 	t.Helper()
 	cfg.setDefaults()

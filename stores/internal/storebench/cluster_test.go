@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
 	"github.com/sessionmesh/sessionmesh/internal/servertest"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -40,21 +40,7 @@ func BenchmarkGetPut(b *testing.B) {
 	ops = append(ops, redisOps(b, rs.Addr())...)
 	ops = append(ops, memcacheOps(b, mc.Addr())...)
 	for _, o := range ops {
-		b.Run(o.name, func(b *testing.B) {
-			lat := make([]time.Duration, b.N)
-			b.ResetTimer()
-			for i := range b.N {
-				start := time.Now()
-				if err := o.do(i); err != nil {
-					b.Fatal(err)
-				}
-				lat[i] = time.Since(start)
-			}
-			b.StopTimer()
-			slices.Sort(lat)
-			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-us")
-			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-us")
-		})
+		b.Run(o.name, func(b *testing.B) { testutil.TimeCalls(b, o.do) })
 	}
 }
 

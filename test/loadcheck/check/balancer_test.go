@@ -3,12 +3,9 @@ package check
 import (
 	"testing"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/stores/storetest"
 )
-
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) now() time.Time          { return c.t }
-func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func picks(b *balancer, n int) []int {
 	out := make([]int, n)
@@ -31,29 +28,29 @@ func equal(a, b []int) bool {
 }
 
 func TestBalancerRoundRobin(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1000, 0)}
-	b := newBalancer(3, time.Second, clock.now)
+	clock := storetest.NewClock(time.Unix(1000, 0))
+	b := newBalancer(3, time.Second, clock.Now)
 	if got, want := picks(b, 6), []int{0, 1, 2, 0, 1, 2}; !equal(got, want) {
 		t.Fatalf("picks = %v, want %v", got, want)
 	}
 }
 
 func TestBalancerSkipsFailedWorkerForCooldown(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1000, 0)}
-	b := newBalancer(3, time.Second, clock.now)
+	clock := storetest.NewClock(time.Unix(1000, 0))
+	b := newBalancer(3, time.Second, clock.Now)
 	b.markDown(1)
 	if got, want := picks(b, 4), []int{0, 2, 2, 0}; !equal(got, want) {
 		t.Fatalf("picks while 1 cools down = %v, want %v", got, want)
 	}
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	if got, want := picks(b, 3), []int{1, 2, 0}; !equal(got, want) {
 		t.Fatalf("picks after the cooldown = %v, want %v", got, want)
 	}
 }
 
 func TestBalancerAllDownStillPicks(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1000, 0)}
-	b := newBalancer(2, time.Second, clock.now)
+	clock := storetest.NewClock(time.Unix(1000, 0))
+	b := newBalancer(2, time.Second, clock.Now)
 	b.markDown(0)
 	b.markDown(1)
 	if got, want := picks(b, 3), []int{0, 1, 0}; !equal(got, want) {

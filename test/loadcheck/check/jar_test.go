@@ -5,11 +5,13 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/stores/storetest"
 )
 
 func TestSiteJarIsOneSiteAcrossHosts(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1000, 0)}
-	j := newSiteJar(clock.now)
+	clock := storetest.NewClock(time.Unix(1000, 0))
+	j := newSiteJar(clock.Now)
 	a, _ := url.Parse("http://127.0.0.1:8080/")
 	b, _ := url.Parse("http://localhost:8081/peek")
 
@@ -25,7 +27,7 @@ func TestSiteJarIsOneSiteAcrossHosts(t *testing.T) {
 	if got := j.Cookies(a); len(got) != 0 {
 		t.Fatalf("cookies after Max-Age=0 = %v, want none", got)
 	}
-	j.SetCookies(a, []*http.Cookie{{Name: "sid", Value: "old", Expires: clock.t.Add(-time.Second)}})
+	j.SetCookies(a, []*http.Cookie{{Name: "sid", Value: "old", Expires: clock.Now().Add(-time.Second)}})
 	if got := j.Cookies(a); len(got) != 0 {
 		t.Fatalf("cookies after an expired Set-Cookie = %v, want none", got)
 	}

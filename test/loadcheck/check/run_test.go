@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/test/loadcheck/check"
 )
 
@@ -233,12 +234,7 @@ func TestRunStopsEarlyAndStillReadsBack(t *testing.T) {
 		}
 		done <- r
 	}()
-	for deadline := time.Now().Add(10 * time.Second); p.AckedWrites() < 10; {
-		if time.Now().After(deadline) {
-			t.Fatalf("no progress: %d acknowledged writes after 10s", p.AckedWrites())
-		}
-		time.Sleep(time.Millisecond) // polling the run's progress
-	}
+	testutil.Eventually(t, 10*time.Second, "10 acknowledged writes", func() bool { return p.AckedWrites() >= 10 })
 	close(stop)
 	r := <-done
 	if r.Unverified != 0 || !r.OK() || r.ServedBy["a"] != r.Requests+r.Users {
