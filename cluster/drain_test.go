@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
 )
@@ -39,7 +40,7 @@ func TestDrainUnderWritersFailsNothing(t *testing.T) {
 			l.advance(100)
 			l.check()
 			want := replicas * (len(ids) + len(l.users))
-			eventually(t, converge, fmt.Sprintf("the two nodes left hold %d sessions", want), func() bool { return sessionsHeld(t, c, 0) == want })
+			testutil.Eventually(t, converge, fmt.Sprintf("the two nodes left hold %d sessions", want), func() bool { return sessionsHeld(t, c, 0) == want })
 		})
 	}
 }
@@ -131,7 +132,7 @@ func TestDrainingTwoAtOnceLosesNothing(t *testing.T) {
 		}
 	}
 	want := 2 * (len(ids) + len(l.users))
-	eventually(t, converge, fmt.Sprintf("the three nodes left hold %d sessions", want), func() bool { return sessionsHeld(t, c, 0) == want })
+	testutil.Eventually(t, converge, fmt.Sprintf("the three nodes left hold %d sessions", want), func() bool { return sessionsHeld(t, c, 0) == want })
 }
 
 // HandOff is Drain without the stop: the node holds nothing the others

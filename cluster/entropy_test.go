@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -70,7 +71,7 @@ func TestSplitBrainConvergesAndCountsConflicts(t *testing.T) {
 
 	c.Heal()
 	c.WaitReplicated(converge)
-	eventually(t, converge, "every replica agrees", func() bool {
+	testutil.Eventually(t, converge, "every replica agrees", func() bool {
 		for _, i := range c.Alive() {
 			for id, side := range want {
 				if got := sideOf(t, c.Store(i), id); got != side {
@@ -91,7 +92,7 @@ func TestSplitBrainConvergesAndCountsConflicts(t *testing.T) {
 	// point while the replicas converged: memberlist spreads node 0's
 	// stale "dead" verdicts after the heal, so the majority side briefly
 	// splits as well).
-	eventually(t, converge, fmt.Sprintf("the %d conflicts are counted", conflicts), func() bool {
+	testutil.Eventually(t, converge, fmt.Sprintf("the %d conflicts are counted", conflicts), func() bool {
 		return int(c.Store(0).Status(ctx).Conflicts) >= conflicts
 	})
 	if got := int(c.Store(0).Status(ctx).Conflicts); got > 2*conflicts {
@@ -142,7 +143,7 @@ func TestAntiEntropyRepairsALostCopy(t *testing.T) {
 	c.Heal()
 	c.WaitConverged(converge)
 	c.BlockPeer(backup, 0) // the backup now serves from its own copy
-	eventually(t, converge, "the backup's copy is repaired", func() bool {
+	testutil.Eventually(t, converge, "the backup's copy is repaired", func() bool {
 		return sideOf(t, c.Store(backup), id) == "second"
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -98,11 +99,11 @@ func TestKillOneOfThreeWhileWritersRun(t *testing.T) {
 					w.run(t, c, i, stop)
 				}()
 			}
-			eventually(t, converge, "writers make progress", func() bool { return writers[0].acked.Load() > 20 })
+			testutil.Eventually(t, converge, "writers make progress", func() bool { return writers[0].acked.Load() > 20 })
 			c.Kill(victim)
 			before := writers[0].acked.Load()
 			c.WaitConverged(converge)
-			eventually(t, converge, "writers make progress after the kill", func() bool { return writers[0].acked.Load() > before+20 })
+			testutil.Eventually(t, converge, "writers make progress after the kill", func() bool { return writers[0].acked.Load() > before+20 })
 			close(stop)
 			wg.Wait()
 			for _, w := range writers {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -82,7 +83,7 @@ func TestStatus(t *testing.T) {
 	// Counts come from each member's last full scan (its anti-entropy
 	// round), so wait for one that saw every write.
 	written := time.Now()
-	eventually(t, converge, "every member counts after the writes", func() bool {
+	testutil.Eventually(t, converge, "every member counts after the writes", func() bool {
 		for _, m := range c.Store(0).Status(context.Background()).Members {
 			if m.CountedAt.Before(written) {
 				return false

@@ -51,7 +51,6 @@ func value(t *testing.T, st session.Store, id, key string) (int, bool) {
 	return n, true
 }
 
-// eventually polls cond until it holds or timeout passes.
 // waitTable waits, without polling, until cond holds for s's table, and
 // fails the test after timeout.
 func waitTable(t testing.TB, s *cluster.Store, timeout time.Duration, what string, cond func(*cluster.Table) bool) {
@@ -67,17 +66,6 @@ func waitTable(t testing.TB, s *cluster.Store, timeout time.Duration, what strin
 		case <-expired:
 			t.Fatalf("after %v: %s", timeout, what)
 		}
-	}
-}
-
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 )
 
 // A fourth node joins three that hold sessions while users write: it
@@ -29,7 +30,7 @@ func TestJoinUnderWritersLosesNothing(t *testing.T) {
 		t.Fatal("the new node holds no sessions after joining")
 	}
 	total := len(ids) + len(l.users)
-	eventually(t, converge, "every session is on exactly 2 nodes", func() bool { return sessionsHeld(t, c, 0) == 2*total })
+	testutil.Eventually(t, converge, "every session is on exactly 2 nodes", func() bool { return sessionsHeld(t, c, 0) == 2*total })
 	for i, id := range ids {
 		if n, ok := value(t, c.Store(d), id, "n"); !ok || n != i {
 			t.Fatalf("the new node reads session %d as n=%d found=%v", i, n, ok)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -50,7 +51,7 @@ func TestRenewAcrossPartitionsKeepsRacingPatches(t *testing.T) {
 			}
 		}()
 		// Vary where the renew lands among the patches.
-		eventually(t, converge, "patches of the old ID land", func() bool { return acked.Load() >= int64(round*3) })
+		testutil.Eventually(t, converge, "patches of the old ID land", func() bool { return acked.Load() >= int64(round*3) })
 		p := set(map[string]any{"renewed": true})
 		p.NewID = fresh
 		if tok, err := c.Store(2).Save(context.Background(), old, p); err != nil || tok != fresh {
@@ -116,7 +117,7 @@ func TestUnreachableBackupGetsHintedCopy(t *testing.T) {
 		t.Fatalf("spare node %d holds %d hinted copies; want 1", spare, hinted(st, c.Store(spare).Name()))
 	}
 	c.Heal()
-	eventually(t, converge, "the hinted copy is handed back", func() bool {
+	testutil.Eventually(t, converge, "the hinted copy is handed back", func() bool {
 		return hinted(c.Store(spare).Status(context.Background()), c.Store(spare).Name()) == 0
 	})
 	// Now the backup holds it: with primary and spare cut off, it serves.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -147,7 +148,7 @@ func (l *load) progress() int64 {
 func (l *load) advance(more int64) {
 	l.t.Helper()
 	start := l.progress()
-	eventually(l.t, 20*time.Second, fmt.Sprintf("users acknowledge %d more saves", more), func() bool { return l.progress() >= start+more })
+	testutil.Eventually(l.t, converge, fmt.Sprintf("users acknowledge %d more saves", more), func() bool { return l.progress() >= start+more })
 }
 
 func (l *load) halt() {
@@ -245,7 +246,7 @@ func freshStatus(t testing.TB, c *clustertest.Cluster, i int) cluster.Status {
 	t.Helper()
 	since := time.Now()
 	var st cluster.Status
-	eventually(t, converge, "every member counts its sessions", func() bool {
+	testutil.Eventually(t, converge, "every member counts its sessions", func() bool {
 		st = c.Store(i).Status(context.Background())
 		for _, m := range st.Members {
 			if m.Error != "" || m.CountedAt.Before(since) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 )
 
 // A node that finds a gap in its heartbeat longer than failure detection
@@ -69,7 +70,7 @@ func TestIsolatedNodeServesNothingStaleAfterHeal(t *testing.T) {
 		id = create(t, c.Store(0), map[string]any{"side": "before"})
 	}
 	c.Partition([]int{0}, []int{1, 2})
-	eventually(t, converge, "the others declare node 0 dead", func() bool {
+	testutil.Eventually(t, converge, "the others declare node 0 dead", func() bool {
 		_, in1 := c.Store(1).Table().Member(c.Store(0).Name())
 		_, in2 := c.Store(2).Table().Member(c.Store(0).Name())
 		return !in1 && !in2
@@ -117,7 +118,7 @@ func TestCutOffNodeLosesNoWrites(t *testing.T) {
 	l.advance(100)
 	l.remove(2) // the balancer is on the network too: it cannot reach node 2 either
 	c.Partition([]int{0, 1}, []int{2})
-	eventually(t, converge, "the others declare node 2 dead", func() bool {
+	testutil.Eventually(t, converge, "the others declare node 2 dead", func() bool {
 		_, in0 := c.Store(0).Table().Member(c.Store(2).Name())
 		_, in1 := c.Store(1).Table().Member(c.Store(2).Name())
 		return !in0 && !in1

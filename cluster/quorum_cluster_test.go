@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -38,7 +39,7 @@ func TestQuorumRefusesWritesOnTheMinoritySide(t *testing.T) {
 	}
 
 	c.Partition([]int{0}, []int{1, 2})
-	eventually(t, converge, "each side sees only itself", func() bool {
+	testutil.Eventually(t, converge, "each side sees only itself", func() bool {
 		return len(c.Store(0).Table().Members()) == 1 &&
 			len(c.Store(1).Table().Members()) == 2 && len(c.Store(2).Table().Members()) == 2
 	})
@@ -115,7 +116,7 @@ func TestQuorumCountsJoinsAtOnce(t *testing.T) {
 		}
 	}
 	c.Partition([]int{0}, []int{1, 2})
-	eventually(t, converge, "node 0 loses its quorum and readiness", func() bool {
+	testutil.Eventually(t, converge, "node 0 loses its quorum and readiness", func() bool {
 		return !c.Store(0).Ready() && c.Store(1).Ready() && c.Store(2).Ready()
 	})
 }

@@ -15,33 +15,17 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 )
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef")
-
-// lockedBuffer collects log output from many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // testServer runs a Server whose handler counts and echoes requests.
 type testServer struct {
 	*Server
 	served atomic.Int32
-	logs   lockedBuffer
+	logs   testutil.Buffer
 }
 
 func newTestServer(t *testing.T, cfg Config) *testServer {
@@ -292,7 +276,7 @@ func TestSealerDirections(t *testing.T) {
 }
 
 func TestLimitedLog(t *testing.T) {
-	var out lockedBuffer
+	var out testutil.Buffer
 	now := time.Unix(1000, 0)
 	l := newLimitedLog(slog.New(slog.NewTextHandler(&out, nil)), func() time.Time { return now })
 	l.period, l.burst = time.Second, 2
