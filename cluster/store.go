@@ -288,6 +288,13 @@ func (s *Store) LoadBinary(ctx context.Context, token string) ([]byte, bool, err
 	if !s.quorate() {
 		return nil, false, fmt.Errorf("cluster: load: %w", ErrNoQuorum)
 	}
+	if _, ok := s.home(token); ok {
+		data, found := s.engine.LoadBinary(token)
+		if !found || isTombstoneBinary(data) {
+			return nil, false, nil
+		}
+		return data, true, nil
+	}
 	v, err := s.loads.Do(token, func() (any, error) {
 		resp, err := s.route(ctx, opLoad, routed{id: token})
 		if err != nil {
@@ -330,7 +337,7 @@ func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string
 	case !s.quorate():
 		err = ErrNoQuorum
 	default:
-		_, err = s.route(ctx, opSave, routed{id: token, patch: p})
+		err = s.saveAnywhere(ctx, token, p)
 	}
 	if err != nil {
 		return "", fmt.Errorf("cluster: save: %w", err)
@@ -339,6 +346,38 @@ func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string
 		return p.NewID, nil
 	}
 	return token, nil
+}
+
+// saveAnywhere applies p here when this node is the session's home (see
+// home), and routes it to the session's primary otherwise.
+func (s *Store) saveAnywhere(ctx context.Context, token string, p session.Patch) error {
+	id := token
+	if id == "" {
+		id = p.NewID
+	}
+	part, ok := s.home(id)
+	if !ok {
+		_, err := s.route(ctx, opSave, routed{id: token, patch: p})
+		return err
+	}
+	s.serving.enter() // Drain waits for it, as for a routed request
+	defer s.serving.exit()
+	if s.closed.Load() {
+		return session.ErrClosed
+	}
+	return s.save(ctx, part, token, p)
+}
+
+// home reports whether this node serves a request for session id without
+// routing it (and in which partition id is): it is the authority of the
+// partition (its primary, holding it, not isolated) and checks no pause.
+// Behind a sticky balancer most requests are at home (see NewID); what
+// serve does beyond this (redirects, failover, sources) is for the others.
+func (s *Store) home(id string) (int, bool) {
+	t := s.Table()
+	p := t.Partition(id)
+	s.checkPause()
+	return p, !s.checkPending() && s.authority(t, p)
 }
 
 // quorate reports whether writes are allowed: always, unless

@@ -40,6 +40,7 @@ type options struct {
 	Out         string // the JSON file
 	Profile     string // the CPU profile of w0 during ProfileCase's counter run; "" = none
 	ProfileCase string // the case -profile records; default shared-rr
+	ProfileLoad string // the workload -profile records; default counter
 	Demo        string // a prebuilt demo binary; "" = go build ./cmd/demo
 	Keep        bool   // keep the temporary directory (logs, configs, cookies)
 	Table       string // print the table of this JSON file and run nothing
@@ -65,8 +66,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&workloads, "workloads", "counter,read", "workloads to run: counter (GET / only), read (9 GET /peek : 1 GET /)")
 	fs.IntVar(&o.Repeat, "repeat", 1, "run every case this many times, interleaved; the table shows medians")
 	fs.StringVar(&o.Out, "out", filepath.Join(os.TempDir(), "sessionmesh-bench.json"), "write the results here as JSON")
-	fs.StringVar(&o.Profile, "profile", "", "write a CPU profile of worker w0 during the first counter run of -profile-case to this file (and its top to FILE.txt)")
+	fs.StringVar(&o.Profile, "profile", "", "write a CPU profile of worker w0 during the first run of -profile-case and -profile-workload to this file (and its top to FILE.txt)")
 	fs.StringVar(&o.ProfileCase, "profile-case", "shared-rr", "the case -profile records (one with a worker w0 serving pprof)")
+	fs.StringVar(&o.ProfileLoad, "profile-workload", "counter", "the workload -profile records")
 	fs.StringVar(&o.Demo, "demo", "", "run this demo binary instead of building ./cmd/demo")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory with every process's log")
 	fs.StringVar(&o.Table, "table", "", "print the table of an earlier run from its -out file, and run nothing")

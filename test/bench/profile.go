@@ -10,17 +10,14 @@ import (
 	"time"
 )
 
-// profileWorkload is the workload -profile records, in -profile-case
-// (by default the shared memory store behind round-robin, where most loads
-// and saves cross to another worker).
-const (
-	profileWorkload = "counter"
-	maxProfile      = 10 * time.Second
-)
+// maxProfile bounds the CPU profile -profile takes (by default of the
+// shared memory store behind round-robin, where most loads and saves cross
+// to another worker, in the counter workload).
+const maxProfile = 10 * time.Second
 
 // wantsProfile reports whether the run of c and w is the one to profile.
 func (b *bench) wantsProfile(c benchCase, w workload) bool {
-	return b.opts.Profile != "" && !b.profiled && c.Name == b.opts.ProfileCase && w.Name == profileWorkload
+	return b.opts.Profile != "" && !b.profiled && c.Name == b.opts.ProfileCase && w.Name == b.opts.ProfileLoad
 }
 
 // startProfile fetches a CPU profile of d (at most maxProfile) from the
