@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -55,9 +56,9 @@ func BenchmarkStore(b *testing.B) {
 }
 
 // BenchmarkStoreParallel is BenchmarkStore with many callers at once, as a
-// worker under load has: ns/op is the CPU both nodes spend per operation
-// (they share the process) when calls overlap, so frames share system
-// calls. Sessions are spread over 1000 IDs whose primary is node 0
+// worker under load has; cpu-ns/op is the CPU both nodes spend per
+// operation (they share the process) when calls overlap, so frames share
+// system calls. Sessions are spread over 1000 IDs whose primary is node 0
 // (local) or node 1 (remote).
 func BenchmarkStoreParallel(b *testing.B) {
 	c := clustertest.New(b, 2)
@@ -86,6 +87,7 @@ func BenchmarkStoreParallel(b *testing.B) {
 		b.Run("Load/"+where, func(b *testing.B) {
 			var n atomic.Int64
 			b.SetParallelism(8)
+			defer reportCPU(b, testutil.CPUTime())
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, found, err := st.Load(ctx, ids[n.Add(1)%int64(len(ids))]); !found || err != nil {
@@ -99,6 +101,7 @@ func BenchmarkStoreParallel(b *testing.B) {
 			var n atomic.Int64
 			b.SetParallelism(8)
 			p := set(map[string]any{"counter": 2})
+			defer reportCPU(b, testutil.CPUTime())
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, err := st.Save(ctx, ids[n.Add(1)%int64(len(ids))], p); err != nil {
@@ -109,4 +112,9 @@ func BenchmarkStoreParallel(b *testing.B) {
 			})
 		})
 	}
+}
+
+// reportCPU reports the process's CPU time since start per operation.
+func reportCPU(b *testing.B, start int64) {
+	b.ReportMetric(float64(testutil.CPUTime()-start)/float64(b.N), "cpu-ns/op")
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/httpmw"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -72,7 +73,7 @@ func BenchmarkCounter(b *testing.B) {
 			h := handlers(b)[name]
 			cookie := firstCookie(b, h)
 			b.ReportAllocs()
-			cpu, n := cpuTime(), 0
+			cpu, n := testutil.CPUTime(), 0
 			for ; b.Loop(); n++ {
 				req := httptest.NewRequest("GET", "/", nil)
 				req.Header.Set("Cookie", cookie)
@@ -82,7 +83,7 @@ func BenchmarkCounter(b *testing.B) {
 					b.Fatalf("status %d: %s", rec.Code, rec.Body)
 				}
 			}
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(n), "cpu-ns/op")
+			b.ReportMetric(float64(testutil.CPUTime()-cpu)/float64(n), "cpu-ns/op")
 		})
 	}
 }
@@ -100,14 +101,14 @@ func BenchmarkCounterLoopback(b *testing.B) {
 			defer tr.CloseIdleConnections()
 			client := &http.Client{Transport: tr}
 			b.ReportAllocs()
-			cpu := cpuTime()
+			cpu := testutil.CPUTime()
 			b.RunParallel(func(pb *testing.PB) {
 				cookie := ""
 				for n := 1; pb.Next(); n++ {
 					cookie = loopbackGet(b, client, srv.URL, cookie, n)
 				}
 			})
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(testutil.CPUTime()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
