@@ -27,6 +27,7 @@ type Server struct {
 	cfg    Config
 	h      Handler
 	log    *limitedLog
+	work   chan job        // unbuffered: a send succeeds only when a handler goroutine is idle
 	ctx    context.Context // ends on Close; parent of every handler's ctx
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the accept loop, connections, handlers
@@ -49,7 +50,7 @@ func NewServer(ln net.Listener, cfg Config, h Handler) (*Server, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	s := &Server{ln: ln, cfg: cfg, h: h, conns: make(map[*serverConn]struct{})}
+	s := &Server{ln: ln, cfg: cfg, h: h, conns: make(map[*serverConn]struct{}), work: make(chan job)}
 	s.log = newLimitedLog(cfg.Logger, time.Now)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
@@ -209,13 +210,48 @@ func (sc *serverConn) readLoop() error {
 		case <-sc.ctx.Done():
 			return sc.ctx.Err()
 		}
-		sc.s.wg.Add(1)
-		go sc.handle(f)
+		select {
+		case sc.s.work <- job{sc, f}: // a handler goroutine was idle
+		default:
+			sc.s.wg.Add(1)
+			go sc.s.handler(job{sc, f})
+		}
+	}
+}
+
+// handlerIdle is how long a handler goroutine waits for the next request
+// (of any connection) before it exits. A handler's call path is deep, so
+// a fresh goroutine grows, and copies, its stack on nearly every request;
+// one that is reused has done so already. With a node replicating every
+// write that copying was a tenth of its CPU.
+const handlerIdle = time.Second
+
+// job is a request for a handler goroutine.
+type job struct {
+	sc *serverConn
+	f  frame
+}
+
+// handler serves j, then the requests idle handlers are handed (work),
+// until none comes for handlerIdle or the Server closes.
+func (s *Server) handler(j job) {
+	defer s.wg.Done()
+	idle := time.NewTimer(handlerIdle)
+	defer idle.Stop()
+	for {
+		j.sc.handle(j.f)
+		idle.Reset(handlerIdle)
+		select {
+		case j = <-s.work:
+		case <-idle.C:
+			return
+		case <-s.ctx.Done():
+			return
+		}
 	}
 }
 
 func (sc *serverConn) handle(req frame) {
-	defer sc.s.wg.Done()
 	defer func() { <-sc.sem }()
 	resp := sc.s.respond(sc.ctx, req)
 	if err := sc.l.w.write(&resp); err != nil {
