@@ -16,7 +16,8 @@ import (
 func TestCrashReReplicatesEverySession(t *testing.T) {
 	scenario(t)
 	c := clustertest.New(t, 3, patient(), clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
-		cfg.PullPartitions = 256 // several rounds, so the gauge is seen above 0
+		cfg.PullPartitions = 256  // several rounds, so the gauge is seen above 0
+		cfg.AvailableFirst = true // so that each survivor serves alone at the end: that shows it holds every session
 	}))
 	c.WaitConverged(converge)
 	ids := createMany(t, c, 10000)

@@ -112,9 +112,11 @@
 // every partition shared with a member that reappeared pull it again.
 // Copies are resolved by version (equal versions by the later write), so
 // replicas converge; conflicting copies (both sides wrote) are counted in
-// Conflicts and logged. By default both sides of a split serve; with
-// Config.Quorum a node that sees no majority of the last stable
-// membership is not ready and refuses reads and writes with ErrNoQuorum.
+// Conflicts and logged. By default a node that sees no majority of the
+// last stable membership is not ready and refuses reads and writes with
+// ErrNoQuorum, so the minority side of a split serves nothing and no
+// acknowledged write is lost; Config.AvailableFirst lets both sides serve
+// instead, and loses the writes of one side to the sessions both wrote.
 //
 // # Wiring it into a server
 //
@@ -122,7 +124,7 @@
 // type assertion:
 //
 //	type lifecycle interface {
-//		Ready() bool                       // readiness: false while starting, draining, or (Quorum) in a minority
+//		Ready() bool                       // readiness: false while starting, draining, or in a minority
 //		HandOff(ctx context.Context) error // draining: sessions to the new owners; still routes requests
 //		Drain(ctx context.Context) error   // HandOff, then stop
 //		Close() error                      // Drain bounded by Config.DrainTimeout

@@ -26,6 +26,7 @@ func TestSplitBrainConvergesAndCountsConflicts(t *testing.T) {
 	// Patient timers: a node wrongly declared dead on a loaded machine
 	// would add a split of its own, and conflicts the test cannot predict.
 	c := clustertest.New(t, 3, patient(), clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
+		cfg.AvailableFirst = true // both sides of the split write: the available-first mode
 		cfg.AntiEntropyInterval = 500 * time.Millisecond
 	}))
 	c.WaitConverged(converge)

@@ -30,7 +30,7 @@ var (
 	// ErrBadMessage is returned for a peer message that does not decode.
 	ErrBadMessage = errors.New("cluster: malformed peer message")
 
-	// ErrNoQuorum is returned for a read or a write while Config.Quorum
+	// ErrNoQuorum is returned for a read or a write while the quorum guard
 	// is on and this node sees no more than half of the last stable
 	// membership: it may be on the minority side of a split, where a
 	// write could conflict with the majority's and a read be stale.

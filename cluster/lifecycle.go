@@ -10,7 +10,7 @@ import (
 
 // Ready reports whether this node is serving: it has joined, pulled the
 // partitions it owns and told the others, it is neither draining nor
-// closed, and, with Config.Quorum, it sees a majority of the last stable
+// closed, and (unless Config.AvailableFirst) it sees a majority of the last stable
 // membership. A load balancer's readiness check (the demo's /readyz)
 // should answer with it. Until a node is ready it owns no partitions;
 // requests it receives are routed to the nodes that do.

@@ -95,7 +95,8 @@ func TestDeleteSurvivesPrimaryDeath(t *testing.T) {
 // copies, and the copy goes to the backup once it answers again.
 func TestUnreachableBackupGetsHintedCopy(t *testing.T) {
 	scenario(t)
-	c := clustertest.New(t, 3)
+	// AvailableFirst: the backup serves alone at the end, which shows it holds the copy.
+	c := clustertest.New(t, 3, availableFirst())
 	c.WaitConverged(converge)
 	var id string
 	var own []int

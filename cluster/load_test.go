@@ -263,6 +263,12 @@ func freshStatus(t testing.TB, c *clustertest.Cluster, i int) cluster.Status {
 // call timeouts and slow failure detection, so a stall makes requests
 // slow instead of failing them over. Tests that demand zero failed
 // requests use it; tests of failures keep the fast local timers.
+// availableFirst turns the quorum guard off, for the tests that read
+// what a node holds by letting it serve alone.
+func availableFirst() clustertest.Option {
+	return clustertest.WithConfig(func(_ int, cfg *cluster.Config) { cfg.AvailableFirst = true })
+}
+
 func patient() clustertest.Option {
 	return clustertest.WithConfig(func(_ int, cfg *cluster.Config) { patientConfig(cfg) })
 }

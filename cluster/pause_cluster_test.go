@@ -63,7 +63,7 @@ func TestPausedNodeResyncsOnlyIfItWasLost(t *testing.T) {
 // whenever it reports ready after the heal it reads the newest copy.
 func TestIsolatedNodeServesNothingStaleAfterHeal(t *testing.T) {
 	scenario(t)
-	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) { cfg.Quorum = true }))
+	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) {}))
 	c.WaitConverged(converge)
 	var id string
 	for id == "" || c.Owners(0, id)[0] != 0 {
@@ -111,7 +111,6 @@ func TestCutOffNodeLosesNoWrites(t *testing.T) {
 	scenario(t)
 	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
 		patientConfig(cfg) // no false deaths between the two that stay connected
-		cfg.Quorum = true
 	}))
 	c.WaitConverged(converge)
 	l := startLoad(t, c, 12, false)

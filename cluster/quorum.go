@@ -2,7 +2,7 @@ package cluster
 
 import "time"
 
-// The split-brain guard (Config.Quorum). A node cannot tell a crashed
+// The split-brain guard (on unless Config.AvailableFirst). A node cannot tell a crashed
 // member from one behind a network split, so it counts against the last
 // membership that was stable: the member set becomes stable once it has
 // not changed for StableAfter and still holds a majority of the previous
@@ -14,6 +14,15 @@ import "time"
 // that join are added to it at once: a larger set only asks for a larger
 // majority, and a node that just joined (its stable set was itself) must
 // not count itself a majority when a split cuts it off before StableAfter.
+//
+// A split into two equal halves (two workers, four, ...) would leave no
+// side a majority; there the half that holds the stable set's first
+// member by name has quorum. Every node computes the same first member
+// from the same stable set, so exactly one half serves. With two workers
+// that means: either one can be cut off from the other without a lost
+// write; a crash of the second by name leaves the first serving, a crash
+// of the first stops the second until a worker comes back (a restarted
+// worker is a new member, counted at once).
 
 // stableSet is the last stable membership and when the member set last
 // changed: the quorum guard's whole state, and a pure rule (membership
@@ -38,16 +47,21 @@ func (q *stableSet) left(name string) { delete(q.names, name) }
 func (q *stableSet) changed(now time.Time) { q.since = now }
 
 // quorate reports whether members, the current members, include more
-// than half of the stable set. Once the member set has not changed for
-// after and holds such a majority, it becomes the stable set.
+// than half of the stable set, or exactly half with its first member by
+// name (see above). Once the member set has not changed for after and
+// holds such a majority, it becomes the stable set.
 func (q *stableSet) quorate(members map[string]Member, now time.Time, after time.Duration) bool {
-	seen := 0
+	seen, first := 0, ""
 	for name := range q.names {
 		if _, ok := members[name]; ok {
 			seen++
 		}
+		if first == "" || name < first {
+			first = name
+		}
 	}
-	if 2*seen <= len(q.names) {
+	_, tie := members[first]
+	if 2*seen < len(q.names) || 2*seen == len(q.names) && !tie {
 		return false
 	}
 	if now.Sub(q.since) >= after {

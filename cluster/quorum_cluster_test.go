@@ -25,7 +25,7 @@ func TestQuorumRefusesWritesOnTheMinoritySide(t *testing.T) {
 	scenario(t)
 	clk := &skewClock{}
 	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
-		cfg.Quorum, cfg.Now = true, clk.Now
+		cfg.Now = clk.Now
 	}))
 	c.WaitConverged(converge)
 	ctx := context.Background()
@@ -107,7 +107,7 @@ func (c *skewClock) Advance(d time.Duration) {
 func TestQuorumCountsJoinsAtOnce(t *testing.T) {
 	scenario(t)
 	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
-		cfg.Quorum, cfg.StableAfter = true, time.Hour
+		cfg.StableAfter = time.Hour
 	}))
 	c.WaitConverged(converge)
 	for i := range 3 {

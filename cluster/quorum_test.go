@@ -26,8 +26,20 @@ func TestStableSet(t *testing.T) {
 			{at: 0, joined: "c", members: []string{"a", "b", "c"}, quorate: true, stable: 3},
 			{at: 20 * time.Second, members: []string{"a", "b"}, quorate: true, stable: 3}, // c crashed just now
 			{at: 31 * time.Second, members: []string{"a", "b"}, quorate: true, stable: 2}, // stable for 11 s: adopted
-			{at: 40 * time.Second, members: []string{"a"}, quorate: false, stable: 2},     // 1 of 2
-			{at: 90 * time.Second, members: []string{"a"}, quorate: false, stable: 2},     // a minority never adopts itself
+			{at: 40 * time.Second, members: []string{"b"}, quorate: false, stable: 2},     // 1 of 2, without the first by name
+			{at: 90 * time.Second, members: []string{"b"}, quorate: false, stable: 2},     // a minority never adopts itself
+		}},
+		{"two workers: the second crashes, the first serves on", []step{
+			{at: 0, joined: "b", members: []string{"a", "b"}, quorate: true, stable: 2},
+			{at: 20 * time.Second, members: []string{"a"}, quorate: true, stable: 2}, // half, with the first by name
+			{at: 31 * time.Second, members: []string{"a"}, quorate: true, stable: 1}, // and adopted once stable
+			{at: 40 * time.Second, joined: "b2", members: []string{"a", "b2"}, quorate: true, stable: 2},
+		}},
+		{"two workers: the first crashes, the second waits for a worker to come back", []step{
+			{at: 0, joined: "b", members: []string{"a", "b"}, quorate: true, stable: 2},
+			{at: 20 * time.Second, members: []string{"b"}, quorate: false, stable: 2},
+			{at: time.Hour, members: []string{"b"}, quorate: false, stable: 2},
+			{at: time.Hour + time.Second, joined: "a2", members: []string{"a2", "b"}, quorate: true, stable: 3}, // 2 of 3
 		}},
 		{"the minority side of a split", []step{
 			{at: 0, joined: "b", members: []string{"a", "b"}, quorate: true, stable: 2},
@@ -46,7 +58,14 @@ func TestStableSet(t *testing.T) {
 			{at: 0, joined: "b", members: []string{"a", "b"}, quorate: true, stable: 2},
 			{at: 1 * time.Second, joined: "c", members: []string{"a", "b", "c"}, quorate: true, stable: 3},
 			{at: 2 * time.Second, joined: "d", members: []string{"a", "b", "c", "d"}, quorate: true, stable: 4},
-			{at: 3 * time.Second, members: []string{"a", "d"}, quorate: false, stable: 4}, // 2 of 4
+			{at: 3 * time.Second, members: []string{"c", "d"}, quorate: false, stable: 4}, // 2 of 4, without the first
+		}},
+		{"an even split: only the half with the first member by name serves", []step{
+			{at: 0, joined: "b", members: []string{"a", "b"}, quorate: true, stable: 2},
+			{at: 0, joined: "c", members: []string{"a", "b", "c"}, quorate: true, stable: 3},
+			{at: 0, joined: "d", members: []string{"a", "b", "c", "d"}, quorate: true, stable: 4},
+			{at: 20 * time.Second, members: []string{"a", "d"}, quorate: true, stable: 4},
+			{at: 20 * time.Second, members: []string{"b", "c"}, quorate: false, stable: 4},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

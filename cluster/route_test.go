@@ -261,7 +261,7 @@ func TestMissAfterSkippingSilentReplicasIsNotFinal(t *testing.T) {
 func TestCopyFoundWithoutEverySourceIsServedOnlyWithoutQuorum(t *testing.T) {
 	for _, quorum := range []bool{false, true} {
 		s := routeStore(t, &fakeCaller{reply: func(string) ([]byte, error) { return nil, peer.ErrUnavailable }})
-		s.cfg.Quorum = quorum
+		s.cfg.AvailableFirst = !quorum
 		var id string
 		for { // self ("b") the backup: served on failover, sources silent
 			id = session.NewID()

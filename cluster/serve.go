@@ -91,7 +91,8 @@ func (s *Store) admit(t *Table, p int, h header) error {
 // session wrongly reported gone is lost to its user. A copy found while
 // a source that was asked did not answer is served (available, possibly
 // stale: a backup cut off from the others still answers), unless
-// Config.Quorum asks for consistency first: then it is ErrUnavailable
+// the quorum guard puts consistency first (the default, unless
+// Config.AvailableFirst): then it is ErrUnavailable
 // too, as a stale read written back elsewhere loses the writes in
 // between. Replicas the sender found silent (skipped, see recover) do not
 // count there: every write they acknowledged is on this node too, so a
@@ -110,7 +111,7 @@ func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bo
 	switch {
 	case !ok && !complete:
 		return rec, false, fmt.Errorf("partition %d on %s: no copy here and the replicas did not all answer: %w", p, s.name, ErrUnavailable)
-	case !asked && s.cfg.Quorum:
+	case !asked && !s.cfg.AvailableFirst:
 		return rec, false, fmt.Errorf("partition %d on %s: the replicas did not all answer, and this copy may be stale: %w", p, s.name, ErrUnavailable)
 	}
 	return rec, ok, nil

@@ -320,7 +320,8 @@ type foundData struct {
 
 // Save implements session.Store. The patch is applied at the primary of
 // the session's partition and acknowledged after N copies hold it. With
-// Config.Quorum, a node without quorum refuses with ErrNoQuorum.
+// the quorum guard (unless Config.AvailableFirst), a node without quorum
+// refuses with ErrNoQuorum.
 func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string, error) {
 	s.calls.enter()
 	defer s.calls.exit()
@@ -380,10 +381,17 @@ func (s *Store) home(id string) (int, bool) {
 	return p, !s.checkPending() && s.authority(t, p)
 }
 
-// quorate reports whether writes are allowed: always, unless
-// Config.Quorum is on and this node sees no majority (quorum.go).
+// Quorate reports whether this node sees a majority of the last stable
+// membership (see quorum.go), the quorum guard's condition for serving;
+// with Config.AvailableFirst it is always true. A node that is not
+// quorate is not Ready either.
+func (s *Store) Quorate() bool { return s.quorate() }
+
+// quorate reports whether reads and writes are allowed: with
+// Config.AvailableFirst always, else when this node sees a majority of
+// the last stable membership (quorum.go).
 func (s *Store) quorate() bool {
-	return !s.cfg.Quorum || s.members.quorate()
+	return s.cfg.AvailableFirst || s.members.quorate()
 }
 
 // patchSize is a lower bound of the size the patch adds to a record.

@@ -187,13 +187,17 @@ type ClusterConfig struct {
 	// are loopback. SESSIONS_CLUSTER_SECRET.
 	Secret string `yaml:"secret" json:"secret"`
 
-	// Quorum turns on the split-brain guard (cluster.Config.Quorum): a
-	// worker that sees no more than half of the last stable membership
-	// refuses writes and reports not ready, so a balancer stops sending
-	// it requests until it is back in the majority. Turn it on with three
-	// or more workers; with two, a crash of either stops the other.
-	// Default false. SESSIONS_CLUSTER_QUORUM.
-	Quorum bool `yaml:"quorum" json:"quorum"`
+	// Quorum is the split-brain guard: a worker that sees no majority of
+	// the last stable membership refuses reads and writes (503) and
+	// reports not ready, so a balancer stops sending it requests until it
+	// is back in the majority, and no acknowledged write is lost when the
+	// network splits. With two workers, the first by name keeps serving
+	// alone; a crash of the first stops the second until a worker is back.
+	// false chooses availability (cluster.Config.AvailableFirst): both
+	// sides of a split serve, and the writes one side made to sessions
+	// the other side also wrote are lost. Default true.
+	// SESSIONS_CLUSTER_QUORUM.
+	Quorum *bool `yaml:"quorum" json:"quorum"`
 }
 
 // DefaultConfig returns the defaults: a memory store, cookie "sid", two weeks

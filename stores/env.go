@@ -41,7 +41,7 @@ var envVars = []envVar{
 	{"SESSIONS_CLUSTER_JOIN", list(func(c *Config) *[]string { return &c.cluster().Join })},
 	{"SESSIONS_CLUSTER_REPLICAS", integer(func(c *Config) *int { return &c.cluster().Replicas })},
 	{"SESSIONS_CLUSTER_SECRET", str(func(c *Config) *string { return &c.cluster().Secret })},
-	{"SESSIONS_CLUSTER_QUORUM", boolean(func(c *Config) *bool { return &c.cluster().Quorum })},
+	{"SESSIONS_CLUSTER_QUORUM", optionalBool(func(c *Config) **bool { return &c.cluster().Quorum })},
 }
 
 // EnvVars returns the names of the variables ApplyEnv reads.
@@ -123,6 +123,18 @@ func integer(field func(*Config) *int) func(*Config, string) error {
 			return fmt.Errorf("want an integer")
 		}
 		*field(c) = n
+		return nil
+	}
+}
+
+// optionalBool sets a field whose nil means its default.
+func optionalBool(field func(*Config) **bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false")
+		}
+		*field(c) = &b
 		return nil
 	}
 }

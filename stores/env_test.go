@@ -48,7 +48,7 @@ func TestApplyEnv(t *testing.T) {
 		}},
 		{"cluster variables create the block", map[string]string{"SESSIONS_CLUSTER_JOIN": "worker1,worker2", "SESSIONS_CLUSTER_REPLICAS": "3", "SESSIONS_CLUSTER_QUORUM": "true"},
 			func(c stores.Config) bool {
-				return c.Cluster != nil && reflect.DeepEqual(c.Cluster.Join, []string{"worker1", "worker2"}) && c.Cluster.Replicas == 3 && c.Cluster.Quorum
+				return c.Cluster != nil && reflect.DeepEqual(c.Cluster.Join, []string{"worker1", "worker2"}) && c.Cluster.Replicas == 3 && c.Cluster.Quorum != nil && *c.Cluster.Quorum
 			}},
 		{"empty variables are unset", map[string]string{"SESSIONS_STORE": "", "SESSIONS_CLUSTER_JOIN": " "}, func(c stores.Config) bool {
 			return c.Store == "memory" && c.Cluster == nil

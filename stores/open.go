@@ -131,7 +131,7 @@ func (c *ClusterConfig) node(secret []byte, logger *slog.Logger) cluster.Config 
 		cc = cluster.DefaultLocalConfig()
 	}
 	cc.Bind, cc.Advertise, cc.PeerBind, cc.Join, cc.Secret = c.BindAddr(), c.Advertise, c.PeerBind, c.Join, secret
-	cc.Quorum = c.Quorum
+	cc.AvailableFirst = c.Quorum != nil && !*c.Quorum
 	if c.Replicas != 0 {
 		cc.Replicas = c.Replicas
 	}

@@ -316,11 +316,13 @@ func (c *Cluster) Delay(from, to int, d time.Duration) {
 
 // Converged reports whether every live node's table holds exactly the live
 // nodes it is not cut from, and every live node is ready and holds every
-// partition it owns (cluster.Store.Syncing is 0).
+// partition it owns (cluster.Store.Syncing is 0), but for the nodes the
+// quorum guard keeps from serving (cluster.Store.Quorate is false: the
+// minority of a split), which are converged once their tables are.
 func (c *Cluster) Converged() bool {
 	alive := c.Alive()
 	for _, i := range alive {
-		if s := c.Store(i); !s.Ready() || s.Syncing() > 0 {
+		if s := c.Store(i); s.Quorate() && (!s.Ready() || s.Syncing() > 0) {
 			return false
 		}
 		want := []string{}
