@@ -66,12 +66,22 @@ type Config struct {
 	// Secret is the cluster secret, at least 16 bytes. Two keys are
 	// derived from it: one encrypts and authenticates gossip (memberlist's
 	// keyring, with GossipVerifyIncoming/Outgoing), the other authenticates
-	// peer connections. Required unless every address is loopback.
+	// and encrypts peer traffic (AES-256-GCM, a key per connection and
+	// direction; no forward secrecy: whoever records the traffic and later
+	// learns the secret can read it). Required, unless Insecure.
 	Secret []byte
 
-	// TLS, when set, wraps peer connections in TLS (it must hold both a
-	// certificate and the CAs to verify peers). Default nil: peer frames
-	// are authenticated with the secret but not encrypted.
+	// Insecure lets a node without a Secret run, on loopback addresses
+	// only: its gossip and peer traffic are then neither authenticated nor
+	// encrypted, so any local process (any container sharing the network
+	// namespace) can read and forge every session. For tests and a demo on
+	// one machine; New logs a warning. Default false.
+	Insecure bool
+
+	// TLS, when set, wraps peer connections in TLS as well (it must hold
+	// both a certificate and the CAs to verify peers), for forward
+	// secrecy. Default nil: peer traffic is authenticated and encrypted
+	// with keys derived from the Secret only.
 	TLS *tls.Config
 
 	// RejoinInterval is how often the seeds that are not members are
@@ -268,9 +278,9 @@ const minSecret = 16
 
 // Validate reports the first field of c that is out of range as a
 // *FieldError naming it and what is allowed. Zero values are allowed: they
-// mean defaults. With the defaults applied, a node that would listen on or
-// advertise a non-loopback address needs a Secret (ErrNoSecret): New
-// refuses the same Configs Validate does.
+// mean defaults. A node needs a Secret (ErrNoSecret), unless Insecure and,
+// with the defaults applied, it listens on and advertises loopback
+// addresses only: New refuses the same Configs Validate does.
 func (c *Config) Validate() error {
 	if err := c.validateAddrs(); err != nil {
 		return err
@@ -339,9 +349,9 @@ func validSeed(seed string) bool {
 	return seed != "" && !strings.ContainsAny(seed, " /,")
 }
 
-// requireSecret refuses a node that is reachable from other machines but
-// has no secret. c must have its defaults applied (a zero Bind means
-// 0.0.0.0, which is not loopback); Validate applies them.
+// requireSecret refuses a node without a secret, unless it is Insecure
+// and reachable on loopback only. c must have its defaults applied (a zero
+// Bind means 0.0.0.0, which is not loopback); Validate applies them.
 func (c *Config) requireSecret() error {
 	if len(c.Secret) > 0 {
 		return nil
@@ -352,6 +362,11 @@ func (c *Config) requireSecret() error {
 				"is required: this node listens on or advertises %q, which is not a loopback address, "+
 					"so anyone on the network could join and read the sessions; set at least %d random bytes", a, minSecret)}
 		}
+	}
+	if !c.Insecure {
+		return &FieldError{Field: "Secret", err: ErrNoSecret, Rule: fmt.Sprintf(
+			"is required: without one, any local process can join, read and forge every session; "+
+				"set at least %d random bytes (only a test on one machine may go without, with the insecure option)", minSecret)}
 	}
 	return nil
 }

@@ -11,9 +11,9 @@ import (
 var secret16 = []byte("0123456789abcdef")
 
 func TestDefaultConfigsAreValid(t *testing.T) {
-	withSecret := DefaultConfig()
-	withSecret.Secret = secret16
-	for name, c := range map[string]Config{"default with a secret": withSecret, "local": DefaultLocalConfig(), "zero with a secret": {Secret: secret16}} {
+	withSecret, local := DefaultConfig(), DefaultLocalConfig()
+	withSecret.Secret, local.Secret = secret16, secret16
+	for name, c := range map[string]Config{"default with a secret": withSecret, "local with a secret": local, "zero with a secret": {Secret: secret16}} {
 		if err := c.Validate(); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -60,16 +60,19 @@ func TestValidateRequiresASecretOffLoopback(t *testing.T) {
 		cfg  Config
 		ok   bool
 	}{
-		{"loopback bind", Config{Bind: "127.0.0.1:0"}, true},
-		{"every address loopback", Config{Bind: "127.0.0.1:0", PeerBind: "[::1]:0", Advertise: "localhost"}, true},
+		{"loopback with a secret", Config{Bind: "127.0.0.1:0", Secret: secret16}, true},
+		{"loopback, insecure", Config{Bind: "127.0.0.1:0", Insecure: true}, true},
+		{"every address loopback, insecure", Config{Bind: "127.0.0.1:0", PeerBind: "[::1]:0", Advertise: "localhost", Insecure: true}, true},
 		{"all interfaces with a secret", Config{Bind: "0.0.0.0:0", Secret: secret16}, true},
-		{"local defaults", DefaultLocalConfig(), true},
+		{"loopback without a secret", Config{Bind: "127.0.0.1:0"}, false},
+		{"local defaults without a secret", DefaultLocalConfig(), false},
 		{"all interfaces", Config{Bind: "0.0.0.0:7946"}, false},
+		{"all interfaces, insecure", Config{Bind: "0.0.0.0:7946", Insecure: true}, false},
 		{"zero Bind means all interfaces", Config{}, false},
 		{"LAN defaults", DefaultConfig(), false},
-		{"peer port off loopback", Config{Bind: "127.0.0.1:0", PeerBind: "0.0.0.0:0"}, false},
-		{"advertised host name", Config{Bind: "127.0.0.1:0", Advertise: "worker1"}, false},
-		{"advertised private IP", Config{Bind: "127.0.0.1:0", Advertise: "10.1.2.3"}, false},
+		{"peer port off loopback", Config{Bind: "127.0.0.1:0", PeerBind: "0.0.0.0:0", Insecure: true}, false},
+		{"advertised host name", Config{Bind: "127.0.0.1:0", Advertise: "worker1", Insecure: true}, false},
+		{"advertised private IP", Config{Bind: "127.0.0.1:0", Advertise: "10.1.2.3", Insecure: true}, false},
 	}
 	for _, tt := range tests {
 		err := tt.cfg.Validate()

@@ -13,11 +13,11 @@ import (
 // session.Store contract says, and Config.Validate and New wrap
 // session.ErrInvalidConfig, the one sentinel of a bad config.
 var (
-	// ErrNoSecret is returned by Config.Validate and New when a node would
-	// listen on or advertise a non-loopback address without a cluster
-	// secret: its gossip and its sessions would be open to anyone on the
-	// network. It wraps session.ErrInvalidConfig.
-	ErrNoSecret = fmt.Errorf("cluster: %w: a secret is required when binding or advertising a non-loopback address", session.ErrInvalidConfig)
+	// ErrNoSecret is returned by Config.Validate and New for a node
+	// without a cluster secret (unless Config.Insecure, on loopback only):
+	// its gossip and its sessions would be open to anyone who can reach its
+	// ports. It wraps session.ErrInvalidConfig.
+	ErrNoSecret = fmt.Errorf("cluster: %w: a secret is required (Insecure allows none on loopback only)", session.ErrInvalidConfig)
 
 	// ErrUnavailable is returned when no replica of a session's partition
 	// answered: the write or read could not be done on enough nodes.

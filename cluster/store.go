@@ -75,6 +75,9 @@ func New(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	if len(cfg.Secret) == 0 {
+		cfg.Logger.Warn("cluster: no secret (Insecure): any local process can read and forge every session; never run this way outside a test", "bind", cfg.Bind)
+	}
 	s, err := newStore(cfg, newNodeName(cfg.Name))
 	if err != nil {
 		return nil, err

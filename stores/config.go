@@ -182,10 +182,16 @@ type ClusterConfig struct {
 	// Default 2. SESSIONS_CLUSTER_REPLICAS.
 	Replicas int `yaml:"replicas" json:"replicas"`
 
-	// Secret is base64 of at least 16 bytes; it encrypts gossip and
-	// authenticates peers. Required unless Bind, PeerBind and Advertise
-	// are loopback. SESSIONS_CLUSTER_SECRET.
+	// Secret is base64 of at least 16 bytes; it encrypts and
+	// authenticates gossip and peer traffic. Required (make one with
+	// openssl rand -base64 32). SESSIONS_CLUSTER_SECRET.
 	Secret string `yaml:"secret" json:"secret"`
+
+	// Insecure lets a cluster on loopback addresses only run without a
+	// secret: any local process can then read and forge every session. For
+	// a test on one machine; the worker logs a warning. Default false.
+	// SESSIONS_CLUSTER_INSECURE.
+	Insecure bool `yaml:"insecure" json:"insecure"`
 
 	// Quorum is the split-brain guard: a worker that sees no majority of
 	// the last stable membership refuses reads and writes (503) and

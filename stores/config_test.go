@@ -84,12 +84,19 @@ func TestValidate(t *testing.T) {
 		{"cluster advertised off loopback without secret", func(c *stores.Config) {
 			cluster(c, stores.ClusterConfig{Bind: "127.0.0.1:7946", Advertise: "10.0.0.5"})
 		}, []string{"sessions.cluster.secret"}},
-		{"cluster on loopback without secret", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Bind: "127.0.0.1:0"}) }, nil},
+		{"cluster on loopback without secret", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Bind: "127.0.0.1:0"}) },
+			[]string{"sessions.cluster.secret", "any local process", "insecure"}},
+		{"cluster on loopback without secret, insecure", func(c *stores.Config) {
+			cluster(c, stores.ClusterConfig{Bind: "127.0.0.1:0", Insecure: true})
+		}, nil},
+		{"insecure does not open a public address", func(c *stores.Config) {
+			cluster(c, stores.ClusterConfig{Bind: "0.0.0.0:7946", Insecure: true})
+		}, []string{"sessions.cluster.secret", "not a loopback"}},
 		{"cluster peer port off loopback without secret", func(c *stores.Config) {
 			cluster(c, stores.ClusterConfig{Bind: "127.0.0.1:7946", PeerBind: "0.0.0.0:7947"})
 		}, []string{"sessions.cluster.secret", "0.0.0.0:7947", "not a loopback", "openssl rand -base64"}},
 		{"cluster on loopback with a loopback peer port", func(c *stores.Config) {
-			cluster(c, stores.ClusterConfig{Bind: "127.0.0.1:7946", PeerBind: "127.0.0.1:7947", Advertise: "localhost"})
+			cluster(c, stores.ClusterConfig{Bind: "127.0.0.1:7946", PeerBind: "127.0.0.1:7947", Advertise: "localhost", Insecure: true})
 		}, nil},
 		{"cluster bind is an IP, not a host name", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Bind: "localhost:7946"}) },
 			[]string{"sessions.cluster.bind", "localhost"}},

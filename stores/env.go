@@ -42,6 +42,7 @@ var envVars = []envVar{
 	{"SESSIONS_CLUSTER_REPLICAS", integer(func(c *Config) *int { return &c.cluster().Replicas })},
 	{"SESSIONS_CLUSTER_SECRET", str(func(c *Config) *string { return &c.cluster().Secret })},
 	{"SESSIONS_CLUSTER_QUORUM", optionalBool(func(c *Config) **bool { return &c.cluster().Quorum })},
+	{"SESSIONS_CLUSTER_INSECURE", boolean(func(c *Config) *bool { return &c.cluster().Insecure })},
 }
 
 // EnvVars returns the names of the variables ApplyEnv reads.

@@ -132,6 +132,7 @@ func (c *ClusterConfig) node(secret []byte, logger *slog.Logger) cluster.Config 
 	}
 	cc.Bind, cc.Advertise, cc.PeerBind, cc.Join, cc.Secret = c.BindAddr(), c.Advertise, c.PeerBind, c.Join, secret
 	cc.AvailableFirst = c.Quorum != nil && !*c.Quorum
+	cc.Insecure = c.Insecure
 	if c.Replicas != 0 {
 		cc.Replicas = c.Replicas
 	}

@@ -11,11 +11,14 @@ import (
 	"github.com/sessionmesh/sessionmesh/internal/testutil"
 )
 
+// testSecret is the cluster secret of the tests' workers (base64 of 32 bytes).
+const testSecret = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
 // A worker on the shared memory store names the owner of the session and
 // shows the cluster; a worker on another store says it is not a cluster.
 func TestRunOnClusterShowsOwnerAndStatus(t *testing.T) {
 	env := func(k string) (string, bool) {
-		v, ok := map[string]string{"SESSIONS_CLUSTER_BIND": "127.0.0.1:0"}[k]
+		v, ok := map[string]string{"SESSIONS_CLUSTER_BIND": "127.0.0.1:0", "SESSIONS_CLUSTER_SECRET": testSecret}[k]
 		return v, ok
 	}
 	s := start(t, []string{"-name", "w1"}, env)

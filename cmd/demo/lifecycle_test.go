@@ -218,6 +218,7 @@ func clusterEnv(bind string, seeds []string, replicas string) func(string) (stri
 		"SESSIONS_CLUSTER_PEER_BIND": "127.0.0.1:0",
 		"SESSIONS_CLUSTER_REPLICAS":  replicas,
 		"SESSIONS_CLUSTER_JOIN":      strings.Join(seeds, ","),
+		"SESSIONS_CLUSTER_SECRET":    testSecret,
 	}
 	return func(k string) (string, bool) { v, ok := env[k]; return v, ok && v != "" }
 }

@@ -72,7 +72,9 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("a = %s over TLS", got)
 	}
 
-	untrusted := Config{Addrs: []string{addr}, TLS: &tls.Config{MinVersion: tls.VersionTLS12}, DialTimeout: time.Second}
+	// A generous dial timeout: the handshake's certificate error is the
+	// answer, and a loaded machine must not turn it into a timeout.
+	untrusted := Config{Addrs: []string{addr}, TLS: &tls.Config{MinVersion: tls.VersionTLS12}, DialTimeout: 30 * time.Second, Timeout: 30 * time.Second}
 	wantNewError(t, untrusted, addr, "certificate")
 	plain := Config{Addrs: []string{addr}, DialTimeout: time.Second, Timeout: 500 * time.Millisecond}
 	if s, err := New(plain); err == nil {
