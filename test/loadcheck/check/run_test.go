@@ -178,7 +178,7 @@ func TestRunFailsOverFromHungWorker(t *testing.T) {
 	// The timeout is generous so that the live server never hits it on a
 	// loaded machine; the hung one costs each user at most one timeout, as
 	// the cooldown then outlasts the run.
-	const timeout = time.Second
+	const timeout = 3 * time.Second
 	r := run(t, check.Options{URLs: []string{d.serve(t, "a"), hangingURL(t, hung)}, Users: 4,
 		Duration: 2 * timeout, Timeout: timeout, Cooldown: time.Minute})
 	close(hung)
