@@ -88,6 +88,15 @@ type Config struct {
 	// joined again. Default 30s (local: 1s).
 	RejoinInterval time.Duration
 
+	// BootstrapTimeout is how long a node with seeds (Join) that has not
+	// joined any of them waits before it starts a cluster of its own, if
+	// none of its seeds answers at all (it is the first worker of a new
+	// cluster). Until it has joined, or started alone, it is not Ready and
+	// serves nothing; a seed that answers but does not let it join (a
+	// different cluster secret) keeps it so, and its log says why.
+	// Default 30s (local 3s).
+	BootstrapTimeout time.Duration
+
 	// CallTimeout bounds one peer call when the caller's ctx allows
 	// longer; after it the next replica is tried. Shorter fails over
 	// faster; too short fails calls on a busy node. Default 2s (local 500ms).
@@ -158,7 +167,9 @@ type Config struct {
 	// Failure detection (memberlist's timers). A dead node is noticed
 	// after roughly ProbeInterval + SuspicionMult*log(N)*ProbeInterval.
 	// Defaults: memberlist's LAN values (1s, 500ms, 4, 200ms, 30s);
-	// local: 200ms, 100ms, 2, 50ms, 2s.
+	// local: 200ms, 200ms, 4, 50ms, 2s (a dead node is noticed in about a
+	// second, and a node stalled for half a second, as a loaded machine
+	// stalls them, is not yet suspected of a pause: see pauseLimit).
 	ProbeInterval    time.Duration
 	ProbeTimeout     time.Duration
 	SuspicionMult    int
@@ -196,6 +207,7 @@ func DefaultConfig() Config {
 		Replicas:            2,
 		Partitions:          4096,
 		RejoinInterval:      30 * time.Second,
+		BootstrapTimeout:    30 * time.Second,
 		CallTimeout:         2 * time.Second,
 		LeaveTimeout:        5 * time.Second,
 		DrainTimeout:        30 * time.Second,
@@ -221,6 +233,7 @@ func DefaultLocalConfig() Config {
 	c := DefaultConfig()
 	c.Bind = "127.0.0.1:0"
 	c.RejoinInterval = time.Second
+	c.BootstrapTimeout = 3 * time.Second
 	c.CallTimeout = 500 * time.Millisecond
 	c.LeaveTimeout = 500 * time.Millisecond
 	c.DrainTimeout = 10 * time.Second
@@ -228,8 +241,8 @@ func DefaultLocalConfig() Config {
 	c.AntiEntropyInterval = 5 * time.Second
 	c.StableAfter = time.Second
 	c.ProbeInterval = 200 * time.Millisecond
-	c.ProbeTimeout = 100 * time.Millisecond
-	c.SuspicionMult = 2
+	c.ProbeTimeout = 200 * time.Millisecond
+	c.SuspicionMult = 4
 	c.GossipInterval = 50 * time.Millisecond
 	c.PushPullInterval = 2 * time.Second
 	return c
@@ -243,6 +256,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.Replicas, d.Replicas)
 	setDefault(&c.Partitions, d.Partitions)
 	setDefault(&c.RejoinInterval, d.RejoinInterval)
+	setDefault(&c.BootstrapTimeout, d.BootstrapTimeout)
 	setDefault(&c.CallTimeout, d.CallTimeout)
 	setDefault(&c.LeaveTimeout, d.LeaveTimeout)
 	setDefault(&c.DrainTimeout, d.DrainTimeout)
@@ -315,7 +329,7 @@ type namedDuration struct {
 
 func (c *Config) durations() []namedDuration {
 	return []namedDuration{
-		{"RejoinInterval", c.RejoinInterval}, {"CallTimeout", c.CallTimeout},
+		{"RejoinInterval", c.RejoinInterval}, {"BootstrapTimeout", c.BootstrapTimeout}, {"CallTimeout", c.CallTimeout},
 		{"LeaveTimeout", c.LeaveTimeout}, {"ProbeInterval", c.ProbeInterval},
 		{"ProbeTimeout", c.ProbeTimeout}, {"GossipInterval", c.GossipInterval},
 		{"PushPullInterval", c.PushPullInterval}, {"DrainTimeout", c.DrainTimeout},

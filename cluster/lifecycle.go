@@ -29,8 +29,39 @@ import (
 // majority again it no longer trusts its copies of the partitions the
 // reappeared members own (holdings.update) until it has pulled them.
 func (s *Store) Ready() bool {
-	return s.ready.Load() && !s.draining.Load() && !s.closed.Load() && s.quorate() &&
+	return s.ready.Load() && s.member() && !s.draining.Load() && !s.closed.Load() && s.quorate() &&
 		!s.isolated() && !s.checkPending()
+}
+
+// member reports whether this node belongs to a cluster: it has joined
+// another node, or has no seeds, or started a cluster of its own because
+// none of its seeds answered (checkJoin). A node whose seeds answer but
+// do not let it join (another cluster secret) is none of these: it is not
+// Ready and, with the quorum guard, refuses requests, instead of serving
+// sessions of its own that no other worker sees.
+func (s *Store) member() bool { return s.joined.Load() || s.alone.Load() }
+
+// checkJoin runs after each rejoin until the node is a member (see
+// member): when no seed but itself exists, or none has answered for
+// BootstrapTimeout, the node starts a cluster of its own; when a seed
+// answers but the node still has not joined, it says why in its log.
+func (s *Store) checkJoin() {
+	if s.member() {
+		return
+	}
+	answered, others := s.members.seedsAnswer(min(s.cfg.RejoinInterval, time.Second))
+	switch {
+	case others == 0:
+		s.alone.Store(true)
+		s.log.Info("cluster: the seeds name only this node; it starts a cluster", "seeds", s.cfg.Join)
+	case answered:
+		s.log.Error("cluster: seeds answer but do not let this node join; it serves nothing until it joins. "+
+			"Does it have the cluster's secret?", "seeds", s.cfg.Join)
+	case s.mono() >= s.cfg.BootstrapTimeout:
+		s.alone.Store(true)
+		s.log.Warn("cluster: no seed answered within BootstrapTimeout; this node starts a new cluster",
+			"seeds", s.cfg.Join, "waited", s.cfg.BootstrapTimeout)
+	}
 }
 
 // announceReady ends a join: the node marks itself ready in its own table
@@ -78,7 +109,8 @@ func (s *Store) tell(ctx context.Context, meta nodeMeta) {
 //     went to the old owners);
 //  3. it sends every session it holds to the partition's owners in the
 //     new table and waits for their acknowledgement;
-//  4. it leaves the gossip and stops, like Shutdown.
+//  4. it tells every member it is gone (they drop it from their tables at
+//     once), leaves the gossip and stops, like Shutdown.
 //
 // ctx bounds steps 2 and 3; when it ends first, the sessions not yet
 // acknowledged are left behind (the other N-1 copies remain) and Drain
@@ -129,6 +161,15 @@ func (s *Store) drain(ctx context.Context) error {
 		return fmt.Errorf("cluster: drain %s: %w", s.name, err)
 	}
 	s.log.Info("cluster: drained", "sessions", len(held))
+	// Every session is on its new owners: the members may drop this node
+	// now, instead of when gossip says it left. Until then they still ask
+	// it for copies (it is a source while draining), and once it stops
+	// answering, the quorum guard fails those reads rather than risk a
+	// stale one.
+	if meta, err = s.members.updateSelf(func(m *nodeMeta) { m.Left = true }); err != nil {
+		s.log.Warn("cluster: gossip of leaving failed; members learn it directly", "err", err)
+	}
+	s.tell(ctx, meta)
 	return nil
 }
 
@@ -192,7 +233,12 @@ func (s *Store) halt(leave bool) error {
 		s.cancelBg()
 		s.wg.Wait()
 		if leave {
-			err = s.members.leave()
+			// The members were told directly (drain); a leave broadcast
+			// that gossip did not confirm in time costs nothing but a
+			// log line.
+			if lerr := s.members.leave(); lerr != nil {
+				s.log.Warn("cluster: leave broadcast not confirmed", "err", lerr)
+			}
 		} else {
 			err = s.members.shutdown()
 		}

@@ -31,6 +31,7 @@ type nodeMeta struct {
 	Peer     string `json:"peer"`
 	Draining bool   `json:"draining,omitempty"`
 	Joining  bool   `json:"joining,omitempty"`
+	Left     bool   `json:"left,omitempty"` // drained and handed everything off: drop it now
 	Seq      uint64 `json:"seq,omitempty"`
 }
 
@@ -44,7 +45,8 @@ func (n nodeMeta) member(name string) Member {
 type membership struct {
 	cfg       Config
 	name      string
-	port      int // the advertised gossip port, the default port of seeds
+	port      int    // the advertised gossip port, the default port of seeds
+	addr      string // the advertised gossip address, "ip:port"
 	ml        *memberlist.Memberlist
 	log       *slog.Logger
 	onChange  func(old, new *Table)     // runs under mu before a new table is published
@@ -62,6 +64,7 @@ type membership struct {
 	stable  stableSet                // the last stable membership (quorum.go)
 	added   map[string]time.Duration // node name -> mono() when it last became a member (pause.go)
 	dying   map[string]*time.Timer   // node name -> its removal after deathGrace (NotifyLeave)
+	gone    map[string]bool          // members that said they left (nodeMeta.Left); names are never reused
 	stopped bool                     // leave or shutdown ran: no more removals
 }
 
@@ -86,6 +89,7 @@ func newMembership(cfg Config, name string, mono func() time.Duration, onChange 
 		gossip:  map[string]string{},
 		added:   map[string]time.Duration{},
 		dying:   map[string]*time.Timer{},
+		gone:    map[string]bool{},
 	}
 	m.stable = newStableSet(name, m.clock())
 	m.current.Store(&published{table: NewTable(nil, cfg.Partitions, cfg.Replicas, 0), changed: make(chan struct{})})
@@ -98,6 +102,7 @@ func newMembership(cfg Config, name string, mono func() time.Duration, onChange 
 func (m *membership) start(tr memberlist.Transport, adv advertise, peerAddr string, gossipKey []byte) error {
 	m.mu.Lock()
 	m.self.Peer, m.port = peerAddr, adv.port
+	m.addr = net.JoinHostPort(adv.ip.String(), strconv.Itoa(adv.port))
 	m.mu.Unlock()
 	ml, err := memberlist.Create(m.memberlistConfig(tr, adv, gossipKey))
 	if err != nil {
@@ -173,6 +178,26 @@ func (m *membership) rejoin() {
 	m.join(missing)
 }
 
+// seedsAnswer dials the gossip port of every address the seeds name but
+// this node's own. others is how many such addresses there are;
+// answered, whether one accepted a connection (it is up, whether or not
+// it lets this node join).
+func (m *membership) seedsAnswer(timeout time.Duration) (answered bool, others int) {
+	for _, seed := range m.cfg.Join {
+		for _, addr := range m.resolveSeed(seed) {
+			if addr == m.addr {
+				continue
+			}
+			others++
+			if conn, err := net.DialTimeout("tcp", addr, timeout); err == nil {
+				conn.Close()
+				answered = true
+			}
+		}
+	}
+	return answered, others
+}
+
 func allKnown(addrs []string, known map[string]bool) bool {
 	for _, a := range addrs {
 		if !known[a] {
@@ -231,7 +256,14 @@ func (m *membership) apply(name string, meta nodeMeta) bool {
 }
 
 func (m *membership) applyLocked(name string, meta nodeMeta) {
-	if meta.Seq < m.seqs[name] {
+	if meta.Seq < m.seqs[name] || m.gone[name] {
+		return
+	}
+	if meta.Left && name != m.name {
+		if _, ok := m.members[name]; ok {
+			m.removeLocked(name, true)
+		}
+		m.gone[name] = true // later gossip about it must not bring it back
 		return
 	}
 	m.seqs[name] = meta.Seq

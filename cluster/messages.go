@@ -506,14 +506,14 @@ type memberReq struct {
 func (r *memberReq) marshal() []byte {
 	b := appendStr(nil, r.name)
 	b = appendStr(b, r.meta.Peer)
-	b = append(b, boolByte(r.meta.Draining), boolByte(r.meta.Joining))
+	b = append(b, boolByte(r.meta.Draining), boolByte(r.meta.Joining), boolByte(r.meta.Left))
 	return binary.AppendUvarint(b, r.meta.Seq)
 }
 
 func parseMember(b []byte) (memberReq, error) {
 	d := reader{b: b}
 	r := memberReq{name: d.str()}
-	r.meta = nodeMeta{Version: metaVersion, Peer: d.str(), Draining: d.byte() == 1, Joining: d.byte() == 1}
+	r.meta = nodeMeta{Version: metaVersion, Peer: d.str(), Draining: d.byte() == 1, Joining: d.byte() == 1, Left: d.byte() == 1}
 	r.meta.Seq = d.uvarint()
 	return r, d.done("member")
 }

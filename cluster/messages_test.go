@@ -150,7 +150,7 @@ func TestLifecycleMessagesRoundTrip(t *testing.T) {
 	if got, err := parseDigests(appendDigests(nil, ds)); err != nil || !reflect.DeepEqual(got, ds) {
 		t.Errorf("digests round trip: %+v, %v", got, err)
 	}
-	mr := memberReq{name: "node2-def", meta: nodeMeta{Version: metaVersion, Peer: "10.0.0.2:7947", Draining: true, Seq: 5}}
+	mr := memberReq{name: "node2-def", meta: nodeMeta{Version: metaVersion, Peer: "10.0.0.2:7947", Draining: true, Left: true, Seq: 5}}
 	if got, err := parseMember(mr.marshal()); err != nil || got != mr {
 		t.Errorf("member round trip: %+v, %v", got, err)
 	}

@@ -150,10 +150,12 @@ func (s *Store) beat() {
 	if gap == 0 {
 		return
 	}
-	if len(s.members.others()) == 0 && s.members.stableSize() > 1 {
+	if len(s.members.others()) == 0 && s.members.stableSize() > 1 && !s.cfg.AvailableFirst {
 		// Cut off long enough to have given up on the others, which did
 		// not leave (the stable membership still counts them, quorum.go):
-		// nobody to ask yet. Wait until gossip brings them back.
+		// nobody to ask yet. Wait until gossip brings them back. (Put
+		// availability first, the node alone serves what it has, as the
+		// side of a split does.)
 		return
 	}
 	answers := s.lostSight(gap)

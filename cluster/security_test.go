@@ -5,12 +5,15 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 )
 
 // opLoad is the cluster's peer operation that reads a session (messages.go);
@@ -44,6 +47,8 @@ func TestPeerWithoutSecretIsRejected(t *testing.T) {
 
 // A node gossiping with another key never becomes a member (its packets
 // do not decrypt), and so is never routed a session nor can it read one.
+// It is not ready either, though it runs alone: its seeds answer, so it
+// is no first worker starting a cluster, and its log says what is wrong.
 func TestNodeWithWrongKeyNeverJoins(t *testing.T) {
 	scenario(t)
 	c := clustertest.New(t, 2)
@@ -54,29 +59,32 @@ func TestNodeWithWrongKeyNeverJoins(t *testing.T) {
 	cfg.Name = "intruder"
 	cfg.Secret = []byte("not-the-cluster-secret-at-all!!!")
 	cfg.Join = []string{c.Seed()}
-	cfg.Logger = discard()
+	var logs testutil.Buffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	in, err := cluster.New(cfg)
 	if err != nil {
 		t.Fatalf("start intruder: %v", err)
 	}
 	defer in.Close()
 
-	// Give gossip several rejoin rounds (RejoinInterval is 1s locally).
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
-		for i := 0; i < 2; i++ {
-			if _, ok := c.Store(i).Table().Member(in.Name()); ok {
-				t.Fatalf("node %d accepted the intruder as a member", i)
-			}
+	// Past BootstrapTimeout (3s locally), over several rejoin rounds.
+	testutil.Eventually(t, converge, "the intruder says why it cannot join", func() bool {
+		return strings.Contains(logs.String(), "cluster's secret")
+	})
+	for i := 0; i < 2; i++ {
+		if _, ok := c.Store(i).Table().Member(in.Name()); ok {
+			t.Fatalf("node %d accepted the intruder as a member", i)
 		}
-		if n := len(in.Table().Members()); n != 1 {
-			t.Fatalf("intruder sees %d members; want only itself", n)
-		}
-		time.Sleep(50 * time.Millisecond)
+	}
+	if n := len(in.Table().Members()); n != 1 {
+		t.Fatalf("intruder sees %d members; want only itself", n)
+	}
+	if in.Ready() || in.Quorate() {
+		t.Fatalf("the intruder is ready (%t) or quorate (%t) on its own", in.Ready(), in.Quorate())
 	}
 	rec, found, err := in.Load(context.Background(), id)
-	if found || len(rec.Values) > 0 {
-		t.Fatalf("intruder read the session: %v %v", rec, err)
+	if found || len(rec.Values) > 0 || !errors.Is(err, cluster.ErrNoQuorum) {
+		t.Fatalf("intruder read the session: %v %v %v; want ErrNoQuorum", rec, found, err)
 	}
 }
 
@@ -99,3 +107,32 @@ func TestNonLoopbackWithoutSecretIsRefused(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// A node whose seeds do not answer at all is the first worker of a new
+// cluster: after BootstrapTimeout it starts one and becomes ready.
+func TestNodeWhoseSeedsNeverAnswerStartsAlone(t *testing.T) {
+	scenario(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close() // nobody listens there any more
+	cfg := cluster.DefaultLocalConfig()
+	cfg.Secret = []byte("0123456789abcdef0123456789abcdef")
+	cfg.Join = []string{dead}
+	var logs testutil.Buffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	n, err := cluster.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if n.Ready() {
+		t.Fatal("ready at once although it has seeds it has not joined")
+	}
+	testutil.Eventually(t, converge, "the lone node becomes ready", n.Ready)
+	if !strings.Contains(logs.String(), "starts a new cluster") {
+		t.Fatalf("the node did not say it started a cluster alone:\n%s", logs.String())
+	}
+}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"testing"
@@ -32,3 +33,30 @@ func stepNode(t *testing.T, cfg Config, self string, caller Caller, members ...M
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// A member that drained and handed everything off says it left: it is
+// dropped from the table at once (not asked for copies any more), and
+// gossip about it that arrives later does not bring it back.
+func TestLeftMemberIsDroppedAtOnce(t *testing.T) {
+	cfg := DefaultLocalConfig().withDefaults()
+	cfg.Logger = discardLogger()
+	s := stepNode(t, cfg, "b", nil, Member{Name: "a", Addr: "a:1"}, Member{Name: "b", Addr: "b:1"}, Member{Name: "c", Addr: "c:1", Draining: true})
+	left := memberReq{name: "c", meta: nodeMeta{Version: metaVersion, Peer: "c:1", Draining: true, Left: true, Seq: 7}}
+	if _, err := s.handle(context.Background(), opMember, left.marshal()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Table().Member("c"); ok {
+		t.Fatal("a member that said it left is still in the table")
+	}
+	for _, src := range sources(s.Table(), 0, "b") {
+		if src.Name == "c" {
+			t.Fatal("a member that left is still a source of copies")
+		}
+	}
+	s.members.mu.Lock()
+	s.members.applyLocked("c", nodeMeta{Version: metaVersion, Peer: "c:1", Seq: 9})
+	s.members.mu.Unlock()
+	if _, ok := s.Table().Member("c"); ok {
+		t.Fatal("later gossip brought back a member that left")
+	}
+}

@@ -51,7 +51,9 @@ type Store struct {
 	digests   atomic.Pointer[digests] // partition digests of the last anti-entropy round
 	pause     pause
 
-	ready    atomic.Bool // joined and announced (Ready)
+	joined   atomic.Bool // has been a member together with another node (lifecycle.go)
+	alone    atomic.Bool // has no seeds, or started a cluster of its own (lifecycle.go)
+	ready    atomic.Bool // pulled its partitions and announced (Ready)
 	draining atomic.Bool
 	drained  chan struct{} // closed when the hand-off of Drain has ended
 	closed   atomic.Bool
@@ -91,6 +93,7 @@ func New(cfg Config) (*Store, error) {
 		s.cancelBg()
 		return nil, err
 	}
+	s.alone.Store(len(cfg.Join) == 0)
 	s.members.join(cfg.Join)
 	s.run()
 	return s, nil
@@ -120,7 +123,10 @@ func newStore(cfg Config, name string) (*Store, error) {
 
 // run starts the node's loops, each tracked by wg until Close.
 func (s *Store) run() {
-	s.goLoop(s.cfg.RejoinInterval, s.members.rejoin)
+	s.goLoop(s.cfg.RejoinInterval, func() {
+		s.members.rejoin()
+		s.checkJoin()
+	})
 	s.goLoop(s.cfg.RejoinInterval, s.handBackHints)
 	s.goLoop(s.cfg.ProbeInterval/2, s.beat)
 	s.goLoop(s.cfg.AntiEntropyInterval, s.antiEntropy)
@@ -133,6 +139,9 @@ func (s *Store) run() {
 // before any request can be routed by the new table.
 func (s *Store) onTable(old, next *Table) {
 	s.holdings.update(old, next, s.name, ownedBy(next, s.name))
+	if next.hasOthers(s.name) {
+		s.joined.Store(true)
+	}
 	if !s.anyAnswer.Load() && len(old.Members()) <= 1 && len(next.Members()) > 1 {
 		// The first others: this node was alone, not cut off (pause.go).
 		s.contacted.Store(int64(s.mono()))
@@ -394,7 +403,7 @@ func (s *Store) Quorate() bool { return s.quorate() }
 // Config.AvailableFirst always, else when this node sees a majority of
 // the last stable membership (quorum.go).
 func (s *Store) quorate() bool {
-	return s.cfg.AvailableFirst || s.members.quorate()
+	return s.cfg.AvailableFirst || s.member() && s.members.quorate()
 }
 
 // patchSize is a lower bound of the size the patch adds to a record.
