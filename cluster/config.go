@@ -176,6 +176,21 @@ type Config struct {
 	GossipInterval   time.Duration
 	PushPullInterval time.Duration
 
+	// MaxSessions and MaxBytes bound what one node holds: its sessions and
+	// the copies it keeps for other nodes, counted as the memory store
+	// counts them (internal/engine). At a bound, the primary of a new
+	// session first evicts sessions of its own partitions that may go
+	// (expired, or never used again after the request that created them),
+	// burying each under a tombstone that replicates like a delete and
+	// expires after two anti-entropy intervals; when none may go, the new
+	// session is refused with session.ErrFull (503). A replica refuses new
+	// copies only beyond a quarter over the bounds, when the primaries'
+	// evictions have not kept up. Returning users keep their sessions; a
+	// flood of new ones displaces itself. MaxSessions default 0: no bound
+	// on the count; MaxBytes default 256 MiB, negative: none.
+	MaxSessions int
+	MaxBytes    int64
+
 	// MaxRecordSize is the largest encoded session a node stores; a save
 	// that would exceed it fails with session.ErrTooLarge. Default 1 MiB.
 	MaxRecordSize int
@@ -221,6 +236,7 @@ func DefaultConfig() Config {
 		GossipInterval:      200 * time.Millisecond,
 		PushPullInterval:    30 * time.Second,
 		MaxRecordSize:       1 << 20,
+		MaxBytes:            256 << 20,
 		Now:                 time.Now,
 		Logger:              slog.Default(),
 	}
@@ -270,6 +286,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.GossipInterval, d.GossipInterval)
 	setDefault(&c.PushPullInterval, d.PushPullInterval)
 	setDefault(&c.MaxRecordSize, d.MaxRecordSize)
+	setDefault(&c.MaxBytes, d.MaxBytes)
 	if c.Now == nil {
 		c.Now = d.Now
 	}
@@ -306,6 +323,10 @@ func (c *Config) Validate() error {
 		return invalid("Partitions", "must be 1 to 65536, or 0 for the default of 4096")
 	case len(c.Secret) > 0 && len(c.Secret) < minSecret:
 		return invalid("Secret", fmt.Sprintf("must be at least %d bytes, got %d bytes", minSecret, len(c.Secret)))
+	case c.MaxSessions < 0:
+		return invalid("MaxSessions", "must be positive, or 0 for no bound on the count")
+	case c.MaxBytes > 0 && c.MaxBytes < int64(max(c.MaxRecordSize, 1<<20)):
+		return invalid("MaxBytes", "must be at least MaxRecordSize (1 MiB by default), 0 for the default of 256 MiB, or negative for no bound")
 	case c.MaxRecordSize < 0:
 		return invalid("MaxRecordSize", "must be positive, or 0 for the default of 1 MiB")
 	case c.SuspicionMult < 0:

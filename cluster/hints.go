@@ -87,7 +87,7 @@ func (s *Store) handBackHints() {
 
 func (s *Store) handBack(ctx context.Context, t *Table, owner Member, ids []string) {
 	for _, id := range ids {
-		data, ok := s.engine.LoadBinary(id)
+		data, ok := s.engine.Peek(id)
 		if ok && s.put(ctx, owner, "", id, data) != nil {
 			return // still unreachable: try again next round
 		}

@@ -64,6 +64,7 @@ const (
 	codeNoQuorum
 	codeNotSynced
 	codeDeadline // the request's deadline passed before the write was applied
+	codeFull     // the node is at its bounds (session.ErrFull)
 )
 
 // Request flags.
@@ -539,6 +540,8 @@ type countReply struct {
 	underReplicated  int
 	conflicts        uint64
 	ready            bool
+	evictions        uint64
+	refused          uint64
 }
 
 func (r countReply) marshal() []byte {
@@ -548,13 +551,16 @@ func (r countReply) marshal() []byte {
 	b = binary.AppendUvarint(b, uint64(r.hinted))
 	b = binary.AppendUvarint(b, uint64(r.underReplicated))
 	b = binary.AppendUvarint(b, r.conflicts)
-	return append(b, boolByte(r.ready))
+	b = append(b, boolByte(r.ready))
+	b = binary.AppendUvarint(b, r.evictions)
+	return binary.AppendUvarint(b, r.refused)
 }
 
 func parseCount(b []byte) (countReply, error) {
 	d := reader{b: b}
 	r := countReply{live: d.int(), tombstones: d.int(), at: fromNanos(d.varint()), hinted: d.int()}
 	r.underReplicated, r.conflicts, r.ready = d.int(), d.uvarint(), d.byte() == 1
+	r.evictions, r.refused = d.uvarint(), d.uvarint()
 	return r, d.done("count")
 }
 

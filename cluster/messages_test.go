@@ -169,7 +169,7 @@ func hugeDigest() []byte {
 }
 
 func TestReplyRoundTrip(t *testing.T) {
-	c := countReply{live: 7, tombstones: 2, at: time.Unix(1700000000, 9), hinted: 1, underReplicated: 3, conflicts: 4, ready: true}
+	c := countReply{live: 7, tombstones: 2, at: time.Unix(1700000000, 9), hinted: 1, underReplicated: 3, conflicts: 4, ready: true, evictions: 5, refused: 6}
 	if got, err := parseCount(c.marshal()); err != nil || got != c {
 		t.Errorf("count round trip: %+v, %v", got, err)
 	}

@@ -156,6 +156,7 @@ var remoteCodes = []struct {
 	{codeUnavailable, ErrUnavailable},
 	{codeInvalidID, engine.ErrInvalidID},
 	{codeDeadline, context.DeadlineExceeded},
+	{codeFull, session.ErrFull},
 }
 
 // toRemote turns a serve error into the *peer.RemoteError sent back.

@@ -241,6 +241,9 @@ func (s *Store) save(ctx context.Context, p int, token string, patch session.Pat
 // the copy) finds its own record, version 1 created at the patch's time,
 // and only replicates it again: IDs are random, so nothing else matches.
 func (s *Store) create(ctx context.Context, p int, patch session.Patch) error {
+	if err := s.makeRoom(ctx); err != nil {
+		return fmt.Errorf("create in partition %d: %w", p, err)
+	}
 	rec, err := s.engine.Update(patch.NewID, func(rec *session.Record, found bool) (bool, error) {
 		switch {
 		case found && rec.Version == 1 && rec.Created.Equal(patch.Now):

@@ -49,6 +49,8 @@ type MemberStatus struct {
 	// eligible.
 	UnderReplicated int    `json:"underReplicated"`
 	Conflicts       uint64 `json:"conflicts"` // conflicting copies its repairs resolved
+	Evictions       uint64 `json:"evictions"` // spare sessions it evicted at its bounds (Config.MaxBytes)
+	Refused         uint64 `json:"refused"`   // new sessions it refused at its bounds
 	Error           string `json:"error,omitempty"`
 }
 
@@ -95,6 +97,7 @@ func (s *Store) fillCounts(ctx context.Context, ms *MemberStatus) {
 	}
 	ms.Sessions, ms.Tombstones, ms.CountedAt, ms.Hinted = c.live, c.tombstones, c.at, c.hinted
 	ms.UnderReplicated, ms.Conflicts, ms.Ready = c.underReplicated, c.conflicts, c.ready
+	ms.Evictions, ms.Refused = c.evictions, c.refused
 }
 
 // counts is what this node holds (the reply of opCount).
@@ -104,7 +107,8 @@ func (s *Store) counts() countReply {
 		tl = *p
 	}
 	return countReply{live: tl.live, tombstones: tl.tombstones, at: tl.at, hinted: s.hints.count(),
-		underReplicated: s.UnderReplicated(), conflicts: s.Conflicts(), ready: s.Ready()}
+		underReplicated: s.UnderReplicated(), conflicts: s.Conflicts(), ready: s.Ready(),
+		evictions: s.evictions.Load(), refused: s.refused.Load()}
 }
 
 // UnderReplicated returns how many copies this node is short of: the

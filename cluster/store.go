@@ -40,6 +40,8 @@ type Store struct {
 	receivers receivers     // nodes pulling partitions from this one (receivers.go)
 	kick      chan struct{} // wakes the mover
 	conflicts atomic.Uint64 // conflicting copies resolved by merge (version.go)
+	evictions atomic.Uint64 // spare sessions evicted to respect the bounds (bounds.go)
+	refused   atomic.Uint64 // new sessions refused at the bounds (bounds.go)
 	serving   inflight      // routed requests this node is serving (Drain waits)
 	calls     inflight      // Load, Save and Delete calls in progress (halt waits)
 	mono      func() time.Duration
@@ -107,7 +109,9 @@ func New(cfg Config) (*Store, error) {
 func newStore(cfg Config, name string) (*Store, error) {
 	s := &Store{cfg: cfg, name: name, stop: make(chan struct{}), kick: make(chan struct{}, 1), drained: make(chan struct{})}
 	var err error
-	if s.engine, err = engine.New(engine.Config{MaxSessionBytes: cfg.MaxRecordSize, Now: cfg.Now}); err != nil {
+	// No bound in the engine: which session may go is the primary's
+	// decision (admit), and a replica keeps the copies it is sent.
+	if s.engine, err = engine.New(engine.Config{MaxSessionBytes: cfg.MaxRecordSize, MaxBytes: -1, Now: cfg.Now}); err != nil {
 		return nil, fmt.Errorf("cluster: engine: %w", err)
 	}
 	s.bg, s.cancelBg = context.WithCancel(context.Background())

@@ -107,6 +107,24 @@ func tombstone(rec session.Record, now time.Time) session.Record {
 	return session.Record{ID: rec.ID, Touched: now, Idle: rec.Deadline(), Version: rec.Version + 1}
 }
 
+// evictedTombstone buries a session evicted to respect a node's bounds
+// (bounds.go): as tombstone, but it expires after grace, not with the
+// record, so evictions under a flood cost memory only briefly. A replica
+// that missed it may bring the session back once it expired (anti-entropy);
+// the session was spare, and may go again.
+func evictedTombstone(rec session.Record, now time.Time, grace time.Duration) session.Record {
+	g := tombstone(rec, now)
+	g.Idle = minTime(g.Idle, now.Add(grace))
+	return g
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
 func isTombstone(rec *session.Record) bool { return rec.Created.IsZero() }
 
 // isTombstoneBinary is isTombstone of a record in binary form; one that
@@ -143,6 +161,9 @@ func (s *Store) mergeBinary(id string, data []byte) (bool, error) {
 		return false, fmt.Errorf("%w: merge of %.50q: not a record without its ID", ErrBadMessage, id)
 	case head.Expired(s.cfg.Now()):
 		return false, nil
+	}
+	if s.overHard() && !s.engine.Has(id) {
+		return false, fmt.Errorf("%w: node %s is a quarter over its bounds; it takes no new copies", session.ErrFull, s.name)
 	}
 	var lost *session.Record
 	stored, err := s.engine.PutIf(id, data, func(cur []byte) bool {

@@ -30,6 +30,14 @@ var (
 	// MaxKeyLen bytes.
 	ErrInvalidKey = errors.New("session: invalid key")
 
+	// ErrFull is returned by Store.Save for a new session when the store
+	// is at its memory bound and could make room only by evicting
+	// sessions in use (it evicts those never used again after their first
+	// request, and expired ones, first). Nothing is written; the
+	// middleware answers 503: a flood of new sessions is refused rather
+	// than logging the users who come back out.
+	ErrFull = errors.New("session: store full")
+
 	// ErrClosed is returned by a store that has been closed.
 	ErrClosed = errors.New("session: store closed")
 )

@@ -45,6 +45,19 @@ type Config struct {
 	// created, however active. Default 0: none. SESSIONS_LIFETIME.
 	Lifetime Duration `yaml:"lifetime" json:"lifetime"`
 
+	// MaxSessions and MaxBytes bound the sessions the memory store holds,
+	// and each worker of the shared memory store (its own and the copies
+	// it keeps for others). At a bound, expired sessions and sessions never
+	// used again after the request that created them are evicted; a new
+	// session that would need evicting one in use is refused (503), so a
+	// flood of new sessions cannot take the workers down nor log the users
+	// who come back out. MaxSessions default 0: no bound on the count;
+	// MaxBytes default 256MiB (bytes, or with a unit: KiB, MiB, GiB; -1: no
+	// bound). Other stores bound their memory themselves.
+	// SESSIONS_MAX_SESSIONS, SESSIONS_MAX_BYTES.
+	MaxSessions int  `yaml:"maxSessions" json:"maxSessions"`
+	MaxBytes    Size `yaml:"maxBytes" json:"maxBytes"`
+
 	// Cookie holds the cookie attributes.
 	Cookie CookieConfig `yaml:"cookie" json:"cookie"`
 

@@ -19,6 +19,12 @@ var envVars = []envVar{
 	{"SESSIONS_KEY", str(func(c *Config) *string { return &c.CookieName })},
 	{"SESSIONS_EXPIRY", dur(func(c *Config) *Duration { return &c.IdleTimeout })},
 	{"SESSIONS_LIFETIME", dur(func(c *Config) *Duration { return &c.Lifetime })},
+	{"SESSIONS_MAX_SESSIONS", integer(func(c *Config) *int { return &c.MaxSessions })},
+	{"SESSIONS_MAX_BYTES", func(c *Config, v string) error {
+		s, err := ParseSize(v)
+		c.MaxBytes = s
+		return err
+	}},
 	{"SESSIONS_COOKIE_SECURE", func(c *Config, v string) error { return c.Cookie.Secure.UnmarshalText([]byte(v)) }},
 	{"SESSIONS_COOKIE_SAMESITE", str(func(c *Config) *string { return &c.Cookie.SameSite })},
 	{"SESSIONS_COOKIE_DOMAIN", str(func(c *Config) *string { return &c.Cookie.Domain })},

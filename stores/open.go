@@ -57,7 +57,7 @@ func Close(st session.Store) error {
 }
 
 func openMemory(cfg Config) (session.Store, error) {
-	return memory.New(memory.DefaultConfig())
+	return memory.New(memory.Config{MaxSessions: cfg.MaxSessions, MaxBytes: int64(cfg.MaxBytes)})
 }
 
 func openCookie(cfg Config) (session.Store, error) {
@@ -118,7 +118,9 @@ func openCluster(cfg Config) (session.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sessions.cluster.secret: %w", err)
 	}
-	return cluster.New(cfg.Cluster.node(secret, cfg.Logger))
+	node := cfg.Cluster.node(secret, cfg.Logger)
+	node.MaxSessions, node.MaxBytes = cfg.MaxSessions, int64(cfg.MaxBytes)
+	return cluster.New(node)
 }
 
 // node is the cluster's Config for the block. Loopback binds get the local

@@ -55,6 +55,10 @@ func (c *Config) validateCommon() error {
 		return invalid("expiry", "is %s; want a positive number of seconds, or 0 for 14 days", c.IdleTimeout)
 	case c.Lifetime < 0:
 		return invalid("lifetime", "is %s; want a positive number of seconds, or 0 for none", c.Lifetime)
+	case c.MaxSessions < 0:
+		return invalid("maxSessions", "is %d; want a positive number, or 0 for no bound on the count", c.MaxSessions)
+	case c.MaxBytes < -1 || c.MaxBytes > 0 && c.MaxBytes < 1<<20:
+		return invalid("maxBytes", "is %s; want at least 1MiB (the largest session), 0 for 256MiB, or -1 for no bound", c.MaxBytes)
 	}
 	return nil
 }

@@ -161,6 +161,7 @@ func (s *Map) applyPatchLocked(sh *shard, k key, p session.Patch, check func(*se
 		return nil, err
 	}
 	s.setLocked(sh, k, data, deadline)
+	sh.slab.markUsed(sh.index[k]) // a patch comes from a request of the session
 	return bytes.Clone(data), nil
 }
 
@@ -219,4 +220,57 @@ func (b *snapshot) take(s *Map, sh *shard, now int64) {
 			}{k, start, len(b.data)})
 		}
 	}
+}
+
+// Spare returns a session that may go to make room (see the package doc:
+// expired, or never used again after the request that created it) among
+// small samples of every shard, whose ID eligible accepts; ok is false
+// when the samples hold none. It changes nothing: the caller decides
+// (the cluster's primary evicts a session of its own partitions by
+// burying it, so that its replicas drop it too).
+func (s *Map) Spare(eligible func(id string) bool) (id string, ok bool) {
+	now := s.now()
+	start := int(s.next.Add(1))
+	for i := range s.shards {
+		sh := &s.shards[(start+i)&(len(s.shards)-1)]
+		sh.mu.Lock()
+		seen := 0
+		for k, loc := range sh.index {
+			if spare(sh, loc, sh.slab.deadline(loc), now) {
+				if cand := k.String(); eligible(cand) {
+					id, ok = cand, true
+					break
+				}
+			}
+			if seen++; seen == evictionSample {
+				break
+			}
+		}
+		sh.unlock()
+		if ok {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// Over reports whether the Map holds more than maxSessions sessions or
+// maxBytes bytes (counted as for MaxBytes); a bound of 0 or less is none.
+// The cluster bounds its nodes with it, the Map's own bounds off.
+func (s *Map) Over(maxSessions int, maxBytes int64) bool {
+	return maxSessions > 0 && s.sessions.Load() >= int64(maxSessions) ||
+		maxBytes > 0 && s.bytes.Load() >= maxBytes
+}
+
+// Has reports whether a live session id is stored, without copying it.
+func (s *Map) Has(id string) bool {
+	k, ok := keyOf(id)
+	if !ok {
+		return false
+	}
+	sh := s.shardFor(&k)
+	sh.mu.Lock()
+	defer sh.unlock()
+	_, ok = s.getLocked(sh, k, s.now())
+	return ok
 }

@@ -17,9 +17,12 @@ type Config struct {
 	// sessions, at a few bytes each. Default 64.
 	Shards int
 
-	// MaxSessions bounds the number of sessions held; a write beyond it
-	// evicts the session closest to its deadline among a small sample (see
-	// the package doc). Default 0: unlimited.
+	// MaxSessions bounds the number of sessions held. A write beyond it
+	// evicts expired sessions and sessions never used again after the
+	// request that created them, the earliest deadline first, among small
+	// samples; a new session that finds only sessions in use is refused
+	// with session.ErrFull (see the package doc). Default 0: no bound on
+	// the count (MaxBytes still bounds them).
 	MaxSessions int
 
 	// MaxBytes bounds the memory held, counted as the slot each session
@@ -27,7 +30,8 @@ type Config struct {
 	// per-session overhead for the index; a write beyond it evicts like
 	// MaxSessions. Pages are at most about an eighth emptier than that (see
 	// the package doc). It must be at least MaxSessionBytes. Default 0:
-	// unlimited.
+	// DefaultMaxBytes, so a flood of new sessions cannot take the process
+	// down; negative: unbounded.
 	MaxBytes int64
 
 	// MaxSessionBytes is the largest encoded session accepted; a larger one
@@ -48,6 +52,7 @@ type Config struct {
 // Defaults of the Config fields.
 const (
 	DefaultShards          = 64
+	DefaultMaxBytes        = 256 << 20 // about a million sessions of 200 bytes; a 512 MiB container survives it
 	DefaultMaxSessionBytes = 1 << 20
 	DefaultSweepInterval   = time.Minute
 )
@@ -65,6 +70,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxSessionBytes == 0 {
 		c.MaxSessionBytes = DefaultMaxSessionBytes
+	}
+	switch {
+	case c.MaxBytes == 0:
+		c.MaxBytes = DefaultMaxBytes
+	case c.MaxBytes < 0:
+		c.MaxBytes = 0 // overLimit: 0 is no bound
 	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = DefaultSweepInterval
@@ -85,9 +96,9 @@ func (c *Config) Validate() error {
 	case c.Shards < 0 || c.Shards&(c.Shards-1) != 0:
 		return invalid("Shards", c.Shards, "a power of two, or 0 for the default 64")
 	case c.MaxSessions < 0:
-		return invalid("MaxSessions", c.MaxSessions, "positive, or 0 for unlimited")
-	case c.MaxBytes < 0 || c.MaxBytes > 0 && c.MaxBytes < int64(sessionBytes):
-		return invalid("MaxBytes", c.MaxBytes, fmt.Sprintf("at least MaxSessionBytes (%d), or 0 for unlimited", sessionBytes))
+		return invalid("MaxSessions", c.MaxSessions, "positive, or 0 for no bound on the count")
+	case c.MaxBytes > 0 && c.MaxBytes < int64(sessionBytes):
+		return invalid("MaxBytes", c.MaxBytes, fmt.Sprintf("at least MaxSessionBytes (%d), 0 for the default 256 MiB, or negative for no bound", sessionBytes))
 	case c.MaxSessionBytes < 0:
 		return invalid("MaxSessionBytes", c.MaxSessionBytes, "positive, or 0 for the default 1 MiB")
 	case c.SweepInterval < 0:

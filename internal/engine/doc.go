@@ -49,18 +49,25 @@
 //
 // # When full
 //
-// With Config.MaxSessions or Config.MaxBytes set, a write that takes the
-// store over its bound evicts sessions until it is within it again: from the
-// shard being written, it samples a few sessions and evicts the one with the
-// earliest deadline (an expired one first), like Redis's volatile-ttl. When
-// that shard has nothing else to give, the other shards are trimmed the same
-// way. The session being written is never evicted.
+// Config.MaxBytes (256 MiB by default) and Config.MaxSessions bound the
+// store. A write that takes it over a bound evicts sessions until it is
+// within it again: from the shard being written, it samples a few
+// sessions and evicts, among those that may go, the one with the earliest
+// deadline; when that shard has nothing to give, the other shards are
+// trimmed the same way. The session being written is never evicted.
 //
-// The policy is chosen because a memory bound must never refuse a login: a
-// full store that rejected writes would lock new users out of the site, while
-// the sessions evicted are the ones closest to expiring anyway (the least
-// recently active, or those near their absolute lifetime). Sampling instead
-// of keeping an ordered index costs no memory per session and no work on
-// reads. Evictions are counted in Stats.Evictions so an operator can see that
+// A session may go when it has expired, or when it was never used again
+// after the request that created it: every read of a request
+// (LoadBinary) and every patch marks a session as used, in a bit of its
+// slot. A flood of anonymous requests, each creating a session its client
+// never sends back, then displaces itself, and the users who come back
+// keep theirs (the audit's flood test: 500 users kept 496 evictions of
+// their sessions under earliest-deadline-first; they keep all now). When
+// only sessions in use are left, a new session is refused with
+// session.ErrFull (a 503 for that request) rather than an active user
+// logged out; writes to existing sessions are never refused, and may take
+// the store over its bound by their growth. Sampling instead of keeping an
+// ordered index costs no memory per session and no work on reads.
+// Evictions and refusals are counted in Stats so an operator can see that
 // the bound is too small.
 package engine

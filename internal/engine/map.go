@@ -31,6 +31,7 @@ type Map struct {
 	bytes     atomic.Int64
 	evictions atomic.Uint64
 	expired   atomic.Uint64
+	refused   atomic.Uint64
 	next      atomic.Uint32 // the shard trim starts at, rotated
 
 	closeOnce sync.Once
@@ -44,6 +45,7 @@ type Stats struct {
 	Bytes     int64  // memory held as MaxBytes counts it
 	Evictions uint64 // live sessions evicted to respect MaxSessions or MaxBytes
 	Expired   uint64 // expired sessions removed by reads, the sweeper or eviction
+	Refused   uint64 // new sessions refused (session.ErrFull): no session could be evicted
 }
 
 // New validates cfg, fills in defaults and returns a Map whose sweeper runs
@@ -90,12 +92,21 @@ func (s *Map) Stats() Stats {
 		Bytes:     s.bytes.Load(),
 		Evictions: s.evictions.Load(),
 		Expired:   s.expired.Load(),
+		Refused:   s.refused.Load(),
 	}
 }
 
 // LoadBinary returns a copy of the binary form of the live session id
-// (session.Record.AppendBinary, without the ID: the index holds it).
-func (s *Map) LoadBinary(id string) ([]byte, bool) {
+// (session.Record.AppendBinary, without the ID: the index holds it), for a
+// request that reads it: the session counts as used again (see the bounds
+// in the package doc). Peek reads without that.
+func (s *Map) LoadBinary(id string) ([]byte, bool) { return s.loadBinary(id, true) }
+
+// Peek is LoadBinary for a read that is not a user's request (a replica's
+// repair, a hand-back): the session does not count as used.
+func (s *Map) Peek(id string) ([]byte, bool) { return s.loadBinary(id, false) }
+
+func (s *Map) loadBinary(id string, use bool) ([]byte, bool) {
 	k, ok := keyOf(id)
 	if !ok {
 		return nil, false
@@ -107,6 +118,9 @@ func (s *Map) LoadBinary(id string) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
+	if use {
+		sh.slab.markUsed(loc)
+	}
 	return bytes.Clone(sh.slab.load(loc)), true
 }
 
@@ -116,7 +130,9 @@ func (s *Map) LoadBinary(id string) ([]byte, bool) {
 // the ID.
 
 // Create stores a new session under p.NewID (ErrIDInUse when a live
-// session has that ID).
+// session has that ID). At a bound it makes room by evicting expired and
+// spare sessions (never used again after their first request); when that
+// is not enough it stores nothing and fails with session.ErrFull.
 func (s *Map) Create(p session.Patch) error {
 	k, ok := keyOf(p.NewID)
 	if !ok {
@@ -129,7 +145,11 @@ func (s *Map) Create(p session.Patch) error {
 	if err != nil {
 		return err
 	}
-	s.trim(k)
+	if !s.trim(k) {
+		s.Remove(p.NewID)
+		s.refused.Add(1)
+		return fmt.Errorf("%w: %d sessions, %d bytes held, none of them evictable", session.ErrFull, s.sessions.Load(), s.bytes.Load())
+	}
 	return nil
 }
 
@@ -143,6 +163,9 @@ func (s *Map) Patch(id string, p session.Patch) error {
 	sh := s.shardFor(&k)
 	sh.mu.Lock()
 	err := s.applyLocked(sh, k, true, p)
+	if err == nil {
+		sh.slab.markUsed(sh.index[k])
+	}
 	sh.unlock()
 	if err == nil {
 		s.trim(k)
@@ -223,6 +246,7 @@ func (s *Map) moveLocked(from, to *shard, old, renewed key, p session.Patch) err
 	}
 	s.dropLocked(from, old, loc)
 	s.setLocked(to, renewed, data, deadline)
+	to.slab.markUsed(to.index[renewed]) // a renew comes from a request of the session
 	return nil
 }
 

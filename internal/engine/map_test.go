@@ -322,7 +322,14 @@ func TestConcurrentMix(t *testing.T) {
 	for g := range 4 {
 		wg.Go(func() {
 			for i := range 200 {
-				id := create(t, s, clk.Now(), time.Duration(i%7+1)*time.Minute, fmt.Sprint(g))
+				id := session.NewID()
+				p := session.Patch{NewID: id, Now: clk.Now(), Idle: time.Duration(i%7+1) * time.Minute, Set: map[string][]byte{"k": []byte(fmt.Sprint(g))}}
+				if err := s.Create(p); errors.Is(err, session.ErrFull) {
+					continue // full of sessions in use: a new one is refused
+				} else if err != nil {
+					t.Errorf("Create: %v", err)
+					return
+				}
 				s.LoadBinary(id)
 				s.Renew(id, session.Patch{NewID: session.NewID(), Now: clk.Now(), Idle: time.Hour})
 				if i%3 == 0 {
@@ -380,5 +387,75 @@ func TestApplyPatch(t *testing.T) {
 		if _, err := s.ApplyPatch(missing, p, func(*session.Record) error { return nil }); !errors.Is(err, session.ErrNotFound) {
 			t.Fatalf("ApplyPatch of a missing session: %v; want ErrNotFound", err)
 		}
+	}
+}
+
+// At a bound, a flood of new sessions displaces itself, not the users who
+// come back: sessions used again after their first request are kept, and
+// once only they are left, a new session is refused (session.ErrFull)
+// rather than one of them evicted.
+func TestBoundKeepsReturningUsers(t *testing.T) {
+	clk := newClock()
+	const bound, users, flood = 1000, 500, 10 * 1000
+	s := newStore(t, Config{MaxSessions: bound, Now: clk.Now})
+	var ids []string
+	for i := range users {
+		ids = append(ids, create(t, s, clk.Now(), time.Hour, fmt.Sprint(i)))
+	}
+	refused := 0
+	for i := range flood {
+		if i%20 == 0 { // the users keep coming back during the flood
+			for _, id := range ids {
+				s.LoadBinary(id)
+			}
+		}
+		p := session.Patch{NewID: session.NewID(), Now: clk.Now(), Idle: time.Hour, Set: map[string][]byte{"k": []byte("flood")}}
+		if err := s.Create(p); errors.Is(err, session.ErrFull) {
+			refused++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if n := s.Stats().Sessions; n > bound {
+			t.Fatalf("after %d flood sessions the store holds %d; the bound is %d", i+1, n, bound)
+		}
+	}
+	kept := 0
+	for _, id := range ids {
+		if found(t, s, id) {
+			kept++
+		}
+	}
+	if kept < users*99/100 {
+		t.Fatalf("%d of %d returning users kept their session through a flood of %d at a bound of %d", kept, users, flood, bound)
+	}
+	t.Logf("kept %d of %d users; %d flood sessions refused; %+v", kept, users, refused, s.Stats())
+
+	// Only sessions in use left: a new session is refused, nobody evicted.
+	full := newStore(t, Config{MaxSessions: 10, Shards: 1, Now: clk.Now})
+	var inUse []string
+	for range 10 {
+		id := create(t, full, clk.Now(), time.Hour, "v")
+		full.LoadBinary(id)
+		inUse = append(inUse, id)
+	}
+	p := session.Patch{NewID: session.NewID(), Now: clk.Now(), Idle: time.Hour}
+	if err := full.Create(p); !errors.Is(err, session.ErrFull) {
+		t.Fatalf("Create in a store full of sessions in use: %v; want ErrFull", err)
+	}
+	if _, ok := full.Get(p.NewID); ok {
+		t.Fatal("the refused session was stored")
+	}
+	for _, id := range inUse {
+		if !found(t, full, id) {
+			t.Fatal("a session in use was evicted to make room")
+		}
+	}
+	if st := full.Stats(); st.Refused != 1 || st.Evictions != 0 || st.Sessions != 10 {
+		t.Fatalf("Stats = %+v; want 1 refused, 0 evictions, 10 sessions", st)
+	}
+	// Expired sessions and spare ones go first.
+	clk.Advance(2 * time.Hour)
+	if err := full.Create(p); err != nil {
+		t.Fatalf("Create once the sessions expired: %v", err)
 	}
 }

@@ -3,7 +3,6 @@ package engine
 import (
 	"encoding/base64"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
@@ -112,19 +111,20 @@ func decode(id string, data []byte) (session.Record, error) {
 }
 
 var (
-	minNanoTime = time.Unix(0, math.MinInt64)
-	maxNanoTime = time.Unix(0, math.MaxInt64)
+	minNanoTime = time.Unix(0, 0)
+	maxNanoTime = time.Unix(0, usedBit-1)
 )
 
-// deadlineNanos is rec's deadline in Unix nanoseconds, clamped to the int64
-// range (a zero deadline is long past; one after 2262 is never).
+// deadlineNanos is rec's deadline in Unix nanoseconds, clamped to what a
+// slot's deadline word holds below usedBit: one before 1970 (a zero
+// deadline among them) is long past, one after 2116 is never.
 func deadlineNanos(rec *session.Record) int64 {
 	d := rec.Deadline()
 	switch {
 	case d.Before(minNanoTime):
-		return math.MinInt64
+		return 0
 	case d.After(maxNanoTime):
-		return math.MaxInt64
+		return usedBit - 1
 	}
 	return d.UnixNano()
 }
@@ -171,29 +171,32 @@ func (s *Map) overLimit() bool {
 		s.cfg.MaxBytes > 0 && s.bytes.Load() > s.cfg.MaxBytes
 }
 
-// evictOneLocked evicts, among a few sessions of sh other than keep, the one
-// with the earliest deadline. Go's map iteration starts at a random place, so
-// the first entries are a random sample. It reports whether it evicted.
+// evictOneLocked evicts, among a few sessions of sh other than keep, one
+// that may go (spare): an expired one first, else the one with the
+// earliest deadline. Go's map iteration starts at a random place, so the
+// first entries are a random sample. It reports whether it evicted; it
+// evicts nothing when the sample holds only sessions in use.
 func (s *Map) evictOneLocked(sh *shard, keep key) bool {
+	now := s.now()
 	var victim key
 	var victimLoc uint32
-	deadline, seen := int64(0), 0
+	deadline, found, seen := int64(0), false, 0
 	for k, loc := range sh.index {
 		if k == keep {
 			continue
 		}
-		if d := sh.slab.deadline(loc); seen == 0 || d < deadline {
-			victim, victimLoc, deadline = k, loc, d
+		if d := sh.slab.deadline(loc); spare(sh, loc, d, now) && (!found || d < deadline) {
+			victim, victimLoc, deadline, found = k, loc, d, true
 		}
 		if seen++; seen == evictionSample {
 			break
 		}
 	}
-	if seen == 0 {
+	if !found {
 		return false
 	}
 	s.dropLocked(sh, victim, victimLoc)
-	if deadline <= s.now() {
+	if deadline <= now {
 		s.expired.Add(1)
 	} else {
 		s.evictions.Add(1)
@@ -201,10 +204,28 @@ func (s *Map) evictOneLocked(sh *shard, keep key) bool {
 	return true
 }
 
-// trim evicts from the other shards while the store is still over its
-// bounds after the written shard had nothing left to give (a bound smaller
-// than the number of shards, or one very large session).
-func (s *Map) trim(keep key) {
+// spare reports whether the session at loc, whose deadline is d, may be
+// evicted to respect a bound: it has expired, or it was never used again
+// after the request that created it (no read or patch marked it, and it
+// holds its first version: a replica copy written twice counts as used).
+// A flood of new sessions then displaces itself, not the users who come
+// back.
+func spare(sh *shard, loc uint32, d, now int64) bool {
+	if d <= now {
+		return true
+	}
+	if sh.slab.used(loc) {
+		return false
+	}
+	var h session.Record
+	return h.UnmarshalHeader(sh.slab.load(loc)) == nil && h.Version <= 1
+}
+
+// trim evicts spare sessions from the other shards while the store is
+// still over its bounds after the written shard had nothing left to give
+// (a bound smaller than the number of shards, or one very large session).
+// It reports whether the store is within its bounds.
+func (s *Map) trim(keep key) bool {
 	start := int(s.next.Add(1))
 	for i := 0; i < len(s.shards) && s.overLimit(); i++ {
 		sh := &s.shards[(start+i)&(len(s.shards)-1)]
@@ -213,6 +234,7 @@ func (s *Map) trim(keep key) {
 		}
 		sh.unlock()
 	}
+	return !s.overLimit()
 }
 
 func (s *Map) sweepShard(sh *shard, now int64) int {

@@ -98,13 +98,18 @@ func (s *slab) store(data []byte, deadline int64) uint32 {
 // replace writes a record in place of the one at loc, in the same slot
 // when it fits its class, and returns the new loc.
 func (s *slab) replace(loc uint32, data []byte, deadline int64) uint32 {
+	used := s.used(loc)
 	pg := &s.pages[loc>>slotBits]
+	next := loc
 	if pg.class != dedicated && classOf(slotNeed(len(data))) == pg.class {
 		s.write(loc, data, deadline)
-		return loc
+	} else {
+		next = s.store(data, deadline)
+		s.free(loc)
 	}
-	next := s.store(data, deadline)
-	s.free(loc)
+	if used {
+		s.markUsed(next)
+	}
 	return next
 }
 
@@ -120,9 +125,26 @@ func (s *slab) load(loc uint32) []byte {
 	return b[k : k+int(n)]
 }
 
+// usedBit marks, in a slot's deadline word, a session used again after the
+// request that created it (Map.LoadBinary, Map.Patch): the eviction policy
+// keeps those. Deadlines stay below it (deadlineNanos).
+const usedBit = 1 << 62
+
 // deadline returns the deadline of the record at loc.
 func (s *slab) deadline(loc uint32) int64 {
-	return int64(binary.LittleEndian.Uint64(s.slot(loc)))
+	return int64(binary.LittleEndian.Uint64(s.slot(loc)) &^ usedBit)
+}
+
+// used reports whether the session at loc was used again after the request
+// that created it.
+func (s *slab) used(loc uint32) bool {
+	return binary.LittleEndian.Uint64(s.slot(loc))&usedBit != 0
+}
+
+// markUsed records that the session at loc was used again.
+func (s *slab) markUsed(loc uint32) {
+	b := s.slot(loc)
+	binary.LittleEndian.PutUint64(b, binary.LittleEndian.Uint64(b)|usedBit)
 }
 
 // size returns the bytes the slot at loc takes.

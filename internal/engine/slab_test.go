@@ -84,7 +84,9 @@ func compact(s *slab, locs []uint32, want map[uint32][]byte) {
 }
 
 // deadlineOf is the deadline the tests store with data.
-func deadlineOf(data []byte) int64 { return -int64(len(data)) }
+// deadlineOf is a deadline that tells records apart by their length, in
+// the range a slot holds (below usedBit).
+func deadlineOf(data []byte) int64 { return 1 << 40 / int64(1+len(data)) }
 
 func record(rng *rand.Rand) []byte {
 	n := rng.IntN(400)

@@ -19,12 +19,14 @@
 //
 // # When full
 //
-// With Config.MaxSessions or Config.MaxBytes set, a write that takes the
-// store over its bound evicts sessions until it is within it again: from
-// the shard being written, it samples a few sessions and evicts the one
-// with the earliest deadline (an expired one first), like Redis's
-// volatile-ttl. The session being written is never evicted. Evictions are
-// counted in Stats.Evictions.
+// The store is bounded: Config.MaxBytes (256 MiB by default) and
+// Config.MaxSessions. At a bound it evicts expired sessions and sessions
+// never used again after the request that created them; a new session
+// that would need evicting a session in use is refused with
+// session.ErrFull (the middleware answers 503). A flood of anonymous
+// requests cannot take the process down, nor log the users who come back
+// out. Evictions and refusals are counted in Stats; the details are in
+// package internal/engine.
 //
 // To share sessions between workers without an extra server, give the
 // memory store a cluster block in config (package cluster).

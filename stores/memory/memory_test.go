@@ -86,7 +86,6 @@ func TestValidate(t *testing.T) {
 		{Config{Shards: 3}, "Shards"},
 		{Config{Shards: -2}, "Shards"},
 		{Config{MaxSessions: -1}, "MaxSessions"},
-		{Config{MaxBytes: -1}, "MaxBytes"},
 		{Config{MaxBytes: 1000}, "MaxBytes"}, // below the default MaxSessionBytes
 		{Config{MaxBytes: 1000, MaxSessionBytes: 2000}, "MaxBytes"},
 		{Config{MaxSessionBytes: -5}, "MaxSessionBytes"},
@@ -107,7 +106,7 @@ func TestValidate(t *testing.T) {
 
 func TestDefaultConfig(t *testing.T) {
 	c := DefaultConfig()
-	if c.Shards != 64 || c.MaxSessions != 0 || c.MaxBytes != 0 || c.MaxSessionBytes != 1<<20 ||
+	if c.Shards != 64 || c.MaxSessions != 0 || c.MaxBytes != 256<<20 || c.MaxSessionBytes != 1<<20 ||
 		c.SweepInterval != time.Minute || c.Now == nil {
 		t.Fatalf("DefaultConfig() = %+v", c)
 	}

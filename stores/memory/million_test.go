@@ -33,7 +33,7 @@ const millionSessions = 1_000_000
 //
 //	go test -run '^$' -bench Million -benchtime 1x ./stores/memory
 func BenchmarkMillion(b *testing.B) {
-	s, err := New(Config{})
+	s, err := New(Config{MaxBytes: -1}) // a million sessions: no bound
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -52,3 +52,32 @@ func runningThreads(pid int) (int, error) {
 	}
 	return running, nil
 }
+
+// RSS returns the worker process's resident memory in bytes (VmRSS of
+// /proc/PID/status), and its peak (VmHWM).
+func (w *Worker) RSS() (rss, peak int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.pid()))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		name, val, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		var kb int64
+		if _, err := fmt.Sscanf(string(bytes.TrimSpace(val)), "%d kB", &kb); err != nil {
+			continue
+		}
+		switch string(name) {
+		case "VmRSS":
+			rss = kb << 10
+		case "VmHWM":
+			peak = kb << 10
+		}
+	}
+	if rss == 0 {
+		return 0, 0, fmt.Errorf("no VmRSS in /proc/%d/status", w.pid())
+	}
+	return rss, peak, nil
+}
