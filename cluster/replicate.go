@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/cluster/peer"
 )
 
 // replicate sends data, session id in binary form without the ID, to the
@@ -84,6 +86,9 @@ func (s *Store) putAll(ctx context.Context, owners, recv []Member, id string, da
 // put stores a copy of session id (data: its binary form without the ID)
 // on m; hint names the owner it stands in for.
 func (s *Store) put(ctx context.Context, m Member, hint, id string, data []byte) error {
+	if s.down.down(m.Addr, s.mono()) { // its transport just failed: a stand-in takes the copy at once
+		return fmt.Errorf("put to %s: %w: its transport failed just now", m.Name, peer.ErrUnavailable)
+	}
 	body := (&putReq{hint: hint, id: id, data: data}).marshal()
 	if _, err := s.call(ctx, m.Addr, opPut, body); err != nil {
 		return fmt.Errorf("put partition %d to %s: %w", s.Table().Partition(id), m.Name, err)

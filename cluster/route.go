@@ -28,6 +28,10 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 		if err := session.CheckDeadline(ctx); err != nil {
 			return nil, fmt.Errorf("partition %d: %w", p, err)
 		}
+		if i < len(targets)-1 && m.Addr != s.peerAddr && s.down.down(m.Addr, s.mono()) {
+			lastErr = fmt.Errorf("%s: %w: its transport failed just now", m.Name, peer.ErrUnavailable)
+			continue // as if it did not answer: silent stays as it is
+		}
 		req.setDeadline(ctx)
 		req.flags = 0
 		if i > 0 {
@@ -124,20 +128,26 @@ func (s *Store) call(ctx context.Context, addr string, op uint8, body []byte) ([
 // TransferTimeout. Every peer call goes through it, so every answer counts
 // as contact (pause.go) and every remote error comes back as a sentinel.
 func (s *Store) callWithin(ctx context.Context, timeout time.Duration, addr string, op uint8, body []byte) ([]byte, error) {
+	parent := ctx
 	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > timeout {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	resp, err := s.caller.Call(ctx, addr, op, body)
+	var re *peer.RemoteError
+	switch {
+	case err == nil || errors.As(err, &re):
+		s.contact() // it answered, if only with an error
+		s.down.clear(addr)
+	case errors.Is(err, peer.ErrUnavailable) && parent.Err() == nil:
+		// Its transport failed, not our caller's patience: the next
+		// requests skip it until it answers or gossip knows (downs.go).
+		s.down.mark(addr, s.mono()+s.cfg.downFor())
+	}
 	if err != nil {
-		var re *peer.RemoteError
-		if errors.As(err, &re) {
-			s.contact() // it answered, if only with an error
-		}
 		return nil, fromRemote(err)
 	}
-	s.contact()
 	return resp, nil
 }
 

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -291,5 +292,66 @@ func TestCopyFoundWithoutEverySourceIsServedOnlyWithoutQuorum(t *testing.T) {
 		if _, found, _ := parseFound(resp); err != nil || !found {
 			t.Errorf("quorum %v, failover past a silent primary: %v, found %v; want this node's copy", quorum, fromRemote(err), found)
 		}
+	}
+}
+
+// A peer whose transport just failed is skipped by the requests that
+// follow (they fail over at once instead of each waiting for a dial or a
+// timeout) until it answers again or downFor passes; replica copies go to
+// a stand-in at once.
+func TestPeerThatJustFailedIsSkipped(t *testing.T) {
+	f := &fakeCaller{}
+	s := routeStore(t, f)
+	var mono time.Duration
+	s.mono = func() time.Duration { return mono }
+	var order []Member
+	ids := make([]string, 0, 2)
+	for len(ids) < 2 { // sessions whose primary is "a", with "c" next and self last
+		id := session.NewID()
+		if o := s.Table().Order(s.Table().Partition(id)); o[0].Name == "a" && o[2].Name == "b" {
+			order, ids = o, append(ids, id)
+		}
+	}
+	dead := true
+	f.reply = func(addr string) ([]byte, error) {
+		if addr == order[0].Addr && dead {
+			return nil, fmt.Errorf("dial: %w", peer.ErrUnavailable)
+		}
+		return marshalFound(anonymous(&session.Record{Created: s.cfg.Now(), Idle: s.cfg.Now().Add(time.Hour)}), true), nil
+	}
+	callsTo := func(addr string) int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		n := 0
+		for _, c := range f.calls {
+			if c.addr == addr {
+				n++
+			}
+		}
+		return n
+	}
+	load := func(id string) {
+		t.Helper()
+		if _, found, err := s.Load(context.Background(), id); err != nil || !found {
+			t.Fatalf("Load: %v, %v; want the next replica's copy", found, err)
+		}
+	}
+	load(ids[0])
+	load(ids[1])
+	if n := callsTo(order[0].Addr); n != 1 {
+		t.Fatalf("the failed primary was called %d times; want once, then skipped", n)
+	}
+	if err := s.put(context.Background(), order[0], "", ids[0], nil); !errors.Is(err, peer.ErrUnavailable) || callsTo(order[0].Addr) != 1 {
+		t.Fatalf("put to the failed peer: %v after %d calls; want ErrUnavailable without a call", err, callsTo(order[0].Addr))
+	}
+	mono += s.cfg.downFor()
+	dead = false
+	load(ids[1])
+	if n := callsTo(order[0].Addr); n != 2 {
+		t.Fatalf("after downFor the primary was called %d times in all; want it asked again", n)
+	}
+	load(ids[0])
+	if n := callsTo(order[0].Addr); n != 3 {
+		t.Fatalf("once it answered, the primary was called %d times in all; want every request to go to it", n)
 	}
 }
