@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -39,10 +40,46 @@ func TestKill(t *testing.T) {
 	expect(t, "kill -9", rep, crashFailures)
 	r.verifyPreloaded("after the kill", survivors)
 
-	last := survivors[0]
-	survivors[1].Kill()
-	r.waitMembers("the last worker to be alone", survivors[:1], 30*time.Second)
+	// With the quorum guard (the default), one of two keeps serving only
+	// if it is the first of the stable pair by name: so once the pair is
+	// the stable membership, the other one is killed.
+	last, second := r.tieBreaker(survivors)
+	second.Kill()
+	r.waitFor("the last worker to be alone and quorate", 30*time.Second, func() error {
+		if err := r.membersErr([]*worker.Worker{last}); err != nil {
+			return err
+		}
+		if st, err := r.status(last); err != nil || !st.Quorum {
+			return fmt.Errorf("%s: quorum %v, stable set of %d (%v)", last.Name(), st.Quorum, st.Stable, err)
+		}
+		return nil
+	})
 	r.verifyPreloaded("on the last worker after a second kill", []*worker.Worker{last})
+}
+
+// tieBreaker waits until both of pair hold the pair as their stable
+// membership and returns first the one whose node sorts first by name
+// (the one that keeps the quorum when the other is lost), then the other.
+func (r *rig) tieBreaker(pair []*worker.Worker) (first, other *worker.Worker) {
+	r.t.Helper()
+	names := map[*worker.Worker]string{}
+	r.waitFor("the two survivors to be the stable membership", 60*time.Second, func() error {
+		for _, w := range pair {
+			st, err := r.status(w)
+			if err != nil {
+				return err
+			}
+			if st.Stable != len(pair) || !st.Quorum {
+				return fmt.Errorf("%s: stable set of %d, quorum %v; want %d, true", w.Name(), st.Stable, st.Quorum, len(pair))
+			}
+			names[w] = st.Node
+		}
+		return nil
+	})
+	if names[pair[0]] < names[pair[1]] {
+		return pair[0], pair[1]
+	}
+	return pair[1], pair[0]
 }
 
 // TestRollingRestart: a deploy. Each worker in turn gets SIGTERM (it hands
