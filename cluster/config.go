@@ -31,8 +31,11 @@ type Config struct {
 	Bind string
 
 	// Advertise is the "host[:port]" other nodes reach this node's gossip
-	// on; a host name is resolved once at New. Default "": the bind IP (a
-	// private IP when bound to 0.0.0.0) and the bind port.
+	// on; a host name is resolved once at New. Default "": the bind IP
+	// and the bind port. Bound to 0.0.0.0, a node advertises its own
+	// address on the way to the first seed that resolves (the network its
+	// seeds are on: give the cluster a network of its own and gossip and
+	// session traffic stay on it), else a private IP.
 	Advertise string
 
 	// PeerBind is the "ip:port" the peer transport (session traffic)

@@ -82,12 +82,43 @@ func resolveAdvertise(cfg *Config, tr *memberlist.NetTransport) (advertise, erro
 			return advertise{}, invalid("Advertise", fmt.Sprintf("%q does not resolve: %v", cfg.Advertise, err))
 		}
 		host = ip.String()
+	} else if bindIP, _, err := splitIPPort(cfg.Bind); err == nil && bindIP.IsUnspecified() {
+		host = towardSeeds(cfg.Join, port)
 	}
 	ip, p, err := tr.FinalAdvertiseAddr(host, port)
 	if err != nil {
 		return advertise{}, fmt.Errorf("cluster: pick the address to advertise (set Advertise): %w", err)
 	}
 	return advertise{ip: ip, port: p}, nil
+}
+
+// towardSeeds returns this host's address on the way to the first seed
+// that resolves (the source address the kernel would use; nothing is
+// sent), "" when none does. A node bound to every interface advertises
+// it, so that it is reached on the network its seeds are on: in compose,
+// a network of the cluster's own, which can be cut without cutting HTTP.
+// port is the seeds' default port.
+func towardSeeds(seeds []string, port int) string {
+	for _, seed := range seeds {
+		host, p := seed, strconv.Itoa(port)
+		if h, hp, err := net.SplitHostPort(seed); err == nil {
+			host, p = h, hp
+		}
+		ip, err := lookupIP(host)
+		if err != nil {
+			continue
+		}
+		conn, err := net.Dial("udp", net.JoinHostPort(ip.String(), p))
+		if err != nil {
+			continue
+		}
+		local := conn.LocalAddr().(*net.UDPAddr).IP
+		conn.Close()
+		if !local.IsUnspecified() {
+			return local.String()
+		}
+	}
+	return ""
 }
 
 // lookupIP resolves host, preferring IPv4.

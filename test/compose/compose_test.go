@@ -1,7 +1,10 @@
 package compose
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -46,7 +49,7 @@ func TestCompose(t *testing.T) {
 	}{
 		{"memory/steady", steady},
 		{"memory/kill", killOne},
-		{"memory/disconnect", disconnectOne},
+		{"memory/partition", partitionOne},
 		{"memory/rolling-restart", rollingRestart},
 		{"memory/scale", scaleOutAndIn},
 		{"redis", switchStore("redis")},
@@ -118,11 +121,14 @@ func (s *stack) healthcheckFails(t *testing.T, c container) {
 func killOne(t *testing.T, s *stack) {
 	ws := s.ensure(t, "memory")
 	victim := ws[1]
+	owned := usersOwnedBy(t, s.lbURL, victim, outageUsers)
 	rep := s.loadDuring(t, faultBound, func(p *check.Progress) {
 		waitFlowing(t, p)
 		t.Logf("fault: kill %s", victim)
 		s.docker(t, "kill", victim.ID)
+		outages := outage(owned, time.Now(), outageLimit)
 		s.waitMembership(t, without(ws, victim), without(ws, victim), "the others declared "+victim.String()+" dead")
+		reportOutage(t, victim, <-outages)
 		t.Logf("restore: start %s again", victim)
 		s.docker(t, "start", victim.ID)
 		s.waitServing(t, ws)
@@ -132,14 +138,18 @@ func killOne(t *testing.T, s *stack) {
 	requireAvailability(t, rep, maxFailedUnderFault)
 }
 
-// disconnectOne: docker network disconnect one worker until the others
-// have declared it dead (longer than failure detection), then reconnect it
-// with the same aliases and wait until the cluster is whole again.
-func disconnectOne(t *testing.T, s *stack) {
+// partitionOne: cut one worker off the cluster network (its gossip and
+// session traffic) while its HTTP port stays reachable, until the others
+// have declared it dead (longer than failure detection); then reconnect
+// it with the same aliases and wait until the cluster is whole again. At
+// the default configuration (the quorum guard on) no acknowledged write
+// may be lost: the cut-off worker refuses until it is back in the
+// majority, and the balancer takes it out when its /readyz fails.
+func partitionOne(t *testing.T, s *stack) {
 	ws := s.ensure(t, "memory")
 	victim := ws[2]
 	others := without(ws, victim)
-	network, aliases := s.network(t, victim)
+	network, aliases := s.clusterNetwork(t, victim)
 	connect := []string{"network", "connect"}
 	for _, a := range aliases {
 		// Docker adds the short container ID by itself.
@@ -159,11 +169,13 @@ func disconnectOne(t *testing.T, s *stack) {
 	defer reconnect()
 	rep := s.loadDuring(t, faultBound, func(p *check.Progress) {
 		waitFlowing(t, p)
-		t.Logf("fault: disconnect %s from %s", victim, network)
+		t.Logf("fault: disconnect %s from %s (HTTP stays up)", victim, network)
 		s.docker(t, "network", "disconnect", network, victim.ID)
 		disconnected = true
 		s.waitMembership(t, others, others, "the others declared "+victim.String()+" dead")
+		s.requireRefusing(t, victim)
 		reconnect()
+		s.waitServing(t, ws)
 		s.waitMembership(t, ws, ws, "every worker sees all the others again")
 	})
 	requireNoLoss(t, rep)
@@ -241,4 +253,46 @@ func ids(ws []container) []string {
 		out[i] = c.ID
 	}
 	return out
+}
+
+// requireRefusing checks, from the host, a worker cut off from the
+// cluster: its HTTP port answers (/healthz 200), it reports not ready
+// (/readyz 503, so balancers take it out), and a client that reaches it
+// anyway gets 503 for a request that writes, not a session of its own.
+func (s *stack) requireRefusing(t *testing.T, c container) {
+	t.Helper()
+	raw := s.docker(t, "inspect", "-f", "{{json .NetworkSettings.Networks}}", c.ID)
+	var nets map[string]struct{ IPAddress string }
+	if err := json.Unmarshal([]byte(raw), &nets); err != nil {
+		t.Fatalf("compose: %s: parse its networks %s: %v", c, raw, err)
+	}
+	url := ""
+	for name, n := range nets {
+		if strings.HasSuffix(name, "_front") && n.IPAddress != "" {
+			url = "http://" + n.IPAddress + ":8080"
+		}
+	}
+	if url == "" {
+		t.Fatalf("compose: %s has no address on the front network: %s", c, raw)
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	status := func(path string) (int, error) {
+		resp, err := client.Get(url + path)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if code, err := status("/healthz"); code != http.StatusOK {
+		t.Errorf("%s cut off from the cluster: GET %s/healthz = %d, %v; want 200 (its HTTP port stays up)", c, url, code, err)
+	}
+	poll(t, readyTimeout, c.String()+" to report not ready", func() (bool, string) {
+		code, err := status("/readyz")
+		return code == http.StatusServiceUnavailable, fmt.Sprintf("GET /readyz = %d, %v", code, err)
+	})
+	if code, err := status("/"); code != http.StatusServiceUnavailable {
+		t.Errorf("%s cut off from the cluster: GET %s/ = %d, %v; want 503 (it has no quorum)", c, url, code, err)
+	}
+	t.Logf("%s cut off from the cluster: HTTP answers, /readyz and a new session 503", c)
 }

@@ -13,12 +13,17 @@
 //   - memory/steady: three workers form one cluster; every worker answers,
 //     every container reports healthy, nothing fails, nothing is lost;
 //   - memory/kill: docker kill one worker; once the others have declared
-//     it dead, start it again and wait until it has rejoined;
-//   - memory/disconnect: docker network disconnect one worker until the
-//     others have declared it dead (GET /cluster), then reconnect it and
-//     wait until every worker sees all the others again. The compose
-//     file turns the quorum guard on, so the cut-off worker fails /readyz
-//     and the balancer keeps it out until it is back in the majority.
+//     it dead, start it again and wait until it has rejoined. The users
+//     whose session the killed worker owned measure the outage: the time
+//     from the kill to their first successful write (BENCHMARKS.md);
+//   - memory/partition: docker network disconnect one worker from the
+//     cluster network only (gossip and session traffic; its HTTP port
+//     stays reachable) until the others have declared it dead, then
+//     reconnect it and wait until every worker sees all the others again.
+//     At the default configuration the quorum guard is on: the cut-off
+//     worker answers /healthz but fails /readyz and refuses requests with
+//     503 (the test asks it directly), the balancer keeps it out until it
+//     is back in the majority, and no acknowledged write is lost.
 //     Requests that were in flight on it when it was cut off wake up when
 //     it is back, long after loadcheck gave up on them (2s) and retried;
 //     the demo's -request-timeout (1.5s) makes their late saves fail

@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -220,4 +221,84 @@ func distinct(names []string) []string {
 	out := slices.Clone(names)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+const (
+	// outageUsers is how many users the kill step starts before the
+	// kill; about a third have their session owned by the victim.
+	outageUsers = 45
+	// outageLimit bounds how long a user of the killed worker may wait
+	// for an answer before the step fails.
+	outageLimit = 30 * time.Second
+)
+
+// usersOwnedBy starts n users (one GET / each, through the balancer) and
+// returns those whose session c owns (X-Session-Owner).
+func usersOwnedBy(t *testing.T, url string, c container, n int) []*user {
+	t.Helper()
+	var owned []*user
+	for range n {
+		u := newUser(t, url)
+		code, owner, err := u.try("/")
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("compose: a new user's GET /: %d, %v", code, err)
+		}
+		if memberHost(owner) == c.Hostname {
+			owned = append(owned, u)
+		}
+	}
+	if len(owned) == 0 {
+		t.Fatalf("compose: none of %d new sessions is owned by %s", n, c)
+	}
+	return owned
+}
+
+// try sends GET path once and returns the status and the session's owner.
+func (u *user) try(path string) (code int, owner string, err error) {
+	resp, err := u.client.Get(u.url + path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header.Get("X-Session-Owner"), nil
+}
+
+// outage has every user send GET / (a write to its session) until one
+// succeeds, each on its own, and sends on the channel how long after from
+// each one's first success came (limit+ for a user that got none).
+func outage(users []*user, from time.Time, limit time.Duration) <-chan []time.Duration {
+	out := make(chan []time.Duration, 1)
+	go func() {
+		took := make([]time.Duration, len(users))
+		var wg sync.WaitGroup
+		for i, u := range users {
+			wg.Go(func() {
+				for time.Since(from) < limit {
+					if code, _, err := u.try("/"); err == nil && code == http.StatusOK {
+						took[i] = time.Since(from)
+						return
+					}
+					time.Sleep(20 * time.Millisecond) // polling a cluster in other processes: no clock to inject
+				}
+				took[i] = limit + time.Nanosecond
+			})
+		}
+		wg.Wait()
+		slices.Sort(took)
+		out <- took
+	}()
+	return out
+}
+
+// reportOutage logs how long the users whose session the killed worker
+// owned waited for their first answer, and fails the step for any that
+// got none within outageLimit.
+func reportOutage(t *testing.T, victim container, took []time.Duration) {
+	t.Helper()
+	t.Logf("outage after kill of %s, for the %d sessions it owned: from the kill to the first successful write p50 %v, max %v",
+		victim, len(took), took[len(took)/2].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
+	if took[len(took)-1] > outageLimit {
+		t.Errorf("a user whose session %s owned got no answer within %v of the kill", victim, outageLimit)
+	}
 }

@@ -118,7 +118,9 @@ func sweepStale(t *testing.T) {
 	for project, ids := range stale {
 		t.Logf("compose: removing project %s, left over by an earlier run", project)
 		_, _, _ = execute(cmdTimeout, exec.Command("docker", append([]string{"rm", "-f", "-v"}, ids...)...))
-		_, _, _ = execute(cmdTimeout, exec.Command("docker", "network", "rm", project+"_default"))
+		for _, network := range []string{"_front", "_cluster", "_default"} {
+			_, _, _ = execute(cmdTimeout, exec.Command("docker", "network", "rm", project+network))
+		}
 	}
 }
 
@@ -275,18 +277,22 @@ func (s *stack) workers(t *testing.T) []container {
 	return out
 }
 
-// network returns the compose network a worker is attached to and its
-// aliases there ("worker" among them: the name the cluster joins and the
-// balancer resolves), so that it can be re-attached exactly.
-func (s *stack) network(t *testing.T, c container) (name string, aliases []string) {
+// clusterNetwork returns the compose network that carries a worker's
+// gossip and session traffic (docker-compose.yml's "cluster") and the
+// worker's aliases there ("peers" among them: the seed the cluster
+// joins), so that it can be re-attached exactly.
+func (s *stack) clusterNetwork(t *testing.T, c container) (name string, aliases []string) {
 	raw := s.docker(t, "inspect", "-f", "{{json .NetworkSettings.Networks}}", c.ID)
 	var nets map[string]struct{ Aliases []string }
-	if err := json.Unmarshal([]byte(raw), &nets); err != nil || len(nets) != 1 {
-		t.Fatalf("compose: %s: want exactly one network, got %s (err %v)", c, raw, err)
+	if err := json.Unmarshal([]byte(raw), &nets); err != nil {
+		t.Fatalf("compose: %s: parse its networks %s: %v", c, raw, err)
 	}
 	for name, n := range nets {
-		return name, n.Aliases
+		if strings.HasSuffix(name, "_cluster") {
+			return name, n.Aliases
+		}
 	}
+	t.Fatalf("compose: %s is on no network named *_cluster: %s", c, raw)
 	return "", nil
 }
 
