@@ -54,6 +54,7 @@ type membership struct {
 	onContact func()                    // a probe of another member was answered
 	clock     func() time.Time          // times the quorum's stable membership
 	mono      func() time.Duration      // the node's monotonic clock: how long a member has been one (pause.go)
+	whole     atomic.Bool               // the members are exactly the stable set: quorate without mu (quorum.go)
 
 	mu      sync.Mutex // guards everything below
 	self    nodeMeta
@@ -445,6 +446,7 @@ func (m *membership) rebuildLocked() {
 	}
 	m.current.Store(&published{table: t, changed: make(chan struct{})})
 	m.stable.changed(m.clock())
+	m.whole.Store(false)
 	close(old.changed)
 }
 

@@ -73,15 +73,36 @@ func (q *stableSet) quorate(members map[string]Member, now time.Time, after time
 	return true
 }
 
+// is reports whether members are exactly the stable set.
+func (q *stableSet) is(members map[string]Member) bool {
+	if len(members) != len(q.names) {
+		return false
+	}
+	for name := range members {
+		if !q.names[name] {
+			return false
+		}
+	}
+	return true
+}
+
 // size is the number of members in the stable set.
 func (q *stableSet) size() int { return len(q.names) }
 
 // quorate reports whether this node sees more than half of the last
-// stable membership.
+// stable membership. Every request asks, so the usual answer is read
+// without the lock: while the members are exactly the stable set, the
+// node is quorate and stays so until the member set changes (which
+// clears whole), since adopting the same set again changes nothing.
 func (m *membership) quorate() bool {
+	if m.whole.Load() {
+		return true
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.stable.quorate(m.members, m.clock(), m.cfg.StableAfter)
+	ok := m.stable.quorate(m.members, m.clock(), m.cfg.StableAfter)
+	m.whole.Store(ok && m.stable.is(m.members))
+	return ok
 }
 
 // stableSize returns the size of the last stable membership (Status).

@@ -60,3 +60,38 @@ func TestLeftMemberIsDroppedAtOnce(t *testing.T) {
 		t.Fatal("later gossip brought back a member that left")
 	}
 }
+
+// The quorum answer read without the lock (membership.whole) follows the
+// member set: a crash of one of three keeps the majority, a second one
+// loses it at once, and neither waits for the lock-free answer to expire.
+func TestQuorateFollowsEveryMemberChange(t *testing.T) {
+	cfg := DefaultLocalConfig().withDefaults()
+	cfg.Logger = discardLogger()
+	// Self is "b": whether or not the pair {a, b} becomes the stable set
+	// meanwhile, b alone is no quorum (the tie goes to a, first by name).
+	s := stepNode(t, cfg, "b", nil, Member{Name: "a", Addr: "a:1"}, Member{Name: "b", Addr: "b:1"}, Member{Name: "c", Addr: "c:1"})
+	m := s.members
+	for i := range 2 { // the second answer comes without the lock
+		if !m.quorate() {
+			t.Fatalf("call %d: not quorate with every member of the stable set", i)
+		}
+	}
+	if !m.whole.Load() {
+		t.Fatal("members equal to the stable set are not read without the lock")
+	}
+	m.mu.Lock()
+	m.removeLocked("c", false) // a crash: c stays in the stable set
+	m.mu.Unlock()
+	if m.whole.Load() {
+		t.Fatal("a member change left the lock-free answer in place")
+	}
+	if !m.quorate() {
+		t.Fatal("two of three lost the quorum")
+	}
+	m.mu.Lock()
+	m.removeLocked("a", false)
+	m.mu.Unlock()
+	if m.quorate() {
+		t.Fatal("one of three kept the quorum")
+	}
+}
