@@ -26,6 +26,23 @@
 // `Cache-Control: no-cache="Set-Cookie"` so shared caches never hand one
 // user's cookie to another.
 //
+// # Several cookies of one name
+//
+// A browser sends every cookie whose domain and path match the request, so
+// a request can carry several cookies of the session's name: one the user
+// got from this host and one a sibling subdomain set for the parent domain
+// or a longer path (cookie tossing). The middleware passes them all to
+// session.Manager.Start, in the order the request sent them, and the
+// session is the first one that loads: a junk cookie sent first cannot hide
+// the user's own. When none loads, the response expires the cookie only if
+// the request sent exactly one (a stale cookie of ours); with several, a
+// Max-Age=0 for the name could delete the user's real cookie too, so none
+// is sent. Each cookie tried costs a store lookup unless the store rejects
+// its value by shape first (every server-side store does, see
+// session.ValidID); http.Server.MaxHeaderBytes bounds how many a request
+// can carry. A cookie name with the __Host- prefix (and Secure, Path=/, no
+// Domain) stops the tossing at the browser: no other host can set it.
+//
 // # Errors
 //
 // When the commit fails (the store is down, the session is too large), the

@@ -87,20 +87,22 @@ func (mw *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, mw.timeout)
 		defer cancel()
 	}
-	s := mw.m.Start(ctx, mw.token(r))
+	var buf [2]string // most requests send one cookie or none: no allocation
+	s := mw.m.Start(ctx, mw.tokens(r, buf[:0])...)
 	rw := newWriter(w, r, s, mw)
 	mw.next.ServeHTTP(rw, r.WithContext(session.NewContext(ctx, s)))
 	// Not deferred: a handler that panics must not save half its changes.
 	rw.commit()
 }
 
-// token returns the session cookie's value, or "" when there is none.
-func (mw *middleware) token(r *http.Request) string {
-	c, err := r.Cookie(mw.name)
-	if err != nil {
-		return ""
+// tokens appends the values of every session cookie the request carries,
+// in order, to buf: all of them, not the first, so that a cookie tossed in
+// by a sibling subdomain cannot hide the user's own (see the package doc).
+func (mw *middleware) tokens(r *http.Request, buf []string) []string {
+	for _, c := range r.CookiesNamed(mw.name) {
+		buf = append(buf, c.Value)
 	}
-	return c.Value
+	return buf
 }
 
 func (mw *middleware) defaultError(w http.ResponseWriter, r *http.Request, err error) {

@@ -198,6 +198,51 @@ func TestStaleCookieIsExpired(t *testing.T) {
 	}
 }
 
+// TestSeveralCookiesTheOneThatLoadsWins replays the audit's cookie
+// tossing (L4): a sibling subdomain sets many junk "sid" cookies that the
+// browser sends before the user's own. The user's session must still load
+// and count on, and no response may expire "sid" (that would delete the
+// user's real cookie); the user's cookie sent first changes nothing.
+func TestSeveralCookiesTheOneThatLoadsWins(t *testing.T) {
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/peek" {
+			n, _ := session.Get[int](session.FromContext(r.Context()), "counter")
+			fmt.Fprintf(w, "%d\n", n)
+			return
+		}
+		counter(w, r)
+	})
+	resp, _ := get(t, f.srv.Client(), f.srv.URL)
+	valid := sessionCookie(resp).Value
+	junk := make([]string, 1000)
+	for i := range junk {
+		junk[i] = fmt.Sprintf("sid=junk%d", i+1)
+	}
+	for _, tt := range []struct {
+		name, path, cookie, want string
+	}{
+		{"1000 junk, then valid, read", "/peek", strings.Join(append(junk, "sid="+valid), "; "), "1\n"},
+		{"1000 junk, then valid, write", "/", strings.Join(append(junk, "sid="+valid), "; "), "2\n"},
+		{"valid, then junk", "/", "sid=" + valid + "; sid=junk1; sid=" + session.NewID(), "3\n"},
+		{"junk only, read", "/peek", "sid=junk1; sid=" + session.NewID(), "0\n"},
+	} {
+		req, _ := http.NewRequest("GET", f.srv.URL+tt.path, nil)
+		req.Header.Set("Cookie", tt.cookie)
+		resp, err := f.srv.Client().Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != tt.want {
+			t.Errorf("%s: %d %q, want 200 %q", tt.name, resp.StatusCode, body, tt.want)
+		}
+		if c := sessionCookie(resp); c != nil && c.MaxAge < 0 {
+			t.Errorf("%s: Set-Cookie %q expires sid: with several cookies sent, the user's own would go too", tt.name, c.Raw)
+		}
+	}
+}
+
 // TestCommitBeforeFirstByte checks that the session is in the store by the
 // time the handler's first Write returns.
 func TestCommitBeforeFirstByte(t *testing.T) {

@@ -107,7 +107,14 @@ func newEnv(t *testing.T, change ...func(*session.Config)) *env {
 // the commit's outcome: what the middleware does around a handler.
 func (e *env) request(t *testing.T, token string, f func(s *session.Session)) session.Outcome {
 	t.Helper()
-	s := e.m.Start(context.Background(), token)
+	return e.requestTokens(t, []string{token}, f)
+}
+
+// requestTokens is request for a client that presented several tokens
+// (cookies of one name), in this order.
+func (e *env) requestTokens(t *testing.T, tokens []string, f func(s *session.Session)) session.Outcome {
+	t.Helper()
+	s := e.m.Start(context.Background(), tokens...)
 	f(s)
 	o, err := e.m.Commit(s)
 	if err != nil {

@@ -44,13 +44,33 @@ func (m *Manager) Config() Config { return m.cfg }
 // a bug in a handler (it changed the session after the response started).
 func (m *Manager) LateChanges() uint64 { return m.late.Load() }
 
-// Start returns the Session for token (the cookie's value, "" for none). It
-// does no I/O: the store is read on first use, with ctx.
-func (m *Manager) Start(ctx context.Context, token string) *Session {
-	if len(token) > maxTokenLen {
-		token = ""
+// Start returns the Session for the tokens the request presented: the
+// values of its session cookies in the order it sent them (none, or "",
+// for a visitor without one). It does no I/O: the store is read on first
+// use, with ctx.
+//
+// A browser sends several cookies of one name when they were set for
+// different domains or paths, and a sibling subdomain can add its own (cookie
+// tossing). The session is then the first token that loads, and when none
+// does, the new session's cookie expires nothing: the stale cookie is
+// expired only when it was the only one, since a Max-Age=0 for the name
+// could delete the user's real cookie along with the attacker's. Each token
+// tried costs a store lookup (a store looks up only well-formed IDs, see
+// ValidID, so junk costs none); the size of the request's headers
+// (http.Server.MaxHeaderBytes) bounds how many there are.
+func (m *Manager) Start(ctx context.Context, tokens ...string) *Session {
+	s := &Session{m: m, ctx: ctx}
+	for _, t := range tokens {
+		switch {
+		case t == "" || len(t) > maxTokenLen:
+			// not ours: never looked up, never expired
+		case s.token == "":
+			s.token = t
+		default:
+			s.rest = append(s.rest, t)
+		}
 	}
-	return &Session{m: m, ctx: ctx, token: token}
+	return s
 }
 
 // CookieAction says what the response must do with the session cookie.
@@ -170,9 +190,10 @@ func (m *Manager) destroyLocked(s *Session) (Outcome, error) {
 
 // forgetLocked handles a session that was read but not found and not
 // changed: nothing is created (anonymous visitors cost no storage), and a
-// stale cookie is expired so the browser stops sending it.
+// stale cookie is expired so the browser stops sending it, unless the
+// request sent several: see Start.
 func (m *Manager) forgetLocked(s *Session) Outcome {
-	if s.token != "" {
+	if s.token != "" && len(s.rest) == 0 {
 		return Outcome{Action: CookieExpire}
 	}
 	return Outcome{}

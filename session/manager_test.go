@@ -58,6 +58,63 @@ func TestUnknownTokenIsNeverAdopted(t *testing.T) {
 	}
 }
 
+// TestSeveralTokensTheFirstThatLoadsWins: a request that carries several
+// cookies of the session's name (one tossed in by a sibling subdomain) gets
+// the session of the first that loads, over both ways of loading, and a
+// request none of whose tokens loads expires no cookie (it could be the
+// user's real one); writing then starts a fresh session.
+func TestSeveralTokensTheFirstThatLoadsWins(t *testing.T) {
+	for name, change := range map[string]func(*session.Config){"binary": func(*session.Config) {}, "map": mapLoads} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, change)
+			first, second := e.create(t, "k", "first"), e.create(t, "k", "second")
+			unknown := session.NewID()
+			for _, tt := range []struct {
+				tokens []string
+				want   string
+			}{
+				{[]string{unknown, "junk", second, first}, "second"},
+				{[]string{first, second}, "first"},
+				{[]string{"", second}, "second"},
+			} {
+				var got string
+				var err error
+				o := e.requestTokens(t, tt.tokens, func(s *session.Session) { got, err = session.Get[string](s, "k") })
+				if got != tt.want || err != nil || o.Action != session.CookieKeep {
+					t.Errorf("tokens %q: read %q (err %v) with outcome %+v, want %q and no cookie", tt.tokens, got, err, o, tt.want)
+				}
+			}
+			loads := e.spy.loads.Load()
+			o := e.requestTokens(t, []string{"junk", unknown}, func(s *session.Session) { session.Get[string](s, "k") })
+			if o.Action != session.CookieKeep {
+				t.Errorf("read with two unknown tokens: outcome %+v, want no cookie (expiring it could delete the user's own)", o)
+			}
+			if n := e.spy.loads.Load() - loads; n != 2 {
+				t.Errorf("two unknown tokens cost %d loads, want 2", n)
+			}
+			o = e.requestTokens(t, []string{"junk", unknown}, func(s *session.Session) { must(t, s.Set("k", 1)) })
+			if o.Action != session.CookieSet || o.Token == unknown || !session.ValidID(o.Token) {
+				t.Errorf("write with two unknown tokens: outcome %+v, want a fresh ID", o)
+			}
+		})
+	}
+}
+
+// A store error while trying the tokens ends the search: the request
+// fails as with one token, instead of asking a store that is down again for
+// every other cookie.
+func TestSeveralTokensStopAtAStoreError(t *testing.T) {
+	e := newEnv(t)
+	e.spy.failLoad.Store(true)
+	s := e.m.Start(context.Background(), session.NewID(), session.NewID(), session.NewID())
+	if _, err := s.Keys(); !errors.Is(err, errDown) {
+		t.Fatalf("Keys with the store down = %v, want the store's error", err)
+	}
+	if n := e.spy.loads.Load(); n != 1 {
+		t.Errorf("the store was asked %d times, want once", n)
+	}
+}
+
 func TestOversizedTokenIsNotLookedUp(t *testing.T) {
 	e := newEnv(t)
 	e.request(t, strings.Repeat("a", 5000), func(s *session.Session) { session.Get[int](s, "k") })

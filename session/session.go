@@ -17,9 +17,13 @@ var ErrNoSession = errors.New("session: no session in context (is the httpmw mid
 // response starts. Its methods are safe for concurrent use by the goroutines
 // of one request.
 type Session struct {
-	m     *Manager
-	ctx   context.Context
-	token string // what the client presented; "" when none
+	m   *Manager
+	ctx context.Context
+	// token is the first token the client presented ("" when none) and,
+	// once loaded, the one that named the session; rest are the others,
+	// in order, tried when token does not load (Manager.Start).
+	token string
+	rest  []string
 
 	mu        sync.Mutex // guards everything below
 	loaded    bool
@@ -269,18 +273,34 @@ func (s *Session) loadLocked() error {
 	}
 	s.loaded = true
 	if s.token != "" {
-		if s.err = s.loadRecordLocked(); s.err != nil {
+		if s.err = s.loadFirstLocked(); s.err != nil {
 			s.err = fmt.Errorf("session: load: %w", s.err)
 			return s.err
-		}
-		if s.found && s.rec.Expired(s.m.cfg.Now()) {
-			s.rec, s.vals, s.found = Record{}, values{}, false
 		}
 	}
 	if !s.found {
 		s.id = s.m.newID()
 	}
 	return nil
+}
+
+// loadFirstLocked loads the first of the presented tokens that names a
+// live session and makes it s.token. A store error ends the search: a
+// store that is down would only fail again for each token.
+func (s *Session) loadFirstLocked() error {
+	next := s.rest
+	for {
+		if err := s.loadRecordLocked(); err != nil {
+			return err
+		}
+		if s.found && s.rec.Expired(s.m.cfg.Now()) {
+			s.rec, s.vals, s.found = Record{}, values{}, false
+		}
+		if s.found || len(next) == 0 {
+			return nil
+		}
+		s.token, next = next[0], next[1:]
+	}
 }
 
 // loadRecordLocked loads the record of s.token, in binary form when the
