@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -86,6 +87,38 @@ func (b *browser) expect(path string, code int, body string) *http.Response {
 	return resp
 }
 
+// post sends a POST of the form body to path, with extra headers, and
+// returns the status and the body.
+func (b *browser) post(path string, form url.Values, header ...string) (int, string) {
+	b.t.Helper()
+	req, err := http.NewRequest("POST", b.url+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.t.Fatalf("POST %s: %v", path, err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+// login posts user=NAME to /login and fails unless it answers 200.
+func (b *browser) login(user string) {
+	b.t.Helper()
+	if code, body := b.post("/login", url.Values{"user": {user}}); code != 200 || body != "logged in as "+user+"\n" {
+		b.t.Fatalf("POST /login user=%s = %d %q, want 200 \"logged in as %s\"", user, code, body, user)
+	}
+}
+
 // sid returns the session cookie the jar holds, "" when none.
 func (b *browser) sid() string {
 	u, _ := http.NewRequest("GET", b.url, nil)
@@ -147,7 +180,7 @@ func TestLoginRenewsAndKeepsData(t *testing.T) {
 	b.expect("/", 200, "1\n")
 	old := b.sid()
 	b.expect("/whoami", 401, "not logged in\n")
-	b.expect("/login?user=alice", 200, "logged in as alice\n")
+	b.login("alice")
 	if b.sid() == old || b.sid() == "" {
 		t.Fatalf("login kept the session ID %q: no defence against fixation", old)
 	}
@@ -161,10 +194,14 @@ func TestLoginRenewsAndKeepsData(t *testing.T) {
 func TestLoginNeedsAUser(t *testing.T) {
 	f := newFixture(t)
 	b := f.browser(t)
-	for _, q := range []string{"", "?user=", "?user=" + strings.Repeat("a", maxUserLen+1), "?user=%ff"} {
-		if code, _, _ := b.get("/login" + q); code != 400 {
-			t.Errorf("GET /login%s = %d, want 400", q, code)
+	for _, form := range []url.Values{{}, {"user": {""}}, {"user": {strings.Repeat("a", maxUserLen+1)}}, {"user": {"\xff"}}} {
+		if code, body := b.post("/login", form); code != 400 {
+			t.Errorf("POST /login %q = %d %q, want 400", form.Encode(), code, body)
 		}
+	}
+	// The user comes from the body only: a URL ends up in logs.
+	if code, body := b.post("/login?user=alice", nil); code != 400 {
+		t.Errorf("POST /login?user=alice with no body = %d %q, want 400", code, body)
 	}
 	if b.sid() != "" {
 		t.Error("a refused login created a session")
@@ -174,16 +211,14 @@ func TestLoginNeedsAUser(t *testing.T) {
 func TestLogoutDestroys(t *testing.T) {
 	f := newFixture(t)
 	b := f.browser(t)
-	b.expect("/login?user=bob", 200, "logged in as bob\n")
+	b.login("bob")
 	b.expect("/", 200, "1\n")
 	id := b.sid()
-	resp := b.expect("/logout", 200, "logged out\n")
-	var expired bool
-	for _, c := range resp.Cookies() {
-		expired = expired || c.Name == "sid" && c.MaxAge < 0
+	if code, body := b.post("/logout", nil); code != 200 || body != "logged out\n" {
+		t.Fatalf("POST /logout = %d %q, want 200 \"logged out\"", code, body)
 	}
-	if !expired || b.sid() != "" {
-		t.Fatalf("logout: Set-Cookie %q, jar %q; want the cookie expired", resp.Header.Values("Set-Cookie"), b.sid())
+	if b.sid() != "" {
+		t.Fatalf("after logout the jar still holds sid=%q; want the cookie expired", b.sid())
 	}
 	if f.loads(t, id) {
 		t.Error("the destroyed session still loads")
@@ -240,4 +275,54 @@ func TestHealthAndReadiness(t *testing.T) {
 	f.d.ready.Store(false)
 	b.expect("/readyz", 503, "not ready: starting or shutting down\n")
 	b.expect("/healthz", 200, "ok\n")
+}
+
+// Login and logout change the session, so a GET (which a cross-site link or
+// image sends with the user's cookie under SameSite=Lax) must not reach
+// them (audit L6).
+func TestLoginAndLogoutArePostOnly(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(t)
+	for _, path := range []string{"/login?user=mallory", "/logout"} {
+		code, _, resp := b.get(path)
+		if code != http.StatusMethodNotAllowed || !strings.Contains(resp.Header.Get("Allow"), "POST") {
+			t.Errorf("GET %s = %d (Allow %q), want 405 allowing POST", path, code, resp.Header.Get("Allow"))
+		}
+	}
+	if b.sid() != "" {
+		t.Error("a GET /login created a session")
+	}
+	b.login("alice")
+	b.get("/logout")
+	b.expect("/whoami", 200, "alice\n")
+}
+
+// A page on another site that posts to /login or /logout from the user's
+// browser (login or logout CSRF) is refused with 403 and changes nothing;
+// the browser's own same-origin posts, and clients that are not browsers
+// (no Sec-Fetch-Site, no Origin), go through (audit L6).
+func TestCrossOriginLoginAndLogoutAreRefused(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(t)
+	b.login("alice")
+	id := b.sid()
+	crossOrigin := [][]string{
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Origin", "https://attacker.example"},
+	}
+	for _, h := range crossOrigin {
+		for _, path := range []string{"/login", "/logout"} {
+			if code, body := b.post(path, url.Values{"user": {"mallory"}}, h...); code != http.StatusForbidden {
+				t.Errorf("POST %s with %s: %s = %d %q, want 403", path, h[0], h[1], code, body)
+			}
+		}
+	}
+	if b.sid() != id {
+		t.Fatalf("a refused cross-origin request changed the session cookie from %q to %q", id, b.sid())
+	}
+	b.expect("/whoami", 200, "alice\n")
+	if code, body := b.post("/logout", nil, "Sec-Fetch-Site", "same-origin"); code != 200 {
+		t.Fatalf("same-origin POST /logout = %d %q, want 200", code, body)
+	}
+	b.expect("/whoami", 401, "not logged in\n")
 }

@@ -45,21 +45,30 @@ func newDemo(name string, m *session.Manager, log *slog.Logger) *demo {
 	d.drainer, _ = st.(drainer)
 	d.sess.HandleFunc("GET /{$}", d.counter)
 	d.sess.HandleFunc("GET /peek", d.peek)
-	d.sess.HandleFunc("/login", d.login)
-	d.sess.HandleFunc("/logout", d.logout)
+	// POST only (405 otherwise): a GET must change nothing, since a
+	// cross-site link or image sends one with the user's cookie
+	// (SameSite=Lax lets top-level GETs through) and no browser check
+	// stops it. routes refuses cross-origin POSTs.
+	d.sess.HandleFunc("POST /login", d.login)
+	d.sess.HandleFunc("POST /logout", d.logout)
 	d.sess.HandleFunc("GET /whoami", d.whoami)
 	return d
 }
 
 // routes returns the worker's whole handler. Health checks bypass the
-// session middleware; everything carries X-Served-By.
+// session middleware; everything carries X-Served-By. A cross-origin
+// browser request that is not GET, HEAD or OPTIONS (a page elsewhere
+// posting to /login or /logout: login and logout CSRF) is refused with
+// 403 by http.CrossOriginProtection before the session is read; it
+// judges by Sec-Fetch-Site, or Origin against Host, and lets requests
+// with neither (curl, other programs) through.
 func (d *demo) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.HandleFunc("GET /cluster", d.clusterStatus)
 	mux.Handle("/", httpmw.New(d.m, httpmw.WithTimeout(d.timeout))(d.sess))
-	return d.servedBy(mux)
+	return d.servedBy(http.NewCrossOriginProtection().Handler(mux))
 }
 
 func (d *demo) servedBy(next http.Handler) http.Handler {
@@ -108,10 +117,12 @@ func (d *demo) readCounter(w http.ResponseWriter, s *session.Session) (int, bool
 	return n, true
 }
 
+// login reads the user from the form body (user=NAME), never from the
+// URL: URLs end up in logs and browser history.
 func (d *demo) login(w http.ResponseWriter, r *http.Request) {
-	user := r.FormValue("user")
+	user := r.PostFormValue("user")
 	if user == "" || len(user) > maxUserLen || !utf8.ValidString(user) {
-		http.Error(w, fmt.Sprintf("login: want ?user=NAME, 1 to %d bytes of UTF-8", maxUserLen), http.StatusBadRequest)
+		http.Error(w, fmt.Sprintf("login: want a form body user=NAME, 1 to %d bytes of UTF-8", maxUserLen), http.StatusBadRequest)
 		return
 	}
 	s := session.FromContext(r.Context())

@@ -5,8 +5,9 @@
 //
 //	GET /            increments the session's "counter" and returns it: "N\n"
 //	GET /peek        returns the counter without changing it
-//	/login?user=NAME renews the session ID (against fixation) and stores the user
-//	/logout          destroys the session
+//	POST /login      with the form body user=NAME: renews the session ID
+//	                 (against fixation) and stores the user
+//	POST /logout     destroys the session
 //	GET /whoami      returns the logged-in user (401 when there is none)
 //	GET /healthz     200 "ok" while the process runs
 //	GET /readyz      200 while serving; 503 while starting (a cluster node
@@ -15,6 +16,12 @@
 //	                 ("underReplicated", 0 when every session has N copies),
 //	                 per node its partitions and sessions (only with the
 //	                 shared memory store, sessions.cluster)
+//
+// /login and /logout answer 405 to other methods, and a cross-origin POST
+// from a browser (login or logout CSRF) gets 403 (http.CrossOriginProtection):
+//
+//	curl -c jar -b jar -d user=alice localhost:8080/login     # POST
+//	curl -c jar -b jar -X POST localhost:8080/logout
 //
 // -pprof ADDR serves net/http/pprof on a listener of its own (off by
 // default; keep it on loopback), e.g. for
