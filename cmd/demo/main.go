@@ -38,6 +38,11 @@
 // nodes, at most -shutdown-timeout), then finishes the requests in flight
 // (at most -shutdown-timeout again) and closes the store.
 //
+// The HTTP server bounds every request (limits.go): its headers to 16 KiB,
+// reading it, body included, to 10s, the whole exchange to 10s plus
+// -request-timeout plus 5s to write the answer, and an idle keep-alive
+// connection to 60s; /login reads at most 4 KiB of body (413 beyond).
+//
 // A request that uses the session may take -request-timeout (default
 // 1.5s); a save after that is refused with 503 rather than written late
 // (httpmw.WithTimeout). The default is below the 2s after which
@@ -91,6 +96,9 @@ type options struct {
 	requestTimeout  time.Duration
 	pprof           string // net/http/pprof listen address; "" = off (pprof.go)
 	healthcheck     bool   // probe a running worker's /healthz and exit (healthcheck.go)
+	// limits are the HTTP server's timeouts and sizes: not flags, set from
+	// the constants in limits.go (tests shorten them).
+	limits limits
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -112,6 +120,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	o.limits = defaultLimits(o.requestTimeout)
 	return o, nil
 }
 
@@ -177,11 +186,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 // serve runs the HTTP server on ln until ctx ends, then shuts down in the
 // order that loses no request (see shutdown).
 func serve(ctx context.Context, ln net.Listener, d *demo, o options) error {
-	srv := &http.Server{
-		Handler:           d.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
-	}
+	srv := httpServer(d.routes(), o.limits, d.log)
 	// Ready before Serve starts: the listener is bound, so connections
 	// queue, and no request can see a not-ready worker that is serving.
 	d.ready.Store(true)
