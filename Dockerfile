@@ -8,9 +8,12 @@ FROM scratch
 COPY bin/docker/demo /demo
 # nobody's uid: the worker needs no privileges and no writable file system
 USER 65532:65532
-# 8080 HTTP; 7946 cluster gossip (tcp and udp); 7947 cluster peer traffic
-# (the gossip port + 1 unless SESSIONS_CLUSTER_PEER_BIND says otherwise)
-EXPOSE 8080 7946 7946/udp 7947
+# 8080 HTTP; 8081 the admin listener (GET /cluster) when started with
+# -admin :8081 (its default is the container's loopback, reachable from
+# nowhere else); 7946 cluster gossip (tcp and udp); 7947 cluster peer
+# traffic (the gossip port + 1 unless SESSIONS_CLUSTER_PEER_BIND says
+# otherwise)
+EXPOSE 8080 8081 7946 7946/udp 7947
 # An empty image has no shell or curl: the binary itself asks
 # http://127.0.0.1:PORT/healthz (PORT from -addr) and exits 0 or 1.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 CMD ["/demo", "-healthcheck"]

@@ -78,7 +78,7 @@ func waitClusterFormed(t *testing.T, p *worker.Pool, n int) {
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	testutil.EventuallyNil(t, 15*time.Second, fmt.Sprintf("every worker to see %d members", n), func() error {
 		for _, w := range p.Workers() {
-			if err := members(client, w.URL(), n); err != nil {
+			if err := members(client, w.AdminURL(), n); err != nil {
 				return err
 			}
 		}
@@ -86,7 +86,8 @@ func waitClusterFormed(t *testing.T, p *worker.Pool, n int) {
 	})
 }
 
-// members checks that url's GET /cluster lists n members.
+// members checks that GET /cluster on the admin listener at url lists n
+// members.
 func members(client *http.Client, url string, n int) error {
 	resp, err := client.Get(url + "/cluster")
 	if err != nil {

@@ -30,8 +30,10 @@ type demo struct {
 	timeout time.Duration // -request-timeout: httpmw.WithTimeout
 	ready   atomic.Bool   // /readyz: true while serving, false while starting or draining
 
-	// cluster is the store when it is the shared memory store, else nil.
+	// cluster is the store when it is the shared memory store, else nil;
+	// status keeps its Status for GET /cluster (nil when cluster is).
 	cluster clusterStore
+	status  *statusCache
 	// readiness and drainer are the store's lifecycle (cluster.go), nil
 	// when the store has none: it serves as soon as it is open, and
 	// closing it loses nothing another process needs.
@@ -45,7 +47,9 @@ type demo struct {
 func newDemo(name string, m *session.Manager, log *slog.Logger) *demo {
 	d := &demo{name: name, m: m, log: log, sess: http.NewServeMux()}
 	st := m.Config().Store
-	d.cluster, _ = st.(clusterStore)
+	if d.cluster, _ = st.(clusterStore); d.cluster != nil {
+		d.status = newStatusCache(d.cluster, time.Now)
+	}
 	d.readiness, _ = st.(readiness)
 	d.drainer, _ = st.(drainer)
 	d.sess.HandleFunc("GET /{$}", d.counter)
@@ -71,7 +75,6 @@ func (d *demo) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
-	mux.HandleFunc("GET /cluster", d.clusterStatus)
 	mux.Handle("/", httpmw.New(d.m, httpmw.WithTimeout(d.timeout))(d.sess))
 	return d.servedBy(http.NewCrossOriginProtection().Handler(mux))
 }

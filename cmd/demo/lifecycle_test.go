@@ -230,10 +230,10 @@ func waitMembers(t *testing.T, ws []*started, n int) {
 	var last string
 	ok := testutil.Poll(20*time.Second, func() bool {
 		for _, w := range ws {
-			code, body, _ := httpGet(t, w.url+"/cluster")
+			code, body, _ := httpGet(t, w.admin+"/cluster")
 			var st cluster.Status
 			if code != 200 || jsonDecode(body, &st) != nil {
-				last = fmt.Sprintf("%s/cluster = %d %q", w.url, code, body)
+				last = fmt.Sprintf("%s/cluster = %d %q", w.admin, code, body)
 				return false
 			}
 			if !converged(st, n) {

@@ -12,10 +12,22 @@
 //	GET /healthz     200 "ok" while the process runs
 //	GET /readyz      200 while serving; 503 while starting (a cluster node
 //	                 pulling its partitions) and while draining
-//	GET /cluster     JSON: members, epoch, the copies the cluster is short of
-//	                 ("underReplicated", 0 when every session has N copies),
-//	                 per node its partitions and sessions (only with the
-//	                 shared memory store, sessions.cluster)
+//
+// The admin listener (-admin ADDR, default 127.0.0.1:8081; "off" for none)
+// serves, apart from the application's port, what only operators need:
+//
+//	GET /cluster     JSON (only with the shared memory store,
+//	                 sessions.cluster): members, epoch, readiness, quorum,
+//	                 the copies the cluster is short of ("underReplicated",
+//	                 0 when every session has N copies), per node its
+//	                 sessions and how many partitions it is primary and
+//	                 backup for; ?verbose=1 adds the partition lists. The
+//	                 answer is at most a second old: each one asks every
+//	                 member, so a flood of requests shares one
+//	GET /readyz, GET /healthz  as on the application's port
+//
+// The application's port answers /cluster with 404: it names nodes and
+// internal addresses, and costs peer calls.
 //
 // /login and /logout answer 405 to other methods, and a cross-origin POST
 // from a browser (login or logout CSRF) gets 403 (http.CrossOriginProtection):
@@ -94,6 +106,7 @@ type options struct {
 	drain           time.Duration
 	shutdownTimeout time.Duration
 	requestTimeout  time.Duration
+	admin           string // the admin listener's address (/cluster); "" or "off" = none (admin.go)
 	pprof           string // net/http/pprof listen address; "" = off (pprof.go)
 	healthcheck     bool   // probe a running worker's /healthz and exit (healthcheck.go)
 	// limits are the HTTP server's timeouts and sizes: not flags, set from
@@ -112,6 +125,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.drain, "drain", 0, "on SIGTERM, how long /readyz answers 503 before the store drains and the server stops accepting requests")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long the store's drain may take, and then how long requests in flight may take to finish")
 	fs.DurationVar(&o.requestTimeout, "request-timeout", defaultRequestTimeout, "how long a request may take; a session save after that is refused (503) rather than written late. Keep it below the time after which clients or the balancer retry elsewhere (0: no bound)")
+	fs.StringVar(&o.admin, "admin", defaultAdminAddr, "serve GET /cluster (and /readyz, /healthz) on this address, apart from -addr; keep it on loopback or a private network; \"off\" or empty: none")
 	fs.StringVar(&o.pprof, "pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060; keep it on loopback); empty: off")
 	fs.BoolVar(&o.healthcheck, "healthcheck", false, "check the worker listening on -addr (GET /healthz) and exit 0 if healthy, 1 if not")
 	if err := fs.Parse(args); err != nil {
@@ -137,9 +151,9 @@ func loadConfig(path string, lookup func(string) (string, bool)) (stores.Config,
 	return cfg, err
 }
 
-// run is the whole program; listening, when set, learns the bound address
-// (tests listen on port 0).
-func run(ctx context.Context, args []string, lookup func(string) (string, bool), stderr io.Writer, listening func(net.Addr)) error {
+// run is the whole program; listening, when set, learns the bound
+// addresses (tests listen on port 0).
+func run(ctx context.Context, args []string, lookup func(string) (string, bool), stderr io.Writer, listening func(bound)) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -162,25 +176,60 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", o.addr)
+	ln, adminLn, err := listen(o)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
 	if listening != nil {
-		listening(ln.Addr())
+		listening(bound{http: ln.Addr(), admin: addrOf(adminLn)})
 	}
 	if o.pprof != "" {
 		stopPprof, err := startPprof(o.pprof, logger)
 		if err != nil {
-			ln.Close()
+			closeAll(ln, adminLn)
 			return err
 		}
 		defer stopPprof()
 	}
-	logger.Info("demo: serving", "addr", ln.Addr().String(), "store", cfg.Store)
 	d := newDemo(o.name, m, logger)
 	d.timeout = o.requestTimeout
+	if adminLn != nil {
+		defer d.serveAdmin(adminLn, o)() // stops after serve, before the store closes
+	}
+	logger.Info("demo: serving", "addr", ln.Addr().String(), "store", cfg.Store)
 	return serve(ctx, ln, d, o)
+}
+
+// bound is where a started worker listens: the application's address and
+// the admin listener's (nil when -admin is off).
+type bound struct{ http, admin net.Addr }
+
+// listen binds the application's port (-addr) and the admin listener
+// (-admin; nil when off).
+func listen(o options) (ln, admin net.Listener, err error) {
+	if ln, err = net.Listen("tcp", o.addr); err != nil {
+		return nil, nil, fmt.Errorf("listen: %w", err)
+	}
+	if admin, err = listenAdmin(o.admin); err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
+	return ln, admin, nil
+}
+
+func addrOf(ln net.Listener) net.Addr {
+	if ln == nil {
+		return nil
+	}
+	return ln.Addr()
+}
+
+func closeAll(lns ...net.Listener) {
+	for _, ln := range lns {
+		if ln != nil {
+			ln.Close()
+		}
+	}
 }
 
 // serve runs the HTTP server on ln until ctx ends, then shuts down in the

@@ -16,9 +16,10 @@ import (
 
 func noEnv(string) (string, bool) { return "", false }
 
-// started is a run of the whole program on a free port.
+// started is a run of the whole program on free ports.
 type started struct {
 	url    string
+	admin  string             // the admin listener's base URL; "" when -admin is off
 	cancel context.CancelFunc // what SIGTERM does
 	done   chan error
 	log    *testutil.Buffer // the worker's stderr, read while it runs
@@ -28,13 +29,17 @@ func start(t *testing.T, args []string, lookup func(string) (string, bool)) *sta
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &started{cancel: cancel, done: make(chan error, 1), log: &testutil.Buffer{}}
-	addr := make(chan net.Addr, 1)
+	addrs := make(chan bound, 1)
 	go func() {
-		s.done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), lookup, s.log, func(a net.Addr) { addr <- a })
+		// args may set -admin again: the last one counts
+		s.done <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-admin", "127.0.0.1:0"}, args...), lookup, s.log, func(b bound) { addrs <- b })
 	}()
 	select {
-	case a := <-addr:
-		s.url = "http://" + a.String()
+	case b := <-addrs:
+		s.url = "http://" + b.http.String()
+		if b.admin != nil {
+			s.admin = "http://" + b.admin.String()
+		}
 	case err := <-s.done:
 		cancel()
 		t.Fatalf("run exited before listening: %v\n%s", err, s.log)
@@ -133,6 +138,7 @@ func TestRunRefusesBadSetup(t *testing.T) {
 		{"unknown flag", []string{"-port", "80"}, nil, "-port"},
 		{"stray argument", []string{"serve"}, nil, "serve"},
 		{"address in use", []string{"-addr", busy.Addr().String()}, nil, "listen"},
+		{"admin address in use", []string{"-admin", busy.Addr().String()}, nil, "admin listen"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,7 +146,7 @@ func TestRunRefusesBadSetup(t *testing.T) {
 			lookup := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel() // a setup that wrongly succeeds shuts down at once
-			err := run(ctx, append([]string{"-addr", "127.0.0.1:0"}, tt.args...), lookup, log, nil)
+			err := run(ctx, append([]string{"-addr", "127.0.0.1:0", "-admin", "off"}, tt.args...), lookup, log, nil)
 			if err == nil || !strings.Contains(err.Error()+log.String(), tt.want) {
 				t.Fatalf("run = %v (log %q), want an error mentioning %q", err, log, tt.want)
 			}

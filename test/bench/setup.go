@@ -201,7 +201,9 @@ func (b *bench) startWorkers(ctx context.Context, s *setup, n int, env func(work
 	}
 	var procs []*proc
 	for i, spec := range specs {
-		args := []string{"-addr", spec.Addr, "-name", spec.Name}
+		// -admin off: the default admin port would be shared by every
+		// worker, and the bench reads no /cluster.
+		args := []string{"-addr", spec.Addr, "-admin", "off", "-name", spec.Name}
 		if i == 0 && b.opts.Profile != "" && s.name == setupShared {
 			pp, err := freeAddr(false)
 			if err != nil {

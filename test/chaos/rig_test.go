@@ -108,10 +108,10 @@ func urls(ws []*worker.Worker) []string {
 	return us
 }
 
-// status returns w's GET /cluster.
+// status returns w's GET /cluster (on its admin listener).
 func (r *rig) status(w *worker.Worker) (cluster.Status, error) {
 	var st cluster.Status
-	resp, err := r.client.Get(w.URL() + "/cluster")
+	resp, err := r.client.Get(w.AdminURL() + "/cluster")
 	if err != nil {
 		return st, fmt.Errorf("%s: %w", w.Name(), err)
 	}

@@ -37,10 +37,11 @@ func (v view) hosts() []string {
 	return out
 }
 
-// clusterView asks the balancer for GET /cluster once.
+// clusterView asks the balancer's admin frontend for GET /cluster once
+// (the public one does not forward it to the workers' admin listeners).
 func (s *stack) clusterView() (view, error) {
 	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get(s.lbURL + "/cluster")
+	resp, err := c.Get(s.adminURL + "/cluster")
 	if err != nil {
 		return view{}, err
 	}
@@ -101,6 +102,20 @@ func requireOwnerHeader(t *testing.T, s *stack, ws []container) {
 		t.Errorf("X-Session-Owner %q names none of the workers %v", resp.Header.Get("X-Session-Owner"), hostnames(ws))
 	}
 	t.Logf("GET / answered by %s, session owned by %s", resp.Header.Get("X-Served-By"), resp.Header.Get("X-Session-Owner"))
+}
+
+// requireClusterNotPublic checks that the balancer's public port does not
+// show the cluster: GET /cluster answers 404 there (audit M3).
+func requireClusterNotPublic(t *testing.T, s *stack) {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}).Get(s.lbURL + "/cluster")
+	if err != nil {
+		t.Fatalf("compose: GET /cluster on the public port: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /cluster on the balancer's public port = %s, want 404: only the admin port may show the cluster", resp.Status)
+	}
 }
 
 // memberHost returns the host part of a member name "HOSTNAME-BOOTID".

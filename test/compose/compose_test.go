@@ -96,6 +96,7 @@ func steady(t *testing.T, s *stack) {
 		t.Errorf("the counter's requests were answered by %v; want all %d workers in turn", got, workers)
 	}
 	requireOwnerHeader(t, s, ws)
+	requireClusterNotPublic(t, s)
 	rep := s.loadDuring(t, steadyLoad, nil)
 	requireNoLoss(t, rep)
 	requireAvailability(t, rep, 0)

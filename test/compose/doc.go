@@ -18,8 +18,9 @@
 //     from the kill to their first successful write (BENCHMARKS.md);
 //   - memory/partition: docker network disconnect one worker from the
 //     cluster network only (gossip and session traffic; its HTTP port
-//     stays reachable) until the others have declared it dead, then
-//     reconnect it and wait until every worker sees all the others again.
+//     stays reachable) until the others have declared it dead (GET
+//     /cluster, through the balancer's admin port), then reconnect it and
+//     wait until every worker sees all the others again.
 //     At the default configuration the quorum guard is on: the cut-off
 //     worker answers /healthz but fails /readyz and refuses requests with
 //     503 (the test asks it directly), the balancer keeps it out until it

@@ -41,12 +41,13 @@ var localImages = map[string]string{
 // secret and balancer port, and an empty env file so that a .env in the
 // checkout changes nothing.
 type stack struct {
-	root    string   // repository root: docker-compose.yml, scripts/
-	compose []string // "docker compose" or "docker-compose"
-	project string
-	lbURL   string            // http://127.0.0.1:PORT
-	env     map[string]string // variables docker-compose.yml reads
-	envFile string
+	root     string   // repository root: docker-compose.yml, scripts/
+	compose  []string // "docker compose" or "docker-compose"
+	project  string
+	lbURL    string            // http://127.0.0.1:PORT
+	adminURL string            // the balancer's admin frontend: the workers' GET /cluster
+	env      map[string]string // variables docker-compose.yml reads
+	envFile  string
 }
 
 // container is one running worker.
@@ -71,14 +72,17 @@ func newStack(t *testing.T) *stack {
 	}
 	s := &stack{root: root, compose: findCompose(t), project: projectPrefix + randomHex(4)}
 	sweepStale(t)
-	port := freePort(t)
+	port, adminPort := freePort(t), freePort(t)
 	s.lbURL = "http://127.0.0.1:" + strconv.Itoa(port)
+	s.adminURL = "http://127.0.0.1:" + strconv.Itoa(adminPort)
 	s.env = map[string]string{
 		"SESSIONS_STORE":            "memory",
 		"SESSIONS_CLUSTER_SECRET":   newSecret(),
 		"SESSIONS_CLUSTER_REPLICAS": "2",
 		"LB_BIND":                   "127.0.0.1",
 		"LB_PORT":                   strconv.Itoa(port),
+		"LB_ADMIN_BIND":             "127.0.0.1",
+		"LB_ADMIN_PORT":             strconv.Itoa(adminPort),
 	}
 	s.envFile = filepath.Join(t.TempDir(), "empty.env")
 	if err := os.WriteFile(s.envFile, nil, 0o600); err != nil {

@@ -14,8 +14,8 @@ type Config struct {
 	// its Spec; it is called again on every restart. Default: none.
 	Env func(Spec) []string
 
-	// Args are extra command-line flags for every worker, after -addr and
-	// -name. Default: none.
+	// Args are extra command-line flags for every worker, after -addr,
+	// -admin and -name. Default: none.
 	Args []string
 
 	// ReadyTimeout bounds how long a worker may take from exec to a 200 on
@@ -41,6 +41,10 @@ type Spec struct {
 	Index int    // position in the pool, from 0
 	Name  string // "w0", "w1", ...: passed as -name, answered in X-Served-By
 	Addr  string // HTTP "127.0.0.1:port": passed as -addr
+	// AdminAddr is the admin listener's "127.0.0.1:port" (GET /cluster),
+	// passed as -admin: the demo's default port would be shared by every
+	// worker of the pool.
+	AdminAddr string
 
 	// ClusterAddr and PeerAddr are free loopback addresses for the
 	// cluster's gossip (TCP and UDP) and peer transport. Only ClusterEnv

@@ -6,9 +6,9 @@
 // A test binary builds cmd/demo once (go build into a temporary directory,
 // shared by every test of the binary; TestMain passes Exit to goleak so the
 // directory is removed at the end). Start launches N workers, each on free
-// loopback ports (an HTTP port, and a gossip and a peer port for the
-// cluster), each with its own -name and log file, and waits until every
-// /readyz answers 200. The environment a worker gets is computed from its
+// loopback ports (an HTTP port, an admin port for GET /cluster, and a
+// gossip and a peer port for the cluster), each with its own -name and log
+// file, and waits until every /readyz answers 200. The environment a worker gets is computed from its
 // Spec, so a cluster's join list can name the other workers' ports
 // (ClusterEnv); SESSIONS_* variables of the test's own environment are not
 // inherited, so a developer's shell cannot change what a test means.

@@ -106,7 +106,7 @@ func (s *Spec) pickPorts() error {
 	for _, f := range []struct {
 		addr *string
 		udp  bool
-	}{{&s.Addr, false}, {&s.ClusterAddr, true}, {&s.PeerAddr, false}} {
+	}{{&s.Addr, false}, {&s.AdminAddr, false}, {&s.ClusterAddr, true}, {&s.PeerAddr, false}} {
 		if *f.addr, err = freeAddr(f.udp); err != nil {
 			return err
 		}
@@ -156,7 +156,7 @@ func (p *Pool) peersOf(w *Worker) []string {
 
 // command builds the exec.Cmd of one start of a worker.
 func (p *Pool) command(s Spec) *exec.Cmd {
-	args := append([]string{"-addr", s.Addr, "-name", s.Name}, p.cfg.Args...)
+	args := append([]string{"-addr", s.Addr, "-admin", s.AdminAddr, "-name", s.Name}, p.cfg.Args...)
 	cmd := exec.Command(p.bin, args...)
 	cmd.Env = inheritedEnv()
 	if p.cfg.Env != nil {

@@ -35,6 +35,10 @@ func (w *Worker) Name() string { return w.Spec().Name }
 // URL returns the worker's base URL, e.g. "http://127.0.0.1:40123".
 func (w *Worker) URL() string { return "http://" + w.Spec().Addr }
 
+// AdminURL returns the base URL of the worker's admin listener, which
+// serves GET /cluster, e.g. "http://127.0.0.1:40124".
+func (w *Worker) AdminURL() string { return "http://" + w.Spec().AdminAddr }
+
 // Spec returns what the worker was (last) started with.
 func (w *Worker) Spec() Spec {
 	w.mu.Lock()
