@@ -30,7 +30,27 @@ import (
 // reappeared members own (holdings.update) until it has pulled them.
 func (s *Store) Ready() bool {
 	return s.ready.Load() && s.member() && !s.draining.Load() && !s.closed.Load() && s.quorate() &&
-		!s.isolated() && !s.checkPending()
+		!s.isolated() && !s.cutOff() && !s.checkPending()
+}
+
+// cutOff reports whether the peer transport has just failed to reach most
+// of the other members (downs.go), before gossip says so: a node cut off
+// from the cluster reports not ready within a request or two, so that a
+// balancer stops sending it requests it could only refuse. It counts
+// against readiness alone: requests are refused by the quorum guard, on
+// gossip's word. With the guard off (AvailableFirst) a cut-off node keeps
+// serving, and stays ready.
+func (s *Store) cutOff() bool {
+	if s.cfg.AvailableFirst {
+		return false
+	}
+	members, now, down := s.Table().members, s.mono(), 0
+	for _, m := range members {
+		if m.Name != s.name && s.down.down(m.Addr, now) {
+			down++
+		}
+	}
+	return 2*(len(members)-down) < len(members)
 }
 
 // member reports whether this node belongs to a cluster: it has joined

@@ -355,3 +355,37 @@ func TestPeerThatJustFailedIsSkipped(t *testing.T) {
 		t.Fatalf("once it answered, the primary was called %d times in all; want every request to go to it", n)
 	}
 }
+
+// A node whose transport has just failed to reach most of the others
+// reports itself cut off (not Ready) before gossip declares them dead,
+// and not once they answer again or downFor has passed.
+func TestNodeThatReachesNoMajorityIsCutOff(t *testing.T) {
+	s := routeStore(t, &fakeCaller{})
+	var mono time.Duration
+	s.mono = func() time.Duration { return mono }
+	if s.cutOff() {
+		t.Fatal("cut off with every peer reachable")
+	}
+	s.down.mark("a:1", mono+s.cfg.downFor())
+	if s.cutOff() {
+		t.Fatal("cut off with one of two peers down: two of three still reach each other")
+	}
+	s.down.mark("c:1", mono+s.cfg.downFor())
+	if !s.cutOff() {
+		t.Fatal("not cut off with both peers down")
+	}
+	s.cfg.AvailableFirst = true
+	if s.cutOff() {
+		t.Fatal("cut off with AvailableFirst, which keeps serving")
+	}
+	s.cfg.AvailableFirst = false
+	s.down.clear("c:1") // c answered
+	if s.cutOff() {
+		t.Fatal("still cut off after a peer answered")
+	}
+	s.down.mark("c:1", mono+s.cfg.downFor())
+	mono += s.cfg.downFor()
+	if s.cutOff() {
+		t.Fatal("still cut off after downFor")
+	}
+}

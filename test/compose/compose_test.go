@@ -28,6 +28,14 @@ const (
 	// maxFailedUnderFault bounds the share of requests that fail on every
 	// attempt while a worker dies or vanishes.
 	maxFailedUnderFault = 0.01
+	// maxFailedUnderPartition bounds the share of requests that fail when
+	// one worker is cut off the cluster network while its HTTP port stays
+	// reachable: until it knows (its transport fails, then gossip) and
+	// the balancer has seen its /readyz fail twice (inter 1s fall 2), it
+	// is sent a third of the requests and can only refuse them (503),
+	// since the balancer does not retry a request a worker answered.
+	// Measured: 0.07% to 1.5% of requests. Lost writes stay at 0.
+	maxFailedUnderPartition = 0.03
 	// maxFailedDuringDrain bounds the requests that fail while workers
 	// drain (rolling restart, scale in). None has failed since the store
 	// hands off before HTTP stops (cluster.Store.HandOff); the bound
@@ -180,7 +188,7 @@ func partitionOne(t *testing.T, s *stack) {
 		s.waitMembership(t, ws, ws, "every worker sees all the others again")
 	})
 	requireNoLoss(t, rep)
-	requireAvailability(t, rep, maxFailedUnderFault)
+	requireAvailability(t, rep, maxFailedUnderPartition)
 }
 
 // rollingRestart: docker restart (SIGTERM, drain, start) every worker in
