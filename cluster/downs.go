@@ -1,66 +1,84 @@
 package cluster
 
 import (
+	"context"
+	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/cluster/peer"
 )
 
-// downs remembers the peers whose transport just failed (connection
-// refused or reset, no answer within CallTimeout), so that the requests
-// that follow treat them at once as replicas that did not answer (route
-// fails over, replicate goes to a stand-in) instead of each waiting for a
-// dial or a timeout of its own, until gossip declares the peer dead. A
-// peer counts as down for downFor after its last failure, unless it
-// answers meanwhile. Skipping a live but slow peer costs what a timeout
-// would have: the request is served on failover, as after one.
+// downs remembers the members whose connection just failed (refused,
+// reset or closed: the process is gone, or the network says so), so that
+// the requests route sends next fail over at once instead of each paying
+// a failed dial of its own, until gossip declares the member dead. A
+// member counts as down for downFor after its last failure, unless it
+// answers meanwhile. A timeout marks nothing: on a loaded machine a live
+// member is slow, not gone. Members are known by name, which a restarted
+// worker never reuses, so a new process at the old address is not taken
+// for the dead one. Replication (put) never skips a member: a failover
+// primary must still copy its writes to a primary that may be alive.
 type downs struct {
 	n     atomic.Int32             // entries in until: the hot path reads this alone
 	mu    sync.Mutex               // guards until
-	until map[string]time.Duration // peer address -> mono() until which it counts as down
+	until map[string]time.Duration // member name -> mono() until which it counts as down
 }
 
-// mark records a transport failure of addr at now.
-func (d *downs) mark(addr string, until time.Duration) {
+// mark records that name's connection failed; it counts as down until
+// until.
+func (d *downs) mark(name string, until time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.until == nil {
 		d.until = map[string]time.Duration{}
 	}
-	if _, ok := d.until[addr]; !ok {
+	if _, ok := d.until[name]; !ok {
 		d.n.Add(1)
 	}
-	d.until[addr] = until
+	d.until[name] = until
 }
 
-// clear records that addr answered.
-func (d *downs) clear(addr string) {
+// clear records that name answered.
+func (d *downs) clear(name string) {
 	if d.n.Load() == 0 {
 		return
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, ok := d.until[addr]; ok {
-		delete(d.until, addr)
+	if _, ok := d.until[name]; ok {
+		delete(d.until, name)
 		d.n.Add(-1)
 	}
 }
 
-// down reports whether addr failed less than downFor ago and has not
-// answered since.
-func (d *downs) down(addr string, now time.Duration) bool {
+// down reports whether name's connection failed less than downFor ago
+// and it has not answered since.
+func (d *downs) down(name string, now time.Duration) bool {
 	if d.n.Load() == 0 {
 		return false
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	until, ok := d.until[addr]
+	until, ok := d.until[name]
 	if ok && now >= until {
-		delete(d.until, addr)
+		delete(d.until, name)
 		d.n.Add(-1)
 		return false
 	}
 	return ok
+}
+
+// connectionFailed reports whether err says the connection to a member
+// failed (refused, reset, closed, unreachable) rather than that it was
+// slow: a timeout or the caller's context ending is not a failure of the
+// member.
+func connectionFailed(err error) bool {
+	var ne net.Error
+	return errors.Is(err, peer.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) &&
+		!errors.Is(err, context.Canceled) && !(errors.As(err, &ne) && ne.Timeout())
 }
 
 // downFor is how long a peer whose transport failed is skipped: about the

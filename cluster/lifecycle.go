@@ -33,8 +33,8 @@ func (s *Store) Ready() bool {
 		!s.isolated() && !s.cutOff() && !s.checkPending()
 }
 
-// cutOff reports whether the peer transport has just failed to reach most
-// of the other members (downs.go), before gossip says so: a node cut off
+// cutOff reports whether the connections to most of the other members
+// have just failed (downs.go), before gossip says so: a node cut off
 // from the cluster reports not ready within a request or two, so that a
 // balancer stops sending it requests it could only refuse. It counts
 // against readiness alone: requests are refused by the quorum guard, on
@@ -46,7 +46,7 @@ func (s *Store) cutOff() bool {
 	}
 	members, now, down := s.Table().members, s.mono(), 0
 	for _, m := range members {
-		if m.Name != s.name && s.down.down(m.Addr, now) {
+		if m.Name != s.name && s.down.down(m.Name, now) {
 			down++
 		}
 	}

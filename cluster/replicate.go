@@ -2,11 +2,12 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
-	"github.com/sessionmesh/sessionmesh/cluster/peer"
+	"github.com/sessionmesh/sessionmesh/session"
 )
 
 // replicate sends data, session id in binary form without the ID, to the
@@ -25,7 +26,7 @@ func (s *Store) replicate(ctx context.Context, p int, id string, data []byte) er
 	// This node's copy counts when it is an owner; serving on failover
 	// from beyond the top N, it holds an unhinted extra copy instead.
 	copies := need - len(owners)
-	failed := s.putAll(ctx, owners, s.receivers.of(p, t, s.name, time.Now()), id, data)
+	failed, full := s.putAll(ctx, owners, s.receivers.of(p, t, s.name, time.Now()), id, data)
 	copies += len(owners) - len(failed)
 	if len(failed) == 0 {
 		return nil
@@ -38,21 +39,27 @@ func (s *Store) replicate(ctx context.Context, p int, id string, data []byte) er
 		for len(standIns) > 0 {
 			standIn := standIns[0]
 			standIns = standIns[1:]
-			if s.put(ctx, standIn, owner.Name, id, data) == nil {
+			err := s.put(ctx, standIn, owner.Name, id, data)
+			if err == nil {
 				copies++
 				break
 			}
+			full = full || errors.Is(err, session.ErrFull)
 		}
 	}
-	if copies < need {
-		return fmt.Errorf("replicate partition %d: %d of %d copies: %w", p, copies, need, ErrUnavailable)
+	switch {
+	case copies >= need:
+		return nil
+	case full: // a new session that replicas at their bounds refused: refused, not lost (bounds.go)
+		return fmt.Errorf("replicate partition %d: %d of %d copies: %w", p, copies, need, session.ErrFull)
 	}
-	return nil
+	return fmt.Errorf("replicate partition %d: %d of %d copies: %w", p, copies, need, ErrUnavailable)
 }
 
 // putAll puts rec on every owner and receiver in parallel and returns
-// the owners that failed; a receiver that failed gets a hint.
-func (s *Store) putAll(ctx context.Context, owners, recv []Member, id string, data []byte) []Member {
+// the owners that failed, and whether one refused because it is at its
+// bounds; a receiver that failed gets a hint.
+func (s *Store) putAll(ctx context.Context, owners, recv []Member, id string, data []byte) (failed []Member, full bool) {
 	ms := append(owners[:len(owners):len(owners)], recv...)
 	errs := make([]error, len(ms))
 	if len(ms) == 1 { // N=2 and no joiner: nothing to wait for in parallel
@@ -68,7 +75,6 @@ func (s *Store) putAll(ctx context.Context, owners, recv []Member, id string, da
 		}
 		wg.Wait()
 	}
-	var failed []Member
 	for i, err := range errs {
 		if err == nil {
 			continue
@@ -76,19 +82,17 @@ func (s *Store) putAll(ctx context.Context, owners, recv []Member, id string, da
 		s.log.Warn("cluster: replica did not take a copy", "replica", ms[i].Name, "receiver", i >= len(owners), "err", err)
 		if i < len(owners) {
 			failed = append(failed, ms[i])
+			full = full || errors.Is(err, session.ErrFull)
 		} else {
 			s.hints.add(ms[i].Name, id)
 		}
 	}
-	return failed
+	return failed, full
 }
 
 // put stores a copy of session id (data: its binary form without the ID)
 // on m; hint names the owner it stands in for.
 func (s *Store) put(ctx context.Context, m Member, hint, id string, data []byte) error {
-	if s.down.down(m.Addr, s.mono()) { // its transport just failed: a stand-in takes the copy at once
-		return fmt.Errorf("put to %s: %w: its transport failed just now", m.Name, peer.ErrUnavailable)
-	}
 	body := (&putReq{hint: hint, id: id, data: data}).marshal()
 	if _, err := s.call(ctx, m.Addr, opPut, body); err != nil {
 		return fmt.Errorf("put partition %d to %s: %w", s.Table().Partition(id), m.Name, err)

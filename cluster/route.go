@@ -28,8 +28,8 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 		if err := session.CheckDeadline(ctx); err != nil {
 			return nil, fmt.Errorf("partition %d: %w", p, err)
 		}
-		if i < len(targets)-1 && m.Addr != s.peerAddr && s.down.down(m.Addr, s.mono()) {
-			lastErr = fmt.Errorf("%s: %w: its transport failed just now", m.Name, peer.ErrUnavailable)
+		if i < len(targets)-1 && m.Addr != s.peerAddr && s.down.down(m.Name, s.mono()) {
+			lastErr = fmt.Errorf("%s: %w: its connection failed just now", m.Name, peer.ErrUnavailable)
 			continue // as if it did not answer: silent stays as it is
 		}
 		req.setDeadline(ctx)
@@ -41,6 +41,7 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 			}
 		}
 		resp, err := s.send(ctx, m.Addr, op, req)
+		s.noteConnection(m.Name, err)
 		var rd *redirectError
 		if errors.As(err, &rd) {
 			silent = false
@@ -55,6 +56,19 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 		lastErr = err
 	}
 	return nil, fmt.Errorf("partition %d: none of %d replicas served: %w", p, len(targets), lastErr)
+}
+
+// noteConnection records what a routed call to member name said about its
+// connection (downs.go): a failed connection marks it down, any answer
+// (a redirect or a remote error included) clears that; a timeout does
+// neither.
+func (s *Store) noteConnection(name string, err error) {
+	switch {
+	case connectionFailed(err):
+		s.down.mark(name, s.mono()+s.cfg.downFor())
+	case !errors.Is(err, peer.ErrUnavailable):
+		s.down.clear(name)
+	}
 }
 
 // redirectError is a callee's answer to a request for a partition whose
@@ -128,7 +142,6 @@ func (s *Store) call(ctx context.Context, addr string, op uint8, body []byte) ([
 // TransferTimeout. Every peer call goes through it, so every answer counts
 // as contact (pause.go) and every remote error comes back as a sentinel.
 func (s *Store) callWithin(ctx context.Context, timeout time.Duration, addr string, op uint8, body []byte) ([]byte, error) {
-	parent := ctx
 	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > timeout {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -136,14 +149,8 @@ func (s *Store) callWithin(ctx context.Context, timeout time.Duration, addr stri
 	}
 	resp, err := s.caller.Call(ctx, addr, op, body)
 	var re *peer.RemoteError
-	switch {
-	case err == nil || errors.As(err, &re):
+	if err == nil || errors.As(err, &re) {
 		s.contact() // it answered, if only with an error
-		s.down.clear(addr)
-	case errors.Is(err, peer.ErrUnavailable) && parent.Err() == nil:
-		// Its transport failed, not our caller's patience: the next
-		// requests skip it until it answers or gossip knows (downs.go).
-		s.down.mark(addr, s.mono()+s.cfg.downFor())
 	}
 	if err != nil {
 		return nil, fromRemote(err)

@@ -295,10 +295,10 @@ func TestCopyFoundWithoutEverySourceIsServedOnlyWithoutQuorum(t *testing.T) {
 	}
 }
 
-// A peer whose transport just failed is skipped by the requests that
-// follow (they fail over at once instead of each waiting for a dial or a
-// timeout) until it answers again or downFor passes; replica copies go to
-// a stand-in at once.
+// A member whose connection just failed is skipped by the requests that
+// follow (they fail over at once instead of each paying a failed dial)
+// until it answers again or downFor passes. Replication still tries it,
+// and a timeout marks nothing: a slow member is not a dead one.
 func TestPeerThatJustFailedIsSkipped(t *testing.T) {
 	f := &fakeCaller{}
 	s := routeStore(t, f)
@@ -312,10 +312,13 @@ func TestPeerThatJustFailedIsSkipped(t *testing.T) {
 			order, ids = o, append(ids, id)
 		}
 	}
-	dead := true
+	dead, slow := true, false
 	f.reply = func(addr string) ([]byte, error) {
+		if addr == order[0].Addr && slow {
+			return nil, fmt.Errorf("%w: no answer: %w", peer.ErrUnavailable, context.DeadlineExceeded)
+		}
 		if addr == order[0].Addr && dead {
-			return nil, fmt.Errorf("dial: %w", peer.ErrUnavailable)
+			return nil, fmt.Errorf("%w: dial: connection refused", peer.ErrUnavailable)
 		}
 		return marshalFound(anonymous(&session.Record{Created: s.cfg.Now(), Idle: s.cfg.Now().Add(time.Hour)}), true), nil
 	}
@@ -341,18 +344,56 @@ func TestPeerThatJustFailedIsSkipped(t *testing.T) {
 	if n := callsTo(order[0].Addr); n != 1 {
 		t.Fatalf("the failed primary was called %d times; want once, then skipped", n)
 	}
-	if err := s.put(context.Background(), order[0], "", ids[0], nil); !errors.Is(err, peer.ErrUnavailable) || callsTo(order[0].Addr) != 1 {
-		t.Fatalf("put to the failed peer: %v after %d calls; want ErrUnavailable without a call", err, callsTo(order[0].Addr))
+	if err := s.put(context.Background(), order[0], "", ids[0], nil); !errors.Is(err, peer.ErrUnavailable) || callsTo(order[0].Addr) != 2 {
+		t.Fatalf("put to the failed peer: %v after %d calls in all; want it tried (2 calls) and ErrUnavailable", err, callsTo(order[0].Addr))
 	}
 	mono += s.cfg.downFor()
 	dead = false
 	load(ids[1])
-	if n := callsTo(order[0].Addr); n != 2 {
+	if n := callsTo(order[0].Addr); n != 3 {
 		t.Fatalf("after downFor the primary was called %d times in all; want it asked again", n)
 	}
 	load(ids[0])
-	if n := callsTo(order[0].Addr); n != 3 {
+	if n := callsTo(order[0].Addr); n != 4 {
 		t.Fatalf("once it answered, the primary was called %d times in all; want every request to go to it", n)
+	}
+	slow = true
+	load(ids[0])
+	load(ids[1])
+	if n := callsTo(order[0].Addr); n != 6 {
+		t.Fatalf("after a timeout the primary was called %d times in all; want every request to still try it", n)
+	}
+}
+
+// A worker restarted at the address of one that died is a new member (a
+// new name): the dead one's failed connection does not make requests
+// skip it.
+func TestRestartedMemberAtTheSameAddressIsNotSkipped(t *testing.T) {
+	f := &fakeCaller{}
+	s := routeStore(t, f)
+	refused := fmt.Errorf("%w: dial: connection refused", peer.ErrUnavailable)
+	s.noteConnection("a", refused) // "a" at a:1 died
+	s.members.mu.Lock()
+	s.members.removeLocked("a", false)
+	s.members.applyLocked("a2", nodeMeta{Version: metaVersion, Peer: "a:1"}) // restarted at a:1
+	s.members.mu.Unlock()
+	f.reply = func(string) ([]byte, error) {
+		return marshalFound(anonymous(&session.Record{Created: s.cfg.Now(), Idle: s.cfg.Now().Add(time.Hour)}), true), nil
+	}
+	for {
+		id := session.NewID()
+		if s.Table().Order(s.Table().Partition(id))[0].Name != "a2" {
+			continue
+		}
+		if _, _, err := s.Load(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.calls) == 0 || f.calls[0].addr != "a:1" {
+		t.Fatalf("calls %+v; want the first to the new member at a:1", f.calls)
 	}
 }
 
@@ -366,11 +407,11 @@ func TestNodeThatReachesNoMajorityIsCutOff(t *testing.T) {
 	if s.cutOff() {
 		t.Fatal("cut off with every peer reachable")
 	}
-	s.down.mark("a:1", mono+s.cfg.downFor())
+	s.down.mark("a", mono+s.cfg.downFor())
 	if s.cutOff() {
 		t.Fatal("cut off with one of two peers down: two of three still reach each other")
 	}
-	s.down.mark("c:1", mono+s.cfg.downFor())
+	s.down.mark("c", mono+s.cfg.downFor())
 	if !s.cutOff() {
 		t.Fatal("not cut off with both peers down")
 	}
@@ -379,13 +420,35 @@ func TestNodeThatReachesNoMajorityIsCutOff(t *testing.T) {
 		t.Fatal("cut off with AvailableFirst, which keeps serving")
 	}
 	s.cfg.AvailableFirst = false
-	s.down.clear("c:1") // c answered
+	s.down.clear("c") // c answered
 	if s.cutOff() {
 		t.Fatal("still cut off after a peer answered")
 	}
-	s.down.mark("c:1", mono+s.cfg.downFor())
+	s.down.mark("c", mono+s.cfg.downFor())
 	mono += s.cfg.downFor()
 	if s.cutOff() {
 		t.Fatal("still cut off after downFor")
+	}
+}
+
+// A copy that the replicas refuse because they are at their bounds fails
+// the save with session.ErrFull (a new session refused, 503), not with
+// ErrUnavailable: nothing is down, the cluster is full.
+func TestReplicasAtTheirBoundsRefuseWithErrFull(t *testing.T) {
+	f := &fakeCaller{reply: func(string) ([]byte, error) {
+		return nil, peer.Errorf(codeFull, "node is a quarter over its bounds")
+	}}
+	s := routeStore(t, f)
+	id := session.NewID()
+	for s.Owner(id) != s.name {
+		id = session.NewID()
+	}
+	err := s.replicate(context.Background(), s.Table().Partition(id), id, nil)
+	if !errors.Is(err, session.ErrFull) || errors.Is(err, ErrUnavailable) {
+		t.Fatalf("replicate to full replicas: %v; want session.ErrFull", err)
+	}
+	f.reply = func(string) ([]byte, error) { return nil, fmt.Errorf("%w: connection refused", peer.ErrUnavailable) }
+	if err := s.replicate(context.Background(), s.Table().Partition(id), id, nil); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("replicate to unreachable replicas: %v; want ErrUnavailable", err)
 	}
 }
