@@ -275,24 +275,6 @@ func TestSealerDirections(t *testing.T) {
 	}
 }
 
-func TestLimitedLog(t *testing.T) {
-	var out testutil.Buffer
-	now := time.Unix(1000, 0)
-	l := newLimitedLog(slog.New(slog.NewTextHandler(&out, nil)), func() time.Time { return now })
-	l.period, l.burst = time.Second, 2
-	for range 5 {
-		l.write(slog.LevelWarn, "bad conn")
-	}
-	if n := bytes.Count([]byte(out.String()), []byte("bad conn")); n != 2 {
-		t.Fatalf("wrote %d records in one period, want burst 2:\n%s", n, out.String())
-	}
-	now = now.Add(time.Second)
-	l.write(slog.LevelWarn, "bad conn")
-	if !bytes.Contains([]byte(out.String()), []byte("suppressed=3")) {
-		t.Fatalf("next period's record does not count the 3 held back:\n%s", out.String())
-	}
-}
-
 // TestClientNotReadingCutOff: a client that sends requests but never reads
 // the answers cannot pin a server connection (and its handlers) forever:
 // once the socket buffers are full, WriteTimeout closes the connection.

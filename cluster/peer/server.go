@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/internal/ratelog"
 )
 
 // Handler serves one request. op is the caller's operation code; body is
@@ -21,12 +23,21 @@ import (
 // a Code 0 error.
 type Handler func(ctx context.Context, op uint8, body []byte) ([]byte, error)
 
+// A Server writes at most logBurst records per logPeriod (ratelog), so
+// that a flood of bad connections (a scanner, a misconfigured peer
+// redialling) cannot flood the log; the next record says how many were
+// held back.
+const (
+	logBurst  = 10
+	logPeriod = 10 * time.Second
+)
+
 // Server answers peer calls on a listener with a Handler.
 type Server struct {
 	ln     net.Listener
 	cfg    Config
 	h      Handler
-	log    *limitedLog
+	log    *ratelog.Logger // rejections and panics: whoever reaches the port can cause them
 	work   chan job        // unbuffered: a send succeeds only when a handler goroutine is idle
 	ctx    context.Context // ends on Close; parent of every handler's ctx
 	cancel context.CancelFunc
@@ -51,7 +62,7 @@ func NewServer(ln net.Listener, cfg Config, h Handler) (*Server, error) {
 	}
 	cfg.setDefaults()
 	s := &Server{ln: ln, cfg: cfg, h: h, conns: make(map[*serverConn]struct{}), work: make(chan job)}
-	s.log = newLimitedLog(cfg.Logger, time.Now)
+	s.log = ratelog.New(cfg.Logger, logBurst, logPeriod, time.Now)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.acceptLoop()
@@ -102,7 +113,7 @@ func (s *Server) acceptLoop() {
 		}
 		// Out of file descriptors, most likely: wait, so as not to spin.
 		backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-		s.log.write(slog.LevelWarn, "peer: accept failed", "addr", s.ln.Addr(), "err", err, "retry_in", backoff)
+		s.log.Log(slog.LevelWarn, "peer: accept failed", "addr", s.ln.Addr(), "err", err, "retry_in", backoff)
 		if !s.sleep(backoff) {
 			return
 		}
@@ -188,7 +199,7 @@ func (sc *serverConn) logEnd(msg string, err error) {
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || sc.ctx.Err() != nil {
 		return
 	}
-	sc.s.log.write(slog.LevelWarn, msg, "remote", sc.nc.RemoteAddr(), "local", sc.nc.LocalAddr(), "err", err)
+	sc.s.log.Log(slog.LevelWarn, msg, "remote", sc.nc.RemoteAddr(), "local", sc.nc.LocalAddr(), "err", err)
 }
 
 // readLoop reads requests and starts a handler goroutine for each, at most
@@ -269,7 +280,7 @@ func (s *Server) respond(ctx context.Context, req frame) frame {
 		code, msg := remoteOf(err)
 		resp.kind, resp.status, resp.body = kindError, code, []byte(msg)
 	case len(body) > s.cfg.MaxFrame:
-		s.log.write(slog.LevelError, "peer: response exceeds MaxFrame", "op", req.op, "size", len(body), "max", s.cfg.MaxFrame)
+		s.log.Log(slog.LevelError, "peer: response exceeds MaxFrame", "op", req.op, "size", len(body), "max", s.cfg.MaxFrame)
 		resp.kind, resp.body = kindTooLarge, nil
 	}
 	return resp
@@ -280,7 +291,7 @@ func (s *Server) respond(ctx context.Context, req frame) frame {
 func (s *Server) invoke(ctx context.Context, op uint8, body []byte) (resp []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.write(slog.LevelError, "peer: handler panicked", "op", op, "panic", p, "stack", string(debug.Stack()))
+			s.log.Log(slog.LevelError, "peer: handler panicked", "op", op, "panic", p, "stack", string(debug.Stack()))
 			resp, err = nil, Errorf(0, "handler for op %d panicked: %v", op, p)
 		}
 	}()
