@@ -198,8 +198,9 @@ type Config struct {
 	// that would exceed it fails with session.ErrTooLarge. Default 1 MiB.
 	MaxRecordSize int
 
-	// Now is the clock for session expiry, and for how long the member
-	// set has been stable (StableAfter). Default time.Now.
+	// Now is the clock for session expiry, for how long the member set
+	// has been stable (StableAfter) and for the rate limit of gossip's log.
+	// Default time.Now.
 	Now func() time.Time
 
 	// Logger receives membership changes and replication failures.

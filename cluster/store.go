@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log"
 	"log/slog"
 	"net"
 	"sync"
@@ -181,7 +180,7 @@ func (s *Store) start(undo *[]func()) error {
 
 // gossipTransport binds memberlist's transport, wrapped by WrapTransport.
 func (s *Store) gossipTransport() (advertise, memberlist.Transport, error) {
-	nt, err := newGossipTransport(&s.cfg, log.New(logWriter{s.log}, "", 0))
+	nt, err := newGossipTransport(&s.cfg, s.members.gossipLogger())
 	if err != nil {
 		return advertise{}, nil, err
 	}
