@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -153,6 +154,75 @@ func TestBadClientsClosed(t *testing.T) {
 				t.Errorf("bad connection not logged; log:\n%s", ts.logs.String())
 			}
 		})
+	}
+}
+
+// dialFrom opens a connection to ts from the loopback address ip (Linux
+// routes all of 127.0.0.0/8 to loopback), so a test can be many hosts.
+func dialFrom(t *testing.T, ts *testServer, ip string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	nc, err := d.Dial("tcp", ts.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+// flood opens n connections from ip that never speak, one after another,
+// so the server accepts them in this order; it checks that the server
+// holds the first held of them in the handshake and closes the others at
+// once (HandshakeTimeout is a minute in these tests).
+func flood(t *testing.T, ts *testServer, ip string, n, held int) {
+	t.Helper()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i] = dialFrom(t, ts, ip)
+	}
+	for i, nc := range conns[held:] {
+		if took := expectClosed(t, nc); took > closeBudget/2 {
+			t.Fatalf("connection %d from %s closed after %v, not at once", held+i, ip, took)
+		}
+	}
+	for i, nc := range conns[:held] {
+		nc.SetReadDeadline(time.Now())
+		if _, err := nc.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("connection %d from %s, within the caps, was closed: %v", i, ip, err)
+		}
+	}
+}
+
+// dialerFrom is a Config.Dial from the loopback address ip.
+func dialerFrom(ip string) func(context.Context, string) (net.Conn, error) {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
+}
+
+// TestHandshakeFloodCapped: connections that never speak take at most
+// MaxHandshakesPerIP handshake slots per source and MaxHandshakes in all;
+// the rest are closed as soon as they are accepted, and a member from
+// another address still connects and is served during the flood.
+func TestHandshakeFloodCapped(t *testing.T) {
+	const perIP, total = 4, 8
+	ts := newTestServer(t, Config{Secret: testSecret, HandshakeTimeout: time.Minute, MaxHandshakes: total, MaxHandshakesPerIP: perIP})
+	flood(t, ts, "127.0.0.1", 40, perIP)
+	if n, fromIP := ts.gate.counts("127.0.0.1"); n != perIP || fromIP != perIP || ts.openConns() != perIP {
+		t.Fatalf("server holds %d handshakes (%d from the flooding IP) and %d connections; want %d", n, fromIP, ts.openConns(), perIP)
+	}
+	goodCall(t, ts, Config{Secret: testSecret, Dial: dialerFrom("127.0.0.2")})
+
+	// A second flooding host fills MaxHandshakes; a third finds no room.
+	flood(t, ts, "127.0.0.3", 10, total-perIP)
+	flood(t, ts, "127.0.0.4", 5, 0)
+	if n, _ := ts.gate.counts(""); n != total {
+		t.Fatalf("server holds %d handshakes; want MaxHandshakes, %d", n, total)
+	}
+	// The log says why (the first refusals; the rest are rate-limited).
+	for _, want := range []string{"peer: refused connection", "MaxHandshakesPerIP is 4"} {
+		if !strings.Contains(ts.logs.String(), want) {
+			t.Errorf("log does not say %q:\n%s", want, ts.logs.String())
+		}
 	}
 }
 
@@ -388,4 +458,44 @@ func TestWriterBoundsPending(t *testing.T) {
 	if limit := maxPending + size + lenSize + headerSize; largest > limit {
 		t.Fatalf("one write carried %d bytes: senders queued beyond maxPending (%d) while a write was under way", largest, maxPending)
 	}
+}
+
+// TestSilentConnectionMemory measures what a connection that never
+// authenticates costs the server (heap and goroutine stack, with the
+// test's own end of the socket, a few hundred bytes): the 32 KiB read
+// buffer of an established connection must not be among it.
+func TestSilentConnectionMemory(t *testing.T) {
+	const n = 200
+	ts := newTestServer(t, Config{Secret: testSecret, HandshakeTimeout: time.Minute, MaxHandshakes: n, MaxHandshakesPerIP: n})
+	before := inUse()
+	goroutines := runtime.NumGoroutine()
+	for range n {
+		dialRaw(t, ts)
+	}
+	// Each connection's goroutine allocates what it needs, then blocks
+	// reading the hello; nothing tells from outside when all have, so
+	// wait for the count and then for the memory in use to settle.
+	testutil.Eventually(t, closeBudget, "the server to start every connection", func() bool {
+		return ts.openConns() == n && runtime.NumGoroutine() >= goroutines+n
+	})
+	last := inUse()
+	testutil.Poll(2*time.Second, func() bool {
+		now := inUse()
+		settled := now == last
+		last = now
+		return settled
+	})
+	per := (int64(last) - int64(before)) / n
+	t.Logf("%d silent connections: %d bytes each (heap and stacks)", n, per)
+	if per > 16<<10 {
+		t.Fatalf("a silent connection costs %d bytes; want under 16 KiB (no read buffer before authentication)", per)
+	}
+}
+
+// inUse is the heap and stack memory in use after a collection.
+func inUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc + m.StackInuse
 }

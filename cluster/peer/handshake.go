@@ -1,7 +1,6 @@
 package peer
 
 import (
-	"bufio"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -87,7 +86,7 @@ type keys struct{ send, recv *sealer }
 // clientHandshake runs the client side: send hello; read the server's hello
 // and proof; send our proof (always, so that a server with another secret
 // can log why it refuses us); then check the server's proof.
-func clientHandshake(r *bufio.Reader, w io.Writer, secret []byte) (keys, error) {
+func clientHandshake(r io.Reader, w io.Writer, secret []byte) (keys, error) {
 	ours := newHello(secret)
 	ch := ours.marshal()
 	if _, err := w.Write(ch); err != nil {
@@ -114,7 +113,7 @@ func clientHandshake(r *bufio.Reader, w io.Writer, secret []byte) (keys, error) 
 // with ours (and our proof), even when the client's version or flags do not
 // match, so that the client can say why it fails; then check the client's
 // proof.
-func serverHandshake(r *bufio.Reader, w io.Writer, secret []byte) (keys, error) {
+func serverHandshake(r io.Reader, w io.Writer, secret []byte) (keys, error) {
 	ours := newHello(secret)
 	ch := make([]byte, helloSize)
 	if _, err := io.ReadFull(r, ch); err != nil {
@@ -141,7 +140,7 @@ func serverGreeting(secret, ch, sh []byte) []byte {
 	return append(sh, proof(secret, "server", ch, sh)...)
 }
 
-func checkClientProof(r *bufio.Reader, secret, ch, sh []byte) (keys, error) {
+func checkClientProof(r io.Reader, secret, ch, sh []byte) (keys, error) {
 	got := make([]byte, proofSize)
 	if _, err := io.ReadFull(r, got); err != nil {
 		return keys{}, fmt.Errorf("read client proof: %w", err)
@@ -153,7 +152,7 @@ func checkClientProof(r *bufio.Reader, secret, ch, sh []byte) (keys, error) {
 }
 
 // readHello reads and checks the server's hello; it returns its bytes.
-func readHello(r *bufio.Reader, ours hello) ([]byte, error) {
+func readHello(r io.Reader, ours hello) ([]byte, error) {
 	sh := make([]byte, helloSize)
 	if _, err := io.ReadFull(r, sh); err != nil {
 		return nil, fmt.Errorf("read server hello: %w", noEOF(err))

@@ -11,6 +11,10 @@ import (
 	"time"
 )
 
+// bufSize is the read buffer of an established connection. It is
+// allocated only once the handshake succeeded: the handshake reads its few
+// dozen bytes straight from the connection, so a connection that never
+// authenticates never costs it.
 const bufSize = 32 << 10
 
 // link is one established connection: a frame reader for its one reader
@@ -33,8 +37,7 @@ func establish(ctx context.Context, raw net.Conn, cfg *Config, client bool, serv
 	if err != nil {
 		return nil, fmt.Errorf("tls handshake: %w", err)
 	}
-	br := bufio.NewReaderSize(nc, bufSize)
-	k, err := handshake(br, nc, cfg.Secret, client)
+	k, err := handshake(nc, cfg.Secret, client)
 	if err != nil {
 		return nil, err
 	}
@@ -42,14 +45,17 @@ func establish(ctx context.Context, raw net.Conn, cfg *Config, client bool, serv
 		return nil, ctx.Err()
 	}
 	nc.SetDeadline(time.Time{})
-	return newLink(nc, br, k, cfg), nil
+	return newLink(nc, bufio.NewReaderSize(nc, bufSize), k, cfg), nil
 }
 
-func handshake(br *bufio.Reader, nc net.Conn, secret []byte, client bool) (keys, error) {
+// handshake runs one side of the peer handshake on nc. It reads exactly
+// the handshake's bytes, unbuffered, so nothing of the frames that follow
+// is consumed before the link's reader exists.
+func handshake(nc net.Conn, secret []byte, client bool) (keys, error) {
 	if client {
-		return clientHandshake(br, nc, secret)
+		return clientHandshake(nc, nc, secret)
 	}
-	return serverHandshake(br, nc, secret)
+	return serverHandshake(nc, nc, secret)
 }
 
 func wrapTLS(ctx context.Context, nc net.Conn, conf *tls.Config, client bool, serverName string) (net.Conn, error) {

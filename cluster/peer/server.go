@@ -37,6 +37,7 @@ type Server struct {
 	ln     net.Listener
 	cfg    Config
 	h      Handler
+	gate   *gate           // connections in the handshake: MaxHandshakes, MaxHandshakesPerIP
 	log    *ratelog.Logger // rejections and panics: whoever reaches the port can cause them
 	work   chan job        // unbuffered: a send succeeds only when a handler goroutine is idle
 	ctx    context.Context // ends on Close; parent of every handler's ctx
@@ -63,6 +64,7 @@ func NewServer(ln net.Listener, cfg Config, h Handler) (*Server, error) {
 	cfg.setDefaults()
 	s := &Server{ln: ln, cfg: cfg, h: h, conns: make(map[*serverConn]struct{}), work: make(chan job)}
 	s.log = ratelog.New(cfg.Logger, logBurst, logPeriod, time.Now)
+	s.gate = newGate(cfg.MaxHandshakes, cfg.MaxHandshakesPerIP)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.acceptLoop()
@@ -131,13 +133,22 @@ func (s *Server) sleep(d time.Duration) bool {
 	}
 }
 
-// serve starts the goroutine of a new connection, unless the Server closed.
+// serve starts the goroutine of a new connection, unless the Server closed
+// or the connection would exceed a handshake cap (gate): then it closes
+// the connection at once.
 func (s *Server) serve(nc net.Conn) {
-	sc := &serverConn{s: s, nc: nc, sem: make(chan struct{}, s.cfg.MaxInflight)}
+	ip := sourceIP(nc)
+	if err := s.gate.enter(ip); err != nil {
+		nc.Close()
+		s.log.Log(slog.LevelWarn, "peer: refused connection", "remote", nc.RemoteAddr(), "local", nc.LocalAddr(), "err", err)
+		return
+	}
+	sc := &serverConn{s: s, nc: nc, ip: ip, sem: make(chan struct{}, s.cfg.MaxInflight)}
 	sc.ctx, sc.cancel = context.WithCancel(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
+		s.gate.leave(ip)
 		sc.close()
 		return
 	}
@@ -167,6 +178,7 @@ func (s *Server) forget(sc *serverConn) {
 type serverConn struct {
 	s      *Server
 	nc     net.Conn
+	ip     string // the source IP, in the gate until the handshake ends
 	l      *link
 	ctx    context.Context // ends when the connection closes
 	cancel context.CancelFunc
@@ -184,6 +196,7 @@ func (sc *serverConn) run() {
 	defer sc.s.forget(sc)
 	defer sc.close()
 	l, err := establish(sc.ctx, sc.nc, &sc.s.cfg, false, "")
+	sc.s.gate.leave(sc.ip)
 	if err != nil {
 		sc.logEnd("peer: rejected connection", err)
 		return
