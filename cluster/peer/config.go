@@ -24,6 +24,14 @@ type Config struct {
 	// Default empty.
 	Secret []byte
 
+	// Name is this side's name, sent in the hello of every connection: a
+	// Server's handlers find the client's in their ctx (FromContext). With
+	// a Secret the name is covered by the handshake's proofs and keys, so
+	// nobody without the secret can forge or change it; a holder of the
+	// secret can still claim any name (only per-node keys or certificates
+	// would prevent that). At most MaxName bytes. Default empty.
+	Name string
+
 	// TLS, when set, wraps every connection in TLS as well (a Server needs
 	// Certificates; a Client without ServerName verifies the dialled host).
 	// Default nil: no TLS.
@@ -134,6 +142,8 @@ func (c *Config) Validate() error {
 	switch {
 	case len(c.Secret) > 0 && len(c.Secret) < minSecret:
 		return invalid("Secret", fmt.Sprintf("must be empty or at least %d bytes, got %d", minSecret, len(c.Secret)))
+	case len(c.Name) > MaxName:
+		return invalid("Name", fmt.Sprintf("must be at most %d bytes, got %d", MaxName, len(c.Name)))
 	case c.MaxFrame < 0 || c.MaxFrame > maxMaxFrame:
 		return invalid("MaxFrame", "must be between 1 and 1 GiB, or 0 for the default of 4 MiB")
 	case c.DialTimeout < 0:

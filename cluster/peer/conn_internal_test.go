@@ -126,8 +126,10 @@ func TestBadClientsClosed(t *testing.T) {
 		{"short frame", nil, binary.BigEndian.AppendUint32(plainHello(), 3), false},
 		{"unknown frame kind", nil, append(binary.BigEndian.AppendUint32(plainHello(), 12), make([]byte, 12)...), false},
 		{"other protocol version", nil, append([]byte("SMPR\x09\x00\x00\x00"), make([]byte, 32)...), false},
+		{"protocol version 1", nil, append([]byte("SMPR\x01\x00\x00\x00"), make([]byte, 32)...), false},
 		{"says nothing", nil, nil, true},
-		{"half a hello", nil, []byte("SMPR\x01"), true},
+		{"half a hello", nil, []byte("SMPR\x02"), true},
+		{"hello without the name it announces", nil, append([]byte("SMPR\x02\x00\x05\x00"), make([]byte, 34)...), true},
 		{"hello but no proof", testSecret, plainHello(), false}, // flags say no secret: refused at once
 		{"secret hello, no proof", testSecret, hello{version: protoVersion, flags: flagSecret}.marshal(), true},
 		{"wrong proof", testSecret, append(hello{version: protoVersion, flags: flagSecret}.marshal(), make([]byte, proofSize)...), false},
@@ -226,6 +228,53 @@ func TestHandshakeFloodCapped(t *testing.T) {
 	}
 }
 
+// renamingConn is a man in the middle: it changes the name in the hello
+// the client sends.
+type renamingConn struct {
+	net.Conn
+	from, to string
+	done     bool
+}
+
+func (c *renamingConn) Write(b []byte) (int, error) {
+	if !c.done {
+		c.done = true
+		n, err := c.Conn.Write(bytes.Replace(b, []byte(c.from), []byte(c.to), 1))
+		return min(n, len(b)), err
+	}
+	return c.Conn.Write(b)
+}
+
+// The name in the hello is covered by the proofs: a client's name changed
+// on the way fails the handshake on both sides, so a connection speaks for
+// the name its client gave or not at all.
+func TestHelloNameIsAuthenticated(t *testing.T) {
+	ts := newTestServer(t, Config{Secret: testSecret, Name: "server"})
+	c, err := NewClient(Config{Secret: testSecret, Name: "node-a", Dial: func(ctx context.Context, addr string) (net.Conn, error) {
+		nc, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return &renamingConn{Conn: nc, from: "node-a", to: "node-b"}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.Call(ctx, ts.Addr().String(), 1, []byte("x")); !errors.Is(err, ErrAuth) {
+		t.Fatalf("call through a renamed hello: %v; want ErrAuth", err)
+	}
+	waitNoConns(t, ts)
+	if n := ts.served.Load(); n != 0 {
+		t.Fatalf("the handler ran %d times for a renamed client", n)
+	}
+	if !strings.Contains(ts.logs.String(), "client does not hold this secret") {
+		t.Fatalf("the server does not log the refusal:\n%s", ts.logs.String())
+	}
+}
+
 // authConn is a hand-driven client connection to a Server with a secret:
 // it writes frames it sealed itself, to replay, reorder or tamper with them.
 type authConn struct {
@@ -238,7 +287,7 @@ func dialAuth(t *testing.T, ts *testServer) *authConn {
 	t.Helper()
 	nc := dialRaw(t, ts)
 	br := bufio.NewReader(nc)
-	k, err := clientHandshake(br, nc, testSecret)
+	k, _, err := clientHandshake(br, nc, testSecret, "tester")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,9 +21,10 @@ const bufSize = 32 << 10
 // goroutine and a frame writer shared by every goroutine that sends. The
 // client and the server build their connections on it.
 type link struct {
-	nc net.Conn
-	r  frameReader
-	w  frameWriter
+	nc     net.Conn
+	remote string // the name the other side gave in its hello
+	r      frameReader
+	w      frameWriter
 }
 
 // establish runs the TLS (when configured) and peer handshakes on nc within
@@ -37,7 +38,7 @@ func establish(ctx context.Context, raw net.Conn, cfg *Config, client bool, serv
 	if err != nil {
 		return nil, fmt.Errorf("tls handshake: %w", err)
 	}
-	k, err := handshake(nc, cfg.Secret, client)
+	k, remote, err := handshake(nc, cfg, client)
 	if err != nil {
 		return nil, err
 	}
@@ -45,17 +46,20 @@ func establish(ctx context.Context, raw net.Conn, cfg *Config, client bool, serv
 		return nil, ctx.Err()
 	}
 	nc.SetDeadline(time.Time{})
-	return newLink(nc, bufio.NewReaderSize(nc, bufSize), k, cfg), nil
+	l := newLink(nc, bufio.NewReaderSize(nc, bufSize), k, cfg)
+	l.remote = remote
+	return l, nil
 }
 
-// handshake runs one side of the peer handshake on nc. It reads exactly
-// the handshake's bytes, unbuffered, so nothing of the frames that follow
-// is consumed before the link's reader exists.
-func handshake(nc net.Conn, secret []byte, client bool) (keys, error) {
+// handshake runs one side of the peer handshake on nc and returns the
+// connection's keys and the other side's name. It reads exactly the
+// handshake's bytes, unbuffered, so nothing of the frames that follow is
+// consumed before the link's reader exists.
+func handshake(nc net.Conn, cfg *Config, client bool) (keys, string, error) {
 	if client {
-		return clientHandshake(nc, nc, secret)
+		return clientHandshake(nc, nc, cfg.Secret, cfg.Name)
 	}
-	return serverHandshake(nc, nc, secret)
+	return serverHandshake(nc, nc, cfg.Secret, cfg.Name)
 }
 
 func wrapTLS(ctx context.Context, nc net.Conn, conf *tls.Config, client bool, serverName string) (net.Conn, error) {

@@ -15,9 +15,10 @@ import (
 )
 
 // Handler serves one request. op is the caller's operation code; body is
-// owned by the handler. Return (resp, nil), or an error: a *RemoteError
-// (made with Errorf) anywhere in the error's chain keeps its Code, any other
-// error is sent as Code 0 with its text. Handlers run concurrently. ctx ends
+// owned by the handler; FromContext(ctx) says which client sent it. Return
+// (resp, nil), or an error: a *RemoteError (made with Errorf) anywhere in
+// the error's chain keeps its Code, any other error is sent as Code 0 with
+// its text. Handlers run concurrently. ctx ends
 // when the connection closes or the Server is closed. The Server does not
 // keep resp after writing it. A panic is recovered, logged and answered as
 // a Code 0 error.
@@ -182,7 +183,8 @@ type serverConn struct {
 	l      *link
 	ctx    context.Context // ends when the connection closes
 	cancel context.CancelFunc
-	sem    chan struct{} // one token per running handler: MaxInflight
+	hctx   context.Context // the handlers' ctx: ctx with the client's Remote
+	sem    chan struct{}   // one token per running handler: MaxInflight
 }
 
 // close closes the socket, then ends the handlers' ctx (see Server.Close).
@@ -203,6 +205,7 @@ func (sc *serverConn) run() {
 	}
 	l.w.spawn = sc.s.spawn
 	sc.l = l
+	sc.hctx = NewContext(sc.ctx, Remote{Name: l.remote, Addr: sc.nc.RemoteAddr()})
 	sc.logEnd("peer: closed connection", sc.readLoop())
 }
 
@@ -277,7 +280,7 @@ func (s *Server) handler(j job) {
 
 func (sc *serverConn) handle(req frame) {
 	defer func() { <-sc.sem }()
-	resp := sc.s.respond(sc.ctx, req)
+	resp := sc.s.respond(sc.hctx, req)
 	if err := sc.l.w.write(&resp); err != nil {
 		sc.logEnd("peer: write response", err)
 		sc.close() // the reader then ends without logging again
