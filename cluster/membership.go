@@ -250,15 +250,32 @@ func (m *membership) updateSelf(change func(*nodeMeta)) (nodeMeta, error) {
 
 // apply takes a member's metadata sent directly by that member. An
 // unknown member is left to gossip (it has not joined here yet); a state
-// older than the one known is ignored.
-func (m *membership) apply(name string, meta nodeMeta) bool {
+// older than the one known is ignored; one whose Seq jumps implausibly far
+// ahead is refused (plausibleSeq).
+func (m *membership) apply(name string, meta nodeMeta) (known bool, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.members[name]; !ok {
-		return false
+		return false, nil
+	}
+	if !plausibleSeq(m.seqs[name], meta.Seq) {
+		return true, fmt.Errorf("%w: member %.64q jumps from change %d to %d", ErrBadMessage, name, m.seqs[name], meta.Seq)
 	}
 	m.applyLocked(name, meta)
-	return true
+	return true, nil
+}
+
+// maxSeqStep is the furthest a member's Seq may move ahead of the one
+// known in a direct notice. A node changes its metadata a few times in its
+// life (ready, draining, left), and a notice it sends carries the next
+// Seq; one far ahead could only be forged, and would pin the member's
+// metadata beyond the reach of its own later gossip.
+const maxSeqStep = 1 << 10
+
+// plausibleSeq reports whether a direct notice may move a member's Seq
+// from known to got. Going back is plausible (applyLocked ignores it).
+func plausibleSeq(known, got uint64) bool {
+	return got <= known || got-known <= maxSeqStep
 }
 
 func (m *membership) applyLocked(name string, meta nodeMeta) {

@@ -120,3 +120,23 @@ func startGossipOnly(t *testing.T, cfg Config) *membership {
 	t.Cleanup(func() { m.shutdown() })
 	return m
 }
+
+func TestPlausibleSeq(t *testing.T) {
+	for _, tc := range []struct {
+		known, got uint64
+		want       bool
+	}{
+		{0, 1, true},
+		{5, 6, true},
+		{5, 3, true}, // older: ignored by applyLocked, not an error
+		{0, maxSeqStep, true},
+		{0, maxSeqStep + 1, false},
+		{0, 1 << 62, false}, // the audit's forged notice
+		{1<<64 - 1, 0, true},
+		{1<<64 - 10, 1<<64 - 1, true},
+	} {
+		if got := plausibleSeq(tc.known, tc.got); got != tc.want {
+			t.Errorf("plausibleSeq(%d, %d) = %v, want %v", tc.known, tc.got, got, tc.want)
+		}
+	}
+}

@@ -15,7 +15,9 @@ import (
 // unless said otherwise, strings and byte strings are length-prefixed,
 // times are Unix nanoseconds (0 for the zero time), records are
 // session.Record.AppendBinary. Errors travel as peer.RemoteError codes
-// (route.go: toRemote, fromRemote).
+// (route.go: toRemote, fromRemote). A request that names its sender
+// (opPull, opMember, opSeen) is served only on that node's own connection
+// (checkSender): the peer hello binds a connection to a node name.
 //
 //	op          request                         reply
 //	opLoad      routed (header, id)             record reply (marshalFound: found,

@@ -201,6 +201,7 @@ func (s *Store) gossipTransport() (advertise, memberlist.Transport, error) {
 
 func (s *Store) startPeer(ln net.Listener, undo *[]func()) error {
 	pc := peer.Config{
+		Name:     s.name, // handlers accept what names a sender from its own connection only (checkSender)
 		Secret:   deriveKey(s.cfg.Secret, "peer"),
 		TLS:      s.cfg.TLS,
 		MaxFrame: 2*s.cfg.MaxRecordSize + 64<<10, // a patch and a record, with room
