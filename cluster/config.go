@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/sessionmesh/sessionmesh/cluster/peer"
 	"github.com/sessionmesh/sessionmesh/internal/netaddr"
 )
 
@@ -198,8 +199,9 @@ type Config struct {
 	// that would exceed it fails with session.ErrTooLarge. Default 1 MiB.
 	MaxRecordSize int
 
-	// Now is the clock for session expiry, and for how long the member
-	// set has been stable (StableAfter). Default time.Now.
+	// Now is the clock for session expiry, for how long the member set
+	// has been stable (StableAfter) and for the rate limit of gossip's log.
+	// Default time.Now.
 	Now func() time.Time
 
 	// Logger receives membership changes and replication failures.
@@ -306,6 +308,10 @@ func setDefault[T comparable](v *T, def T) {
 	}
 }
 
+// maxNamePrefix is the longest Name: the node name, Name + "-" + a boot ID
+// of 12 hex digits, must fit peer.MaxName.
+const maxNamePrefix = peer.MaxName - 13
+
 // minSecret is the shortest Secret accepted: the gossip and peer keys are
 // derived from it, so it must carry at least 128 bits.
 const minSecret = 16
@@ -320,6 +326,8 @@ func (c *Config) Validate() error {
 		return err
 	}
 	switch {
+	case len(c.Name) > maxNamePrefix:
+		return invalid("Name", fmt.Sprintf("must be at most %d bytes (the node name, with its boot ID, travels in the peer hello), got %d", maxNamePrefix, len(c.Name)))
 	case c.Replicas < 0 || c.Replicas > 7:
 		return invalid("Replicas", "must be 1 to 7, or 0 for the default of 2")
 	case c.Partitions < 0 || c.Partitions > 1<<16:

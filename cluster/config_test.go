@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sessionmesh/sessionmesh/cluster/peer"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -23,6 +24,18 @@ func TestDefaultConfigsAreValid(t *testing.T) {
 	}
 }
 
+// The longest Name Validate allows makes a node name that still fits the
+// peer hello.
+func TestLongestNameFitsTheHello(t *testing.T) {
+	c := Config{Name: strings.Repeat("n", maxNamePrefix), Secret: secret16}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(newNodeName(c.Name)); n != peer.MaxName {
+		t.Fatalf("node name of %d bytes; want peer.MaxName, %d", n, peer.MaxName)
+	}
+}
+
 func TestValidateNamesTheField(t *testing.T) {
 	for field, c := range map[string]Config{
 		"Bind":                {Bind: "localhost:7946"},
@@ -31,6 +44,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		"Join[0]":             {Join: []string{"a b"}},
 		"Join[2]":             {Join: []string{"a", "b:7946", "http://c"}},
 		"Join[3]":             {Join: []string{"a", "b", "c", "d,e"}},
+		"Name":                {Name: strings.Repeat("n", maxNamePrefix+1)},
 		"Replicas":            {Replicas: -1},
 		"Partitions":          {Partitions: 1 << 17},
 		"Secret":              {Secret: []byte("short")},

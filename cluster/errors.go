@@ -27,7 +27,9 @@ var (
 	// not replicate, after the one redirect a request may take.
 	ErrNotOwner = errors.New("cluster: node does not replicate the partition")
 
-	// ErrBadMessage is returned for a peer message that does not decode.
+	// ErrBadMessage is returned for a peer message that does not decode,
+	// or that speaks for another node than the one whose connection
+	// carried it (peer.Remote), or moves a member's metadata implausibly.
 	ErrBadMessage = errors.New("cluster: malformed peer message")
 
 	// ErrNoQuorum is returned for a read or a write while the quorum guard

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/cluster/peer"
 )
 
 // handle is the peer.Handler: it decodes a request from another node and
@@ -46,7 +48,7 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 	case opMember:
 		return s.handleMember(ctx, body)
 	case opSeen:
-		return s.handleSeen(body)
+		return s.handleSeen(ctx, body)
 	}
 	return nil, fmt.Errorf("%w: unknown op %d", ErrBadMessage, op)
 }
@@ -90,6 +92,9 @@ func (s *Store) handleFetch(body []byte) ([]byte, error) {
 func (s *Store) handlePull(ctx context.Context, body []byte) ([]byte, error) {
 	req, err := parsePull(body)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkSender(ctx, "pull", req.name); err != nil {
 		return nil, err
 	}
 	want := make([]bool, s.cfg.Partitions)
@@ -164,15 +169,21 @@ func (s *Store) handleDigest(body []byte) ([]byte, error) {
 	return marshalDiffer(differ), nil
 }
 
-// handleMember takes a member's new metadata. A member that became ready
-// first gets the hinted copies kept for it, so it does not serve without
-// a write that was copied to it and failed.
+// handleMember takes a member's new metadata, from that member only. A
+// member that became ready first gets the hinted copies kept for it, so it
+// does not serve without a write that was copied to it and failed.
 func (s *Store) handleMember(ctx context.Context, body []byte) ([]byte, error) {
 	req, err := parseMember(body)
 	if err != nil {
 		return nil, err
 	}
-	known := s.members.apply(req.name, req.meta)
+	if err := checkSender(ctx, "member notice", req.name); err != nil {
+		return nil, err
+	}
+	known, err := s.members.apply(req.name, req.meta)
+	if err != nil {
+		return nil, err
+	}
 	if m, ok := s.Table().Member(req.name); ok && !m.Joining && !m.Draining {
 		s.handBack(ctx, s.Table(), m, s.hints.snapshot()[m.Name])
 	}
@@ -181,11 +192,28 @@ func (s *Store) handleMember(ctx context.Context, body []byte) ([]byte, error) {
 
 // handleSeen answers how long the asking node has been a member here
 // without a break (0: not a member), and this node's table fingerprint.
-func (s *Store) handleSeen(body []byte) ([]byte, error) {
+func (s *Store) handleSeen(ctx context.Context, body []byte) ([]byte, error) {
 	req, err := parseSeen(body)
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSender(ctx, "seen request", req.name); err != nil {
+		return nil, err
+	}
 	reply := seenReply{memberFor: s.members.memberFor(req.name), print: s.Table().Fingerprint()}
 	return reply.marshal(), nil
+}
+
+// checkSender refuses a request that names a member as its sender (opMember,
+// opPull, opSeen) unless it came on that member's own connection. The peer
+// handshake binds a connection to the name its client gave (peer.Remote),
+// so a node speaks for itself only: before, any holder of the secret could
+// rewrite another member's peer address for good (audit L3). A request
+// without a Remote (not from a peer.Server) is refused as well.
+func checkSender(ctx context.Context, what, name string) error {
+	r, ok := peer.FromContext(ctx)
+	if !ok || r.Name != name {
+		return fmt.Errorf("%w: %s names %.64q as its sender but came on the connection of %.64q", ErrBadMessage, what, name, r.Name)
+	}
+	return nil
 }

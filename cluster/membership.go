@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/sessionmesh/sessionmesh/internal/ratelog"
 )
 
 // metaVersion is the layout of nodeMeta; a node with another version is
@@ -55,6 +55,7 @@ type membership struct {
 	clock     func() time.Time          // times the quorum's stable membership
 	mono      func() time.Duration      // the node's monotonic clock: how long a member has been one (pause.go)
 	whole     atomic.Bool               // the members are exactly the stable set: quorate without mu (quorum.go)
+	gossipLog *logWriter                // memberlist's log, rate-limited; shared with the transport
 
 	mu      sync.Mutex // guards everything below
 	self    nodeMeta
@@ -84,13 +85,14 @@ func newMembership(cfg Config, name string, mono func() time.Duration, onChange 
 	m := &membership{
 		cfg: cfg, name: name, log: cfg.Logger.With("node", name),
 		onChange: onChange, onContact: onContact, clock: cfg.Now, mono: mono,
-		self:    nodeMeta{Version: metaVersion, Joining: true},
-		members: map[string]Member{},
-		seqs:    map[string]uint64{},
-		gossip:  map[string]string{},
-		added:   map[string]time.Duration{},
-		dying:   map[string]*time.Timer{},
-		gone:    map[string]bool{},
+		gossipLog: newLogWriter(cfg.Logger.With("node", name), cfg.Now),
+		self:      nodeMeta{Version: metaVersion, Joining: true},
+		members:   map[string]Member{},
+		seqs:      map[string]uint64{},
+		gossip:    map[string]string{},
+		added:     map[string]time.Duration{},
+		dying:     map[string]*time.Timer{},
+		gone:      map[string]bool{},
 	}
 	m.stable = newStableSet(name, m.clock())
 	m.current.Store(&published{table: NewTable(nil, cfg.Partitions, cfg.Replicas, 0), changed: make(chan struct{})})
@@ -127,9 +129,12 @@ func (m *membership) memberlistConfig(tr memberlist.Transport, adv advertise, ke
 	mc.TCPTimeout = min(max(10*m.cfg.ProbeInterval, time.Second), 10*time.Second)
 	mc.GossipToTheDeadTime = 2 * m.cfg.PushPullInterval
 	mc.Delegate, mc.Events, mc.Ping = m, m, m
-	mc.Logger = log.New(logWriter{m.log}, "", 0)
+	mc.Logger = m.gossipLogger()
 	return mc
 }
+
+// gossipLogger is the logger of memberlist and of its transport.
+func (m *membership) gossipLogger() *log.Logger { return log.New(m.gossipLog, "", 0) }
 
 // published is a table and the channel closed when the next one replaces
 // it. Both are published together, so a reader that took the channel and
@@ -245,15 +250,32 @@ func (m *membership) updateSelf(change func(*nodeMeta)) (nodeMeta, error) {
 
 // apply takes a member's metadata sent directly by that member. An
 // unknown member is left to gossip (it has not joined here yet); a state
-// older than the one known is ignored.
-func (m *membership) apply(name string, meta nodeMeta) bool {
+// older than the one known is ignored; one whose Seq jumps implausibly far
+// ahead is refused (plausibleSeq).
+func (m *membership) apply(name string, meta nodeMeta) (known bool, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.members[name]; !ok {
-		return false
+		return false, nil
+	}
+	if !plausibleSeq(m.seqs[name], meta.Seq) {
+		return true, fmt.Errorf("%w: member %.64q jumps from change %d to %d", ErrBadMessage, name, m.seqs[name], meta.Seq)
 	}
 	m.applyLocked(name, meta)
-	return true
+	return true, nil
+}
+
+// maxSeqStep is the furthest a member's Seq may move ahead of the one
+// known in a direct notice. A node changes its metadata a few times in its
+// life (ready, draining, left), and a notice it sends carries the next
+// Seq; one far ahead could only be forged, and would pin the member's
+// metadata beyond the reach of its own later gossip.
+const maxSeqStep = 1 << 10
+
+// plausibleSeq reports whether a direct notice may move a member's Seq
+// from known to got. Going back is plausible (applyLocked ignores it).
+func plausibleSeq(known, got uint64) bool {
+	return got <= known || got-known <= maxSeqStep
 }
 
 func (m *membership) applyLocked(name string, meta nodeMeta) {
@@ -451,17 +473,56 @@ func (m *membership) rebuildLocked() {
 }
 
 // logWriter sends memberlist's log lines ("[DEBUG] memberlist: ...") to
-// slog at the matching level.
-type logWriter struct{ log *slog.Logger }
+// slog at the matching level, through a rate limit per level: memberlist
+// logs every UDP packet that fails to decrypt or carries a wrong label at
+// [ERR], and such packets are free to send and to spoof, so without a limit
+// anyone who reaches the gossip port writes the log. A limit per level
+// keeps a flood of one kind from hiding the others (gossip's own warnings
+// and state changes). One logWriter serves the memberlist node and its
+// transport.
+type logWriter struct {
+	levels [len(gossipLevels)]*ratelog.Logger
+}
 
-func (w logWriter) Write(b []byte) (int, error) {
-	line := strings.TrimSpace(string(b))
-	level := slog.LevelInfo
-	for prefix, l := range map[string]slog.Level{"[DEBUG]": slog.LevelDebug, "[WARN]": slog.LevelWarn, "[ERR]": slog.LevelError} {
-		if strings.HasPrefix(line, prefix) {
-			level, line = l, strings.TrimSpace(strings.TrimPrefix(line, prefix))
+// gossipLevels are memberlist's line prefixes and their slog levels;
+// a line without one is Info.
+var gossipLevels = [...]struct {
+	prefix string
+	level  slog.Level
+}{{"[DEBUG]", slog.LevelDebug}, {"[INFO]", slog.LevelInfo}, {"[WARN]", slog.LevelWarn}, {"[ERR]", slog.LevelError}}
+
+// The gossip log writes at most gossipLogBurst records per level per
+// gossipLogPeriod, as the peer server does.
+const (
+	gossipLogBurst  = 10
+	gossipLogPeriod = 10 * time.Second
+)
+
+func newLogWriter(log *slog.Logger, now func() time.Time) *logWriter {
+	w := &logWriter{}
+	for i := range w.levels {
+		w.levels[i] = ratelog.New(log, gossipLogBurst, gossipLogPeriod, now)
+	}
+	return w
+}
+
+func (w *logWriter) Write(b []byte) (int, error) {
+	line, i := strings.TrimSpace(string(b)), 1 // Info
+	for j, l := range gossipLevels {
+		if rest, ok := strings.CutPrefix(line, l.prefix); ok {
+			line, i = strings.TrimSpace(rest), j
+			break
 		}
 	}
-	w.log.Log(context.Background(), level, line)
+	w.levels[i].Log(gossipLevels[i].level, line)
 	return len(b), nil
+}
+
+// suppressed returns how many lines the limit held back since the start.
+func (w *logWriter) suppressed() uint64 {
+	var n uint64
+	for _, l := range w.levels {
+		n += l.Suppressed()
+	}
+	return n
 }

@@ -15,7 +15,9 @@ import (
 // unless said otherwise, strings and byte strings are length-prefixed,
 // times are Unix nanoseconds (0 for the zero time), records are
 // session.Record.AppendBinary. Errors travel as peer.RemoteError codes
-// (route.go: toRemote, fromRemote).
+// (route.go: toRemote, fromRemote). A request that names its sender
+// (opPull, opMember, opSeen) is served only on that node's own connection
+// (checkSender): the peer hello binds a connection to a node name.
 //
 //	op          request                         reply
 //	opLoad      routed (header, id)             record reply (marshalFound: found,
@@ -226,14 +228,14 @@ func appendPatch(b []byte, p *session.Patch) []byte {
 
 func (d *reader) patch() session.Patch {
 	p := session.Patch{NewID: d.str(), Clear: d.byte() == 1}
-	if n := d.count(); n > 0 {
-		p.Set = make(map[string][]byte, n)
+	if n := d.count(2); n > 0 { // a key and a value
+		p.Set = make(map[string][]byte, min(n, maxPresize))
 		for i := 0; i < n; i++ {
 			k := d.str()
 			p.Set[k] = []byte(d.str())
 		}
 	}
-	for n, i := d.count(), 0; i < n; i++ {
+	for n, i := d.count(1), 0; i < n; i++ {
 		p.Delete = append(p.Delete, d.str())
 	}
 	p.Now = fromNanos(d.varint())
@@ -307,16 +309,29 @@ func (d *reader) varint() int64 {
 	return v
 }
 
-// count reads a length that must fit in what is left (each item takes at
-// least one byte), so a hostile count cannot make a huge allocation.
-func (d *reader) count() int {
+// count reads a number of items, each of at least minSize bytes, that
+// must fit in what is left of the message: a count that the bytes cannot
+// hold fails before anything is allocated for it. (Counting one byte per
+// item, as it once did, let a 2 MB batch claiming 2 million records
+// allocate 264 MiB of them up front: audit L1.)
+func (d *reader) count(minSize int) int {
 	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail("count exceeds message")
+	if n > uint64(len(d.b)/minSize) {
+		d.fail(fmt.Sprintf("count %d exceeds what %d bytes hold", n, len(d.b)))
 		return 0
 	}
 	return int(n)
 }
+
+// maxPresize bounds the entries a decoder makes room for in a map before
+// it has read them; a bigger map grows as its entries decode. A map entry
+// takes some 50 bytes for an item of 2 (an empty key and value), so sizing
+// a map for a count, even one its bytes could hold, would let a message
+// of repeated empty pairs allocate 25 times its size for a map of one
+// entry. A slice is sized for its count (which count bounds by the bytes
+// left), as the items it holds are few times their encoded size, and
+// growing it instead would allocate up to five times its final size.
+const maxPresize = 256
 
 func (d *reader) str() string {
 	n := d.uvarint()
@@ -420,7 +435,11 @@ const maxPartitions = 1 << 16
 
 // ints reads what appendInts wrote; a value beyond maxPartitions fails.
 func (d *reader) ints() []int {
-	n := d.count()
+	n := d.count(1)
+	if n > maxPartitions {
+		d.fail(fmt.Sprintf("%d partitions, more than there can be", n))
+		return nil
+	}
 	out := make([]int, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
 		v := d.uvarint()
@@ -441,12 +460,15 @@ func appendRecord(b []byte, rec *session.Record) []byte {
 	return append(b, enc...)
 }
 
+// minRecordSize is the fewest bytes a record takes in binary form.
+var minRecordSize = len((&session.Record{}).AppendBinary(nil))
+
 func parseRecords(b []byte) ([]session.Record, error) {
 	d := reader{b: b}
-	n := d.count()
+	n := d.count(1 + minRecordSize) // a length and a record
 	recs := make([]session.Record, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
-		size := d.count()
+		size := d.count(1) // the record's length in bytes
 		if d.err != nil {
 			break
 		}
@@ -478,7 +500,11 @@ func appendDigests(b []byte, ds []digest) []byte {
 
 func parseDigests(b []byte) ([]digest, error) {
 	d := reader{b: b}
-	n := d.count()
+	n := d.count(1 + 8) // a partition and a sum
+	if n > maxPartitions {
+		d.fail(fmt.Sprintf("%d digests, more than there are partitions", n))
+		return nil, d.done("digests")
+	}
 	out := make([]digest, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
 		p := d.uvarint()

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -70,7 +72,7 @@ func TestPutAndFoundRoundTrip(t *testing.T) {
 }
 
 // Messages come from the network: any bytes must decode or fail with
-// ErrBadMessage, never panic or allocate beyond the input.
+// ErrBadMessage, never panic or allocate beyond the input (parseBudget).
 func FuzzParseMessages(f *testing.F) {
 	f.Add(opSave, (&routed{id: "x", patch: samplePatch()}).marshal(opSave))
 	f.Add(opPut, (&putReq{hint: "h", id: "i", data: anonymous(&session.Record{Version: 1})}).marshal())
@@ -82,48 +84,121 @@ func FuzzParseMessages(f *testing.F) {
 	f.Add(uint8(5), hugeDigest()) // case 5: a partition that is negative as an int
 	f.Add(uint8(7), countReply{live: 3, at: time.Unix(1, 2), ready: true}.marshal())
 	f.Add(uint8(8), (&seenReply{memberFor: time.Second, print: 9}).marshal())
+	f.Add(uint8(4), hostileBatch(1<<10))
+	f.Add(uint8(0), hostilePatch(1<<10))
 	f.Fuzz(func(t *testing.T, op uint8, b []byte) {
-		switch op % 12 {
-		case 0:
-			parseRouted(opSave, b)
-		case 1:
-			parsePut(b)
-		case 2:
-			parseFound(b)
-		case 3:
-			if r, err := parsePull(b); err == nil && slices.ContainsFunc(r.parts, func(p int) bool { return p < 0 || p > 1<<16 }) {
-				t.Fatalf("pull of partitions %v decoded", r.parts)
-			}
-		case 4:
-			parseRecords(b)
-		case 5:
-			if ds, err := parseDigests(b); err == nil && slices.ContainsFunc(ds, func(d digest) bool { return d.part < 0 || d.part > 1<<16 }) {
-				t.Fatalf("digests %v decoded", ds)
-			}
-		case 6:
-			parseMember(b)
-		case 7:
-			if c, err := parseCount(b); err == nil && (c.live < 0 || c.tombstones < 0 || c.hinted < 0 || c.underReplicated < 0) {
-				t.Fatalf("count %+v decoded", c)
-			}
-		case 8:
-			if r, err := parseSeenReply(b); err == nil && r.memberFor < 0 {
-				t.Fatalf("seen reply %+v decoded", r)
-			}
-		case 9:
-			parseSeen(b)
-			parseFetch(b)
-		case 10:
-			if n, err := parseNumber(b); err == nil && n < 0 {
-				t.Fatalf("number %d decoded", n)
-			}
-		case 11:
-			if ps, err := parseDiffer(b); err == nil && slices.ContainsFunc(ps, func(p int) bool { return p < 0 || p > 1<<16 }) {
-				t.Fatalf("digest reply %v decoded", ps)
-			}
-		}
-		parseRouted(opInstall, b)
+		testutil.AllocBudget(t, fmt.Sprintf("decoding %d bytes as case %d", len(b), op%12), parseBudget(len(b)), func() {
+			parseAny(t, op, b)
+		})
+		testutil.AllocBudget(t, fmt.Sprintf("decoding %d bytes as an install", len(b)), parseBudget(len(b)), func() {
+			parseRouted(opInstall, b)
+		})
 	})
+}
+
+// parseBudget is the most a decoder may allocate for n bytes of message:
+// what the records, maps and lists decoded from them take, which for the
+// smallest items (a record of 10 bytes is a 128-byte Record; a value pair
+// of 2 bytes a map slot of about 50) is a few dozen times their size, and
+// a constant.
+func parseBudget(n int) uint64 { return uint64(64*n + 16<<10) }
+
+// parseAny decodes b as one of the messages, chosen by op, and checks
+// what the decoders promise beyond not panicking.
+func parseAny(t *testing.T, op uint8, b []byte) {
+	switch op % 12 {
+	case 0:
+		parseRouted(opSave, b)
+	case 1:
+		parsePut(b)
+	case 2:
+		parseFound(b)
+	case 3:
+		if r, err := parsePull(b); err == nil && slices.ContainsFunc(r.parts, func(p int) bool { return p < 0 || p > 1<<16 }) {
+			t.Fatalf("pull of partitions %v decoded", r.parts)
+		}
+	case 4:
+		parseRecords(b)
+	case 5:
+		if ds, err := parseDigests(b); err == nil && slices.ContainsFunc(ds, func(d digest) bool { return d.part < 0 || d.part > 1<<16 }) {
+			t.Fatalf("digests %v decoded", ds)
+		}
+	case 6:
+		parseMember(b)
+	case 7:
+		if c, err := parseCount(b); err == nil && (c.live < 0 || c.tombstones < 0 || c.hinted < 0 || c.underReplicated < 0) {
+			t.Fatalf("count %+v decoded", c)
+		}
+	case 8:
+		if r, err := parseSeenReply(b); err == nil && r.memberFor < 0 {
+			t.Fatalf("seen reply %+v decoded", r)
+		}
+	case 9:
+		parseSeen(b)
+		parseFetch(b)
+	case 10:
+		if n, err := parseNumber(b); err == nil && n < 0 {
+			t.Fatalf("number %d decoded", n)
+		}
+	case 11:
+		if ps, err := parseDiffer(b); err == nil && slices.ContainsFunc(ps, func(p int) bool { return p < 0 || p > 1<<16 }) {
+			t.Fatalf("digest reply %v decoded", ps)
+		}
+	}
+}
+
+// hostileBatch is the audit's opMerge of finding L1: a record batch that
+// announces count records and holds count zero bytes.
+func hostileBatch(count int) []byte { return hostileList(count, count) }
+
+// hostileList is a count of items followed by size zero bytes.
+func hostileList(count, size int) []byte {
+	return append(binary.AppendUvarint(nil, uint64(count)), make([]byte, size)...)
+}
+
+// hostilePatch is an opSave whose patch announces count values to set and
+// holds count zero bytes (an empty key and value takes two).
+func hostilePatch(count int) []byte {
+	b := (&routed{id: "x"}).marshal(opLoad)
+	b = append(b, 0, 0) // NewID "", Clear false
+	b = binary.AppendUvarint(b, uint64(count))
+	return append(b, make([]byte, count)...)
+}
+
+// A 2 MB message whose count asks for millions of items (the audit's
+// opMerge made a node allocate 264 MiB) fails to decode having allocated
+// about what it holds. So does an opMerge of one record, or an opPut of
+// one, that announces 2 million values (session.Record.UnmarshalBinary).
+func TestHostileCountsAllocateLittle(t *testing.T) {
+	const count = 2_100_000
+	record := (&session.Record{Version: 1}).AppendBinary(nil)
+	record = append(binary.AppendUvarint(record[:len(record)-1], count), make([]byte, count)...)
+	oneRecord := append(binary.AppendUvarint([]byte{1}, uint64(len(record))), record...)
+	cases := []struct {
+		name  string
+		b     []byte
+		parse func([]byte) error
+	}{
+		{"record batch", hostileBatch(count), func(b []byte) error { _, err := parseRecords(b); return err }},
+		{"batch of one hostile record", oneRecord, func(b []byte) error { _, err := parseRecords(b); return err }},
+		{"patch", hostilePatch(count), func(b []byte) error { _, err := parseRouted(opSave, b); return err }},
+		{"install of a hostile record", append((&routed{id: "x"}).marshal(opLoad), record...), func(b []byte) error { _, err := parseRouted(opInstall, b); return err }},
+		{"digests", hostileBatch(count), func(b []byte) error { _, err := parseDigests(b); return err }},
+		{"partitions", append([]byte{0, 0, 0}, hostileList(count, count-1)...), func(b []byte) error { _, err := parsePull(b); return err }},
+		{"more partitions than there are", append([]byte{0, 0, 0}, hostileList(count, count)...), func(b []byte) error { _, err := parsePull(b); return err }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			n := testutil.Allocated(func() { err = tc.parse(tc.b) })
+			if !errors.Is(err, ErrBadMessage) {
+				t.Fatalf("decoded, or failed without ErrBadMessage: %v", err)
+			}
+			if limit := uint64(3*len(tc.b) + 64<<10); n > limit {
+				t.Fatalf("decoding %d hostile bytes allocated %d bytes (%.0f per input byte); want at most %d", len(tc.b), n, float64(n)/float64(len(tc.b)), limit)
+			}
+		})
+	}
 }
 
 func recordBatch(recs ...session.Record) []byte {

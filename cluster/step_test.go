@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+
+	"github.com/sessionmesh/sessionmesh/cluster/peer"
 )
 
 // stepNode builds a node with newStore (no sockets, no loops) whose table
@@ -42,7 +44,8 @@ func TestLeftMemberIsDroppedAtOnce(t *testing.T) {
 	cfg.Logger = discardLogger()
 	s := stepNode(t, cfg, "b", nil, Member{Name: "a", Addr: "a:1"}, Member{Name: "b", Addr: "b:1"}, Member{Name: "c", Addr: "c:1", Draining: true})
 	left := memberReq{name: "c", meta: nodeMeta{Version: metaVersion, Peer: "c:1", Draining: true, Left: true, Seq: 7}}
-	if _, err := s.handle(context.Background(), opMember, left.marshal()); err != nil {
+	from := peer.NewContext(context.Background(), peer.Remote{Name: "c"}) // c's own connection
+	if _, err := s.handle(from, opMember, left.marshal()); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := s.Table().Member("c"); ok {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log"
 	"log/slog"
 	"net"
 	"sync"
@@ -181,7 +180,7 @@ func (s *Store) start(undo *[]func()) error {
 
 // gossipTransport binds memberlist's transport, wrapped by WrapTransport.
 func (s *Store) gossipTransport() (advertise, memberlist.Transport, error) {
-	nt, err := newGossipTransport(&s.cfg, log.New(logWriter{s.log}, "", 0))
+	nt, err := newGossipTransport(&s.cfg, s.members.gossipLogger())
 	if err != nil {
 		return advertise{}, nil, err
 	}
@@ -202,6 +201,7 @@ func (s *Store) gossipTransport() (advertise, memberlist.Transport, error) {
 
 func (s *Store) startPeer(ln net.Listener, undo *[]func()) error {
 	pc := peer.Config{
+		Name:     s.name, // handlers accept what names a sender from its own connection only (checkSender)
 		Secret:   deriveKey(s.cfg.Secret, "peer"),
 		TLS:      s.cfg.TLS,
 		MaxFrame: 2*s.cfg.MaxRecordSize + 64<<10, // a patch and a record, with room

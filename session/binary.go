@@ -14,6 +14,16 @@ const recordFormat = 1
 
 var errCorrupt = errors.New("session: corrupt record encoding")
 
+// minPairSize is the fewest bytes a value pair takes: an empty key and an
+// empty value, one length byte each.
+const minPairSize = 2
+
+// maxPresize bounds the values a decoder makes room for before it has
+// read them; a session with more grows its map as it decodes. Sessions
+// hold a few values: room for 64 costs a few KiB, not the hundreds of
+// MiB a hostile count would ask for.
+const maxPresize = 64
+
 // AppendBinary appends the compact binary form of r to b. Stores that keep
 // one byte string per session (memory, memcache, cookie, cluster) use it.
 func (r *Record) AppendBinary(b []byte) []byte {
@@ -56,21 +66,26 @@ func (r *Record) Size() int {
 // section and the values from one byte copy (each capped, so an append to one
 // value never runs into the next), which costs two allocations however many
 // values there are.
+//
+// b may come from a peer or a cache server, so what it allocates follows
+// the bytes that are there, not the count the header claims: a count that
+// the bytes cannot hold fails at once, and the map is sized for at most
+// maxPresize values and grows with the values that actually decode.
 func (r *Record) UnmarshalBinary(b []byte) error {
 	d := decoder{b: b}
 	n := r.decodeHeader(&d)
 	if d.err != nil {
 		return d.err
 	}
-	if n > uint64(len(b)-d.off) { // each pair takes at least two bytes
-		return fmt.Errorf("%w: %d values in %d bytes", errCorrupt, n, len(b)-d.off)
+	if rest := uint64(len(b) - d.off); n > rest/minPairSize {
+		return fmt.Errorf("%w: %d values announced, %d bytes hold at most %d", errCorrupt, n, rest, rest/minPairSize)
 	}
 	if n == 0 {
 		return d.end()
 	}
 	pairs := decoder{b: b[d.off:]}
 	keys, vals := string(pairs.b), bytes.Clone(pairs.b)
-	r.Values = make(map[string][]byte, n)
+	r.Values = make(map[string][]byte, min(n, maxPresize))
 	for i := uint64(0); i < n && pairs.err == nil; i++ {
 		k0, k1 := pairs.span()
 		v0, v1 := pairs.span()

@@ -3,10 +3,13 @@ package session_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -36,8 +39,9 @@ func FuzzValidID(f *testing.F) {
 
 // FuzzRecordUnmarshal feeds arbitrary bytes to Record.UnmarshalBinary, which
 // reads what memcache, the cookie store and cluster peers hand back. No input
-// may panic; whatever decodes must re-encode to a canonical form that decodes
-// to the same record and re-encodes to the same bytes.
+// may panic or allocate beyond unmarshalBudget; whatever decodes must
+// re-encode to a canonical form that decodes to the same record and
+// re-encodes to the same bytes.
 func FuzzRecordUnmarshal(f *testing.F) {
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, r := range []session.Record{
@@ -54,9 +58,15 @@ func FuzzRecordUnmarshal(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{1})
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}) // many values, no bytes
+	f.Add(hostileCount(1 << 10))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var rec session.Record
-		if err := rec.UnmarshalBinary(data); err != nil {
+		var err error
+		testutil.AllocBudget(t, fmt.Sprintf("UnmarshalBinary of %d bytes", len(data)), unmarshalBudget(len(data)), func() {
+			rec = session.Record{}
+			err = rec.UnmarshalBinary(data)
+		})
+		if err != nil {
 			return
 		}
 		canon, _ := rec.MarshalBinary()
@@ -74,4 +84,39 @@ func FuzzRecordUnmarshal(f *testing.F) {
 			t.Fatalf("the encoding is not canonical: %x then %x", canon, twice)
 		}
 	})
+}
+
+// unmarshalBudget is the most UnmarshalBinary may allocate for n bytes of
+// input: the two copies of the values section, and the map a record's
+// distinct keys fill, which is what it costs however the map is sized
+// (measured: 65536 distinct two-byte keys with empty values, 262 KB,
+// allocate 13 MB, 50 bytes per input byte), and a constant.
+func unmarshalBudget(n int) uint64 { return uint64(64*n + 16<<10) }
+
+// hostileCount is the record of the audit's finding L1: a header that
+// announces count values, and count zero bytes (an empty key and value
+// takes two, so only half of them are there).
+func hostileCount(count int) []byte {
+	b, _ := (&session.Record{Version: 1}).MarshalBinary()
+	b = binary.AppendUvarint(b[:len(b)-1], uint64(count)) // the last byte was the count 0
+	return append(b, make([]byte, count)...)
+}
+
+// A 2 MB record that announces 2.1 million values (the audit's opPut
+// payload, which made a node allocate 196 MiB and spend 1.8 s of CPU per
+// frame) fails to decode having allocated about what it holds, not the
+// map its count asks for.
+func TestUnmarshalHostileCount(t *testing.T) {
+	b := hostileCount(2_100_000)
+	var err error
+	n := testutil.Allocated(func() {
+		var rec session.Record
+		err = rec.UnmarshalBinary(b)
+	})
+	if err == nil {
+		t.Fatal("a record announcing more values than it holds decoded")
+	}
+	if limit := uint64(3*len(b) + 64<<10); n > limit { // the two copies, and a little
+		t.Fatalf("decoding %d hostile bytes allocated %d bytes (%.0f per input byte); want at most %d", len(b), n, float64(n)/float64(len(b)), limit)
+	}
 }

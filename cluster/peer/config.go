@@ -24,6 +24,14 @@ type Config struct {
 	// Default empty.
 	Secret []byte
 
+	// Name is this side's name, sent in the hello of every connection: a
+	// Server's handlers find the client's in their ctx (FromContext). With
+	// a Secret the name is covered by the handshake's proofs and keys, so
+	// nobody without the secret can forge or change it; a holder of the
+	// secret can still claim any name (only per-node keys or certificates
+	// would prevent that). At most MaxName bytes. Default empty.
+	Name string
+
 	// TLS, when set, wraps every connection in TLS as well (a Server needs
 	// Certificates; a Client without ServerName verifies the dialled host).
 	// Default nil: no TLS.
@@ -58,6 +66,23 @@ type Config struct {
 	// Default 1024.
 	MaxInflight int
 
+	// MaxHandshakes is how many connections a Server lets run the
+	// handshake at once; one more is closed as soon as it is accepted
+	// (and logged, rate-limited). Until it authenticates a connection is
+	// whoever reached the port, and holds a goroutine, some KiB and a file
+	// descriptor for up to HandshakeTimeout: the cap bounds what a flood
+	// of connections that never speak can take. A member's handshake takes
+	// a round trip, so a legitimate burst (every member redialling at once)
+	// needs few slots. Default 256.
+	MaxHandshakes int
+
+	// MaxHandshakesPerIP is how many of the MaxHandshakes one source IP may
+	// hold at once, so that one flooding host cannot keep the members from
+	// connecting. Authenticated connections do not count: many members may
+	// share an address (a test cluster on loopback, hosts behind NAT), and
+	// each keeps ConnsPerPeer. Default 32.
+	MaxHandshakesPerIP int
+
 	// Dial opens a connection to addr for a Client; ctx carries the
 	// DialTimeout. Tests use it to inject faults. Default: TCP with
 	// keep-alive.
@@ -89,6 +114,8 @@ func (c *Config) setDefaults() {
 	c.WriteTimeout = orDefault(c.WriteTimeout, 5*time.Second)
 	c.ConnsPerPeer = orDefault(c.ConnsPerPeer, 2)
 	c.MaxInflight = orDefault(c.MaxInflight, 1024)
+	c.MaxHandshakes = orDefault(c.MaxHandshakes, 256)
+	c.MaxHandshakesPerIP = orDefault(c.MaxHandshakesPerIP, 32)
 	if c.Dial == nil {
 		c.Dial = dialTCP
 	}
@@ -115,6 +142,8 @@ func (c *Config) Validate() error {
 	switch {
 	case len(c.Secret) > 0 && len(c.Secret) < minSecret:
 		return invalid("Secret", fmt.Sprintf("must be empty or at least %d bytes, got %d", minSecret, len(c.Secret)))
+	case len(c.Name) > MaxName:
+		return invalid("Name", fmt.Sprintf("must be at most %d bytes, got %d", MaxName, len(c.Name)))
 	case c.MaxFrame < 0 || c.MaxFrame > maxMaxFrame:
 		return invalid("MaxFrame", "must be between 1 and 1 GiB, or 0 for the default of 4 MiB")
 	case c.DialTimeout < 0:
@@ -127,6 +156,10 @@ func (c *Config) Validate() error {
 		return invalid("ConnsPerPeer", "must be between 1 and 64, or 0 for the default of 2")
 	case c.MaxInflight < 0:
 		return invalid("MaxInflight", "must be positive, or 0 for the default of 1024")
+	case c.MaxHandshakes < 0:
+		return invalid("MaxHandshakes", "must be positive, or 0 for the default of 256")
+	case c.MaxHandshakesPerIP < 0:
+		return invalid("MaxHandshakesPerIP", "must be positive, or 0 for the default of 32")
 	}
 	return nil
 }

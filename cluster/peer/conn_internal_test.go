@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -125,8 +126,10 @@ func TestBadClientsClosed(t *testing.T) {
 		{"short frame", nil, binary.BigEndian.AppendUint32(plainHello(), 3), false},
 		{"unknown frame kind", nil, append(binary.BigEndian.AppendUint32(plainHello(), 12), make([]byte, 12)...), false},
 		{"other protocol version", nil, append([]byte("SMPR\x09\x00\x00\x00"), make([]byte, 32)...), false},
+		{"protocol version 1", nil, append([]byte("SMPR\x01\x00\x00\x00"), make([]byte, 32)...), false},
 		{"says nothing", nil, nil, true},
-		{"half a hello", nil, []byte("SMPR\x01"), true},
+		{"half a hello", nil, []byte("SMPR\x02"), true},
+		{"hello without the name it announces", nil, append([]byte("SMPR\x02\x00\x05\x00"), make([]byte, 34)...), true},
 		{"hello but no proof", testSecret, plainHello(), false}, // flags say no secret: refused at once
 		{"secret hello, no proof", testSecret, hello{version: protoVersion, flags: flagSecret}.marshal(), true},
 		{"wrong proof", testSecret, append(hello{version: protoVersion, flags: flagSecret}.marshal(), make([]byte, proofSize)...), false},
@@ -156,6 +159,122 @@ func TestBadClientsClosed(t *testing.T) {
 	}
 }
 
+// dialFrom opens a connection to ts from the loopback address ip (Linux
+// routes all of 127.0.0.0/8 to loopback), so a test can be many hosts.
+func dialFrom(t *testing.T, ts *testServer, ip string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	nc, err := d.Dial("tcp", ts.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+// flood opens n connections from ip that never speak, one after another,
+// so the server accepts them in this order; it checks that the server
+// holds the first held of them in the handshake and closes the others at
+// once (HandshakeTimeout is a minute in these tests).
+func flood(t *testing.T, ts *testServer, ip string, n, held int) {
+	t.Helper()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i] = dialFrom(t, ts, ip)
+	}
+	for i, nc := range conns[held:] {
+		if took := expectClosed(t, nc); took > closeBudget/2 {
+			t.Fatalf("connection %d from %s closed after %v, not at once", held+i, ip, took)
+		}
+	}
+	for i, nc := range conns[:held] {
+		nc.SetReadDeadline(time.Now())
+		if _, err := nc.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("connection %d from %s, within the caps, was closed: %v", i, ip, err)
+		}
+	}
+}
+
+// dialerFrom is a Config.Dial from the loopback address ip.
+func dialerFrom(ip string) func(context.Context, string) (net.Conn, error) {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
+}
+
+// TestHandshakeFloodCapped: connections that never speak take at most
+// MaxHandshakesPerIP handshake slots per source and MaxHandshakes in all;
+// the rest are closed as soon as they are accepted, and a member from
+// another address still connects and is served during the flood.
+func TestHandshakeFloodCapped(t *testing.T) {
+	const perIP, total = 4, 8
+	ts := newTestServer(t, Config{Secret: testSecret, HandshakeTimeout: time.Minute, MaxHandshakes: total, MaxHandshakesPerIP: perIP})
+	flood(t, ts, "127.0.0.1", 40, perIP)
+	if n, fromIP := ts.gate.counts("127.0.0.1"); n != perIP || fromIP != perIP || ts.openConns() != perIP {
+		t.Fatalf("server holds %d handshakes (%d from the flooding IP) and %d connections; want %d", n, fromIP, ts.openConns(), perIP)
+	}
+	goodCall(t, ts, Config{Secret: testSecret, Dial: dialerFrom("127.0.0.2")})
+
+	// A second flooding host fills MaxHandshakes; a third finds no room.
+	flood(t, ts, "127.0.0.3", 10, total-perIP)
+	flood(t, ts, "127.0.0.4", 5, 0)
+	if n, _ := ts.gate.counts(""); n != total {
+		t.Fatalf("server holds %d handshakes; want MaxHandshakes, %d", n, total)
+	}
+	// The log says why (the first refusals; the rest are rate-limited).
+	for _, want := range []string{"peer: refused connection", "MaxHandshakesPerIP is 4"} {
+		if !strings.Contains(ts.logs.String(), want) {
+			t.Errorf("log does not say %q:\n%s", want, ts.logs.String())
+		}
+	}
+}
+
+// renamingConn is a man in the middle: it changes the name in the hello
+// the client sends.
+type renamingConn struct {
+	net.Conn
+	from, to string
+	done     bool
+}
+
+func (c *renamingConn) Write(b []byte) (int, error) {
+	if !c.done {
+		c.done = true
+		n, err := c.Conn.Write(bytes.Replace(b, []byte(c.from), []byte(c.to), 1))
+		return min(n, len(b)), err
+	}
+	return c.Conn.Write(b)
+}
+
+// The name in the hello is covered by the proofs: a client's name changed
+// on the way fails the handshake on both sides, so a connection speaks for
+// the name its client gave or not at all.
+func TestHelloNameIsAuthenticated(t *testing.T) {
+	ts := newTestServer(t, Config{Secret: testSecret, Name: "server"})
+	c, err := NewClient(Config{Secret: testSecret, Name: "node-a", Dial: func(ctx context.Context, addr string) (net.Conn, error) {
+		nc, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return &renamingConn{Conn: nc, from: "node-a", to: "node-b"}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.Call(ctx, ts.Addr().String(), 1, []byte("x")); !errors.Is(err, ErrAuth) {
+		t.Fatalf("call through a renamed hello: %v; want ErrAuth", err)
+	}
+	waitNoConns(t, ts)
+	if n := ts.served.Load(); n != 0 {
+		t.Fatalf("the handler ran %d times for a renamed client", n)
+	}
+	if !strings.Contains(ts.logs.String(), "client does not hold this secret") {
+		t.Fatalf("the server does not log the refusal:\n%s", ts.logs.String())
+	}
+}
+
 // authConn is a hand-driven client connection to a Server with a secret:
 // it writes frames it sealed itself, to replay, reorder or tamper with them.
 type authConn struct {
@@ -168,7 +287,7 @@ func dialAuth(t *testing.T, ts *testServer) *authConn {
 	t.Helper()
 	nc := dialRaw(t, ts)
 	br := bufio.NewReader(nc)
-	k, err := clientHandshake(br, nc, testSecret)
+	k, _, err := clientHandshake(br, nc, testSecret, "tester")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,24 +391,6 @@ func TestSealerDirections(t *testing.T) {
 	_, otherRecv, _ := deriveSealers(testSecret, ch, hello{nonce: [32]byte{3}}.marshal(), false)
 	if _, err := otherRecv.open(sealed); !errors.Is(err, ErrAuth) {
 		t.Fatalf("frame of another connection: got %v, want ErrAuth", err)
-	}
-}
-
-func TestLimitedLog(t *testing.T) {
-	var out testutil.Buffer
-	now := time.Unix(1000, 0)
-	l := newLimitedLog(slog.New(slog.NewTextHandler(&out, nil)), func() time.Time { return now })
-	l.period, l.burst = time.Second, 2
-	for range 5 {
-		l.write(slog.LevelWarn, "bad conn")
-	}
-	if n := bytes.Count([]byte(out.String()), []byte("bad conn")); n != 2 {
-		t.Fatalf("wrote %d records in one period, want burst 2:\n%s", n, out.String())
-	}
-	now = now.Add(time.Second)
-	l.write(slog.LevelWarn, "bad conn")
-	if !bytes.Contains([]byte(out.String()), []byte("suppressed=3")) {
-		t.Fatalf("next period's record does not count the 3 held back:\n%s", out.String())
 	}
 }
 
@@ -406,4 +507,44 @@ func TestWriterBoundsPending(t *testing.T) {
 	if limit := maxPending + size + lenSize + headerSize; largest > limit {
 		t.Fatalf("one write carried %d bytes: senders queued beyond maxPending (%d) while a write was under way", largest, maxPending)
 	}
+}
+
+// TestSilentConnectionMemory measures what a connection that never
+// authenticates costs the server (heap and goroutine stack, with the
+// test's own end of the socket, a few hundred bytes): the 32 KiB read
+// buffer of an established connection must not be among it.
+func TestSilentConnectionMemory(t *testing.T) {
+	const n = 200
+	ts := newTestServer(t, Config{Secret: testSecret, HandshakeTimeout: time.Minute, MaxHandshakes: n, MaxHandshakesPerIP: n})
+	before := inUse()
+	goroutines := runtime.NumGoroutine()
+	for range n {
+		dialRaw(t, ts)
+	}
+	// Each connection's goroutine allocates what it needs, then blocks
+	// reading the hello; nothing tells from outside when all have, so
+	// wait for the count and then for the memory in use to settle.
+	testutil.Eventually(t, closeBudget, "the server to start every connection", func() bool {
+		return ts.openConns() == n && runtime.NumGoroutine() >= goroutines+n
+	})
+	last := inUse()
+	testutil.Poll(2*time.Second, func() bool {
+		now := inUse()
+		settled := now == last
+		last = now
+		return settled
+	})
+	per := (int64(last) - int64(before)) / n
+	t.Logf("%d silent connections: %d bytes each (heap and stacks)", n, per)
+	if per > 16<<10 {
+		t.Fatalf("a silent connection costs %d bytes; want under 16 KiB (no read buffer before authentication)", per)
+	}
+}
+
+// inUse is the heap and stack memory in use after a collection.
+func inUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc + m.StackInuse
 }

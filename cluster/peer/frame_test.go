@@ -127,8 +127,13 @@ func TestFrameLimit(t *testing.T) {
 	}
 }
 
+// FuzzHello: parseHello never panics, fails only with ErrProtocol, and
+// a hello of this version that it accepts marshals back to the same bytes
+// (but the reserved byte).
 func FuzzHello(f *testing.F) {
 	f.Add(hello{version: protoVersion, flags: flagSecret}.marshal())
+	f.Add(hello{version: protoVersion, flags: flagSecret, name: "node1-0a1b2c3d4e5f"}.marshal())
+	f.Add(append(hello{version: protoVersion, name: "n"}.marshal(), 'x'))
 	f.Add([]byte("SMPR"))
 	f.Add(bytes.Repeat([]byte{0}, helloSize))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -139,7 +144,10 @@ func FuzzHello(f *testing.F) {
 			}
 			return
 		}
-		if !bytes.Equal(h.marshal()[:6], b[:6]) || !bytes.Equal(h.marshal()[8:], b[8:]) {
+		if h.version != protoVersion {
+			return
+		}
+		if m := h.marshal(); !bytes.Equal(m[:7], b[:7]) || !bytes.Equal(m[8:], b[8:]) {
 			t.Fatalf("hello %x parses to %+v", b, h)
 		}
 	})

@@ -11,15 +11,20 @@ import (
 	"time"
 )
 
+// bufSize is the read buffer of an established connection. It is
+// allocated only once the handshake succeeded: the handshake reads its few
+// dozen bytes straight from the connection, so a connection that never
+// authenticates never costs it.
 const bufSize = 32 << 10
 
 // link is one established connection: a frame reader for its one reader
 // goroutine and a frame writer shared by every goroutine that sends. The
 // client and the server build their connections on it.
 type link struct {
-	nc net.Conn
-	r  frameReader
-	w  frameWriter
+	nc     net.Conn
+	remote string // the name the other side gave in its hello
+	r      frameReader
+	w      frameWriter
 }
 
 // establish runs the TLS (when configured) and peer handshakes on nc within
@@ -33,8 +38,7 @@ func establish(ctx context.Context, raw net.Conn, cfg *Config, client bool, serv
 	if err != nil {
 		return nil, fmt.Errorf("tls handshake: %w", err)
 	}
-	br := bufio.NewReaderSize(nc, bufSize)
-	k, err := handshake(br, nc, cfg.Secret, client)
+	k, remote, err := handshake(nc, cfg, client)
 	if err != nil {
 		return nil, err
 	}
@@ -42,14 +46,20 @@ func establish(ctx context.Context, raw net.Conn, cfg *Config, client bool, serv
 		return nil, ctx.Err()
 	}
 	nc.SetDeadline(time.Time{})
-	return newLink(nc, br, k, cfg), nil
+	l := newLink(nc, bufio.NewReaderSize(nc, bufSize), k, cfg)
+	l.remote = remote
+	return l, nil
 }
 
-func handshake(br *bufio.Reader, nc net.Conn, secret []byte, client bool) (keys, error) {
+// handshake runs one side of the peer handshake on nc and returns the
+// connection's keys and the other side's name. It reads exactly the
+// handshake's bytes, unbuffered, so nothing of the frames that follow is
+// consumed before the link's reader exists.
+func handshake(nc net.Conn, cfg *Config, client bool) (keys, string, error) {
 	if client {
-		return clientHandshake(br, nc, secret)
+		return clientHandshake(nc, nc, cfg.Secret, cfg.Name)
 	}
-	return serverHandshake(br, nc, secret)
+	return serverHandshake(nc, nc, cfg.Secret, cfg.Name)
 }
 
 func wrapTLS(ctx context.Context, nc net.Conn, conf *tls.Config, client bool, serverName string) (net.Conn, error) {

@@ -453,6 +453,9 @@ func TestConfigValidate(t *testing.T) {
 		{"WriteTimeout", peer.Config{WriteTimeout: -1}},
 		{"ConnsPerPeer", peer.Config{ConnsPerPeer: 65}},
 		{"MaxInflight", peer.Config{MaxInflight: -1}},
+		{"MaxHandshakes", peer.Config{MaxHandshakes: -1}},
+		{"MaxHandshakesPerIP", peer.Config{MaxHandshakesPerIP: -1}},
+		{"Name", peer.Config{Name: strings.Repeat("n", peer.MaxName+1)}},
 	}
 	for _, tc := range cases {
 		err := tc.cfg.Validate()
@@ -467,10 +470,37 @@ func TestConfigValidate(t *testing.T) {
 	if err := def.Validate(); err != nil {
 		t.Fatalf("DefaultConfig does not validate: %v", err)
 	}
-	if def.MaxFrame != 4<<20 || def.DialTimeout != time.Second || def.HandshakeTimeout != 2*time.Second || def.ConnsPerPeer != 2 {
+	if def.MaxFrame != 4<<20 || def.DialTimeout != time.Second || def.HandshakeTimeout != 2*time.Second || def.ConnsPerPeer != 2 ||
+		def.MaxHandshakes != 256 || def.MaxHandshakesPerIP != 32 {
 		t.Fatalf("DefaultConfig = %+v, want the documented defaults", def)
 	}
 	if _, err := peer.NewServer(nil, peer.Config{}, echo); err == nil {
 		t.Fatal("NewServer without a listener succeeded")
+	}
+}
+
+// A handler finds the name the client gave in its Config, and its address,
+// in its ctx; each connection carries its own client's name.
+func TestHandlerSeesRemoteName(t *testing.T) {
+	for name, sec := range map[string][]byte{"secret": secret, "plain": nil} {
+		t.Run(name, func(t *testing.T) {
+			s, _ := startServer(t, peer.Config{Secret: sec, Name: "server-1"}, func(ctx context.Context, _ uint8, _ []byte) ([]byte, error) {
+				r, ok := peer.FromContext(ctx)
+				if !ok || r.Addr == nil {
+					return nil, fmt.Errorf("no remote in the handler's ctx: %+v %v", r, ok)
+				}
+				return []byte(r.Name), nil
+			})
+			for _, client := range []string{"node-a", "node-b", ""} {
+				c := newClient(t, peer.Config{Secret: sec, Name: client})
+				got, err := c.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), 1, nil)
+				if err != nil || string(got) != client {
+					t.Fatalf("client %q: handler saw %q, %v", client, got, err)
+				}
+			}
+		})
+	}
+	if _, ok := peer.FromContext(context.Background()); ok {
+		t.Fatal("a ctx no Server made carries a Remote")
 	}
 }

@@ -10,23 +10,36 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/internal/ratelog"
 )
 
 // Handler serves one request. op is the caller's operation code; body is
-// owned by the handler. Return (resp, nil), or an error: a *RemoteError
-// (made with Errorf) anywhere in the error's chain keeps its Code, any other
-// error is sent as Code 0 with its text. Handlers run concurrently. ctx ends
+// owned by the handler; FromContext(ctx) says which client sent it. Return
+// (resp, nil), or an error: a *RemoteError (made with Errorf) anywhere in
+// the error's chain keeps its Code, any other error is sent as Code 0 with
+// its text. Handlers run concurrently. ctx ends
 // when the connection closes or the Server is closed. The Server does not
 // keep resp after writing it. A panic is recovered, logged and answered as
 // a Code 0 error.
 type Handler func(ctx context.Context, op uint8, body []byte) ([]byte, error)
+
+// A Server writes at most logBurst records per logPeriod (ratelog), so
+// that a flood of bad connections (a scanner, a misconfigured peer
+// redialling) cannot flood the log; the next record says how many were
+// held back.
+const (
+	logBurst  = 10
+	logPeriod = 10 * time.Second
+)
 
 // Server answers peer calls on a listener with a Handler.
 type Server struct {
 	ln     net.Listener
 	cfg    Config
 	h      Handler
-	log    *limitedLog
+	gate   *gate           // connections in the handshake: MaxHandshakes, MaxHandshakesPerIP
+	log    *ratelog.Logger // rejections and panics: whoever reaches the port can cause them
 	work   chan job        // unbuffered: a send succeeds only when a handler goroutine is idle
 	ctx    context.Context // ends on Close; parent of every handler's ctx
 	cancel context.CancelFunc
@@ -51,7 +64,8 @@ func NewServer(ln net.Listener, cfg Config, h Handler) (*Server, error) {
 	}
 	cfg.setDefaults()
 	s := &Server{ln: ln, cfg: cfg, h: h, conns: make(map[*serverConn]struct{}), work: make(chan job)}
-	s.log = newLimitedLog(cfg.Logger, time.Now)
+	s.log = ratelog.New(cfg.Logger, logBurst, logPeriod, time.Now)
+	s.gate = newGate(cfg.MaxHandshakes, cfg.MaxHandshakesPerIP)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.acceptLoop()
@@ -102,7 +116,7 @@ func (s *Server) acceptLoop() {
 		}
 		// Out of file descriptors, most likely: wait, so as not to spin.
 		backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-		s.log.write(slog.LevelWarn, "peer: accept failed", "addr", s.ln.Addr(), "err", err, "retry_in", backoff)
+		s.log.Log(slog.LevelWarn, "peer: accept failed", "addr", s.ln.Addr(), "err", err, "retry_in", backoff)
 		if !s.sleep(backoff) {
 			return
 		}
@@ -120,13 +134,22 @@ func (s *Server) sleep(d time.Duration) bool {
 	}
 }
 
-// serve starts the goroutine of a new connection, unless the Server closed.
+// serve starts the goroutine of a new connection, unless the Server closed
+// or the connection would exceed a handshake cap (gate): then it closes
+// the connection at once.
 func (s *Server) serve(nc net.Conn) {
-	sc := &serverConn{s: s, nc: nc, sem: make(chan struct{}, s.cfg.MaxInflight)}
+	ip := sourceIP(nc)
+	if err := s.gate.enter(ip); err != nil {
+		nc.Close()
+		s.log.Log(slog.LevelWarn, "peer: refused connection", "remote", nc.RemoteAddr(), "local", nc.LocalAddr(), "err", err)
+		return
+	}
+	sc := &serverConn{s: s, nc: nc, ip: ip, sem: make(chan struct{}, s.cfg.MaxInflight)}
 	sc.ctx, sc.cancel = context.WithCancel(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
+		s.gate.leave(ip)
 		sc.close()
 		return
 	}
@@ -156,10 +179,12 @@ func (s *Server) forget(sc *serverConn) {
 type serverConn struct {
 	s      *Server
 	nc     net.Conn
+	ip     string // the source IP, in the gate until the handshake ends
 	l      *link
 	ctx    context.Context // ends when the connection closes
 	cancel context.CancelFunc
-	sem    chan struct{} // one token per running handler: MaxInflight
+	hctx   context.Context // the handlers' ctx: ctx with the client's Remote
+	sem    chan struct{}   // one token per running handler: MaxInflight
 }
 
 // close closes the socket, then ends the handlers' ctx (see Server.Close).
@@ -173,12 +198,14 @@ func (sc *serverConn) run() {
 	defer sc.s.forget(sc)
 	defer sc.close()
 	l, err := establish(sc.ctx, sc.nc, &sc.s.cfg, false, "")
+	sc.s.gate.leave(sc.ip)
 	if err != nil {
 		sc.logEnd("peer: rejected connection", err)
 		return
 	}
 	l.w.spawn = sc.s.spawn
 	sc.l = l
+	sc.hctx = NewContext(sc.ctx, Remote{Name: l.remote, Addr: sc.nc.RemoteAddr()})
 	sc.logEnd("peer: closed connection", sc.readLoop())
 }
 
@@ -188,7 +215,7 @@ func (sc *serverConn) logEnd(msg string, err error) {
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || sc.ctx.Err() != nil {
 		return
 	}
-	sc.s.log.write(slog.LevelWarn, msg, "remote", sc.nc.RemoteAddr(), "local", sc.nc.LocalAddr(), "err", err)
+	sc.s.log.Log(slog.LevelWarn, msg, "remote", sc.nc.RemoteAddr(), "local", sc.nc.LocalAddr(), "err", err)
 }
 
 // readLoop reads requests and starts a handler goroutine for each, at most
@@ -253,7 +280,7 @@ func (s *Server) handler(j job) {
 
 func (sc *serverConn) handle(req frame) {
 	defer func() { <-sc.sem }()
-	resp := sc.s.respond(sc.ctx, req)
+	resp := sc.s.respond(sc.hctx, req)
 	if err := sc.l.w.write(&resp); err != nil {
 		sc.logEnd("peer: write response", err)
 		sc.close() // the reader then ends without logging again
@@ -269,7 +296,7 @@ func (s *Server) respond(ctx context.Context, req frame) frame {
 		code, msg := remoteOf(err)
 		resp.kind, resp.status, resp.body = kindError, code, []byte(msg)
 	case len(body) > s.cfg.MaxFrame:
-		s.log.write(slog.LevelError, "peer: response exceeds MaxFrame", "op", req.op, "size", len(body), "max", s.cfg.MaxFrame)
+		s.log.Log(slog.LevelError, "peer: response exceeds MaxFrame", "op", req.op, "size", len(body), "max", s.cfg.MaxFrame)
 		resp.kind, resp.body = kindTooLarge, nil
 	}
 	return resp
@@ -280,7 +307,7 @@ func (s *Server) respond(ctx context.Context, req frame) frame {
 func (s *Server) invoke(ctx context.Context, op uint8, body []byte) (resp []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.write(slog.LevelError, "peer: handler panicked", "op", op, "panic", p, "stack", string(debug.Stack()))
+			s.log.Log(slog.LevelError, "peer: handler panicked", "op", op, "panic", p, "stack", string(debug.Stack()))
 			resp, err = nil, Errorf(0, "handler for op %d panicked: %v", op, p)
 		}
 	}()
