@@ -37,10 +37,9 @@
 // the user's own. When none loads, the response expires the cookie only if
 // the request sent exactly one (a stale cookie of ours); with several, a
 // Max-Age=0 for the name could delete the user's real cookie too, so none
-// is sent. Each cookie tried costs a store lookup unless the store rejects
-// its value by shape first (every server-side store does, see
-// session.ValidID); http.Server.MaxHeaderBytes bounds how many a request
-// can carry. A cookie name with the __Host- prefix (and Secure, Path=/, no
+// is sent. Each cookie tried costs a store lookup, so at most eight are
+// tried: the first, then the next distinct well-formed IDs
+// (session.ValidID). A cookie name with the __Host- prefix (and Secure, Path=/, no
 // Domain) stops the tossing at the browser: no other host can set it.
 //
 // # Errors

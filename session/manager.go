@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -55,9 +56,10 @@ func (m *Manager) LateChanges() uint64 { return m.late.Load() }
 // does, the new session's cookie expires nothing: the stale cookie is
 // expired only when it was the only one, since a Max-Age=0 for the name
 // could delete the user's real cookie along with the attacker's. Each token
-// tried costs a store lookup (a store looks up only well-formed IDs, see
-// ValidID, so junk costs none); the size of the request's headers
-// (http.Server.MaxHeaderBytes) bounds how many there are.
+// tried costs a store lookup, so at most maxTokens are: the first, then
+// the next distinct well-formed IDs (ValidID; junk would cost a store
+// nothing but is not worth trying). A request cannot make a store look up
+// thousands of IDs, whatever its headers' size.
 func (m *Manager) Start(ctx context.Context, tokens ...string) *Session {
 	s := &Session{m: m, ctx: ctx}
 	for _, t := range tokens {
@@ -67,11 +69,17 @@ func (m *Manager) Start(ctx context.Context, tokens ...string) *Session {
 		case s.token == "":
 			s.token = t
 		default:
-			s.rest = append(s.rest, t)
+			s.several = true
+			if len(s.rest) < maxTokens-1 && t != s.token && ValidID(t) && !slices.Contains(s.rest, t) {
+				s.rest = append(s.rest, t)
+			}
 		}
 	}
 	return s
 }
+
+// maxTokens bounds the tokens of one request that Start tries.
+const maxTokens = 8
 
 // CookieAction says what the response must do with the session cookie.
 type CookieAction int
@@ -193,7 +201,7 @@ func (m *Manager) destroyLocked(s *Session) (Outcome, error) {
 // stale cookie is expired so the browser stops sending it, unless the
 // request sent several: see Start.
 func (m *Manager) forgetLocked(s *Session) Outcome {
-	if s.token != "" && len(s.rest) == 0 {
+	if s.token != "" && !s.several {
 		return Outcome{Action: CookieExpire}
 	}
 	return Outcome{}

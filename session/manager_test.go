@@ -100,6 +100,32 @@ func TestSeveralTokensTheFirstThatLoadsWins(t *testing.T) {
 	}
 }
 
+// A request cannot make the store look up more than eight IDs however
+// many cookies it sends: junk and duplicates are not tried, and nothing is
+// expired when several were sent.
+func TestSeveralTokensAreCapped(t *testing.T) {
+	e := newEnv(t)
+	valid := e.create(t, "k", "mine")
+	var tokens []string
+	for range 100 {
+		tokens = append(tokens, "junk", session.NewID())
+	}
+	loads := e.spy.loads.Load()
+	o := e.requestTokens(t, append(tokens, valid), func(s *session.Session) { session.Get[string](s, "k") })
+	if n := e.spy.loads.Load() - loads; n != 8 {
+		t.Errorf("200 tokens cost %d loads, want 8", n)
+	}
+	if o.Action != session.CookieKeep {
+		t.Errorf("outcome %+v, want no cookie: several were sent", o)
+	}
+	var got string
+	unknown := session.NewID()
+	e.requestTokens(t, []string{"junk", unknown, unknown, unknown, "junk", valid}, func(s *session.Session) { got, _ = session.Get[string](s, "k") })
+	if got != "mine" {
+		t.Errorf("junk and a repeated unknown ID before the valid one: read %q, want %q", got, "mine")
+	}
+}
+
 // A store error while trying the tokens ends the search: the request
 // fails as with one token, instead of asking a store that is down again for
 // every other cookie.

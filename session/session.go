@@ -24,6 +24,9 @@ type Session struct {
 	// in order, tried when token does not load (Manager.Start).
 	token string
 	rest  []string
+	// several records that the request sent more than one token, even
+	// if rest holds none of the others (see Manager.Start).
+	several bool
 
 	mu        sync.Mutex // guards everything below
 	loaded    bool
