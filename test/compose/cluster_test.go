@@ -138,3 +138,26 @@ func hostnames(ws []container) []string {
 func without(ws []container, gone container) []container {
 	return slices.DeleteFunc(slices.Clone(ws), func(c container) bool { return c.ID == gone.ID })
 }
+
+// requireStickyIsLocal checks the balancer's sticky frontend: each of a
+// few users is answered by one worker every time, and that worker owns the
+// user's session (it minted the ID in a partition it is primary of), so
+// the session lives where it is served.
+func requireStickyIsLocal(t *testing.T, s *stack) {
+	t.Helper()
+	for i := range 3 {
+		u := newUser(t, s.stickyURL)
+		var served, owners []string
+		for range 4 {
+			code, owner, by, err := u.tryBy("/")
+			if err != nil || code != http.StatusOK {
+				t.Fatalf("compose: sticky GET /: %d, %v", code, err)
+			}
+			served, owners = append(served, by), append(owners, memberHost(owner))
+		}
+		if len(distinct(served)) != 1 || len(distinct(owners)) != 1 || owners[0] != served[0] {
+			t.Errorf("sticky user %d: answered by %v, session owned by %v; want one worker that owns it", i, served, owners)
+		}
+	}
+	t.Logf("sticky frontend: each user served by one worker, which owns its session")
+}

@@ -105,6 +105,7 @@ func steady(t *testing.T, s *stack) {
 	}
 	requireOwnerHeader(t, s, ws)
 	requireClusterNotPublic(t, s)
+	requireStickyIsLocal(t, s)
 	rep := s.loadDuring(t, steadyLoad, nil)
 	requireNoLoss(t, rep)
 	requireAvailability(t, rep, 0)

@@ -255,13 +255,19 @@ func usersOwnedBy(t *testing.T, url string, c container, n int) []*user {
 
 // try sends GET path once and returns the status and the session's owner.
 func (u *user) try(path string) (code int, owner string, err error) {
+	code, owner, _, err = u.tryBy(path)
+	return code, owner, err
+}
+
+// tryBy is try that also returns the worker that answered.
+func (u *user) tryBy(path string) (code int, owner, servedBy string, err error) {
 	resp, err := u.client.Get(u.url + path)
 	if err != nil {
-		return 0, "", err
+		return 0, "", "", err
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, resp.Header.Get("X-Session-Owner"), nil
+	return resp.StatusCode, resp.Header.Get("X-Session-Owner"), resp.Header.Get("X-Served-By"), nil
 }
 
 // outage has every user send GET / (a write to its session) until one

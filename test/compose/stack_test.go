@@ -41,13 +41,14 @@ var localImages = map[string]string{
 // secret and balancer port, and an empty env file so that a .env in the
 // checkout changes nothing.
 type stack struct {
-	root     string   // repository root: docker-compose.yml, scripts/
-	compose  []string // "docker compose" or "docker-compose"
-	project  string
-	lbURL    string            // http://127.0.0.1:PORT
-	adminURL string            // the balancer's admin frontend: the workers' GET /cluster
-	env      map[string]string // variables docker-compose.yml reads
-	envFile  string
+	root      string   // repository root: docker-compose.yml, scripts/
+	compose   []string // "docker compose" or "docker-compose"
+	project   string
+	lbURL     string            // http://127.0.0.1:PORT
+	adminURL  string            // the balancer's admin frontend: the workers' GET /cluster
+	stickyURL string            // the balancer's sticky frontend (SRV cookie)
+	env       map[string]string // variables docker-compose.yml reads
+	envFile   string
 }
 
 // container is one running worker.
@@ -72,8 +73,9 @@ func newStack(t *testing.T) *stack {
 	}
 	s := &stack{root: root, compose: findCompose(t), project: projectPrefix + randomHex(4)}
 	sweepStale(t)
-	port, adminPort := freePort(t), freePort(t)
+	port, adminPort, stickyPort := freePort(t), freePort(t), freePort(t)
 	s.lbURL = "http://127.0.0.1:" + strconv.Itoa(port)
+	s.stickyURL = "http://127.0.0.1:" + strconv.Itoa(stickyPort)
 	s.adminURL = "http://127.0.0.1:" + strconv.Itoa(adminPort)
 	s.env = map[string]string{
 		"SESSIONS_STORE":            "memory",
@@ -83,6 +85,7 @@ func newStack(t *testing.T) *stack {
 		"LB_PORT":                   strconv.Itoa(port),
 		"LB_ADMIN_BIND":             "127.0.0.1",
 		"LB_ADMIN_PORT":             strconv.Itoa(adminPort),
+		"LB_STICKY_PORT":            strconv.Itoa(stickyPort),
 	}
 	s.envFile = filepath.Join(t.TempDir(), "empty.env")
 	if err := os.WriteFile(s.envFile, nil, 0o600); err != nil {
