@@ -41,16 +41,20 @@ func (d *downs) mark(name string, until time.Duration) {
 	d.until[name] = until
 }
 
-// clear records that name answered.
-func (d *downs) clear(name string) {
+// clear records that name answered at now, and forgets every entry that
+// has expired (a member that died is never asked again, so its entry
+// would otherwise keep the lock on every call's path).
+func (d *downs) clear(name string, now time.Duration) {
 	if d.n.Load() == 0 {
 		return
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, ok := d.until[name]; ok {
-		delete(d.until, name)
-		d.n.Add(-1)
+	for other, until := range d.until {
+		if other == name || now >= until {
+			delete(d.until, other)
+			d.n.Add(-1)
+		}
 	}
 }
 

@@ -67,7 +67,7 @@ func (s *Store) noteConnection(name string, err error) {
 	case connectionFailed(err):
 		s.down.mark(name, s.mono()+s.cfg.downFor())
 	case !errors.Is(err, peer.ErrUnavailable):
-		s.down.clear(name)
+		s.down.clear(name, s.mono())
 	}
 }
 

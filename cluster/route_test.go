@@ -420,7 +420,7 @@ func TestNodeThatReachesNoMajorityIsCutOff(t *testing.T) {
 		t.Fatal("cut off with AvailableFirst, which keeps serving")
 	}
 	s.cfg.AvailableFirst = false
-	s.down.clear("c") // c answered
+	s.down.clear("c", mono) // c answered
 	if s.cutOff() {
 		t.Fatal("still cut off after a peer answered")
 	}
@@ -450,5 +450,21 @@ func TestReplicasAtTheirBoundsRefuseWithErrFull(t *testing.T) {
 	f.reply = func(string) ([]byte, error) { return nil, fmt.Errorf("%w: connection refused", peer.ErrUnavailable) }
 	if err := s.replicate(context.Background(), s.Table().Partition(id), id, nil); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("replicate to unreachable replicas: %v; want ErrUnavailable", err)
+	}
+}
+
+// The entry of a member that died and is never asked again goes once it
+// has expired, at the next answer of any member: requests stop taking the
+// lock the downs set needs while it has entries.
+func TestExpiredDownsAreForgotten(t *testing.T) {
+	var d downs
+	d.mark("dead", 10)
+	d.clear("b", 5)
+	if d.n.Load() != 1 {
+		t.Fatalf("an entry that has not expired was forgotten: %d entries", d.n.Load())
+	}
+	d.clear("b", 10)
+	if d.n.Load() != 0 || len(d.until) != 0 {
+		t.Fatalf("%d entries (%v) after the dead member's expired; want none", d.n.Load(), d.until)
 	}
 }
