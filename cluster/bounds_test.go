@@ -8,6 +8,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -18,9 +19,10 @@ import (
 func TestFloodAtTheBoundKeepsReturningUsers(t *testing.T) {
 	scenario(t)
 	const bound, users, flood = 400, 100, 4000
+	const round = 300 * time.Millisecond // eviction tombstones last two anti-entropy rounds
 	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
 		cfg.MaxSessions = bound
-		cfg.AntiEntropyInterval = 300 * time.Millisecond // eviction tombstones last two rounds
+		cfg.AntiEntropyInterval = round
 	}))
 	c.WaitConverged(converge)
 	ctx := context.Background()
@@ -73,10 +75,18 @@ func TestFloodAtTheBoundKeepsReturningUsers(t *testing.T) {
 		t.Fatal("nothing was evicted: the bound did nothing")
 	}
 	// Evicted sessions stay gone once their tombstones expired and
-	// anti-entropy compared the replicas again: nothing to wait for but
-	// the rounds themselves, so the test lets several pass.
+	// anti-entropy compared the replicas again: the test waits until every
+	// node has started two more rounds after the last tombstone expired.
 	before := loadable(t, c, created)
-	time.Sleep(10 * 300 * time.Millisecond)
+	compared := time.Now().Add(2*round + 2*round)
+	testutil.Eventually(t, converge, "two anti-entropy rounds on every node after the eviction tombstones expired", func() bool {
+		for _, m := range c.Store(0).Status(ctx).Members {
+			if !m.CountedAt.After(compared) {
+				return false
+			}
+		}
+		return true
+	})
 	if after := loadable(t, c, created); after > before {
 		t.Fatalf("%d flood sessions load after the anti-entropy rounds, %d before: evicted sessions came back", after, before)
 	}

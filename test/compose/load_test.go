@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/test/loadcheck/check"
 )
 
@@ -271,7 +272,8 @@ func (u *user) tryBy(path string) (code int, owner, servedBy string, err error) 
 }
 
 // outage has every user send GET / (a write to its session) until one
-// succeeds, each on its own, and sends on the channel how long after from
+// succeeds (testutil.Poll: other processes, no clock to inject), each on
+// its own, and sends on the channel how long after from
 // each one's first success came (limit+ for a user that got none).
 func outage(users []*user, from time.Time, limit time.Duration) <-chan []time.Duration {
 	out := make(chan []time.Duration, 1)
@@ -280,14 +282,13 @@ func outage(users []*user, from time.Time, limit time.Duration) <-chan []time.Du
 		var wg sync.WaitGroup
 		for i, u := range users {
 			wg.Go(func() {
-				for time.Since(from) < limit {
-					if code, _, err := u.try("/"); err == nil && code == http.StatusOK {
-						took[i] = time.Since(from)
-						return
-					}
-					time.Sleep(20 * time.Millisecond) // polling a cluster in other processes: no clock to inject
-				}
 				took[i] = limit + time.Nanosecond
+				if testutil.Poll(limit-time.Since(from), func() bool {
+					code, _, err := u.try("/")
+					return err == nil && code == http.StatusOK
+				}) {
+					took[i] = time.Since(from)
+				}
 			})
 		}
 		wg.Wait()
