@@ -85,7 +85,7 @@ func connectionFailed(err error) bool {
 		!errors.Is(err, context.Canceled) && !(errors.As(err, &ne) && ne.Timeout())
 }
 
-// downFor is how long a peer whose transport failed is skipped: about the
+// downFor is how long a member whose connection failed is skipped: about the
 // time failure detection takes, after which gossip knows better.
 func (c *Config) downFor() time.Duration {
 	return c.ProbeTimeout + time.Duration(c.SuspicionMult)*c.ProbeInterval

@@ -216,10 +216,7 @@ func allKnown(addrs []string, known map[string]bool) bool {
 // resolveSeed returns the "ip:port" addresses a seed names (a DNS name may
 // name several workers).
 func (m *membership) resolveSeed(seed string) []string {
-	host, port := seed, strconv.Itoa(m.port)
-	if h, p, err := net.SplitHostPort(seed); err == nil {
-		host, port = h, p
-	}
+	host, port := splitSeed(seed, m.port)
 	ips, err := net.LookupHost(host)
 	if err != nil {
 		return nil
@@ -516,13 +513,4 @@ func (w *logWriter) Write(b []byte) (int, error) {
 	}
 	w.levels[i].Log(gossipLevels[i].level, line)
 	return len(b), nil
-}
-
-// suppressed returns how many lines the limit held back since the start.
-func (w *logWriter) suppressed() uint64 {
-	var n uint64
-	for _, l := range w.levels {
-		n += l.Suppressed()
-	}
-	return n
 }

@@ -100,10 +100,7 @@ func resolveAdvertise(cfg *Config, tr *memberlist.NetTransport) (advertise, erro
 // port is the seeds' default port.
 func towardSeeds(seeds []string, port int) string {
 	for _, seed := range seeds {
-		host, p := seed, strconv.Itoa(port)
-		if h, hp, err := net.SplitHostPort(seed); err == nil {
-			host, p = h, hp
-		}
+		host, p := splitSeed(seed, port)
 		ip, err := lookupIP(host)
 		if err != nil {
 			continue
@@ -119,6 +116,15 @@ func towardSeeds(seeds []string, port int) string {
 		}
 	}
 	return ""
+}
+
+// splitSeed splits a seed, "host[:port]", into its host and its port,
+// port when it names none.
+func splitSeed(seed string, port int) (host, p string) {
+	if h, hp, err := net.SplitHostPort(seed); err == nil {
+		return h, hp
+	}
+	return seed, strconv.Itoa(port)
 }
 
 // lookupIP resolves host, preferring IPv4.

@@ -33,7 +33,7 @@ type Store struct {
 	caller   Caller
 	loads    singleflight.Group // collapses concurrent remote loads of one session
 	hints    hints
-	down     downs // peers whose transport just failed (downs.go)
+	down     downs // members whose connection just failed (downs.go)
 	renewing gates // sessions being renewed at this node
 
 	holdings  *holdings     // partitions this node holds completely (holdings.go)
