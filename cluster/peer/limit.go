@@ -53,13 +53,6 @@ func (g *gate) leave(ip string) {
 	}
 }
 
-// counts returns the handshakes in progress, in all and from ip.
-func (g *gate) counts(ip string) (total, fromIP int) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.total, g.byIP[ip]
-}
-
 // sourceIP is the IP a connection comes from: the key of the per-IP cap.
 func sourceIP(nc net.Conn) string {
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {

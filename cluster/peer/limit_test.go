@@ -48,3 +48,10 @@ func TestGate(t *testing.T) {
 		t.Fatalf("after every leave: total %d, byIP %v", total, g.byIP)
 	}
 }
+
+// counts returns the handshakes in progress, in all and from ip.
+func (g *gate) counts(ip string) (total, fromIP int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.total, g.byIP[ip]
+}
