@@ -63,11 +63,10 @@
 // one with __Secure- must be Secure; a Partitioned cookie (CHIPS, for an
 // app embedded cross-site) must be Secure. CookieConfig.Validate refuses
 // the combinations browsers drop, and these cookies are Secure even on
-// plain HTTP to localhost. Chrome and Firefox accept a Secure cookie from
-// http://localhost (a secure context), and so does Go's cookiejar for
-// "localhost", but a client that does not (and any other loopback name, such
-// as 127.0.0.1, in most clients) never sends it back: develop with the
-// default name, or over https.
+// plain HTTP to localhost. Chrome, Firefox, curl and Go's cookiejar keep a
+// Secure cookie from plain HTTP to localhost (they treat loopback as
+// secure); a client that does not starts a new session on every request:
+// develop with such a client, over https, or with the default name.
 //
 // Config.Validate lists every problem, one *FieldError per field, each
 // wrapping ErrInvalidConfig.
