@@ -44,10 +44,10 @@ func (c *CookieConfig) problems(name string) []error {
 	}
 	prefix := cookiePrefix(name)
 	if prefix != "" && c.Secure == SecureNever {
-		add("Secure", "must not be never (secure: false) for the cookie name %q: browsers drop a %s cookie without Secure", name, prefix)
+		add("Secure", "must not be SecureNever (secure: false) for the cookie name %q: browsers drop a %s cookie without Secure", name, prefix)
 	}
 	if c.Partitioned && c.Secure == SecureNever {
-		add("Secure", "must not be never (secure: false) with Partitioned: browsers drop a partitioned cookie without Secure")
+		add("Secure", "must not be SecureNever (secure: false) with Partitioned: browsers drop a partitioned cookie without Secure")
 	}
 	if prefix == hostPrefix && c.Path != "" && c.Path != "/" {
 		add("Path", "is %q; must be / (or empty) for the cookie name %q: browsers drop a __Host- cookie with another Path", c.Path, name)

@@ -74,11 +74,11 @@ func (c *Config) validateCookie() error {
 	if j, ok := cookie.Validate(c.CookieName).(interface{ Unwrap() []error }); ok {
 		for _, err := range j.Unwrap() {
 			var fe *session.FieldError
-			if !errors.As(err, &fe) {
-				return err
+			if errors.As(err, &fe) {
+				field := yamlKey(CookieConfig{}, strings.TrimPrefix(fe.Field, "Cookie."))
+				err = invalid("cookie."+field, "%s", fe.Rule)
 			}
-			field := yamlKey(CookieConfig{}, strings.TrimPrefix(fe.Field, "Cookie."))
-			errs = append(errs, invalid("cookie."+field, "%s", fe.Rule))
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
