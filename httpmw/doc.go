@@ -25,6 +25,8 @@
 // used the session gets "Vary: Cookie"; one that sets the cookie also gets
 // `Cache-Control: no-cache="Set-Cookie"` so shared caches never hand one
 // user's cookie to another.
+// The cookie's attributes are the Manager's (session.CookieConfig): Secure
+// unless the request is plain HTTP to a loopback host, by default.
 //
 // # Several cookies of one name
 //
@@ -41,6 +43,13 @@
 // tried: the first, then the next distinct well-formed IDs
 // (session.ValidID). A cookie name with the __Host- prefix (and Secure, Path=/, no
 // Domain) stops the tossing at the browser: no other host can set it.
+//
+// # CSRF
+//
+// The middleware does not check where a request comes from. Change a
+// session (log in, log out) on POST only, and wrap the middleware in Go's
+// http.CrossOriginProtection, which answers 403 to a browser's cross-origin
+// POST before the session is read (Example_crossOriginProtection).
 //
 // # Errors
 //

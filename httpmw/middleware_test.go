@@ -54,7 +54,7 @@ func TestNewSessionCookieAndCacheHeaders(t *testing.T) {
 		t.Fatalf("no session cookie; Set-Cookie = %q", resp.Header.Values("Set-Cookie"))
 	}
 	if !c.HttpOnly || c.Secure || c.SameSite != http.SameSiteLaxMode || c.Path != "/" {
-		t.Errorf("cookie %q: want HttpOnly, not Secure over plain HTTP, SameSite=Lax, Path=/", c.Raw)
+		t.Errorf("cookie %q: want HttpOnly, not Secure over plain HTTP to loopback, SameSite=Lax, Path=/", c.Raw)
 	}
 	if c.MaxAge != int((14 * 24 * time.Hour).Seconds()) {
 		t.Errorf("cookie Max-Age = %d, want two weeks", c.MaxAge)
@@ -77,6 +77,23 @@ func TestSecureCookieOverTLS(t *testing.T) {
 	resp, _ := get(t, srv.Client(), srv.URL)
 	if c := sessionCookie(resp); c == nil || !c.Secure {
 		t.Fatalf("cookie over TLS with SecureAuto: %v, want Secure", resp.Header.Values("Set-Cookie"))
+	}
+}
+
+// TestSecureCookieOffLoopback: plain HTTP with a Host that is not
+// loopback, as a TLS proxy that was not declared with TrustProxy passes
+// it, gets a Secure cookie under the default SecureAuto.
+func TestSecureCookieOffLoopback(t *testing.T) {
+	f := newFixture(t, counter)
+	req, _ := http.NewRequest("GET", f.srv.URL, nil)
+	req.Host = "shop.example"
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if c := sessionCookie(resp); c == nil || !c.Secure {
+		t.Fatalf("plain HTTP to Host shop.example: Set-Cookie %q, want Secure", resp.Header.Values("Set-Cookie"))
 	}
 }
 

@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -53,19 +54,29 @@ type Config struct {
 
 // CookieConfig holds the attributes of the session cookie. The cookie is
 // always HttpOnly: scripts never need the token, and an XSS bug must not be
-// able to steal it.
+// able to steal it. Validate lists the combinations browsers refuse.
 type CookieConfig struct {
 	Path     string        // default "/"
 	Domain   string        // default "": the host that set it
-	Secure   SecureMode    // default SecureAuto
+	Secure   SecureMode    // default SecureAuto: Secure unless plain HTTP to loopback
 	SameSite http.SameSite // default http.SameSiteLaxMode
 
 	// SessionOnly sends the cookie without Max-Age, so the browser drops it
 	// when it closes. Default false: the cookie lives as long as the session.
 	SessionOnly bool
 
-	// TrustProxy makes SecureAuto believe X-Forwarded-Proto: set it only
-	// behind a TLS-terminating proxy that overwrites that header.
+	// Partitioned adds the Partitioned attribute (CHIPS): a browser keeps a
+	// separate cookie for every top-level site that embeds this one, for an
+	// app served in a cross-site iframe (with SameSite=None). It needs
+	// Secure: SecureNever is refused, and SecureAuto then always sets
+	// Secure. Browsers without CHIPS ignore the attribute. Default false.
+	Partitioned bool
+
+	// TrustProxy makes SecureAuto believe "X-Forwarded-Proto: https": set
+	// it only behind a TLS-terminating proxy that overwrites that header.
+	// It matters only when the proxy sends a loopback Host (nginx's default
+	// proxy_set_header Host $proxy_host does): any other Host gets Secure
+	// anyway. Default false.
 	TrustProxy bool
 }
 
@@ -73,15 +84,30 @@ type CookieConfig struct {
 // file (package stores) it is written auto, true or false, Geddy's words:
 // it implements encoding.TextMarshaler and TextUnmarshaler with those, and
 // json.Unmarshaler, which takes a JSON boolean too.
+//
+// Whatever the mode, a cookie name with the __Host- or __Secure- prefix, or
+// a Partitioned cookie, is always Secure (browsers drop it otherwise), and
+// SecureNever is refused for it by Validate.
 type SecureMode int
 
 const (
-	// SecureAuto marks the cookie Secure when the request came over TLS
-	// (or, with TrustProxy, when X-Forwarded-Proto says https). Text "auto".
+	// SecureAuto marks the cookie Secure on every response but one to plain
+	// HTTP whose Host is loopback: localhost, a name under .localhost,
+	// 127.0.0.0/8 or ::1, with or without a port. A request counts as plain
+	// HTTP when it did not come over TLS and (with TrustProxy) has no
+	// "X-Forwarded-Proto: https". So `go run ./cmd/demo` on
+	// http://localhost:8080 works with curl and browsers, while a deployment
+	// behind a TLS-terminating proxy that was not declared (no TrustProxy)
+	// still gets Secure cookies, since the proxy passes the public Host. A
+	// proxy that rewrites Host to a loopback address defeats this: set
+	// SecureAlways there, or pass the Host through. Text "auto".
 	SecureAuto SecureMode = iota
 	// SecureAlways always marks the cookie Secure. Text "true".
 	SecureAlways
-	// SecureNever never does. Text "false".
+	// SecureNever never does: the development override for plain HTTP to a
+	// host that is not loopback (a container name, a LAN address), where a
+	// client would not send a Secure cookie back. Never in production.
+	// Text "false".
 	SecureNever
 )
 
@@ -163,30 +189,28 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports the first field of c that is out of range, naming the
-// field and what is allowed. Zero values are allowed: they mean defaults.
+// Validate reports every field of c that is out of range, naming the field
+// and what is allowed: the errors are joined *FieldErrors, each wrapping
+// ErrInvalidConfig. Zero values are allowed: they mean defaults.
 func (c *Config) Validate() error {
-	switch {
-	case c.Store == nil:
-		return invalid("Store", "is required")
-	case c.CookieName != "" && !ValidCookieName(c.CookieName):
-		return invalid("CookieName", "must be empty (default sid) or an HTTP token of at most 64 characters")
-	case c.IdleTimeout < 0:
-		return invalid("IdleTimeout", "must be positive, or 0 for the default of 14 days")
-	case c.Lifetime < 0:
-		return invalid("Lifetime", "must be positive, or 0 for none")
-	case c.TouchInterval < 0 || c.IdleTimeout > 0 && c.TouchInterval >= c.IdleTimeout:
-		return invalid("TouchInterval", "must be shorter than IdleTimeout, or 0 for IdleTimeout/10")
-	case c.Cookie.Secure < SecureAuto || c.Cookie.Secure > SecureNever:
-		return invalid("Cookie.Secure", "must be SecureAuto, SecureAlways or SecureNever")
-	case c.Cookie.SameSite == http.SameSiteNoneMode && c.Cookie.Secure != SecureAlways:
-		return invalid("Cookie.SameSite", "None requires Cookie.Secure = SecureAlways (browsers drop it otherwise)")
+	var errs []error
+	add := func(field, rule string) { errs = append(errs, &FieldError{Field: field, Rule: rule}) }
+	if c.Store == nil {
+		add("Store", "is required")
 	}
-	return nil
-}
-
-func invalid(field, rule string) error {
-	return fmt.Errorf("%w: %s %s", ErrInvalidConfig, field, rule)
+	if c.CookieName != "" && !ValidCookieName(c.CookieName) {
+		add("CookieName", "must be empty (default sid) or an HTTP token of at most 64 characters")
+	}
+	if c.IdleTimeout < 0 {
+		add("IdleTimeout", "must be positive, or 0 for the default of 14 days")
+	}
+	if c.Lifetime < 0 {
+		add("Lifetime", "must be positive, or 0 for none")
+	}
+	if c.TouchInterval < 0 || c.IdleTimeout > 0 && c.TouchInterval >= c.IdleTimeout {
+		add("TouchInterval", "must be shorter than IdleTimeout, or 0 for IdleTimeout/10")
+	}
+	return errors.Join(append(errs, c.Cookie.problems(c.CookieName)...)...)
 }
 
 // ValidCookieName reports whether name can be a session cookie's name: an

@@ -52,6 +52,8 @@ func TestConfigValidate(t *testing.T) {
 		{"SameSite=None with Secure", func(c *session.Config) {
 			c.Cookie.SameSite, c.Cookie.Secure = http.SameSiteNoneMode, session.SecureAlways
 		}, ""},
+		{"__Host- name with a Domain", func(c *session.Config) { c.CookieName, c.Cookie.Domain = "__Host-sid", "example.com" }, "Cookie.Domain"},
+		{"Partitioned never secure", func(c *session.Config) { c.Cookie.Partitioned, c.Cookie.Secure = true, session.SecureNever }, "Cookie.Secure"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,6 +73,26 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v, want ErrInvalidConfig naming %s", err, tt.field)
 			}
 		})
+	}
+}
+
+// TestConfigValidateListsEveryProblem: one error per field out of range,
+// in the order of the fields, not only the first.
+func TestConfigValidateListsEveryProblem(t *testing.T) {
+	c := session.Config{
+		CookieName:    "__Host-sid",
+		IdleTimeout:   -1,
+		Lifetime:      -time.Hour,
+		TouchInterval: -1,
+		Cookie:        session.CookieConfig{Path: "/app", Domain: "example.com", Secure: session.SecureNever, SameSite: http.SameSiteNoneMode},
+	}
+	err := c.Validate()
+	want := []string{"Store", "IdleTimeout", "Lifetime", "TouchInterval", "Cookie.SameSite", "Cookie.Secure", "Cookie.Path", "Cookie.Domain"}
+	if got := fields(t, err); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("Validate() names %q, want %q; error:\n%v", got, want, err)
+	}
+	if _, mErr := session.NewManager(c); mErr == nil || mErr.Error() != err.Error() {
+		t.Errorf("NewManager = %v, want Validate's error", mErr)
 	}
 }
 

@@ -45,4 +45,29 @@
 // so a busy session does not send Set-Cookie on every response. Either way
 // the cookie and the stored deadline lag the last request by less than
 // TouchInterval.
+//
+// # The cookie
+//
+// The session cookie is HttpOnly, SameSite=Lax and Path=/ by default, and
+// Secure on every response but one to plain HTTP whose Host is loopback
+// (localhost, *.localhost, 127.0.0.0/8, ::1): SecureAuto. Development on
+// http://localhost works with browsers and curl, while a deployment behind
+// a TLS-terminating proxy gets Secure cookies even if nobody set
+// TrustProxy. SecureAlways and SecureNever override; SecureNever is the
+// development override for plain HTTP to a name that is not loopback (a
+// container name, a LAN address), where the client would not send a
+// Secure cookie back.
+//
+// A cookie name with the __Host- prefix (no other host, not even a
+// sibling subdomain, can set it) must be Secure with Path=/ and no Domain;
+// one with __Secure- must be Secure; a Partitioned cookie (CHIPS, for an
+// app embedded cross-site) must be Secure. CookieConfig.Validate refuses
+// the combinations browsers drop, and these cookies are Secure even on
+// plain HTTP to localhost. Chrome, Firefox, curl and Go's cookiejar keep a
+// Secure cookie from plain HTTP to localhost (they treat loopback as
+// secure); a client that does not starts a new session on every request:
+// develop with such a client, over https, or with the default name.
+//
+// Config.Validate lists every problem, one *FieldError per field, each
+// wrapping ErrInvalidConfig.
 package session

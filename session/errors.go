@@ -1,6 +1,9 @@
 package session
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors returned by this package and by stores. Check them with errors.Is:
 // stores wrap them with context.
@@ -41,3 +44,17 @@ var (
 	// ErrClosed is returned by a store that has been closed.
 	ErrClosed = errors.New("session: store closed")
 )
+
+// FieldError is one Config field out of range: Config.Validate and
+// CookieConfig.Validate join one per problem. It wraps ErrInvalidConfig.
+type FieldError struct {
+	Field string // Go name: "CookieName", "Cookie.Secure"
+	Rule  string // what is wrong and what is allowed
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%v: %s %s", ErrInvalidConfig, e.Field, e.Rule)
+}
+
+// Unwrap returns ErrInvalidConfig.
+func (e *FieldError) Unwrap() error { return ErrInvalidConfig }

@@ -18,10 +18,11 @@ const maxTokenLen = 4096
 
 // Manager creates Sessions and saves them. It is safe for concurrent use.
 type Manager struct {
-	cfg   Config
-	attrs cookieAttrs
-	newID func() string // the store's IDGenerator, or NewID
-	late  atomic.Uint64 // changes made after commit
+	cfg          Config
+	attrs        cookieAttrs
+	alwaysSecure bool          // every cookie carries Secure (CookieConfig.alwaysSecure)
+	newID        func() string // the store's IDGenerator, or NewID
+	late         atomic.Uint64 // changes made after commit
 }
 
 // NewManager validates cfg, fills in defaults and returns a Manager.
@@ -35,6 +36,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		m.newID = g.NewID
 	}
 	m.attrs = newCookieAttrs(&m.cfg.Cookie)
+	m.alwaysSecure = m.cfg.Cookie.alwaysSecure(m.cfg.CookieName)
 	return m, nil
 }
 
@@ -213,17 +215,19 @@ func (m *Manager) lateChange(s *Session) {
 		"cookie", m.cfg.CookieName)
 }
 
-// Cookie builds the Set-Cookie for o. secure says whether the request came
-// over TLS; r may be nil.
+// Cookie builds the Set-Cookie for o in the response to r, which decides
+// Secure under SecureAuto (see SecureAuto); r may be nil, which counts as
+// a request that is not to loopback.
 func (m *Manager) Cookie(o Outcome, r *http.Request) *http.Cookie {
 	c := &http.Cookie{
-		Name:     m.cfg.CookieName,
-		Value:    o.Token,
-		Path:     m.cfg.Cookie.Path,
-		Domain:   m.cfg.Cookie.Domain,
-		Secure:   m.secure(r),
-		HttpOnly: true,
-		SameSite: m.cfg.Cookie.SameSite,
+		Name:        m.cfg.CookieName,
+		Value:       o.Token,
+		Path:        m.cfg.Cookie.Path,
+		Domain:      m.cfg.Cookie.Domain,
+		Secure:      m.secure(r),
+		HttpOnly:    true,
+		SameSite:    m.cfg.Cookie.SameSite,
+		Partitioned: m.cfg.Cookie.Partitioned,
 	}
 	switch {
 	case o.Action == CookieExpire:
@@ -267,7 +271,7 @@ func (m *Manager) CookieHeader(o Outcome, r *http.Request) string {
 
 // cookieAttrs are the session cookie's attributes as net/http formats them:
 // those before Max-Age (Path, Domain) and those after it (HttpOnly, Secure,
-// SameSite), without and with Secure.
+// SameSite, Partitioned), without and with Secure.
 type cookieAttrs struct {
 	before, after, afterSecure string
 }
@@ -278,8 +282,8 @@ func newCookieAttrs(c *CookieConfig) cookieAttrs {
 	attrs := func(ck http.Cookie) string { ck.Name = "x"; return ck.String()[len("x="):] }
 	return cookieAttrs{
 		before:      attrs(http.Cookie{Path: c.Path, Domain: c.Domain}),
-		after:       attrs(http.Cookie{HttpOnly: true, SameSite: c.SameSite}),
-		afterSecure: attrs(http.Cookie{HttpOnly: true, Secure: true, SameSite: c.SameSite}),
+		after:       attrs(http.Cookie{HttpOnly: true, SameSite: c.SameSite, Partitioned: c.Partitioned}),
+		afterSecure: attrs(http.Cookie{HttpOnly: true, Secure: true, SameSite: c.SameSite, Partitioned: c.Partitioned}),
 	}
 }
 
@@ -302,16 +306,3 @@ var plainCookieByte = func() (t [256]bool) {
 	}
 	return t
 }()
-
-func (m *Manager) secure(r *http.Request) bool {
-	switch m.cfg.Cookie.Secure {
-	case SecureAlways:
-		return true
-	case SecureNever:
-		return false
-	}
-	if r == nil {
-		return false
-	}
-	return r.TLS != nil || m.cfg.Cookie.TrustProxy && r.Header.Get("X-Forwarded-Proto") == "https"
-}

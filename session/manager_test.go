@@ -329,10 +329,12 @@ func TestStoreErrors(t *testing.T) {
 
 func TestCookie(t *testing.T) {
 	set := session.Outcome{Action: session.CookieSet, Token: "tok", MaxAge: time.Hour}
-	plain := httptest.NewRequest("GET", "http://x/", nil)
-	overTLS := httptest.NewRequest("GET", "https://x/", nil)
+	// Requests to localhost, the one host where SecureAuto leaves Secure
+	// off over plain HTTP (TestSecureRule has the whole rule).
+	plain := httptest.NewRequest("GET", "http://localhost/", nil)
+	overTLS := httptest.NewRequest("GET", "https://localhost/", nil)
 	overTLS.TLS = &tls.ConnectionState{}
-	proxied := httptest.NewRequest("GET", "http://x/", nil)
+	proxied := httptest.NewRequest("GET", "http://localhost/", nil)
 	proxied.Header.Set("X-Forwarded-Proto", "https")
 	tests := []struct {
 		name   string
@@ -342,13 +344,13 @@ func TestCookie(t *testing.T) {
 		secure bool
 		maxAge int
 	}{
-		{"defaults over http", nil, set, plain, false, 3600},
+		{"defaults over http to localhost", nil, set, plain, false, 3600},
 		{"auto over TLS", nil, set, overTLS, true, 3600},
 		{"proxy header not trusted", nil, set, proxied, false, 3600},
 		{"proxy header trusted", func(c *session.Config) { c.Cookie.TrustProxy = true }, set, proxied, true, 3600},
 		{"always", func(c *session.Config) { c.Cookie.Secure = session.SecureAlways }, set, plain, true, 3600},
 		{"never", func(c *session.Config) { c.Cookie.Secure = session.SecureNever }, set, overTLS, false, 3600},
-		{"no request", nil, set, nil, false, 3600},
+		{"no request", nil, set, nil, true, 3600},
 		{"session only", func(c *session.Config) { c.Cookie.SessionOnly = true }, set, plain, false, 0},
 		{"expire", nil, session.Outcome{Action: session.CookieExpire}, plain, false, -1},
 	}
@@ -392,6 +394,8 @@ func TestCookieHeaderMatchesCookieString(t *testing.T) {
 		"session only": func(c *session.Config) { c.Cookie.SessionOnly = true },
 		"never secure": func(c *session.Config) { c.Cookie.Secure = session.SecureNever },
 		"cookie name":  func(c *session.Config) { c.CookieName = "__Host-s" },
+		"secure name":  func(c *session.Config) { c.CookieName = "__Secure-s" },
+		"partitioned":  func(c *session.Config) { c.Cookie.Partitioned = true },
 	}
 	outcomes := []session.Outcome{
 		{Action: session.CookieSet, Token: session.NewID(), MaxAge: 14 * 24 * time.Hour},
@@ -405,7 +409,7 @@ func TestCookieHeaderMatchesCookieString(t *testing.T) {
 	for name, cfg := range configs {
 		e := newEnv(t, cfg)
 		for _, o := range outcomes {
-			for _, r := range []*http.Request{nil, httptest.NewRequest("GET", "http://x/", nil), overTLS} {
+			for _, r := range []*http.Request{nil, httptest.NewRequest("GET", "http://x/", nil), httptest.NewRequest("GET", "http://localhost/", nil), overTLS} {
 				want := e.m.Cookie(o, r).String()
 				if got := e.m.CookieHeader(o, r); got != want {
 					t.Errorf("%s: CookieHeader(%+v) = %q; Cookie().String() = %q", name, o, got, want)

@@ -89,9 +89,11 @@ type Config struct {
 // CookieConfig holds the session cookie's attributes. The cookie is always
 // HttpOnly.
 type CookieConfig struct {
-	// Secure is auto (Secure when the request came over TLS), true or
-	// false; a boolean or a string in YAML and JSON. Default auto.
-	// SESSIONS_COOKIE_SECURE.
+	// Secure is auto (Secure unless the request is plain HTTP to a
+	// loopback host: session.SecureAuto), true or false; a boolean or a
+	// string in YAML and JSON. false is the development override for plain
+	// HTTP to a name that is not loopback (a container name, a LAN
+	// address). Default auto. SESSIONS_COOKIE_SECURE.
 	Secure session.SecureMode `yaml:"secure" json:"secure"`
 
 	// SameSite is lax, strict or none (none requires secure: true).
@@ -109,6 +111,11 @@ type CookieConfig struct {
 	// behind a TLS proxy that overwrites that header. Default false.
 	// SESSIONS_COOKIE_TRUST_PROXY.
 	TrustProxy bool `yaml:"trustProxy" json:"trustProxy"`
+
+	// Partitioned adds the Partitioned attribute (CHIPS) for an app
+	// embedded cross-site; it needs Secure (not secure: false). Default
+	// false. SESSIONS_COOKIE_PARTITIONED.
+	Partitioned bool `yaml:"partitioned" json:"partitioned"`
 }
 
 // ServerConfig is the Redis connection: a single server (host, port), or
@@ -250,11 +257,12 @@ func (c *Config) Session(st session.Store) session.Config {
 		IdleTimeout: time.Duration(c.IdleTimeout),
 		Lifetime:    time.Duration(c.Lifetime),
 		Cookie: session.CookieConfig{
-			Path:       c.Cookie.Path,
-			Domain:     c.Cookie.Domain,
-			Secure:     c.Cookie.Secure,
-			SameSite:   c.Cookie.sameSite(),
-			TrustProxy: c.Cookie.TrustProxy,
+			Path:        c.Cookie.Path,
+			Domain:      c.Cookie.Domain,
+			Secure:      c.Cookie.Secure,
+			SameSite:    c.Cookie.sameSite(),
+			TrustProxy:  c.Cookie.TrustProxy,
+			Partitioned: c.Cookie.Partitioned,
 		},
 	}
 }

@@ -54,6 +54,17 @@ func TestValidate(t *testing.T) {
 		{"sameSite None with secure", func(c *stores.Config) { c.Cookie.SameSite, c.Cookie.Secure = "None", session.SecureAlways }, nil},
 		{"relative path", func(c *stores.Config) { c.Cookie.Path = "app" }, []string{"sessions.cookie.path"}},
 		{"domain with ;", func(c *stores.Config) { c.Cookie.Domain = "a.com;x" }, []string{"sessions.cookie.domain"}},
+		{"__Host- name with secure: false", func(c *stores.Config) { c.CookieName, c.Cookie.Secure = "__Host-sid", session.SecureNever },
+			[]string{"sessions.cookie.secure", "__Host-"}},
+		{"__Host- name with a path and a domain", func(c *stores.Config) {
+			c.CookieName, c.Cookie.Path, c.Cookie.Domain = "__Host-sid", "/app", "example.com"
+		}, []string{"sessions.cookie.path", "sessions.cookie.domain"}},
+		{"__Host- name with secure: auto", func(c *stores.Config) { c.CookieName = "__Host-sid" }, nil},
+		{"__Secure- name with secure: false", func(c *stores.Config) { c.CookieName, c.Cookie.Secure = "__Secure-sid", session.SecureNever },
+			[]string{"sessions.cookie.secure", "__Secure-"}},
+		{"partitioned with secure: false", func(c *stores.Config) { c.Cookie.Partitioned, c.Cookie.Secure = true, session.SecureNever },
+			[]string{"sessions.cookie.secure", "Partitioned"}},
+		{"partitioned with secure: auto", func(c *stores.Config) { c.Cookie.Partitioned = true }, nil},
 
 		{"cookie store without keys", func(c *stores.Config) { c.Store = "cookie" }, []string{"sessions.keys", "at least one key"}},
 		{"cookie key of 16 bytes", func(c *stores.Config) { c.Store, c.Keys = "cookie", []string{testKey("k1", 16)} }, []string{"sessions.keys[0]", "32"}},

@@ -30,6 +30,7 @@ var envVars = []envVar{
 	{"SESSIONS_COOKIE_DOMAIN", str(func(c *Config) *string { return &c.Cookie.Domain })},
 	{"SESSIONS_COOKIE_PATH", str(func(c *Config) *string { return &c.Cookie.Path })},
 	{"SESSIONS_COOKIE_TRUST_PROXY", boolean(func(c *Config) *bool { return &c.Cookie.TrustProxy })},
+	{"SESSIONS_COOKIE_PARTITIONED", boolean(func(c *Config) *bool { return &c.Cookie.Partitioned })},
 	{"SESSIONS_KEYS", list(func(c *Config) *[]string { return &c.Keys })},
 	{"SESSIONS_SERVERS", list(func(c *Config) *[]string { return &c.Servers })},
 	{"SESSIONS_SERVER_HOST", str(func(c *Config) *string { return &c.Server.Host })},

@@ -43,9 +43,10 @@ func TestApplyEnv(t *testing.T) {
 			return c.Server.Master == "mymaster" && len(c.Server.Addrs) == 2
 		}},
 		{"tls", map[string]string{"SESSIONS_SERVER_TLS": "true"}, func(c stores.Config) bool { return c.Server.TLS.On() }},
-		{"cookie", map[string]string{"SESSIONS_COOKIE_SECURE": "true", "SESSIONS_COOKIE_SAMESITE": "strict"}, func(c stores.Config) bool {
-			return c.Cookie.Secure == session.SecureAlways && c.Cookie.SameSite == "strict"
-		}},
+		{"cookie", map[string]string{"SESSIONS_COOKIE_SECURE": "true", "SESSIONS_COOKIE_SAMESITE": "strict", "SESSIONS_COOKIE_PARTITIONED": "true"},
+			func(c stores.Config) bool {
+				return c.Cookie.Secure == session.SecureAlways && c.Cookie.SameSite == "strict" && c.Cookie.Partitioned
+			}},
 		{"cluster variables create the block", map[string]string{"SESSIONS_CLUSTER_JOIN": "worker1,worker2", "SESSIONS_CLUSTER_REPLICAS": "3", "SESSIONS_CLUSTER_QUORUM": "true"},
 			func(c stores.Config) bool {
 				return c.Cluster != nil && reflect.DeepEqual(c.Cluster.Join, []string{"worker1", "worker2"}) && c.Cluster.Replicas == 3 && c.Cluster.Quorum != nil && *c.Cluster.Quorum
@@ -107,7 +108,7 @@ func TestEveryEnvVarChangesTheConfig(t *testing.T) {
 	samples := map[string]string{
 		"SESSIONS_STORE": "redis", "SESSIONS_KEY": "app", "SESSIONS_EXPIRY": "60", "SESSIONS_LIFETIME": "3600",
 		"SESSIONS_COOKIE_SECURE": "true", "SESSIONS_COOKIE_SAMESITE": "strict", "SESSIONS_COOKIE_DOMAIN": "example.com",
-		"SESSIONS_COOKIE_PATH": "/app", "SESSIONS_COOKIE_TRUST_PROXY": "true", "SESSIONS_KEYS": "k1:x",
+		"SESSIONS_COOKIE_PATH": "/app", "SESSIONS_COOKIE_TRUST_PROXY": "true", "SESSIONS_COOKIE_PARTITIONED": "true", "SESSIONS_KEYS": "k1:x",
 		"SESSIONS_SERVERS": "mc:11211", "SESSIONS_SERVER_HOST": "r", "SESSIONS_SERVER_PORT": "1",
 		"SESSIONS_SERVER_AUTH": "pw", "SESSIONS_SERVER_USERNAME": "u", "SESSIONS_SERVER_SENTINEL_AUTH": "spw",
 		"SESSIONS_SERVER_NS": "x:", "SESSIONS_SERVER_ADDRS": "a:1", "SESSIONS_SERVER_MASTER": "m",

@@ -39,7 +39,7 @@ sessions:
   key: shop_sid
   expiry: 3600
   lifetime: 24h
-  cookie: { secure: true, sameSite: strict, domain: shop.example, path: /shop, trustProxy: true }
+  cookie: { secure: true, sameSite: strict, domain: shop.example, path: /shop, trustProxy: true, partitioned: true }
   keys: ["k2:AAAA", "k1:BBBB"]
   servers: ["mc1:11211", "mc2:11211"]
   server:
@@ -66,7 +66,7 @@ const fullJSON = `{
   "app": {"name": "shop"},
   "sessions": {
     "store": "redis", "key": "shop_sid", "expiry": 3600, "lifetime": "24h",
-    "cookie": {"secure": true, "sameSite": "strict", "domain": "shop.example", "path": "/shop", "trustProxy": true},
+    "cookie": {"secure": true, "sameSite": "strict", "domain": "shop.example", "path": "/shop", "trustProxy": true, "partitioned": true},
     "keys": ["k2:AAAA", "k1:BBBB"],
     "servers": ["mc1:11211", "mc2:11211"],
     "server": {
@@ -88,7 +88,7 @@ func wantFull() stores.Config {
 	return stores.Config{
 		Store: "redis", CookieName: "shop_sid",
 		IdleTimeout: stores.Duration(time.Hour), Lifetime: stores.Duration(24 * time.Hour),
-		Cookie:  stores.CookieConfig{Secure: session.SecureAlways, SameSite: "strict", Domain: "shop.example", Path: "/shop", TrustProxy: true},
+		Cookie:  stores.CookieConfig{Secure: session.SecureAlways, SameSite: "strict", Domain: "shop.example", Path: "/shop", TrustProxy: true, Partitioned: true},
 		Keys:    []string{"k2:AAAA", "k1:BBBB"},
 		Servers: []string{"mc1:11211", "mc2:11211"},
 		Server: stores.ServerConfig{

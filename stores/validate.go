@@ -25,7 +25,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	add(c.validateCommon())
-	add(c.Cookie.validate())
+	add(c.validateCookie())
 	switch c.storeName() {
 	case Memory:
 		if c.Cluster != nil {
@@ -63,14 +63,31 @@ func (c *Config) validateCommon() error {
 	return nil
 }
 
+// validateCookie checks sessions.cookie: the spelling of its values here,
+// and what browsers require of a cookie's name and attributes together
+// (Secure's mode, SameSite=None, the __Host- and __Secure- prefixes,
+// Partitioned) with the session package's rules,
+// session.CookieConfig.Validate, each named by its YAML key.
+func (c *Config) validateCookie() error {
+	errs := []error{c.Cookie.validate()}
+	cookie := c.Session(nil).Cookie
+	if j, ok := cookie.Validate(c.CookieName).(interface{ Unwrap() []error }); ok {
+		for _, err := range j.Unwrap() {
+			var fe *session.FieldError
+			if errors.As(err, &fe) {
+				field := yamlKey(CookieConfig{}, strings.TrimPrefix(fe.Field, "Cookie."))
+				err = invalid("cookie."+field, "%s", fe.Rule)
+			}
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func (c *CookieConfig) validate() error {
 	switch {
-	case c.Secure < session.SecureAuto || c.Secure > session.SecureNever:
-		return invalid("cookie.secure", "is %d; allowed: auto, true, false", c.Secure)
 	case !oneOf(strings.ToLower(c.SameSite), "", "lax", "strict", "none"):
 		return invalid("cookie.sameSite", "is %q; allowed: lax, strict, none", c.SameSite)
-	case strings.EqualFold(c.SameSite, "none") && c.Secure != session.SecureAlways:
-		return invalid("cookie.sameSite", "is none, which requires cookie.secure: true (browsers drop the cookie otherwise)")
 	case c.Path != "" && (c.Path[0] != '/' || !validAttr(c.Path)):
 		return invalid("cookie.path", "is %q; want a path starting with / without ';' or control characters", c.Path)
 	case !validAttr(c.Domain) || strings.ContainsAny(c.Domain, " /"):
