@@ -1,14 +1,18 @@
 package cookie
 
-// A test named after the OWASP ASVS requirement SECURITY.md maps to this
-// package: stateless tokens resist tampering, enveloping, replay, null
-// cipher and key substitution (ASVS 4.0.3 V3.5.3). TestTamperedCookie
-// flips every bit position; this one plays the named attacks.
+// Tests named after the OWASP ASVS requirement and cheat-sheet point
+// SECURITY.md maps to this package: stateless tokens resist tampering,
+// enveloping, replay, null cipher and key substitution (ASVS 4.0.3
+// V3.5.3; TestTamperedCookie flips every bit position, this plays the
+// named attacks), and a token's content reveals nothing.
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/session"
 )
 
 func TestASVS_V3_5_3_StatelessTokenAttacks(t *testing.T) {
@@ -54,5 +58,28 @@ func TestASVS_V3_5_3_StatelessTokenAttacks(t *testing.T) {
 	clk.Advance(time.Hour) // seal's idle timeout
 	if opens(t, s, token) {
 		t.Fatal("a replayed cookie opened after the deadline sealed inside it")
+	}
+}
+
+// TestCheatSheet_TokenContentRevealsNothing: the OWASP cheat sheet wants a
+// token that tells its holder nothing. The cookie store's token carries
+// the session, but sealed: neither a value nor the session ID appears in
+// it, decoded or not.
+func TestCheatSheet_TokenContentRevealsNothing(t *testing.T) {
+	s := newStore(t, Config{Keys: []Key{testKey("k1", 1)}})
+	id := session.NewID()
+	p := session.Patch{NewID: id, Now: time.Now(), Idle: time.Hour, Set: map[string][]byte{"email": []byte(`"alice@example.com"`)}}
+	token, err := s.Save(ctx, "", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := encoding.DecodeString(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"alice@example.com", "email", id} {
+		if strings.Contains(token, secret) || bytes.Contains(env, []byte(secret)) {
+			t.Errorf("the cookie shows %q", secret)
+		}
 	}
 }
