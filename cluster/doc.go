@@ -9,8 +9,9 @@
 // with a key derived from the cluster secret. A node's name is Config.Name
 // plus a random boot ID, so a restarted worker is a new member. Its gossip
 // metadata carries the address of its peer transport (package peer:
-// persistent, pipelined, authenticated TCP) and its joining and draining
-// flags. Seeds may be DNS names and are re-joined periodically, so a
+// persistent, pipelined TCP, authenticated and encrypted with AES-256-GCM
+// under keys derived from the secret, without forward secrecy unless
+// Config.TLS) and its joining and draining flags. Seeds may be DNS names and are re-joined periodically, so a
 // partition that outlived the dead-node timeout still heals.
 //
 // The session space is split into a fixed number of partitions
