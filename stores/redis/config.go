@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -78,6 +79,12 @@ type Config struct {
 	// session.ErrTooLarge and leaves the stored one unchanged. Default 1 MiB.
 	MaxSessionBytes int
 
+	// Logger receives what go-redis logs on its own: a dial that failed in
+	// the connection pool, a Sentinel failover, a Redis Cluster reload. Its
+	// logger is one per process: see the package doc for which Store's
+	// Logger gets the lines when several are open. Default slog.Default().
+	Logger *slog.Logger
+
 	// Now is the clock that decides on Load whether a session has expired.
 	// The server drops expired keys by itself too, using the TTL each save
 	// sets. Default time.Now.
@@ -117,6 +124,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 }
 

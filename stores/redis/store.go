@@ -35,6 +35,7 @@ type Store struct {
 	cfg     Config
 	client  goredis.UniversalClient
 	cluster bool // the keys of one renew may be on different nodes: see renewAcrossSlots
+	log     *logSink
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -55,9 +56,12 @@ func New(cfg Config) (*Store, error) {
 	cfg.Addrs = slices.Clone(cfg.Addrs)
 	client := goredis.NewUniversalClient(cfg.options())
 	_, cluster := client.(*goredis.ClusterClient)
-	s := &Store{cfg: cfg, client: client, cluster: cluster}
+	s := &Store{cfg: cfg, client: client, cluster: cluster,
+		log: &logSink{logger: cfg.Logger, secrets: []string{cfg.Password, cfg.SentinelPassword}}}
+	goLog.register(s.log)
 	if err := s.ping(); err != nil {
 		_ = client.Close()
+		goLog.unregister(s.log)
 		return nil, err
 	}
 	return s, nil
@@ -102,6 +106,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		s.closeErr = s.client.Close()
+		goLog.unregister(s.log)
 	})
 	return s.closeErr
 }
