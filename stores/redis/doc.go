@@ -44,6 +44,9 @@
 // Config.Timeout: a stalled server gives an error wrapping
 // context.DeadlineExceeded (or a socket timeout), never a hung request. Connections broken by a server
 // restart are discarded and redialled, so the store recovers by itself.
+// A TLS mismatch is named: plain TCP to a port that speaks only TLS is
+// closed by the server, and TLS to a plain port is never answered, and
+// New's error says which it likely is.
 //
 // # Logging
 //
