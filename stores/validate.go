@@ -75,12 +75,9 @@ func (c *Config) validateCommon() error {
 func (c *CookieConfig) validate() error {
 	var p problems
 	p.check(c.Secure < session.SecureAuto || c.Secure > session.SecureNever, "cookie.secure", "is %d; allowed: auto, true, false", c.Secure)
-	switch {
-	case !oneOf(strings.ToLower(c.SameSite), "", "lax", "strict", "none"):
-		p.check(true, "cookie.sameSite", "is %q; allowed: lax, strict, none", c.SameSite)
-	case strings.EqualFold(c.SameSite, "none") && c.Secure != session.SecureAlways:
-		p.check(true, "cookie.sameSite", "is none, which requires cookie.secure: true (browsers drop the cookie otherwise)")
-	}
+	p.check(!oneOf(strings.ToLower(c.SameSite), "", "lax", "strict", "none"), "cookie.sameSite", "is %q; allowed: lax, strict, none", c.SameSite)
+	p.check(strings.EqualFold(c.SameSite, "none") && c.Secure != session.SecureAlways,
+		"cookie.sameSite", "is none, which requires cookie.secure: true (browsers drop the cookie otherwise)")
 	p.check(c.Path != "" && (c.Path[0] != '/' || !validAttr(c.Path)),
 		"cookie.path", "is %q; want a path starting with / without ';' or control characters", c.Path)
 	p.check(!validAttr(c.Domain) || strings.ContainsAny(c.Domain, " /"), "cookie.domain", "is %q; want a host name", c.Domain)
@@ -140,13 +137,18 @@ func (s *ServerConfig) validate() error {
 // and the secret required off loopback) and names each field as the YAML
 // spells it. Only the secret's encoding, base64, is a rule of this file.
 func (c *ClusterConfig) validate() error {
-	secret, err := c.SecretBytes()
-	if err != nil {
-		return invalid("cluster.secret", "is not base64: %v", err)
+	var p problems
+	secret, badSecret := c.SecretBytes()
+	if badSecret != nil {
+		p.check(true, "cluster.secret", "is not base64: %v", badSecret)
+		secret = nil
 	}
 	node := c.node(secret, nil)
-	var p problems
 	for _, err := range leaves(node.Validate()) {
+		var fe *cluster.FieldError
+		if badSecret != nil && errors.As(err, &fe) && fe.Field == "Secret" {
+			continue // said above: the secret could not be read
+		}
 		p.add(clusterProblem(err))
 	}
 	return p.join()
