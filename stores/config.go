@@ -167,7 +167,11 @@ type ServerOpts struct {
 }
 
 // TLSConfig configures TLS to the servers. It is on when Enabled is true or
-// any file is named. SESSIONS_SERVER_TLS=true turns it on.
+// any file is named. SESSIONS_SERVER_TLS=true turns it on;
+// SESSIONS_SERVER_TLS_CA, _CERT, _KEY and _SERVER_NAME set the fields of the
+// same names. InsecureSkipVerify (no verification of the server's
+// certificate) has no variable, so that it is never turned on by accident:
+// it takes the file.
 type TLSConfig struct {
 	Enabled            bool   `yaml:"enabled" json:"enabled"`
 	CA                 string `yaml:"ca" json:"ca"`                 // PEM file of CAs to trust; default: the system's

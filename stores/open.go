@@ -98,6 +98,7 @@ func openRedis(cfg Config) (session.Store, error) {
 		Timeout:          time.Duration(srv.Opts.Timeout),
 		PoolSize:         srv.Opts.PoolSize,
 		Retries:          srv.Opts.Retries,
+		Logger:           cfg.Logger,
 	})
 }
 
