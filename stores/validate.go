@@ -129,25 +129,34 @@ func (s *ServerConfig) validate() error {
 }
 
 // validate checks the block with the cluster's own rules
-// (cluster.Config.Validate: addresses, seeds, replicas, the secret's length
-// and the secret required off loopback) and names the field as the YAML
-// spells it. Only the secret's encoding, base64, is a rule of this file.
+// (cluster.Config.Validate: addresses, seeds, replicas, the secrets' length
+// and count, and a secret required off loopback) and names every field
+// out of range as the YAML spells it. Only the secrets' encoding, base64,
+// and where they come from (secretsSource) are rules of this package.
 func (c *ClusterConfig) validate() error {
-	secret, err := c.SecretBytes()
+	secrets, err := c.SecretList()
 	if err != nil {
-		return invalid("cluster.secret", "is not base64: %v", err)
-	}
-	node := c.node(secret, nil)
-	err = node.Validate()
-	var fe *cluster.FieldError
-	if !errors.As(err, &fe) {
 		return err
 	}
-	rule := fe.Rule
-	if errors.Is(err, cluster.ErrNoSecret) {
-		rule += ", written in base64 (openssl rand -base64 32)"
+	node := c.node(secrets, nil)
+	joined, ok := node.Validate().(interface{ Unwrap() []error })
+	if !ok {
+		return nil
 	}
-	return invalid("cluster."+yamlKey(ClusterConfig{}, fe.Field), "%s", rule)
+	var errs []error
+	for _, err := range joined.Unwrap() {
+		var fe *cluster.FieldError
+		if !errors.As(err, &fe) {
+			errs = append(errs, err)
+			continue
+		}
+		rule := fe.Rule
+		if errors.Is(err, cluster.ErrNoSecret) {
+			rule += ", written in base64 (openssl rand -base64 32)"
+		}
+		errs = append(errs, invalid("cluster."+c.yamlField(fe.Field), "%s", rule))
+	}
+	return errors.Join(errs...)
 }
 
 // yamlKey is the YAML key of block's Go field, an index kept:
