@@ -207,9 +207,24 @@ type ClusterConfig struct {
 	Replicas int `yaml:"replicas" json:"replicas"`
 
 	// Secret is base64 of at least 16 bytes; it encrypts and
-	// authenticates gossip and peer traffic. Required (make one with
-	// openssl rand -base64 32). SESSIONS_CLUSTER_SECRET.
+	// authenticates gossip and peer traffic. Required, it or Secrets or
+	// SecretFile (make one with openssl rand -base64 32).
+	// SESSIONS_CLUSTER_SECRET.
 	Secret string `yaml:"secret" json:"secret"`
+
+	// Secrets is the list form of Secret, for a key rotation (see the
+	// README's "Rotate the cluster secret"): the first encrypts what this
+	// worker sends, every one is accepted. At most 4, each base64 of at
+	// least 16 bytes. Set one of Secret, Secrets and SecretFile.
+	// SESSIONS_CLUSTER_SECRETS (comma-separated).
+	Secrets []string `yaml:"secrets" json:"secrets"`
+
+	// SecretFile names a file of secrets, one base64 secret a line (blank
+	// lines and lines starting with # are skipped), the first the one this
+	// worker sends with: Secrets kept out of the config, which the demo
+	// reads again on SIGHUP and applies without a restart.
+	// SESSIONS_CLUSTER_SECRET_FILE.
+	SecretFile string `yaml:"secretFile" json:"secretFile"`
 
 	// Insecure lets a cluster on loopback addresses only run without a
 	// secret: any local process can then read and forge every session. For
@@ -331,9 +346,4 @@ func (c *ClusterConfig) BindAddr() string {
 		return cluster.DefaultConfig().Bind
 	}
 	return c.Bind
-}
-
-// SecretBytes decodes Secret (standard or URL base64, padded or not).
-func (c *ClusterConfig) SecretBytes() ([]byte, error) {
-	return decodeBase64(c.Secret)
 }

@@ -52,6 +52,8 @@ var envVars = []envVar{
 	{"SESSIONS_CLUSTER_JOIN", list(func(c *Config) *[]string { return &c.cluster().Join })},
 	{"SESSIONS_CLUSTER_REPLICAS", integer(func(c *Config) *int { return &c.cluster().Replicas })},
 	{"SESSIONS_CLUSTER_SECRET", str(func(c *Config) *string { return &c.cluster().Secret })},
+	{"SESSIONS_CLUSTER_SECRETS", list(func(c *Config) *[]string { return &c.cluster().Secrets })},
+	{"SESSIONS_CLUSTER_SECRET_FILE", str(func(c *Config) *string { return &c.cluster().SecretFile })},
 	{"SESSIONS_CLUSTER_QUORUM", optionalBool(func(c *Config) **bool { return &c.cluster().Quorum })},
 	{"SESSIONS_CLUSTER_INSECURE", boolean(func(c *Config) *bool { return &c.cluster().Insecure })},
 }

@@ -151,30 +151,27 @@ func (s *ServerConfig) validate() error {
 }
 
 // validate checks the block with the cluster's own rules
-// (cluster.Config.Validate: addresses, seeds, replicas, the secret's length
-// and the secret required off loopback) and names each field as the YAML
-// spells it. Only the secret's encoding, base64, is a rule of this file.
+// (cluster.Config.Validate: addresses, seeds, replicas, the secrets' length
+// and count, and a secret required off loopback) and names every field
+// out of range as the YAML spells it. Only the secrets' encoding, base64,
+// and where they come from (secretsSource) are rules of this package.
 func (c *ClusterConfig) validate() error {
 	var p problems
-	secret, badSecret := c.SecretBytes()
-	if badSecret != nil {
-		p.check(true, "cluster.secret", "is not base64: %v", badSecret)
-		secret = nil
-	}
-	node := c.node(secret, nil)
+	secrets, badSecrets := c.SecretList()
+	p.add(badSecrets)
+	node := c.node(secrets, nil)
 	for _, err := range leaves(node.Validate()) {
 		var fe *cluster.FieldError
-		if badSecret != nil && errors.As(err, &fe) && fe.Field == "Secret" {
-			continue // said above: the secret could not be read
+		if badSecrets != nil && errors.As(err, &fe) && strings.HasPrefix(fe.Field, "Secret") {
+			continue // said above: the secrets could not be read
 		}
-		p.add(clusterProblem(err))
+		p.add(c.problem(err))
 	}
 	return p.join()
 }
 
-// clusterProblem names the field of one of the cluster's errors by its
-// YAML key.
-func clusterProblem(err error) error {
+// problem names the field of one of the cluster's errors by its YAML key.
+func (c *ClusterConfig) problem(err error) error {
 	var fe *cluster.FieldError
 	if !errors.As(err, &fe) {
 		return err
@@ -183,7 +180,7 @@ func clusterProblem(err error) error {
 	if errors.Is(err, cluster.ErrNoSecret) {
 		rule += ", written in base64 (openssl rand -base64 32)"
 	}
-	return invalid("cluster."+yamlKey(ClusterConfig{}, fe.Field), "%s", rule)
+	return invalid("cluster."+c.yamlField(fe.Field), "%s", rule)
 }
 
 // leaves splits an errors.Join into the errors it joins (recursively); any
