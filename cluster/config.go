@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -19,8 +20,9 @@ import (
 // Config configures one node. Start from DefaultConfig (LAN timers) or
 // DefaultLocalConfig (tight timers for tests and a demo on one machine); the
 // zero value of a field means its default. New copies the Config: changing
-// it afterwards has no effect. Every node of a cluster must agree on
-// Partitions, Replicas and Secret.
+// it afterwards has no effect (Store.SetSecrets changes the secrets). Every
+// node of a cluster must agree on Partitions and Replicas, and share a
+// secret (Secret, Secrets) with every other node.
 type Config struct {
 	// Name prefixes the node name; the node name is Name + "-" + a random
 	// boot ID, so a restarted worker is a new member and never inherits the
@@ -72,8 +74,20 @@ type Config struct {
 	// keyring, with GossipVerifyIncoming/Outgoing), the other authenticates
 	// and encrypts peer traffic (AES-256-GCM, a key per connection and
 	// direction; no forward secrecy: whoever records the traffic and later
-	// learns the secret can read it). Required, unless Insecure.
+	// learns the secret can read it). Required (it or Secrets), unless
+	// Insecure. It is the shorthand of Secrets with one secret: set one or
+	// the other, not both.
 	Secret []byte
+
+	// Secrets is the list form of Secret, to change the secret while the
+	// cluster serves (see "Key rotation" in the package doc). The first
+	// secret encrypts and authenticates what this node sends (its gossip
+	// key is memberlist's primary key; peer connections it dials prefer
+	// it); every secret of the list is accepted from other nodes, for
+	// gossip and peer traffic alike. Each is at least 16 bytes, none
+	// twice, at most MaxSecrets. Store.SetSecrets replaces the list of a
+	// running node. Default none.
+	Secrets [][]byte
 
 	// Insecure lets a node without a Secret run, on loopback addresses
 	// only: its gossip and peer traffic are then neither authenticated nor
@@ -312,46 +326,52 @@ func setDefault[T comparable](v *T, def T) {
 // of 12 hex digits, must fit peer.MaxName.
 const maxNamePrefix = peer.MaxName - 13
 
-// minSecret is the shortest Secret accepted: the gossip and peer keys are
-// derived from it, so it must carry at least 128 bits.
-const minSecret = 16
-
-// Validate reports the first field of c that is out of range as a
-// *FieldError naming it and what is allowed. Zero values are allowed: they
-// mean defaults. A node needs a Secret (ErrNoSecret), unless Insecure and,
-// with the defaults applied, it listens on and advertises loopback
-// addresses only: New refuses the same Configs Validate does.
+// Validate reports every field of c that is out of range, each as a
+// *FieldError naming it and what is allowed, joined (errors.Join): errors.As
+// finds the first, and a caller that wants them all unwraps the join.
+// Zero values are allowed: they mean defaults. A node needs a Secret or
+// Secrets (ErrNoSecret), unless Insecure and, with the defaults applied,
+// it listens on and advertises loopback addresses only: New refuses the
+// same Configs Validate does.
 func (c *Config) Validate() error {
-	if err := c.validateAddrs(); err != nil {
-		return err
-	}
-	switch {
-	case len(c.Name) > maxNamePrefix:
-		return invalid("Name", fmt.Sprintf("must be at most %d bytes (the node name, with its boot ID, travels in the peer hello), got %d", maxNamePrefix, len(c.Name)))
-	case c.Replicas < 0 || c.Replicas > 7:
-		return invalid("Replicas", "must be 1 to 7, or 0 for the default of 2")
-	case c.Partitions < 0 || c.Partitions > 1<<16:
-		return invalid("Partitions", "must be 1 to 65536, or 0 for the default of 4096")
-	case len(c.Secret) > 0 && len(c.Secret) < minSecret:
-		return invalid("Secret", fmt.Sprintf("must be at least %d bytes, got %d bytes", minSecret, len(c.Secret)))
-	case c.MaxSessions < 0:
-		return invalid("MaxSessions", "must be positive, or 0 for no bound on the count")
-	case c.MaxBytes > 0 && c.MaxBytes < int64(max(c.MaxRecordSize, 1<<20)):
-		return invalid("MaxBytes", "must be at least MaxRecordSize (1 MiB by default), 0 for the default of 256 MiB, or negative for no bound")
-	case c.MaxRecordSize < 0:
-		return invalid("MaxRecordSize", "must be positive, or 0 for the default of 1 MiB")
-	case c.SuspicionMult < 0:
-		return invalid("SuspicionMult", "must be positive, or 0 for the default")
-	case c.PullPartitions < 0:
-		return invalid("PullPartitions", "must be positive, or 0 for the default of 1024")
+	errs := c.validateAddrs()
+	errs = append(errs, c.validateSecrets()...)
+	for _, r := range c.rules() {
+		if r.broken {
+			errs = append(errs, invalid(r.field, r.rule))
+		}
 	}
 	for _, d := range c.durations() {
 		if d.value < 0 {
-			return invalid(d.name, "must be positive, or 0 for the default")
+			errs = append(errs, invalid(d.name, "must be positive, or 0 for the default"))
 		}
 	}
 	d := c.withDefaults() // a zero Bind means 0.0.0.0, which is not loopback
-	return d.requireSecret()
+	if err := d.requireSecret(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// rule is one range check of Validate: the field is out of range when
+// broken, and rule says what is allowed.
+type rule struct {
+	field  string
+	broken bool
+	rule   string
+}
+
+func (c *Config) rules() []rule {
+	return []rule{
+		{"Name", len(c.Name) > maxNamePrefix, fmt.Sprintf("must be at most %d bytes (the node name, with its boot ID, travels in the peer hello), got %d", maxNamePrefix, len(c.Name))},
+		{"Replicas", c.Replicas < 0 || c.Replicas > 7, "must be 1 to 7, or 0 for the default of 2"},
+		{"Partitions", c.Partitions < 0 || c.Partitions > 1<<16, "must be 1 to 65536, or 0 for the default of 4096"},
+		{"MaxSessions", c.MaxSessions < 0, "must be positive, or 0 for no bound on the count"},
+		{"MaxBytes", c.MaxBytes > 0 && c.MaxBytes < int64(max(c.MaxRecordSize, 1<<20)), "must be at least MaxRecordSize (1 MiB by default), 0 for the default of 256 MiB, or negative for no bound"},
+		{"MaxRecordSize", c.MaxRecordSize < 0, "must be positive, or 0 for the default of 1 MiB"},
+		{"SuspicionMult", c.SuspicionMult < 0, "must be positive, or 0 for the default"},
+		{"PullPartitions", c.PullPartitions < 0, "must be positive, or 0 for the default of 1024"},
+	}
 }
 
 type namedDuration struct {
@@ -370,23 +390,24 @@ func (c *Config) durations() []namedDuration {
 	}
 }
 
-func (c *Config) validateAddrs() error {
+func (c *Config) validateAddrs() []error {
+	var errs []error
 	if c.Bind != "" {
 		if _, _, err := splitIPPort(c.Bind); err != nil {
-			return invalid("Bind", fmt.Sprintf("must be ip:port: %v", err))
+			errs = append(errs, invalid("Bind", fmt.Sprintf("must be ip:port: %v", err)))
 		}
 	}
 	if c.PeerBind != "" {
 		if _, _, err := splitIPPort(c.PeerBind); err != nil {
-			return invalid("PeerBind", fmt.Sprintf("must be ip:port: %v", err))
+			errs = append(errs, invalid("PeerBind", fmt.Sprintf("must be ip:port: %v", err)))
 		}
 	}
 	for i, seed := range c.Join {
 		if !validSeed(seed) {
-			return invalid(fmt.Sprintf("Join[%d]", i), fmt.Sprintf("must be host or host:port, got %q", seed))
+			errs = append(errs, invalid(fmt.Sprintf("Join[%d]", i), fmt.Sprintf("must be host or host:port, got %q", seed)))
 		}
 	}
-	return nil
+	return errs
 }
 
 // validSeed reports whether seed can be a "host[:port]" to join: not empty,
@@ -399,7 +420,7 @@ func validSeed(seed string) bool {
 // and reachable on loopback only. c must have its defaults applied (a zero
 // Bind means 0.0.0.0, which is not loopback); Validate applies them.
 func (c *Config) requireSecret() error {
-	if len(c.Secret) > 0 {
+	if len(c.secrets()) > 0 {
 		return nil
 	}
 	for _, a := range []string{c.Bind, c.PeerBind, c.Advertise} {

@@ -48,6 +48,9 @@ func TestValidateNamesTheField(t *testing.T) {
 		"Replicas":            {Replicas: -1},
 		"Partitions":          {Partitions: 1 << 17},
 		"Secret":              {Secret: []byte("short")},
+		"Secrets[1]":          {Secrets: [][]byte{secret16, []byte("short")}},
+		"Secrets[2]":          {Secrets: [][]byte{secret16, []byte("0123456789abcdeF"), secret16}},
+		"Secrets":             {Secrets: [][]byte{secret16, secret16[1:], secret16[2:], secret16[3:], secret16[4:]}},
 		"MaxRecordSize":       {MaxRecordSize: -1},
 		"CallTimeout":         {CallTimeout: -1},
 		"RejoinInterval":      {RejoinInterval: -1},
@@ -62,6 +65,36 @@ func TestValidateNamesTheField(t *testing.T) {
 		if !errors.Is(err, session.ErrInvalidConfig) || !errors.As(err, &fe) || fe.Field != field || !strings.Contains(err.Error(), field) {
 			t.Errorf("%s: Validate() = %v; want a *FieldError for %s wrapping ErrInvalidConfig", field, err, field)
 		}
+	}
+}
+
+// Validate lists every problem of a config, each a *FieldError naming its
+// field, and keeps the sentinels: errors.Is finds ErrNoSecret among them.
+func TestValidateListsEveryProblem(t *testing.T) {
+	c := Config{Bind: "0.0.0.0:7946", Join: []string{"ok", "a b"}, Replicas: 9, CallTimeout: -1,
+		Secrets: [][]byte{[]byte("short"), secret16, secret16}}
+	err := c.Validate()
+	want := []string{"Join[1]", "Secrets[0]", "Secrets[2]", "Replicas", "CallTimeout"}
+	var got []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var fe *FieldError
+		if !errors.As(e, &fe) || !errors.Is(e, session.ErrInvalidConfig) {
+			t.Fatalf("%v is not a *FieldError wrapping ErrInvalidConfig", e)
+		}
+		got = append(got, fe.Field)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("Validate names %v; want %v:\n%v", got, want, err)
+	}
+	if strings.Contains(err.Error(), "0123456789abcdef") || strings.Contains(err.Error(), "short\"") {
+		t.Fatalf("the error shows a secret: %v", err)
+	}
+	noSecret, both := Config{Bind: "0.0.0.0:7946", Replicas: 9}, Config{Secret: secret16, Secrets: [][]byte{secret16}}
+	if err := noSecret.Validate(); !errors.Is(err, ErrNoSecret) {
+		t.Fatalf("a config with no secret and bad replicas: %v; want ErrNoSecret among the errors", err)
+	}
+	if err := both.Validate(); err == nil || !strings.Contains(err.Error(), "both set") {
+		t.Fatalf("Secret and Secrets set: %v; want an error saying both are set", err)
 	}
 }
 
@@ -108,6 +141,24 @@ func TestPeerBindDefaultsToNextPort(t *testing.T) {
 		if got := peerBind(&Config{Bind: bind}); got != want {
 			t.Errorf("peerBind(%s) = %s; want %s", bind, got, want)
 		}
+	}
+}
+
+// Every secret of a list derives a gossip and a peer key of its own, and
+// IDs that tell the secrets apart without showing them.
+func TestDerivedKeyListsDiffer(t *testing.T) {
+	list := [][]byte{secret16, []byte("0123456789abcdeF")}
+	g, p := deriveKeys(list, "gossip"), deriveKeys(list, "peer")
+	seen := map[string]bool{}
+	for _, k := range append(g, p...) {
+		seen[string(k)] = true
+	}
+	if len(seen) != 4 {
+		t.Fatal("two secrets must derive four distinct keys")
+	}
+	ids := SecretIDs(list)
+	if len(ids) != 2 || ids[0] == ids[1] || len(ids[0]) != 8 || strings.Contains(string(secret16), ids[0]) {
+		t.Fatalf("SecretIDs = %v; want two distinct 8-digit IDs", ids)
 	}
 }
 

@@ -6,7 +6,8 @@
 // # Model
 //
 // Membership is hashicorp/memberlist gossip, encrypted and authenticated
-// with a key derived from the cluster secret. A node's name is Config.Name
+// with a key derived from the cluster secret (a list of secrets while one
+// rotates: see Key rotation). A node's name is Config.Name
 // plus a random boot ID, so a restarted worker is a new member. Its gossip
 // metadata carries the address of its peer transport (package peer:
 // persistent, pipelined TCP, authenticated and encrypted with AES-256-GCM
@@ -118,6 +119,36 @@
 // ErrNoQuorum, so the minority side of a split serves nothing and no
 // acknowledged write is lost; Config.AvailableFirst lets both sides serve
 // instead, and loses the writes of one side to the sessions both wrote.
+//
+// # Key rotation
+//
+// A node holds a list of secrets (Config.Secrets; Secret is the list of
+// one). From each, two keys are derived as from a single secret, one for
+// gossip and one for peer traffic, so no key serves both. The first
+// secret's gossip key is memberlist's primary key: it encrypts every
+// packet this node sends, and the others are tried on packets received.
+// The peer handshake accepts any shared secret: the server proves each
+// of its keys, the client answers with the first of its own the server
+// proved, and the connection is sealed with that one (package peer).
+//
+// Gossip is the stricter of the two: a node understands another only if
+// it holds the secret the other sends with, its first. So a rotation
+// moves every node through three steps, each finished on all of them
+// before the next starts: [old new] (the new secret accepted
+// everywhere), [new old] (sent by each node as it switches; everyone
+// accepts both), [new] (the old one dropped). Two neighbouring steps
+// always interoperate; [new old] next to [old] does not (the [old] node
+// cannot open the other's gossip, and the two would declare each other
+// dead).
+//
+// Store.SetSecrets applies a step to a running node: the gossip keyring
+// gains the new keys, switches its primary, then drops the keys not
+// listed; the peer server and client take the new list for the
+// handshakes that follow. Established peer connections keep the key they
+// agreed on until they close. The node logs "cluster: secrets changed"
+// with SecretIDs, never a secret. Restarting the nodes one at a time with
+// the step's Config does the same (cmd/demo re-reads its secret file on
+// SIGHUP, so it needs no restart).
 //
 // # Wiring it into a server
 //

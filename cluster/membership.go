@@ -56,6 +56,7 @@ type membership struct {
 	mono      func() time.Duration      // the node's monotonic clock: how long a member has been one (pause.go)
 	whole     atomic.Bool               // the members are exactly the stable set: quorate without mu (quorum.go)
 	gossipLog *logWriter                // memberlist's log, rate-limited; shared with the transport
+	keyring   *memberlist.Keyring       // the gossip keys; nil without a secret (keys.go changes them)
 
 	mu      sync.Mutex // guards everything below
 	self    nodeMeta
@@ -102,12 +103,21 @@ func newMembership(cfg Config, name string, mono func() time.Duration, onChange 
 // start creates the memberlist node on tr; it does not join yet.
 // peerAddr, the advertised peer address, goes into the metadata; memberlist
 // adds this node to the table at once.
-func (m *membership) start(tr memberlist.Transport, adv advertise, peerAddr string, gossipKey []byte) error {
+// gossipKeys are the gossip keys, the first memberlist's primary; none
+// leaves gossip unencrypted.
+func (m *membership) start(tr memberlist.Transport, adv advertise, peerAddr string, gossipKeys [][]byte) error {
 	m.mu.Lock()
 	m.self.Peer, m.port = peerAddr, adv.port
 	m.addr = net.JoinHostPort(adv.ip.String(), strconv.Itoa(adv.port))
 	m.mu.Unlock()
-	ml, err := memberlist.Create(m.memberlistConfig(tr, adv, gossipKey))
+	if len(gossipKeys) > 0 {
+		kr, err := memberlist.NewKeyring(gossipKeys[1:], gossipKeys[0])
+		if err != nil {
+			return fmt.Errorf("cluster: gossip keyring: %w", err)
+		}
+		m.keyring = kr
+	}
+	ml, err := memberlist.Create(m.memberlistConfig(tr, adv))
 	if err != nil {
 		return fmt.Errorf("cluster: start gossip on %s: %w", m.cfg.Bind, err)
 	}
@@ -115,13 +125,13 @@ func (m *membership) start(tr memberlist.Transport, adv advertise, peerAddr stri
 	return nil
 }
 
-func (m *membership) memberlistConfig(tr memberlist.Transport, adv advertise, key []byte) *memberlist.Config {
+func (m *membership) memberlistConfig(tr memberlist.Transport, adv advertise) *memberlist.Config {
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = m.name
 	mc.Transport = tr
 	mc.AdvertiseAddr, mc.AdvertisePort = adv.ip.String(), adv.port
 	mc.BindPort = adv.port // the default port of seeds given without one
-	mc.SecretKey = key
+	mc.Keyring = m.keyring
 	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	mc.ProbeInterval, mc.ProbeTimeout = m.cfg.ProbeInterval, m.cfg.ProbeTimeout
 	mc.SuspicionMult = m.cfg.SuspicionMult

@@ -113,7 +113,7 @@ func startGossipOnly(t *testing.T, cfg Config) *membership {
 		tr.Shutdown()
 		t.Fatal(err)
 	}
-	if err := m.start(tr, adv, "127.0.0.1:1", deriveKey(cfg.Secret, "gossip")); err != nil {
+	if err := m.start(tr, adv, "127.0.0.1:1", deriveKeys(cfg.secrets(), "gossip")); err != nil {
 		tr.Shutdown()
 		t.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package cluster
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"fmt"
 	"log"
 	"net"
@@ -15,17 +13,6 @@ import (
 type advertise struct {
 	ip   net.IP
 	port int
-}
-
-// deriveKey derives a purpose-bound 32-byte key from the cluster secret,
-// so gossip and peer traffic never share a key.
-func deriveKey(secret []byte, purpose string) []byte {
-	if len(secret) == 0 {
-		return nil
-	}
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte("sessionmesh cluster " + purpose + " v1"))
-	return mac.Sum(nil)
 }
 
 // peerBind returns the peer listen address: PeerBind, or Bind's IP with
@@ -157,7 +144,7 @@ func peerAdvertise(adv advertise, ln net.Listener) string {
 // checkAdvertised refuses a node without a secret whose advertised address
 // is reachable from other machines (Bind 0.0.0.0 advertises a private IP).
 func checkAdvertised(cfg *Config, adv advertise) error {
-	if len(cfg.Secret) == 0 && !adv.ip.IsLoopback() {
+	if len(cfg.secrets()) == 0 && !adv.ip.IsLoopback() {
 		return fmt.Errorf("%w (advertised %s)", ErrNoSecret, adv.ip)
 	}
 	return nil

@@ -8,10 +8,11 @@ import (
 	"testing"
 )
 
-// No way of printing or logging a cluster config shows its secret.
+// No way of printing or logging a cluster config shows its secrets.
 func TestPrintedConfigHidesTheSecret(t *testing.T) {
 	c := DefaultConfig()
 	c.Secret = []byte("clustersecretEEEE")
+	c.Secrets = [][]byte{[]byte("clustersecretFFFF"), []byte("clustersecretGGGG")}
 	var text, json bytes.Buffer
 	slog.New(slog.NewTextHandler(&text, nil)).Info("config", "cfg", c)
 	slog.New(slog.NewJSONHandler(&json, nil)).Info("config", "cfg", c)
@@ -19,14 +20,16 @@ func TestPrintedConfigHidesTheSecret(t *testing.T) {
 		"%v": fmt.Sprint(c), "%+v": fmt.Sprintf("%+v", c), "%#v": fmt.Sprintf("%#v", c), "&c": fmt.Sprint(&c),
 		"slog text": text.String(), "slog json": json.String(),
 	} {
-		if strings.Contains(out, "clustersecretEEEE") || strings.Contains(out, fmt.Sprint([]byte("clustersecretEEEE"))) {
-			t.Errorf("%s shows the secret: %s", name, out)
+		for _, secret := range []string{"clustersecretEEEE", "clustersecretFFFF", "clustersecretGGGG"} {
+			if strings.Contains(out, secret) || strings.Contains(out, fmt.Sprint([]byte(secret))) {
+				t.Errorf("%s shows the secret %s: %s", name, secret, out)
+			}
 		}
 		if !strings.Contains(out, "0.0.0.0:7946") {
 			t.Errorf("%s hides what is not secret: %s", name, out)
 		}
 	}
-	if string(c.Secret) != "clustersecretEEEE" {
+	if string(c.Secret) != "clustersecretEEEE" || string(c.Secrets[1]) != "clustersecretGGGG" {
 		t.Error("printing changed the config itself")
 	}
 }

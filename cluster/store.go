@@ -59,6 +59,7 @@ type Store struct {
 	draining atomic.Bool
 	drained  chan struct{} // closed when the hand-off of Drain has ended
 	closed   atomic.Bool
+	keysMu   sync.Mutex // serializes SetSecrets (keys.go)
 	stopOnce sync.Once
 	stop     chan struct{}
 	bg       context.Context // background work; canceled by Close
@@ -79,7 +80,7 @@ func New(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	if len(cfg.Secret) == 0 {
+	if len(cfg.secrets()) == 0 {
 		cfg.Logger.Warn("cluster: no secret (Insecure): any local process can read and forge every session; never run this way outside a test", "bind", cfg.Bind)
 	}
 	s, err := newStore(cfg, newNodeName(cfg.Name))
@@ -171,7 +172,7 @@ func (s *Store) start(undo *[]func()) error {
 	}
 	*undo = append(*undo, func() { tr.Shutdown() })
 	s.peerAddr = peerAdvertise(adv, ln)
-	if err := s.members.start(tr, adv, s.peerAddr, deriveKey(s.cfg.Secret, "gossip")); err != nil {
+	if err := s.members.start(tr, adv, s.peerAddr, deriveKeys(s.cfg.secrets(), "gossip")); err != nil {
 		return err
 	}
 	*undo = append(*undo, func() { s.members.shutdown() })
@@ -202,7 +203,7 @@ func (s *Store) gossipTransport() (advertise, memberlist.Transport, error) {
 func (s *Store) startPeer(ln net.Listener, undo *[]func()) error {
 	pc := peer.Config{
 		Name:     s.name, // handlers accept what names a sender from its own connection only (checkSender)
-		Secret:   deriveKey(s.cfg.Secret, "peer"),
+		Secrets:  deriveKeys(s.cfg.secrets(), "peer"),
 		TLS:      s.cfg.TLS,
 		MaxFrame: 2*s.cfg.MaxRecordSize + 64<<10, // a patch and a record, with room
 		Logger:   s.log,

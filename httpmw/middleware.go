@@ -82,6 +82,12 @@ func (mw *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if mw.m.FromContext(ctx) != nil {
+		// The same Manager's middleware twice (a router's group and the
+		// whole site, say): the outer one serves the session and saves it.
+		mw.next.ServeHTTP(w, r)
+		return
+	}
 	if mw.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, mw.timeout)

@@ -15,6 +15,19 @@
 // A value that cannot be decoded is an error for that key only; the rest of
 // the session keeps working.
 //
+// Flash messages (Session.Flash, PopFlash) are values shown once: PopFlash
+// removes what it reads in the same request's patch. They keep to keys of
+// their own, so they never meet the session's values (flash.go).
+//
+// # Several Managers
+//
+// One request can carry a session of each of several Managers (an admin
+// area's beside the user's), each under its own cookie name:
+// Manager.FromContext finds a Manager's own, FromContext the innermost.
+// Two Managers with one cookie name in one request would overwrite each
+// other's cookie, so every use of the second's session fails with
+// ErrInvalidConfig instead.
+//
 // # Saves are patches
 //
 // The Session records which keys a request set or deleted, and whether it

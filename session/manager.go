@@ -64,6 +64,10 @@ func (m *Manager) LateChanges() uint64 { return m.late.Load() }
 // thousands of IDs, whatever its headers' size.
 func (m *Manager) Start(ctx context.Context, tokens ...string) *Session {
 	s := &Session{m: m, ctx: ctx}
+	if err := m.sharedCookie(ctx); err != nil {
+		s.loaded, s.err = true, err
+		return s
+	}
 	for _, t := range tokens {
 		switch {
 		case t == "" || len(t) > maxTokenLen:
@@ -82,6 +86,18 @@ func (m *Manager) Start(ctx context.Context, tokens ...string) *Session {
 
 // maxTokens bounds the tokens of one request that Start tries.
 const maxTokens = 8
+
+// sharedCookie returns an error when ctx carries the session of another
+// Manager with m's cookie name: both would read the one cookie and each
+// overwrite the other's, so every use of the session fails instead.
+func (m *Manager) sharedCookie(ctx context.Context) error {
+	for o := FromContext(ctx); o != nil; o = o.outer {
+		if o.m != m && o.m.cfg.CookieName == m.cfg.CookieName {
+			return fmt.Errorf("%w: two Managers in one request use the cookie name %q; give each its own CookieName", ErrInvalidConfig, m.cfg.CookieName)
+		}
+	}
+	return nil
+}
 
 // CookieAction says what the response must do with the session cookie.
 type CookieAction int

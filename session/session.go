@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -41,21 +42,46 @@ type Session struct {
 	renew     bool
 	destroy   bool
 	committed bool
+
+	// outer is the session of another Manager that ctx carried when
+	// NewContext put this one in it: the sessions of one request, innermost
+	// first, for Manager.FromContext.
+	outer *Session
 }
 
 type ctxKey struct{}
 
-// NewContext returns a copy of ctx that carries s.
+// NewContext returns a copy of ctx that carries s, besides the sessions of
+// other Managers ctx already carries (see Manager.FromContext).
 func NewContext(ctx context.Context, s *Session) context.Context {
+	if outer := FromContext(ctx); outer != s && s != nil && s.outer == nil {
+		s.outer = outer
+	}
 	return context.WithValue(ctx, ctxKey{}, s)
 }
 
 // FromContext returns the Session the middleware put in ctx, or nil. Every
 // method of a nil Session returns ErrNoSession, so forgetting the middleware
-// gives an error, not a panic.
+// gives an error, not a panic. When several Managers' middleware wrap a
+// handler (an admin session beside a user session), FromContext returns
+// the innermost one's: ask each Manager for its own with
+// Manager.FromContext.
 func FromContext(ctx context.Context) *Session {
 	s, _ := ctx.Value(ctxKey{}).(*Session)
 	return s
+}
+
+// FromContext returns the Session of m that ctx carries, or nil (whose
+// methods return ErrNoSession). Each Manager has its own cookie, so one
+// request can carry a session of each: an admin area's session beside the
+// user's, each with its own lifetime and store.
+func (m *Manager) FromContext(ctx context.Context) *Session {
+	for s := FromContext(ctx); s != nil; s = s.outer {
+		if s.m == m {
+			return s
+		}
+	}
+	return nil
 }
 
 // Get decodes the value stored under key into a T. A missing key gives T's
@@ -67,6 +93,12 @@ func Get[T any](s *Session, key string) (T, error) {
 	if err != nil || !ok {
 		return v, err
 	}
+	return decode[T](s, key, data)
+}
+
+// decode decodes data, the value of key, into a T.
+func decode[T any](s *Session, key string, data []byte) (T, error) {
+	var v T
 	if _, isJSON := s.m.cfg.Codec.(JSON); isJSON && decodePlainJSON(data, &v) {
 		return v, nil // a counter or an ID: no allocation, v stays on the stack
 	}
@@ -117,9 +149,26 @@ func (s *Session) Set(key string, v any) error {
 	if s == nil {
 		return ErrNoSession
 	}
-	if key == "" || len(key) > MaxKeyLen {
-		return fmt.Errorf("%w: %q (want 1 to %d bytes)", ErrInvalidKey, key, MaxKeyLen)
+	if err := checkKey(key, MaxKeyLen); err != nil {
+		return err
 	}
+	return s.set1(key, v)
+}
+
+// checkKey returns ErrInvalidKey for a key Set, Delete or Flash must
+// refuse: empty, longer than max, or in the flashes' reserved space.
+func checkKey(key string, max int) error {
+	switch {
+	case key == "" || len(key) > max:
+		return fmt.Errorf("%w: %q (want 1 to %d bytes)", ErrInvalidKey, key, max)
+	case strings.HasPrefix(key, flashPrefix):
+		return fmt.Errorf("%w: %q starts with the prefix reserved for flash messages", ErrInvalidKey, key)
+	}
+	return nil
+}
+
+// set1 encodes v and stores it under key, a key already checked.
+func (s *Session) set1(key string, v any) error {
 	data, err := s.m.cfg.Codec.Encode(v)
 	if err != nil {
 		return fmt.Errorf("session: encode key %q: %w", key, err)
@@ -137,6 +186,9 @@ func (s *Session) Set(key string, v any) error {
 func (s *Session) Delete(key string) error {
 	if s == nil {
 		return ErrNoSession
+	}
+	if strings.HasPrefix(key, flashPrefix) {
+		return checkKey(key, MaxKeyLen)
 	}
 	return s.change(func() {
 		delete(s.set, key)
@@ -216,14 +268,16 @@ func (s *Session) Keys() ([]string, error) {
 	if !s.clear && !s.destroy {
 		s.storedKeysLocked(func(k string) {
 			if _, gone := s.del[k]; !gone {
-				if _, dup := s.set[k]; !dup {
+				if _, dup := s.set[k]; !dup && !strings.HasPrefix(k, flashPrefix) {
 					keys = append(keys, k)
 				}
 			}
 		})
 	}
 	for k := range s.set {
-		keys = append(keys, k)
+		if !strings.HasPrefix(k, flashPrefix) {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	return keys, nil

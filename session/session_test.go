@@ -311,3 +311,37 @@ type corrupt struct {
 }
 
 func (c corrupt) LoadBinary(context.Context, string) ([]byte, bool, error) { return c.data, true, nil }
+
+func TestEachManagerFindsItsOwnSession(t *testing.T) {
+	user := newEnv(t)
+	admin := newEnv(t, func(c *session.Config) { c.CookieName = "admin" })
+	us := user.m.Start(t.Context(), "")
+	ctx := session.NewContext(t.Context(), us)
+	as := admin.m.Start(ctx, "")
+	ctx = session.NewContext(ctx, as)
+	if got := user.m.FromContext(ctx); got != us {
+		t.Error("the user Manager did not find its session under the admin one")
+	}
+	if got := admin.m.FromContext(ctx); got != as {
+		t.Error("the admin Manager did not find its session")
+	}
+	if got := session.FromContext(ctx); got != as {
+		t.Error("FromContext is not the innermost session")
+	}
+	other := newEnv(t, func(c *session.Config) { c.CookieName = "other" })
+	if got := other.m.FromContext(ctx); got != nil {
+		t.Error("a Manager with no session in ctx found one")
+	}
+}
+
+func TestTwoManagersCannotShareACookie(t *testing.T) {
+	a, b := newEnv(t), newEnv(t) // both "sid"
+	ctx := session.NewContext(t.Context(), a.m.Start(t.Context(), ""))
+	s := b.m.Start(ctx, "")
+	if err := s.Set("k", 1); !errors.Is(err, session.ErrInvalidConfig) || !strings.Contains(err.Error(), `"sid"`) {
+		t.Fatalf("Set on the second Manager of cookie sid = %v; want ErrInvalidConfig naming the cookie", err)
+	}
+	if _, err := b.m.Commit(s); !errors.Is(err, session.ErrInvalidConfig) {
+		t.Fatalf("Commit = %v; want ErrInvalidConfig (the middleware answers 503 and logs it)", err)
+	}
+}

@@ -167,7 +167,11 @@ type ServerOpts struct {
 }
 
 // TLSConfig configures TLS to the servers. It is on when Enabled is true or
-// any file is named. SESSIONS_SERVER_TLS=true turns it on.
+// any file is named. SESSIONS_SERVER_TLS=true turns it on;
+// SESSIONS_SERVER_TLS_CA, _CERT, _KEY and _SERVER_NAME set the fields of the
+// same names. InsecureSkipVerify (no verification of the server's
+// certificate) has no variable, so that it is never turned on by accident:
+// it takes the file.
 type TLSConfig struct {
 	Enabled            bool   `yaml:"enabled" json:"enabled"`
 	CA                 string `yaml:"ca" json:"ca"`                 // PEM file of CAs to trust; default: the system's
@@ -203,9 +207,24 @@ type ClusterConfig struct {
 	Replicas int `yaml:"replicas" json:"replicas"`
 
 	// Secret is base64 of at least 16 bytes; it encrypts and
-	// authenticates gossip and peer traffic. Required (make one with
-	// openssl rand -base64 32). SESSIONS_CLUSTER_SECRET.
+	// authenticates gossip and peer traffic. Required, it or Secrets or
+	// SecretFile (make one with openssl rand -base64 32).
+	// SESSIONS_CLUSTER_SECRET.
 	Secret string `yaml:"secret" json:"secret"`
+
+	// Secrets is the list form of Secret, for a key rotation (see the
+	// README's "Rotate the cluster secret"): the first encrypts what this
+	// worker sends, every one is accepted. At most 4, each base64 of at
+	// least 16 bytes. Set one of Secret, Secrets and SecretFile.
+	// SESSIONS_CLUSTER_SECRETS (comma-separated).
+	Secrets []string `yaml:"secrets" json:"secrets"`
+
+	// SecretFile names a file of secrets, one base64 secret a line (blank
+	// lines and lines starting with # are skipped), the first the one this
+	// worker sends with: Secrets kept out of the config, which the demo
+	// reads again on SIGHUP and applies without a restart.
+	// SESSIONS_CLUSTER_SECRET_FILE.
+	SecretFile string `yaml:"secretFile" json:"secretFile"`
 
 	// Insecure lets a cluster on loopback addresses only run without a
 	// secret: any local process can then read and forge every session. For
@@ -327,9 +346,4 @@ func (c *ClusterConfig) BindAddr() string {
 		return cluster.DefaultConfig().Bind
 	}
 	return c.Bind
-}
-
-// SecretBytes decodes Secret (standard or URL base64, padded or not).
-func (c *ClusterConfig) SecretBytes() ([]byte, error) {
-	return decodeBase64(c.Secret)
 }

@@ -140,6 +140,9 @@ func TestValidate(t *testing.T) {
 
 		{"every problem reported", func(c *stores.Config) { c.IdleTimeout, c.Cookie.SameSite = -1, "x" },
 			[]string{"sessions.expiry", "sessions.cookie.sameSite"}},
+		{"a secret that is not base64 and a bad seed", func(c *stores.Config) {
+			cluster(c, stores.ClusterConfig{Secret: "not base64!", Join: []string{"a b"}})
+		}, []string{"sessions.cluster.secret is not base64", "sessions.cluster.join[0]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -203,3 +203,71 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateListsEveryProblem: a config file with a problem in every group,
+// and one more from the environment, is refused with one error that names
+// each problem (so an operator fixes them in one round), still matching
+// session.ErrInvalidConfig.
+func TestValidateListsEveryProblem(t *testing.T) {
+	c := loadString(t, "bad.yaml", `
+sessions:
+  store: redis
+  key: "s id"
+  lifetime: -1
+  cookie: { sameSite: relaxed, path: app }
+  server:
+    port: 70000
+    opts: { db: -1, retries: -2, timeout: -1s }
+    addrs: [r1, "r2:6379", "r3:x"]
+    tls: { cert: c.pem }
+`)
+	if err := c.ApplyEnv(env(map[string]string{"SESSIONS_EXPIRY": "-5"})); err != nil {
+		t.Fatalf("ApplyEnv: %v", err)
+	}
+	err := c.Validate()
+	if !errors.Is(err, session.ErrInvalidConfig) {
+		t.Fatalf("Validate() = %v; want session.ErrInvalidConfig", err)
+	}
+	want := []string{
+		"sessions.key", "sessions.expiry", "sessions.lifetime",
+		"sessions.cookie.sameSite", "sessions.cookie.path",
+		"sessions.server.port", "sessions.server.opts.db", "sessions.server.opts.retries",
+		"sessions.server.opts.timeout", "sessions.server.tls",
+		"sessions.server.addrs[0]", "sessions.server.addrs[2]",
+	}
+	msg := err.Error()
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("the error does not name %s:\n%s", w, msg)
+		}
+	}
+	if lines := strings.Count(msg, "\n") + 1; lines != len(want) {
+		t.Errorf("the error has %d lines; want one per problem (%d):\n%s", lines, len(want), msg)
+	}
+	if strings.Contains(msg, "addrs[1]") {
+		t.Errorf("the error names the good address addrs[1]:\n%s", msg)
+	}
+}
+
+// TestValidateListsEveryBadKey: the cookie store's keys are checked one by
+// one, every bad one named by its index.
+func TestValidateListsEveryBadKey(t *testing.T) {
+	c := stores.DefaultConfig()
+	c.Store, c.Keys = "cookie", []string{"junk", testKey("k1", 32), testKey("k2", 16), testKey("k1", 32)}
+	err := c.Validate()
+	for _, w := range []string{"sessions.keys[0]", "sessions.keys[2]", "sessions.keys[3]", `"k1"`} {
+		if !strings.Contains(fmtErr(err), w) {
+			t.Errorf("Validate() = %v; want it to name %s", err, w)
+		}
+	}
+	if strings.Contains(fmtErr(err), "keys[1]") {
+		t.Errorf("Validate() = %v names the good key keys[1]", err)
+	}
+}
+
+func fmtErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

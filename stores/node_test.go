@@ -1,6 +1,9 @@
 package stores
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 // The cluster block maps to the node's Config: the quorum guard is on
 // unless the block turns it off (availability first, an explicit choice).
@@ -14,5 +17,21 @@ func TestClusterBlockQuorum(t *testing.T) {
 		if got := c.node(nil, nil).AvailableFirst; got != tc.availableFirst {
 			t.Errorf("quorum %v: AvailableFirst %t; want %t", tc.quorum, got, tc.availableFirst)
 		}
+	}
+}
+
+// leaves flattens nested errors.Join, so that every error the cluster's
+// Validate joins is mapped to its YAML field, however it groups them.
+func TestLeaves(t *testing.T) {
+	a, b, c := errors.New("a"), errors.New("b"), errors.New("c")
+	got := leaves(errors.Join(a, errors.Join(b, nil, c)))
+	if len(got) != 3 || got[0] != a || got[1] != b || got[2] != c {
+		t.Fatalf("leaves = %v; want [a b c]", got)
+	}
+	if got := leaves(nil); got != nil {
+		t.Fatalf("leaves(nil) = %v; want none", got)
+	}
+	if got := leaves(a); len(got) != 1 || got[0] != a {
+		t.Fatalf("leaves(a) = %v; want [a]", got)
 	}
 }

@@ -98,6 +98,7 @@ func openRedis(cfg Config) (session.Store, error) {
 		Timeout:          time.Duration(srv.Opts.Timeout),
 		PoolSize:         srv.Opts.PoolSize,
 		Retries:          srv.Opts.Retries,
+		Logger:           cfg.Logger,
 	})
 }
 
@@ -114,11 +115,11 @@ func openMemcache(cfg Config) (session.Store, error) {
 
 // openCluster maps sessions.cluster to a cluster node.
 func openCluster(cfg Config) (session.Store, error) {
-	secret, err := cfg.Cluster.SecretBytes()
+	secrets, err := cfg.Cluster.SecretList()
 	if err != nil {
-		return nil, fmt.Errorf("sessions.cluster.secret: %w", err)
+		return nil, err
 	}
-	node := cfg.Cluster.node(secret, cfg.Logger)
+	node := cfg.Cluster.node(secrets, cfg.Logger)
 	node.MaxSessions, node.MaxBytes = cfg.MaxSessions, int64(cfg.MaxBytes)
 	return cluster.New(node)
 }
@@ -127,12 +128,12 @@ func openCluster(cfg Config) (session.Store, error) {
 // timers (a dead worker is noticed in about a second); anything else gets
 // memberlist's LAN timers. Zero fields keep the cluster's defaults; a nil
 // logger keeps slog.Default().
-func (c *ClusterConfig) node(secret []byte, logger *slog.Logger) cluster.Config {
+func (c *ClusterConfig) node(secrets [][]byte, logger *slog.Logger) cluster.Config {
 	cc := cluster.DefaultConfig()
 	if netaddr.IsLoopback(c.BindAddr()) {
 		cc = cluster.DefaultLocalConfig()
 	}
-	cc.Bind, cc.Advertise, cc.PeerBind, cc.Join, cc.Secret = c.BindAddr(), c.Advertise, c.PeerBind, c.Join, secret
+	cc.Bind, cc.Advertise, cc.PeerBind, cc.Join, cc.Secrets = c.BindAddr(), c.Advertise, c.PeerBind, c.Join, secrets
 	cc.AvailableFirst = c.Quorum != nil && !*c.Quorum
 	cc.Insecure = c.Insecure
 	if c.Replicas != 0 {

@@ -79,6 +79,13 @@ func (c ServerConfig) LogValue() slog.Value {
 
 func (c ClusterConfig) redacted() ClusterConfig {
 	c.Secret = mask(c.Secret)
+	if c.Secrets != nil {
+		masked := make([]string, len(c.Secrets))
+		for i, s := range c.Secrets {
+			masked[i] = mask(s)
+		}
+		c.Secrets = masked
+	}
 	c.Join = append([]string(nil), c.Join...)
 	return c
 }

@@ -18,49 +18,58 @@ import (
 // (as its YAML path) and what is allowed. The errors wrap
 // session.ErrInvalidConfig. Settings of stores not selected are not checked.
 func (c *Config) Validate() error {
-	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	add(c.validateCommon())
-	add(c.validateCookie())
+	var p problems
+	p.add(c.validateCommon())
+	p.add(c.validateCookie())
 	switch c.storeName() {
 	case Memory:
 		if c.Cluster != nil {
-			add(c.Cluster.validate())
+			p.add(c.Cluster.validate())
 		}
 	case Cookie:
-		add(validateKeys(c.Keys))
+		p.add(validateKeys(c.Keys))
 	case Memcache:
-		add(validateAddrs("servers", c.Servers, true))
+		p.add(validateAddrs("servers", c.Servers, true))
 	case Redis:
-		add(c.Server.validate())
+		p.add(c.Server.validate())
 	}
-	return errors.Join(errs...)
+	return p.join()
 }
 
 func invalid(field, rule string, args ...any) error {
 	return fmt.Errorf("stores: %w: sessions.%s %s", session.ErrInvalidConfig, field, fmt.Sprintf(rule, args...))
 }
 
-func (c *Config) validateCommon() error {
-	switch {
-	case c.storeName() != Memory && c.Store != Cookie && c.Store != Memcache && c.Store != Redis:
-		return invalid("store", "is %q; allowed: memory, cookie, memcache, redis", c.Store)
-	case c.CookieName != "" && !session.ValidCookieName(c.CookieName):
-		return invalid("key", "is %q; want a cookie name: 1 to 64 letters, digits or !#$%%&'*+-.^_`|~", c.CookieName)
-	case c.IdleTimeout < 0:
-		return invalid("expiry", "is %s; want a positive number of seconds, or 0 for 14 days", c.IdleTimeout)
-	case c.Lifetime < 0:
-		return invalid("lifetime", "is %s; want a positive number of seconds, or 0 for none", c.Lifetime)
-	case c.MaxSessions < 0:
-		return invalid("maxSessions", "is %d; want a positive number, or 0 for no bound on the count", c.MaxSessions)
-	case c.MaxBytes < -1 || c.MaxBytes > 0 && c.MaxBytes < 1<<20:
-		return invalid("maxBytes", "is %s; want at least 1MiB (the largest session), 0 for 256MiB, or -1 for no bound", c.MaxBytes)
+// problems collects the errors of one block: check adds one when a rule is
+// broken, so a block reports every problem, not only its first.
+type problems []error
+
+func (p *problems) check(bad bool, field, rule string, args ...any) {
+	if bad {
+		*p = append(*p, invalid(field, rule, args...))
 	}
-	return nil
+}
+
+func (p *problems) add(err error) {
+	if err != nil {
+		*p = append(*p, err)
+	}
+}
+
+func (p problems) join() error { return errors.Join(p...) }
+
+func (c *Config) validateCommon() error {
+	var p problems
+	p.check(c.storeName() != Memory && c.Store != Cookie && c.Store != Memcache && c.Store != Redis,
+		"store", "is %q; allowed: memory, cookie, memcache, redis", c.Store)
+	p.check(c.CookieName != "" && !session.ValidCookieName(c.CookieName),
+		"key", "is %q; want a cookie name: 1 to 64 letters, digits or !#$%%&'*+-.^_`|~", c.CookieName)
+	p.check(c.IdleTimeout < 0, "expiry", "is %s; want a positive number of seconds, or 0 for 14 days", c.IdleTimeout)
+	p.check(c.Lifetime < 0, "lifetime", "is %s; want a positive number of seconds, or 0 for none", c.Lifetime)
+	p.check(c.MaxSessions < 0, "maxSessions", "is %d; want a positive number, or 0 for no bound on the count", c.MaxSessions)
+	p.check(c.MaxBytes < -1 || c.MaxBytes > 0 && c.MaxBytes < 1<<20,
+		"maxBytes", "is %s; want at least 1MiB (the largest session), 0 for 256MiB, or -1 for no bound", c.MaxBytes)
+	return p.join()
 }
 
 // validateCookie checks sessions.cookie: the spelling of its values here,
@@ -85,33 +94,30 @@ func (c *Config) validateCookie() error {
 }
 
 func (c *CookieConfig) validate() error {
-	switch {
-	case !oneOf(strings.ToLower(c.SameSite), "", "lax", "strict", "none"):
-		return invalid("cookie.sameSite", "is %q; allowed: lax, strict, none", c.SameSite)
-	case c.Path != "" && (c.Path[0] != '/' || !validAttr(c.Path)):
-		return invalid("cookie.path", "is %q; want a path starting with / without ';' or control characters", c.Path)
-	case !validAttr(c.Domain) || strings.ContainsAny(c.Domain, " /"):
-		return invalid("cookie.domain", "is %q; want a host name", c.Domain)
-	}
-	return nil
+	var p problems
+	p.check(!oneOf(strings.ToLower(c.SameSite), "", "lax", "strict", "none"), "cookie.sameSite", "is %q; allowed: lax, strict, none", c.SameSite)
+	p.check(c.Path != "" && (c.Path[0] != '/' || !validAttr(c.Path)),
+		"cookie.path", "is %q; want a path starting with / without ';' or control characters", c.Path)
+	p.check(!validAttr(c.Domain) || strings.ContainsAny(c.Domain, " /"), "cookie.domain", "is %q; want a host name", c.Domain)
+	return p.join()
 }
 
 func validateKeys(keys []string) error {
 	if len(keys) == 0 {
 		return invalid("keys", "is empty; store cookie needs at least one key \"ID:BASE64\" of 32 bytes (the first seals)")
 	}
+	var p problems
 	seen := make(map[string]bool, len(keys))
 	for i, s := range keys {
 		k, err := cookie.ParseKey(s)
 		if err != nil {
-			return invalid(fmt.Sprintf("keys[%d]", i), "is not \"ID:BASE64\" with a 32-byte secret: %v", err)
+			p.check(true, fmt.Sprintf("keys[%d]", i), "is not \"ID:BASE64\" with a 32-byte secret: %v", err)
+			continue
 		}
-		if seen[k.ID] {
-			return invalid(fmt.Sprintf("keys[%d]", i), "repeats key ID %q; IDs must be unique", k.ID)
-		}
+		p.check(seen[k.ID], fmt.Sprintf("keys[%d]", i), "repeats key ID %q; IDs must be unique", k.ID)
 		seen[k.ID] = true
 	}
-	return nil
+	return p.join()
 }
 
 // validateAddrs checks a list of "host:port"; required says it may not be
@@ -120,42 +126,52 @@ func validateAddrs(field string, addrs []string, required bool) error {
 	if required && len(addrs) == 0 {
 		return invalid(field, "is empty; want at least one host:port")
 	}
+	var p problems
 	for i, a := range addrs {
 		if err := validHostPort(a); err != nil {
-			return invalid(fmt.Sprintf("%s[%d]", field, i), "is %q: %v", a, err)
+			p.check(true, fmt.Sprintf("%s[%d]", field, i), "is %q: %v", a, err)
 		}
 	}
-	return nil
+	return p.join()
 }
 
 func (s *ServerConfig) validate() error {
+	var p problems
 	o := &s.Opts
-	switch {
-	case s.Port < 0 || s.Port > 65535:
-		return invalid("server.port", "is %d; want 1 to 65535, or 0 for 6379", s.Port)
-	case strings.ContainsAny(s.Host, " /"):
-		return invalid("server.host", "is %q; want a host name or IP", s.Host)
-	case o.DB < 0 || o.PoolSize < 0 || o.Retries < 0:
-		return invalid("server.opts", "db, poolSize and retries must be 0 or more")
-	case o.DialTimeout < 0 || o.Timeout < 0:
-		return invalid("server.opts", "dialTimeout and timeout must be positive, or 0 for the defaults")
-	case (s.TLS.Cert == "") != (s.TLS.Key == ""):
-		return invalid("server.tls", "cert and key must be given together")
-	}
-	return validateAddrs("server.addrs", s.Addrs, false)
+	p.check(s.Port < 0 || s.Port > 65535, "server.port", "is %d; want 1 to 65535, or 0 for 6379", s.Port)
+	p.check(strings.ContainsAny(s.Host, " /"), "server.host", "is %q; want a host name or IP", s.Host)
+	p.check(o.DB < 0, "server.opts.db", "is %d; want 0 or more", o.DB)
+	p.check(o.PoolSize < 0, "server.opts.poolSize", "is %d; want 0 or more, 0 for the client's default", o.PoolSize)
+	p.check(o.Retries < 0, "server.opts.retries", "is %d; want 0 or more", o.Retries)
+	p.check(o.DialTimeout < 0, "server.opts.dialTimeout", "is %s; want a positive duration, or 0 for the default", o.DialTimeout)
+	p.check(o.Timeout < 0, "server.opts.timeout", "is %s; want a positive duration, or 0 for the default", o.Timeout)
+	p.check((s.TLS.Cert == "") != (s.TLS.Key == ""), "server.tls", "cert and key must be given together")
+	p.add(validateAddrs("server.addrs", s.Addrs, false))
+	return p.join()
 }
 
 // validate checks the block with the cluster's own rules
-// (cluster.Config.Validate: addresses, seeds, replicas, the secret's length
-// and the secret required off loopback) and names the field as the YAML
-// spells it. Only the secret's encoding, base64, is a rule of this file.
+// (cluster.Config.Validate: addresses, seeds, replicas, the secrets' length
+// and count, and a secret required off loopback) and names every field
+// out of range as the YAML spells it. Only the secrets' encoding, base64,
+// and where they come from (secretsSource) are rules of this package.
 func (c *ClusterConfig) validate() error {
-	secret, err := c.SecretBytes()
-	if err != nil {
-		return invalid("cluster.secret", "is not base64: %v", err)
+	var p problems
+	secrets, badSecrets := c.SecretList()
+	p.add(badSecrets)
+	node := c.node(secrets, nil)
+	for _, err := range leaves(node.Validate()) {
+		var fe *cluster.FieldError
+		if badSecrets != nil && errors.As(err, &fe) && strings.HasPrefix(fe.Field, "Secret") {
+			continue // said above: the secrets could not be read
+		}
+		p.add(c.problem(err))
 	}
-	node := c.node(secret, nil)
-	err = node.Validate()
+	return p.join()
+}
+
+// problem names the field of one of the cluster's errors by its YAML key.
+func (c *ClusterConfig) problem(err error) error {
 	var fe *cluster.FieldError
 	if !errors.As(err, &fe) {
 		return err
@@ -164,7 +180,24 @@ func (c *ClusterConfig) validate() error {
 	if errors.Is(err, cluster.ErrNoSecret) {
 		rule += ", written in base64 (openssl rand -base64 32)"
 	}
-	return invalid("cluster."+yamlKey(ClusterConfig{}, fe.Field), "%s", rule)
+	return invalid("cluster."+c.yamlField(fe.Field), "%s", rule)
+}
+
+// leaves splits an errors.Join into the errors it joins (recursively); any
+// other error, nil excepted, is its own single leaf.
+func leaves(err error) []error {
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		if err == nil {
+			return nil
+		}
+		return []error{err}
+	}
+	var out []error
+	for _, e := range joined.Unwrap() {
+		out = append(out, leaves(e)...)
+	}
+	return out
 }
 
 // yamlKey is the YAML key of block's Go field, an index kept:

@@ -31,6 +31,7 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
+	cfg.live = newSecrets(cfg.secretList())
 	c := &Client{cfg: cfg, pools: make(map[string]*pool)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil

@@ -13,16 +13,25 @@ import (
 
 // Config configures a Server or a Client. Start from DefaultConfig; the zero
 // value of every field means its default. Both ends of a connection must
-// agree on Secret, TLS and MaxFrame. The Server and Client copy the Config:
-// changing it afterwards has no effect (Secret and TLS are not deep-copied,
-// do not mutate them).
+// share a key (Secret, Secrets) and agree on TLS and MaxFrame. The Server
+// and Client copy the Config: changing it afterwards has no effect (keys
+// change with SetSecrets; TLS is not deep-copied, do not mutate it).
 type Config struct {
 	// Secret authenticates both ends (mutual HMAC-SHA256 challenge/response
 	// at connect) and keys the encryption of every frame after the
 	// handshake. Empty: no authentication and no encryption (the cluster
 	// allows that only on loopback). When set it must be at least 16 bytes.
+	// It is the shorthand of Secrets with one key; set one or the other.
 	// Default empty.
 	Secret []byte
+
+	// Secrets is a key list, for changing keys while the cluster serves:
+	// a connection is accepted when the two sides share any key of their
+	// lists, and is sealed with the shared key that comes first in the
+	// client's list (see the package doc). At most MaxSecrets keys, each
+	// at least 16 bytes, none twice. Server.SetSecrets and
+	// Client.SetSecrets replace the list at run time. Default empty.
+	Secrets [][]byte
 
 	// Name is this side's name, sent in the hello of every connection: a
 	// Server's handlers find the client's in their ctx (FromContext). With
@@ -91,6 +100,8 @@ type Config struct {
 	// Logger receives what cannot reach a caller: rejected connections and
 	// panicking handlers on a Server. Default slog.Default().
 	Logger *slog.Logger
+
+	live *secrets // the key list of the Server or Client that owns this copy
 }
 
 const (
@@ -142,6 +153,10 @@ func (c *Config) Validate() error {
 	switch {
 	case len(c.Secret) > 0 && len(c.Secret) < minSecret:
 		return invalid("Secret", fmt.Sprintf("must be empty or at least %d bytes, got %d", minSecret, len(c.Secret)))
+	case len(c.Secret) > 0 && len(c.Secrets) > 0:
+		return invalid("Secret", "and Secrets are both set; set Secrets only (Secret is the shorthand of one key)")
+	case checkSecrets(c.Secrets) != nil:
+		return checkSecrets(c.Secrets)
 	case len(c.Name) > MaxName:
 		return invalid("Name", fmt.Sprintf("must be at most %d bytes, got %d", MaxName, len(c.Name)))
 	case c.MaxFrame < 0 || c.MaxFrame > maxMaxFrame:

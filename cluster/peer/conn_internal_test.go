@@ -270,7 +270,7 @@ func TestHelloNameIsAuthenticated(t *testing.T) {
 	if n := ts.served.Load(); n != 0 {
 		t.Fatalf("the handler ran %d times for a renamed client", n)
 	}
-	if !strings.Contains(ts.logs.String(), "client does not hold this secret") {
+	if !strings.Contains(ts.logs.String(), "client proved none of this side's 1 key(s)") {
 		t.Fatalf("the server does not log the refusal:\n%s", ts.logs.String())
 	}
 }
@@ -287,7 +287,7 @@ func dialAuth(t *testing.T, ts *testServer) *authConn {
 	t.Helper()
 	nc := dialRaw(t, ts)
 	br := bufio.NewReader(nc)
-	k, _, err := clientHandshake(br, nc, testSecret, "tester")
+	k, _, err := clientHandshake(br, nc, [][]byte{testSecret}, "tester")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,11 +34,25 @@
 // # Handshake and security
 //
 // The client sends a hello (magic "SMPR", protocol version, flags, the
-// length of its name, a reserved byte, a 32-byte random nonce, then its
-// Config.Name); the server answers with its own. With a Secret, each side
-// then proves it knows the secret with HMAC-SHA256(secret, role | client
-// hello | server hello), and both derive one AES-256-GCM key per direction
-// with HKDF-SHA256 over the secret, salted with both hellos. The names are
+// length of its name, a byte that is 0 from a client, a 32-byte random
+// nonce, then its Config.Name); the server answers with its own. With keys
+// (Secret, or the list Secrets), the server follows its hello with one
+// proof per key of its list, HMAC-SHA256(key, role | client hello | server
+// hello), and says in that byte how many follow beyond the first. The
+// client picks the first key of its own list that one of the proofs was
+// made with and answers with its proof under that key; the server finds
+// which of its keys the proof was made with. Both derive one AES-256-GCM
+// key per direction with HKDF-SHA256 over that key, salted with both
+// hellos. So two sides connect when their lists share any key, which is
+// what a rotation needs: a node with [new, old] talks to nodes with [old]
+// and with [new]. Sides that share none are refused on both ends with
+// ErrAuth; the server logs "client proved none of this side's N key(s)",
+// never a key. A server with one key speaks exactly as before key lists
+// (the byte is 0); one with several needs peers that know key lists.
+// SetSecrets changes the list of a running Server or Client: handshakes
+// use it from then on, and an established connection keeps the key it
+// agreed on until it closes (restart a worker to cut its connections
+// made with a dropped key). The names are
 // part of the hellos, so the proofs and keys cover them: a connection
 // speaks for the name its client gave, which the Server hands its Handler
 // (FromContext), and a name changed on the way fails the handshake. What

@@ -22,7 +22,7 @@ var (
 	// handler whose response is too large answers with this error instead.
 	ErrFrameTooLarge = errors.New("peer: frame too large")
 
-	// ErrAuth means the other side does not hold the same Secret (or one
+	// ErrAuth means the other side shares no key with this one (or one
 	// side has none), or a sealed frame failed authentication.
 	ErrAuth = errors.New("peer: authentication failed")
 

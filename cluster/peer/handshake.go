@@ -26,16 +26,20 @@ const MaxName = 255
 // which node the sender is; the proofs and keys are computed over the
 // whole hello, so with a Secret the name cannot be changed on the way, and
 // a connection speaks for one name from its first frame to its last.
+// extra, in a server's hello, counts the proofs that follow beyond the
+// first: one per key of its list. It was a reserved 0 before key lists, so
+// a server with one key speaks exactly as before.
 type hello struct {
 	version uint8
 	flags   uint8
+	extra   uint8 // a server's keys - 1; 0 in a client's hello
 	nonce   [32]byte
 	name    string // Config.Name, at most MaxName bytes
 }
 
-func newHello(secret []byte, name string) hello {
+func newHello(secrets [][]byte, name string) hello {
 	h := hello{version: protoVersion, name: name}
-	if len(secret) > 0 {
+	if len(secrets) > 0 {
 		h.flags |= flagSecret
 	}
 	rand.Read(h.nonce[:]) // never fails (crypto/rand since Go 1.24)
@@ -45,7 +49,7 @@ func newHello(secret []byte, name string) hello {
 func (h hello) marshal() []byte {
 	b := make([]byte, 0, helloSize+len(h.name))
 	b = append(b, helloMagic...)
-	b = append(b, h.version, h.flags, byte(len(h.name)), 0)
+	b = append(b, h.version, h.flags, byte(len(h.name)), h.extra)
 	b = append(b, h.nonce[:]...)
 	return append(b, h.name...)
 }
@@ -64,6 +68,7 @@ func parseHello(b []byte) (hello, error) {
 	if len(b) != helloSize+int(b[6]) {
 		return hello{}, fmt.Errorf("%w: hello of %d bytes announces a name of %d", ErrProtocol, len(b), b[6])
 	}
+	h.extra = b[7]
 	copy(h.nonce[:], b[8:])
 	h.name = string(b[helloSize:])
 	return h, nil
@@ -121,15 +126,32 @@ func proof(secret []byte, role string, clientHello, serverHello []byte) []byte {
 	return m.Sum(nil)
 }
 
+// proven returns the first of secrets that one of proofs was made with,
+// for role over the two hellos; false when none was.
+func proven(secrets [][]byte, proofs [][]byte, role string, ch, sh []byte) ([]byte, bool) {
+	for _, s := range secrets {
+		want := proof(s, role, ch, sh)
+		for _, p := range proofs {
+			if hmac.Equal(p, want) {
+				return s, true
+			}
+		}
+	}
+	return nil, false
+}
+
 // keys are the sealers of an authenticated connection, nil without a secret.
 type keys struct{ send, recv *sealer }
 
 // clientHandshake runs the client side: send hello; read the server's hello
-// and proof; send our proof (always, so that a server with another secret
-// can log why it refuses us); then check the server's proof. It returns
-// the connection's keys and the server's name.
-func clientHandshake(r io.Reader, w io.Writer, secret []byte, name string) (keys, string, error) {
-	ours := newHello(secret, name)
+// and its proofs, one per key of its list; pick the first of our keys the
+// server proved; send our proof with it (with our first key when there is
+// none, so that the server can log why it refuses us); then fail unless
+// there was one. Both sides derive the connection's keys from the key
+// picked: the server finds which one it is by checking our proof against
+// each of its keys. It returns the connection's keys and the server's name.
+func clientHandshake(r io.Reader, w io.Writer, secrets [][]byte, name string) (keys, string, error) {
+	ours := newHello(secrets, name)
 	ch := ours.marshal()
 	if _, err := w.Write(ch); err != nil {
 		return keys{}, "", fmt.Errorf("send hello: %w", err)
@@ -138,58 +160,84 @@ func clientHandshake(r io.Reader, w io.Writer, secret []byte, name string) (keys
 	if err != nil {
 		return keys{}, "", fmt.Errorf("read server hello: %w", noEOF(err))
 	}
-	if err := agree(ours, theirs); err != nil || len(secret) == 0 {
+	if err := agree(ours, theirs); err != nil || len(secrets) == 0 {
 		return keys{}, theirs.name, err
 	}
-	theirProof := make([]byte, proofSize)
-	if _, err := io.ReadFull(r, theirProof); err != nil {
+	theirProofs, err := readProofs(r, 1+int(theirs.extra))
+	if err != nil {
 		return keys{}, "", fmt.Errorf("read server proof: %w", noEOF(err))
+	}
+	secret, ok := proven(secrets, theirProofs, "server", ch, sh)
+	if !ok {
+		secret = secrets[0]
 	}
 	if _, err := w.Write(proof(secret, "client", ch, sh)); err != nil {
 		return keys{}, "", fmt.Errorf("send proof: %w", err)
 	}
-	if !hmac.Equal(theirProof, proof(secret, "server", ch, sh)) {
-		return keys{}, "", fmt.Errorf("%w: server does not hold this secret", ErrAuth)
+	if !ok {
+		return keys{}, "", fmt.Errorf("%w: server proved %d key(s), none of this side's %d (it holds other keys, or a hello was changed on the way)", ErrAuth, len(theirProofs), len(secrets))
 	}
 	k, err := newKeys(secret, ch, sh, true)
 	return k, theirs.name, err
 }
 
+// readProofs reads n proofs; a server announces at most MaxSecrets.
+func readProofs(r io.Reader, n int) ([][]byte, error) {
+	if n > MaxSecrets {
+		return nil, fmt.Errorf("%w: server announces %d proofs, at most %d are allowed", ErrProtocol, n, MaxSecrets)
+	}
+	b := make([]byte, n*proofSize)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	proofs := make([][]byte, n)
+	for i := range proofs {
+		proofs[i] = b[i*proofSize : (i+1)*proofSize]
+	}
+	return proofs, nil
+}
+
 // serverHandshake runs the server side: read the client's hello; answer
-// with ours (and our proof), even when the client's version or flags do not
-// match, so that the client can say why it fails; then check the client's
-// proof. It returns the connection's keys and the client's name.
-func serverHandshake(r io.Reader, w io.Writer, secret []byte, name string) (keys, string, error) {
-	ours := newHello(secret, name)
+// with ours and a proof for each of our keys, even when the client's
+// version or flags do not match, so that the client can say why it fails;
+// then check the client's proof against each of our keys. It returns the
+// connection's keys and the client's name.
+func serverHandshake(r io.Reader, w io.Writer, secrets [][]byte, name string) (keys, string, error) {
+	ours := newHello(secrets, name)
+	if len(secrets) > 0 {
+		ours.extra = uint8(len(secrets) - 1)
+	}
 	ch, theirs, err := readHello(r)
 	if err != nil {
 		return keys{}, "", fmt.Errorf("read hello: %w", err)
 	}
 	sh := ours.marshal()
-	if _, err := w.Write(serverGreeting(secret, ch, sh)); err != nil {
+	if _, err := w.Write(serverGreeting(secrets, ch, sh)); err != nil {
 		return keys{}, "", fmt.Errorf("send hello: %w", err)
 	}
-	if err := agree(ours, theirs); err != nil || len(secret) == 0 {
+	if err := agree(ours, theirs); err != nil || len(secrets) == 0 {
 		return keys{}, theirs.name, err
 	}
-	k, err := checkClientProof(r, secret, ch, sh)
+	k, err := checkClientProof(r, secrets, ch, sh)
 	return k, theirs.name, err
 }
 
-func serverGreeting(secret, ch, sh []byte) []byte {
-	if len(secret) == 0 {
-		return sh
+func serverGreeting(secrets [][]byte, ch, sh []byte) []byte {
+	b := append([]byte(nil), sh...)
+	for _, s := range secrets {
+		b = append(b, proof(s, "server", ch, sh)...)
 	}
-	return append(sh, proof(secret, "server", ch, sh)...)
+	return b
 }
 
-func checkClientProof(r io.Reader, secret, ch, sh []byte) (keys, error) {
+func checkClientProof(r io.Reader, secrets [][]byte, ch, sh []byte) (keys, error) {
 	got := make([]byte, proofSize)
 	if _, err := io.ReadFull(r, got); err != nil {
 		return keys{}, fmt.Errorf("read client proof: %w", err)
 	}
-	if !hmac.Equal(got, proof(secret, "client", ch, sh)) {
-		return keys{}, fmt.Errorf("%w: client does not hold this secret", ErrAuth)
+	secret, ok := proven(secrets, [][]byte{got}, "client", ch, sh)
+	if !ok {
+		return keys{}, fmt.Errorf("%w: client proved none of this side's %d key(s) (it holds other keys, or a hello was changed on the way)", ErrAuth, len(secrets))
 	}
 	return newKeys(secret, ch, sh, false)
 }

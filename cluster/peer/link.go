@@ -57,9 +57,9 @@ func establish(ctx context.Context, raw net.Conn, cfg *Config, client bool, serv
 // consumed before the link's reader exists.
 func handshake(nc net.Conn, cfg *Config, client bool) (keys, string, error) {
 	if client {
-		return clientHandshake(nc, nc, cfg.Secret, cfg.Name)
+		return clientHandshake(nc, nc, cfg.keys(), cfg.Name)
 	}
-	return serverHandshake(nc, nc, cfg.Secret, cfg.Name)
+	return serverHandshake(nc, nc, cfg.keys(), cfg.Name)
 }
 
 func wrapTLS(ctx context.Context, nc net.Conn, conf *tls.Config, client bool, serverName string) (net.Conn, error) {

@@ -328,8 +328,8 @@ func TestWrongSecret(t *testing.T) {
 		server, client []byte
 		serverLog      string
 	}{
-		{"client has another secret", secret, other, "client does not hold this secret"},
-		{"server has another secret", other, secret, "client does not hold this secret"},
+		{"client has another secret", secret, other, "client proved none of this side's 1 key(s)"},
+		{"server has another secret", other, secret, "client proved none of this side's 1 key(s)"},
 		{"client has none", secret, nil, "other side has no secret"},
 		{"server has none", nil, secret, "other side requires a secret"},
 	}
@@ -355,6 +355,81 @@ func TestWrongSecret(t *testing.T) {
 			}
 			testutil.Eventually(t, 5*time.Second, "the rejection in the server log", func() bool { return strings.Contains(logs.String(), tc.serverLog) })
 		})
+	}
+}
+
+// Key rotation: a side with [new, old] talks to one with [old] and to one
+// with [new], in both roles, and every step of a rotation (add the new key
+// second, make it first, drop the old) talks to the steps next to it. Two
+// sides without a common key are refused, and the server's log says why
+// without showing a key.
+func TestSecretListsInteroperate(t *testing.T) {
+	old, next := []byte("the old cluster key, 32 bytes..."), []byte("the new cluster key, 32 bytes...")
+	steps := map[string][][]byte{
+		"[old]": {old}, "[old new]": {old, next}, "[new old]": {next, old}, "[new]": {next},
+	}
+	refused := map[[2]string]bool{{"[old]", "[new]"}: true, {"[new]", "[old]"}: true}
+	for sname, skeys := range steps {
+		for cname, ckeys := range steps {
+			t.Run("server "+sname+" client "+cname, func(t *testing.T) {
+				logs := &testutil.Buffer{}
+				s, _ := startServer(t, peer.Config{Secrets: skeys, Logger: logTo(logs)}, echo)
+				c := newClient(t, peer.Config{Secrets: ckeys})
+				got, err := c.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), 7, []byte("hi"))
+				if !refused[[2]string{sname, cname}] {
+					if err != nil || string(got) != "\x07hi" {
+						t.Fatalf("call = %q, %v; want an answer", got, err)
+					}
+					return
+				}
+				if !errors.Is(err, peer.ErrAuth) || !strings.Contains(err.Error(), "none of this side's 1") {
+					t.Fatalf("call = %q, %v; want ErrAuth saying the server proved none of the client's keys", got, err)
+				}
+				testutil.Eventually(t, 5*time.Second, "the rejection in the server log", func() bool {
+					return strings.Contains(logs.String(), "client proved none of this side's 1 key(s)")
+				})
+				if strings.Contains(logs.String(), "cluster key") {
+					t.Fatalf("the server log shows a key: %s", logs.String())
+				}
+			})
+		}
+	}
+}
+
+// SetSecrets changes the keys of a running Server and Client: connections
+// made afterwards use the new list, and the one established before keeps
+// working.
+func TestSetSecretsWhileServing(t *testing.T) {
+	old, next := []byte("the old cluster key, 32 bytes..."), []byte("the new cluster key, 32 bytes...")
+	s, ln := startServer(t, peer.Config{Secret: old}, echo)
+	before := newClient(t, peer.Config{Secret: old, ConnsPerPeer: 1})
+	call := func(c *peer.Client) error {
+		_, err := c.Call(ctxTimeout(t, 5*time.Second), s.Addr().String(), 1, nil)
+		return err
+	}
+	if err := call(before); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetSecrets([][]byte{next}); err != nil {
+		t.Fatal(err)
+	}
+	if err := call(before); err != nil || ln.accepted.Load() != 1 {
+		t.Fatalf("the connection made with the old key: %v after %d connections; want it kept", err, ln.accepted.Load())
+	}
+	if err := call(newClient(t, peer.Config{Secret: old})); !errors.Is(err, peer.ErrAuth) {
+		t.Fatalf("a new client with the dropped key: %v; want ErrAuth", err)
+	}
+	if err := before.SetSecrets([][]byte{next, old}); err != nil {
+		t.Fatal(err)
+	}
+	before.CloseAddr(s.Addr().String())
+	if err := call(before); err != nil {
+		t.Fatalf("redialled with the new key: %v", err)
+	}
+	for name, list := range map[string][][]byte{"a short key": {[]byte("short")}, "a key twice": {next, next}, "no key": nil} {
+		if err := s.SetSecrets(list); !errors.Is(err, session.ErrInvalidConfig) {
+			t.Errorf("SetSecrets with %s: %v; want ErrInvalidConfig", name, err)
+		}
 	}
 }
 
@@ -446,6 +521,10 @@ func TestConfigValidate(t *testing.T) {
 		cfg   peer.Config
 	}{
 		{"Secret", peer.Config{Secret: []byte("short")}},
+		{"Secrets[1]", peer.Config{Secrets: [][]byte{secret, []byte("short")}}},
+		{"Secrets[1]", peer.Config{Secrets: [][]byte{secret, secret}}},
+		{"Secrets", peer.Config{Secrets: [][]byte{secret, secret[1:], secret[2:], secret[3:], secret[4:]}}},
+		{"Secret", peer.Config{Secret: secret, Secrets: [][]byte{secret}}},
 		{"MaxFrame", peer.Config{MaxFrame: -1}},
 		{"MaxFrame", peer.Config{MaxFrame: 2 << 30}},
 		{"DialTimeout", peer.Config{DialTimeout: -time.Second}},

@@ -63,6 +63,7 @@ func NewServer(ln net.Listener, cfg Config, h Handler) (*Server, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
+	cfg.live = newSecrets(cfg.secretList())
 	s := &Server{ln: ln, cfg: cfg, h: h, conns: make(map[*serverConn]struct{}), work: make(chan job)}
 	s.log = ratelog.New(cfg.Logger, logBurst, logPeriod, time.Now)
 	s.gate = newGate(cfg.MaxHandshakes, cfg.MaxHandshakesPerIP)

@@ -35,6 +35,12 @@
 //	curl -c jar -b jar -d user=alice localhost:8080/login     # POST
 //	curl -c jar -b jar -X POST localhost:8080/logout
 //
+// SIGHUP re-reads the cluster's secret file (sessions.cluster.secretFile)
+// and applies it to the running node: a rotation of the cluster secret
+// without restarts (README, "Rotate the cluster secret"). The node logs
+// "cluster: secrets changed" with the IDs of its secrets; a file that
+// cannot be read or holds a bad list is logged and changes nothing.
+//
 // -pprof ADDR serves net/http/pprof on a listener of its own (off by
 // default; keep it on loopback), e.g. for
 // go tool pprof http://127.0.0.1:6060/debug/pprof/profile?seconds=10.
@@ -172,6 +178,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return err
 	}
 	defer closeStore(st, logger)
+	defer reloadOnHUP(cfg, st, logger)()
 	m, err := session.NewManager(cfg.Session(st))
 	if err != nil {
 		return err

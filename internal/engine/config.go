@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -85,26 +86,27 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports the first field of c that is out of range, naming the
-// field and what is allowed. Zero values are allowed: they mean defaults.
+// Validate reports every field of c that is out of range, each error
+// naming the field and what is allowed, joined (errors.Join); each wraps
+// session.ErrInvalidConfig. Zero values are allowed: they mean defaults.
 func (c *Config) Validate() error {
 	sessionBytes := c.MaxSessionBytes
-	if sessionBytes == 0 {
+	if sessionBytes <= 0 {
 		sessionBytes = DefaultMaxSessionBytes
 	}
-	switch {
-	case c.Shards < 0 || c.Shards&(c.Shards-1) != 0:
-		return invalid("Shards", c.Shards, "a power of two, or 0 for the default 64")
-	case c.MaxSessions < 0:
-		return invalid("MaxSessions", c.MaxSessions, "positive, or 0 for no bound on the count")
-	case c.MaxBytes > 0 && c.MaxBytes < int64(sessionBytes):
-		return invalid("MaxBytes", c.MaxBytes, fmt.Sprintf("at least MaxSessionBytes (%d), 0 for the default 256 MiB, or negative for no bound", sessionBytes))
-	case c.MaxSessionBytes < 0:
-		return invalid("MaxSessionBytes", c.MaxSessionBytes, "positive, or 0 for the default 1 MiB")
-	case c.SweepInterval < 0:
-		return invalid("SweepInterval", c.SweepInterval, "positive, or 0 for the default 1 minute")
+	var errs []error
+	check := func(bad bool, field string, got any, want string) {
+		if bad {
+			errs = append(errs, invalid(field, got, want))
+		}
 	}
-	return nil
+	check(c.Shards < 0 || c.Shards&(c.Shards-1) != 0, "Shards", c.Shards, "a power of two, or 0 for the default 64")
+	check(c.MaxSessions < 0, "MaxSessions", c.MaxSessions, "positive, or 0 for no bound on the count")
+	check(c.MaxBytes > 0 && c.MaxBytes < int64(sessionBytes), "MaxBytes", c.MaxBytes,
+		fmt.Sprintf("at least MaxSessionBytes (%d), 0 for the default 256 MiB, or negative for no bound", sessionBytes))
+	check(c.MaxSessionBytes < 0, "MaxSessionBytes", c.MaxSessionBytes, "positive, or 0 for the default 1 MiB")
+	check(c.SweepInterval < 0, "SweepInterval", c.SweepInterval, "positive, or 0 for the default 1 minute")
+	return errors.Join(errs...)
 }
 
 func invalid(field string, got any, want string) error {

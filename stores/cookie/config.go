@@ -1,6 +1,7 @@
 package cookie
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -41,26 +42,29 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports the first field of c that is out of range, naming the
-// field and what is allowed.
+// Validate reports every field of c that is out of range, each error
+// naming the field and what is allowed, joined (errors.Join); each wraps
+// session.ErrInvalidConfig, and a bad key's also ErrInvalidKey.
 func (c *Config) Validate() error {
+	var errs []error
 	if len(c.Keys) == 0 {
-		return invalid("Keys", "is empty; want at least one key (the first seals, all open)")
+		errs = append(errs, invalid("Keys", "is empty; want at least one key (the first seals, all open)"))
 	}
 	seen := make(map[string]int, len(c.Keys))
 	for i, k := range c.Keys {
 		if err := k.Validate(); err != nil {
-			return fmt.Errorf("cookie: %w: Keys[%d]: %w", session.ErrInvalidConfig, i, err)
+			errs = append(errs, fmt.Errorf("cookie: %w: Keys[%d]: %w", session.ErrInvalidConfig, i, err))
 		}
 		if j, dup := seen[k.ID]; dup {
-			return invalid(fmt.Sprintf("Keys[%d]", i), fmt.Sprintf("has the ID %q of Keys[%d]; key IDs must be distinct", k.ID, j))
+			errs = append(errs, invalid(fmt.Sprintf("Keys[%d]", i), fmt.Sprintf("has the ID %q of Keys[%d]; key IDs must be distinct", k.ID, j)))
+		} else {
+			seen[k.ID] = i
 		}
-		seen[k.ID] = i
 	}
 	if c.CookieName != "" && !session.ValidCookieName(c.CookieName) {
-		return invalid("CookieName", fmt.Sprintf("%q is not an HTTP token of at most 64 characters", c.CookieName))
+		errs = append(errs, invalid("CookieName", fmt.Sprintf("%q is not an HTTP token of at most 64 characters", c.CookieName)))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func invalid(field, rule string) error {

@@ -134,6 +134,25 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	}
 }
 
+// TestValidateListsEveryProblem: every bad key and the cookie name are
+// named, each error still matching ErrInvalidConfig, bad keys ErrInvalidKey.
+func TestValidateListsEveryProblem(t *testing.T) {
+	k1 := testKey("k1", 1)
+	err := (&Config{Keys: []Key{{ID: "k0", Secret: make([]byte, 16)}, k1, {ID: "", Secret: make([]byte, 32)}, testKey("k1", 2)},
+		CookieName: "my cookie"}).Validate()
+	if !errors.Is(err, session.ErrInvalidConfig) || !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("Validate() = %v; want ErrInvalidConfig and ErrInvalidKey", err)
+	}
+	for _, w := range []string{"Keys[0]", "16 bytes", "Keys[2]", "key ID", "Keys[3] has the ID \"k1\" of Keys[1]", "CookieName"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("Validate() does not say %s:\n%v", w, err)
+		}
+	}
+	if strings.Contains(err.Error(), "Keys[1]:") {
+		t.Errorf("Validate() complains about the good key Keys[1]:\n%v", err)
+	}
+}
+
 // Changing a key's secret after New must not change the store.
 func TestNewCopiesSecrets(t *testing.T) {
 	k := testKey("k1", 1)

@@ -1,6 +1,7 @@
 package memcache
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -81,22 +82,24 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports the first field of c that is out of range, naming the
-// field and what is allowed. Zero values are allowed: they mean defaults.
+// Validate reports every field of c that is out of range, each error
+// naming the field and what is allowed, joined (errors.Join); each wraps
+// session.ErrInvalidConfig. Zero values are allowed: they mean defaults.
 func (c *Config) Validate() error {
-	switch {
-	case !validServers(c.Servers):
-		return invalid("Servers", "must hold host:port addresses or absolute Unix socket paths")
-	case c.Prefix != "" && !validKey(c.Prefix+strings.Repeat("A", session.IDLen)):
-		return invalid("Prefix", fmt.Sprintf("must be printable ASCII without spaces, at most %d bytes", maxKeyLen-session.IDLen))
-	case c.Timeout < 0:
-		return invalid("Timeout", "must be positive, or 0 for the default of 1s")
-	case c.MaxIdleConns < 0 || c.CASRetries < 0:
-		return invalid("MaxIdleConns and CASRetries", "must be positive, or 0 for the defaults (32, 10)")
-	case c.MaxSessionBytes < 0:
-		return invalid("MaxSessionBytes", "must be positive, or 0 for the default of 1 MiB")
+	var errs []error
+	check := func(bad bool, field, rule string) {
+		if bad {
+			errs = append(errs, invalid(field, rule))
+		}
 	}
-	return nil
+	check(!validServers(c.Servers), "Servers", "must hold host:port addresses or absolute Unix socket paths")
+	check(c.Prefix != "" && !validKey(c.Prefix+strings.Repeat("A", session.IDLen)), "Prefix",
+		fmt.Sprintf("must be printable ASCII without spaces, at most %d bytes", maxKeyLen-session.IDLen))
+	check(c.Timeout < 0, "Timeout", "must be positive, or 0 for the default of 1s")
+	check(c.MaxIdleConns < 0, "MaxIdleConns", "must be positive, or 0 for the default of 32")
+	check(c.CASRetries < 0, "CASRetries", "must be positive, or 0 for the default of 10")
+	check(c.MaxSessionBytes < 0, "MaxSessionBytes", "must be positive, or 0 for the default of 1 MiB")
+	return errors.Join(errs...)
 }
 
 func invalid(field, rule string) error {

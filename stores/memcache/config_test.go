@@ -79,3 +79,16 @@ func TestKeysFromTokens(t *testing.T) {
 func TestBadPatch(t *testing.T) {
 	storetesting.WantBadPatchesRefused(t, &Store{cfg: DefaultConfig()})
 }
+
+// TestValidateListsEveryProblem: one error per bad field, all joined.
+func TestValidateListsEveryProblem(t *testing.T) {
+	err := (&Config{Servers: []string{"nohost"}, Prefix: "a b", Timeout: -1, MaxIdleConns: -1, CASRetries: -1, MaxSessionBytes: -1}).Validate()
+	if !errors.Is(err, session.ErrInvalidConfig) {
+		t.Fatalf("Validate() = %v; want ErrInvalidConfig", err)
+	}
+	for _, f := range []string{"Servers", "Prefix", "Timeout", "MaxIdleConns", "CASRetries", "MaxSessionBytes"} {
+		if !strings.Contains(err.Error(), "invalid config: "+f+" ") {
+			t.Errorf("Validate() does not name %s:\n%v", f, err)
+		}
+	}
+}

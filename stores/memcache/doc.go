@@ -1,6 +1,16 @@
 // Package memcache keeps sessions in memcached through bradfitz/gomemcache,
 // spread over Geddy's list of servers by key hash.
 //
+// # No authentication
+//
+// memcached's text protocol, the one gomemcache speaks, has no
+// authentication and no encryption (SASL exists only in the binary
+// protocol, TLS only in builds that enable it; neither is used here).
+// Anyone who can reach the port can read every session, and with it log in
+// as its user, change it, or flush them all. Run memcached on a private
+// network that only the workers reach (bind it to that interface, firewall
+// the port), never on a public address.
+//
 // # Layout
 //
 // Each session is one item under Prefix+ID (default "sess:") holding the

@@ -104,6 +104,20 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestValidateListsEveryProblem: one error per bad field, all joined.
+func TestValidateListsEveryProblem(t *testing.T) {
+	cfg := Config{Shards: 3, MaxSessions: -1, MaxBytes: 1000, MaxSessionBytes: -5, SweepInterval: -time.Second}
+	err := cfg.Validate()
+	if !errors.Is(err, session.ErrInvalidConfig) {
+		t.Fatalf("Validate() = %v; want ErrInvalidConfig", err)
+	}
+	for _, f := range []string{"Shards", "MaxSessions", "MaxBytes", "MaxSessionBytes", "SweepInterval"} {
+		if !strings.Contains(err.Error(), "invalid config: "+f+" is") {
+			t.Errorf("Validate() does not name %s:\n%v", f, err)
+		}
+	}
+}
+
 func TestDefaultConfig(t *testing.T) {
 	c := DefaultConfig()
 	if c.Shards != 64 || c.MaxSessions != 0 || c.MaxBytes != 256<<20 || c.MaxSessionBytes != 1<<20 ||

@@ -1,18 +1,9 @@
 package redis
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,14 +48,19 @@ func wantNewError(t *testing.T, cfg Config, addr, complaint string) {
 }
 
 // TestTLS: with Config.TLS the store talks TLS to a redis-server that only
-// offers TLS on that port, and verifies its certificate.
+// offers TLS on that port, and verifies its certificate; a mismatch either
+// way is an error that says so. (TestRedisTLSWithACLUser in package stores
+// runs the suite over TLS as an ACL user, configured in YAML.)
 func TestTLS(t *testing.T) {
-	dir := t.TempDir()
-	caPool, certFile, keyFile := writeCert(t, dir)
-	tlsPort := servertest.FreePort(t)
-	servertest.Redis(t, servertest.WithArgs("--tls-port", strconv.Itoa(tlsPort),
-		"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-auth-clients", "no"))
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(tlsPort))
+	files := servertest.TLSCerts(t)
+	withTLS, addr := servertest.WithTLS(t, files)
+	srv := servertest.Redis(t, withTLS)
+	pem, err := os.ReadFile(files.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPool := x509.NewCertPool()
+	caPool.AppendCertsFromPEM(pem)
 
 	s := open(t, Config{Addrs: []string{addr}, TLS: &tls.Config{RootCAs: caPool, MinVersion: tls.VersionTLS12}})
 	id := storetesting.Create(t, s, storetesting.Patch(time.Now(), "a", `"over tls"`))
@@ -76,57 +72,10 @@ func TestTLS(t *testing.T) {
 	// answer, and a loaded machine must not turn it into a timeout.
 	untrusted := Config{Addrs: []string{addr}, TLS: &tls.Config{MinVersion: tls.VersionTLS12}, DialTimeout: 30 * time.Second, Timeout: 30 * time.Second}
 	wantNewError(t, untrusted, addr, "certificate")
-	plain := Config{Addrs: []string{addr}, DialTimeout: time.Second, Timeout: 500 * time.Millisecond}
-	if s, err := New(plain); err == nil {
-		s.Close()
-		t.Fatal("New without TLS to a TLS-only port succeeded")
-	}
-}
-
-// writeCert writes a self-signed certificate for 127.0.0.1 and its key into
-// dir and returns a pool that trusts it.
-func writeCert(t *testing.T, dir string) (*x509.CertPool, string, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "sessionmesh test"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writePEM(t, certFile, "CERTIFICATE", der)
-	writePEM(t, keyFile, "EC PRIVATE KEY", keyDER)
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return pool, certFile, keyFile
-}
-
-func writePEM(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	plain := Config{Addrs: []string{addr}, DialTimeout: time.Second, Timeout: time.Second}
+	wantNewError(t, plain, addr, "configure TLS")
+	tlsToPlain := Config{Addrs: []string{srv.Addr()}, TLS: &tls.Config{RootCAs: caPool}, DialTimeout: 500 * time.Millisecond, Timeout: 500 * time.Millisecond}
+	wantNewError(t, tlsToPlain, srv.Addr(), "does not speak TLS")
 }
 
 // TestClosed: after Close every call fails with session.ErrClosed and

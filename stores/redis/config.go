@@ -2,7 +2,9 @@ package redis
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -77,6 +79,12 @@ type Config struct {
 	// session.ErrTooLarge and leaves the stored one unchanged. Default 1 MiB.
 	MaxSessionBytes int
 
+	// Logger receives what go-redis logs on its own: a dial that failed in
+	// the connection pool, a Sentinel failover, a Redis Cluster reload. Its
+	// logger is one per process: see the package doc for which Store's
+	// Logger gets the lines when several are open. Default slog.Default().
+	Logger *slog.Logger
+
 	// Now is the clock that decides on Load whether a session has expired.
 	// The server drops expired keys by itself too, using the TTL each save
 	// sets. Default time.Now.
@@ -117,28 +125,31 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
 }
 
-// Validate reports the first field of c that is out of range, naming the
-// field and what is allowed. Zero values are allowed: they mean defaults.
+// Validate reports every field of c that is out of range, each error
+// naming the field and what is allowed, joined (errors.Join); each wraps
+// session.ErrInvalidConfig. Zero values are allowed: they mean defaults.
 func (c *Config) Validate() error {
-	switch {
-	case !validAddrs(c.Addrs):
-		return invalid("Addrs", "must hold non-empty host:port addresses")
-	case c.MasterName != "" && c.Cluster:
-		return invalid("Cluster", "cannot be combined with MasterName (Sentinel)")
-	case c.DB < 0 || c.DB > 0 && c.isCluster():
-		return invalid("DB", "must be 0 or more, and 0 with Redis Cluster")
-	case len(c.Prefix) > maxPrefixLen:
-		return invalid("Prefix", fmt.Sprintf("must be at most %d bytes", maxPrefixLen))
-	case c.DialTimeout < 0 || c.Timeout < 0:
-		return invalid("DialTimeout and Timeout", "must be positive, or 0 for the defaults (2s, 1s)")
-	case c.PoolSize < 0 || c.Retries < 0:
-		return invalid("PoolSize and Retries", "must be 0 or more")
-	case c.MaxSessionBytes < 0:
-		return invalid("MaxSessionBytes", "must be positive, or 0 for the default of 1 MiB")
+	var errs []error
+	check := func(bad bool, field, rule string) {
+		if bad {
+			errs = append(errs, invalid(field, rule))
+		}
 	}
-	return nil
+	check(!validAddrs(c.Addrs), "Addrs", "must hold non-empty host:port addresses")
+	check(c.MasterName != "" && c.Cluster, "Cluster", "cannot be combined with MasterName (Sentinel)")
+	check(c.DB < 0 || c.DB > 0 && c.isCluster(), "DB", "must be 0 or more, and 0 with Redis Cluster")
+	check(len(c.Prefix) > maxPrefixLen, "Prefix", fmt.Sprintf("must be at most %d bytes", maxPrefixLen))
+	check(c.DialTimeout < 0, "DialTimeout", "must be positive, or 0 for the default of 2s")
+	check(c.Timeout < 0, "Timeout", "must be positive, or 0 for the default of 1s")
+	check(c.PoolSize < 0, "PoolSize", "must be 0 or more")
+	check(c.Retries < 0, "Retries", "must be 0 or more")
+	check(c.MaxSessionBytes < 0, "MaxSessionBytes", "must be positive, or 0 for the default of 1 MiB")
+	return errors.Join(errs...)
 }
 
 func invalid(field, rule string) error {

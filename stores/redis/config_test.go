@@ -78,3 +78,17 @@ func TestNewRefusesBadConfig(t *testing.T) {
 func TestBadPatch(t *testing.T) {
 	storetesting.WantBadPatchesRefused(t, &Store{cfg: DefaultConfig()})
 }
+
+// TestValidateListsEveryProblem: one error per bad field, all joined.
+func TestValidateListsEveryProblem(t *testing.T) {
+	err := (&Config{Addrs: []string{"nohost"}, MasterName: "m", Cluster: true, DB: -1,
+		Prefix: strings.Repeat("p", 129), DialTimeout: -1, Timeout: -1, PoolSize: -1, Retries: -1, MaxSessionBytes: -1}).Validate()
+	if !errors.Is(err, session.ErrInvalidConfig) {
+		t.Fatalf("Validate() = %v; want ErrInvalidConfig", err)
+	}
+	for _, f := range []string{"Addrs", "Cluster", "DB", "Prefix", "DialTimeout", "Timeout", "PoolSize", "Retries", "MaxSessionBytes"} {
+		if !strings.Contains(err.Error(), "invalid config: "+f+" ") {
+			t.Errorf("Validate() does not name %s:\n%v", f, err)
+		}
+	}
+}

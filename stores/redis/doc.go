@@ -44,4 +44,21 @@
 // Config.Timeout: a stalled server gives an error wrapping
 // context.DeadlineExceeded (or a socket timeout), never a hung request. Connections broken by a server
 // restart are discarded and redialled, so the store recovers by itself.
+// A TLS mismatch is named: plain TCP to a port that speaks only TLS is
+// closed by the server, and TLS to a plain port is never answered, and
+// New's error says which it likely is.
+//
+// # Logging
+//
+// go-redis logs what it cannot return to a caller (a dial that failed in
+// its pool, a Sentinel failover, a cluster reload) through one logger per
+// process (redis.SetLogger), by default to stderr through the standard log
+// package. The first New replaces it with a router that sends each line,
+// as a warning starting "redis: " with the attribute logger=go-redis, to
+// the Config.Logger of the most recently opened Store that is still open,
+// and to slog.Default() when none is. The Stores' passwords are masked in
+// the lines. A line does not say which client wrote it, so with two Stores
+// that log to different loggers a line may land in the other's; a program
+// that wants go-redis's lines elsewhere calls redis.SetLogger after its
+// first New, which is then left alone.
 package redis

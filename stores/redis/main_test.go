@@ -1,7 +1,7 @@
 package redis
 
 import (
-	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -10,15 +10,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// go-redis logs every sentinel lookup and refused dial to stderr; the
-	// tests assert on the errors the store returns instead.
-	goredis.SetLogger(quietLogger{})
+	// go-redis logs every sentinel lookup and refused dial, through the
+	// Store's Logger (slog.Default unless a test sets one); the tests
+	// assert on the errors the store returns instead.
+	slog.SetDefault(slog.New(slog.DiscardHandler))
 	goleak.VerifyTestMain(m)
 }
-
-type quietLogger struct{}
-
-func (quietLogger) Printf(context.Context, string, ...any) {}
 
 // open starts a Store on cfg and closes it when the test ends. Unless the
 // test sets them, timeouts are generous: the machine running the tests may

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -35,6 +38,7 @@ type Store struct {
 	cfg     Config
 	client  goredis.UniversalClient
 	cluster bool // the keys of one renew may be on different nodes: see renewAcrossSlots
+	log     *logSink
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -55,9 +59,12 @@ func New(cfg Config) (*Store, error) {
 	cfg.Addrs = slices.Clone(cfg.Addrs)
 	client := goredis.NewUniversalClient(cfg.options())
 	_, cluster := client.(*goredis.ClusterClient)
-	s := &Store{cfg: cfg, client: client, cluster: cluster}
+	s := &Store{cfg: cfg, client: client, cluster: cluster,
+		log: &logSink{logger: cfg.Logger, secrets: []string{cfg.Password, cfg.SentinelPassword}}}
+	goLog.register(s.log)
 	if err := s.ping(); err != nil {
 		_ = client.Close()
+		goLog.unregister(s.log)
 		return nil, err
 	}
 	return s, nil
@@ -67,7 +74,7 @@ func (s *Store) ping() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout+s.cfg.Timeout)
 	defer cancel()
 	if err := s.client.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis: ping %s: %w", s.describe(), err)
+		return fmt.Errorf("redis: ping %s: %w%s", s.describe(), err, s.cfg.tlsHint(err))
 	}
 	// Load the scripts now (on every master of a cluster), so that the
 	// first saves are one EVALSHA each rather than EVALSHA, NOSCRIPT, EVAL.
@@ -77,6 +84,20 @@ func (s *Store) ping() error {
 		}
 	}
 	return nil
+}
+
+// tlsHint names the likely cause of the two failures a TLS mismatch gives,
+// whose errors do not: a TLS-only port closes a plain connection at once
+// (EOF), and a plain server never answers a TLS handshake (a timeout).
+func (c *Config) tlsHint(err error) string {
+	var ne net.Error
+	switch {
+	case c.TLS == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
+		return " (the server closed the connection: if it speaks only TLS on this port, configure TLS)"
+	case c.TLS != nil && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()):
+		return " (TLS is on: a server that does not speak TLS on this port never answers the handshake)"
+	}
+	return ""
 }
 
 // describe names the servers for error messages.
@@ -102,6 +123,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		s.closeErr = s.client.Close()
+		goLog.unregister(s.log)
 	})
 	return s.closeErr
 }

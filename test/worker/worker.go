@@ -88,6 +88,14 @@ func (w *Worker) Cont() {
 	}
 }
 
+// Reload sends SIGHUP: the demo re-reads its cluster secret file.
+func (w *Worker) Reload() {
+	w.t.Helper()
+	if err := w.signal(syscall.SIGHUP); err != nil {
+		w.t.Fatalf("worker: reload %s: %v", w.Name(), err)
+	}
+}
+
 // Term sends SIGTERM and waits for the process to exit: a graceful
 // shutdown. The test fails if it takes longer than Config.StopTimeout (the
 // worker is then killed) or if the exit status is not 0.
