@@ -29,7 +29,8 @@ const (
 // tags; the Go names say what the fields mean where Geddy's keys do not);
 // the SESSIONS_* variable that overrides a field is named in its comment.
 type Config struct {
-	// Store is memory, cookie, memcache or redis. Default memory.
+	// Store is memory, cookie, memcache, redis, or the name of a store
+	// added with Register. Default memory.
 	// SESSIONS_STORE.
 	Store string `yaml:"store" json:"store"`
 
@@ -78,6 +79,11 @@ type Config struct {
 	// process keeps its own sessions. Any SESSIONS_CLUSTER_* variable makes
 	// it present.
 	Cluster *ClusterConfig `yaml:"cluster" json:"cluster"`
+
+	// Options are the settings of a store added with Register (store:
+	// NAME), which reads them with DecodeOptions; the built-in stores take
+	// none. File only: no SESSIONS_* variable sets them.
+	Options map[string]any `yaml:"options" json:"options"`
 
 	// Logger, set in code (never read from a file), receives what a store
 	// logs on its own (membership changes, replication and hand-off of the

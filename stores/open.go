@@ -41,6 +41,12 @@ func Open(cfg Config) (session.Store, error) {
 		st, err = openRedis(cfg)
 	case Memcache:
 		st, err = openMemcache(cfg)
+	default:
+		open, _ := opener(cfg.storeName()) // Validate checked it is there
+		st, err = open(cfg)
+		if err == nil && st == nil {
+			err = fmt.Errorf("its Opener returned no store and no error")
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("stores: open %s store: %w", cfg.storeName(), err)

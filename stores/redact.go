@@ -8,7 +8,8 @@ import (
 
 // Printing or logging a config never shows a secret: String, GoString
 // and LogValue replace the cookie keys' secrets, the Redis passwords and
-// the cluster secret with "<secret>" (an unset one stays empty, so that a
+// the cluster secret, and every value of a registered store's options
+// with "<secret>" (an unset one stays empty, so that a
 // log still says whether it was given). Marshalling it (JSON, YAML) writes
 // them: that is for writing a config file, not for logs.
 
@@ -34,6 +35,15 @@ func (c Config) redacted() Config {
 		c.Keys = keys
 	}
 	c.Server = c.Server.redacted()
+	if c.Options != nil {
+		// A registered store's options may hold anything, a password too:
+		// their names show, their values do not.
+		opts := make(map[string]any, len(c.Options))
+		for k := range c.Options {
+			opts[k] = secretMark
+		}
+		c.Options = opts
+	}
 	if c.Cluster != nil {
 		cc := c.Cluster.redacted()
 		c.Cluster = &cc

@@ -60,8 +60,11 @@ func (p problems) join() error { return errors.Join(p...) }
 
 func (c *Config) validateCommon() error {
 	var p problems
-	p.check(c.storeName() != Memory && c.Store != Cookie && c.Store != Memcache && c.Store != Redis,
-		"store", "is %q; allowed: memory, cookie, memcache, redis", c.Store)
+	_, registered := opener(c.storeName())
+	p.check(!builtin(c.storeName()) && !registered,
+		"store", "is %q; allowed: %s", c.Store, strings.Join(storeNames(), ", "))
+	p.check(len(c.Options) > 0 && builtin(c.storeName()),
+		"options", "is set, but store %s takes no options (they are for a store added with stores.Register)", c.storeName())
 	p.check(c.CookieName != "" && !session.ValidCookieName(c.CookieName),
 		"key", "is %q; want a cookie name: 1 to 64 letters, digits or !#$%%&'*+-.^_`|~", c.CookieName)
 	p.check(c.IdleTimeout < 0, "expiry", "is %s; want a positive number of seconds, or 0 for 14 days", c.IdleTimeout)
