@@ -93,6 +93,7 @@ func (s *Store) pullRound(ctx context.Context) (progress, done bool) {
 	for i, p := range parts {
 		if !anyIn(pullSources(t, p, me), failed) {
 			s.holdings.markHeld(p, gens[i])
+			s.counters.pulledPartitions.Add(1)
 			progress = true
 		}
 	}
@@ -132,6 +133,7 @@ func (s *Store) pull(ctx context.Context, src Member, parts []int, register bool
 		return fmt.Errorf("pull %d partitions from %s: %w", len(parts), src.Name, err)
 	}
 	n, _ := parseNumber(resp)
+	s.counters.pulledSessions.Add(uint64(n))
 	s.log.Info("cluster: pulled partitions", "source", src.Name, "partitions", len(parts), "sessions", n, "took", time.Since(start))
 	return nil
 }
@@ -266,6 +268,7 @@ func (s *Store) handOff(ctx context.Context, t *Table, recs []session.Record) (l
 		switch n, ok := pending[rec.ID]; {
 		case ok && n == 0:
 			s.dropIfUnchanged(rec)
+			s.counters.handedOff.Add(1)
 		case ok:
 			left = append(left, rec)
 		}
