@@ -172,7 +172,11 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return err
 	}
 	defer closeStore(st, logger)
-	m, err := session.NewManager(cfg.Session(st))
+	reg, ist, err := instrument(st)
+	if err != nil {
+		return err
+	}
+	m, err := session.NewManager(cfg.Session(ist))
 	if err != nil {
 		return err
 	}
@@ -193,6 +197,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 	d := newDemo(o.name, m, logger)
 	d.timeout = o.requestTimeout
+	if err := d.serveMetrics(reg); err != nil {
+		return err
+	}
 	if adminLn != nil {
 		defer d.serveAdmin(adminLn, o)() // stops after serve, before the store closes
 	}
