@@ -80,8 +80,10 @@ type latency struct {
 }
 
 // since observes the time since start.
-func (l *latency) since(start time.Time) {
-	d := time.Since(start)
+func (l *latency) since(start time.Time) { l.observe(time.Since(start)) }
+
+// observe adds d to the bucket of the first bound d does not exceed.
+func (l *latency) observe(d time.Duration) {
 	i := 0
 	for i < len(latencyBounds) && d > latencyBounds[i] {
 		i++
