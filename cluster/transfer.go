@@ -264,14 +264,19 @@ func (s *Store) handOff(ctx context.Context, t *Table, recs []session.Record) (l
 		}
 	}
 	errs := s.pushAll(ctx, dests, byDest, pending)
+	handed := 0
 	for _, rec := range recs {
 		switch n, ok := pending[rec.ID]; {
 		case ok && n == 0:
 			s.dropIfUnchanged(rec)
-			s.counters.handedOff.Add(1)
+			handed++
 		case ok:
 			left = append(left, rec)
 		}
+	}
+	if handed > 0 {
+		s.counters.handedOff.Add(uint64(handed))
+		s.log.Info("cluster: handed sessions to their owners", "sessions", handed, "owners", len(dests), "left", len(left))
 	}
 	if orphans > 0 {
 		// The last node of a cluster: nobody is left to take them, and

@@ -22,9 +22,13 @@
 // # The session layer (InstrumentStore, RegisterManager)
 //
 // InstrumentStore wraps a session.Store, timing and counting every call;
-// it costs two clock reads and a few atomic adds per call, no allocation
-// (measured in BenchmarkInstrumentedCounter), and keeps the store's
-// optional interfaces, so the Manager's fast paths stay.
+// it costs two clock reads and a few atomic adds per call and no
+// allocation, and keeps the store's optional interfaces, so the Manager's
+// fast paths stay. Measured on a busy 2-core machine (December 2026,
+// best of 8): a load and a save on the memory store 1.41 us bare, 1.57 us
+// instrumented (BenchmarkInstrumentedStore); the counter request through
+// httpmw 5.9 and 6.1 us of CPU (BenchmarkInstrumentedCounter), the same
+// 33 allocations.
 //
 //	sessionmesh_store_duration_seconds{op}   histogram of store calls: op is load, save or delete
 //	sessionmesh_store_errors_total{op,kind}  failed calls; kind is not_found (a save lost to a
