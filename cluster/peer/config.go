@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -45,6 +46,14 @@ type Config struct {
 	// Certificates; a Client without ServerName verifies the dialled host).
 	// Default nil: no TLS.
 	TLS *tls.Config
+
+	// VerifyName, when set with TLS, binds the other side's name to its
+	// certificate: once the TLS and peer handshakes are done, on both
+	// sides, it is given the name the other side sent in its hello and the
+	// leaf certificate it presented (nil when it presented none), and an
+	// error refuses the connection with ErrAuth (the Server logs it).
+	// Default nil: the name is not checked against the certificate.
+	VerifyName func(name string, cert *x509.Certificate) error
 
 	// MaxFrame is the largest request or response body in bytes. A Call
 	// with a larger body fails with ErrFrameTooLarge before sending; a

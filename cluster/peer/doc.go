@@ -70,7 +70,9 @@
 // reordered, dropped or altered frame fails authentication and closes the
 // connection. Without a Secret nothing is authenticated or encrypted; the
 // cluster allows that only on loopback. TLS, when configured, wraps the
-// connection underneath all of this.
+// connection underneath all of this; with Config.VerifyName each side then
+// checks the name in the other's hello against the certificate the other
+// presented, so a name is bound to a certificate, not only to the secret.
 //
 // The server gives a client HandshakeTimeout to complete the handshake.
 // Garbage, a wrong secret, another protocol version or a client that says
