@@ -20,7 +20,8 @@ import (
 // Config configures one node. Start from DefaultConfig (LAN timers) or
 // DefaultLocalConfig (tight timers for tests and a demo on one machine); the
 // zero value of a field means its default. New copies the Config: changing
-// it afterwards has no effect (Store.SetSecrets changes the secrets). Every
+// it afterwards has no effect (Store.SetSecrets changes the secrets,
+// Store.ReloadCerts re-reads the certificates). Every
 // node of a cluster must agree on Partitions and Replicas, and share a
 // secret (Secret, Secrets) with every other node.
 type Config struct {
@@ -74,7 +75,8 @@ type Config struct {
 	// keyring, with GossipVerifyIncoming/Outgoing), the other authenticates
 	// and encrypts peer traffic (AES-256-GCM, a key per connection and
 	// direction; no forward secrecy: whoever records the traffic and later
-	// learns the secret can read it). Required (it or Secrets), unless
+	// learns the secret can read it; Certs adds TLS, which has it).
+	// Required (it or Secrets), with Certs or TLS as well, unless
 	// Insecure. It is the shorthand of Secrets with one secret: set one or
 	// the other, not both.
 	Secret []byte

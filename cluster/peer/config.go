@@ -38,8 +38,8 @@ type Config struct {
 	// Server's handlers find the client's in their ctx (FromContext). With
 	// a Secret the name is covered by the handshake's proofs and keys, so
 	// nobody without the secret can forge or change it; a holder of the
-	// secret can still claim any name (only per-node keys or certificates
-	// would prevent that). At most MaxName bytes. Default empty.
+	// secret can still claim any name, unless TLS and VerifyName bind
+	// names to certificates. At most MaxName bytes. Default empty.
 	Name string
 
 	// TLS, when set, wraps every connection in TLS as well (a Server needs

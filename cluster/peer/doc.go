@@ -59,7 +59,7 @@
 // the name proves is "a holder of the secret connected as this name": every
 // holder can claim any name, so the cluster uses it to keep a node from
 // speaking for another by mistake or by a bug, not as a defence against a
-// holder gone rogue (that would take per-node keys or certificates).
+// holder gone rogue (that takes certificates: TLS with VerifyName, below).
 //
 // Both ends must speak the same protocol version; there is no negotiation
 // and no support for a mixed-version cluster. Version 2 added the name to
