@@ -112,6 +112,11 @@ func readCerts(f CertFiles) (*certState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: TLS cert %s and key %s: %w", f.Cert, f.Key, err)
 	}
+	if cert.Leaf == nil { // GODEBUG=x509keypairleaf=0 leaves it out
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, fmt.Errorf("cluster: TLS cert %s: %w", f.Cert, err)
+		}
+	}
 	return &certState{cert: cert, pool: pool}, nil
 }
 
