@@ -46,6 +46,7 @@ var envVars = []envVar{
 	{"SESSIONS_SERVER_TLS_CERT", str(func(c *Config) *string { return &c.Server.TLS.Cert })},
 	{"SESSIONS_SERVER_TLS_KEY", str(func(c *Config) *string { return &c.Server.TLS.Key })},
 	{"SESSIONS_SERVER_TLS_SERVER_NAME", str(func(c *Config) *string { return &c.Server.TLS.ServerName })},
+	{"SESSIONS_CLUSTER_NAME", str(func(c *Config) *string { return &c.cluster().Name })},
 	{"SESSIONS_CLUSTER_BIND", str(func(c *Config) *string { return &c.cluster().Bind })},
 	{"SESSIONS_CLUSTER_ADVERTISE", str(func(c *Config) *string { return &c.cluster().Advertise })},
 	{"SESSIONS_CLUSTER_PEER_BIND", str(func(c *Config) *string { return &c.cluster().PeerBind })},
@@ -56,6 +57,9 @@ var envVars = []envVar{
 	{"SESSIONS_CLUSTER_SECRET_FILE", str(func(c *Config) *string { return &c.cluster().SecretFile })},
 	{"SESSIONS_CLUSTER_QUORUM", optionalBool(func(c *Config) **bool { return &c.cluster().Quorum })},
 	{"SESSIONS_CLUSTER_INSECURE", boolean(func(c *Config) *bool { return &c.cluster().Insecure })},
+	{"SESSIONS_CLUSTER_TLS_CA", str(func(c *Config) *string { return &c.cluster().TLS.CA })},
+	{"SESSIONS_CLUSTER_TLS_CERT", str(func(c *Config) *string { return &c.cluster().TLS.Cert })},
+	{"SESSIONS_CLUSTER_TLS_KEY", str(func(c *Config) *string { return &c.cluster().TLS.Key })},
 }
 
 // EnvVars returns the names of the variables ApplyEnv reads.

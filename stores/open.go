@@ -126,6 +126,9 @@ func openCluster(cfg Config) (session.Store, error) {
 		return nil, err
 	}
 	node := cfg.Cluster.node(secrets, cfg.Logger)
+	if node.Certs, err = cfg.Cluster.TLS.Certs(); err != nil {
+		return nil, err
+	}
 	node.MaxSessions, node.MaxBytes = cfg.MaxSessions, int64(cfg.MaxBytes)
 	return cluster.New(node)
 }
@@ -142,6 +145,9 @@ func (c *ClusterConfig) node(secrets [][]byte, logger *slog.Logger) cluster.Conf
 	cc.Bind, cc.Advertise, cc.PeerBind, cc.Join, cc.Secrets = c.BindAddr(), c.Advertise, c.PeerBind, c.Join, secrets
 	cc.AvailableFirst = c.Quorum != nil && !*c.Quorum
 	cc.Insecure = c.Insecure
+	if c.Name != "" {
+		cc.Name = c.Name
+	}
 	if c.Replicas != 0 {
 		cc.Replicas = c.Replicas
 	}

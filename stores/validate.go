@@ -157,12 +157,16 @@ func (s *ServerConfig) validate() error {
 // (cluster.Config.Validate: addresses, seeds, replicas, the secrets' length
 // and count, and a secret required off loopback) and names every field
 // out of range as the YAML spells it. Only the secrets' encoding, base64,
-// and where they come from (secretsSource) are rules of this package.
+// where they come from (SecretList), and that the TLS files are all
+// named (ClusterTLS.Certs) are rules of this package.
 func (c *ClusterConfig) validate() error {
 	var p problems
 	secrets, badSecrets := c.SecretList()
 	p.add(badSecrets)
 	node := c.node(secrets, nil)
+	certs, badCerts := c.TLS.Certs()
+	p.add(badCerts)
+	node.Certs = certs
 	for _, err := range leaves(node.Validate()) {
 		var fe *cluster.FieldError
 		if badSecrets != nil && errors.As(err, &fe) && strings.HasPrefix(fe.Field, "Secret") {

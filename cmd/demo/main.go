@@ -43,7 +43,12 @@
 // and applies it to the running node: a rotation of the cluster secret
 // without restarts (README, "Rotate the cluster secret"). The node logs
 // "cluster: secrets changed" with the IDs of its secrets; a file that
-// cannot be read or holds a bad list is logged and changes nothing.
+// cannot be read or holds a bad list is logged and changes nothing. With
+// sessions.cluster.tls, SIGHUP reads the CA, certificate and key files
+// again too (README, "TLS between workers"): new peer connections use them,
+// established ones keep working; the node logs "cluster: certificates
+// reloaded", and a file that cannot be read, or a certificate that does not
+// name this worker, is logged and changes nothing.
 //
 // -pprof ADDR serves net/http/pprof on a listener of its own (off by
 // default; keep it on loopback), e.g. for
