@@ -7,9 +7,10 @@
 // Each session is one hash under Prefix+ID (Prefix is Geddy's "ns", default
 // "sess:"). Every session key is a field "v:<key>" holding the encoded value
 // as the Manager made it (JSON by default, so other languages can read it, as
-// with Geddy's Redis store; sealed with Config.Keys, see below); the metadata fields are id, created, touched,
-// idle, expires (Unix nanoseconds in decimal, 0 for none), version and size
-// (the length of all keys and values). The "v:" prefix keeps a user's key
+// with Geddy's Redis store; sealed with Config.Keys, see below); the
+// metadata fields are id, created, touched, idle, expires (Unix nanoseconds
+// in decimal, 0 for none), version and size (the length of all keys and
+// values as stored). The "v:" prefix keeps a user's key
 // from ever colliding with a metadata field.
 // The key's TTL runs to the session's deadline, so Redis frees it by itself;
 // Load also checks the deadline against Config.Now, so expiry does not
