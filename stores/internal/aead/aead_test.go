@@ -57,7 +57,8 @@ func TestOpenRefusesBadEnvelopes(t *testing.T) {
 			t.Fatalf("an envelope with byte %d flipped opened", i)
 		}
 	}
-	for _, bad := range [][]byte{nil, {1}, {2, 2, 'k', '1'}, env[:len(env)-1], env[:4+NonceSize+TagSize-1]} {
+	longID := append([]byte{1, 17}, bytes.Repeat([]byte("k"), 17+NonceSize+TagSize)...)
+	for _, bad := range [][]byte{nil, {1}, {2, 2, 'k', '1'}, env[:len(env)-1], env[:4+NonceSize+TagSize-1], longID} {
 		if _, err := ks.Open(bad, nil); err == nil {
 			t.Fatalf("Open(%x) succeeded", bad)
 		}
@@ -80,18 +81,25 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// BenchmarkSealOpen: the CPU cost sealing adds to a save and a load of a
-// ~200-byte session (Memcache seals it whole; Redis seals each value).
+// BenchmarkSealOpen: the CPU cost sealing adds to a save and a load of the
+// storebench session (~200 bytes): Memcache seals the record whole, Redis
+// each of its five values.
 func BenchmarkSealOpen(b *testing.B) {
 	ks, err := New([]Key{testKey("k1", 1)})
 	if err != nil {
 		b.Fatal(err)
 	}
-	plain, ad := bytes.Repeat([]byte("x"), 200), []byte("memcache\x00id")
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := ks.Open(ks.Seal(nil, plain, ad), ad); err != nil {
-			b.Fatal(err)
-		}
+	for name, sizes := range map[string][]int{"memcache-record": {200}, "redis-5-values": {80, 45, 13, 6, 1}} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, n := range sizes {
+					plain, ad := make([]byte, n), []byte("redis\x00user")
+					if _, err := ks.Open(ks.Seal(nil, plain, ad), ad); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
 	}
 }

@@ -91,6 +91,11 @@ func (ks *Keys) Open(env, ad []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: unknown format", ErrMalformed)
 	}
 	idLen := int(env[1])
+	if idLen == 0 || idLen > MaxIDLen {
+		// Not a key ID: say nothing of the bytes, which may be anything
+		// (a session ID, in a record stored before sealing was on).
+		return nil, fmt.Errorf("%w: no key ID", ErrMalformed)
+	}
 	if len(env) < 2+idLen+NonceSize+TagSize {
 		return nil, fmt.Errorf("%w: %d bytes is too short", ErrMalformed, len(env))
 	}
