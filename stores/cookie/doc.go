@@ -12,12 +12,12 @@
 // also seal values at rest with). The plaintext is the session.Record's
 // binary form, so the ID, the creation and last-write times and both
 // deadlines travel sealed inside it and are enforced on every Load with the
-// injected clock. The associated data binds
-// the format version, the key ID and the cookie name: a cookie copied to
-// another cookie name (another application with the same keys) does not
-// open. Anything wrong with a token (bad base64, too short, an unknown key
-// ID, failed authentication, another cookie name, expired) loads as "not
-// found" with a nil error, and a patch on it fails with session.ErrNotFound.
+// injected clock. The associated data binds the format version, the key ID
+// and the cookie name: a cookie copied to another cookie name (another
+// application with the same keys) does not open. Anything wrong with a
+// token (bad base64, too short, an unknown key ID, failed authentication,
+// another cookie name, expired) loads as "not found" with a nil error, and
+// a patch on it fails with session.ErrNotFound.
 //
 // # Keys and rotation
 //

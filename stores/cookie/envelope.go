@@ -7,7 +7,7 @@ import (
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
-// Why a token did not open, besides seal's reasons (a malformed envelope,
+// Why a token did not open, besides aead's reasons (a malformed envelope,
 // an unknown key, failed authentication, which includes another cookie
 // name). Load turns them all into "not found"; Save wraps them in
 // session.ErrNotFound.

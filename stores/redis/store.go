@@ -226,10 +226,12 @@ func (s *Store) create(ctx context.Context, p session.Patch) error {
 
 // put writes rec as a new key with a TTL running to its deadline.
 func (s *Store) put(ctx context.Context, op string, rec *session.Record, now time.Time) error {
-	stored := *rec
-	stored.Values = make(map[string][]byte, len(rec.Values))
-	for k, v := range rec.Values {
-		stored.Values[k] = s.seal(k, v)
+	stored := *rec // its values as stored: sealed when sealing is on
+	if s.keys != nil {
+		stored.Values = make(map[string][]byte, len(rec.Values))
+		for k, v := range rec.Values {
+			stored.Values[k] = s.seal(k, v)
+		}
 	}
 	if n := valuesSize(stored.Values); n > s.cfg.MaxSessionBytes {
 		return s.tooLarge(op, rec.ID, n)
