@@ -155,3 +155,41 @@ func TestValidateKeys(t *testing.T) {
 		t.Errorf("Validate shows a secret: %v", err)
 	}
 }
+
+// TestSealWrongKeyIs503: through the middleware, a session with a value
+// that does not open is a 503, not a fresh session that would drop the
+// user's data; once the value opens again the user has their session back.
+func TestSealWrongKeyIs503(t *testing.T) {
+	srv := servertest.Redis(t)
+	ctx := context.Background()
+	get := storetesting.CounterSite(t, open(t, Config{Addrs: []string{srv.Addr()}, Keys: []Key{oldKey}}))
+	for _, want := range []string{"1", "2"} {
+		if code, body := get(); code != 200 || body != want {
+			t.Fatalf("GET = %d %q; want 200 %q", code, body, want)
+		}
+	}
+	raw := rawClient(t, srv.Addr())
+	keys, err := raw.Keys(ctx, "sess:*").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("KEYS sess:* = %v, %v; want the one session", keys, err)
+	}
+	good, err := raw.HGet(ctx, keys[0], "v:n").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := open(t, Config{Addrs: []string{srv.Addr()}, Keys: []Key{newKey}})
+	id := storetesting.Create(t, other, storetesting.Patch(time.Now(), "n", "100"))
+	foreign := rawHash(t, srv.Addr(), id)["v:n"]
+	if err := raw.HSet(ctx, keys[0], "v:n", foreign).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(); code != 503 {
+		t.Fatalf("GET with a value sealed by another key = %d %q; want 503", code, body)
+	}
+	if err := raw.HSet(ctx, keys[0], "v:n", good).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(); code != 200 || body != "3" {
+		t.Fatalf("GET after the value was put back = %d %q; want 200 \"3\" (the session kept)", code, body)
+	}
+}
