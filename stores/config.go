@@ -67,6 +67,13 @@ type Config struct {
 	// SESSIONS_KEYS (comma-separated).
 	Keys []string `yaml:"keys" json:"keys"`
 
+	// SealKeys, with store redis or memcache, seal what the server keeps
+	// with AES-256-GCM (the README's "Sealing at rest"): "ID:BASE64" with a
+	// 32-byte secret, as Keys; the first seals, all open (rotation).
+	// Default none: sessions are stored in the clear.
+	// SESSIONS_SEAL_KEYS (comma-separated).
+	SealKeys []string `yaml:"sealKeys" json:"sealKeys"`
+
 	// Servers are the memcache servers, "host:port". Default
 	// ["127.0.0.1:11211"]. SESSIONS_SERVERS (comma-separated).
 	Servers []string `yaml:"servers" json:"servers"`

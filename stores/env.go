@@ -32,6 +32,7 @@ var envVars = []envVar{
 	{"SESSIONS_COOKIE_TRUST_PROXY", boolean(func(c *Config) *bool { return &c.Cookie.TrustProxy })},
 	{"SESSIONS_COOKIE_PARTITIONED", boolean(func(c *Config) *bool { return &c.Cookie.Partitioned })},
 	{"SESSIONS_KEYS", list(func(c *Config) *[]string { return &c.Keys })},
+	{"SESSIONS_SEAL_KEYS", list(func(c *Config) *[]string { return &c.SealKeys })},
 	{"SESSIONS_SERVERS", list(func(c *Config) *[]string { return &c.Servers })},
 	{"SESSIONS_SERVER_HOST", str(func(c *Config) *string { return &c.Server.Host })},
 	{"SESSIONS_SERVER_PORT", integer(func(c *Config) *int { return &c.Server.Port })},

@@ -11,7 +11,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/session"
-	"github.com/sessionmesh/sessionmesh/stores/cookie"
+	"github.com/sessionmesh/sessionmesh/stores/internal/aead"
 )
 
 // Validate reports every field that is out of range, each naming the field
@@ -27,11 +27,13 @@ func (c *Config) Validate() error {
 			p.add(c.Cluster.validate())
 		}
 	case Cookie:
-		p.add(validateKeys(c.Keys))
+		p.add(validateKeys("keys", c.Keys, true))
 	case Memcache:
 		p.add(validateAddrs("servers", c.Servers, true))
+		p.add(validateKeys("sealKeys", c.SealKeys, false))
 	case Redis:
 		p.add(c.Server.validate())
+		p.add(validateKeys("sealKeys", c.SealKeys, false))
 	}
 	return p.join()
 }
@@ -105,19 +107,22 @@ func (c *CookieConfig) validate() error {
 	return p.join()
 }
 
-func validateKeys(keys []string) error {
-	if len(keys) == 0 {
-		return invalid("keys", "is empty; store cookie needs at least one key \"ID:BASE64\" of 32 bytes (the first seals)")
+// validateKeys checks a list of "ID:BASE64" keys (the cookie store's, or
+// the sealing keys of Redis and Memcache); required says it may not be
+// empty.
+func validateKeys(field string, keys []string, required bool) error {
+	if required && len(keys) == 0 {
+		return invalid(field, "is empty; store cookie needs at least one key \"ID:BASE64\" of 32 bytes (the first seals)")
 	}
 	var p problems
 	seen := make(map[string]bool, len(keys))
 	for i, s := range keys {
-		k, err := cookie.ParseKey(s)
+		k, err := aead.ParseKey(s)
 		if err != nil {
-			p.check(true, fmt.Sprintf("keys[%d]", i), "is not \"ID:BASE64\" with a 32-byte secret: %v", err)
+			p.check(true, fmt.Sprintf("%s[%d]", field, i), "is not \"ID:BASE64\" with a 32-byte secret: %v", err)
 			continue
 		}
-		p.check(seen[k.ID], fmt.Sprintf("keys[%d]", i), "repeats key ID %q; IDs must be unique", k.ID)
+		p.check(seen[k.ID], fmt.Sprintf("%s[%d]", field, i), "repeats key ID %q; IDs must be unique", k.ID)
 		seen[k.ID] = true
 	}
 	return p.join()
