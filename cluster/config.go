@@ -20,7 +20,8 @@ import (
 // Config configures one node. Start from DefaultConfig (LAN timers) or
 // DefaultLocalConfig (tight timers for tests and a demo on one machine); the
 // zero value of a field means its default. New copies the Config: changing
-// it afterwards has no effect (Store.SetSecrets changes the secrets). Every
+// it afterwards has no effect (Store.SetSecrets changes the secrets,
+// Store.ReloadCerts re-reads the certificates). Every
 // node of a cluster must agree on Partitions and Replicas, and share a
 // secret (Secret, Secrets) with every other node.
 type Config struct {
@@ -74,7 +75,8 @@ type Config struct {
 	// keyring, with GossipVerifyIncoming/Outgoing), the other authenticates
 	// and encrypts peer traffic (AES-256-GCM, a key per connection and
 	// direction; no forward secrecy: whoever records the traffic and later
-	// learns the secret can read it). Required (it or Secrets), unless
+	// learns the secret can read it; Certs adds TLS, which has it).
+	// Required (it or Secrets), with Certs or TLS as well, unless
 	// Insecure. It is the shorthand of Secrets with one secret: set one or
 	// the other, not both.
 	Secret []byte
@@ -96,10 +98,27 @@ type Config struct {
 	// one machine; New logs a warning. Default false.
 	Insecure bool
 
-	// TLS, when set, wraps peer connections in TLS as well (it must hold
-	// both a certificate and the CAs to verify peers), for forward
-	// secrecy. Default nil: peer traffic is authenticated and encrypted
-	// with keys derived from the Secret only.
+	// Certs, when set, wraps peer connections in mutual TLS 1.3 with the
+	// certificates of its files (LoadCerts), for forward secrecy and an
+	// identity per member: each side checks that the other's certificate
+	// was signed by the CA and names, as a URI SAN (MemberURI), the
+	// member (Name) the other side claims to be in its peer hello, and
+	// refuses the connection otherwise, logging why. This node's own
+	// certificate must name its Name. Store.ReloadCerts reads the files
+	// again while the node serves. The Secret stays required: gossip
+	// (memberlist, UDP and TCP) is not TLS, and is still encrypted and
+	// authenticated with the secret's gossip key; peer frames are still
+	// sealed with the secret's peer keys inside TLS (defence in depth: a
+	// stolen certificate alone does not make a member). Set Certs or TLS,
+	// not both. Default nil: no TLS.
+	Certs *Certs
+
+	// TLS is Certs for a *tls.Config made by hand (Certs makes one), for
+	// a PKI that files do not fit. It must present a certificate on both
+	// sides and verify the other's: the name binding of Certs applies
+	// (certificates must carry MemberURI), and Store.ReloadCerts does not.
+	// Default nil: peer frames are encrypted and authenticated with keys
+	// derived from the Secret only (see Secret).
 	TLS *tls.Config
 
 	// RejoinInterval is how often the seeds that are not members are
@@ -312,6 +331,9 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = d.Logger
 	}
+	if c.Certs != nil && c.TLS == nil {
+		c.TLS = c.Certs.config
+	}
 	return c
 }
 
@@ -324,7 +346,7 @@ func setDefault[T comparable](v *T, def T) {
 
 // maxNamePrefix is the longest Name: the node name, Name + "-" + a boot ID
 // of 12 hex digits, must fit peer.MaxName.
-const maxNamePrefix = peer.MaxName - 13
+const maxNamePrefix = peer.MaxName - 1 - bootIDLen
 
 // Validate reports every field of c that is out of range, each as a
 // *FieldError naming it and what is allowed, joined (errors.Join): errors.As
@@ -350,6 +372,7 @@ func (c *Config) Validate() error {
 	if err := d.requireSecret(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, d.validateTLS()...)
 	return errors.Join(errs...)
 }
 
@@ -434,6 +457,21 @@ func (c *Config) requireSecret() error {
 		return &FieldError{Field: "Secret", err: ErrNoSecret, Rule: fmt.Sprintf(
 			"is required: without one, any local process can join, read and forge every session; "+
 				"set at least %d random bytes (only a test on one machine may go without, with the insecure option)", minSecret)}
+	}
+	return nil
+}
+
+// validateTLS checks that TLS comes from one field, and that this node's
+// certificate names its member. c must have its defaults applied (Name).
+func (c *Config) validateTLS() []error {
+	switch {
+	case c.Certs != nil && c.TLS != nil && c.TLS != c.Certs.config:
+		return []error{invalid("TLS", "is set together with Certs; set one of the two")}
+	case c.Certs == nil:
+		return nil
+	}
+	if err := c.checkOwnCert(c.Certs.Leaf()); err != nil {
+		return []error{invalid("Certs", "is wrong: "+err.Error())}
 	}
 	return nil
 }

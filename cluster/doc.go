@@ -151,6 +151,24 @@
 // the step's Config does the same (cmd/demo re-reads its secret file on
 // SIGHUP, so it needs no restart).
 //
+// # Transport security
+//
+// Without TLS the secret protects both channels: gossip is encrypted and
+// authenticated by memberlist's keyring, and peer frames are sealed with
+// AES-256-GCM under a key per connection and direction derived from the
+// secret (package peer). No forward secrecy: a recording of the traffic
+// opens to whoever later learns the secret; and any holder of the secret
+// can claim any node name. Config.Certs (or Config.TLS) adds mutual TLS
+// 1.3 around peer connections: forward secrecy, and a certificate per
+// member from the operator's PKI. Each side checks that the other's
+// certificate was signed by the CA and names, as a URI SAN MemberURI(Name),
+// the member whose node name it gave in the peer hello (Name plus the boot
+// ID), and refuses the connection otherwise (peer.Config.VerifyName). The
+// secret stays required with TLS: gossip is not TLS, and the peer frames
+// stay sealed inside it. Store.ReloadCerts reads the certificate files
+// again: new connections use them, established ones keep what they
+// agreed on.
+//
 // # Wiring it into a server
 //
 // stores.Open returns a session.Store; the lifecycle methods are found by

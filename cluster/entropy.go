@@ -122,6 +122,7 @@ func (s *Store) compare(ctx context.Context, t *Table, m Member, dg *digests) er
 		return err
 	}
 	s.log.Info("cluster: replicas differ; exchanging partitions", "replica", m.Name, "partitions", len(differ))
+	s.counters.repairs.Add(uint64(len(differ)))
 	return s.exchange(ctx, m, differ)
 }
 

@@ -71,9 +71,12 @@ type membership struct {
 	stopped bool                     // leave or shutdown ran: no more removals
 }
 
+// bootIDLen is the length of a boot ID: 12 hex digits.
+const bootIDLen = 12
+
 // newNodeName returns prefix + "-" + a random boot ID.
 func newNodeName(prefix string) string {
-	var b [6]byte
+	var b [bootIDLen / 2]byte
 	rand.Read(b[:])
 	return prefix + "-" + hex.EncodeToString(b[:])
 }

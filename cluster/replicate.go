@@ -23,6 +23,9 @@ func (s *Store) replicate(ctx context.Context, p int, id string, data []byte) er
 	t := s.Table()
 	need := min(s.cfg.Replicas, t.Eligible())
 	owners := splitSelf(t.Owners(p), s.name)
+	if len(owners) > 0 {
+		defer s.counters.replication.since(time.Now())
+	}
 	// This node's copy counts when it is an owner; serving on failover
 	// from beyond the top N, it holds an unhinted extra copy instead.
 	copies := need - len(owners)

@@ -153,6 +153,7 @@ func (s *Store) callWithin(ctx context.Context, timeout time.Duration, addr stri
 		s.contact() // it answered, if only with an error
 	}
 	if err != nil {
+		s.counters.notePeerError(err)
 		return nil, fromRemote(err)
 	}
 	return resp, nil

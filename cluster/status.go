@@ -153,3 +153,64 @@ type tally struct {
 	live, tombstones int
 	at               time.Time
 }
+
+// Stats is what this node alone knows of itself and of its view of the
+// cluster: no peer call, no scan of the sessions, so a metrics scraper
+// may read it as often as it likes (Status asks every member).
+type Stats struct {
+	Node     string // this node's name
+	Members  int    // members in its table
+	Epoch    uint64 // its table's epoch
+	Ready    bool   // it serves (Ready)
+	Joining  bool   // it is pulling its partitions and owns none yet
+	Draining bool   // it is handing its sessions off before it leaves
+	Quorum   bool   // it sees a majority of the last stable membership
+	Primary  int    // partitions it is primary of
+	Backup   int    // partitions it is a backup of
+	// Sessions and Tombstones are as its last full scan counted them
+	// (MemberStatus); Bytes is the memory its sessions hold now.
+	Sessions, Tombstones int
+	Bytes                int64
+	Hinted               int // copies it keeps for an owner that did not answer
+	UnderReplicated      int // as MemberStatus.UnderReplicated
+	Syncing              int // partitions it owns but is still pulling (Syncing)
+
+	// Counters since the node started.
+	Conflicts        uint64  // conflicting copies its repairs resolved
+	Evictions        uint64  // spare sessions evicted at its bounds
+	Refused          uint64  // new sessions refused at its bounds
+	Expired          uint64  // expired sessions and tombstones removed
+	Replication      Latency // round trips of its writes to the other owners, until N copies held them
+	PulledPartitions uint64  // partitions it pulled (after a join, a crash or a heal) and then held
+	PulledSessions   uint64  // sessions streamed to it by pulls, those of anti-entropy repairs included
+	HandedOff        uint64  // sessions it handed to their new owners and dropped (drain, anti-entropy)
+	Repairs          uint64  // partitions anti-entropy found different from a replica and exchanged
+	// PeerErrors counts failed peer calls by kind, in the order of
+	// PeerErrorKinds: transport failures only (a peer's error answer is
+	// an answer).
+	PeerErrors [numPeerErrorKinds]uint64
+}
+
+// Stats returns this node's Stats.
+func (s *Store) Stats() Stats {
+	t := s.Table()
+	me, _ := t.Member(s.name)
+	st := Stats{Node: s.name, Members: len(t.Members()), Epoch: t.Epoch(), Ready: s.Ready(), Joining: me.Joining,
+		Draining: s.draining.Load(), Quorum: s.quorate(), Hinted: s.hints.count(),
+		UnderReplicated: s.UnderReplicated(), Syncing: s.Syncing(),
+		Conflicts: s.conflicts.Load(), Evictions: s.evictions.Load(), Refused: s.refused.Load(),
+		Replication:      s.counters.replication.snapshot(),
+		PulledPartitions: s.counters.pulledPartitions.Load(), PulledSessions: s.counters.pulledSessions.Load(),
+		HandedOff: s.counters.handedOff.Load(), Repairs: s.counters.repairs.Load()}
+	primary, backup := t.Roles(s.name)
+	st.Primary, st.Backup = len(primary), len(backup)
+	if tl := s.tally.Load(); tl != nil {
+		st.Sessions, st.Tombstones = tl.live, tl.tombstones
+	}
+	es := s.engine.Stats()
+	st.Bytes, st.Expired = es.Bytes, es.Expired
+	for i := range st.PeerErrors {
+		st.PeerErrors[i] = s.counters.peerErrors[i].Load()
+	}
+	return st
+}

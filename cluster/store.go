@@ -42,6 +42,7 @@ type Store struct {
 	conflicts atomic.Uint64 // conflicting copies resolved by merge (version.go)
 	evictions atomic.Uint64 // spare sessions evicted to respect the bounds (bounds.go)
 	refused   atomic.Uint64 // new sessions refused at the bounds (bounds.go)
+	counters  counters      // for Stats (counters.go)
 	serving   inflight      // routed requests this node is serving (Drain waits)
 	calls     inflight      // Load, Save and Delete calls in progress (halt waits)
 	mono      func() time.Duration
@@ -202,11 +203,13 @@ func (s *Store) gossipTransport() (advertise, memberlist.Transport, error) {
 
 func (s *Store) startPeer(ln net.Listener, undo *[]func()) error {
 	pc := peer.Config{
-		Name:     s.name, // handlers accept what names a sender from its own connection only (checkSender)
-		Secrets:  deriveKeys(s.cfg.secrets(), "peer"),
-		TLS:      s.cfg.TLS,
-		MaxFrame: 2*s.cfg.MaxRecordSize + 64<<10, // a patch and a record, with room
-		Logger:   s.log,
+		Name:    s.name, // handlers accept what names a sender from its own connection only (checkSender)
+		Secrets: deriveKeys(s.cfg.secrets(), "peer"),
+		TLS:     s.cfg.TLS,
+		// With TLS, a peer's certificate must name the member it says it is.
+		VerifyName: verifyMember,
+		MaxFrame:   2*s.cfg.MaxRecordSize + 64<<10, // a patch and a record, with room
+		Logger:     s.log,
 	}
 	var err error
 	if s.server, err = peer.NewServer(ln, pc, s.handle); err != nil {

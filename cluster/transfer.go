@@ -93,6 +93,7 @@ func (s *Store) pullRound(ctx context.Context) (progress, done bool) {
 	for i, p := range parts {
 		if !anyIn(pullSources(t, p, me), failed) {
 			s.holdings.markHeld(p, gens[i])
+			s.counters.pulledPartitions.Add(1)
 			progress = true
 		}
 	}
@@ -132,6 +133,7 @@ func (s *Store) pull(ctx context.Context, src Member, parts []int, register bool
 		return fmt.Errorf("pull %d partitions from %s: %w", len(parts), src.Name, err)
 	}
 	n, _ := parseNumber(resp)
+	s.counters.pulledSessions.Add(uint64(n))
 	s.log.Info("cluster: pulled partitions", "source", src.Name, "partitions", len(parts), "sessions", n, "took", time.Since(start))
 	return nil
 }
@@ -262,13 +264,19 @@ func (s *Store) handOff(ctx context.Context, t *Table, recs []session.Record) (l
 		}
 	}
 	errs := s.pushAll(ctx, dests, byDest, pending)
+	handed := 0
 	for _, rec := range recs {
 		switch n, ok := pending[rec.ID]; {
 		case ok && n == 0:
 			s.dropIfUnchanged(rec)
+			handed++
 		case ok:
 			left = append(left, rec)
 		}
+	}
+	if handed > 0 {
+		s.counters.handedOff.Add(uint64(handed))
+		s.log.Info("cluster: handed sessions to their owners", "sessions", handed, "owners", len(dests), "left", len(left))
 	}
 	if orphans > 0 {
 		// The last node of a cluster: nobody is left to take them, and

@@ -29,7 +29,8 @@ const (
 // tags; the Go names say what the fields mean where Geddy's keys do not);
 // the SESSIONS_* variable that overrides a field is named in its comment.
 type Config struct {
-	// Store is memory, cookie, memcache or redis. Default memory.
+	// Store is memory, cookie, memcache, redis, or the name of a store
+	// added with Register. Default memory.
 	// SESSIONS_STORE.
 	Store string `yaml:"store" json:"store"`
 
@@ -66,6 +67,13 @@ type Config struct {
 	// SESSIONS_KEYS (comma-separated).
 	Keys []string `yaml:"keys" json:"keys"`
 
+	// SealKeys, with store redis or memcache, seal what the server keeps
+	// with AES-256-GCM (the README's "Sealing at rest"): "ID:BASE64" with a
+	// 32-byte secret, as Keys; the first seals, all open (rotation).
+	// Default none: sessions are stored in the clear.
+	// SESSIONS_SEAL_KEYS (comma-separated).
+	SealKeys []string `yaml:"sealKeys" json:"sealKeys"`
+
 	// Servers are the memcache servers, "host:port". Default
 	// ["127.0.0.1:11211"]. SESSIONS_SERVERS (comma-separated).
 	Servers []string `yaml:"servers" json:"servers"`
@@ -78,6 +86,11 @@ type Config struct {
 	// process keeps its own sessions. Any SESSIONS_CLUSTER_* variable makes
 	// it present.
 	Cluster *ClusterConfig `yaml:"cluster" json:"cluster"`
+
+	// Options are the settings of a store added with Register (store:
+	// NAME), which reads them with DecodeOptions; the built-in stores take
+	// none. File only: no SESSIONS_* variable sets them.
+	Options map[string]any `yaml:"options" json:"options"`
 
 	// Logger, set in code (never read from a file), receives what a store
 	// logs on its own (membership changes, replication and hand-off of the
@@ -185,6 +198,11 @@ type TLSConfig struct {
 // validated by the cluster's own rules (cluster.Config.Validate), errors
 // named by these YAML keys.
 type ClusterConfig struct {
+	// Name is this worker's member name: its node name is Name + "-" +
+	// a boot ID, and with TLS its certificate must name it. Default: the
+	// host name. SESSIONS_CLUSTER_NAME.
+	Name string `yaml:"name" json:"name"`
+
 	// Bind is the gossip "ip:port". Default "0.0.0.0:7946".
 	// SESSIONS_CLUSTER_BIND.
 	Bind string `yaml:"bind" json:"bind"`
@@ -226,6 +244,10 @@ type ClusterConfig struct {
 	// SESSIONS_CLUSTER_SECRET_FILE.
 	SecretFile string `yaml:"secretFile" json:"secretFile"`
 
+	// TLS wraps peer traffic (session reads and writes between workers)
+	// in mutual TLS 1.3. Default off.
+	TLS ClusterTLS `yaml:"tls" json:"tls"`
+
 	// Insecure lets a cluster on loopback addresses only run without a
 	// secret: any local process can then read and forge every session. For
 	// a test on one machine; the worker logs a warning. Default false.
@@ -243,6 +265,44 @@ type ClusterConfig struct {
 	// the other side also wrote are lost. Default true.
 	// SESSIONS_CLUSTER_QUORUM.
 	Quorum *bool `yaml:"quorum" json:"quorum"`
+}
+
+// ClusterTLS is the cluster's TLS (cluster.Certs): PEM files of the CA
+// that signs the workers' certificates, and of this worker's certificate
+// and key. Set all three to turn it on. Every worker presents its
+// certificate and checks the other's: signed by the CA, and naming the
+// member the other worker says it is, as a URI SAN
+// sessionmesh://node/NAME, NAME its cluster.name (host names and IP
+// addresses are not checked). The secret stays required: gossip is not
+// TLS. The demo reads the three files again on SIGHUP.
+// SESSIONS_CLUSTER_TLS_CA, _CERT and _KEY.
+type ClusterTLS struct {
+	CA   string `yaml:"ca" json:"ca"`
+	Cert string `yaml:"cert" json:"cert"`
+	Key  string `yaml:"key" json:"key"`
+}
+
+// On reports whether any of the files is named.
+func (t *ClusterTLS) On() bool { return t.CA != "" || t.Cert != "" || t.Key != "" }
+
+// Certs reads the files; nil when TLS is off. An error names the field
+// that is missing or the file that is wrong.
+func (t *ClusterTLS) Certs() (*cluster.Certs, error) {
+	if !t.On() {
+		return nil, nil
+	}
+	var p problems
+	for _, f := range []struct{ key, file string }{{"ca", t.CA}, {"cert", t.Cert}, {"key", t.Key}} {
+		p.check(f.file == "", "cluster.tls."+f.key, "is required with the other TLS files (ca, cert and key)")
+	}
+	if len(p) > 0 {
+		return nil, p.join()
+	}
+	certs, err := cluster.LoadCerts(cluster.CertFiles{CA: t.CA, Cert: t.Cert, Key: t.Key})
+	if err != nil {
+		return nil, invalid("cluster.tls", "%v", err)
+	}
+	return certs, nil
 }
 
 // DefaultConfig returns the defaults: a memory store, cookie "sid", two weeks

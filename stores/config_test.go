@@ -78,6 +78,18 @@ func TestValidate(t *testing.T) {
 		{"memcache without servers", func(c *stores.Config) { c.Store, c.Servers = "memcache", nil }, []string{"sessions.servers"}},
 		{"memcache server without port", func(c *stores.Config) { c.Store, c.Servers = "memcache", []string{"localhost"} }, []string{"sessions.servers[0]", "host:port"}},
 		{"memcache default servers", func(c *stores.Config) { c.Store = "memcache" }, nil},
+		{"memcache seal keys", func(c *stores.Config) {
+			c.Store, c.SealKeys = "memcache", []string{testKey("s2", 32), testKey("s1", 32)}
+		}, nil},
+		{"memcache seal key IDs repeat", func(c *stores.Config) {
+			c.Store, c.SealKeys = "memcache", []string{testKey("s1", 32), testKey("s1", 32)}
+		}, []string{"sessions.sealKeys[1]", `"s1"`}},
+		{"redis seal key of 16 bytes and one not ID:BASE64", func(c *stores.Config) {
+			c.Store, c.SealKeys = "redis", []string{testKey("s1", 16), "junk"}
+		}, []string{"sessions.sealKeys[0]", "32", "sessions.sealKeys[1]"}},
+		{"cookie store ignores bad seal keys", func(c *stores.Config) {
+			c.Store, c.Keys, c.SealKeys = "cookie", []string{testKey("k1", 32)}, []string{"junk"}
+		}, nil},
 
 		{"redis port out of range", func(c *stores.Config) { c.Store, c.Server.Port = "redis", 70000 }, []string{"sessions.server.port"}},
 		{"redis addr without port", func(c *stores.Config) { c.Store, c.Server.Addrs = "redis", []string{"r1"} }, []string{"sessions.server.addrs[0]"}},

@@ -32,6 +32,7 @@ var envVars = []envVar{
 	{"SESSIONS_COOKIE_TRUST_PROXY", boolean(func(c *Config) *bool { return &c.Cookie.TrustProxy })},
 	{"SESSIONS_COOKIE_PARTITIONED", boolean(func(c *Config) *bool { return &c.Cookie.Partitioned })},
 	{"SESSIONS_KEYS", list(func(c *Config) *[]string { return &c.Keys })},
+	{"SESSIONS_SEAL_KEYS", list(func(c *Config) *[]string { return &c.SealKeys })},
 	{"SESSIONS_SERVERS", list(func(c *Config) *[]string { return &c.Servers })},
 	{"SESSIONS_SERVER_HOST", str(func(c *Config) *string { return &c.Server.Host })},
 	{"SESSIONS_SERVER_PORT", integer(func(c *Config) *int { return &c.Server.Port })},
@@ -46,6 +47,7 @@ var envVars = []envVar{
 	{"SESSIONS_SERVER_TLS_CERT", str(func(c *Config) *string { return &c.Server.TLS.Cert })},
 	{"SESSIONS_SERVER_TLS_KEY", str(func(c *Config) *string { return &c.Server.TLS.Key })},
 	{"SESSIONS_SERVER_TLS_SERVER_NAME", str(func(c *Config) *string { return &c.Server.TLS.ServerName })},
+	{"SESSIONS_CLUSTER_NAME", str(func(c *Config) *string { return &c.cluster().Name })},
 	{"SESSIONS_CLUSTER_BIND", str(func(c *Config) *string { return &c.cluster().Bind })},
 	{"SESSIONS_CLUSTER_ADVERTISE", str(func(c *Config) *string { return &c.cluster().Advertise })},
 	{"SESSIONS_CLUSTER_PEER_BIND", str(func(c *Config) *string { return &c.cluster().PeerBind })},
@@ -56,6 +58,9 @@ var envVars = []envVar{
 	{"SESSIONS_CLUSTER_SECRET_FILE", str(func(c *Config) *string { return &c.cluster().SecretFile })},
 	{"SESSIONS_CLUSTER_QUORUM", optionalBool(func(c *Config) **bool { return &c.cluster().Quorum })},
 	{"SESSIONS_CLUSTER_INSECURE", boolean(func(c *Config) *bool { return &c.cluster().Insecure })},
+	{"SESSIONS_CLUSTER_TLS_CA", str(func(c *Config) *string { return &c.cluster().TLS.CA })},
+	{"SESSIONS_CLUSTER_TLS_CERT", str(func(c *Config) *string { return &c.cluster().TLS.Cert })},
+	{"SESSIONS_CLUSTER_TLS_KEY", str(func(c *Config) *string { return &c.cluster().TLS.Key })},
 }
 
 // EnvVars returns the names of the variables ApplyEnv reads.

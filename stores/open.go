@@ -10,6 +10,7 @@ import (
 	"github.com/sessionmesh/sessionmesh/internal/netaddr"
 	"github.com/sessionmesh/sessionmesh/session"
 	"github.com/sessionmesh/sessionmesh/stores/cookie"
+	"github.com/sessionmesh/sessionmesh/stores/internal/aead"
 	"github.com/sessionmesh/sessionmesh/stores/memcache"
 	"github.com/sessionmesh/sessionmesh/stores/memory"
 	"github.com/sessionmesh/sessionmesh/stores/redis"
@@ -41,6 +42,12 @@ func Open(cfg Config) (session.Store, error) {
 		st, err = openRedis(cfg)
 	case Memcache:
 		st, err = openMemcache(cfg)
+	default:
+		open, _ := opener(cfg.storeName()) // Validate checked it is there
+		st, err = open(cfg)
+		if err == nil && st == nil {
+			err = fmt.Errorf("its Opener returned no store and no error")
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("stores: open %s store: %w", cfg.storeName(), err)
@@ -61,15 +68,24 @@ func openMemory(cfg Config) (session.Store, error) {
 }
 
 func openCookie(cfg Config) (session.Store, error) {
-	keys := make([]cookie.Key, len(cfg.Keys))
-	for i, s := range cfg.Keys {
-		k, err := cookie.ParseKey(s)
-		if err != nil {
-			return nil, fmt.Errorf("sessions.keys[%d]: %w", i, err)
-		}
-		keys[i] = k
+	keys, err := parseKeys("keys", cfg.Keys)
+	if err != nil {
+		return nil, err
 	}
 	return cookie.New(cookie.Config{Keys: keys, CookieName: cfg.CookieName})
+}
+
+// parseKeys parses the "ID:BASE64" keys of the YAML list field.
+func parseKeys(field string, list []string) ([]aead.Key, error) {
+	var keys []aead.Key
+	for i, s := range list {
+		k, err := aead.ParseKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("sessions.%s[%d]: %w", field, i, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 // openRedis maps sessions.server to the Redis store: addrs replace host and
@@ -77,6 +93,10 @@ func openCookie(cfg Config) (session.Store, error) {
 func openRedis(cfg Config) (session.Store, error) {
 	srv := &cfg.Server
 	tlsCfg, err := srv.TLS.Config()
+	if err != nil {
+		return nil, err
+	}
+	keys, err := parseKeys("sealKeys", cfg.SealKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -98,18 +118,24 @@ func openRedis(cfg Config) (session.Store, error) {
 		Timeout:          time.Duration(srv.Opts.Timeout),
 		PoolSize:         srv.Opts.PoolSize,
 		Retries:          srv.Opts.Retries,
+		Keys:             keys,
 		Logger:           cfg.Logger,
 	})
 }
 
-// openMemcache maps sessions.servers to the Memcache store; of
+// openMemcache maps sessions.servers and sealKeys to the Memcache store; of
 // sessions.server.opts it takes timeout and poolSize (idle connections kept
 // per server).
 func openMemcache(cfg Config) (session.Store, error) {
+	keys, err := parseKeys("sealKeys", cfg.SealKeys)
+	if err != nil {
+		return nil, err
+	}
 	return memcache.New(memcache.Config{
 		Servers:      cfg.Servers,
 		Timeout:      time.Duration(cfg.Server.Opts.Timeout),
 		MaxIdleConns: cfg.Server.Opts.PoolSize,
+		Keys:         keys,
 	})
 }
 
@@ -120,6 +146,9 @@ func openCluster(cfg Config) (session.Store, error) {
 		return nil, err
 	}
 	node := cfg.Cluster.node(secrets, cfg.Logger)
+	if node.Certs, err = cfg.Cluster.TLS.Certs(); err != nil {
+		return nil, err
+	}
 	node.MaxSessions, node.MaxBytes = cfg.MaxSessions, int64(cfg.MaxBytes)
 	return cluster.New(node)
 }
@@ -136,6 +165,9 @@ func (c *ClusterConfig) node(secrets [][]byte, logger *slog.Logger) cluster.Conf
 	cc.Bind, cc.Advertise, cc.PeerBind, cc.Join, cc.Secrets = c.BindAddr(), c.Advertise, c.PeerBind, c.Join, secrets
 	cc.AvailableFirst = c.Quorum != nil && !*c.Quorum
 	cc.Insecure = c.Insecure
+	if c.Name != "" {
+		cc.Name = c.Name
+	}
 	if c.Replicas != 0 {
 		cc.Replicas = c.Replicas
 	}

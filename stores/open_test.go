@@ -1,6 +1,7 @@
 package stores_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	gomemcache "github.com/bradfitz/gomemcache/memcache"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sessionmesh/sessionmesh/internal/servertest"
@@ -80,6 +82,36 @@ func TestOpenRedisFromEnv(t *testing.T) {
 	defer raw.Close()
 	if v, err := raw.HGet(context.Background(), "demo:"+id, "v:counter").Result(); err != nil || v != "1" {
 		t.Fatalf("HGET demo:<id> v:counter = %q, %v; want the session under the configured ns", v, err)
+	}
+}
+
+// TestOpenRedisSealedFromEnv: SESSIONS_SEAL_KEYS seals what the Redis
+// store writes; the session still round-trips.
+func TestOpenRedisSealedFromEnv(t *testing.T) {
+	srv := servertest.Redis(t)
+	st := openFromEnv(t, map[string]string{
+		"SESSIONS_STORE":       "redis",
+		"SESSIONS_SERVER_PORT": strconv.Itoa(srv.Port()),
+		"SESSIONS_SEAL_KEYS":   testKey("s2", 32) + "," + testKey("s1", 32),
+	})
+	id := roundTrip(t, st)
+	raw := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), DisableIdentity: true})
+	defer raw.Close()
+	if v, err := raw.HGet(context.Background(), "sess:"+id, "v:counter").Result(); err != nil || !strings.HasPrefix(v, "\x01\x02s2") {
+		t.Fatalf("HGET sess:<id> v:counter = %q, %v; want it sealed with key s2", v, err)
+	}
+}
+
+// TestOpenMemcacheSealedFromEnv: SESSIONS_SEAL_KEYS seals what the
+// Memcache store writes; the session still round-trips.
+func TestOpenMemcacheSealedFromEnv(t *testing.T) {
+	srv := servertest.Memcached(t)
+	st := openFromEnv(t, map[string]string{"SESSIONS_STORE": "memcache", "SESSIONS_SERVERS": srv.Addr(), "SESSIONS_SEAL_KEYS": testKey("s1", 32)})
+	id := roundTrip(t, st)
+	raw := gomemcache.New(srv.Addr())
+	defer raw.Close()
+	if it, err := raw.Get("sess:" + id); err != nil || !bytes.HasPrefix(it.Value, []byte("\x01\x02s1")) {
+		t.Fatalf("get sess:<id> = %v, %v; want it sealed with key s1", it, err)
 	}
 }
 

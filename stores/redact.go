@@ -7,8 +7,9 @@ import (
 )
 
 // Printing or logging a config never shows a secret: String, GoString
-// and LogValue replace the cookie keys' secrets, the Redis passwords and
-// the cluster secret with "<secret>" (an unset one stays empty, so that a
+// and LogValue replace the cookie and sealing keys' secrets, the Redis
+// passwords, the cluster secret and every value of a registered store's
+// options with "<secret>" (an unset one stays empty, so that a
 // log still says whether it was given). Marshalling it (JSON, YAML) writes
 // them: that is for writing a config file, not for logs.
 
@@ -25,20 +26,35 @@ func mask(s string) string {
 
 // redacted returns a copy of c with every secret masked.
 func (c Config) redacted() Config {
-	if c.Keys != nil {
-		keys := make([]string, len(c.Keys))
-		for i, k := range c.Keys {
-			id, _, _ := strings.Cut(k, ":")
-			keys[i] = id + ":" + secretMark
-		}
-		c.Keys = keys
-	}
+	c.Keys, c.SealKeys = maskKeys(c.Keys), maskKeys(c.SealKeys)
 	c.Server = c.Server.redacted()
+	if c.Options != nil {
+		// A registered store's options may hold anything, a password too:
+		// their names show, their values do not.
+		opts := make(map[string]any, len(c.Options))
+		for k := range c.Options {
+			opts[k] = secretMark
+		}
+		c.Options = opts
+	}
 	if c.Cluster != nil {
 		cc := c.Cluster.redacted()
 		c.Cluster = &cc
 	}
 	return c
+}
+
+// maskKeys returns "ID:BASE64" keys with their secrets masked.
+func maskKeys(keys []string) []string {
+	if keys == nil {
+		return nil
+	}
+	masked := make([]string, len(keys))
+	for i, k := range keys {
+		id, _, _ := strings.Cut(k, ":")
+		masked[i] = id + ":" + secretMark
+	}
+	return masked
 }
 
 // String implements fmt.Stringer without the secrets.

@@ -11,10 +11,11 @@ import (
 // No way of printing or logging a config shows a secret, and what is not
 // secret still shows.
 func TestPrintedConfigHidesSecrets(t *testing.T) {
-	secrets := []string{"cookiesecretAAAA", "redispassBBBB", "sentinelpassCCCC", "clustersecretDDDD"}
+	secrets := []string{"cookiesecretAAAA", "redispassBBBB", "sentinelpassCCCC", "clustersecretDDDD", "sealsecretEEEE"}
 	c := DefaultConfig()
 	c.Store = Redis
 	c.Keys = []string{"k1:" + secrets[0]}
+	c.SealKeys = []string{"s1:" + secrets[4]}
 	c.Server.Auth, c.Server.SentinelAuth = secrets[1], secrets[2]
 	c.Cluster = &ClusterConfig{Bind: "10.0.0.1:7946", Secret: secrets[3]}
 
@@ -38,7 +39,7 @@ func TestPrintedConfigHidesSecrets(t *testing.T) {
 			t.Errorf("%s hides what is not secret: %s", name, out)
 		}
 	}
-	if c.Keys[0] != "k1:"+secrets[0] || c.Server.Auth != secrets[1] || c.Cluster.Secret != secrets[3] {
+	if c.Keys[0] != "k1:"+secrets[0] || c.SealKeys[0] != "s1:"+secrets[4] || c.Server.Auth != secrets[1] || c.Cluster.Secret != secrets[3] {
 		t.Error("printing changed the config itself")
 	}
 }

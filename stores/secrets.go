@@ -78,6 +78,9 @@ func readSecretFile(path string) ([]string, error) {
 // "secrets[1]", "secretFile[1]" (the second secret of the file), or
 // "secret" for the one secret of the shorthand.
 func (c *ClusterConfig) yamlField(field string) string {
+	if field == "Certs" {
+		return "tls.cert" // the certificate does not name this worker
+	}
 	rest, isList := strings.CutPrefix(field, "Secrets")
 	if !isList {
 		return yamlKey(ClusterConfig{}, field)

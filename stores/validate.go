@@ -11,7 +11,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/session"
-	"github.com/sessionmesh/sessionmesh/stores/cookie"
+	"github.com/sessionmesh/sessionmesh/stores/internal/aead"
 )
 
 // Validate reports every field that is out of range, each naming the field
@@ -27,11 +27,13 @@ func (c *Config) Validate() error {
 			p.add(c.Cluster.validate())
 		}
 	case Cookie:
-		p.add(validateKeys(c.Keys))
+		p.add(validateKeys("keys", c.Keys, true))
 	case Memcache:
 		p.add(validateAddrs("servers", c.Servers, true))
+		p.add(validateKeys("sealKeys", c.SealKeys, false))
 	case Redis:
 		p.add(c.Server.validate())
+		p.add(validateKeys("sealKeys", c.SealKeys, false))
 	}
 	return p.join()
 }
@@ -60,8 +62,11 @@ func (p problems) join() error { return errors.Join(p...) }
 
 func (c *Config) validateCommon() error {
 	var p problems
-	p.check(c.storeName() != Memory && c.Store != Cookie && c.Store != Memcache && c.Store != Redis,
-		"store", "is %q; allowed: memory, cookie, memcache, redis", c.Store)
+	_, registered := opener(c.storeName())
+	p.check(!builtin(c.storeName()) && !registered,
+		"store", "is %q; allowed: %s", c.Store, strings.Join(storeNames(), ", "))
+	p.check(len(c.Options) > 0 && builtin(c.storeName()),
+		"options", "is set, but store %s takes no options (they are for a store added with stores.Register)", c.storeName())
 	p.check(c.CookieName != "" && !session.ValidCookieName(c.CookieName),
 		"key", "is %q; want a cookie name: 1 to 64 letters, digits or !#$%%&'*+-.^_`|~", c.CookieName)
 	p.check(c.IdleTimeout < 0, "expiry", "is %s; want a positive number of seconds, or 0 for 14 days", c.IdleTimeout)
@@ -102,19 +107,22 @@ func (c *CookieConfig) validate() error {
 	return p.join()
 }
 
-func validateKeys(keys []string) error {
-	if len(keys) == 0 {
-		return invalid("keys", "is empty; store cookie needs at least one key \"ID:BASE64\" of 32 bytes (the first seals)")
+// validateKeys checks a list of "ID:BASE64" keys (the cookie store's, or
+// the sealing keys of Redis and Memcache); required says it may not be
+// empty.
+func validateKeys(field string, keys []string, required bool) error {
+	if required && len(keys) == 0 {
+		return invalid(field, "is empty; store cookie needs at least one key \"ID:BASE64\" of 32 bytes (the first seals)")
 	}
 	var p problems
 	seen := make(map[string]bool, len(keys))
 	for i, s := range keys {
-		k, err := cookie.ParseKey(s)
+		k, err := aead.ParseKey(s)
 		if err != nil {
-			p.check(true, fmt.Sprintf("keys[%d]", i), "is not \"ID:BASE64\" with a 32-byte secret: %v", err)
+			p.check(true, fmt.Sprintf("%s[%d]", field, i), "is not \"ID:BASE64\" with a 32-byte secret: %v", err)
 			continue
 		}
-		p.check(seen[k.ID], fmt.Sprintf("keys[%d]", i), "repeats key ID %q; IDs must be unique", k.ID)
+		p.check(seen[k.ID], fmt.Sprintf("%s[%d]", field, i), "repeats key ID %q; IDs must be unique", k.ID)
 		seen[k.ID] = true
 	}
 	return p.join()
@@ -154,12 +162,16 @@ func (s *ServerConfig) validate() error {
 // (cluster.Config.Validate: addresses, seeds, replicas, the secrets' length
 // and count, and a secret required off loopback) and names every field
 // out of range as the YAML spells it. Only the secrets' encoding, base64,
-// and where they come from (secretsSource) are rules of this package.
+// where they come from (SecretList), and that the TLS files are all
+// named (ClusterTLS.Certs) are rules of this package.
 func (c *ClusterConfig) validate() error {
 	var p problems
 	secrets, badSecrets := c.SecretList()
 	p.add(badSecrets)
 	node := c.node(secrets, nil)
+	certs, badCerts := c.TLS.Certs()
+	p.add(badCerts)
+	node.Certs = certs
 	for _, err := range leaves(node.Validate()) {
 		var fe *cluster.FieldError
 		if badSecrets != nil && errors.As(err, &fe) && strings.HasPrefix(fe.Field, "Secret") {

@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -37,14 +38,22 @@ type Config struct {
 	// Server's handlers find the client's in their ctx (FromContext). With
 	// a Secret the name is covered by the handshake's proofs and keys, so
 	// nobody without the secret can forge or change it; a holder of the
-	// secret can still claim any name (only per-node keys or certificates
-	// would prevent that). At most MaxName bytes. Default empty.
+	// secret can still claim any name, unless TLS and VerifyName bind
+	// names to certificates. At most MaxName bytes. Default empty.
 	Name string
 
 	// TLS, when set, wraps every connection in TLS as well (a Server needs
 	// Certificates; a Client without ServerName verifies the dialled host).
 	// Default nil: no TLS.
 	TLS *tls.Config
+
+	// VerifyName, when set with TLS, binds the other side's name to its
+	// certificate: once the TLS and peer handshakes are done, on both
+	// sides, it is given the name the other side sent in its hello and the
+	// leaf certificate it presented (nil when it presented none), and an
+	// error refuses the connection with ErrAuth (the Server logs it).
+	// Default nil: the name is not checked against the certificate.
+	VerifyName func(name string, cert *x509.Certificate) error
 
 	// MaxFrame is the largest request or response body in bytes. A Call
 	// with a larger body fails with ErrFrameTooLarge before sending; a

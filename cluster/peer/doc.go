@@ -59,7 +59,7 @@
 // the name proves is "a holder of the secret connected as this name": every
 // holder can claim any name, so the cluster uses it to keep a node from
 // speaking for another by mistake or by a bug, not as a defence against a
-// holder gone rogue (that would take per-node keys or certificates).
+// holder gone rogue (that takes certificates: TLS with VerifyName, below).
 //
 // Both ends must speak the same protocol version; there is no negotiation
 // and no support for a mixed-version cluster. Version 2 added the name to
@@ -70,7 +70,9 @@
 // reordered, dropped or altered frame fails authentication and closes the
 // connection. Without a Secret nothing is authenticated or encrypted; the
 // cluster allows that only on loopback. TLS, when configured, wraps the
-// connection underneath all of this.
+// connection underneath all of this; with Config.VerifyName each side then
+// checks the name in the other's hello against the certificate the other
+// presented, so a name is bound to a certificate, not only to the secret.
 //
 // The server gives a client HandshakeTimeout to complete the handshake.
 // Garbage, a wrong secret, another protocol version or a client that says

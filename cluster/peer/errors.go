@@ -23,7 +23,8 @@ var (
 	ErrFrameTooLarge = errors.New("peer: frame too large")
 
 	// ErrAuth means the other side shares no key with this one (or one
-	// side has none), or a sealed frame failed authentication.
+	// side has none), or its certificate does not bear the name it gave
+	// (Config.VerifyName), or a sealed frame failed authentication.
 	ErrAuth = errors.New("peer: authentication failed")
 
 	// ErrProtocol means the other side sent something that is not this

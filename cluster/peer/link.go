@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"runtime"
@@ -39,6 +40,9 @@ func establish(ctx context.Context, raw net.Conn, cfg *Config, client bool, serv
 		return nil, fmt.Errorf("tls handshake: %w", err)
 	}
 	k, remote, err := handshake(nc, cfg, client)
+	if err == nil {
+		err = verifyName(nc, cfg, remote)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +64,23 @@ func handshake(nc net.Conn, cfg *Config, client bool) (keys, string, error) {
 		return clientHandshake(nc, nc, cfg.keys(), cfg.Name)
 	}
 	return serverHandshake(nc, nc, cfg.keys(), cfg.Name)
+}
+
+// verifyName checks the name the other side gave against its certificate
+// (Config.VerifyName), on a TLS connection.
+func verifyName(nc net.Conn, cfg *Config, remote string) error {
+	tc, ok := nc.(*tls.Conn)
+	if !ok || cfg.VerifyName == nil {
+		return nil
+	}
+	var leaf *x509.Certificate
+	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+		leaf = certs[0]
+	}
+	if err := cfg.VerifyName(remote, leaf); err != nil {
+		return fmt.Errorf("%w: %.64q: %v", ErrAuth, remote, err)
+	}
+	return nil
 }
 
 func wrapTLS(ctx context.Context, nc net.Conn, conf *tls.Config, client bool, serverName string) (net.Conn, error) {

@@ -28,6 +28,7 @@ func (d *demo) adminRoutes() http.Handler {
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.HandleFunc("GET /cluster", d.clusterStatus)
+	mux.HandleFunc("GET /metrics", d.metricsOrNotFound)
 	return d.servedBy(mux)
 }
 

@@ -40,13 +40,16 @@ type demo struct {
 	readiness readiness
 	drainer   drainer
 
+	// metrics serves GET /metrics on the admin listener (metrics.go).
+	metrics http.Handler
+
 	// sess holds the routes that use the session; the middleware wraps it.
 	sess *http.ServeMux
 }
 
 func newDemo(name string, m *session.Manager, log *slog.Logger) *demo {
 	d := &demo{name: name, m: m, log: log, sess: http.NewServeMux()}
-	st := m.Config().Store
+	st := unwrap(m.Config().Store)
 	if d.cluster, _ = st.(clusterStore); d.cluster != nil {
 		d.status = newStatusCache(d.cluster, time.Now)
 	}

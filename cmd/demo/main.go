@@ -24,10 +24,14 @@
 //	                 backup for; ?verbose=1 adds the partition lists. The
 //	                 answer is at most a second old: each one asks every
 //	                 member, so a flood of requests shares one
+//	GET /metrics     Prometheus metrics (package metrics): the store's
+//	                 calls, the memory store's or the cluster node's
+//	                 counters, memberlist's, the Go runtime's and the
+//	                 process's; each worker its own
 //	GET /readyz, GET /healthz  as on the application's port
 //
-// The application's port answers /cluster with 404: it names nodes and
-// internal addresses, and costs peer calls.
+// The application's port answers /cluster and /metrics with 404: they
+// name nodes and internal addresses, and /cluster costs peer calls.
 //
 // /login and /logout answer 405 to other methods, and a cross-origin POST
 // from a browser (login or logout CSRF) gets 403 (http.CrossOriginProtection):
@@ -39,7 +43,12 @@
 // and applies it to the running node: a rotation of the cluster secret
 // without restarts (README, "Rotate the cluster secret"). The node logs
 // "cluster: secrets changed" with the IDs of its secrets; a file that
-// cannot be read or holds a bad list is logged and changes nothing.
+// cannot be read or holds a bad list is logged and changes nothing. With
+// sessions.cluster.tls, SIGHUP reads the CA, certificate and key files
+// again too (README, "TLS between workers"): new peer connections use them,
+// established ones keep working; the node logs "cluster: certificates
+// reloaded", and a file that cannot be read, or a certificate that does not
+// name this worker, is logged and changes nothing.
 //
 // -pprof ADDR serves net/http/pprof on a listener of its own (off by
 // default; keep it on loopback), e.g. for
@@ -179,7 +188,11 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 	defer closeStore(st, logger)
 	defer reloadOnHUP(cfg, st, logger)()
-	m, err := session.NewManager(cfg.Session(st))
+	reg, ist, err := instrument(st)
+	if err != nil {
+		return err
+	}
+	m, err := session.NewManager(cfg.Session(ist))
 	if err != nil {
 		return err
 	}
@@ -200,6 +213,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 	d := newDemo(o.name, m, logger)
 	d.timeout = o.requestTimeout
+	if err := d.serveMetrics(reg); err != nil {
+		return err
+	}
 	if adminLn != nil {
 		defer d.serveAdmin(adminLn, o)() // stops after serve, before the store closes
 	}

@@ -18,12 +18,19 @@ type secretSetter interface {
 	SetSecrets(secrets [][]byte) error
 }
 
+// certReloader is a store whose TLS certificates are read again while it
+// serves. *cluster.Store implements it.
+type certReloader interface {
+	ReloadCerts() error
+}
+
 // reloadOnHUP applies the cluster's secret file (sessions.cluster.secretFile)
-// to the running store at every SIGHUP, until the returned stop is called:
-// a key rotation without restarts (README, "Rotate the cluster secret").
-// A file that cannot be read or holds a bad list is logged and changes
-// nothing; without a secret file SIGHUP only logs that there is nothing
-// to reload.
+// and TLS files (sessions.cluster.tls) to the running store at every
+// SIGHUP, until the returned stop is called: a key or certificate rotation
+// without restarts (README, "Rotate the cluster secret", "TLS between
+// workers"). A file that cannot be read or holds a bad list or certificate
+// is logged and changes nothing; with neither SIGHUP only logs that there
+// is nothing to reload.
 func reloadOnHUP(cfg stores.Config, st session.Store, log *slog.Logger) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -33,7 +40,7 @@ func reloadOnHUP(cfg stores.Config, st session.Store, log *slog.Logger) (stop fu
 		for {
 			select {
 			case <-hup:
-				reloadSecrets(cfg, st, log)
+				reload(cfg, st, log)
 			case <-ctx.Done():
 				return
 			}
@@ -46,11 +53,28 @@ func reloadOnHUP(cfg stores.Config, st session.Store, log *slog.Logger) (stop fu
 	}
 }
 
+// reload is SIGHUP's work: the secret file and the certificates, each when
+// configured.
+func reload(cfg stores.Config, st session.Store, log *slog.Logger) {
+	secrets := cfg.Cluster != nil && cfg.Cluster.SecretFile != ""
+	certs := cfg.Cluster != nil && cfg.Cluster.TLS.On()
+	if !secrets && !certs {
+		log.Warn("demo: SIGHUP: nothing to reload (only the shared memory store's sessions.cluster.secretFile and sessions.cluster.tls files are re-read)")
+		return
+	}
+	if secrets {
+		reloadSecrets(cfg, st, log)
+	}
+	if certs {
+		reloadCerts(st, log)
+	}
+}
+
 // reloadSecrets reads the secret file again and gives its secrets to st.
 func reloadSecrets(cfg stores.Config, st session.Store, log *slog.Logger) {
 	setter, ok := st.(secretSetter)
-	if !ok || cfg.Cluster == nil || cfg.Cluster.SecretFile == "" {
-		log.Warn("demo: SIGHUP: nothing to reload (only the shared memory store's sessions.cluster.secretFile is re-read)")
+	if !ok {
+		log.Warn("demo: SIGHUP: the store takes no secrets (only the shared memory store does)")
 		return
 	}
 	secrets, err := cfg.Cluster.SecretList()
@@ -59,5 +83,18 @@ func reloadSecrets(cfg stores.Config, st session.Store, log *slog.Logger) {
 	}
 	if err != nil {
 		log.Error("demo: SIGHUP: cluster secrets not changed", "file", cfg.Cluster.SecretFile, "err", err)
+	}
+}
+
+// reloadCerts has st read its certificate files again; the store logs
+// what it read.
+func reloadCerts(st session.Store, log *slog.Logger) {
+	r, ok := st.(certReloader)
+	if !ok {
+		log.Warn("demo: SIGHUP: the store has no certificates (only the shared memory store does)")
+		return
+	}
+	if err := r.ReloadCerts(); err != nil {
+		log.Error("demo: SIGHUP: cluster certificates not changed", "err", err)
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,17 +27,57 @@ type TLSFiles struct {
 	ClientCert, ClientKey string
 }
 
-// TLSCerts writes a fresh CA, server and client certificate into a temp dir.
-func TLSCerts(t testing.TB) TLSFiles {
+// CA is a throwaway certificate authority whose certificate is written to
+// File, in a temp dir of its own.
+type CA struct {
+	File string // the CA's certificate, PEM
+
+	dir    string
+	cert   *x509.Certificate
+	key    *ecdsa.PrivateKey
+	issued int
+}
+
+// NewCA makes a fresh CA (P-256, valid from an hour ago for a day).
+func NewCA(t testing.TB) *CA {
 	t.Helper()
-	dir := t.TempDir()
-	ca, caKey := newCert(t, nil, nil, &x509.Certificate{
+	ca := &CA{dir: t.TempDir()}
+	ca.cert, ca.key = newCert(t, nil, nil, &x509.Certificate{
 		Subject:  pkix.Name{CommonName: "sessionmesh test CA"},
 		IsCA:     true,
 		KeyUsage: x509.KeyUsageCertSign,
 	})
-	f := TLSFiles{CA: filepath.Join(dir, "ca.pem")}
-	writePEM(t, f.CA, "CERTIFICATE", ca.Raw)
+	ca.File = filepath.Join(ca.dir, "ca.pem")
+	writePEM(t, ca.File, "CERTIFICATE", ca.cert.Raw)
+	return ca
+}
+
+// Issue writes a certificate and key signed by ca for the common name cn,
+// with uris as URI SANs (a cluster member's: cluster.MemberURI), usable as
+// a server's and a client's, into new files; it returns their paths.
+func (ca *CA) Issue(t testing.TB, cn string, uris ...string) (certFile, keyFile string) {
+	t.Helper()
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{CommonName: cn},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	for _, u := range uris {
+		parsed, err := url.Parse(u)
+		if err != nil {
+			t.Fatalf("servertest: URI SAN %q: %v", u, err)
+		}
+		tmpl.URIs = append(tmpl.URIs, parsed)
+	}
+	ca.issued++
+	return writeLeaf(t, ca.dir, fmt.Sprintf("leaf%d", ca.issued), ca.cert, ca.key, tmpl)
+}
+
+// TLSCerts writes a fresh CA, server and client certificate into a temp dir.
+func TLSCerts(t testing.TB) TLSFiles {
+	t.Helper()
+	c := NewCA(t)
+	dir, ca, caKey := c.dir, c.cert, c.key
+	f := TLSFiles{CA: c.File}
 	f.ServerCert, f.ServerKey = writeLeaf(t, dir, "server", ca, caKey, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "localhost"},
 		DNSNames:    []string{"localhost"},

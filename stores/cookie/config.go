@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores/internal/aead"
 )
 
 // Config configures a Store. The zero value of every field but Keys means
@@ -50,16 +51,8 @@ func (c *Config) Validate() error {
 	if len(c.Keys) == 0 {
 		errs = append(errs, invalid("Keys", "is empty; want at least one key (the first seals, all open)"))
 	}
-	seen := make(map[string]int, len(c.Keys))
-	for i, k := range c.Keys {
-		if err := k.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("cookie: %w: Keys[%d]: %w", session.ErrInvalidConfig, i, err))
-		}
-		if j, dup := seen[k.ID]; dup {
-			errs = append(errs, invalid(fmt.Sprintf("Keys[%d]", i), fmt.Sprintf("has the ID %q of Keys[%d]; key IDs must be distinct", k.ID, j)))
-		} else {
-			seen[k.ID] = i
-		}
+	for _, err := range aead.Check(c.Keys, "cookie") {
+		errs = append(errs, fmt.Errorf("cookie: %w: %w", session.ErrInvalidConfig, err))
 	}
 	if c.CookieName != "" && !session.ValidCookieName(c.CookieName) {
 		errs = append(errs, invalid("CookieName", fmt.Sprintf("%q is not an HTTP token of at most 64 characters", c.CookieName)))

@@ -8,14 +8,16 @@
 //
 //	format version (1 byte) | key ID length (1 byte) | key ID | nonce (12 bytes) | ciphertext and tag
 //
-// The plaintext is the session.Record's binary form, so the ID, the creation
-// and last-write times and both deadlines travel sealed inside it and are
-// enforced on every Load with the injected clock. The associated data binds
-// the format version, the key ID and the cookie name: a cookie copied to
-// another cookie name (another application with the same keys) does not
-// open. Anything wrong with a token (bad base64, too short, an unknown key
-// ID, failed authentication, another cookie name, expired) loads as "not
-// found" with a nil error, and a patch on it fails with session.ErrNotFound.
+// (stores/internal/aead's envelope, which the Redis and Memcache stores
+// also seal values at rest with). The plaintext is the session.Record's
+// binary form, so the ID, the creation and last-write times and both
+// deadlines travel sealed inside it and are enforced on every Load with the
+// injected clock. The associated data binds the format version, the key ID
+// and the cookie name: a cookie copied to another cookie name (another
+// application with the same keys) does not open. Anything wrong with a
+// token (bad base64, too short, an unknown key ID, failed authentication,
+// another cookie name, expired) loads as "not found" with a nil error, and
+// a patch on it fails with session.ErrNotFound.
 //
 // # Keys and rotation
 //

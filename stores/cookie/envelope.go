@@ -7,27 +7,24 @@ import (
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
-// Why a token did not open. Load turns them all into "not found"; Save wraps
-// them in session.ErrNotFound.
+// Why a token did not open, besides aead's reasons (a malformed envelope,
+// an unknown key, failed authentication, which includes another cookie
+// name). Load turns them all into "not found"; Save wraps them in
+// session.ErrNotFound.
 var (
-	errMalformed  = errors.New("cookie: malformed token")
-	errUnknownKey = errors.New("cookie: sealed with an unknown key")
-	errForged     = errors.New("cookie: authentication failed (tampered, or another cookie name)")
-	errExpired    = errors.New("cookie: expired")
+	errMalformed = errors.New("cookie: malformed token")
+	errExpired   = errors.New("cookie: expired")
 )
 
 // seal encrypts rec with the first key and returns the token, refusing one
 // that would make a cookie over MaxCookieBytes before doing the work.
 func (s *Store) seal(rec *session.Record) (string, error) {
 	plain := rec.AppendBinary(make([]byte, 0, rec.Size()))
-	sl := s.sealer
-	envLen := len(sl.header) + nonceSize + len(plain) + tagSize
+	envLen := s.keys.Overhead() + len(plain)
 	if n := len(s.cfg.CookieName) + 1 + encoding.EncodedLen(envLen); n > MaxCookieBytes {
 		return "", fmt.Errorf("%w: %s=value would be %d bytes (session of %d bytes)", ErrCookieTooLarge, s.cfg.CookieName, n, len(plain))
 	}
-	env := make([]byte, len(sl.header), envLen)
-	copy(env, sl.header)
-	env = sl.aead.Seal(env, nil, plain, sl.ad) // appends nonce | ciphertext | tag
+	env := s.keys.Seal(make([]byte, 0, envLen), plain, s.ad)
 	return encoding.EncodeToString(env), nil
 }
 
@@ -43,32 +40,11 @@ func (s *Store) open(token string) (session.Record, error) {
 	if err != nil {
 		return session.Record{}, fmt.Errorf("%w: %v", errMalformed, err)
 	}
-	sl, sealed, err := s.parse(env)
+	plain, err := s.keys.Open(env, s.ad)
 	if err != nil {
-		return session.Record{}, err
-	}
-	plain, err := sl.aead.Open(nil, nil, sealed, sl.ad)
-	if err != nil {
-		return session.Record{}, errForged
+		return session.Record{}, fmt.Errorf("cookie: %w", err)
 	}
 	return s.decode(plain)
-}
-
-// parse splits an envelope into the key that sealed it and the sealed part
-// (nonce | ciphertext | tag).
-func (s *Store) parse(env []byte) (*sealer, []byte, error) {
-	if len(env) < 2 || env[0] != format {
-		return nil, nil, fmt.Errorf("%w: unknown format", errMalformed)
-	}
-	idLen := int(env[1])
-	if len(env) < 2+idLen+nonceSize+tagSize {
-		return nil, nil, fmt.Errorf("%w: %d bytes is too short", errMalformed, len(env))
-	}
-	sl, ok := s.keys[string(env[2:2+idLen])]
-	if !ok {
-		return nil, nil, errUnknownKey
-	}
-	return sl, env[2+idLen:], nil
 }
 
 func (s *Store) decode(plain []byte) (session.Record, error) {

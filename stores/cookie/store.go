@@ -2,13 +2,12 @@ package cookie
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"encoding/base64"
 	"errors"
 	"fmt"
 
 	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores/internal/aead"
 )
 
 // MaxCookieBytes is the largest "name=value" a Save produces: what browsers
@@ -23,22 +22,15 @@ var (
 
 	// ErrInvalidKey is returned for a key with a bad ID or a secret that is
 	// not exactly 32 bytes.
-	ErrInvalidKey = errors.New("cookie: invalid key")
+	ErrInvalidKey = aead.ErrInvalidKey
 
 	// ErrInvalidID is returned by Save when a patch's NewID is not a
 	// well-formed session ID (see session.ValidID).
 	ErrInvalidID = errors.New("cookie: invalid session ID")
 )
 
-// format is the envelope's first byte; a new layout gets a new value so that
-// old cookies fail to open instead of being misread.
-const format = 1
-
-// Sizes of the envelope's fixed parts (GCM's standard nonce and tag).
-const (
-	nonceSize = 12
-	tagSize   = 16
-)
+// tagSize is the length of the envelope's GCM tag.
+const tagSize = aead.TagSize
 
 // encoding is strict so that every envelope has exactly one token: a token
 // with its padding bits changed is another, unknown token.
@@ -47,17 +39,9 @@ var encoding = base64.RawURLEncoding.Strict()
 // Store is the cookie session store. It implements session.Store and is safe
 // for concurrent use.
 type Store struct {
-	cfg    Config
-	sealer *sealer            // the first key
-	keys   map[string]*sealer // by key ID: every key opens
-}
-
-// sealer is one key, ready to use: its cipher, the envelope header it
-// writes and the associated data it binds.
-type sealer struct {
-	aead   cipher.AEAD // AES-256-GCM that draws and prepends a random nonce
-	header []byte      // format | key ID length | key ID
-	ad     []byte      // header | cookie name
+	cfg  Config
+	keys *aead.Keys // the first seals, every one opens
+	ad   []byte     // the associated data every cookie binds: the cookie name
 }
 
 // New validates cfg, fills in defaults and returns a Store.
@@ -66,31 +50,12 @@ func New(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	cfg.Keys = append([]Key(nil), cfg.Keys...)
-	s := &Store{cfg: cfg, keys: make(map[string]*sealer, len(cfg.Keys))}
-	for _, k := range cfg.Keys {
-		sl, err := newSealer(k, cfg.CookieName)
-		if err != nil {
-			return nil, err
-		}
-		s.keys[k.ID] = sl
-	}
-	s.sealer = s.keys[cfg.Keys[0].ID]
-	return s, nil
-}
-
-func newSealer(k Key, cookieName string) (*sealer, error) {
-	block, err := aes.NewCipher(append([]byte(nil), k.Secret...))
+	keys, err := aead.New(cfg.Keys)
 	if err != nil {
-		return nil, fmt.Errorf("cookie: key %q: %w", k.ID, err)
+		return nil, fmt.Errorf("cookie: %w", err)
 	}
-	aead, err := cipher.NewGCMWithRandomNonce(block)
-	if err != nil {
-		return nil, fmt.Errorf("cookie: key %q: %w", k.ID, err)
-	}
-	header := append([]byte{format, byte(len(k.ID))}, k.ID...)
-	ad := append(append([]byte(nil), header...), cookieName...)
-	return &sealer{aead: aead, header: header, ad: ad}, nil
+	cfg.Keys = nil // the copies of the secrets live in keys only
+	return &Store{cfg: cfg, keys: keys, ad: []byte(cfg.CookieName)}, nil
 }
 
 // Load implements session.Store: any token that does not open loads as not

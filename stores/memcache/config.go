@@ -7,7 +7,12 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores/internal/aead"
 )
+
+// Key is one sealing key (Config.Keys), the cookie store's key type:
+// cookie.ParseKey parses one from "ID:BASE64".
+type Key = aead.Key
 
 // Config configures a Store. Start from DefaultConfig; the zero value of a
 // field means its default. New copies the Config: changing it afterwards has
@@ -44,6 +49,13 @@ type Config struct {
 	// one unchanged. memcached's own item limit (-I, default 1 MiB including
 	// the key) is reported the same way. Default 1 MiB.
 	MaxSessionBytes int
+
+	// Keys, when set, seal every stored record with AES-256-GCM (see the
+	// package doc, "Sealing at rest"): the first key seals, every key opens,
+	// so keys rotate as the cookie store's do. Key IDs must be distinct.
+	// Sealing adds 30 bytes plus the key ID's length to every record, which
+	// MaxSessionBytes counts. Default none: records are stored in the clear.
+	Keys []Key
 
 	// Now is the clock that decides whether a session has expired. memcached
 	// drops expired items by itself too, using the expiration each write
@@ -99,6 +111,9 @@ func (c *Config) Validate() error {
 	check(c.MaxIdleConns < 0, "MaxIdleConns", "must be positive, or 0 for the default of 32")
 	check(c.CASRetries < 0, "CASRetries", "must be positive, or 0 for the default of 10")
 	check(c.MaxSessionBytes < 0, "MaxSessionBytes", "must be positive, or 0 for the default of 1 MiB")
+	for _, err := range aead.Check(c.Keys, "memcache") {
+		errs = append(errs, fmt.Errorf("memcache: %w: %w", session.ErrInvalidConfig, err))
+	}
 	return errors.Join(errs...)
 }
 

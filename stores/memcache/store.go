@@ -14,6 +14,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores/internal/aead"
 	"github.com/sessionmesh/sessionmesh/stores/internal/storeerr"
 )
 
@@ -29,6 +30,13 @@ var (
 	// a session is renewed to, already names a session. IDs are 256 random
 	// bits, so it means a caller reused an ID. Nothing is written.
 	ErrIDTaken = errors.New("memcache: session ID already in use")
+
+	// ErrCannotOpen is returned by Load and Save when Config.Keys is set and
+	// a stored record does not open: sealed with a key that is not in
+	// Config.Keys, stored before sealing was turned on, or changed in the
+	// server. The request fails (503) rather than losing the session: see
+	// the package doc.
+	ErrCannotOpen = errors.New("memcache: the stored session does not open with Config.Keys")
 )
 
 // Store keeps sessions in memcached, one item per session. It is safe for
@@ -37,6 +45,7 @@ type Store struct {
 	cfg     Config
 	servers *memcache.ServerList
 	client  *memcache.Client
+	keys    *aead.Keys       // seal records at rest; nil: stored in the clear
 	wall    func() time.Time // the real clock: memcached compares absolute expirations with its own
 
 	locks sessionLocks // queues the saves of one session in this process
@@ -65,6 +74,14 @@ func New(cfg Config) (*Store, error) {
 	if err := servers.SetServers(cfg.Servers...); err != nil {
 		return nil, fmt.Errorf("memcache: servers %s: %w", strings.Join(cfg.Servers, ","), err)
 	}
+	var keys *aead.Keys
+	if len(cfg.Keys) > 0 {
+		var err error
+		if keys, err = aead.New(cfg.Keys); err != nil {
+			return nil, fmt.Errorf("memcache: %w", err)
+		}
+		cfg.Keys = nil // the copies of the secrets live in keys only
+	}
 	client := memcache.NewFromSelector(servers)
 	client.Timeout = cfg.Timeout
 	client.MaxIdleConns = cfg.MaxIdleConns
@@ -72,7 +89,7 @@ func New(cfg Config) (*Store, error) {
 		_ = client.Close()
 		return nil, fmt.Errorf("memcache: ping %s: %w", strings.Join(cfg.Servers, ","), err)
 	}
-	return &Store{cfg: cfg, servers: servers, client: client, wall: time.Now}, nil
+	return &Store{cfg: cfg, servers: servers, client: client, keys: keys, wall: time.Now}, nil
 }
 
 // Close waits for calls in flight, then closes the idle connections. It is
@@ -268,9 +285,10 @@ func (s *Store) remove(ctx context.Context, id string) error {
 	return err
 }
 
-// fetch gets the session's item and decodes it. A missing item, and one that
-// does not decode to this session (a foreign or corrupt value), give an error
-// wrapping session.ErrNotFound; expiry is the caller's to check.
+// fetch gets the session's item, opens it when sealed and decodes it. A
+// missing item, and one that does not decode to this session (a foreign or
+// corrupt value), give an error wrapping session.ErrNotFound; a sealed one
+// that does not open, ErrCannotOpen. Expiry is the caller's to check.
 func (s *Store) fetch(ctx context.Context, id string) (*memcache.Item, session.Record, error) {
 	var item *memcache.Item
 	err := s.do(ctx, func() (err error) {
@@ -284,7 +302,11 @@ func (s *Store) fetch(ctx context.Context, id string) (*memcache.Item, session.R
 	case err != nil:
 		return nil, rec, s.fail(ctx, "load", id, err)
 	}
-	if rec.UnmarshalBinary(item.Value) != nil || rec.ID != id {
+	value, err := s.open(id, item.Value)
+	if err != nil {
+		return nil, rec, err
+	}
+	if rec.UnmarshalBinary(value) != nil || rec.ID != id {
 		return nil, session.Record{}, fmt.Errorf("memcache: session %s: not a session record: %w", storeerr.Short(id), session.ErrNotFound)
 	}
 	return item, rec, nil
@@ -292,13 +314,43 @@ func (s *Store) fetch(ctx context.Context, id string) (*memcache.Item, session.R
 
 // item encodes rec as the item to write, with an expiration at its deadline.
 func (s *Store) item(rec *session.Record, now time.Time, op string) (*memcache.Item, error) {
-	value, _ := rec.MarshalBinary() // never fails
+	value := s.seal(rec)
 	if len(value) > s.cfg.MaxSessionBytes {
 		return nil, s.tooLarge(op, rec.ID, len(value))
 	}
 	exp := expiration(rec.Deadline().Sub(now), s.wall())
 	return &memcache.Item{Key: s.key(rec.ID), Value: value, Expiration: exp}, nil
 }
+
+// seal encodes rec, sealed with the first key, bound to its ID, when
+// sealing is on.
+func (s *Store) seal(rec *session.Record) []byte {
+	if s.keys == nil {
+		value, _ := rec.MarshalBinary() // never fails
+		return value
+	}
+	plain := rec.AppendBinary(make([]byte, 0, rec.Size()))
+	return s.keys.Seal(make([]byte, 0, len(plain)+s.keys.Overhead()), plain, sealedFor(rec.ID))
+}
+
+// open opens the value of session id's item when sealing is on. Its error
+// names the session and why, never the value.
+func (s *Store) open(id string, value []byte) ([]byte, error) {
+	if s.keys == nil {
+		return value, nil
+	}
+	plain, err := s.keys.Open(value, sealedFor(id))
+	if err != nil {
+		return nil, fmt.Errorf("memcache: session %s: %w: %w", storeerr.Short(id), ErrCannotOpen, err)
+	}
+	return plain, nil
+}
+
+// sealedFor is the associated data of a sealed record: the store, so that
+// an envelope of another store or of the cookie store with the same key
+// does not open here, and the session's ID, so that a record copied to
+// another session's item does not open there.
+func sealedFor(id string) []byte { return []byte("memcache\x00" + id) }
 
 // add writes a new item; an existing key is ErrIDTaken.
 func (s *Store) add(ctx context.Context, item *memcache.Item, op string) error {

@@ -11,7 +11,12 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores/internal/aead"
 )
+
+// Key is one sealing key (Config.Keys), the cookie store's key type:
+// cookie.ParseKey parses one from "ID:BASE64".
+type Key = aead.Key
 
 // Config configures a Store. Start from DefaultConfig; the zero value of a
 // field means its default. New copies the Config: changing it afterwards has
@@ -78,6 +83,14 @@ type Config struct {
 	// length of its keys and encoded values. A bigger session fails with
 	// session.ErrTooLarge and leaves the stored one unchanged. Default 1 MiB.
 	MaxSessionBytes int
+
+	// Keys, when set, seal every session value at rest with AES-256-GCM
+	// (see the package doc, "Sealing at rest"): the first key seals, every
+	// key opens, so keys rotate as the cookie store's do. Key IDs must be
+	// distinct. Sealing adds 30 bytes plus the key ID's length to every
+	// value, which MaxSessionBytes counts. Default none: values are stored
+	// in the clear.
+	Keys []Key
 
 	// Logger receives what go-redis logs on its own: a dial that failed in
 	// the connection pool, a Sentinel failover, a Redis Cluster reload. Its
@@ -149,6 +162,9 @@ func (c *Config) Validate() error {
 	check(c.PoolSize < 0, "PoolSize", "must be 0 or more")
 	check(c.Retries < 0, "Retries", "must be 0 or more")
 	check(c.MaxSessionBytes < 0, "MaxSessionBytes", "must be positive, or 0 for the default of 1 MiB")
+	for _, err := range aead.Check(c.Keys, "redis") {
+		errs = append(errs, fmt.Errorf("redis: %w: %w", session.ErrInvalidConfig, err))
+	}
 	return errors.Join(errs...)
 }
 

@@ -16,6 +16,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores/internal/aead"
 	"github.com/sessionmesh/sessionmesh/stores/internal/storeerr"
 )
 
@@ -30,6 +31,13 @@ var (
 	// ErrBadReply is returned when Redis answers a script with something the
 	// store did not send it to answer (a foreign script under the same SHA).
 	ErrBadReply = errors.New("redis: unexpected reply")
+
+	// ErrCannotOpen is returned by Load and by a renew in Redis Cluster when
+	// Config.Keys is set and a stored value does not open: sealed with a key
+	// that is not in Config.Keys, stored before sealing was turned on, or
+	// changed in the server. The request fails (503) rather than losing the
+	// session: see the package doc.
+	ErrCannotOpen = errors.New("redis: a stored value does not open with Config.Keys")
 )
 
 // Store keeps sessions in Redis, one hash per session. It is safe for
@@ -37,7 +45,8 @@ var (
 type Store struct {
 	cfg     Config
 	client  goredis.UniversalClient
-	cluster bool // the keys of one renew may be on different nodes: see renewAcrossSlots
+	cluster bool       // the keys of one renew may be on different nodes: see renewAcrossSlots
+	keys    *aead.Keys // seal values at rest; nil: stored in the clear
 	log     *logSink
 
 	closeOnce sync.Once
@@ -57,9 +66,17 @@ func New(cfg Config) (*Store, error) {
 	}
 	cfg.setDefaults()
 	cfg.Addrs = slices.Clone(cfg.Addrs)
+	var keys *aead.Keys
+	if len(cfg.Keys) > 0 {
+		var err error
+		if keys, err = aead.New(cfg.Keys); err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		cfg.Keys = nil // the copies of the secrets live in keys only
+	}
 	client := goredis.NewUniversalClient(cfg.options())
 	_, cluster := client.(*goredis.ClusterClient)
-	s := &Store{cfg: cfg, client: client, cluster: cluster,
+	s := &Store{cfg: cfg, client: client, cluster: cluster, keys: keys,
 		log: &logSink{logger: cfg.Logger, secrets: []string{cfg.Password, cfg.SentinelPassword}}}
 	goLog.register(s.log)
 	if err := s.ping(); err != nil {
@@ -145,6 +162,9 @@ func (s *Store) Load(ctx context.Context, token string) (session.Record, bool, e
 	if !ok || rec.ID != token || rec.Expired(s.cfg.Now()) {
 		return session.Record{}, false, nil
 	}
+	if err := s.openValues("load", &rec); err != nil {
+		return session.Record{}, false, err
+	}
 	return rec, true, nil
 }
 
@@ -206,10 +226,17 @@ func (s *Store) create(ctx context.Context, p session.Patch) error {
 
 // put writes rec as a new key with a TTL running to its deadline.
 func (s *Store) put(ctx context.Context, op string, rec *session.Record, now time.Time) error {
-	if n := valuesSize(rec.Values); n > s.cfg.MaxSessionBytes {
+	stored := *rec // its values as stored: sealed when sealing is on
+	if s.keys != nil {
+		stored.Values = make(map[string][]byte, len(rec.Values))
+		for k, v := range rec.Values {
+			stored.Values[k] = s.seal(k, v)
+		}
+	}
+	if n := valuesSize(stored.Values); n > s.cfg.MaxSessionBytes {
 		return s.tooLarge(op, rec.ID, n)
 	}
-	args := append([]any{ttlMillis(rec.Deadline().Sub(now))}, hashArgs(rec)...)
+	args := append([]any{ttlMillis(rec.Deadline().Sub(now))}, hashArgs(&stored)...)
 	ok, err := createScript.Run(ctx, s.client, []string{s.key(rec.ID)}, args...).Int()
 	if err != nil {
 		return s.fail(ctx, op, rec.ID, err)
@@ -240,7 +267,7 @@ func (s *Store) patch(ctx context.Context, token string, p session.Patch) (strin
 		script, dst = renewScript, p.NewID
 		keys = append(keys, s.key(dst))
 	}
-	res, err := script.Run(ctx, s.client, keys, patchArgs(&p, s.cfg.MaxSessionBytes)...).Int64Slice()
+	res, err := script.Run(ctx, s.client, keys, s.patchArgs(&p)...).Int64Slice()
 	if err != nil {
 		return "", s.fail(ctx, "save", token, err)
 	}
@@ -260,17 +287,18 @@ func (s *Store) patch(ctx context.Context, token string, p session.Patch) (strin
 	return "", fmt.Errorf("redis: save session %s: %w %v", storeerr.Short(token), ErrBadReply, res)
 }
 
-// patchArgs lays p out as the ARGV of patchScript and renewScript.
-func patchArgs(p *session.Patch, limit int) []any {
+// patchArgs lays p out as the ARGV of patchScript and renewScript, its
+// values sealed when sealing is on.
+func (s *Store) patchArgs(p *session.Patch) []any {
 	clear := "0"
 	if p.Clear {
 		clear = "1"
 	}
 	args := make([]any, 0, 7+2*len(p.Set)+len(p.Delete))
 	args = append(args, nanos(p.Now), nanos(p.Now.Add(p.Idle)), ttlMillis(p.Idle),
-		limit, clear, p.NewID, len(p.Set))
+		s.cfg.MaxSessionBytes, clear, p.NewID, len(p.Set))
 	for k, v := range p.Set {
-		args = append(args, valuePrefix+k, v)
+		args = append(args, valuePrefix+k, s.seal(k, v))
 	}
 	for _, k := range p.Delete {
 		args = append(args, valuePrefix+k)
@@ -305,6 +333,9 @@ func (s *Store) renewAcrossSlots(ctx context.Context, token string, p session.Pa
 	if !ok || rec.ID != token || rec.Expired(p.Now) {
 		return fmt.Errorf("redis: renew session %s: %w", storeerr.Short(token), session.ErrNotFound)
 	}
+	if err := s.openValues("renew", &rec); err != nil {
+		return err
+	}
 	p.Apply(&rec)
 	if err := s.put(ctx, "renew", &rec, p.Now); err != nil {
 		return err
@@ -331,6 +362,38 @@ func (s *Store) Delete(ctx context.Context, token string) error {
 }
 
 func (s *Store) key(id string) string { return s.cfg.Prefix + id }
+
+// seal returns the value of session key k as stored: sealed with the first
+// key, bound to k, when sealing is on.
+func (s *Store) seal(k string, v []byte) []byte {
+	if s.keys == nil {
+		return v
+	}
+	return s.keys.Seal(make([]byte, 0, len(v)+s.keys.Overhead()), v, sealedFor(k))
+}
+
+// openValues opens rec's values in place when sealing is on. Its error
+// names the session and the key whose value does not open, never a value.
+func (s *Store) openValues(op string, rec *session.Record) error {
+	if s.keys == nil {
+		return nil
+	}
+	for k, v := range rec.Values {
+		plain, err := s.keys.Open(v, sealedFor(k))
+		if err != nil {
+			return fmt.Errorf("redis: %s session %s: key %.64q: %w: %w", op, storeerr.Short(rec.ID), k, ErrCannotOpen, err)
+		}
+		rec.Values[k] = plain
+	}
+	return nil
+}
+
+// sealedFor is the associated data of a sealed value: the store, so that an
+// envelope of another store or of the cookie store with the same key does
+// not open here, and the session key's name, so that a value moved to
+// another key does not open there. Not the session's ID: renewScript moves
+// the values to the new ID inside Redis, where they cannot be re-sealed.
+func sealedFor(k string) []byte { return []byte("redis\x00" + k) }
 
 func (s *Store) tooLarge(op, id string, n int) error {
 	return fmt.Errorf("redis: %s session %s: %d bytes of keys and values, limit %d: %w",

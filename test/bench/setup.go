@@ -204,7 +204,7 @@ func (b *bench) startWorkers(ctx context.Context, s *setup, n int, env func(work
 		// -admin off: the default admin port would be shared by every
 		// worker, and the bench reads no /cluster.
 		args := []string{"-addr", spec.Addr, "-admin", "off", "-name", spec.Name}
-		if i == 0 && b.opts.Profile != "" && s.name == setupShared {
+		if i == 0 && b.opts.Profile != "" {
 			pp, err := freeAddr(false)
 			if err != nil {
 				return err

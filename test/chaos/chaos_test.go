@@ -27,7 +27,11 @@ const (
 // every preloaded session.
 func TestKill(t *testing.T) {
 	r, l := startLoaded(t, patient)
+	killTwo(t, r, l)
+}
 
+// killTwo is TestKill's scenario on a loaded cluster of three.
+func killTwo(t *testing.T, r *rig, l *load) {
 	victim, survivors, detected, redundant := r.loseOne("killed", (*worker.Worker).Kill)
 	t.Logf("kill -9 %s with %d sessions held: failure detected after %v, two copies of everything again after %v",
 		victim.Name(), len(r.tokens), detected.Round(time.Millisecond), redundant.Round(time.Millisecond))

@@ -34,9 +34,10 @@ type rig struct {
 
 // startLoaded starts three workers, preloads them and runs the users (with
 // the given attempt timeout) for -load: where every test's fault begins.
-func startLoaded(t *testing.T, timeout time.Duration) (*rig, *load) {
+// extra, when given, adds to every worker's environment (withTLS).
+func startLoaded(t *testing.T, timeout time.Duration, extra ...func(worker.Spec) []string) (*rig, *load) {
 	t.Helper()
-	r := startCluster(t, 3)
+	r := startCluster(t, 3, extra...)
 	r.preload(*preloadCount)
 	l := startLoad(t, r.pool.URLs(), users, timeout)
 	l.runFor(*loadFor, 200)
@@ -45,9 +46,16 @@ func startLoaded(t *testing.T, timeout time.Duration) (*rig, *load) {
 
 // startCluster starts n workers as one cluster and waits until every one
 // sees all n members, ready, with two copies of every partition.
-func startCluster(t *testing.T, n int) *rig {
+func startCluster(t *testing.T, n int, extra ...func(worker.Spec) []string) *rig {
 	t.Helper()
-	env := worker.ClusterEnv(worker.NewSecret(), "SESSIONS_CLUSTER_REPLICAS=2")
+	cluster := worker.ClusterEnv(worker.NewSecret(), "SESSIONS_CLUSTER_REPLICAS=2")
+	env := func(s worker.Spec) []string {
+		e := cluster(s)
+		for _, f := range extra {
+			e = append(e, f(s)...)
+		}
+		return e
+	}
 	tr := &http.Transport{MaxIdleConnsPerHost: preloaders, DisableCompression: true}
 	t.Cleanup(tr.CloseIdleConnections)
 	r := &rig{t: t, pool: worker.Start(t, n, worker.Config{Env: env}),

@@ -2,6 +2,7 @@ package storebench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -56,6 +57,10 @@ type subject struct {
 	trips func() int64
 }
 
+// sealKeys seal values at rest in the "-sealed" subjects: the Redis and
+// Memcache stores with Config.Keys.
+var sealKeys = []redis.Key{{ID: "k1", Secret: bytes.Repeat([]byte{1}, 32)}}
+
 // subjects opens the stores and raw clients on the servers; everything is
 // closed when b ends.
 func subjects(b *testing.B, rs, mc *servertest.Server) []subject {
@@ -76,10 +81,22 @@ func subjects(b *testing.B, rs, mc *servertest.Server) []subject {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { mcs.Close() })
+	sealedRd, err := redis.New(redis.Config{Addrs: []string{rs.Addr()}, Keys: sealKeys})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sealedRd.Close() })
+	sealedMc, err := memcache.New(memcache.Config{Servers: []string{mc.Addr()}, Keys: sealKeys})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sealedMc.Close() })
 	return []subject{
 		{name: "memory", step: storeStep(b, mem)},
 		{name: "redis", step: storeStep(b, rd), trips: redisTrips.Load},
+		{name: "redis-sealed", step: storeStep(b, sealedRd)},
 		{name: "memcache", step: storeStep(b, mcs), trips: func() int64 { return memcachedCmds(b, mc.Addr()) }},
+		{name: "memcache-sealed", step: storeStep(b, sealedMc)},
 		{name: "go-redis-GET+SET", step: rawRedisStep(b, rs.Addr())},
 		{name: "gomemcache-Get+Set", step: rawMemcacheStep(b, mc.Addr())},
 	}
