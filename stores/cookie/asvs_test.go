@@ -39,7 +39,7 @@ func TestASVS_V3_5_3_StatelessTokenAttacks(t *testing.T) {
 		"format 0 (null cipher)": reenvelope(func(e []byte) []byte { e[0] = 0; return e }),
 		"format 2":               reenvelope(func(e []byte) []byte { e[0] = 2; return e }),
 		// The sealed part under an empty key ID.
-		"no key ID": reenvelope(func(e []byte) []byte { return append([]byte{format, 0}, e[idAt+2:]...) }),
+		"no key ID": reenvelope(func(e []byte) []byte { return append([]byte{e[0], 0}, e[idAt+2:]...) }),
 		// The sealed part alone, without its envelope.
 		"sealed part alone": reenvelope(func(e []byte) []byte { return e[idAt+2:] }),
 	}
