@@ -63,8 +63,9 @@ func (st *Store) Get(r *http.Request, name string) (*sessions.Session, error) {
 // refuses to write) or values that did not decode (the rest are there).
 func (st *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 	s := sessions.NewSession(st, name)
-	opts := *st.Options
-	s.Options = &opts
+	if st.Options != nil { // nil means gorilla's zero Options
+		*s.Options = *st.Options
+	}
 	s.IsNew = true
 	l := &loaded{}
 	remember(r, s, l)
@@ -99,6 +100,8 @@ func (st *Store) Save(r *http.Request, w http.ResponseWriter, s *sessions.Sessio
 		return fmt.Errorf("gorillastore: session %q was not loaded by this Store for this request; get it with Get(r, name) and save it with the same r", s.Name())
 	case l.err != nil:
 		return fmt.Errorf("%w; nothing saved", l.err)
+	case s.Options == nil:
+		return fmt.Errorf("gorillastore: session %q has nil Options; nothing saved", s.Name())
 	}
 	m, err := st.cookieManager(s.Name(), s.Options)
 	if err != nil {

@@ -355,10 +355,15 @@ func TestSaveRefusesWhatItCannotStore(t *testing.T) {
 
 func TestSaveNeedsTheSessionsRequest(t *testing.T) {
 	gs := gorillastore.New(openMemory(t))
-	s, _ := gs.Get(httptest.NewRequest("GET", "/", nil), "sid")
+	r := httptest.NewRequest("GET", "/", nil)
+	s, _ := gs.Get(r, "sid")
 	err := s.Save(httptest.NewRequest("GET", "/", nil), httptest.NewRecorder())
 	if err == nil || !strings.Contains(err.Error(), "was not loaded by this Store for this request") {
 		t.Fatalf("Save with another request: %v", err)
+	}
+	s.Options = nil
+	if err := s.Save(r, httptest.NewRecorder()); err == nil || !strings.Contains(err.Error(), "nil Options") {
+		t.Fatalf("Save with nil Options: %v", err)
 	}
 }
 
