@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 
-	"github.com/sessionmesh/sessionmesh/httpmw"
 	"github.com/sessionmesh/sessionmesh/internal/servertest"
 	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
@@ -144,28 +142,17 @@ func TestNewIDAvoidsFailed(t *testing.T) {
 // returns a function that sends one request with the given session cookie
 // ("" for none), returning the status, the body and the cookie to send next.
 func counterSite(t *testing.T, s session.Store) func(token string) (int, string, string) {
-	cfg := session.DefaultConfig(s)
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	m, err := session.NewManager(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := httpmw.New(m)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess := session.FromContext(r.Context())
-		n, _ := session.Get[int](sess, "n")
-		if sess.Set("n", n+1) == nil {
-			fmt.Fprint(w, n+1)
-		}
-	}))
+	h := storetesting.CounterHandler(t, s)
+	name := session.DefaultConfig(s).CookieName
 	return func(token string) (int, string, string) {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		if token != "" {
-			r.AddCookie(&http.Cookie{Name: cfg.CookieName, Value: token})
+			r.AddCookie(&http.Cookie{Name: name, Value: token})
 		}
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		for _, c := range w.Result().Cookies() {
-			if c.Name == cfg.CookieName {
+			if c.Name == name {
 				token = c.Value
 			}
 		}
