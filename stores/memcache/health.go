@@ -25,7 +25,8 @@ var _ session.IDGenerator = (*Store)(nil)
 // server of N is down, new sessions are therefore created on the others
 // instead of failing; the sessions already on it fail (503) until it is
 // back, and are lost if it restarted. An ID is uniform over the IDs whose
-// servers are up, which keeps at least 256-log2(N) of its random bits.
+// servers are up: with only one server of N up (its share of the ring is
+// at least 0.85/N), it keeps at least 255-log2(N) of its 256 random bits.
 func (s *Store) NewID() string {
 	for range maxDraws {
 		id := session.NewID()

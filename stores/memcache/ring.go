@@ -28,9 +28,10 @@ const pointsPerServer = 160
 // keys, those of the arcs it gains or loses, where gomemcache's ServerList
 // (crc32 mod N) moves almost all of them.
 //
-// MD5 is used for its spread and for libketama's layout (a client of
-// another language given the same server names finds the same server), not
-// for security: the keys are random session IDs already. A pick costs about
+// MD5 is used for its spread and for libketama's layout (a libketama
+// client given the same server names should find the same server; the
+// tests check the points against MD5 computed elsewhere, not against such
+// a client), not for security: the keys are random session IDs already. A pick costs about
 // 0.3-0.5 µs (BenchmarkRingPickServer), against crc32's tens of
 // nanoseconds, both small beside the round trip it picks a server for. The points come
 // from the names as configured, not the resolved addresses, so a server

@@ -73,7 +73,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	cfg.setDefaults()
 	cfg.Servers = slices.Clone(cfg.Servers)
-	servers, err := newRing(cfg.Servers)
+	r, err := newRing(cfg.Servers)
 	if err != nil {
 		return nil, fmt.Errorf("memcache: servers %s: %w", strings.Join(cfg.Servers, ","), err)
 	}
@@ -84,14 +84,14 @@ func New(cfg Config) (*Store, error) {
 		}
 		cfg.Keys = nil // the copies of the secrets live in keys only
 	}
-	client := memcache.NewFromSelector(servers)
+	client := memcache.NewFromSelector(r)
 	client.Timeout = cfg.Timeout
 	client.MaxIdleConns = cfg.MaxIdleConns
 	if err := client.Ping(); err != nil {
 		_ = client.Close()
 		return nil, fmt.Errorf("memcache: ping %s: %w", strings.Join(cfg.Servers, ","), err)
 	}
-	return &Store{cfg: cfg, ring: servers, client: client, keys: keys, wall: time.Now,
+	return &Store{cfg: cfg, ring: r, client: client, keys: keys, wall: time.Now,
 		failed: make([]atomic.Int64, len(cfg.Servers))}, nil
 }
 
@@ -449,7 +449,8 @@ func (s *Store) tooLarge(op, id string, n int) error {
 // that holds the session. memcached's own size limit becomes
 // session.ErrTooLarge: gomemcache reports it only as an unexpected response
 // line, so its text is matched. A call cut short by its context wraps ctx's
-// error. Any other error marks the server failed (see NewID).
+// error. Any other error, but ErrClosed, marks the server failed (see
+// NewID).
 func (s *Store) fail(ctx context.Context, op, id string, err error) error {
 	server := s.ring.server(s.key(id))
 	where := s.ring.addrs[server].String()
@@ -463,6 +464,8 @@ func (s *Store) fail(ctx context.Context, op, id string, err error) error {
 		// Cut short by the caller: that says nothing of the server.
 		return fmt.Errorf("memcache: %s session %s on %s: %w", op, storeerr.Short(id), where, err)
 	}
-	s.markFailed(server)
+	if !errors.Is(err, session.ErrClosed) {
+		s.markFailed(server)
+	}
 	return fmt.Errorf("memcache: %s session %s on %s: %w", op, storeerr.Short(id), where, err)
 }
