@@ -46,7 +46,10 @@ func TestSecretRotationWhileServing(t *testing.T) {
 		}
 	}
 	c.WaitConverged(converge)
-	for _, bad := range []string{"member gone", "Suspect", "as failed", "ecrypt"} {
+	// Declared dead or removed; a gossip packet the other side's keys did
+	// not open. A suspicion refuted at once is not counted: on a busy
+	// machine a late ack raises one whatever the keys.
+	for _, bad := range []string{"member gone", "Marking", "ecrypt"} {
 		if strings.Contains(logs.String(), bad) {
 			t.Fatalf("the rotation cost a member (%q in the log):\n%s", bad, logs.String())
 		}

@@ -58,9 +58,12 @@ func TestSecretRotationUnderLoad(t *testing.T) {
 	waitClusterFormed(t, p, 3)
 	for _, w := range p.Workers() {
 		log := readLog(t, w)
-		// Suspected, declared dead, removed; a gossip packet or a peer
-		// connection the other side's keys did not open.
-		for _, bad := range []string{"Suspect", "as failed", "member gone", "Decrypt", "rejected connection"} {
+		// Declared dead ("Marking ... as failed"), removed; a gossip packet
+		// or a peer connection the other side's keys did not open. A
+		// suspicion refuted at once ("Suspect ... has failed, no acks
+		// received", then "Refuting") is not counted: on a busy machine a
+		// late ack raises one whatever the keys, and the member stays.
+		for _, bad := range []string{"Marking", "member gone", "Decrypt", "rejected connection"} {
 			if strings.Contains(log, bad) {
 				t.Errorf("%s logged %q during the rotation:\n%s", w.Name(), bad, linesWith(log, bad))
 			}

@@ -3,6 +3,7 @@ package memcache
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,9 +20,13 @@ type Key = aead.Key
 // no effect.
 type Config struct {
 	// Servers are the memcached servers, "host:port" or the path of a Unix
-	// socket (Geddy's "servers"). Sessions are spread over them by key hash;
-	// a session lives on one server only, so losing a server loses its
-	// sessions. Default ["127.0.0.1:11211"].
+	// socket (Geddy's "servers"), each named once. Sessions are spread over
+	// them by consistent hashing of the names as written here (see the
+	// package doc, "Several servers"): adding or removing one of N moves
+	// about 1/N of the sessions. A session lives on one server only, so
+	// losing a server loses its sessions. Names are resolved once, in New:
+	// a server that moves to another address needs a restart. Default
+	// ["127.0.0.1:11211"].
 	Servers []string
 
 	// Prefix is put before each session ID to form its key. It must be
@@ -105,6 +110,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	check(!validServers(c.Servers), "Servers", "must hold host:port addresses or absolute Unix socket paths")
+	check(len(slices.Compact(slices.Sorted(slices.Values(c.Servers)))) != len(c.Servers), "Servers",
+		"must name each server once (a server listed twice has no more weight on the ring)")
 	check(c.Prefix != "" && !validKey(c.Prefix+strings.Repeat("A", session.IDLen)), "Prefix",
 		fmt.Sprintf("must be printable ASCII without spaces, at most %d bytes", maxKeyLen-session.IDLen))
 	check(c.Timeout < 0, "Timeout", "must be positive, or 0 for the default of 1s")

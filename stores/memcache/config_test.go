@@ -30,6 +30,7 @@ func TestValidate(t *testing.T) {
 		{Config{Servers: []string{"a:1", "/run/memcached.sock"}}, ""},
 		{Config{Servers: []string{"localhost"}}, "Servers"},
 		{Config{Servers: []string{""}}, "Servers"},
+		{Config{Servers: []string{"a:1", "b:1", "a:1"}}, "Servers"},
 		{Config{Prefix: "app:sess:"}, ""},
 		{Config{Prefix: "has space"}, "Prefix"},
 		{Config{Prefix: "tab\t"}, "Prefix"},

@@ -16,12 +16,12 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// TestConformanceTwoServers: with Geddy's list of servers, sessions are
-// spread over them and each one still behaves as one session (a renew may
-// move it to the other server).
-func TestConformanceTwoServers(t *testing.T) {
-	a, b := servertest.Memcached(t), servertest.Memcached(t)
+// TestConformanceThreeServers: with Geddy's list of servers, sessions are
+// spread over them on the ring and each one still behaves as one session (a
+// renew may move it to another server).
+func TestConformanceThreeServers(t *testing.T) {
+	a, b, c := servertest.Memcached(t), servertest.Memcached(t), servertest.Memcached(t)
 	storetest.Run(t, func(t *testing.T, now func() time.Time) session.Store {
-		return open(t, Config{Servers: []string{a.Addr(), b.Addr()}, Now: now})
+		return open(t, Config{Servers: []string{a.Addr(), b.Addr(), c.Addr()}, Now: now})
 	})
 }

@@ -1,5 +1,39 @@
 // Package memcache keeps sessions in memcached through bradfitz/gomemcache,
-// spread over Geddy's list of servers by key hash.
+// spread over Geddy's list of servers by consistent hashing.
+//
+// # Several servers
+//
+// Each session lives on one server, chosen by its key on a ketama ring
+// built as libketama builds one for servers of equal weight: 160 points per
+// server from the MD5 of its name as written in Config.Servers, a key going
+// to the first point at or after the MD5 of the key. Each server holds
+// about an even share (within ±15% for 2 to 8 servers), and adding or
+// removing one server of N moves only the sessions of about 1/N of the ring,
+// to or from that server; every other session stays where it is.
+// gomemcache's default, crc32 mod N, would move almost all of them, which
+// for sessions means logging almost every user out. Since the points come
+// from the names, not the addresses, list the servers the same way on
+// every worker (the order does not matter). A server listed twice is
+// refused: there are no weights. Coming from a version of this store that
+// used crc32 mod N (before the ring), most sessions are looked up on
+// another server once: their users sign in again.
+//
+// Names are resolved once, in New, as gomemcache's ServerList does; a
+// server whose name later resolves to another address is reached at the
+// old one until the workers restart.
+//
+// Losing a server costs the sessions on it and nothing else. While it is
+// down, a request whose session lives there fails with an error naming the
+// server (a 503 through the middleware; the session is not replaced, as a
+// short outage would otherwise log those users out); the sessions on the
+// other servers load and save as before. The Store is a
+// session.IDGenerator: after a call to a server fails (refused, reset, or
+// no answer within Config.Timeout; not a call its own context cut short),
+// new session IDs avoid that server for 5 seconds, so new sessions (and renewed ones) are made on
+// the servers that are up; after that, the next new session that falls on
+// it tries it again. The first new session that falls on a server nobody has
+// found down yet fails the same way. When it is back, memcached has lost
+// what it held (it keeps nothing on disk): those users get new sessions.
 //
 // # No authentication
 //

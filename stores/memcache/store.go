@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
@@ -42,13 +43,15 @@ var (
 // Store keeps sessions in memcached, one item per session. It is safe for
 // concurrent use. Close it when done.
 type Store struct {
-	cfg     Config
-	servers *memcache.ServerList
-	client  *memcache.Client
-	keys    *aead.Keys       // seal records at rest; nil: stored in the clear
-	wall    func() time.Time // the real clock: memcached compares absolute expirations with its own
+	cfg    Config
+	ring   *ring // which server holds which session
+	client *memcache.Client
+	keys   *aead.Keys       // seal records at rest; nil: stored in the clear
+	wall   func() time.Time // the real clock: memcached compares absolute expirations with its own
 
 	locks sessionLocks // queues the saves of one session in this process
+
+	failed []atomic.Int64 // per server (ring index): when a call to it last failed, Unix ns; see NewID
 
 	// beforeCAS, when set by a test, runs between the gets and the cas of
 	// a patch: the place where a concurrent writer causes a conflict.
@@ -61,35 +64,35 @@ type Store struct {
 
 var _ session.Store = (*Store)(nil)
 
-// New validates cfg, resolves the servers and pings every one of them, so
-// that a server down at start is reported here, naming it, rather than on
-// the first request.
+// New validates cfg, resolves the servers, lays out the ring and pings
+// every server, so that a server down at start is reported here, naming
+// it, rather than on the first request.
 func New(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg.setDefaults()
 	cfg.Servers = slices.Clone(cfg.Servers)
-	servers := new(memcache.ServerList)
-	if err := servers.SetServers(cfg.Servers...); err != nil {
+	r, err := newRing(cfg.Servers)
+	if err != nil {
 		return nil, fmt.Errorf("memcache: servers %s: %w", strings.Join(cfg.Servers, ","), err)
 	}
 	var keys *aead.Keys
 	if len(cfg.Keys) > 0 {
-		var err error
 		if keys, err = aead.New(cfg.Keys); err != nil {
 			return nil, fmt.Errorf("memcache: %w", err)
 		}
 		cfg.Keys = nil // the copies of the secrets live in keys only
 	}
-	client := memcache.NewFromSelector(servers)
+	client := memcache.NewFromSelector(r)
 	client.Timeout = cfg.Timeout
 	client.MaxIdleConns = cfg.MaxIdleConns
 	if err := client.Ping(); err != nil {
 		_ = client.Close()
 		return nil, fmt.Errorf("memcache: ping %s: %w", strings.Join(cfg.Servers, ","), err)
 	}
-	return &Store{cfg: cfg, servers: servers, client: client, keys: keys, wall: time.Now}, nil
+	return &Store{cfg: cfg, ring: r, client: client, keys: keys, wall: time.Now,
+		failed: make([]atomic.Int64, len(cfg.Servers))}, nil
 }
 
 // Close waits for calls in flight, then closes the idle connections. It is
@@ -446,17 +449,23 @@ func (s *Store) tooLarge(op, id string, n int) error {
 // that holds the session. memcached's own size limit becomes
 // session.ErrTooLarge: gomemcache reports it only as an unexpected response
 // line, so its text is matched. A call cut short by its context wraps ctx's
-// error.
+// error. Any other error, but ErrClosed, marks the server failed (see
+// NewID).
 func (s *Store) fail(ctx context.Context, op, id string, err error) error {
-	where := "memcached"
-	if addr, perr := s.servers.PickServer(s.key(id)); perr == nil {
-		where = addr.String()
-	}
+	server := s.ring.server(s.key(id))
+	where := s.ring.addrs[server].String()
 	if strings.Contains(err.Error(), "SERVER_ERROR object too large") {
 		return fmt.Errorf("memcache: %s session %s: %s refused the item: %w", op, storeerr.Short(id), where, session.ErrTooLarge)
 	}
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("memcache: %s session %s on %s: %w (%w)", op, storeerr.Short(id), where, cerr, err)
+	if cerr := ctx.Err(); cerr != nil {
+		if !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%w)", cerr, err)
+		}
+		// Cut short by the caller: that says nothing of the server.
+		return fmt.Errorf("memcache: %s session %s on %s: %w", op, storeerr.Short(id), where, err)
+	}
+	if !errors.Is(err, session.ErrClosed) {
+		s.markFailed(server)
 	}
 	return fmt.Errorf("memcache: %s session %s on %s: %w", op, storeerr.Short(id), where, err)
 }

@@ -24,21 +24,7 @@ import (
 // status and body.
 func CounterSite(t testing.TB, st session.Store) func() (int, string) {
 	t.Helper()
-	cfg := session.DefaultConfig(st)
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	m, err := session.NewManager(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := httpmw.New(m)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := session.FromContext(r.Context())
-		n, _ := session.Get[int](s, "n")
-		if err := s.Set("n", n+1); err != nil {
-			return // the middleware answers with the store's error
-		}
-		fmt.Fprint(w, n+1)
-	}))
-	ts := httptest.NewServer(h)
+	ts := httptest.NewServer(CounterHandler(t, st))
 	t.Cleanup(ts.Close)
 	c := ts.Client()
 	c.Jar, _ = cookiejar.New(nil)
@@ -53,6 +39,26 @@ func CounterSite(t testing.TB, st session.Store) func() (int, string) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, strings.TrimSpace(string(body))
 	}
+}
+
+// CounterHandler is CounterSite's handler: the demo's counter behind the
+// middleware over st, with session.DefaultConfig's cookie name.
+func CounterHandler(t testing.TB, st session.Store) http.Handler {
+	t.Helper()
+	cfg := session.DefaultConfig(st)
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	m, err := session.NewManager(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return httpmw.New(m)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		n, _ := session.Get[int](s, "n")
+		if err := s.Set("n", n+1); err != nil {
+			return // the middleware answers with the store's error
+		}
+		fmt.Fprint(w, n+1)
+	}))
 }
 
 // WaitStalled waits until the server at addr has stopped answering request
