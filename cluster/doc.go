@@ -10,9 +10,11 @@
 // rotates: see Key rotation). A node's name is Config.Name
 // plus a random boot ID, so a restarted worker is a new member. Its gossip
 // metadata carries the address of its peer transport (package peer:
-// persistent, pipelined, authenticated TCP) and its joining and draining
-// flags. Seeds may be DNS names and are re-joined periodically, so a
-// partition that outlived the dead-node timeout still heals.
+// persistent, pipelined TCP, authenticated and encrypted with AES-256-GCM
+// under keys derived from the secret, without forward secrecy unless
+// Config.TLS) and its joining and draining flags. Seeds may be DNS names
+// and are re-joined periodically, so a partition that outlived the
+// dead-node timeout still heals.
 //
 // The session space is split into a fixed number of partitions
 // (hash(ID) mod Partitions). Each partition's preference list is its top N
