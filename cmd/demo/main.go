@@ -217,6 +217,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return err
 	}
 	if adminLn != nil {
+		_, d.adminPort, _ = net.SplitHostPort(adminLn.Addr().String())
 		defer d.serveAdmin(adminLn, o)() // stops after serve, before the store closes
 	}
 	logger.Info("demo: serving", "addr", ln.Addr().String(), "store", cfg.Store)

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/cluster"
+)
+
+// statusRefresh is how often the status page fetches itself again. The
+// Status it shows is cached for statusTTL, so a page left open costs the
+// cluster one Status per statusRefresh at most, shared by every viewer.
+const statusRefresh = 2 * time.Second
+
+// statser is a store that reports what the node alone knows of itself
+// (*cluster.Store): the status page takes the bytes it holds from it,
+// since a Status carries no bytes per member.
+type statser interface {
+	Stats() cluster.Stats
+}
+
+// statusPage answers GET /cluster for a browser: st as a page.
+func (d *demo) statusPage(w http.ResponseWriter, st cluster.Status) {
+	v := d.statusView(st)
+	d.renderPage(w, "status.html", pageData{Page: v})
+}
+
+// statusView is what the status page shows: the Status, with each member's
+// colour and state spelled out, and the partition ring cut into arcs.
+type statusView struct {
+	cluster.Status
+	Members   []memberView // shadows Status.Members
+	Rings     []ringView   // the primary ring first, then one per backup
+	Sessions  int          // live sessions summed over the members (copies included)
+	Refresh   int          // milliseconds between two fetches of the page
+	Generated string       // when the page was made, UTC
+}
+
+// memberView is one member of a statusView.
+type memberView struct {
+	cluster.MemberStatus
+	Colour    string
+	State     string // ready, joining, draining, syncing or unreachable
+	Primaries int
+	Backups   int
+	Bytes     int64 // the memory its sessions hold; -1 when unknown (another node)
+	Self      bool  // the node that answered
+}
+
+// ringView is one ring of the SVG: partition p sits at angle p/Partitions
+// of a turn, and each member's arcs are one circle whose stroke is dashed
+// so that it is drawn only where the member owns the partitions; a join
+// or a crash changes the dashes, and the arcs visibly move.
+type ringView struct {
+	Label  string
+	Radius int
+	Arcs   []arcView
+}
+
+// arcView is one member's arcs on a ring.
+type arcView struct {
+	Member string
+	Colour string
+	Dashes string // stroke-dasharray, in partitions (pathLength = Partitions)
+	Count  int    // partitions it holds on this ring
+}
+
+func (d *demo) statusView(st cluster.Status) statusView {
+	v := statusView{Status: st, Refresh: int(statusRefresh / time.Millisecond),
+		Generated: time.Now().UTC().Format("15:04:05")}
+	names := make([]string, len(st.Members))
+	for i, m := range st.Members {
+		names[i] = m.Name
+	}
+	colours := d.colours.assign(names)
+	var self cluster.Stats
+	statsOK := false
+	if s, ok := d.cluster.(statser); ok {
+		self, statsOK = s.Stats(), true
+	}
+	for i, m := range st.Members {
+		mv := memberView{MemberStatus: m, Colour: colours[i], State: memberState(m),
+			Primaries: len(m.Primary), Backups: len(m.Backup), Bytes: -1, Self: m.Name == st.Node}
+		if mv.Self && statsOK {
+			mv.Bytes = self.Bytes
+		}
+		v.Sessions += max(m.Sessions, 0)
+		v.Members = append(v.Members, mv)
+	}
+	v.Rings = rings(st, colours)
+	return v
+}
+
+// memberState is a member's state in one word, the worst first.
+func memberState(m cluster.MemberStatus) string {
+	switch {
+	case m.Error != "":
+		return "unreachable"
+	case m.Draining:
+		return "draining"
+	case m.Joining:
+		return "joining"
+	case !m.Ready:
+		return "syncing"
+	default:
+		return "ready"
+	}
+}
+
+// rings returns the primary ring and one ring per backup. A partition's
+// backups are put on the backup rings in the members' name order (the
+// Status does not say which is first in the partition's preference list).
+func rings(st cluster.Status, colours []string) []ringView {
+	n := max(st.Replicas, 1)
+	owner := make([][]int, n) // owner[ring][partition]: index in st.Members, -1 for none
+	for k := range owner {
+		owner[k] = slices.Repeat([]int{-1}, st.Partitions)
+	}
+	for i, m := range st.Members {
+		for _, p := range m.Primary {
+			if p >= 0 && p < st.Partitions {
+				owner[0][p] = i
+			}
+		}
+		for _, p := range m.Backup {
+			for k := 1; k < n && p >= 0 && p < st.Partitions; k++ {
+				if owner[k][p] == -1 {
+					owner[k][p] = i
+					break
+				}
+			}
+		}
+	}
+	out := make([]ringView, n)
+	for k := range out {
+		out[k] = ringView{Label: "backup " + strconv.Itoa(k), Radius: 150 - 26*k}
+		if k == 0 {
+			out[k].Label = "primary"
+		}
+		for i, m := range st.Members {
+			if dashes, count := dashArray(owner[k], i); count > 0 {
+				out[k].Arcs = append(out[k].Arcs, arcView{Member: m.Name, Colour: colours[i], Dashes: dashes, Count: count})
+			}
+		}
+	}
+	return out
+}
+
+// dashArray returns the stroke-dasharray that draws the partitions whose
+// owner is who, in partition units, and how many those are. It starts
+// with an empty dash, so that the first length is a gap, and has an even
+// number of lengths summing to len(owner): the pattern ends where the
+// circle does.
+func dashArray(owner []int, who int) (string, int) {
+	var b strings.Builder
+	b.WriteString("0")
+	lengths, run, count, mine := 1, 0, 0, false
+	for _, o := range owner {
+		if (o == who) != mine {
+			fmt.Fprintf(&b, " %d", run)
+			lengths, run, mine = lengths+1, 0, !mine
+		}
+		run++
+		if mine {
+			count++
+		}
+	}
+	fmt.Fprintf(&b, " %d", run)
+	if lengths++; lengths%2 == 1 {
+		b.WriteString(" 0")
+	}
+	return b.String(), count
+}
+
+// palette holds the members' colours: distinct for people with the
+// common colour-vision deficiencies (Okabe and Ito), readable on white.
+var palette = []string{"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#7A6A00", "#555555"}
+
+// colourBook gives each member a colour it keeps while it is a member, so
+// that when another member joins or dies the survivors' arcs keep their
+// colour and only move.
+type colourBook struct {
+	mu sync.Mutex     // guards of
+	of map[string]int // member name -> index in palette
+}
+
+// assign returns the colours of names, giving a new name the first
+// palette entry no current member has, and forgetting the names that are
+// gone. Past len(palette) members, colours repeat.
+func (c *colourBook) assign(names []string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.of == nil {
+		c.of = map[string]int{}
+	}
+	for name := range c.of {
+		if !slices.Contains(names, name) {
+			delete(c.of, name)
+		}
+	}
+	used := map[int]bool{}
+	for _, i := range c.of {
+		used[i] = true
+	}
+	out := make([]string, len(names))
+	for j, name := range names {
+		i, ok := c.of[name]
+		if !ok {
+			i = firstFree(used)
+			c.of[name], used[i] = i, true
+		}
+		out[j] = palette[i%len(palette)]
+	}
+	return out
+}
+
+// firstFree returns the first palette index not in used; when every one
+// is, the next index past them (colours repeat).
+func firstFree(used map[int]bool) int {
+	for i := range palette {
+		if !used[i] {
+			return i
+		}
+	}
+	return len(used)
+}
+
+// byteSize formats n bytes for people: 512 B, 1.5 KiB, 12.0 MiB.
+func byteSize(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, unit := float64(n)/1024, 0
+	for f >= 1024 && unit < 3 {
+		f, unit = f/1024, unit+1
+	}
+	return fmt.Sprintf("%.1f %s", f, []string{"KiB", "MiB", "GiB", "TiB"}[unit])
+}
