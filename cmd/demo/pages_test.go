@@ -200,3 +200,17 @@ func TestRings(t *testing.T) {
 		t.Fatalf("rings = %+v", r)
 	}
 }
+
+// Within a sector the owners are grouped; the sectors keep their order.
+func TestGroupBySector(t *testing.T) {
+	owner := make([]int, 2*ringSectors) // two partitions per sector
+	for p := range owner {
+		owner[p] = (p + 1) % 2 // 1 0 1 0 ...
+	}
+	groupBySector(owner)
+	for p := 0; p < len(owner); p += 2 {
+		if owner[p] != 0 || owner[p+1] != 1 {
+			t.Fatalf("sector %d = %v, want [0 1]", p/2, owner[p:p+2])
+		}
+	}
+}

@@ -37,6 +37,8 @@ type statusView struct {
 	Members   []memberView // shadows Status.Members
 	Rings     []ringView   // the primary ring first, then one per backup
 	Sessions  int          // live sessions summed over the members (copies included)
+	Ticks     string       // stroke-dasharray of the sectors' borders
+	Sectors   int          // ringSectors
 	Refresh   int          // milliseconds between two fetches of the page
 	Generated string       // when the page was made, UTC
 }
@@ -52,10 +54,22 @@ type memberView struct {
 	Self      bool  // the node that answered
 }
 
+// ringSectors is how many sectors a ring is cut into. Rendezvous hashing
+// scatters a member's partitions over the whole key space, so drawn one by
+// one (4096 partitions on a ring 900 pixels round) they blur into a grey
+// stripe pattern. Within a sector the partitions are drawn grouped by
+// owner instead: each member's arc there is as long as the partitions it
+// owns in the sector. The sectors keep the partitions' order, so the ring
+// still says who holds which range, to a sector's precision, and when a
+// member dies or joins every sector's arcs visibly grow or shrink. The
+// partition by partition truth is in GET /cluster?verbose=1.
+const ringSectors = 32
+
 // ringView is one ring of the SVG: partition p sits at angle p/Partitions
-// of a turn, and each member's arcs are one circle whose stroke is dashed
-// so that it is drawn only where the member owns the partitions; a join
-// or a crash changes the dashes, and the arcs visibly move.
+// of a turn (sectors grouped as ringSectors says), and each member's arcs
+// are one circle whose stroke is dashed so that it is drawn only where the
+// member's partitions are; a join or a crash changes the dashes, and the
+// arcs visibly move.
 type ringView struct {
 	Label  string
 	Radius int
@@ -71,7 +85,7 @@ type arcView struct {
 }
 
 func (d *demo) statusView(st cluster.Status) statusView {
-	v := statusView{Status: st, Refresh: int(statusRefresh / time.Millisecond),
+	v := statusView{Status: st, Sectors: ringSectors, Refresh: int(statusRefresh / time.Millisecond),
 		Generated: time.Now().UTC().Format("15:04:05")}
 	names := make([]string, len(st.Members))
 	for i, m := range st.Members {
@@ -92,7 +106,7 @@ func (d *demo) statusView(st cluster.Status) statusView {
 		v.Sessions += max(m.Sessions, 0)
 		v.Members = append(v.Members, mv)
 	}
-	v.Rings = rings(st, colours)
+	v.Rings, v.Ticks = rings(st, colours), sectorTicks(st.Partitions)
 	return v
 }
 
@@ -138,6 +152,7 @@ func rings(st cluster.Status, colours []string) []ringView {
 	}
 	out := make([]ringView, n)
 	for k := range out {
+		groupBySector(owner[k])
 		out[k] = ringView{Label: "backup " + strconv.Itoa(k), Radius: 150 - 26*k}
 		if k == 0 {
 			out[k].Label = "primary"
@@ -149,6 +164,23 @@ func rings(st cluster.Status, colours []string) []ringView {
 		}
 	}
 	return out
+}
+
+// groupBySector sorts the owners within each of the ringSectors sectors,
+// so that a member's partitions in a sector are drawn as one arc.
+func groupBySector(owner []int) {
+	size := (len(owner) + ringSectors - 1) / ringSectors
+	for start := 0; start < len(owner); start += size {
+		slices.Sort(owner[start:min(start+size, len(owner))])
+	}
+}
+
+// sectorTicks returns the stroke-dasharray of the white ticks that mark
+// the sectors' borders on a ring of the given partitions.
+func sectorTicks(partitions int) string {
+	size := float64(partitions) / ringSectors
+	tick := max(float64(partitions)/400, 0.5) // about 2 pixels
+	return fmt.Sprintf("%.2f %.2f", tick, size-tick)
 }
 
 // dashArray returns the stroke-dasharray that draws the partitions whose
