@@ -34,7 +34,6 @@ type demo struct {
 	// status keeps its Status for GET /cluster (nil when cluster is).
 	cluster clusterStore
 	status  *statusCache
-	colours colourBook // the members' colours on the status page
 	// adminPort is the admin listener's port, which the demo's page links
 	// to (statusURL); "" when it is off.
 	adminPort string

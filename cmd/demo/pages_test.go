@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,18 +174,20 @@ func TestDashArray(t *testing.T) {
 	}
 }
 
-// Each member keeps its colour while it is a member: when one dies, the
-// others' arcs move but do not change colour.
-func TestColourBookKeepsColours(t *testing.T) {
-	var c colourBook
-	first := c.assign([]string{"a", "b", "c"})
-	after := c.assign([]string{"a", "c"})
-	if after[0] != first[0] || after[1] != first[2] {
-		t.Fatalf("after b left, a and c have %v, want %v and %v", after, first[0], first[2])
+// Every worker gives the same members the same colours, distinct while
+// the palette lasts; when the member last in name order dies, the others
+// keep theirs.
+func TestColours(t *testing.T) {
+	names := []string{"a-1", "b-2", "c-3", "d-4", "e-5", "f-6", "g-7", "h-8"}
+	all := colours(names)
+	if !slices.Equal(all, colours(names)) {
+		t.Fatalf("colours(%v) differs between calls", names)
 	}
-	joined := c.assign([]string{"a", "c", "d"})
-	if joined[2] != first[1] || joined[0] == joined[2] || joined[1] == joined[2] {
-		t.Fatalf("d joined with %v, want b's free colour %v", joined[2], first[1])
+	if len(slices.Compact(slices.Sorted(slices.Values(all)))) != len(palette) {
+		t.Fatalf("colours(%v) = %v, want %d distinct", names, all, len(palette))
+	}
+	if got := colours(names[:7]); !slices.Equal(got, all[:7]) {
+		t.Fatalf("without h-8, colours = %v, want %v", got, all[:7])
 	}
 }
 

@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
@@ -91,7 +91,7 @@ func (d *demo) statusView(st cluster.Status) statusView {
 	for i, m := range st.Members {
 		names[i] = m.Name
 	}
-	colours := d.colours.assign(names)
+	colours := colours(names)
 	var self cluster.Stats
 	statsOK := false
 	if s, ok := d.cluster.(statser); ok {
@@ -213,53 +213,30 @@ func dashArray(owner []int, who int) (string, int) {
 // common colour-vision deficiencies (Okabe and Ito), readable on white.
 var palette = []string{"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#7A6A00", "#555555"}
 
-// colourBook gives each member a colour it keeps while it is a member, so
-// that when another member joins or dies the survivors' arcs keep their
-// colour and only move.
-type colourBook struct {
-	mu sync.Mutex     // guards of
-	of map[string]int // member name -> index in palette
-}
-
-// assign returns the colours of names, giving a new name the first
-// palette entry no current member has, and forgetting the names that are
-// gone. Past len(palette) members, colours repeat.
-func (c *colourBook) assign(names []string) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.of == nil {
-		c.of = map[string]int{}
-	}
-	for name := range c.of {
-		if !slices.Contains(names, name) {
-			delete(c.of, name)
-		}
-	}
-	used := map[int]bool{}
-	for _, i := range c.of {
-		used[i] = true
-	}
+// colours returns the members' colours, names in name order (as a Status
+// has them): a name's hash picks its palette entry, and a name whose entry
+// an earlier name took gets the next free one. Every worker computes the
+// same colours from the same members, so a page whose refreshes different
+// workers answer (compose's admin frontend is round-robin) keeps them, and
+// a member keeps its colour when another joins or dies, unless a clash
+// had moved it. Past len(palette) members, colours repeat.
+func colours(names []string) []string {
+	used := make([]bool, len(palette))
 	out := make([]string, len(names))
 	for j, name := range names {
-		i, ok := c.of[name]
-		if !ok {
-			i = firstFree(used)
-			c.of[name], used[i] = i, true
+		h := fnv.New32a()
+		h.Write([]byte(name))
+		first := int(h.Sum32() % uint32(len(palette)))
+		i := first
+		for k := range palette {
+			if c := (first + k) % len(palette); !used[c] {
+				i = c
+				break
+			}
 		}
-		out[j] = palette[i%len(palette)]
+		used[i], out[j] = true, palette[i]
 	}
 	return out
-}
-
-// firstFree returns the first palette index not in used; when every one
-// is, the next index past them (colours repeat).
-func firstFree(used map[int]bool) int {
-	for i := range palette {
-		if !used[i] {
-			return i
-		}
-	}
-	return len(used)
 }
 
 // byteSize formats n bytes for people: 512 B, 1.5 KiB, 12.0 MiB.
