@@ -209,9 +209,10 @@ func dashArray(owner []int, who int) (string, int) {
 	return b.String(), count
 }
 
-// palette holds the members' colours: distinct for people with the
-// common colour-vision deficiencies (Okabe and Ito), readable on white.
-var palette = []string{"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#7A6A00", "#555555"}
+// palette holds the members' colours: Okabe and Ito's six that stay
+// distinct with the common colour-vision deficiencies and read on white,
+// then a purple and a brown.
+var palette = []string{"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#6A51A3", "#8C564B"}
 
 // colours returns the members' colours, names in name order (as a Status
 // has them): a name's hash picks its palette entry, and a name whose entry
