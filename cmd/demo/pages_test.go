@@ -1,17 +1,24 @@
 package main
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/internal/testutil"
+	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores"
 )
 
 // htmlAccept is what Chromium sends when it loads a page.
@@ -215,5 +222,50 @@ func TestGroupBySector(t *testing.T) {
 		if owner[p] != 0 || owner[p+1] != 1 {
 			t.Fatalf("sector %d = %v, want [0 1]", p/2, owner[p:p+2])
 		}
+	}
+}
+
+// countingStore counts a store's loads and saves.
+type countingStore struct {
+	session.Store
+	loads, saves atomic.Int64
+}
+
+func (c *countingStore) Load(ctx context.Context, token string) (session.Record, bool, error) {
+	c.loads.Add(1)
+	return c.Store.Load(ctx, token)
+}
+
+func (c *countingStore) Save(ctx context.Context, token string, p session.Patch) (string, error) {
+	c.saves.Add(1)
+	return c.Store.Save(ctx, token, p)
+}
+
+// The page costs what the number costs: one load and one save per visit,
+// though it also reads the user.
+func TestCounterPageIsOneLoadOneSave(t *testing.T) {
+	cfg := stores.DefaultConfig()
+	st, err := stores.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stores.Close(st) })
+	cs := &countingStore{Store: st}
+	m, err := session.NewManager(cfg.Session(cs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDemo("w-test", m, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := httptest.NewServer(d.routes())
+	t.Cleanup(srv.Close)
+	jar, _ := cookiejar.New(nil)
+	b := &browser{t: t, c: &http.Client{Jar: jar}, url: srv.URL}
+	b.getWith("/", htmlAccept) // creates the session
+	loads, saves := cs.loads.Load(), cs.saves.Load()
+	if code, page, _ := b.getWith("/", htmlAccept); code != 200 || !strings.Contains(page, `id="counter">2<`) {
+		t.Fatalf("second GET / as a browser = %d, want the page with counter 2:\n%s", code, page)
+	}
+	if l, s := cs.loads.Load()-loads, cs.saves.Load()-saves; l != 1 || s != 1 {
+		t.Errorf("GET / as a browser cost %d loads and %d saves, want 1 and 1", l, s)
 	}
 }
