@@ -269,3 +269,12 @@ func TestCounterPageIsOneLoadOneSave(t *testing.T) {
 		t.Errorf("GET / as a browser cost %d loads and %d saves, want 1 and 1", l, s)
 	}
 }
+
+// However many replicas, the rings stay apart and clear of the centre.
+func TestRingsFitSevenReplicas(t *testing.T) {
+	r := rings(cluster.Status{Partitions: 64, Replicas: 7}, nil)
+	last := r[len(r)-1]
+	if len(r) != 7 || last.Width <= 0 || last.Radius-last.Width/2 < 40 {
+		t.Fatalf("7 rings end at radius %d, width %d: want them clear of the centre", last.Radius, last.Width)
+	}
+}

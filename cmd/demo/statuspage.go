@@ -72,7 +72,8 @@ const ringSectors = 32
 // arcs visibly move.
 type ringView struct {
 	Label  string
-	Radius int
+	Radius int // of the ring's middle, in the 340-wide SVG
+	Width  int // of the ring's stroke
 	Arcs   []arcView
 }
 
@@ -91,14 +92,14 @@ func (d *demo) statusView(st cluster.Status) statusView {
 	for i, m := range st.Members {
 		names[i] = m.Name
 	}
-	colours := colours(names)
+	cols := colours(names)
 	var self cluster.Stats
 	statsOK := false
 	if s, ok := d.cluster.(statser); ok {
 		self, statsOK = s.Stats(), true
 	}
 	for i, m := range st.Members {
-		mv := memberView{MemberStatus: m, Colour: colours[i], State: memberState(m),
+		mv := memberView{MemberStatus: m, Colour: cols[i], State: memberState(m),
 			Primaries: len(m.Primary), Backups: len(m.Backup), Bytes: -1, Self: m.Name == st.Node}
 		if mv.Self && statsOK {
 			mv.Bytes = self.Bytes
@@ -106,7 +107,7 @@ func (d *demo) statusView(st cluster.Status) statusView {
 		v.Sessions += max(m.Sessions, 0)
 		v.Members = append(v.Members, mv)
 	}
-	v.Rings, v.Ticks = rings(st, colours), sectorTicks(st.Partitions)
+	v.Rings, v.Ticks = rings(st, cols), sectorTicks(st.Partitions)
 	return v
 }
 
@@ -129,7 +130,7 @@ func memberState(m cluster.MemberStatus) string {
 // rings returns the primary ring and one ring per backup. A partition's
 // backups are put on the backup rings in the members' name order (the
 // Status does not say which is first in the partition's preference list).
-func rings(st cluster.Status, colours []string) []ringView {
+func rings(st cluster.Status, cols []string) []ringView {
 	n := max(st.Replicas, 1)
 	owner := make([][]int, n) // owner[ring][partition]: index in st.Members, -1 for none
 	for k := range owner {
@@ -150,16 +151,19 @@ func rings(st cluster.Status, colours []string) []ringView {
 			}
 		}
 	}
+	// The rings share the band from radius 150 inwards to about 50, so
+	// that up to 7 replicas leave the centre's label clear.
+	step := min(26, 100/n)
 	out := make([]ringView, n)
 	for k := range out {
 		groupBySector(owner[k])
-		out[k] = ringView{Label: "backup " + strconv.Itoa(k), Radius: 150 - 26*k}
+		out[k] = ringView{Label: "backup " + strconv.Itoa(k), Radius: 150 - step*k, Width: step - 6}
 		if k == 0 {
 			out[k].Label = "primary"
 		}
 		for i, m := range st.Members {
 			if dashes, count := dashArray(owner[k], i); count > 0 {
-				out[k].Arcs = append(out[k].Arcs, arcView{Member: m.Name, Colour: colours[i], Dashes: dashes, Count: count})
+				out[k].Arcs = append(out[k].Arcs, arcView{Member: m.Name, Colour: cols[i], Dashes: dashes, Count: count})
 			}
 		}
 	}
