@@ -26,9 +26,14 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 
 // wantsHTML reports whether r's Accept header names text/html, as every
 // browser's navigation does. curl sends */*, and scripts send nothing or
-// application/json: they get what they always got.
+// application/json: they get what they always got, at no cost (no
+// allocation) beyond one look at the header.
 func wantsHTML(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+	accept := r.Header.Get("Accept")
+	if !strings.Contains(accept, "html") && !strings.Contains(accept, "HTML") {
+		return false
+	}
+	for part := range strings.SplitSeq(accept, ",") {
 		if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == "text/html" {
 			return true
 		}

@@ -63,6 +63,11 @@ func TestWantsHTML(t *testing.T) {
 			t.Errorf("wantsHTML(Accept: %q) = %v, want %v", accept, got, want)
 		}
 	}
+	r, _ := http.NewRequest("GET", "/", nil)
+	r.Header.Set("Accept", "*/*")
+	if n := testing.AllocsPerRun(100, func() { wantsHTML(r) }); n != 0 {
+		t.Errorf("wantsHTML(curl's Accept) allocates %v times, want 0: it is on every request", n)
+	}
 }
 
 // A browser gets the demo's page with the same counter a script gets as a
