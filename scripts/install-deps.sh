@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # install-deps.sh installs the server binaries that the tests (internal/servertest)
 # and the compose tests start as real processes: redis-server, redis-sentinel,
-# redis-cli, memcached and haproxy; and wrk, the load generator of
-# go run ./test/bench. Idempotent and non-interactive; Debian only.
+# redis-cli, memcached and haproxy; wrk, the load generator of
+# go run ./test/bench; and chromium, the headless browser of
+# test/browser_test.go. Idempotent and non-interactive; Debian only.
 #
 # Debian 12 packaging: the real redis binary is /usr/bin/redis-check-rdb from
 # redis-tools; redis-server and redis-sentinel are symlinks to it shipped by the
@@ -18,8 +19,9 @@ declare -A PKG_OF=(
   [memcached]=memcached
   [haproxy]=haproxy
   [wrk]=wrk
+  [chromium]=chromium
 )
-BINARIES=(redis-server redis-sentinel redis-cli memcached haproxy wrk)
+BINARIES=(redis-server redis-sentinel redis-cli memcached haproxy wrk chromium)
 # system services that Debian auto-starts on install
 SERVICES=(redis-server redis-sentinel memcached haproxy)
 

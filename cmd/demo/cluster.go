@@ -51,15 +51,22 @@ func (d *demo) setOwner(w http.ResponseWriter, s *session.Session) {
 
 // clusterStatus answers GET /cluster on the admin listener: a summary by
 // default, the whole Status with ?verbose=1 (the partition lists: the
-// audit measured 113 KB).
+// audit measured 113 KB), and the status page (statuspage.go) to a
+// browser, whose Accept names text/html.
 func (d *demo) clusterStatus(w http.ResponseWriter, r *http.Request) {
 	if d.cluster == nil {
 		http.Error(w, "not a cluster: the store is not the shared memory store (set sessions.cluster)", http.StatusNotFound)
 		return
 	}
 	st := d.status.get()
+	w.Header().Add("Vary", "Accept")
+	verbose, _ := strconv.ParseBool(r.URL.Query().Get("verbose"))
+	if wantsHTML(r) && !verbose {
+		d.statusPage(w, st)
+		return
+	}
 	var body any = summarize(st)
-	if verbose, _ := strconv.ParseBool(r.URL.Query().Get("verbose")); verbose {
+	if verbose {
 		body = st
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -34,6 +34,9 @@ type demo struct {
 	// status keeps its Status for GET /cluster (nil when cluster is).
 	cluster clusterStore
 	status  *statusCache
+	// adminPort is the admin listener's port, which the demo's page links
+	// to (statusURL); "" when it is off.
+	adminPort string
 	// readiness and drainer are the store's lifecycle (cluster.go), nil
 	// when the store has none: it serves as soon as it is open, and
 	// closing it loses nothing another process needs.
@@ -89,8 +92,12 @@ func (d *demo) servedBy(next http.Handler) http.Handler {
 	})
 }
 
-// counter is the Geddy example: one more on every request.
+// counter is the Geddy example: one more on every request. A browser
+// (Accept: text/html) gets the demo's page (counterpage.go), anything
+// else the plain number, byte for byte as always: scripts, test/loadcheck
+// and test/bench read it.
 func (d *demo) counter(w http.ResponseWriter, r *http.Request) {
+	w.Header().Add("Vary", "Accept")
 	s := session.FromContext(r.Context())
 	n, ok := d.readCounter(w, s)
 	if !ok {
@@ -101,15 +108,26 @@ func (d *demo) counter(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.setOwner(w, s)
+	if wantsHTML(r) {
+		d.counterPage(w, r, s, n+1)
+		return
+	}
 	text(w, fmt.Sprintf("%d\n", n+1))
 }
 
 func (d *demo) peek(w http.ResponseWriter, r *http.Request) {
+	w.Header().Add("Vary", "Accept")
 	s := session.FromContext(r.Context())
-	if n, ok := d.readCounter(w, s); ok {
-		d.setOwner(w, s)
-		text(w, fmt.Sprintf("%d\n", n))
+	n, ok := d.readCounter(w, s)
+	if !ok {
+		return
 	}
+	d.setOwner(w, s)
+	if wantsHTML(r) {
+		d.counterPage(w, r, s, n)
+		return
+	}
+	text(w, fmt.Sprintf("%d\n", n))
 }
 
 // readCounter returns the counter. A value that does not decode (written by
@@ -152,7 +170,9 @@ func (d *demo) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.setOwner(w, s)
-	text(w, "logged in as "+user+"\n")
+	if !backHome(w, r) {
+		text(w, "logged in as "+user+"\n")
+	}
 }
 
 func (d *demo) logout(w http.ResponseWriter, r *http.Request) {
@@ -161,7 +181,9 @@ func (d *demo) logout(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, s, "logout", err)
 		return
 	}
-	text(w, "logged out\n")
+	if !backHome(w, r) {
+		text(w, "logged out\n")
+	}
 }
 
 func (d *demo) whoami(w http.ResponseWriter, r *http.Request) {

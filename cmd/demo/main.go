@@ -13,6 +13,17 @@
 //	GET /readyz      200 while serving; 503 while starting (a cluster node
 //	                 pulling its partitions) and while draining
 //
+// A browser (Accept: text/html) gets GET / and /peek as the demo's page
+// instead: the counter, the worker that served it, the cluster node that
+// owns the session, an increment button, login and logout forms, and a
+// link to the status page (the admin listener's port on the host the
+// browser asked for). /login and /logout then answer with 303 to /peek.
+// Anything else (curl, scripts, test/loadcheck, test/bench) gets the
+// plain answers above, byte for byte; the pages are made from the same
+// load and save. Pages are embedded html/template files (no external
+// asset) sent with a Content-Security-Policy that lets only their own
+// style and script run (a nonce per response) and nosniff.
+//
 // The admin listener (-admin ADDR, default 127.0.0.1:8081; "off" for none)
 // serves, apart from the application's port, what only operators need:
 //
@@ -23,7 +34,10 @@
 //	                 sessions and how many partitions it is primary and
 //	                 backup for; ?verbose=1 adds the partition lists. The
 //	                 answer is at most a second old: each one asks every
-//	                 member, so a flood of requests shares one
+//	                 member, so a flood of requests shares one. A
+//	                 browser gets the status page: the members and their
+//	                 state, the partition ring in SVG, sessions, memory,
+//	                 copies short; it fetches itself again every 2s
 //	GET /metrics     Prometheus metrics (package metrics): the store's
 //	                 calls, the memory store's or the cluster node's
 //	                 counters, memberlist's, the Go runtime's and the
@@ -217,6 +231,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return err
 	}
 	if adminLn != nil {
+		_, d.adminPort, _ = net.SplitHostPort(adminLn.Addr().String())
 		defer d.serveAdmin(adminLn, o)() // stops after serve, before the store closes
 	}
 	logger.Info("demo: serving", "addr", ln.Addr().String(), "store", cfg.Store)
