@@ -69,6 +69,9 @@ func TestFloodAtTheBoundKeepsReturningUsers(t *testing.T) {
 		if m.Sessions+m.Tombstones > bound*5/4 {
 			t.Errorf("node %s holds %d entries; bound %d", m.Name, m.Sessions+m.Tombstones, bound)
 		}
+		if m.Bytes <= 0 { // every member holds sessions: it must say how much memory they take
+			t.Errorf("node %s reports %d bytes of sessions", m.Name, m.Bytes)
+		}
 	}
 	t.Logf("kept %d of %d users; %d flood sessions created, %d refused, %d evicted", kept, users, len(created), refused, evicted)
 	if evicted == 0 {

@@ -568,6 +568,7 @@ type countReply struct {
 	ready            bool
 	evictions        uint64
 	refused          uint64
+	bytes            int64 // what its sessions hold in memory; -1: an older node did not say
 }
 
 func (r countReply) marshal() []byte {
@@ -579,14 +580,18 @@ func (r countReply) marshal() []byte {
 	b = binary.AppendUvarint(b, r.conflicts)
 	b = append(b, boolByte(r.ready))
 	b = binary.AppendUvarint(b, r.evictions)
-	return binary.AppendUvarint(b, r.refused)
+	b = binary.AppendUvarint(b, r.refused)
+	return binary.AppendUvarint(b, uint64(r.bytes))
 }
 
 func parseCount(b []byte) (countReply, error) {
 	d := reader{b: b}
 	r := countReply{live: d.int(), tombstones: d.int(), at: fromNanos(d.varint()), hinted: d.int()}
 	r.underReplicated, r.conflicts, r.ready = d.int(), d.uvarint(), d.byte() == 1
-	r.evictions, r.refused = d.uvarint(), d.uvarint()
+	r.evictions, r.refused, r.bytes = d.uvarint(), d.uvarint(), -1
+	if len(d.b) > 0 { // a node of this version or later: bytes follow
+		r.bytes = int64(d.int())
+	}
 	return r, d.done("count")
 }
 

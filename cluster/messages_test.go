@@ -126,7 +126,7 @@ func parseAny(t *testing.T, op uint8, b []byte) {
 	case 6:
 		parseMember(b)
 	case 7:
-		if c, err := parseCount(b); err == nil && (c.live < 0 || c.tombstones < 0 || c.hinted < 0 || c.underReplicated < 0) {
+		if c, err := parseCount(b); err == nil && (c.live < 0 || c.tombstones < 0 || c.hinted < 0 || c.underReplicated < 0 || c.bytes < -1) {
 			t.Fatalf("count %+v decoded", c)
 		}
 	case 8:
@@ -244,7 +244,13 @@ func hugeDigest() []byte {
 }
 
 func TestReplyRoundTrip(t *testing.T) {
-	c := countReply{live: 7, tombstones: 2, at: time.Unix(1700000000, 9), hinted: 1, underReplicated: 3, conflicts: 4, ready: true, evictions: 5, refused: 6}
+	c := countReply{live: 7, tombstones: 2, at: time.Unix(1700000000, 9), hinted: 1, underReplicated: 3, conflicts: 4, ready: true, evictions: 5, refused: 6, bytes: 1 << 20}
+	// A node of the version before bytes: its reply ends after refused.
+	old := c.marshal()
+	old = old[:len(old)-len(binary.AppendUvarint(nil, 1<<20))]
+	if got, err := parseCount(old); err != nil || got.bytes != -1 || got.refused != 6 {
+		t.Fatalf("parseCount of a reply without bytes = %+v, %v; want bytes -1 (unknown), the rest read", got, err)
+	}
 	if got, err := parseCount(c.marshal()); err != nil || got != c {
 		t.Errorf("count round trip: %+v, %v", got, err)
 	}

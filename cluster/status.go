@@ -51,6 +51,7 @@ type MemberStatus struct {
 	Conflicts       uint64 `json:"conflicts"` // conflicting copies its repairs resolved
 	Evictions       uint64 `json:"evictions"` // spare sessions it evicted at its bounds (Config.MaxBytes)
 	Refused         uint64 `json:"refused"`   // new sessions it refused at its bounds
+	Bytes           int64  `json:"bytes"`     // the memory its sessions take; -1 unknown (a node of an older version)
 	Error           string `json:"error,omitempty"`
 }
 
@@ -92,12 +93,12 @@ func (s *Store) fillCounts(ctx context.Context, ms *MemberStatus) {
 		}
 	}
 	if err != nil {
-		ms.Sessions, ms.Error = -1, err.Error()
+		ms.Sessions, ms.Bytes, ms.Error = -1, -1, err.Error()
 		return
 	}
 	ms.Sessions, ms.Tombstones, ms.CountedAt, ms.Hinted = c.live, c.tombstones, c.at, c.hinted
 	ms.UnderReplicated, ms.Conflicts, ms.Ready = c.underReplicated, c.conflicts, c.ready
-	ms.Evictions, ms.Refused = c.evictions, c.refused
+	ms.Evictions, ms.Refused, ms.Bytes = c.evictions, c.refused, c.bytes
 }
 
 // counts is what this node holds (the reply of opCount).
@@ -108,7 +109,7 @@ func (s *Store) counts() countReply {
 	}
 	return countReply{live: tl.live, tombstones: tl.tombstones, at: tl.at, hinted: s.hints.count(),
 		underReplicated: s.UnderReplicated(), conflicts: s.Conflicts(), ready: s.Ready(),
-		evictions: s.evictions.Load(), refused: s.refused.Load()}
+		evictions: s.evictions.Load(), refused: s.refused.Load(), bytes: s.engine.Stats().Bytes}
 }
 
 // UnderReplicated returns how many copies this node is short of: the

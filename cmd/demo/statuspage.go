@@ -50,7 +50,7 @@ type memberView struct {
 	State     string // ready, joining, draining, syncing or unreachable
 	Primaries int
 	Backups   int
-	Bytes     int64 // the memory its sessions hold; -1 when unknown (another node)
+	Bytes     int64 // the memory its sessions hold; -1 when unknown (the member did not answer)
 	Self      bool  // the node that answered
 }
 
@@ -100,7 +100,7 @@ func (d *demo) statusView(st cluster.Status) statusView {
 	}
 	for i, m := range st.Members {
 		mv := memberView{MemberStatus: m, Colour: cols[i], State: memberState(m),
-			Primaries: len(m.Primary), Backups: len(m.Backup), Bytes: -1, Self: m.Name == st.Node}
+			Primaries: len(m.Primary), Backups: len(m.Backup), Bytes: m.Bytes, Self: m.Name == st.Node}
 		if mv.Self && statsOK {
 			mv.Bytes = self.Bytes
 		}
