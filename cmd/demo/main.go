@@ -150,7 +150,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", ":8080", "HTTP listen address")
 	fs.StringVar(&o.config, "config", "", "config file (.yaml, .yml or .json) with a sessions: block; SESSIONS_* variables override it")
-	fs.StringVar(&o.name, "name", host, "worker name, sent in the X-Served-By header")
+	fs.StringVar(&o.name, "name", host, "worker name, sent in the X-Served-By header, and its cluster member name unless SESSIONS_CLUSTER_NAME says otherwise")
 	fs.DurationVar(&o.drain, "drain", 0, "on SIGTERM, how long /readyz answers 503 before the store drains and the server stops accepting requests")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long the store's drain may take, and then how long requests in flight may take to finish")
 	fs.DurationVar(&o.requestTimeout, "request-timeout", defaultRequestTimeout, "how long a request may take; a session save after that is refused (503) rather than written late. Keep it below the time after which clients or the balancer retry elsewhere (0: no bound)")
@@ -196,6 +196,12 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return err
 	}
 	cfg.Logger = logger
+	if cfg.Cluster != nil && cfg.Cluster.Name == "" {
+		// The worker's name is its member name too (the status page and
+		// the logs then say w1, not the host name), unless the config
+		// names the member (cluster.name, which TLS certificates name).
+		cfg.Cluster.Name = o.name
+	}
 	st, err := stores.Open(cfg)
 	if err != nil {
 		return err
