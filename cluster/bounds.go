@@ -71,3 +71,24 @@ func (s *Store) evict(ctx context.Context, p int, id string) error {
 func (s *Store) overHard() bool {
 	return s.engine.Over(s.cfg.MaxSessions*5/4, s.cfg.MaxBytes*5/4)
 }
+
+// boundsReport is what reportBounds logged last.
+type boundsReport struct{ evictions, refused uint64 }
+
+// reportBounds logs, once a round, what the bounds cost since the last
+// round: the spare sessions evicted and the new ones refused, with what
+// the node holds. A node at its bounds under a flood evicts on every
+// create; one line a round says so without a line a session. Only the
+// anti-entropy loop calls it.
+func (s *Store) reportBounds() {
+	now := boundsReport{evictions: s.evictions.Load(), refused: s.refused.Load()}
+	last := s.reported
+	if now == last {
+		return
+	}
+	s.reported = now
+	st := s.engine.Stats()
+	s.log.Info("cluster: at its bounds since the last round",
+		"evicted", now.evictions-last.evictions, "refused", now.refused-last.refused,
+		"sessions", st.Sessions, "bytes", st.Bytes, "maxSessions", s.cfg.MaxSessions, "maxBytes", s.cfg.MaxBytes)
+}

@@ -3,6 +3,8 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,10 +22,11 @@ func TestFloodAtTheBoundKeepsReturningUsers(t *testing.T) {
 	scenario(t)
 	const bound, users, flood = 400, 100, 4000
 	const round = 300 * time.Millisecond // eviction tombstones last two anti-entropy rounds
+	var logs testutil.Buffer
 	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
 		cfg.MaxSessions = bound
 		cfg.AntiEntropyInterval = round
-	}))
+	}), clustertest.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	c.WaitConverged(converge)
 	ctx := context.Background()
 	var ids []string
@@ -76,6 +79,14 @@ func TestFloodAtTheBoundKeepsReturningUsers(t *testing.T) {
 	t.Logf("kept %d of %d users; %d flood sessions created, %d refused, %d evicted", kept, users, len(created), refused, evicted)
 	if evicted == 0 {
 		t.Fatal("nothing was evicted: the bound did nothing")
+	}
+	// The operators see it: a line a round, with the counts, not a line a
+	// session.
+	testutil.Eventually(t, converge, "a node to log what its bounds cost", func() bool {
+		return strings.Contains(logs.String(), "cluster: at its bounds since the last round")
+	})
+	if n := strings.Count(logs.String(), "at its bounds since the last round"); uint64(n) >= evicted {
+		t.Errorf("%d bounds lines for %d evictions: want a summary a round, not a line an eviction", n, evicted)
 	}
 	// Evicted sessions stay gone once their tombstones expired and
 	// anti-entropy compared the replicas again: the test waits until every

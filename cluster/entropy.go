@@ -26,6 +26,7 @@ import (
 // antiEntropy runs one round (see the top of this file). A node that is
 // joining or draining has nothing to compare yet, or any more.
 func (s *Store) antiEntropy() {
+	s.reportBounds()
 	t := s.Table()
 	if !s.ready.Load() || s.draining.Load() {
 		s.survey(t, make([]bool, t.Partitions()), false) // keeps the tally

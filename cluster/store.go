@@ -42,6 +42,7 @@ type Store struct {
 	conflicts atomic.Uint64 // conflicting copies resolved by merge (version.go)
 	evictions atomic.Uint64 // spare sessions evicted to respect the bounds (bounds.go)
 	refused   atomic.Uint64 // new sessions refused at the bounds (bounds.go)
+	reported  boundsReport  // evictions and refused as last logged (reportBounds)
 	counters  counters      // for Stats (counters.go)
 	serving   inflight      // routed requests this node is serving (Drain waits)
 	calls     inflight      // Load, Save and Delete calls in progress (halt waits)
