@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 )
 
@@ -156,13 +155,13 @@ func (s *Session) Set(key string, v any) error {
 }
 
 // checkKey returns ErrInvalidKey for a key Set, Delete or Flash must
-// refuse: empty, longer than max, or in the flashes' reserved space.
+// refuse: empty, longer than max, or reserved (flashes, the principal).
 func checkKey(key string, max int) error {
 	switch {
 	case key == "" || len(key) > max:
 		return fmt.Errorf("%w: %q (want 1 to %d bytes)", ErrInvalidKey, key, max)
-	case strings.HasPrefix(key, flashPrefix):
-		return fmt.Errorf("%w: %q starts with the prefix reserved for flash messages", ErrInvalidKey, key)
+	case reserved(key):
+		return fmt.Errorf("%w: %q is reserved (flash messages, the principal)", ErrInvalidKey, key)
 	}
 	return nil
 }
@@ -187,7 +186,7 @@ func (s *Session) Delete(key string) error {
 	if s == nil {
 		return ErrNoSession
 	}
-	if strings.HasPrefix(key, flashPrefix) {
+	if reserved(key) {
 		return checkKey(key, MaxKeyLen)
 	}
 	return s.change(func() {
@@ -268,14 +267,14 @@ func (s *Session) Keys() ([]string, error) {
 	if !s.clear && !s.destroy {
 		s.storedKeysLocked(func(k string) {
 			if _, gone := s.del[k]; !gone {
-				if _, dup := s.set[k]; !dup && !strings.HasPrefix(k, flashPrefix) {
+				if _, dup := s.set[k]; !dup && !reserved(k) {
 					keys = append(keys, k)
 				}
 			}
 		})
 	}
 	for k := range s.set {
-		if !strings.HasPrefix(k, flashPrefix) {
+		if !reserved(k) {
 			keys = append(keys, k)
 		}
 	}
@@ -352,6 +351,9 @@ func (s *Session) loadFirstLocked() error {
 		}
 		if s.found && s.rec.Expired(s.m.cfg.Now()) {
 			s.rec, s.vals, s.found = Record{}, values{}, false
+		}
+		if err := s.checkRevokedLocked(); err != nil {
+			return err
 		}
 		if s.found || len(next) == 0 {
 			return nil
