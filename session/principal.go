@@ -49,6 +49,10 @@ func (s *Session) SetPrincipal(p string) error {
 			s.del[principalKey] = struct{}{}
 		})
 	}
+	// Load first: a session that cannot load or change costs no lookup.
+	if err := s.change(func() {}); err != nil {
+		return err
+	}
 	gen, err := s.m.freshGeneration(s.ctx, p)
 	if err != nil {
 		return fmt.Errorf("session: set principal: %w", err)

@@ -324,3 +324,18 @@ func TestRevokerConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreadablePrincipalEndsTheSession: a stored principal that does not
+// decode (written by another program, or under another Codec) cannot be
+// shown current, so the session ends rather than failing every request.
+func TestUnreadablePrincipalEndsTheSession(t *testing.T) {
+	var rv *spyRevoker
+	e := newEnv(t, withRevoker(&rv))
+	p := session.Patch{NewID: session.NewID(), Now: e.clock.Now(), Idle: time.Hour,
+		Set: map[string][]byte{"user": []byte(`"alice"`), "\x00principal\x00": []byte(`"alice"`)}}
+	token, err := e.spy.Store.Save(context.Background(), "", p)
+	must(t, err)
+	if e.live(t, token) {
+		t.Fatal("a session whose principal does not decode loaded")
+	}
+}
