@@ -147,31 +147,43 @@ func TestRevokePrincipalEndsEverySessionOfThePrincipal(t *testing.T) {
 	})
 }
 
+// TestRevokeOnDestroy: Destroy ends the one session, and with
+// RevokeOnDestroy every session of its principal too.
 func TestRevokeOnDestroy(t *testing.T) {
-	var rv *spyRevoker
-	e := newEnv(t, withRevoker(&rv), func(c *session.Config) { c.RevokeOnDestroy = true })
-	laptop, phone := e.login(t, "alice"), e.login(t, "alice")
-	if o := e.request(t, laptop, func(s *session.Session) { must(t, s.Destroy()) }); o.Action != session.CookieExpire {
-		t.Fatalf("Destroy: outcome %+v; want the cookie expired", o)
-	}
-	if e.live(t, phone) {
-		t.Fatal("with RevokeOnDestroy, alice's other session survived her logout")
-	}
-	if rv.revokes.Load() != 1 {
-		t.Fatalf("%d revokes; want 1", rv.revokes.Load())
+	for _, onDestroy := range []bool{false, true} {
+		var rv *spyRevoker
+		e := newEnv(t, withRevoker(&rv), func(c *session.Config) { c.RevokeOnDestroy = onDestroy })
+		laptop, phone := e.login(t, "alice"), e.login(t, "alice")
+		if o := e.request(t, laptop, func(s *session.Session) { must(t, s.Destroy()) }); o.Action != session.CookieExpire {
+			t.Fatalf("Destroy: outcome %+v; want the cookie expired", o)
+		}
+		if e.live(t, laptop) {
+			t.Fatal("the destroyed session loads")
+		}
+		if alive := e.live(t, phone); alive == onDestroy {
+			t.Fatalf("RevokeOnDestroy %t: alice's other session live = %t after her logout; want %t", onDestroy, alive, !onDestroy)
+		}
+		if want := map[bool]int64{false: 0, true: 1}[onDestroy]; rv.revokes.Load() != want {
+			t.Fatalf("RevokeOnDestroy %t: %d revokes; want %d", onDestroy, rv.revokes.Load(), want)
+		}
 	}
 }
 
-func TestDestroyWithoutRevokeOnDestroyEndsOneSession(t *testing.T) {
+// TestRevokeOnDestroyFailure: when the revoke fails, so does the logout
+// (503), and the session is not deleted: the user can try again.
+func TestRevokeOnDestroyFailure(t *testing.T) {
 	var rv *spyRevoker
-	e := newEnv(t, withRevoker(&rv))
-	laptop, phone := e.login(t, "alice"), e.login(t, "alice")
-	e.request(t, laptop, func(s *session.Session) { must(t, s.Destroy()) })
-	if e.live(t, laptop) || !e.live(t, phone) {
-		t.Fatal("Destroy: want the destroyed session ended and the other one alive")
+	e := newEnv(t, withRevoker(&rv), func(c *session.Config) { c.RevokeOnDestroy = true })
+	token := e.login(t, "alice")
+	s := e.m.Start(context.Background(), token)
+	must(t, s.Destroy())
+	rv.fail.Store(true)
+	if _, err := e.m.Commit(s); !errors.Is(err, errRevokerDown) {
+		t.Fatalf("Destroy with the Revoker down: %v; want its error", err)
 	}
-	if rv.revokes.Load() != 0 {
-		t.Fatalf("%d revokes; want none", rv.revokes.Load())
+	rv.fail.Store(false)
+	if !e.live(t, token) {
+		t.Fatal("a logout that failed deleted the session")
 	}
 }
 

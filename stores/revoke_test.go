@@ -69,6 +69,19 @@ func newApp(t *testing.T, yaml string) *app {
 	return &app{m: m, h: httpmw.New(m)(mux)}
 }
 
+// cookieSite is the YAML of the cookie store with a Revoker in the Redis
+// on port, the revoke block's other fields given in revoke ("" or ",
+// onDestroy: true").
+func cookieSite(port int, revoke string) string {
+	return fmt.Sprintf(`
+sessions:
+  store: cookie
+  keys: [%q]
+  server: { host: 127.0.0.1, port: %d, opts: { timeout: 1s } }
+  revoke: { store: redis%s }
+`, testKey("k1", 32), port, revoke)
+}
+
 func errorsOf(errs ...error) error {
 	for _, err := range errs {
 		if err != nil {
@@ -115,19 +128,13 @@ func (a *app) whoami(t *testing.T, cookie string) string {
 	return body
 }
 
-// TestRevokeCookieStoreCopy: the cookie store with a Revoker in Redis,
+// TestASVS_V3_3_3_RevokeEndsCopiedCookies: the cookie store with a Revoker in Redis,
 // configured in YAML. A copy of alice's cookie (the same Cookie header
 // from a second client) opens her session; after RevokePrincipal neither
 // the original nor the copy does, while bob's session goes on.
-func TestRevokeCookieStoreCopy(t *testing.T) {
+func TestASVS_V3_3_3_RevokeEndsCopiedCookies(t *testing.T) {
 	srv := servertest.Redis(t)
-	a := newApp(t, fmt.Sprintf(`
-sessions:
-  store: cookie
-  keys: [%q]
-  server: { host: 127.0.0.1, port: %d }
-  revoke: { store: redis }
-`, testKey("k1", 32), srv.Port()))
+	a := newApp(t, cookieSite(srv.Port(), ""))
 	alice, bob := a.login(t, "alice"), a.login(t, "bob")
 	original, copied := alice, alice
 	if a.whoami(t, original) != "alice" || a.whoami(t, copied) != "alice" {
@@ -146,19 +153,13 @@ sessions:
 	}
 }
 
-// TestRevokeOnDestroyCookieStore: with the cookie store, logging out
+// TestASVS_V3_3_1_CookieStoreLogoutSticksWithOnDestroy: with the cookie store, logging out
 // (Destroy) leaves a copy of the cookie working unless revoke.onDestroy is
 // set; with it, the copy ends with the logout.
-func TestRevokeOnDestroyCookieStore(t *testing.T) {
+func TestASVS_V3_3_1_CookieStoreLogoutSticksWithOnDestroy(t *testing.T) {
 	srv := servertest.Redis(t)
 	for _, onDestroy := range []bool{false, true} {
-		a := newApp(t, fmt.Sprintf(`
-sessions:
-  store: cookie
-  keys: [%q]
-  server: { host: 127.0.0.1, port: %d }
-  revoke: { store: redis, onDestroy: %t }
-`, testKey("k1", 32), srv.Port(), onDestroy))
+		a := newApp(t, cookieSite(srv.Port(), fmt.Sprintf(", onDestroy: %t", onDestroy)))
 		cookie := a.login(t, "alice")
 		if code, _, set := a.do("POST", "/logout", cookie); code != http.StatusOK || !strings.Contains(set, "Max-Age=0") {
 			t.Fatalf("logout: %d, Set-Cookie %q", code, set)
@@ -199,13 +200,7 @@ sessions:
 // sessions, which need no lookup, go on.
 func TestRevokerDownIs503(t *testing.T) {
 	srv := servertest.Redis(t)
-	a := newApp(t, fmt.Sprintf(`
-sessions:
-  store: cookie
-  keys: [%q]
-  server: { host: 127.0.0.1, port: %d, opts: { timeout: 1s } }
-  revoke: { store: redis }
-`, testKey("k1", 32), srv.Port()))
+	a := newApp(t, cookieSite(srv.Port(), ""))
 	alice := a.login(t, "alice")
 	srv.Kill()
 	if code, body, _ := a.do("GET", "/", alice); code != http.StatusServiceUnavailable {
