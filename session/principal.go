@@ -65,17 +65,12 @@ func (s *Session) Principal() (string, error) {
 	if s == nil {
 		return "", ErrNoSession
 	}
-	p, _, err := s.principal()
-	return p, err
-}
-
-// principal returns the principal and the generation recorded with it.
-func (s *Session) principal() (string, uint64, error) {
 	data, ok, err := s.lookup(principalKey)
 	if err != nil || !ok {
-		return "", 0, err
+		return "", err
 	}
-	return s.m.decodePrincipal(data)
+	p, _, err := s.m.decodePrincipal(data)
+	return p, err
 }
 
 // storedPrincipalLocked is principal for the record as loaded, with s.mu
@@ -90,7 +85,8 @@ func (s *Session) storedPrincipalLocked() (string, uint64, error) {
 
 // decodePrincipal decodes the stored value of principalKey. A value that
 // does not decode is an error: a session whose principal cannot be read
-// must not pass as anonymous, nor as not revoked.
+// must not pass as anonymous, nor as not revoked. The error does not quote
+// the value, which names a user.
 func (m *Manager) decodePrincipal(data []byte) (string, uint64, error) {
 	var v string
 	if err := m.cfg.Codec.Decode(data, &v); err == nil {
@@ -99,5 +95,5 @@ func (m *Manager) decodePrincipal(data []byte) (string, uint64, error) {
 			return p, n, nil
 		}
 	}
-	return "", 0, fmt.Errorf("session: the stored principal %.40q does not decode", data)
+	return "", 0, fmt.Errorf("session: the stored principal (%d bytes) does not decode as \"GENERATION:PRINCIPAL\"", len(data))
 }

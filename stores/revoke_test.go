@@ -2,6 +2,7 @@ package stores_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -47,7 +48,7 @@ func newApp(t *testing.T, yaml string) *app {
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromContext(r.Context())
 		user := r.URL.Query().Get("user")
-		if err := errorsOf(s.Renew(), s.SetPrincipal(user), s.Set("user", user)); err != nil {
+		if err := errors.Join(s.Renew(), s.SetPrincipal(user), s.Set("user", user)); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})
@@ -80,15 +81,6 @@ sessions:
   server: { host: 127.0.0.1, port: %d, opts: { timeout: 1s } }
   revoke: { store: redis%s }
 `, testKey("k1", 32), port, revoke)
-}
-
-func errorsOf(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // do sends a request with the Cookie header cookie ("" for none) and
