@@ -286,14 +286,21 @@ func TestRevokerCacheDoesNotEndANewerLogin(t *testing.T) {
 	}
 }
 
+// TestWithoutRevoker: with Revoker nil a principal is recorded and read
+// back at no cost: a request of a logged-in session makes the one store
+// load any request makes, and nothing else.
 func TestWithoutRevoker(t *testing.T) {
 	e := newEnv(t)
 	token := e.login(t, "alice")
+	calls := e.spy.calls()
 	e.request(t, token, func(s *session.Session) {
 		if p, err := s.Principal(); err != nil || p != "alice" {
 			t.Errorf("Principal = %q, %v; want alice", p, err)
 		}
 	})
+	if n := e.spy.calls() - calls; n != 1 {
+		t.Fatalf("%d store calls for a request of a logged-in session; want the one load", n)
+	}
 	err := e.m.RevokePrincipal(context.Background(), "alice")
 	if !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("RevokePrincipal without a Revoker: %v; want errors.ErrUnsupported", err)
