@@ -13,18 +13,12 @@ import (
 // principal, the generation the Revoker gave when it was set (revoke.go):
 // "GEN:PRINCIPAL", encoded by the Manager's Codec as a string.
 
-// principalKey is the stored key of the principal: a NUL byte starts it,
-// as flashPrefix, so Set and Delete refuse it and Keys hides it.
-const principalKey = "\x00principal\x00"
+// principalKey is the stored key of the principal: in the reserved space
+// (flash.go), so Set and Delete refuse it and Keys hides it.
+const principalKey = reservedPrefix + "principal\x00"
 
 // MaxPrincipalLen is the longest principal SetPrincipal accepts, in bytes.
 const MaxPrincipalLen = 256
-
-// reserved reports whether key belongs to the package (a flash, the
-// principal) rather than to the caller's values.
-func reserved(key string) bool {
-	return strings.HasPrefix(key, flashPrefix) || key == principalKey
-}
 
 // SetPrincipal records p, the user who logged in, on the session; "" makes
 // it anonymous again. With Config.Revoker it records p's current

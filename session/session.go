@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -155,13 +156,13 @@ func (s *Session) Set(key string, v any) error {
 }
 
 // checkKey returns ErrInvalidKey for a key Set, Delete or Flash must
-// refuse: empty, longer than max, or reserved (flashes, the principal).
+// refuse: empty, longer than max, or in the reserved space.
 func checkKey(key string, max int) error {
 	switch {
 	case key == "" || len(key) > max:
 		return fmt.Errorf("%w: %q (want 1 to %d bytes)", ErrInvalidKey, key, max)
-	case reserved(key):
-		return fmt.Errorf("%w: %q is reserved (flash messages, the principal)", ErrInvalidKey, key)
+	case strings.HasPrefix(key, reservedPrefix):
+		return fmt.Errorf("%w: %q starts with a NUL byte, reserved for flash messages and timeouts", ErrInvalidKey, key)
 	}
 	return nil
 }
@@ -186,7 +187,7 @@ func (s *Session) Delete(key string) error {
 	if s == nil {
 		return ErrNoSession
 	}
-	if reserved(key) {
+	if strings.HasPrefix(key, reservedPrefix) {
 		return checkKey(key, MaxKeyLen)
 	}
 	return s.change(func() {
@@ -267,14 +268,14 @@ func (s *Session) Keys() ([]string, error) {
 	if !s.clear && !s.destroy {
 		s.storedKeysLocked(func(k string) {
 			if _, gone := s.del[k]; !gone {
-				if _, dup := s.set[k]; !dup && !reserved(k) {
+				if _, dup := s.set[k]; !dup && !strings.HasPrefix(k, reservedPrefix) {
 					keys = append(keys, k)
 				}
 			}
 		})
 	}
 	for k := range s.set {
-		if !reserved(k) {
+		if !strings.HasPrefix(k, reservedPrefix) {
 			keys = append(keys, k)
 		}
 	}
