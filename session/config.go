@@ -40,6 +40,9 @@ type Config struct {
 	// Cookie holds the cookie attributes.
 	Cookie CookieConfig
 
+	// Codec encodes values. Default JSON.
+	Codec Codec
+
 	// Revoker, when set, makes sessions with a principal revocable
 	// (Manager.RevokePrincipal), on every store: see Revoker. It costs one
 	// Generation lookup per request that loads a session with a principal
@@ -60,9 +63,6 @@ type Config struct {
 	// ends this session only, and a handler that wants "log out
 	// everywhere" calls RevokePrincipal. Requires Revoker.
 	RevokeOnDestroy bool
-
-	// Codec encodes values. Default JSON.
-	Codec Codec
 
 	// Logger receives errors that cannot reach the caller (a change after the
 	// response started, a patch dropped because the session ended
@@ -228,14 +228,14 @@ func (c *Config) Validate() error {
 	if c.Lifetime < 0 {
 		add("Lifetime", "must be positive, or 0 for none")
 	}
-	if c.TouchInterval < 0 || c.IdleTimeout > 0 && c.TouchInterval >= c.IdleTimeout {
-		add("TouchInterval", "must be shorter than IdleTimeout, or 0 for IdleTimeout/10")
-	}
 	if c.RevokerCache < 0 || c.RevokerCache > 0 && c.Revoker == nil {
 		add("RevokerCache", "must be 0, or positive with a Revoker")
 	}
 	if c.RevokeOnDestroy && c.Revoker == nil {
 		add("RevokeOnDestroy", "requires a Revoker")
+	}
+	if c.TouchInterval < 0 || c.IdleTimeout > 0 && c.TouchInterval >= c.IdleTimeout {
+		add("TouchInterval", "must be shorter than IdleTimeout, or 0 for IdleTimeout/10")
 	}
 	return errors.Join(append(errs, c.Cookie.problems(c.CookieName)...)...)
 }
