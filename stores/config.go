@@ -339,9 +339,6 @@ func (c *Config) Session(st session.Store) session.Config {
 		CookieName:  c.CookieName,
 		IdleTimeout: time.Duration(c.IdleTimeout),
 		Lifetime:    time.Duration(c.Lifetime),
-		// Revoker: the caller's, from OpenRevoker.
-		RevokerCache:    time.Duration(c.Revoke.Cache),
-		RevokeOnDestroy: c.Revoke.OnDestroy,
 		Cookie: session.CookieConfig{
 			Path:        c.Cookie.Path,
 			Domain:      c.Cookie.Domain,
@@ -350,6 +347,9 @@ func (c *Config) Session(st session.Store) session.Config {
 			TrustProxy:  c.Cookie.TrustProxy,
 			Partitioned: c.Cookie.Partitioned,
 		},
+		// Revoker: the caller's, from OpenRevoker.
+		RevokerCache:    time.Duration(c.Revoke.Cache),
+		RevokeOnDestroy: c.Revoke.OnDestroy,
 	}
 }
 
