@@ -358,3 +358,22 @@ func TestUnreadablePrincipalEndsTheSession(t *testing.T) {
 		t.Fatal("a session whose principal does not decode loaded")
 	}
 }
+
+// TestRevokedTokenIsSkippedLikeAnExpiredOne: of the cookies a request
+// sends, a revoked one is passed over as an expired one is, and the next
+// one that loads is the session. A principal may hold ':'.
+func TestRevokedTokenIsSkippedLikeAnExpiredOne(t *testing.T) {
+	var rv *spyRevoker
+	e := newEnv(t, withRevoker(&rv))
+	revoked, other := e.login(t, "alice"), e.login(t, "tenant:bob")
+	must(t, e.m.RevokePrincipal(context.Background(), "alice"))
+	var p string
+	e.requestTokens(t, []string{revoked, other}, func(s *session.Session) {
+		var err error
+		p, err = s.Principal()
+		must(t, err)
+	})
+	if p != "tenant:bob" {
+		t.Fatalf("the session of [revoked, other] is %q's; want tenant:bob's", p)
+	}
+}
