@@ -43,6 +43,27 @@ type Config struct {
 	// Codec encodes values. Default JSON.
 	Codec Codec
 
+	// Revoker, when set, makes sessions with a principal revocable
+	// (Manager.RevokePrincipal), on every store: see Revoker. It costs one
+	// Generation lookup per request that loads a session with a principal
+	// (RevokerCache trades that for delay). Default nil: no lookup, and
+	// RevokePrincipal fails with errors.ErrUnsupported.
+	Revoker Revoker
+
+	// RevokerCache, when positive, lets a Manager reuse a generation the
+	// Revoker gave for this long: fewer lookups, but a session revoked on
+	// another worker may go on loading here for up to RevokerCache (a
+	// revoke through this Manager is seen at once). Default 0: every load
+	// of a session with a principal asks the Revoker.
+	RevokerCache time.Duration
+
+	// RevokeOnDestroy makes Destroy of a session with a principal revoke
+	// the principal: logging out logs out everywhere, and a copy of the
+	// cookie (the cookie store's) no longer opens. Default false: Destroy
+	// ends this session only, and a handler that wants "log out
+	// everywhere" calls RevokePrincipal. Requires Revoker.
+	RevokeOnDestroy bool
+
 	// Logger receives errors that cannot reach the caller (a change after the
 	// response started, a patch dropped because the session ended
 	// concurrently). Default slog.Default().
@@ -206,6 +227,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Lifetime < 0 {
 		add("Lifetime", "must be positive, or 0 for none")
+	}
+	if c.RevokerCache < 0 || c.RevokerCache > 0 && c.Revoker == nil {
+		add("RevokerCache", "must be 0, or positive with a Revoker")
+	}
+	if c.RevokeOnDestroy && c.Revoker == nil {
+		add("RevokeOnDestroy", "requires a Revoker")
 	}
 	if c.TouchInterval < 0 || c.IdleTimeout > 0 && c.TouchInterval >= c.IdleTimeout {
 		add("TouchInterval", "must be shorter than IdleTimeout, or 0 for IdleTimeout/10")

@@ -19,6 +19,25 @@
 // removes what it reads in the same request's patch. They keep to keys of
 // their own, so they never meet the session's values (flash.go).
 //
+// # Principals and revocation
+//
+// SetPrincipal records the logged-in user on a session, under a reserved
+// key like the flashes' (principal.go), so every store keeps it; Renew
+// keeps it, Clear and Destroy drop it. With Config.Revoker it records the
+// user's generation too, and Manager.RevokePrincipal ends every session of
+// the user, on every store, every copy of a cookie-store cookie included:
+// each load of a session with a principal compares its generation with the
+// Revoker's, and an old one loads as not found, as an expired session does
+// (revoke.go). The cost is one Revoker lookup per request that loads a
+// session with a principal; Config.RevokerCache trades lookups for a
+// delay on other workers. A Revoker error fails the request (503), never
+// lets the session through. Destroy ends one session, "log out" on one
+// device; Config.RevokeOnDestroy makes it "log out everywhere", the way
+// to make logout stick with the cookie store, whose Destroy cannot reach
+// a copy of the cookie. Without a Revoker nothing is looked up and
+// RevokePrincipal fails with errors.ErrUnsupported; a Revoker removed from
+// the config lets revoked sessions load again.
+//
 // # Several Managers
 //
 // One request can carry a session of each of several Managers (an admin

@@ -33,6 +33,11 @@ var (
 	// MaxKeyLen bytes.
 	ErrInvalidKey = errors.New("session: invalid key")
 
+	// ErrInvalidPrincipal is returned by SetPrincipal and RevokePrincipal
+	// for a principal longer than MaxPrincipalLen bytes (or, to
+	// RevokePrincipal, empty).
+	ErrInvalidPrincipal = errors.New("session: invalid principal")
+
 	// ErrFull is returned by Store.Save for a new session when the store
 	// is at its memory bound and could make room only by evicting
 	// sessions in use (it evicts those never used again after their first

@@ -22,6 +22,7 @@ type Manager struct {
 	attrs        cookieAttrs
 	alwaysSecure bool          // every cookie carries Secure (CookieConfig.alwaysSecure)
 	newID        func() string // the store's IDGenerator, or NewID
+	gens         *genCache     // Config.RevokerCache; nil: none
 	late         atomic.Uint64 // changes made after commit
 }
 
@@ -37,6 +38,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	m.attrs = newCookieAttrs(&m.cfg.Cookie)
 	m.alwaysSecure = m.cfg.Cookie.alwaysSecure(m.cfg.CookieName)
+	m.gens = newGenCache(m.cfg.RevokerCache)
 	return m, nil
 }
 
@@ -205,6 +207,9 @@ func (m *Manager) destroyLocked(s *Session) (Outcome, error) {
 	}
 	if s.found {
 		if err := CheckDeadline(s.ctx); err != nil {
+			return Outcome{}, fmt.Errorf("session: destroy: %w", err)
+		}
+		if err := m.revokeOnDestroyLocked(s); err != nil {
 			return Outcome{}, fmt.Errorf("session: destroy: %w", err)
 		}
 		if err := m.cfg.Store.Delete(s.ctx, s.token); err != nil {

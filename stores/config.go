@@ -81,6 +81,10 @@ type Config struct {
 	// Server is the Redis connection.
 	Server ServerConfig `yaml:"server" json:"server"`
 
+	// Revoke makes sessions revocable per user (OpenRevoker). Default:
+	// no Revoker.
+	Revoke RevokeConfig `yaml:"revoke" json:"revoke"`
+
 	// Cluster, when present with store memory, makes the memory store one
 	// store shared and replicated by every worker. Default absent: each
 	// process keeps its own sessions. Any SESSIONS_CLUSTER_* variable makes
@@ -343,6 +347,9 @@ func (c *Config) Session(st session.Store) session.Config {
 			TrustProxy:  c.Cookie.TrustProxy,
 			Partitioned: c.Cookie.Partitioned,
 		},
+		// Revoker: the caller's, from OpenRevoker.
+		RevokerCache:    time.Duration(c.Revoke.Cache),
+		RevokeOnDestroy: c.Revoke.OnDestroy,
 	}
 }
 

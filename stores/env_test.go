@@ -118,6 +118,7 @@ func TestEveryEnvVarChangesTheConfig(t *testing.T) {
 		"SESSIONS_CLUSTER_SECRET": secret32, "SESSIONS_CLUSTER_SECRETS": secret32 + "," + secret32, "SESSIONS_CLUSTER_SECRET_FILE": "/run/secrets/cluster",
 		"SESSIONS_CLUSTER_QUORUM": "true", "SESSIONS_CLUSTER_INSECURE": "true",
 		"SESSIONS_CLUSTER_NAME": "w1", "SESSIONS_CLUSTER_TLS_CA": "ca.pem", "SESSIONS_CLUSTER_TLS_CERT": "w1.pem", "SESSIONS_CLUSTER_TLS_KEY": "w1-key.pem", "SESSIONS_MAX_SESSIONS": "1000", "SESSIONS_MAX_BYTES": "64MiB",
+		"SESSIONS_REVOKE_STORE": "redis", "SESSIONS_REVOKE_CACHE": "5s", "SESSIONS_REVOKE_ON_DESTROY": "true",
 	}
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {

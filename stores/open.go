@@ -88,23 +88,32 @@ func parseKeys(field string, list []string) ([]aead.Key, error) {
 	return keys, nil
 }
 
-// openRedis maps sessions.server to the Redis store: addrs replace host and
-// port (the sentinels with master, else cluster seeds).
+// openRedis opens the Redis store.
 func openRedis(cfg Config) (session.Store, error) {
-	srv := &cfg.Server
-	tlsCfg, err := srv.TLS.Config()
+	rc, err := redisConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
+	return redis.New(rc)
+}
+
+// redisConfig maps sessions.server to the Redis store's Config: addrs
+// replace host and port (the sentinels with master, else cluster seeds).
+func redisConfig(cfg Config) (redis.Config, error) {
+	srv := &cfg.Server
+	tlsCfg, err := srv.TLS.Config()
+	if err != nil {
+		return redis.Config{}, err
+	}
 	keys, err := parseKeys("sealKeys", cfg.SealKeys)
 	if err != nil {
-		return nil, err
+		return redis.Config{}, err
 	}
 	addrs := srv.Addrs
 	if len(addrs) == 0 {
 		addrs = []string{srv.Addr()}
 	}
-	return redis.New(redis.Config{
+	return redis.Config{
 		Addrs:            addrs,
 		MasterName:       srv.Master,
 		Cluster:          srv.Opts.Cluster,
@@ -120,7 +129,7 @@ func openRedis(cfg Config) (session.Store, error) {
 		Retries:          srv.Opts.Retries,
 		Keys:             keys,
 		Logger:           cfg.Logger,
-	})
+	}, nil
 }
 
 // openMemcache maps sessions.servers and sealKeys to the Memcache store; of

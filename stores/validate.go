@@ -21,6 +21,7 @@ func (c *Config) Validate() error {
 	var p problems
 	p.add(c.validateCommon())
 	p.add(c.validateCookie())
+	p.add(c.validateRevoke())
 	switch c.storeName() {
 	case Memory:
 		if c.Cluster != nil {

@@ -34,10 +34,15 @@
 // session.ErrTooLarge): the request gets a clear error instead of a session
 // silently dropped by the browser.
 //
-// A cookie store cannot revoke: Delete is a no-op, and a copy of a cookie
-// taken before a Destroy or a Renew still opens until its own deadline. Keep
-// the idle timeout short, or use a server-side store where revocation
-// matters (logout on a shared computer, stolen cookies). For the same reason
+// A cookie store cannot revoke by itself: Delete is a no-op, and a copy of
+// a cookie taken before a Destroy or a Renew still opens until its own
+// deadline. To make logout stick, give the Manager a session.Revoker
+// (session.Config.Revoker, e.g. redis.Revoker; in config the `revoke`
+// block) and session.Config.RevokeOnDestroy: logging out then ends every
+// session of the user, every copy of the cookie, at its next request, for
+// one Redis GET per request of a logged-in session. Otherwise keep the idle
+// timeout short, or use a server-side store where revocation matters
+// (logout on a shared computer, stolen cookies). For the same reason
 // two concurrent requests of one session each seal their own copy, and the
 // cookie the browser keeps last wins: patches are not merged.
 package cookie

@@ -30,4 +30,7 @@
 //
 // To share sessions between workers without an extra server, give the
 // memory store a cluster block in config (package cluster).
+//
+// Revoker is a session.Revoker in the process, for one worker and for
+// tests: several workers need one shared Revoker (package redis has one).
 package memory

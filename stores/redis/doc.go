@@ -99,4 +99,13 @@
 // that log to different loggers a line may land in the other's; a program
 // that wants go-redis's lines elsewhere calls redis.SetLogger after its
 // first New, which is then left alone.
+//
+// # Revoker
+//
+// Revoker is a session.Revoker over Redis, for Manager.RevokePrincipal on
+// any store (it matters most for the cookie store and Memcache): a
+// principal's generation is the integer under Prefix+"gen:"+principal,
+// read with GET (absent: 0) and moved on with INCR. Store.Revoker shares a
+// Store's connections; NewRevoker opens its own. The keys have no TTL and
+// must not be lost (see Revoker).
 package redis

@@ -1,0 +1,93 @@
+package session
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The principal is the logged-in user of a session (SetPrincipal). Like
+// flashes (flash.go) it lives in the session as a value under a key of its
+// own, so that every store keeps it with no change to its format, Renew
+// keeps it, and Clear and Destroy drop it. The value records, besides the
+// principal, the generation the Revoker gave when it was set (revoke.go):
+// "GEN:PRINCIPAL", encoded by the Manager's Codec as a string.
+
+// principalKey is the stored key of the principal: in the reserved space
+// (flash.go), so Set and Delete refuse it and Keys hides it.
+const principalKey = reservedPrefix + "principal\x00"
+
+// MaxPrincipalLen is the longest principal SetPrincipal accepts, in bytes.
+const MaxPrincipalLen = 256
+
+// SetPrincipal records p, the user who logged in, on the session; "" makes
+// it anonymous again. With Config.Revoker it records p's current
+// generation too (one lookup, with the request's ctx), so that
+// Manager.RevokePrincipal(ctx, p) ends this session, and every copy of its
+// cookie, at its next request. Call Renew at login as well: SetPrincipal
+// does not change the ID. The principal is kept across Renew and dropped by
+// Clear and Destroy. A Revoker error is returned and nothing is recorded.
+func (s *Session) SetPrincipal(p string) error {
+	if s == nil {
+		return ErrNoSession
+	}
+	if len(p) > MaxPrincipalLen {
+		return fmt.Errorf("%w: %d bytes (want at most %d)", ErrInvalidPrincipal, len(p), MaxPrincipalLen)
+	}
+	if p == "" {
+		return s.change(func() {
+			delete(s.set, principalKey)
+			if s.del == nil {
+				s.del = make(map[string]struct{})
+			}
+			s.del[principalKey] = struct{}{}
+		})
+	}
+	// Load first: a session that cannot load or change costs no lookup.
+	if err := s.change(func() {}); err != nil {
+		return err
+	}
+	gen, err := s.m.freshGeneration(s.ctx, p)
+	if err != nil {
+		return fmt.Errorf("session: set principal: %w", err)
+	}
+	return s.set1(principalKey, strconv.FormatUint(gen, 10)+":"+p)
+}
+
+// Principal returns the session's principal, "" when it has none.
+func (s *Session) Principal() (string, error) {
+	if s == nil {
+		return "", ErrNoSession
+	}
+	data, ok, err := s.lookup(principalKey)
+	if err != nil || !ok {
+		return "", err
+	}
+	p, _, err := s.m.decodePrincipal(data)
+	return p, err
+}
+
+// storedPrincipalLocked is principal for the record as loaded, with s.mu
+// held.
+func (s *Session) storedPrincipalLocked() (string, uint64, error) {
+	data, ok := s.storedLocked(principalKey)
+	if !ok {
+		return "", 0, nil
+	}
+	return s.m.decodePrincipal(data)
+}
+
+// decodePrincipal decodes the stored value of principalKey. A value that
+// does not decode is an error: a session whose principal cannot be read
+// must not pass as anonymous, nor as not revoked. The error does not quote
+// the value, which names a user.
+func (m *Manager) decodePrincipal(data []byte) (string, uint64, error) {
+	var v string
+	if err := m.cfg.Codec.Decode(data, &v); err == nil {
+		gen, p, ok := strings.Cut(v, ":")
+		if n, err := strconv.ParseUint(gen, 10, 64); ok && err == nil {
+			return p, n, nil
+		}
+	}
+	return "", 0, fmt.Errorf("session: the stored principal (%d bytes) does not decode as \"GENERATION:PRINCIPAL\"", len(data))
+}
