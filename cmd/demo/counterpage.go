@@ -17,6 +17,7 @@ type counterView struct {
 	User      string // who logged in; "" for nobody
 	MaxUser   int
 	StatusURL string // the status page on the admin listener; "" when it is off
+	Revoke    bool   // a revoke store is set: "log out everywhere" works
 }
 
 // counterPage renders n, read and saved by the caller, as the demo's page.
@@ -26,7 +27,8 @@ func (d *demo) counterPage(w http.ResponseWriter, r *http.Request, s *session.Se
 	if err != nil {
 		d.log.Warn("demo: user does not decode; showing nobody", "err", err)
 	}
-	v := counterView{Counter: n, ServedBy: d.name, User: user, MaxUser: maxUserLen, StatusURL: d.statusURL(r)}
+	v := counterView{Counter: n, ServedBy: d.name, User: user, MaxUser: maxUserLen, StatusURL: d.statusURL(r),
+		Revoke: d.m.Config().Revoker != nil}
 	if d.cluster != nil && s.ID() != "" {
 		v.Owner = d.cluster.Owner(s.ID())
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/session"
 	"github.com/sessionmesh/sessionmesh/stores"
+	"github.com/sessionmesh/sessionmesh/stores/memory"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -28,7 +29,7 @@ type fixture struct {
 	srv   *httptest.Server
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, change ...func(*session.Config)) *fixture {
 	t.Helper()
 	cfg := stores.DefaultConfig()
 	st, err := stores.Open(cfg)
@@ -36,7 +37,11 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { stores.Close(st) })
-	m, err := session.NewManager(cfg.Session(st))
+	sc := cfg.Session(st)
+	for _, f := range change {
+		f(&sc)
+	}
+	m, err := session.NewManager(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,4 +330,29 @@ func TestCrossOriginLoginAndLogoutAreRefused(t *testing.T) {
 		t.Fatalf("same-origin POST /logout = %d %q, want 200", code, body)
 	}
 	b.expect("/whoami", 401, "not logged in\n")
+}
+
+// Log out everywhere ends the user's sessions on every device, a copy of
+// the cookie included; without a revoke store it says so and changes
+// nothing.
+func TestLogoutEverywhere(t *testing.T) {
+	f := newFixture(t, func(c *session.Config) { c.Revoker = memory.NewRevoker() })
+	phone, laptop, bob := f.browser(t), f.browser(t), f.browser(t)
+	phone.login("alice")
+	laptop.login("alice")
+	bob.login("bob")
+	laptop.expect("/whoami", 200, "alice\n")
+	if code, body := phone.post("/logout-everywhere", nil); code != 200 || body != "logged out everywhere\n" {
+		t.Fatalf("POST /logout-everywhere = %d %q; want 200", code, body)
+	}
+	laptop.expect("/whoami", 401, "not logged in\n")
+	phone.expect("/whoami", 401, "not logged in\n")
+	bob.expect("/whoami", 200, "bob\n")
+
+	plain := newFixture(t).browser(t)
+	plain.login("alice")
+	if code, _ := plain.post("/logout-everywhere", nil); code != 501 {
+		t.Fatalf("POST /logout-everywhere without a revoke store = %d; want 501", code)
+	}
+	plain.expect("/whoami", 200, "alice\n")
 }

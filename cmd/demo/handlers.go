@@ -66,6 +66,7 @@ func newDemo(name string, m *session.Manager, log *slog.Logger) *demo {
 	// stops it. routes refuses cross-origin POSTs.
 	d.sess.HandleFunc("POST /login", d.login)
 	d.sess.HandleFunc("POST /logout", d.logout)
+	d.sess.HandleFunc("POST /logout-everywhere", d.logoutEverywhere)
 	d.sess.HandleFunc("GET /whoami", d.whoami)
 	return d
 }
@@ -165,7 +166,10 @@ func (d *demo) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := session.FromContext(r.Context())
-	if err := errors.Join(s.Renew(), s.Set("user", user)); err != nil {
+	// The principal: with a Revoker (the revoke block), "log out
+	// everywhere" ends every session of this user, copies of the cookie
+	// included.
+	if err := errors.Join(s.Renew(), s.Set("user", user), s.SetPrincipal(user)); err != nil {
 		d.fail(w, s, "login", err)
 		return
 	}
@@ -183,6 +187,37 @@ func (d *demo) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	if !backHome(w, r) {
 		text(w, "logged out\n")
+	}
+}
+
+// logoutEverywhere ends every session of the signed-in user, on every
+// device (Manager.RevokePrincipal), then this one. Without a Revoker
+// (revoke.store unset) it answers 501 and changes nothing.
+func (d *demo) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
+	s := session.FromContext(r.Context())
+	user, err := s.Principal()
+	switch {
+	case err != nil:
+		d.fail(w, s, "logout everywhere", err)
+		return
+	case user == "":
+		http.Error(w, "not logged in", http.StatusUnauthorized)
+		return
+	}
+	if err := d.m.RevokePrincipal(r.Context(), user); err != nil {
+		if errors.Is(err, errors.ErrUnsupported) {
+			http.Error(w, "logout everywhere needs a revoke store (revoke.store: redis or memory)", http.StatusNotImplemented)
+			return
+		}
+		d.fail(w, s, "logout everywhere", err)
+		return
+	}
+	if err := s.Destroy(); err != nil {
+		d.fail(w, s, "logout everywhere", err)
+		return
+	}
+	if !backHome(w, r) {
+		text(w, "logged out everywhere\n")
 	}
 }
 

@@ -6,8 +6,13 @@
 //	GET /            increments the session's "counter" and returns it: "N\n"
 //	GET /peek        returns the counter without changing it
 //	POST /login      with the form body user=NAME: renews the session ID
-//	                 (against fixation) and stores the user
+//	                 (against fixation) and stores the user, also as the
+//	                 session's principal
 //	POST /logout     destroys the session
+//	POST /logout-everywhere
+//	                 ends every session of the user, on every device
+//	                 (Manager.RevokePrincipal; 501 unless the revoke block
+//	                 names a store, e.g. SESSIONS_REVOKE_STORE=memory)
 //	GET /whoami      returns the logged-in user (401 when there is none)
 //	GET /healthz     200 "ok" while the process runs
 //	GET /readyz      200 while serving; 503 while starting (a cluster node
@@ -212,7 +217,14 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	if err != nil {
 		return err
 	}
-	m, err := session.NewManager(cfg.Session(ist))
+	rv, err := stores.OpenRevoker(cfg, st) // nil unless the revoke block names a store
+	if err != nil {
+		return err
+	}
+	defer stores.CloseRevoker(rv)
+	sc := cfg.Session(ist)
+	sc.Revoker = rv
+	m, err := session.NewManager(sc)
 	if err != nil {
 		return err
 	}
