@@ -3,6 +3,8 @@ package cluster_test
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
@@ -182,6 +184,31 @@ func TestHandOffKeepsRoutingUntilClose(t *testing.T) {
 	for k, id := range ids {
 		if n, ok := value(t, c.Store(0), id, "n"); !ok || n != k+1 {
 			t.Fatalf("after close, session %d reads as n=%d found=%v; want %d", k, n, ok, k+1)
+		}
+	}
+}
+
+// A drain says how far its hand-off got as it goes, and when it is done,
+// with counts and never a session ID.
+func TestDrainLogsProgress(t *testing.T) {
+	scenario(t)
+	defer cluster.LogProgressEveryBatch()()
+	var logs testutil.Buffer
+	c := clustertest.New(t, 3, clustertest.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	c.WaitConverged(converge)
+	ids := createMany(t, c, 300)
+	if err := c.Drain(t.Context(), 1); err != nil {
+		t.Fatalf("drain: %v", err)
+	}
+	log := logs.String()
+	for _, want := range []string{"cluster: handing sessions off", "cluster: drained"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the drain's log has no %q:\n%s", want, log)
+		}
+	}
+	for _, id := range ids {
+		if strings.Contains(log, id) {
+			t.Fatalf("the log names session %s", id)
 		}
 	}
 }

@@ -15,3 +15,10 @@ func (s *Store) Backdate(d time.Duration) {
 		s.members.added[name] = at - d
 	}
 }
+
+// LogProgressEveryBatch makes hand-offs log their progress after every
+// batch until the returned func restores the interval.
+func LogProgressEveryBatch() (restore func()) {
+	old := progressEvery.Swap(0)
+	return func() { progressEvery.Store(old) }
+}

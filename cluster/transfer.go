@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/session"
@@ -160,9 +161,9 @@ func (s *Store) stream(ctx context.Context, dest Member, want func(p int) bool) 
 	return b.sent, err
 }
 
-// push sends recs to dest in batches.
-func (s *Store) push(ctx context.Context, dest Member, recs []session.Record) error {
-	b := batch{}
+// push sends recs to dest in batches, counting them in pr.
+func (s *Store) push(ctx context.Context, dest Member, recs []session.Record, pr *progress) error {
+	b := batch{progress: pr}
 	for i := range recs {
 		if b.add(&recs[i]) >= batchBytes {
 			if err := s.sendBatch(ctx, dest, &b); err != nil {
@@ -175,9 +176,47 @@ func (s *Store) push(ctx context.Context, dest Member, recs []session.Record) er
 
 // batch collects encoded records for one opMerge call.
 type batch struct {
-	buf  []byte
-	n    int
+	buf      []byte
+	n        int
+	sent     int
+	progress *progress // the hand-off it is part of; nil: none to report
+}
+
+// progress reports a long hand-off (a drain of many sessions) as it goes:
+// a line at most every progressEvery, so an operator watching a worker
+// drain sees it move, while a short one logs nothing until it is done.
+type progress struct {
+	s     *Store
+	total int // copies to send, to every owner
+	every time.Duration
+
+	mu   sync.Mutex // guards sent and last
 	sent int
+	last time.Time
+}
+
+// progressEvery is how often a hand-off logs its progress; a variable so
+// that a test can make it log every batch.
+var progressEvery atomic.Int64
+
+func init() { progressEvery.Store(int64(2 * time.Second)) }
+
+func (s *Store) newProgress(total int) *progress {
+	return &progress{s: s, total: total, every: time.Duration(progressEvery.Load()), last: time.Now()}
+}
+
+// add counts n copies acknowledged and logs the progress when it is time.
+func (pr *progress) add(n int) {
+	if pr == nil {
+		return
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.sent += n
+	if now := time.Now(); now.Sub(pr.last) >= pr.every {
+		pr.last = now
+		pr.s.log.Info("cluster: handing sessions off", "sent", pr.sent, "of", pr.total)
+	}
 }
 
 // add encodes rec into the batch and returns the batch's size.
@@ -201,6 +240,7 @@ func (s *Store) sendBatch(ctx context.Context, dest Member, b *batch) error {
 		return fmt.Errorf("send %d sessions to %s: %w", b.n, dest.Name, err)
 	}
 	b.sent += b.n
+	b.progress.add(b.n)
 	b.buf, b.n = b.buf[:0], 0
 	return nil
 }
@@ -292,11 +332,16 @@ func (s *Store) pushAll(ctx context.Context, dests map[string]Member, byDest map
 	var mu sync.Mutex // guards pending and errs
 	var errs []error
 	var wg sync.WaitGroup
+	total := 0
+	for _, recs := range byDest {
+		total += len(recs)
+	}
+	pr := s.newProgress(total)
 	for name, recs := range byDest {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := s.push(ctx, dests[name], recs)
+			err := s.push(ctx, dests[name], recs, pr)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
