@@ -12,9 +12,13 @@ package session
 // not serialized with the reads that preceded them): a page shown twice,
 // never a value lost.
 
-// flashPrefix starts the stored key of every flash: a NUL byte, which no
-// key from Set or Delete may start with (they refuse this prefix).
-const flashPrefix = "\x00flash\x00"
+// reservedPrefix starts the keys the package keeps in a session for
+// itself, flashes and the session's own timeouts (lifetime.go): a NUL
+// byte, which no key from Set or Delete may start with (they refuse it).
+const reservedPrefix = "\x00"
+
+// flashPrefix starts the stored key of every flash.
+const flashPrefix = reservedPrefix + "flash\x00"
 
 // maxFlashKey is the longest flash key, so that the stored key stays
 // within MaxKeyLen.

@@ -351,7 +351,7 @@ func TestCookie(t *testing.T) {
 		{"always", func(c *session.Config) { c.Cookie.Secure = session.SecureAlways }, set, plain, true, 3600},
 		{"never", func(c *session.Config) { c.Cookie.Secure = session.SecureNever }, set, overTLS, false, 3600},
 		{"no request", nil, set, nil, true, 3600},
-		{"session only", func(c *session.Config) { c.Cookie.SessionOnly = true }, set, plain, false, 0},
+		{"session only", nil, session.Outcome{Action: session.CookieSet, Token: "tok", MaxAge: time.Hour, SessionOnly: true}, plain, false, 0},
 		{"expire", nil, session.Outcome{Action: session.CookieExpire}, plain, false, -1},
 	}
 	for _, tt := range tests {
@@ -391,7 +391,6 @@ func TestCookieHeaderMatchesCookieString(t *testing.T) {
 			c.Cookie.SameSite, c.Cookie.Secure = http.SameSiteNoneMode, session.SecureAlways
 		},
 		"default mode": func(c *session.Config) { c.Cookie.SameSite = http.SameSiteDefaultMode },
-		"session only": func(c *session.Config) { c.Cookie.SessionOnly = true },
 		"never secure": func(c *session.Config) { c.Cookie.Secure = session.SecureNever },
 		"cookie name":  func(c *session.Config) { c.CookieName = "__Host-s" },
 		"secure name":  func(c *session.Config) { c.CookieName = "__Secure-s" },
@@ -403,6 +402,7 @@ func TestCookieHeaderMatchesCookieString(t *testing.T) {
 		{Action: session.CookieSet, Token: "with space", MaxAge: time.Hour},
 		{Action: session.CookieSet, Token: "a,b;c\"d\\e\x01é", MaxAge: time.Hour},
 		{Action: session.CookieSet, Token: "", MaxAge: time.Hour},
+		{Action: session.CookieSet, Token: session.NewID(), MaxAge: time.Hour, SessionOnly: true},
 		{Action: session.CookieExpire},
 		{Action: session.CookieKeep},
 	}

@@ -39,6 +39,7 @@ type Session struct {
 	set       map[string][]byte
 	del       map[string]struct{}
 	clear     bool
+	timeouts  *Timeouts // set by SetTimeouts in this request
 	renew     bool
 	destroy   bool
 	committed bool
@@ -156,13 +157,13 @@ func (s *Session) Set(key string, v any) error {
 }
 
 // checkKey returns ErrInvalidKey for a key Set, Delete or Flash must
-// refuse: empty, longer than max, or in the flashes' reserved space.
+// refuse: empty, longer than max, or in the reserved space.
 func checkKey(key string, max int) error {
 	switch {
 	case key == "" || len(key) > max:
 		return fmt.Errorf("%w: %q (want 1 to %d bytes)", ErrInvalidKey, key, max)
-	case strings.HasPrefix(key, flashPrefix):
-		return fmt.Errorf("%w: %q starts with the prefix reserved for flash messages", ErrInvalidKey, key)
+	case strings.HasPrefix(key, reservedPrefix):
+		return fmt.Errorf("%w: %q starts with a NUL byte, reserved for flash messages and timeouts", ErrInvalidKey, key)
 	}
 	return nil
 }
@@ -187,7 +188,7 @@ func (s *Session) Delete(key string) error {
 	if s == nil {
 		return ErrNoSession
 	}
-	if strings.HasPrefix(key, flashPrefix) {
+	if strings.HasPrefix(key, reservedPrefix) {
 		return checkKey(key, MaxKeyLen)
 	}
 	return s.change(func() {
@@ -199,13 +200,13 @@ func (s *Session) Delete(key string) error {
 	})
 }
 
-// Clear removes every key; the session and its ID stay.
+// Clear removes every key; the session, its ID and its own Timeouts stay.
 func (s *Session) Clear() error {
 	if s == nil {
 		return ErrNoSession
 	}
 	return s.change(func() {
-		s.set, s.del, s.clear = nil, nil, true
+		s.set, s.del, s.clear = s.keepTimeoutsLocked(), nil, true
 	})
 }
 
@@ -268,14 +269,14 @@ func (s *Session) Keys() ([]string, error) {
 	if !s.clear && !s.destroy {
 		s.storedKeysLocked(func(k string) {
 			if _, gone := s.del[k]; !gone {
-				if _, dup := s.set[k]; !dup && !strings.HasPrefix(k, flashPrefix) {
+				if _, dup := s.set[k]; !dup && !strings.HasPrefix(k, reservedPrefix) {
 					keys = append(keys, k)
 				}
 			}
 		})
 	}
 	for k := range s.set {
-		if !strings.HasPrefix(k, flashPrefix) {
+		if !strings.HasPrefix(k, reservedPrefix) {
 			keys = append(keys, k)
 		}
 	}
