@@ -87,6 +87,14 @@ func (s *Session) SetTimeouts(t Timeouts) error {
 	data, _ := json.Marshal(t) // numbers and a bool: it cannot fail
 	return s.change(func() {
 		s.timeouts = &t
+		if t == (Timeouts{}) {
+			delete(s.set, timeoutsKey)
+			if s.del == nil {
+				s.del = make(map[string]struct{})
+			}
+			s.del[timeoutsKey] = struct{}{}
+			return
+		}
 		if s.set == nil {
 			s.set = make(map[string][]byte)
 		}
@@ -115,8 +123,7 @@ func (s *Session) Timeouts() (Timeouts, error) {
 	if err := s.loadLocked(); err != nil {
 		return Timeouts{}, err
 	}
-	t, _ := s.m.timeoutsLocked(s)
-	return t, nil
+	return s.m.timeoutsLocked(s), nil
 }
 
 // keepTimeoutsLocked returns s.set after Clear: empty but for the
@@ -124,7 +131,7 @@ func (s *Session) Timeouts() (Timeouts, error) {
 // not to its values).
 func (s *Session) keepTimeoutsLocked() map[string][]byte {
 	data, ok := s.set[timeoutsKey]
-	if !ok && !s.clear {
+	if _, gone := s.del[timeoutsKey]; !ok && !gone && !s.clear {
 		data, ok = s.storedLocked(timeoutsKey)
 	}
 	if !ok {
@@ -135,22 +142,16 @@ func (s *Session) keepTimeoutsLocked() map[string][]byte {
 
 // timeoutsLocked returns the timeouts s lives by: its own (set in this
 // request, or stored) with zero fields filled in from the Config, or the
-// Config's; own reports whether it has its own.
-func (m *Manager) timeoutsLocked(s *Session) (t Timeouts, own bool) {
+// Config's.
+func (m *Manager) timeoutsLocked(s *Session) Timeouts {
+	var t Timeouts
 	switch {
 	case s.timeouts != nil:
-		t, own = *s.timeouts, true
+		t = *s.timeouts
 	case s.found:
-		if data, ok := s.storedLocked(timeoutsKey); ok {
-			if err := json.Unmarshal(data, &t); err != nil || t.Validate() != nil {
-				m.cfg.Logger.Warn("session: its stored timeouts do not decode; the Manager's apply", "err", err)
-				t = Timeouts{}
-			} else {
-				own = true
-			}
-		}
+		t = m.storedTimeoutsLocked(s)
 	}
-	if !own {
+	if t == (Timeouts{}) { // none of its own
 		t.SessionCookie = m.cfg.Cookie.SessionOnly
 	}
 	if t.Idle == 0 {
@@ -159,7 +160,26 @@ func (m *Manager) timeoutsLocked(s *Session) (t Timeouts, own bool) {
 	if t.Lifetime == 0 {
 		t.Lifetime = m.cfg.Lifetime
 	}
-	return t, own
+	return t
+}
+
+// storedTimeoutsLocked returns the Timeouts stored in s, zero when none
+// are, or when they do not decode (which is logged: the Manager's apply).
+func (m *Manager) storedTimeoutsLocked(s *Session) Timeouts {
+	var t Timeouts
+	data, ok := s.storedLocked(timeoutsKey)
+	if !ok {
+		return t
+	}
+	err := json.Unmarshal(data, &t)
+	if err == nil {
+		err = t.Validate()
+	}
+	if err != nil {
+		m.cfg.Logger.Warn("session: its stored timeouts do not decode; the Manager's apply", "err", err)
+		return Timeouts{}
+	}
+	return t
 }
 
 // touchInterval is the TouchInterval of a session whose idle timeout is

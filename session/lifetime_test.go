@@ -164,8 +164,14 @@ func TestRememberMeUnderSessionOnlyCookies(t *testing.T) {
 	if o := e.request(t, token, func(s *session.Session) { must(t, s.Set("n", 1)) }); !o.SessionOnly || o.Action != session.CookieSet {
 		t.Fatalf("a session of its own: outcome %+v; want a browser-session cookie (Cookie.SessionOnly)", o)
 	}
-	if o := login(t, e, token); o.SessionOnly || !strings.Contains(e.m.CookieHeader(o, nil), "; Max-Age=86400;") {
+	o := login(t, e, token)
+	if o.SessionOnly || !strings.Contains(e.m.CookieHeader(o, nil), "; Max-Age=86400;") {
 		t.Fatalf("remembered: %q; want Max-Age=86400", e.m.CookieHeader(o, nil))
+	}
+	token = o.Token
+	o = e.request(t, token, func(s *session.Session) { must(t, s.SetTimeouts(session.Timeouts{})) })
+	if !o.SessionOnly || o.Action != session.CookieSet || o.Token != token {
+		t.Fatalf("back to the Manager's timeouts: outcome %+v; want a browser-session cookie again", o)
 	}
 }
 

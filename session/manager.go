@@ -144,7 +144,7 @@ func (m *Manager) Commit(s *Session) (Outcome, error) {
 		return m.forgetLocked(s), nil
 	}
 	now := m.cfg.Now()
-	t, _ := m.timeoutsLocked(s)
+	t := m.timeoutsLocked(s)
 	if !s.changedLocked() && now.Sub(s.rec.Touched) < m.touchInterval(t.Idle) {
 		return Outcome{}, nil
 	}
