@@ -166,20 +166,27 @@ func (m *Manager) timeoutsLocked(s *Session) Timeouts {
 // storedTimeoutsLocked returns the Timeouts stored in s, zero when none
 // are, or when they do not decode (which is logged: the Manager's apply).
 func (m *Manager) storedTimeoutsLocked(s *Session) Timeouts {
-	var t Timeouts
 	data, ok := s.storedLocked(timeoutsKey)
 	if !ok {
-		return t
+		return Timeouts{}
 	}
-	err := json.Unmarshal(data, &t)
-	if err == nil {
-		err = t.Validate()
-	}
+	t, err := decodeTimeouts(data)
 	if err != nil {
 		m.cfg.Logger.Warn("session: its stored timeouts do not decode; the Manager's apply", "err", err)
 		return Timeouts{}
 	}
 	return t
+}
+
+// decodeTimeouts decodes stored Timeouts. (Apart from
+// storedTimeoutsLocked, so that a session without its own timeouts does
+// not pay for the Timeouts that json.Unmarshal moves to the heap.)
+func decodeTimeouts(data []byte) (Timeouts, error) {
+	var t Timeouts
+	if err := json.Unmarshal(data, &t); err != nil {
+		return Timeouts{}, err
+	}
+	return t, t.Validate()
 }
 
 // touchInterval is the TouchInterval of a session whose idle timeout is
