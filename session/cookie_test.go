@@ -126,8 +126,6 @@ func TestPrefixedAndPartitionedSetCookie(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, tt.cfg)
-			set := set
-			set.SessionOnly = e.m.Config().Cookie.SessionOnly // as Commit fills it in
 			if got := e.m.CookieHeader(set, local); got != tt.set {
 				t.Errorf("set:    %q\nwant    %q", got, tt.set)
 			}

@@ -123,7 +123,11 @@ func (s *Session) Timeouts() (Timeouts, error) {
 	if err := s.loadLocked(); err != nil {
 		return Timeouts{}, err
 	}
-	return s.m.timeoutsLocked(s), nil
+	t, own := s.m.timeoutsLocked(s)
+	if !own {
+		t.SessionCookie = s.m.cfg.Cookie.SessionOnly
+	}
+	return t, nil
 }
 
 // keepTimeoutsLocked returns s.set after Clear: empty but for the
@@ -142,25 +146,23 @@ func (s *Session) keepTimeoutsLocked() map[string][]byte {
 
 // timeoutsLocked returns the timeouts s lives by: its own (set in this
 // request, or stored) with zero fields filled in from the Config, or the
-// Config's.
-func (m *Manager) timeoutsLocked(s *Session) Timeouts {
-	var t Timeouts
+// Config's; own reports whether it has its own (and so decides its
+// cookie's Max-Age with SessionCookie).
+func (m *Manager) timeoutsLocked(s *Session) (t Timeouts, own bool) {
 	switch {
 	case s.timeouts != nil:
 		t = *s.timeouts
 	case s.found:
 		t = m.storedTimeoutsLocked(s)
 	}
-	if t == (Timeouts{}) { // none of its own
-		t.SessionCookie = m.cfg.Cookie.SessionOnly
-	}
+	own = t != Timeouts{}
 	if t.Idle == 0 {
 		t.Idle = m.cfg.IdleTimeout
 	}
 	if t.Lifetime == 0 {
 		t.Lifetime = m.cfg.Lifetime
 	}
-	return t
+	return t, own
 }
 
 // storedTimeoutsLocked returns the Timeouts stored in s, zero when none

@@ -45,8 +45,8 @@ func TestRememberMeOutlivesTheDefaults(t *testing.T) {
 		token := e.create(t, "cart", 3)
 		e.clock.Advance(30 * time.Minute)
 		o := login(t, e, token)
-		if o.MaxAge != day || o.SessionOnly {
-			t.Fatalf("login cookie: Max-Age %v, session only %v; want the remembered idle timeout, %v, with Max-Age", o.MaxAge, o.SessionOnly, day)
+		if o.MaxAge != day || o.Life != session.CookieLifeMaxAge {
+			t.Fatalf("login cookie: Max-Age %v, life %v; want the remembered idle timeout, %v, with Max-Age", o.MaxAge, o.Life, day)
 		}
 		token = o.Token
 		// Active every 10 hours, far past the Manager's idle timeout and
@@ -139,14 +139,14 @@ func TestSessionCookie(t *testing.T) {
 	e := newEnv(t, shortSessions)
 	token := e.create(t, "user", "alice")
 	o := e.request(t, token, func(s *session.Session) { must(t, s.SetTimeouts(session.Timeouts{SessionCookie: true})) })
-	if !o.SessionOnly || o.Action != session.CookieSet {
+	if o.Life != session.CookieLifeBrowser || o.Action != session.CookieSet {
 		t.Fatalf("outcome %+v; want a browser-session cookie sent", o)
 	}
 	if h := e.m.CookieHeader(o, nil); strings.Contains(h, "Max-Age") {
 		t.Fatalf("Set-Cookie %q; want no Max-Age", h)
 	}
 	e.clock.Advance(40 * time.Minute)
-	if o := e.request(t, token, func(s *session.Session) { must(t, s.Set("n", 1)) }); !o.SessionOnly && o.Action == session.CookieSet {
+	if o := e.request(t, token, func(s *session.Session) { must(t, s.Set("n", 1)) }); o.Life != session.CookieLifeBrowser && o.Action == session.CookieSet {
 		t.Fatalf("a later request: outcome %+v; want the cookie still without Max-Age", o)
 	}
 	e.clock.Advance(time.Hour) // the Manager's idle timeout still applies
@@ -161,16 +161,17 @@ func TestRememberMeUnderSessionOnlyCookies(t *testing.T) {
 	e := newEnv(t, shortSessions, func(c *session.Config) { c.Cookie.SessionOnly = true })
 	token := e.create(t, "cart", 3)
 	e.clock.Advance(10 * time.Minute) // past the TouchInterval: a cookie is due
-	if o := e.request(t, token, func(s *session.Session) { must(t, s.Set("n", 1)) }); !o.SessionOnly || o.Action != session.CookieSet {
-		t.Fatalf("a session of its own: outcome %+v; want a browser-session cookie (Cookie.SessionOnly)", o)
+	o := e.request(t, token, func(s *session.Session) { must(t, s.Set("n", 1)) })
+	if o.Action != session.CookieSet || strings.Contains(e.m.CookieHeader(o, nil), "Max-Age") {
+		t.Fatalf("without timeouts of its own: %q; want a browser-session cookie (Cookie.SessionOnly)", e.m.CookieHeader(o, nil))
 	}
-	o := login(t, e, token)
-	if o.SessionOnly || !strings.Contains(e.m.CookieHeader(o, nil), "; Max-Age=86400;") {
+	o = login(t, e, token)
+	if o.Life != session.CookieLifeMaxAge || !strings.Contains(e.m.CookieHeader(o, nil), "; Max-Age=86400;") {
 		t.Fatalf("remembered: %q; want Max-Age=86400", e.m.CookieHeader(o, nil))
 	}
 	token = o.Token
 	o = e.request(t, token, func(s *session.Session) { must(t, s.SetTimeouts(session.Timeouts{})) })
-	if !o.SessionOnly || o.Action != session.CookieSet || o.Token != token {
+	if o.Action != session.CookieSet || o.Token != token || strings.Contains(e.m.CookieHeader(o, nil), "Max-Age") {
 		t.Fatalf("back to the Manager's timeouts: outcome %+v; want a browser-session cookie again", o)
 	}
 }

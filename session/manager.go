@@ -113,10 +113,27 @@ type Outcome struct {
 	Action CookieAction
 	Token  string        // with CookieSet
 	MaxAge time.Duration // with CookieSet: until the session's deadline
-	// SessionOnly, with CookieSet, sends the cookie without Max-Age:
-	// Config.Cookie.SessionOnly, or the session's own
-	// Timeouts.SessionCookie.
-	SessionOnly bool
+	// Life, with CookieSet, says whether the cookie gets a Max-Age: Commit
+	// sets it for a session with its own Timeouts (SessionCookie); the zero
+	// value follows Config.Cookie.SessionOnly.
+	Life CookieLife
+}
+
+// CookieLife says whether a session cookie outlives the browser session.
+type CookieLife int8
+
+const (
+	CookieLifeConfig  CookieLife = iota // as Config.Cookie.SessionOnly says
+	CookieLifeBrowser                   // no Max-Age: dropped when the browser closes
+	CookieLifeMaxAge                    // Max-Age, even under Config.Cookie.SessionOnly
+)
+
+// sessionOnly reports whether the cookie of o goes without Max-Age.
+func (m *Manager) sessionOnly(o *Outcome) bool {
+	if o.Life == CookieLifeConfig {
+		return m.cfg.Cookie.SessionOnly
+	}
+	return o.Life == CookieLifeBrowser
 }
 
 // Commit saves s: its patch, a touch when the idle deadline must slide, or a
@@ -144,15 +161,16 @@ func (m *Manager) Commit(s *Session) (Outcome, error) {
 		return m.forgetLocked(s), nil
 	}
 	now := m.cfg.Now()
-	t := m.timeoutsLocked(s)
+	t, own := m.timeoutsLocked(s)
 	if !s.changedLocked() && now.Sub(s.rec.Touched) < m.touchInterval(t.Idle) {
 		return Outcome{}, nil
 	}
-	return m.saveLocked(s, now, t)
+	return m.saveLocked(s, now, t, own)
 }
 
-// saveLocked saves s at now with its timeouts t (Manager.timeoutsLocked).
-func (m *Manager) saveLocked(s *Session, now time.Time, t Timeouts) (Outcome, error) {
+// saveLocked saves s at now with its timeouts t, its own ones when own
+// (Manager.timeoutsLocked).
+func (m *Manager) saveLocked(s *Session, now time.Time, t Timeouts, own bool) (Outcome, error) {
 	p := Patch{Clear: s.clear, Set: s.set, Now: now, Idle: t.Idle, Lifetime: t.Lifetime}
 	if s.timeouts != nil && s.found && t.Lifetime > 0 {
 		p.Expires = s.rec.Created.Add(t.Lifetime) // SetTimeouts: a new lifetime
@@ -182,7 +200,14 @@ func (m *Manager) saveLocked(s *Session, now time.Time, t Timeouts) (Outcome, er
 	if newToken == s.token && s.timeouts == nil && !m.cookieDue(&s.rec, now, m.touchInterval(t.Idle)) {
 		return Outcome{}, nil
 	}
-	return Outcome{Action: CookieSet, Token: newToken, MaxAge: deadline(&s.rec, &p).Sub(now), SessionOnly: t.SessionCookie}, nil
+	o := Outcome{Action: CookieSet, Token: newToken, MaxAge: deadline(&s.rec, &p).Sub(now)}
+	if own {
+		o.Life = CookieLifeMaxAge
+		if t.SessionCookie {
+			o.Life = CookieLifeBrowser
+		}
+	}
+	return o, nil
 }
 
 // cookieDue reports whether a write at now to the session rec, whose token
@@ -254,7 +279,7 @@ func (m *Manager) Cookie(o Outcome, r *http.Request) *http.Cookie {
 	switch {
 	case o.Action == CookieExpire:
 		c.Value, c.MaxAge, c.Expires = "", -1, time.Unix(1, 0)
-	case !o.SessionOnly:
+	case !m.sessionOnly(&o):
 		c.MaxAge = maxAgeSeconds(o.MaxAge)
 	}
 	return c
@@ -282,7 +307,7 @@ func (m *Manager) CookieHeader(o Outcome, r *http.Request) string {
 	b.WriteByte('=')
 	b.WriteString(o.Token)
 	b.WriteString(m.attrs.before)
-	if !o.SessionOnly {
+	if !m.sessionOnly(&o) {
 		var digits [20]byte
 		b.WriteString("; Max-Age=")
 		b.Write(strconv.AppendInt(digits[:0], int64(maxAgeSeconds(o.MaxAge)), 10))

@@ -351,7 +351,10 @@ func TestCookie(t *testing.T) {
 		{"always", func(c *session.Config) { c.Cookie.Secure = session.SecureAlways }, set, plain, true, 3600},
 		{"never", func(c *session.Config) { c.Cookie.Secure = session.SecureNever }, set, overTLS, false, 3600},
 		{"no request", nil, set, nil, true, 3600},
-		{"session only", nil, session.Outcome{Action: session.CookieSet, Token: "tok", MaxAge: time.Hour, SessionOnly: true}, plain, false, 0},
+		{"session only", func(c *session.Config) { c.Cookie.SessionOnly = true }, set, plain, false, 0},
+		{"a session's own browser-session cookie", nil, session.Outcome{Action: session.CookieSet, Token: "tok", MaxAge: time.Hour, Life: session.CookieLifeBrowser}, plain, false, 0},
+		{"a session's own Max-Age under session only", func(c *session.Config) { c.Cookie.SessionOnly = true },
+			session.Outcome{Action: session.CookieSet, Token: "tok", MaxAge: time.Hour, Life: session.CookieLifeMaxAge}, plain, false, 3600},
 		{"expire", nil, session.Outcome{Action: session.CookieExpire}, plain, false, -1},
 	}
 	for _, tt := range tests {
@@ -391,6 +394,7 @@ func TestCookieHeaderMatchesCookieString(t *testing.T) {
 			c.Cookie.SameSite, c.Cookie.Secure = http.SameSiteNoneMode, session.SecureAlways
 		},
 		"default mode": func(c *session.Config) { c.Cookie.SameSite = http.SameSiteDefaultMode },
+		"session only": func(c *session.Config) { c.Cookie.SessionOnly = true },
 		"never secure": func(c *session.Config) { c.Cookie.Secure = session.SecureNever },
 		"cookie name":  func(c *session.Config) { c.CookieName = "__Host-s" },
 		"secure name":  func(c *session.Config) { c.CookieName = "__Secure-s" },
@@ -402,7 +406,8 @@ func TestCookieHeaderMatchesCookieString(t *testing.T) {
 		{Action: session.CookieSet, Token: "with space", MaxAge: time.Hour},
 		{Action: session.CookieSet, Token: "a,b;c\"d\\e\x01é", MaxAge: time.Hour},
 		{Action: session.CookieSet, Token: "", MaxAge: time.Hour},
-		{Action: session.CookieSet, Token: session.NewID(), MaxAge: time.Hour, SessionOnly: true},
+		{Action: session.CookieSet, Token: session.NewID(), MaxAge: time.Hour, Life: session.CookieLifeBrowser},
+		{Action: session.CookieSet, Token: session.NewID(), MaxAge: time.Hour, Life: session.CookieLifeMaxAge},
 		{Action: session.CookieExpire},
 		{Action: session.CookieKeep},
 	}
