@@ -51,9 +51,10 @@ type Timeouts struct {
 var DefaultRememberMe = Timeouts{Idle: 30 * 24 * time.Hour}
 
 // Validate reports every field of t that is out of range: the errors are
-// joined *FieldErrors naming the field, each wrapping ErrInvalidConfig.
+// joined *FieldErrors naming the field ("Timeouts.Idle"), each wrapping
+// ErrInvalidConfig.
 func (t Timeouts) Validate() error {
-	return errors.Join(t.problems("")...)
+	return errors.Join(t.problems("Timeouts.")...)
 }
 
 // problems lists t's fields out of range, their names after prefix.

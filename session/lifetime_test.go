@@ -196,8 +196,8 @@ func TestTimeoutsValidate(t *testing.T) {
 	e.request(t, token, func(s *session.Session) {
 		err := s.SetTimeouts(session.Timeouts{Idle: -time.Second, Lifetime: -time.Second})
 		var fe *session.FieldError
-		if !errors.Is(err, session.ErrInvalidConfig) || !errors.As(err, &fe) || fe.Field != "Idle" ||
-			!strings.Contains(err.Error(), "Lifetime") {
+		if !errors.Is(err, session.ErrInvalidConfig) || !errors.As(err, &fe) || fe.Field != "Timeouts.Idle" ||
+			!strings.Contains(err.Error(), "Timeouts.Lifetime") {
 			t.Fatalf("SetTimeouts with negative timeouts: %v; want FieldErrors naming Idle and Lifetime", err)
 		}
 	})
