@@ -223,7 +223,8 @@ func appendPatch(b []byte, p *session.Patch) []byte {
 	}
 	b = binary.AppendVarint(b, nanos(p.Now))
 	b = binary.AppendVarint(b, int64(p.Idle))
-	return binary.AppendVarint(b, int64(p.Lifetime))
+	b = binary.AppendVarint(b, int64(p.Lifetime))
+	return binary.AppendVarint(b, nanos(p.Expires))
 }
 
 func (d *reader) patch() session.Patch {
@@ -240,6 +241,7 @@ func (d *reader) patch() session.Patch {
 	}
 	p.Now = fromNanos(d.varint())
 	p.Idle, p.Lifetime = time.Duration(d.varint()), time.Duration(d.varint())
+	p.Expires = fromNanos(d.varint())
 	return p
 }
 

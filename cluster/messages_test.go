@@ -20,6 +20,7 @@ func samplePatch() session.Patch {
 		Set:    map[string][]byte{"a": []byte(`1`), "": nil, "long": make([]byte, 300)},
 		Delete: []string{"x", "y"},
 		Now:    time.Unix(1700000000, 123), Idle: time.Hour, Lifetime: 2 * time.Hour,
+		Expires: time.Unix(1700086400, 7),
 	}
 }
 

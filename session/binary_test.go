@@ -52,6 +52,7 @@ func TestApplyBinaryMatchesApply(t *testing.T) {
 		"delete all":      {Delete: []string{"csrf", "user", "counter", "flash"}, Now: later, Idle: time.Hour},
 		"clear and set":   {Clear: true, Set: map[string][]byte{"x": []byte("1")}, Now: later, Idle: time.Hour},
 		"renew":           {NewID: "renewed", Now: later, Idle: 2 * time.Hour, Lifetime: time.Hour},
+		"new lifetime":    {Set: map[string][]byte{"x": nil}, Now: later, Idle: 2 * time.Hour, Expires: t0.Add(48 * time.Hour)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if name == "new session" {

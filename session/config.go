@@ -37,6 +37,12 @@ type Config struct {
 	// Default IdleTimeout/10 (the cookie's Max-Age slides with it).
 	TouchInterval time.Duration
 
+	// RememberMe is what Session.RememberMe gives a session: its own
+	// timeouts (see Timeouts), typically longer ones chosen at login.
+	// Default (all fields zero) DefaultRememberMe: 30 days of idle
+	// timeout.
+	RememberMe Timeouts
+
 	// Cookie holds the cookie attributes.
 	Cookie CookieConfig
 
@@ -84,6 +90,8 @@ type CookieConfig struct {
 
 	// SessionOnly sends the cookie without Max-Age, so the browser drops it
 	// when it closes. Default false: the cookie lives as long as the session.
+	// A session with its own Timeouts (SetTimeouts, RememberMe) follows
+	// their SessionCookie instead.
 	SessionOnly bool
 
 	// Partitioned adds the Partitioned attribute (CHIPS): a browser keeps a
@@ -193,6 +201,9 @@ func (c *Config) setDefaults() {
 	if c.TouchInterval == 0 {
 		c.TouchInterval = c.IdleTimeout / 10
 	}
+	if c.RememberMe == (Timeouts{}) {
+		c.RememberMe = DefaultRememberMe
+	}
 	if c.Cookie.Path == "" {
 		c.Cookie.Path = "/"
 	}
@@ -237,6 +248,7 @@ func (c *Config) Validate() error {
 	if c.TouchInterval < 0 || c.IdleTimeout > 0 && c.TouchInterval >= c.IdleTimeout {
 		add("TouchInterval", "must be shorter than IdleTimeout, or 0 for IdleTimeout/10")
 	}
+	errs = append(errs, c.RememberMe.problems("RememberMe.")...)
 	return errors.Join(append(errs, c.Cookie.problems(c.CookieName)...)...)
 }
 

@@ -78,6 +78,18 @@
 // the cookie and the stored deadline lag the last request by less than
 // TouchInterval.
 //
+// One session can live by its own timeouts (lifetime.go): at login, beside
+// Renew, Session.RememberMe gives it Config.RememberMe (30 days idle by
+// default), or Session.SetTimeouts chooses an idle timeout, a lifetime and
+// a browser-session cookie (Timeouts.SessionCookie: no Max-Age, while the
+// server still ends the session when it is idle). They are kept in the
+// session under a reserved key, as flashes are, so every store keeps them
+// and Renew and Clear keep them; every later request slides the session
+// by its own idle timeout, its TouchInterval is the same share of it, and
+// its cookie's Max-Age follows its deadline. The request that sets them
+// moves the stored absolute deadline (Patch.Expires) to the session's
+// creation plus its lifetime.
+//
 // # The cookie
 //
 // The session cookie is HttpOnly, SameSite=Lax and Path=/ by default, and

@@ -115,6 +115,27 @@ type Outcome struct {
 	Action CookieAction
 	Token  string        // with CookieSet
 	MaxAge time.Duration // with CookieSet: until the session's deadline
+	// Life, with CookieSet, says whether the cookie gets a Max-Age: Commit
+	// sets it for a session with its own Timeouts (SessionCookie); the zero
+	// value follows Config.Cookie.SessionOnly.
+	Life CookieLife
+}
+
+// CookieLife says whether a session cookie outlives the browser session.
+type CookieLife int8
+
+const (
+	CookieLifeConfig  CookieLife = iota // as Config.Cookie.SessionOnly says
+	CookieLifeBrowser                   // no Max-Age: dropped when the browser closes
+	CookieLifeMaxAge                    // Max-Age, even under Config.Cookie.SessionOnly
+)
+
+// sessionOnly reports whether the cookie of o goes without Max-Age.
+func (m *Manager) sessionOnly(o *Outcome) bool {
+	if o.Life == CookieLifeConfig {
+		return m.cfg.Cookie.SessionOnly
+	}
+	return o.Life == CookieLifeBrowser
 }
 
 // Commit saves s: its patch, a touch when the idle deadline must slide, or a
@@ -142,14 +163,20 @@ func (m *Manager) Commit(s *Session) (Outcome, error) {
 		return m.forgetLocked(s), nil
 	}
 	now := m.cfg.Now()
-	if !s.changedLocked() && now.Sub(s.rec.Touched) < m.cfg.TouchInterval {
+	t, own := m.timeoutsLocked(s)
+	if !s.changedLocked() && now.Sub(s.rec.Touched) < m.touchInterval(t.Idle) {
 		return Outcome{}, nil
 	}
-	return m.saveLocked(s, now)
+	return m.saveLocked(s, now, t, own)
 }
 
-func (m *Manager) saveLocked(s *Session, now time.Time) (Outcome, error) {
-	p := Patch{Clear: s.clear, Set: s.set, Now: now, Idle: m.cfg.IdleTimeout, Lifetime: m.cfg.Lifetime}
+// saveLocked saves s at now with its timeouts t, its own ones when own
+// (Manager.timeoutsLocked).
+func (m *Manager) saveLocked(s *Session, now time.Time, t Timeouts, own bool) (Outcome, error) {
+	p := Patch{Clear: s.clear, Set: s.set, Now: now, Idle: t.Idle, Lifetime: t.Lifetime}
+	if s.timeouts != nil && s.found && t.Lifetime > 0 {
+		p.Expires = s.rec.Created.Add(t.Lifetime) // SetTimeouts: a new lifetime
+	}
 	for k := range s.del {
 		p.Delete = append(p.Delete, k)
 	}
@@ -172,10 +199,17 @@ func (m *Manager) saveLocked(s *Session, now time.Time) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, fmt.Errorf("session: save: %w", err)
 	}
-	if newToken == s.token && !m.cookieDue(&s.rec, now) {
+	if newToken == s.token && s.timeouts == nil && !m.cookieDue(&s.rec, now, m.touchInterval(t.Idle)) {
 		return Outcome{}, nil
 	}
-	return Outcome{Action: CookieSet, Token: newToken, MaxAge: m.deadline(s, now).Sub(now)}, nil
+	o := Outcome{Action: CookieSet, Token: newToken, MaxAge: deadline(&s.rec, &p).Sub(now)}
+	if own {
+		o.Life = CookieLifeMaxAge
+		if t.SessionCookie {
+			o.Life = CookieLifeBrowser
+		}
+	}
+	return o, nil
 }
 
 // cookieDue reports whether a write at now to the session rec, whose token
@@ -184,20 +218,17 @@ func (m *Manager) saveLocked(s *Session, now time.Time) (Outcome, error) {
 // session was created is cut into TouchIntervals, and the first write in
 // each sends the cookie. A write in the same interval as the session's
 // previous write does not: the cookie sent at that interval's first write
-// ends less than TouchInterval before the deadline this write sets, the
-// slack a read-only request's touch has too.
-func (m *Manager) cookieDue(rec *Record, now time.Time) bool {
-	ti := m.cfg.TouchInterval
+// ends less than TouchInterval (ti, the session's) before the deadline this
+// write sets, the slack a read-only request's touch has too.
+func (m *Manager) cookieDue(rec *Record, now time.Time, ti time.Duration) bool {
 	return now.Sub(rec.Created)/ti != rec.Touched.Sub(rec.Created)/ti
 }
 
-// deadline is the deadline of s once saved at now: what Patch.Apply sets,
-// without copying the record.
-func (m *Manager) deadline(s *Session, now time.Time) time.Time {
-	saved := Record{Idle: now.Add(m.cfg.IdleTimeout), Expires: s.rec.Expires}
-	if s.rec.Created.IsZero() && m.cfg.Lifetime > 0 {
-		saved.Expires = now.Add(m.cfg.Lifetime)
-	}
+// deadline is the deadline of rec once p is applied: what Patch.Apply
+// sets, on a copy of the header only.
+func deadline(rec *Record, p *Patch) time.Time {
+	saved := Record{Created: rec.Created, Expires: rec.Expires}
+	p.applyHeader(&saved)
 	return saved.Deadline()
 }
 
@@ -253,7 +284,7 @@ func (m *Manager) Cookie(o Outcome, r *http.Request) *http.Cookie {
 	switch {
 	case o.Action == CookieExpire:
 		c.Value, c.MaxAge, c.Expires = "", -1, time.Unix(1, 0)
-	case !m.cfg.Cookie.SessionOnly:
+	case !m.sessionOnly(&o):
 		c.MaxAge = maxAgeSeconds(o.MaxAge)
 	}
 	return c
@@ -281,7 +312,7 @@ func (m *Manager) CookieHeader(o Outcome, r *http.Request) string {
 	b.WriteByte('=')
 	b.WriteString(o.Token)
 	b.WriteString(m.attrs.before)
-	if !m.cfg.Cookie.SessionOnly {
+	if !m.sessionOnly(&o) {
 		var digits [20]byte
 		b.WriteString("; Max-Age=")
 		b.Write(strconv.AppendInt(digits[:0], int64(maxAgeSeconds(o.MaxAge)), 10))

@@ -352,6 +352,9 @@ func TestCookie(t *testing.T) {
 		{"never", func(c *session.Config) { c.Cookie.Secure = session.SecureNever }, set, overTLS, false, 3600},
 		{"no request", nil, set, nil, true, 3600},
 		{"session only", func(c *session.Config) { c.Cookie.SessionOnly = true }, set, plain, false, 0},
+		{"a session's own browser-session cookie", nil, session.Outcome{Action: session.CookieSet, Token: "tok", MaxAge: time.Hour, Life: session.CookieLifeBrowser}, plain, false, 0},
+		{"a session's own Max-Age under session only", func(c *session.Config) { c.Cookie.SessionOnly = true },
+			session.Outcome{Action: session.CookieSet, Token: "tok", MaxAge: time.Hour, Life: session.CookieLifeMaxAge}, plain, false, 3600},
 		{"expire", nil, session.Outcome{Action: session.CookieExpire}, plain, false, -1},
 	}
 	for _, tt := range tests {
@@ -403,6 +406,8 @@ func TestCookieHeaderMatchesCookieString(t *testing.T) {
 		{Action: session.CookieSet, Token: "with space", MaxAge: time.Hour},
 		{Action: session.CookieSet, Token: "a,b;c\"d\\e\x01é", MaxAge: time.Hour},
 		{Action: session.CookieSet, Token: "", MaxAge: time.Hour},
+		{Action: session.CookieSet, Token: session.NewID(), MaxAge: time.Hour, Life: session.CookieLifeBrowser},
+		{Action: session.CookieSet, Token: session.NewID(), MaxAge: time.Hour, Life: session.CookieLifeMaxAge},
 		{Action: session.CookieExpire},
 		{Action: session.CookieKeep},
 	}

@@ -67,11 +67,18 @@ type Patch struct {
 	Now      time.Time     // the Manager's clock at commit time
 	Idle     time.Duration // idle timeout; the idle deadline becomes Now+Idle
 	Lifetime time.Duration // absolute lifetime of a new session; 0 means none
+
+	// Expires, when not zero, becomes the session's absolute deadline,
+	// new or not (for a new one it wins over Lifetime): how a request
+	// gives an existing session another lifetime (Session.SetTimeouts).
+	// Zero leaves the deadline as it is.
+	Expires time.Time
 }
 
-// IsTouch reports whether p changes nothing but the session's deadlines.
+// IsTouch reports whether p does nothing but slide the session's idle
+// deadline.
 func (p *Patch) IsTouch() bool {
-	return p.NewID == "" && !p.Clear && len(p.Set) == 0 && len(p.Delete) == 0
+	return p.NewID == "" && !p.Clear && len(p.Set) == 0 && len(p.Delete) == 0 && p.Expires.IsZero()
 }
 
 // Apply applies p to r in place. For a new session r is the zero Record and
@@ -100,6 +107,9 @@ func (p *Patch) applyHeader(r *Record) {
 		if p.Lifetime > 0 {
 			r.Expires = p.Now.Add(p.Lifetime)
 		}
+	}
+	if !p.Expires.IsZero() {
+		r.Expires = p.Expires
 	}
 	if p.NewID != "" {
 		r.ID = p.NewID

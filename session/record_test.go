@@ -53,13 +53,24 @@ func TestPatchApply(t *testing.T) {
 	if r.ID != "id2" || !reflect.DeepEqual(r.Keys(), []string{"z"}) {
 		t.Fatalf("clear+renew: %+v", r)
 	}
+	p = session.Patch{Now: later, Idle: time.Hour, Expires: t0.Add(90 * 24 * time.Hour)}
+	p.Apply(&r)
+	if !r.Expires.Equal(t0.Add(90*24*time.Hour)) || !r.Created.Equal(t0) {
+		t.Fatalf("Expires on an existing session: %+v; want Expires moved to 90 days after t0, Created kept", r)
+	}
+	var fresh session.Record
+	p = session.Patch{NewID: "id3", Now: t0, Idle: time.Hour, Lifetime: time.Hour, Expires: t0.Add(48 * time.Hour)}
+	p.Apply(&fresh)
+	if !fresh.Expires.Equal(t0.Add(48 * time.Hour)) {
+		t.Fatalf("Expires on a new session: %v; want it to win over Lifetime (%v)", fresh.Expires, t0.Add(48*time.Hour))
+	}
 }
 
 func TestPatchIsTouch(t *testing.T) {
 	if !(&session.Patch{Now: t0, Idle: time.Hour}).IsTouch() {
 		t.Error("an empty patch is a touch")
 	}
-	for _, p := range []session.Patch{{NewID: "x"}, {Clear: true}, {Set: map[string][]byte{"a": nil}}, {Delete: []string{"a"}}} {
+	for _, p := range []session.Patch{{NewID: "x"}, {Clear: true}, {Set: map[string][]byte{"a": nil}}, {Delete: []string{"a"}}, {Expires: t0}} {
 		if p.IsTouch() {
 			t.Errorf("%+v is not a touch", p)
 		}

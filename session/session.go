@@ -39,6 +39,7 @@ type Session struct {
 	set       map[string][]byte
 	del       map[string]struct{}
 	clear     bool
+	timeouts  *Timeouts // set by SetTimeouts in this request
 	renew     bool
 	destroy   bool
 	committed bool
@@ -199,13 +200,13 @@ func (s *Session) Delete(key string) error {
 	})
 }
 
-// Clear removes every key; the session and its ID stay.
+// Clear removes every key; the session, its ID and its own Timeouts stay.
 func (s *Session) Clear() error {
 	if s == nil {
 		return ErrNoSession
 	}
 	return s.change(func() {
-		s.set, s.del, s.clear = nil, nil, true
+		s.set, s.del, s.clear = s.keepTimeoutsLocked(), nil, true
 	})
 }
 

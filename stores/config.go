@@ -46,6 +46,12 @@ type Config struct {
 	// created, however active. Default 0: none. SESSIONS_LIFETIME.
 	Lifetime Duration `yaml:"lifetime" json:"lifetime"`
 
+	// RememberMe is what session.Session.RememberMe gives a session (a
+	// login's "remember me"): its own idle timeout and lifetime, as
+	// expiry and lifetime above. Default expiry 30 days, lifetime 0 (the
+	// one above). SESSIONS_REMEMBER_ME_EXPIRY, SESSIONS_REMEMBER_ME_LIFETIME.
+	RememberMe RememberMeConfig `yaml:"rememberMe" json:"rememberMe"`
+
 	// MaxSessions and MaxBytes bound the sessions the memory store holds,
 	// and each worker of the shared memory store (its own and the copies
 	// it keeps for others). At a bound, expired sessions and sessions never
@@ -101,6 +107,22 @@ type Config struct {
 	// shared memory store) and, through Session, what the Manager cannot
 	// return to a caller. Default slog.Default().
 	Logger *slog.Logger `yaml:"-" json:"-"`
+}
+
+// RememberMeConfig is the `rememberMe` block: session.Config.RememberMe.
+type RememberMeConfig struct {
+	IdleTimeout Duration `yaml:"expiry" json:"expiry"`     // 0: 30 days
+	Lifetime    Duration `yaml:"lifetime" json:"lifetime"` // 0: sessions.lifetime
+}
+
+// timeouts is session.Config.RememberMe, expiry 0 meaning 30 days as
+// DefaultRememberMe says (session.Timeouts's zero Idle is the Manager's).
+func (r RememberMeConfig) timeouts() session.Timeouts {
+	t := session.Timeouts{Idle: time.Duration(r.IdleTimeout), Lifetime: time.Duration(r.Lifetime)}
+	if t.Idle == 0 {
+		t.Idle = session.DefaultRememberMe.Idle
+	}
+	return t
 }
 
 // CookieConfig holds the session cookie's attributes. The cookie is always
@@ -316,6 +338,7 @@ func DefaultConfig() Config {
 		Store:       Memory,
 		CookieName:  "sid",
 		IdleTimeout: Duration(14 * 24 * time.Hour),
+		RememberMe:  RememberMeConfig{IdleTimeout: Duration(session.DefaultRememberMe.Idle)},
 		Cookie:      CookieConfig{Secure: session.SecureAuto, SameSite: "lax", Path: "/"},
 		Servers:     []string{"127.0.0.1:11211"},
 		Server:      ServerConfig{Host: "127.0.0.1", Port: 6379, NS: "sess:"},
@@ -339,6 +362,7 @@ func (c *Config) Session(st session.Store) session.Config {
 		CookieName:  c.CookieName,
 		IdleTimeout: time.Duration(c.IdleTimeout),
 		Lifetime:    time.Duration(c.Lifetime),
+		RememberMe:  c.RememberMe.timeouts(),
 		Cookie: session.CookieConfig{
 			Path:        c.Cookie.Path,
 			Domain:      c.Cookie.Domain,

@@ -48,6 +48,9 @@ func TestValidate(t *testing.T) {
 		{"negative expiry", func(c *stores.Config) { c.IdleTimeout = -1 }, []string{"sessions.expiry"}},
 		{"zero expiry means default", func(c *stores.Config) { c.IdleTimeout = 0 }, nil},
 		{"negative lifetime", func(c *stores.Config) { c.Lifetime = stores.Duration(-time.Hour) }, []string{"sessions.lifetime"}},
+		{"negative remember-me timeouts", func(c *stores.Config) { c.RememberMe.IdleTimeout, c.RememberMe.Lifetime = -1, -1 },
+			[]string{"sessions.rememberMe.expiry", "sessions.rememberMe.lifetime"}},
+		{"zero remember-me expiry means default", func(c *stores.Config) { c.RememberMe.IdleTimeout = 0 }, nil},
 		{"secure out of range (set in Go)", func(c *stores.Config) { c.Cookie.Secure = 7 }, []string{"sessions.cookie.secure", "auto, true, false"}},
 		{"sameSite relaxed", func(c *stores.Config) { c.Cookie.SameSite = "relaxed" }, []string{"sessions.cookie.sameSite", "lax, strict, none"}},
 		{"sameSite none without secure", func(c *stores.Config) { c.Cookie.SameSite = "none" }, []string{"sessions.cookie.sameSite", "secure: true"}},
@@ -194,6 +197,14 @@ func TestSessionConfig(t *testing.T) {
 	want := session.CookieConfig{Path: "/app", Domain: "example.com", Secure: session.SecureAlways, SameSite: http.SameSiteStrictMode, TrustProxy: true}
 	if sc.CookieName != "app_sid" || sc.IdleTimeout != time.Hour || sc.Lifetime != 24*time.Hour || sc.Cookie != want {
 		t.Fatalf("Session() = %+v, want cookie app_sid, idle 1h, lifetime 24h, cookie %+v", sc, want)
+	}
+	c.RememberMe = stores.RememberMeConfig{IdleTimeout: stores.Duration(30 * 24 * time.Hour), Lifetime: stores.Duration(90 * 24 * time.Hour)}
+	if got, want := c.Session(nil).RememberMe, (session.Timeouts{Idle: 30 * 24 * time.Hour, Lifetime: 90 * 24 * time.Hour}); got != want {
+		t.Fatalf("Session().RememberMe = %+v, want %+v", got, want)
+	}
+	c.RememberMe.IdleTimeout = 0 // 30 days, whatever the lifetime
+	if got := c.Session(nil).RememberMe.Idle; got != 30*24*time.Hour {
+		t.Fatalf("Session().RememberMe.Idle with expiry 0 = %v, want 30 days", got)
 	}
 	for text, want := range map[string]session.SecureMode{
 		"": session.SecureAuto, "auto": session.SecureAuto, "true": session.SecureAlways, "false": session.SecureNever,

@@ -19,6 +19,8 @@ var envVars = []envVar{
 	{"SESSIONS_KEY", str(func(c *Config) *string { return &c.CookieName })},
 	{"SESSIONS_EXPIRY", dur(func(c *Config) *Duration { return &c.IdleTimeout })},
 	{"SESSIONS_LIFETIME", dur(func(c *Config) *Duration { return &c.Lifetime })},
+	{"SESSIONS_REMEMBER_ME_EXPIRY", dur(func(c *Config) *Duration { return &c.RememberMe.IdleTimeout })},
+	{"SESSIONS_REMEMBER_ME_LIFETIME", dur(func(c *Config) *Duration { return &c.RememberMe.Lifetime })},
 	{"SESSIONS_MAX_SESSIONS", integer(func(c *Config) *int { return &c.MaxSessions })},
 	{"SESSIONS_MAX_BYTES", func(c *Config, v string) error {
 		s, err := ParseSize(v)

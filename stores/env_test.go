@@ -107,6 +107,7 @@ func TestApplyEnvBadValues(t *testing.T) {
 func TestEveryEnvVarChangesTheConfig(t *testing.T) {
 	samples := map[string]string{
 		"SESSIONS_STORE": "redis", "SESSIONS_KEY": "app", "SESSIONS_EXPIRY": "60", "SESSIONS_LIFETIME": "3600",
+		"SESSIONS_REMEMBER_ME_EXPIRY": "86400", "SESSIONS_REMEMBER_ME_LIFETIME": "2160h",
 		"SESSIONS_COOKIE_SECURE": "true", "SESSIONS_COOKIE_SAMESITE": "strict", "SESSIONS_COOKIE_DOMAIN": "example.com",
 		"SESSIONS_COOKIE_PATH": "/app", "SESSIONS_COOKIE_TRUST_PROXY": "true", "SESSIONS_COOKIE_PARTITIONED": "true", "SESSIONS_KEYS": "k1:x", "SESSIONS_SEAL_KEYS": "s1:x",
 		"SESSIONS_SERVERS": "mc:11211", "SESSIONS_SERVER_HOST": "r", "SESSIONS_SERVER_PORT": "1",

@@ -39,6 +39,7 @@ sessions:
   key: shop_sid
   expiry: 3600
   lifetime: 24h
+  rememberMe: { expiry: 2592000, lifetime: 2160h }
   cookie: { secure: true, sameSite: strict, domain: shop.example, path: /shop, trustProxy: true, partitioned: true }
   keys: ["k2:AAAA", "k1:BBBB"]
   servers: ["mc1:11211", "mc2:11211"]
@@ -66,6 +67,7 @@ const fullJSON = `{
   "app": {"name": "shop"},
   "sessions": {
     "store": "redis", "key": "shop_sid", "expiry": 3600, "lifetime": "24h",
+    "rememberMe": {"expiry": 2592000, "lifetime": "2160h"},
     "cookie": {"secure": true, "sameSite": "strict", "domain": "shop.example", "path": "/shop", "trustProxy": true, "partitioned": true},
     "keys": ["k2:AAAA", "k1:BBBB"],
     "servers": ["mc1:11211", "mc2:11211"],
@@ -88,9 +90,10 @@ func wantFull() stores.Config {
 	return stores.Config{
 		Store: "redis", CookieName: "shop_sid",
 		IdleTimeout: stores.Duration(time.Hour), Lifetime: stores.Duration(24 * time.Hour),
-		Cookie:  stores.CookieConfig{Secure: session.SecureAlways, SameSite: "strict", Domain: "shop.example", Path: "/shop", TrustProxy: true, Partitioned: true},
-		Keys:    []string{"k2:AAAA", "k1:BBBB"},
-		Servers: []string{"mc1:11211", "mc2:11211"},
+		RememberMe: stores.RememberMeConfig{IdleTimeout: stores.Duration(30 * 24 * time.Hour), Lifetime: stores.Duration(90 * 24 * time.Hour)},
+		Cookie:     stores.CookieConfig{Secure: session.SecureAlways, SameSite: "strict", Domain: "shop.example", Path: "/shop", TrustProxy: true, Partitioned: true},
+		Keys:       []string{"k2:AAAA", "k1:BBBB"},
+		Servers:    []string{"mc1:11211", "mc2:11211"},
 		Server: stores.ServerConfig{
 			Host: "redis.local", Port: 6380,
 			Opts: stores.ServerOpts{DB: 2, PoolSize: 20, DialTimeout: stores.Duration(3 * time.Second),

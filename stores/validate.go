@@ -72,6 +72,8 @@ func (c *Config) validateCommon() error {
 		"key", "is %q; want a cookie name: 1 to 64 letters, digits or !#$%%&'*+-.^_`|~", c.CookieName)
 	p.check(c.IdleTimeout < 0, "expiry", "is %s; want a positive number of seconds, or 0 for 14 days", c.IdleTimeout)
 	p.check(c.Lifetime < 0, "lifetime", "is %s; want a positive number of seconds, or 0 for none", c.Lifetime)
+	p.check(c.RememberMe.IdleTimeout < 0, "rememberMe.expiry", "is %s; want a positive number of seconds, or 0 for 30 days", c.RememberMe.IdleTimeout)
+	p.check(c.RememberMe.Lifetime < 0, "rememberMe.lifetime", "is %s; want a positive number of seconds, or 0 for sessions.lifetime", c.RememberMe.Lifetime)
 	p.check(c.MaxSessions < 0, "maxSessions", "is %d; want a positive number, or 0 for no bound on the count", c.MaxSessions)
 	p.check(c.MaxBytes < -1 || c.MaxBytes > 0 && c.MaxBytes < 1<<20,
 		"maxBytes", "is %s; want at least 1MiB (the largest session), 0 for 256MiB, or -1 for no bound", c.MaxBytes)

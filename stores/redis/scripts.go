@@ -60,8 +60,9 @@ const (
 )
 
 // Both patch scripts take the same ARGV: 1 now, 2 idle deadline, 3 idle TTL
-// in ms, 4 size limit, 5 clear ("1" or "0"), 6 new ID or "", 7 the number n
-// of fields to set, then n field/value pairs, then the fields to delete.
+// in ms, 4 size limit, 5 clear ("1" or "0"), 6 new ID or "", 7 the new
+// absolute deadline (Patch.Expires) or "" to keep it, 8 the number n of
+// fields to set, then n field/value pairs, then the fields to delete.
 // Fields arrive with their "v:" prefix. Each checks the size limit before
 // any write, so a patch that is too large changes nothing.
 
@@ -78,7 +79,7 @@ if not size or not live(m[1], m[2], now) then return {0, 0} end
 
 -- Patch.Apply's order: clear, delete, set. replaced[f] marks a field whose
 -- old length has been taken off size already.
-local clear, sets = ARGV[5] == '1', 8 + 2 * tonumber(ARGV[7])
+local clear, sets = ARGV[5] == '1', 9 + 2 * tonumber(ARGV[8])
 local replaced, gone = {}, {}
 local function drop(f)
   if clear or replaced[f] then return false end
@@ -97,7 +98,7 @@ end
 for i = sets, #ARGV do
   if drop(ARGV[i]) then gone[#gone + 1] = ARGV[i] end
 end
-for i = 8, sets - 1, 2 do
+for i = 9, sets - 1, 2 do
   drop(ARGV[i])
   size = size + (#ARGV[i] - 2) + #ARGV[i + 1]
 end
@@ -106,10 +107,16 @@ if size > tonumber(ARGV[4]) then return {2, size} end
 -- HDEL before HSET, so a key cleared and set again in one patch ends up set.
 chunked('HDEL', key, gone, 1)
 local changed = {'touched', now, 'idle', ARGV[2], 'size', string.format('%d', size)}
-for i = 8, sets - 1 do changed[#changed + 1] = ARGV[i] end
+local expires = m[2]
+if ARGV[7] ~= '' then
+  expires = ARGV[7]
+  changed[#changed + 1] = 'expires'
+  changed[#changed + 1] = expires
+end
+for i = 9, sets - 1 do changed[#changed + 1] = ARGV[i] end
 chunked('HSET', key, changed, 1)
 redis.call('HINCRBY', key, 'version', 1)
-redis.call('PEXPIRE', key, ttl(ARGV[3], m[2], now))
+redis.call('PEXPIRE', key, ttl(ARGV[3], expires, now))
 return {1, 0}
 `)
 
@@ -131,9 +138,9 @@ if ARGV[5] == '1' then
     if string.sub(f, 1, 2) == 'v:' then rec[f] = nil end
   end
 end
-local sets = 8 + 2 * tonumber(ARGV[7])
+local sets = 9 + 2 * tonumber(ARGV[8])
 for i = sets, #ARGV do rec[ARGV[i]] = nil end
-for i = 8, sets - 1, 2 do rec[ARGV[i]] = ARGV[i + 1] end
+for i = 9, sets - 1, 2 do rec[ARGV[i]] = ARGV[i + 1] end
 local size = 0
 for f, v in pairs(rec) do
   if string.sub(f, 1, 2) == 'v:' then size = size + #f - 2 + #v end
@@ -141,6 +148,7 @@ end
 if size > tonumber(ARGV[4]) then return {2, size} end
 
 rec.touched, rec.idle, rec.id = now, ARGV[2], ARGV[6]
+if ARGV[7] ~= '' then rec.expires = ARGV[7] end
 rec.size = string.format('%d', size)
 rec.version = string.format('%d', (tonumber(rec.version) or 0) + 1)
 local all = {}

@@ -194,7 +194,7 @@ func (s *Store) Save(ctx context.Context, token string, p session.Patch) (string
 	return s.patch(ctx, token, p)
 }
 
-// epoch is the earliest Patch.Now accepted: the scripts compare times as
+// epoch is the earliest Patch.Now (and Patch.Expires) accepted: the scripts compare times as
 // unsigned decimal text.
 var epoch = time.Unix(0, 0)
 
@@ -202,6 +202,8 @@ func (s *Store) checkPatch(token string, p *session.Patch) error {
 	switch {
 	case !p.Now.After(epoch):
 		return fmt.Errorf("redis: save: Patch.Now %v is not after 1970", p.Now)
+	case !p.Expires.IsZero() && !p.Expires.After(epoch):
+		return fmt.Errorf("redis: save: Patch.Expires %v is not after 1970", p.Expires)
 	case p.Idle <= 0:
 		return fmt.Errorf("redis: save: Patch.Idle %v must be positive", p.Idle)
 	case token == "" && p.NewID == "":
@@ -294,9 +296,13 @@ func (s *Store) patchArgs(p *session.Patch) []any {
 	if p.Clear {
 		clear = "1"
 	}
-	args := make([]any, 0, 7+2*len(p.Set)+len(p.Delete))
+	expires := "" // keep the stored one
+	if !p.Expires.IsZero() {
+		expires = nanos(p.Expires)
+	}
+	args := make([]any, 0, 8+2*len(p.Set)+len(p.Delete))
 	args = append(args, nanos(p.Now), nanos(p.Now.Add(p.Idle)), ttlMillis(p.Idle),
-		s.cfg.MaxSessionBytes, clear, p.NewID, len(p.Set))
+		s.cfg.MaxSessionBytes, clear, p.NewID, expires, len(p.Set))
 	for k, v := range p.Set {
 		args = append(args, valuePrefix+k, s.seal(k, v))
 	}

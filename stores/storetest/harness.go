@@ -71,8 +71,8 @@ func newHarness(t *testing.T, newStore func(*testing.T, func() time.Time) sessio
 	return &harness{t: t, ctx: context.Background(), clk: clk, st: st}
 }
 
-// edit changes a Patch under construction; set, del, clearAll, renewTo and
-// withLifetime build the patches the subtests save.
+// edit changes a Patch under construction; set, del, clearAll, renewTo,
+// withLifetime and withExpires build the patches the subtests save.
 type edit func(t *testing.T, p *session.Patch)
 
 // set writes key = v encoded with session.JSON, the Manager's default codec.
@@ -111,6 +111,10 @@ func renewTo(id string) edit {
 
 func withLifetime(d time.Duration) edit {
 	return func(_ *testing.T, p *session.Patch) { p.Lifetime = d }
+}
+
+func withExpires(at time.Time) edit {
+	return func(_ *testing.T, p *session.Patch) { p.Expires = at }
 }
 
 // patch builds a Patch at the clock's time with the suite's idle timeout.

@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) session
 		{"Isolation", testIsolation},
 		{"IdleExpiry", testIdleExpiry},
 		{"AbsoluteLifetime", testAbsoluteLifetime},
+		{"NewLifetime", testNewLifetime},
 		{"TouchSlidesIdle", testTouchSlidesIdle},
 		{"Renew", testRenew},
 		{"Destroy", testDestroy},
@@ -292,6 +293,40 @@ func testAbsoluteLifetime(h *harness) {
 	h.clk.Advance(time.Millisecond)
 	h.missing(token)
 	h.notFoundOnSave(token, set("b", 2))
+}
+
+// testNewLifetime: a patch with Expires gives an existing session that
+// absolute deadline (Session.SetTimeouts at a login with "remember me"),
+// later or earlier than the one it had, or the first one it has; later
+// touches keep it and a renew carries it along.
+func testNewLifetime(h *harness) {
+	t0 := h.clk.Now()
+	token, _ := h.create(set("a", 1), withLifetime(lifetime))
+	h.clk.Advance(20 * time.Minute)
+	later := t0.Add(3 * lifetime)
+	token = h.save(token, set("b", 2), withExpires(later))
+	wantTime(h.t, "Expires", h.load(token).Expires, later)
+	for h.clk.Now().Before(t0.Add(2 * lifetime)) { // active past the first lifetime
+		h.clk.Advance(20 * time.Minute)
+		token = h.save(token)
+	}
+	rec := h.load(token)
+	wantTime(h.t, "Expires", rec.Expires, later)
+	wantKeys(h.t, rec, "a", "b")
+	earlier := h.clk.Now().Add(10 * time.Minute)
+	token = h.save(token, renewTo(session.NewID()), withExpires(earlier))
+	rec = h.load(token)
+	wantTime(h.t, "Deadline()", rec.Deadline(), earlier)
+	h.clk.Advance(10*time.Minute - time.Millisecond)
+	h.load(token)
+	h.clk.Advance(time.Millisecond)
+	h.missing(token)
+
+	first, _ := h.create(set("a", 1))
+	end := h.clk.Now().Add(5 * time.Minute)
+	first = h.save(first, withExpires(end))
+	rec = h.load(first)
+	wantTime(h.t, "Deadline()", rec.Deadline(), end)
 }
 
 // testTouchSlidesIdle: an empty patch (a touch) moves the idle deadline and
