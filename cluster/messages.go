@@ -224,6 +224,14 @@ func appendPatch(b []byte, p *session.Patch) []byte {
 	b = binary.AppendVarint(b, nanos(p.Now))
 	b = binary.AppendVarint(b, int64(p.Idle))
 	b = binary.AppendVarint(b, int64(p.Lifetime))
+	if p.Expires.IsZero() {
+		// Only a request that changed the session's timeouts sets
+		// Expires. Without it the patch is what nodes of the version
+		// before Expires send and read, so a rolling upgrade keeps
+		// saving; with it, such a node refuses the save (trailing bytes)
+		// rather than drop the new deadline. A patch ends its message.
+		return b
+	}
 	return binary.AppendVarint(b, nanos(p.Expires))
 }
 
@@ -241,7 +249,9 @@ func (d *reader) patch() session.Patch {
 	}
 	p.Now = fromNanos(d.varint())
 	p.Idle, p.Lifetime = time.Duration(d.varint()), time.Duration(d.varint())
-	p.Expires = fromNanos(d.varint())
+	if len(d.b) > 0 { // Expires, only when set (appendPatch): a patch ends its message
+		p.Expires = fromNanos(d.varint())
+	}
 	return p
 }
 

@@ -48,6 +48,27 @@ func TestRoutedRoundTrip(t *testing.T) {
 	}
 }
 
+// A save whose patch sets no Expires (every request but one that changed
+// the session's timeouts) is byte for byte what a node of the version
+// before Expires sends, so a rolling upgrade keeps saving; one without
+// Expires round-trips with it zero.
+func TestSaveWithoutExpiresIsTheOlderFormat(t *testing.T) {
+	p := samplePatch()
+	p.Set = map[string][]byte{"a": []byte(`1`)} // one key: the encoding is deterministic
+	with := p
+	p.Expires = time.Time{}
+	req := routed{id: session.NewID(), patch: p}
+	withReq := routed{id: req.id, patch: with}
+	short, long := req.marshal(opSave), withReq.marshal(opSave)
+	if want := len(long) - len(binary.AppendVarint(nil, nanos(with.Expires))); len(short) != want || !bytes.Equal(short, long[:want]) {
+		t.Fatalf("a save without Expires is %d bytes, not the %d of the older format", len(short), want)
+	}
+	got, err := parseRouted(opSave, short)
+	if err != nil || !got.patch.Expires.IsZero() || got.patch.Lifetime != p.Lifetime {
+		t.Fatalf("parse of a save without Expires = %+v, %v", got.patch, err)
+	}
+}
+
 func TestPutAndFoundRoundTrip(t *testing.T) {
 	rec := session.Record{Idle: time.Unix(1800000000, 0), Version: 3, Values: map[string][]byte{"k": []byte("1")}}
 	data, id := anonymous(&rec), session.NewID()
