@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -355,4 +356,37 @@ func TestLogoutEverywhere(t *testing.T) {
 		t.Fatalf("POST /logout-everywhere without a revoke store = %d; want 501", code)
 	}
 	plain.expect("/whoami", 200, "alice\n")
+}
+
+// "Remember me" at login gives the session the longer timeouts: its
+// cookie lives the rememberMe expiry, not the default's.
+func TestLoginRememberMe(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []struct {
+		form url.Values
+		want time.Duration
+	}{
+		{url.Values{"user": {"alice"}}, f.d.m.Config().IdleTimeout},
+		{url.Values{"user": {"alice"}, "remember": {"1"}}, f.d.m.Config().RememberMe.Idle},
+	} {
+		req, _ := http.NewRequest("POST", f.srv.URL+"/login", strings.NewReader(c.form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var maxAge int
+		for _, ck := range resp.Cookies() {
+			if ck.Name == "sid" {
+				maxAge = ck.MaxAge
+			}
+		}
+		if got := time.Duration(maxAge) * time.Second; got < c.want-time.Minute || got > c.want {
+			t.Errorf("login %v: cookie Max-Age %v; want %v", c.form, got, c.want)
+		}
+	}
+	if f.d.m.Config().RememberMe.Idle <= f.d.m.Config().IdleTimeout {
+		t.Fatalf("remember me (%v) is not longer than the default (%v)", f.d.m.Config().RememberMe.Idle, f.d.m.Config().IdleTimeout)
+	}
 }

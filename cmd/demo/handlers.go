@@ -173,6 +173,14 @@ func (d *demo) login(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, s, "login", err)
 		return
 	}
+	if r.PostForm.Get("remember") != "" {
+		// "Remember me": the session's own, longer timeouts
+		// (Config.RememberMe, the rememberMe config block).
+		if err := s.RememberMe(); err != nil {
+			d.fail(w, s, "login", err)
+			return
+		}
+	}
 	d.setOwner(w, s)
 	if !backHome(w, r) {
 		text(w, "logged in as "+user+"\n")

@@ -7,7 +7,8 @@
 //	GET /peek        returns the counter without changing it
 //	POST /login      with the form body user=NAME: renews the session ID
 //	                 (against fixation) and stores the user, also as the
-//	                 session's principal
+//	                 session's principal; remember=1 in the form gives the
+//	                 session the rememberMe timeouts (30 days by default)
 //	POST /logout     destroys the session
 //	POST /logout-everywhere
 //	                 ends every session of the user, on every device
