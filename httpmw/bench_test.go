@@ -35,7 +35,7 @@ func (b *bareCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "%d\n", n)
 }
 
-// handlers returns the two handlers the benchmarks compare.
+// handlers returns the handlers the benchmarks compare.
 func handlers(b *testing.B) map[string]http.Handler {
 	m, err := session.NewManager(session.DefaultConfig(newStore(b)))
 	if err != nil {
@@ -44,8 +44,9 @@ func handlers(b *testing.B) map[string]http.Handler {
 	return map[string]http.Handler{
 		"bare":   &bareCounter{n: make(map[string]int)},
 		"memory": httpmw.New(m)(http.HandlerFunc(counter)),
-		// as the demo runs it: every request bounded (a ctx with a timer)
-		"memory-timeout": httpmw.New(m, httpmw.WithTimeout(time.Minute))(http.HandlerFunc(counter)),
+		// as the demo runs it: every request bounded (a ctx with a timer),
+		// a header set before the middleware (X-Served-By)
+		"memory-timeout": outer(httpmw.New(m, httpmw.WithTimeout(time.Minute))(http.HandlerFunc(counter))),
 	}
 }
 

@@ -669,3 +669,49 @@ func TestSaveAfterTimeoutIsRefused(t *testing.T) {
 		t.Fatalf("after the refused save: counter = %q, want 2 (the late request changed nothing)", got)
 	}
 }
+
+// The error response keeps exactly what the outer middleware set, however
+// many headers and whatever the handler did to them first (replaced one,
+// appended to another), and none of the handler's own.
+func TestErrorResponseKeepsTheOuterHeadersAsTheyWere(t *testing.T) {
+	spy := &spyStore{Store: newStore(t)}
+	m, err := session.NewManager(session.DefaultConfig(spy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := httpmw.New(m)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		session.Get[int](session.FromContext(r.Context()), "n")
+		w.Header().Set("X-A", "changed")
+		w.Header().Add("X-Many", "three")
+		w.Header().Set("X-Handler", "dropped")
+		fmt.Fprint(w, "not sent")
+	}))
+	outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, k := range []string{"X-A", "X-B", "X-C", "X-D"} {
+			w.Header().Set(k, k+"-value")
+		}
+		w.Header().Add("X-Many", "one")
+		w.Header().Add("X-Many", "two")
+		h.ServeHTTP(w, r)
+	})
+	spy.down.Store(true)
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(&http.Cookie{Name: "sid", Value: session.NewID()})
+	outer.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d; want 503", rec.Code)
+	}
+	got := rec.Result().Header
+	for _, k := range []string{"X-A", "X-B", "X-C", "X-D"} {
+		if v := got.Values(k); len(v) != 1 || v[0] != k+"-value" {
+			t.Errorf("%s = %q; want [%s-value] as the outer middleware set it", k, v, k)
+		}
+	}
+	if v := got.Values("X-Many"); len(v) != 2 || v[0] != "one" || v[1] != "two" {
+		t.Errorf("X-Many = %q; want [one two]", v)
+	}
+	if got.Get("X-Handler") != "" {
+		t.Errorf("the handler's header reached the error response")
+	}
+}

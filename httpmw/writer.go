@@ -20,18 +20,38 @@ type writer struct {
 	s  *session.Session
 	mw *middleware
 
-	// outer holds the headers set before the middleware ran (nil when there
-	// were none), which the error handler keeps.
-	outer http.Header
+	// outer holds the headers set before the middleware ran, which the
+	// error handler keeps: the first few in place (a request ID, a
+	// served-by header: what outer middleware usually set), more in
+	// outerMore. The value slices are shared with the header map, not
+	// copied: a handler replaces a header's values (Set) or appends to them
+	// (Add), which leaves the slices kept here as they were; copying every
+	// response's headers for the rare error response cost an allocation per
+	// header on every request.
+	outer     [2]headerField
+	outerN    int
+	outerMore []headerField
 
 	committed bool
 	failed    bool // the commit failed and the error handler answered
 }
 
+// headerField is one header's name and values.
+type headerField struct {
+	name   string
+	values []string
+}
+
 func newWriter(w http.ResponseWriter, r *http.Request, s *session.Session, mw *middleware) *writer {
 	rw := &writer{w: w, r: r, s: s, mw: mw}
-	if h := w.Header(); len(h) > 0 {
-		rw.outer = h.Clone()
+	for k, v := range w.Header() {
+		f := headerField{k, v[:len(v):len(v)]} // full: an append copies
+		if rw.outerN < len(rw.outer) {
+			rw.outer[rw.outerN] = f
+			rw.outerN++
+		} else {
+			rw.outerMore = append(rw.outerMore, f)
+		}
 	}
 	return rw
 }
@@ -55,8 +75,11 @@ func (rw *writer) fail(err error) {
 	rw.failed = true
 	h := rw.w.Header()
 	clear(h)
-	for k, v := range rw.outer {
-		h[k] = v
+	for _, f := range rw.outer[:rw.outerN] {
+		h[f.name] = f.values
+	}
+	for _, f := range rw.outerMore {
+		h[f.name] = f.values
 	}
 	rw.mw.onError(rw.w, rw.r, err)
 }
