@@ -78,8 +78,9 @@ type Config struct {
 	// (memory, cluster). It is called synchronously, from the request's or
 	// the store's sweeper's goroutine, so it must be fast (hand slow work
 	// to a goroutine of your own) and must not use the request's Session;
-	// a panic in it is recovered and logged. Default nil: no events, at no
-	// cost.
+	// a panic in it is recovered and logged. Of several Managers over one
+	// store, the last one made gets the store's expired and evicted
+	// events. Default nil: no events, at no cost.
 	OnEvent func(Event)
 
 	// Logger receives errors that cannot reach the caller (a change after the

@@ -82,7 +82,9 @@ type Removal struct {
 // EventSource is an optional interface for stores that remove sessions
 // themselves: the memory store's sweeper and bounds, the cluster's (on
 // the session's primary only). A Manager with Config.OnEvent registers
-// with it at NewManager, and turns each Removal into an Event. Stores
+// with it at NewManager, through any wrappers that have an
+// Unwrap() Store method (metrics.InstrumentStore's), and turns each
+// Removal into an Event. Stores
 // that cannot see a session end (Redis and Memcache expire keys
 // themselves; a cookie simply stops being sent) do not implement it.
 type EventSource interface {
@@ -95,10 +97,20 @@ type EventSource interface {
 }
 
 // wireEvents registers m with its store when it has an OnEvent hook and
-// the store reports removals.
+// the store, or a store it wraps, reports removals. A wrapper (the
+// metrics package's) says what it wraps with an Unwrap method.
 func (m *Manager) wireEvents() {
-	if src, ok := m.cfg.Store.(EventSource); ok && m.cfg.OnEvent != nil {
-		src.OnRemoval(m.removed)
+	st := m.cfg.Store
+	for m.cfg.OnEvent != nil && st != nil {
+		if src, ok := st.(EventSource); ok {
+			src.OnRemoval(m.removed)
+			return
+		}
+		w, ok := st.(interface{ Unwrap() Store })
+		if !ok {
+			return
+		}
+		st = w.Unwrap()
 	}
 }
 

@@ -132,8 +132,15 @@ func TestPanickingHookIsContained(t *testing.T) {
 	}
 }
 
-// memoryEnv is a Manager with an OnEvent hook straight over a memory
-// store (the spy of newEnv hides its EventSource).
+// wrapped is a store wrapper that says what it wraps, as
+// metrics.InstrumentStore's does.
+type wrapped struct{ session.Store }
+
+func (w wrapped) Unwrap() session.Store { return w.Store }
+
+// memoryEnv is a Manager with an OnEvent hook over a memory store,
+// wrapped by a wrapper with an Unwrap method (newEnv's spy has none and
+// hides the store's EventSource).
 func memoryEnv(t *testing.T, mcfg memory.Config) (*env, *events) {
 	t.Helper()
 	ev := &events{}
@@ -144,7 +151,7 @@ func memoryEnv(t *testing.T, mcfg memory.Config) (*env, *events) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	cfg := session.DefaultConfig(st)
+	cfg := session.DefaultConfig(wrapped{st})
 	cfg.Now, cfg.OnEvent = e.clock.Now, ev.add
 	cfg.Logger = slog.New(slog.NewTextHandler(e.logs, nil))
 	if e.m, err = session.NewManager(cfg); err != nil {
