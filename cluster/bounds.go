@@ -52,9 +52,13 @@ func (s *Store) makeRoom(ctx context.Context) error {
 func (s *Store) evict(ctx context.Context, p int, id string) error {
 	wrote := false
 	now := s.cfg.Now()
+	var gone []byte // the evicted record, for OnRemoval
 	rec, err := s.engine.Update(id, func(rec *session.Record, found bool) (bool, error) {
 		if !found || isTombstone(rec) {
 			return false, nil // expired meanwhile: the engine dropped it
+		}
+		if s.onRemoval.Load() != nil {
+			gone = anonymous(rec)
 		}
 		*rec, wrote = evictedTombstone(*rec, now, 2*s.cfg.AntiEntropyInterval), true
 		return true, nil
@@ -63,6 +67,9 @@ func (s *Store) evict(ctx context.Context, p int, id string) error {
 		return err
 	}
 	s.evictions.Add(1)
+	if gone != nil {
+		s.report(session.Removal{Kind: session.EventEvicted, ID: id, Data: gone, At: now})
+	}
 	return s.replicate(ctx, p, id, anonymous(&rec))
 }
 

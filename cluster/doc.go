@@ -66,6 +66,10 @@
 // is durable before the old one stops working, and a patch racing with the
 // renew either reaches the new session or fails with session.ErrNotFound.
 //
+// Store is a session.EventSource: a session's expiry is reported by its
+// primary only, once, though every replica expires its copy, and an
+// eviction by the primary that evicts (events.go).
+//
 // # Lifecycle
 //
 // Start-up and join. New joins the seeds and returns; the node is a

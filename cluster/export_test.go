@@ -22,3 +22,7 @@ func LogProgressEveryBatch() (restore func()) {
 	old := progressEvery.Swap(0)
 	return func() { progressEvery.Store(old) }
 }
+
+// Sweep removes the node's expired copies now, as its engine's sweeper
+// does every minute, and returns how many it removed.
+func (s *Store) Sweep() int { return s.engine.Sweep() }

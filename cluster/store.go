@@ -36,6 +36,8 @@ type Store struct {
 	down     downs // members whose connection just failed (downs.go)
 	renewing gates // sessions being renewed at this node
 
+	onRemoval atomic.Pointer[func(session.Removal)] // OnRemoval's hook (events.go)
+
 	holdings  *holdings     // partitions this node holds completely (holdings.go)
 	receivers receivers     // nodes pulling partitions from this one (receivers.go)
 	kick      chan struct{} // wakes the mover

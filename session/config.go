@@ -70,6 +70,19 @@ type Config struct {
 	// everywhere" calls RevokePrincipal. Requires Revoker.
 	RevokeOnDestroy bool
 
+	// OnEvent, when set, is called with every session event, for an
+	// audit log (see Event): created, renewed and destroyed once the store
+	// acknowledged the request's write, on the worker that served it
+	// (never for a write that failed); expired and evicted when the store
+	// removes a session itself, which only an EventSource store reports
+	// (memory, cluster). It is called synchronously, from the request's or
+	// the store's sweeper's goroutine, so it must be fast (hand slow work
+	// to a goroutine of your own) and must not use the request's Session;
+	// a panic in it is recovered and logged. Of several Managers over one
+	// store, the last one made gets the store's expired and evicted
+	// events. Default nil: no events, at no cost.
+	OnEvent func(Event)
+
 	// Logger receives errors that cannot reach the caller (a change after the
 	// response started, a patch dropped because the session ended
 	// concurrently). Default slog.Default().

@@ -38,6 +38,21 @@
 // RevokePrincipal fails with errors.ErrUnsupported; a Revoker removed from
 // the config lets revoked sessions load again.
 //
+// # Events
+//
+// Config.OnEvent receives an Event for every session created, renewed,
+// destroyed, expired or evicted, with its principal, for an audit log
+// (events.go). The first three are a request's: the Manager reports them
+// in Commit once the store acknowledged the write, so once, on the worker
+// that served the request, and never for a write that failed or was
+// dropped. Expiry and eviction are the store's: a store that removes
+// sessions itself implements EventSource (the memory store, and the
+// cluster's, where only a session's primary reports it), and the Manager
+// registers with it at NewManager; the others report nothing of them. No
+// event carries the session ID, a bearer token: IDHash stands for it. The
+// hook runs synchronously, in the request's or the store's goroutine: it
+// must be fast, and a panic in it is recovered and logged.
+//
 // # Several Managers
 //
 // One request can carry a session of each of several Managers (an admin

@@ -39,6 +39,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	m.attrs = newCookieAttrs(&m.cfg.Cookie)
 	m.alwaysSecure = m.cfg.Cookie.alwaysSecure(m.cfg.CookieName)
 	m.gens = newGenCache(m.cfg.RevokerCache)
+	m.wireEvents()
 	return m, nil
 }
 
@@ -199,6 +200,7 @@ func (m *Manager) saveLocked(s *Session, now time.Time, t Timeouts, own bool) (O
 	if err != nil {
 		return Outcome{}, fmt.Errorf("session: save: %w", err)
 	}
+	m.committedEvent(s, false, now)
 	if newToken == s.token && s.timeouts == nil && !m.cookieDue(&s.rec, now, m.touchInterval(t.Idle)) {
 		return Outcome{}, nil
 	}
@@ -246,6 +248,7 @@ func (m *Manager) destroyLocked(s *Session) (Outcome, error) {
 		if err := m.cfg.Store.Delete(s.ctx, s.token); err != nil {
 			return Outcome{}, fmt.Errorf("session: destroy: %w", err)
 		}
+		m.committedEvent(s, true, m.cfg.Now())
 	}
 	return Outcome{Action: CookieExpire}, nil
 }

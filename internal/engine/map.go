@@ -33,6 +33,7 @@ type Map struct {
 	expired   atomic.Uint64
 	refused   atomic.Uint64
 	next      atomic.Uint32 // the shard trim starts at, rotated
+	onRemoval atomic.Pointer[func(session.Removal)]
 
 	closeOnce sync.Once
 	stop      chan struct{}
@@ -58,6 +59,7 @@ func New(cfg Config) (*Map, error) {
 	s := &Map{cfg: cfg, seed: maphash.MakeSeed(), shards: make([]shard, cfg.Shards), stop: make(chan struct{})}
 	for i := range s.shards {
 		s.shards[i].index = make(map[key]uint32)
+		s.shards[i].onRemoval = &s.onRemoval
 	}
 	// The methods work after Close, so the pages outside the Go heap can
 	// only be given back once nothing can reach the Map.
@@ -83,6 +85,20 @@ func (s *Map) Close() error {
 		s.wg.Wait()
 	})
 	return nil
+}
+
+// OnRemoval makes the Map call fn with each session it removes on its
+// own: expired (found by a read, the sweeper or eviction) or evicted at a
+// bound. fn runs after the shard's lock is released, in the goroutine that
+// removed the session, so it may call the Map; it must be fast. A later
+// call replaces fn; nil stops the calls. Remove, Renew and overwrites are
+// the caller's doing and are not reported.
+func (s *Map) OnRemoval(fn func(session.Removal)) {
+	if fn == nil {
+		s.onRemoval.Store(nil)
+		return
+	}
+	s.onRemoval.Store(&fn)
 }
 
 // Stats returns the Map's counters.
@@ -281,13 +297,15 @@ func (s *Map) sweepLoop() {
 		case <-s.stop:
 			return
 		case <-t.C:
-			s.sweep()
+			s.Sweep()
 		}
 	}
 }
 
-// sweep removes every expired session and returns how many it removed.
-func (s *Map) sweep() int {
+// Sweep removes every expired session and returns how many it removed:
+// what the sweeper does every SweepInterval, and what a test that advances
+// a clock calls instead of waiting for the ticker.
+func (s *Map) Sweep() int {
 	now, n := s.now(), 0
 	for i := range s.shards {
 		n += s.sweepShard(&s.shards[i], now)

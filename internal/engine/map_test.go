@@ -127,7 +127,7 @@ func TestSweep(t *testing.T) {
 	create(t, s, clk.Now(), 2*time.Minute, "b")
 	keep := create(t, s, clk.Now(), time.Hour, "c")
 	clk.Advance(2 * time.Minute)
-	if n := s.sweep(); n != 2 {
+	if n := s.Sweep(); n != 2 {
 		t.Fatalf("sweep removed %d sessions; want 2", n)
 	}
 	if st := s.Stats(); st.Sessions != 1 || st.Expired != 2 {
@@ -337,7 +337,7 @@ func TestConcurrentMix(t *testing.T) {
 				}
 				if i%50 == 0 {
 					clk.Advance(3 * time.Minute)
-					s.sweep()
+					s.Sweep()
 					s.Range(func(string, session.Record) bool { return true })
 				}
 			}

@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/session"
@@ -21,14 +23,19 @@ const entryOverhead = 48
 
 // shard is one independently locked part of the store.
 type shard struct {
-	mu    sync.Mutex     // guards index and slab
-	index map[key]uint32 // session ID -> loc of its record in slab
-	slab  slab
+	mu      sync.Mutex     // guards index, slab and removed
+	index   map[key]uint32 // session ID -> loc of its record in slab
+	slab    slab
+	removed []session.Removal // expired and evicted, for onRemoval once unlocked
+	// onRemoval is the Map's OnRemoval hook (nil: none), read at unlock.
+	onRemoval *atomic.Pointer[func(session.Removal)]
 }
 
 // unlock compacts the slab if writes left it sparse (see slab), then
-// releases the shard. Every path that locks a shard unlocks it here, so
-// compaction never runs inside a walk over the index.
+// releases the shard and reports what it removed on its own to the
+// OnRemoval hook. Every path that locks a shard unlocks it here, so
+// compaction never runs inside a walk over the index, and the hook never
+// runs under a shard's lock (it may call the Map).
 func (sh *shard) unlock() {
 	if sh.slab.sparse != 0 && sh.slab.evacuate() {
 		for k, loc := range sh.index {
@@ -37,7 +44,32 @@ func (sh *shard) unlock() {
 			}
 		}
 	}
+	removed := sh.removed
+	sh.removed = nil
 	sh.mu.Unlock()
+	if len(removed) == 0 {
+		return
+	}
+	if fn := sh.onRemoval.Load(); fn != nil {
+		for _, r := range removed {
+			(*fn)(r)
+		}
+	}
+}
+
+// removedLocked records, before the session k at loc is dropped, that the
+// Map removed it on its own (expired, or evicted when evicted), for the
+// OnRemoval hook. Without a hook it costs one atomic load.
+func (s *Map) removedLocked(sh *shard, k key, loc uint32, evicted bool) {
+	if sh.onRemoval.Load() == nil {
+		return
+	}
+	r := session.Removal{Kind: session.EventExpired, ID: k.String(), Data: bytes.Clone(sh.slab.load(loc)),
+		At: time.Unix(0, sh.slab.deadline(loc))}
+	if evicted {
+		r.Kind, r.At = session.EventEvicted, s.cfg.Now()
+	}
+	sh.removed = append(sh.removed, r)
 }
 
 // key is a session ID decoded to its 32 bytes: a map key without a pointer,
@@ -134,6 +166,7 @@ func deadlineNanos(rec *session.Record) int64 {
 func (s *Map) getLocked(sh *shard, k key, now int64) (uint32, bool) {
 	loc, ok := sh.index[k]
 	if ok && sh.slab.deadline(loc) <= now {
+		s.removedLocked(sh, k, loc, false)
 		s.dropLocked(sh, k, loc)
 		s.expired.Add(1)
 		return 0, false
@@ -195,6 +228,7 @@ func (s *Map) evictOneLocked(sh *shard, keep key) bool {
 	if !found {
 		return false
 	}
+	s.removedLocked(sh, victim, victimLoc, deadline > now)
 	s.dropLocked(sh, victim, victimLoc)
 	if deadline <= now {
 		s.expired.Add(1)
@@ -243,6 +277,7 @@ func (s *Map) sweepShard(sh *shard, now int64) int {
 	n := 0
 	for k, loc := range sh.index {
 		if sh.slab.deadline(loc) <= now {
+			s.removedLocked(sh, k, loc, false)
 			s.dropLocked(sh, k, loc)
 			n++
 		}

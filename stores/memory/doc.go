@@ -17,6 +17,10 @@
 // up) plus a background sweeper that removes expired sessions every
 // Config.SweepInterval. Close stops the sweeper and waits for it.
 //
+// The Store is a session.EventSource: each session it removes on its own,
+// expired (by a read, the sweeper or an eviction) or evicted at a bound,
+// is reported once, so a Manager with Config.OnEvent logs it.
+//
 // # When full
 //
 // The store is bounded: Config.MaxBytes (256 MiB by default) and

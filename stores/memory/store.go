@@ -32,8 +32,8 @@ var (
 	ErrIDInUse = engine.ErrIDInUse
 )
 
-// Store is the in-process session store. It implements session.Store and
-// session.BinaryLoader. All methods are safe for concurrent use.
+// Store is the in-process session store. It implements session.Store,
+// session.BinaryLoader and session.EventSource. All methods are safe for concurrent use.
 type Store struct {
 	m      *engine.Map
 	closed atomic.Bool
@@ -59,6 +59,13 @@ func (s *Store) Close() error {
 
 // Stats returns the Store's counters.
 func (s *Store) Stats() Stats { return s.m.Stats() }
+
+// OnRemoval implements session.EventSource: fn is called once for each
+// session the Store removes on its own, expired (found by a read, the
+// sweeper or an eviction) or evicted at MaxSessions or MaxBytes, after
+// the removal, in the goroutine that removed it. A session.Manager with
+// Config.OnEvent registers here; a later call replaces fn.
+func (s *Store) OnRemoval(fn func(session.Removal)) { s.m.OnRemoval(fn) }
 
 // Load implements session.Store. A token that is not a well-formed ID is
 // never looked up.
