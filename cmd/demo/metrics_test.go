@@ -99,7 +99,12 @@ func TestMetricsFollowTraffic(t *testing.T) {
 	seeds := []string{freeGossipAddr(t), freeGossipAddr(t), freeGossipAddr(t)}
 	var ws []*started
 	for i, bind := range seeds {
-		ws = append(ws, start(t, []string{"-name", fmt.Sprintf("w%d", i)}, clusterEnv(bind, seeds[:i], "2")))
+		// A request deadline far above the default's 1.5 s: the test
+		// counts every request, so none may time out on a busy machine
+		// (three race-built workers in one process); what a deadline
+		// does is TestRequestTimeoutRefusesLateSaves's business.
+		args := []string{"-name", fmt.Sprintf("w%d", i), "-request-timeout", "30s"}
+		ws = append(ws, start(t, args, clusterEnv(bind, seeds[:i], "2")))
 	}
 	waitMembers(t, ws, 3)
 	before := scrapeAll(t, ws)
