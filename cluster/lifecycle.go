@@ -177,7 +177,7 @@ func (s *Store) drain(ctx context.Context) error {
 	}
 	t := s.Table()
 	_, held := s.survey(t, make([]bool, t.Partitions()), true)
-	if err := s.handOffAll(ctx, held); err != nil {
+	if err := errors.Join(s.handOffAll(ctx, held), s.writeSnapshot()); err != nil {
 		return fmt.Errorf("cluster: drain %s: %w", s.name, err)
 	}
 	s.log.Info("cluster: drained", "sessions", len(held))

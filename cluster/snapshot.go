@@ -1,0 +1,250 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// Snapshots (Config.Snapshot). A node that drains writes what it still
+// holds after its hand-off to the file: the sessions and tombstones no
+// other node took, which is everything when it is the last node of the
+// cluster (or one of the last, when all stop at once), and nothing when
+// the others took it all (then an older file is removed). A node that
+// starts loads the file before it listens, merging every copy by the
+// version rule (merge; expired copies are dropped), and removes it once
+// it has started: a snapshot is loaded once. The loaded copies spread as
+// any copy does: nodes that join together pull from each other, and a
+// ready node hands the copies of partitions it does not own to their
+// owners every anti-entropy round.
+//
+// Why an old snapshot brings no deleted session back: a delete leaves a
+// tombstone with the next version that lives until the deleted session's
+// deadline, so while it lives it beats the snapshot's older copy, and
+// once it has expired the snapshot's copy, whose deadline was no later,
+// has expired too and is dropped on load.
+//
+// The file is sealed with AES-256-GCM under a key derived from the first
+// cluster secret (any secret of Config.Secrets opens it, as after a
+// rotation); without a secret (Insecure) it is written in the clear. Its
+// mode is 0600 either way: it holds session data.
+
+// snapshotSealed and snapshotPlain start a snapshot file: sealed (nonce
+// and ciphertext follow) or, for a node without a secret, in the clear.
+const (
+	snapshotSealed = "sessionmesh snapshot sealed v1\n"
+	snapshotPlain  = "sessionmesh snapshot plain v1\n"
+)
+
+// writeSnapshot writes what this node holds to Config.Snapshot, or
+// removes the file when it holds nothing. It is called at the end of a
+// drain, when no copy is accepted any more.
+func (s *Store) writeSnapshot() error {
+	path := s.cfg.Snapshot
+	if path == "" {
+		return nil
+	}
+	var body []byte
+	n := 0
+	s.engine.Range(func(_ string, rec session.Record) bool {
+		body = appendRecord(body, &rec)
+		n++
+		return true
+	})
+	if n == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("cluster: remove the old snapshot %s: %w", path, err)
+		}
+		return nil
+	}
+	data, err := s.sealSnapshot(binary.AppendUvarint(make([]byte, 0, len(body)+binary.MaxVarintLen64), uint64(n)), body)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(path, data); err != nil {
+		return fmt.Errorf("cluster: write snapshot: %w", err)
+	}
+	s.log.Info("cluster: wrote a snapshot of the sessions no other node took", "path", path, "sessions", n)
+	return nil
+}
+
+// sealSnapshot frames the count and records: sealed under the first
+// secret's snapshot key, or in the clear without a secret.
+func (s *Store) sealSnapshot(count, body []byte) ([]byte, error) {
+	plain := append(count, body...)
+	secrets := s.cfg.secrets()
+	if len(secrets) == 0 {
+		return append([]byte(snapshotPlain), plain...), nil
+	}
+	aead, err := snapshotAEAD(secrets[0])
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(snapshotSealed), make([]byte, aead.NonceSize())...)
+	nonce := out[len(snapshotSealed):]
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("cluster: snapshot nonce: %w", err)
+	}
+	return aead.Seal(out, nonce, plain, []byte(snapshotSealed)), nil
+}
+
+func snapshotAEAD(secret []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(deriveKey(secret, "snapshot"))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: snapshot key: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
+
+// openSnapshot returns the records of a snapshot file's contents. A
+// node with secrets opens sealed files only (a file in the clear could
+// have been planted by anyone who can write the directory); one without
+// opens files in the clear only.
+func (s *Store) openSnapshot(data []byte) ([]session.Record, error) {
+	secrets := s.cfg.secrets()
+	switch {
+	case bytes.HasPrefix(data, []byte(snapshotPlain)) && len(secrets) == 0:
+		return parseRecords(data[len(snapshotPlain):])
+	case bytes.HasPrefix(data, []byte(snapshotPlain)):
+		return nil, errors.New("it is not sealed, and this node has a cluster secret: it only loads snapshots sealed with one")
+	case !bytes.HasPrefix(data, []byte(snapshotSealed)):
+		return nil, errors.New("it is not a sessionmesh snapshot")
+	case len(secrets) == 0:
+		return nil, errors.New("it is sealed, and this node has no cluster secret to open it")
+	}
+	sealed := data[len(snapshotSealed):]
+	for _, secret := range secrets {
+		aead, err := snapshotAEAD(secret)
+		if err != nil {
+			return nil, err
+		}
+		if len(sealed) < aead.NonceSize() {
+			return nil, errors.New("it is truncated")
+		}
+		plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], []byte(snapshotSealed))
+		if err == nil {
+			return parseRecords(plain)
+		}
+	}
+	return nil, errors.New("none of this node's cluster secrets opens it (it was sealed with another secret, or it is damaged)")
+}
+
+// loadSnapshot merges the records of Config.Snapshot, if the file exists,
+// into this node's engine: before the node listens, so that the first
+// pull from it already finds them. The file is removed by
+// removeSnapshot once the node has started.
+func (s *Store) loadSnapshot() error {
+	path := s.cfg.Snapshot
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cluster: read snapshot: %w", err)
+	}
+	recs, err := s.openSnapshot(data)
+	if err != nil {
+		return fmt.Errorf("cluster: snapshot %s does not load: %v; move it away to start without it", path, err)
+	}
+	loaded := 0
+	for i := range recs {
+		ok, err := s.merge(&recs[i])
+		if err != nil {
+			return fmt.Errorf("cluster: snapshot %s: %w", path, err)
+		}
+		if ok {
+			loaded++
+			s.restored = append(s.restored, recs[i])
+		}
+	}
+	s.log.Info("cluster: loaded a snapshot", "path", path, "sessions", loaded, "dropped_expired", len(recs)-loaded)
+	return nil
+}
+
+// pushRestored sends the sessions loaded from the snapshot to the other
+// owners of their partitions in the table this node is joining, once,
+// before it reports ready: an owner that is already serving (it was
+// ready before this node came) would otherwise answer, as the authority,
+// that such a session does not exist until anti-entropy repaired it. A
+// copy that does not get through is logged; anti-entropy repairs it.
+func (s *Store) pushRestored(ctx context.Context) {
+	recs := s.restored
+	if len(recs) == 0 {
+		return
+	}
+	s.restored = nil
+	t := s.Table().Target()
+	byDest, dests := map[string][]session.Record{}, map[string]Member{}
+	pending := make(map[string]int, len(recs))
+	for _, rec := range recs {
+		for _, m := range splitSelf(t.Owners(t.Partition(rec.ID)), s.name) {
+			byDest[m.Name] = append(byDest[m.Name], rec)
+			dests[m.Name] = m
+			pending[rec.ID]++
+		}
+	}
+	if err := errors.Join(s.pushAll(ctx, dests, byDest, pending)...); err != nil {
+		s.log.Warn("cluster: sessions from the snapshot did not all reach their owners; anti-entropy repairs them", "err", err)
+	}
+}
+
+// removeSnapshot removes Config.Snapshot after a start that loaded it, so
+// that it is loaded once.
+func (s *Store) removeSnapshot() {
+	if s.cfg.Snapshot == "" {
+		return
+	}
+	if err := os.Remove(s.cfg.Snapshot); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Warn("cluster: the loaded snapshot could not be removed; a later start loads it again", "path", s.cfg.Snapshot, "err", err)
+	}
+}
+
+// writeFileAtomic writes data to path with mode 0600: to a temporary
+// file in the same directory, synced, then renamed over path, and the
+// directory synced, so a crash leaves the old file or the new one.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a failure; a no-op after the rename
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
