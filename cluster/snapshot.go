@@ -16,28 +16,13 @@ import (
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
-// Snapshots (Config.Snapshot). A node that drains writes what it still
-// holds after its hand-off to the file: the sessions and tombstones no
-// other node took, which is everything when it is the last node of the
-// cluster (or one of the last, when all stop at once), and nothing when
-// the others took it all (then an older file is removed). A node that
-// starts loads the file before it listens, merging every copy by the
-// version rule (merge; expired copies are dropped), and removes it once
-// it has started: a snapshot is loaded once. The loaded copies spread as
-// any copy does: nodes that join together pull from each other, and a
-// ready node hands the copies of partitions it does not own to their
-// owners every anti-entropy round.
-//
-// Why an old snapshot brings no deleted session back: a delete leaves a
-// tombstone with the next version that lives until the deleted session's
-// deadline, so while it lives it beats the snapshot's older copy, and
-// once it has expired the snapshot's copy, whose deadline was no later,
-// has expired too and is dropped on load.
-//
-// The file is sealed with AES-256-GCM under a key derived from the first
-// cluster secret (any secret of Config.Secrets opens it, as after a
-// rotation); without a secret (Insecure) it is written in the clear. Its
-// mode is 0600 either way: it holds session data.
+// Snapshots (Config.Snapshot; when they are written and loaded, and why
+// an old one brings no deleted session back: "Snapshots" in the package
+// doc). A file is a header line, then, sealed with AES-256-GCM under a
+// key derived from the first cluster secret (any secret of the list opens
+// it, as during a rotation) or in the clear without a secret (Insecure),
+// a count and the records as a transfer batch encodes them, tombstones
+// included.
 
 // snapshotSealed and snapshotPlain start a snapshot file: sealed (nonce
 // and ciphertext follow) or, for a node without a secret, in the clear.
