@@ -173,7 +173,7 @@ func (s *Store) drain(ctx context.Context) error {
 	}
 	s.tell(ctx, meta)
 	if err := s.serving.wait(ctx); err != nil {
-		return fmt.Errorf("cluster: drain %s: wait for requests in flight: %w", s.name, err)
+		return errors.Join(fmt.Errorf("cluster: drain %s: wait for requests in flight: %w", s.name, err), s.writeSnapshot())
 	}
 	t := s.Table()
 	_, held := s.survey(t, make([]bool, t.Partitions()), true)

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -67,7 +68,7 @@ func (s *Store) writeSnapshot() error {
 // secret's snapshot key, or in the clear without a secret.
 func (s *Store) sealSnapshot(count, body []byte) ([]byte, error) {
 	plain := append(count, body...)
-	secrets := s.cfg.secrets()
+	secrets := s.currentSecrets()
 	if len(secrets) == 0 {
 		return append([]byte(snapshotPlain), plain...), nil
 	}
@@ -96,7 +97,7 @@ func snapshotAEAD(secret []byte) (cipher.AEAD, error) {
 // have been planted by anyone who can write the directory); one without
 // opens files in the clear only.
 func (s *Store) openSnapshot(data []byte) ([]session.Record, error) {
-	secrets := s.cfg.secrets()
+	secrets := s.currentSecrets()
 	switch {
 	case bytes.HasPrefix(data, []byte(snapshotPlain)) && len(secrets) == 0:
 		return parseRecords(data[len(snapshotPlain):])
@@ -144,18 +145,25 @@ func (s *Store) loadSnapshot() error {
 	if err != nil {
 		return fmt.Errorf("cluster: snapshot %s does not load: %v; move it away to start without it", path, err)
 	}
-	loaded := 0
+	loaded, refused := 0, 0
+	var firstErr error
 	for i := range recs {
 		ok, err := s.merge(&recs[i])
-		if err != nil {
-			return fmt.Errorf("cluster: snapshot %s: %w", path, err)
-		}
-		if ok {
+		switch {
+		case err != nil:
+			refused++
+			firstErr = cmp.Or(firstErr, err)
+		case ok:
 			loaded++
 			s.restored = append(s.restored, recs[i])
 		}
 	}
-	s.log.Info("cluster: loaded a snapshot", "path", path, "sessions", loaded, "dropped_expired", len(recs)-loaded)
+	s.log.Info("cluster: loaded a snapshot", "path", path, "sessions", loaded, "dropped_expired", len(recs)-loaded-refused)
+	if refused > 0 {
+		// Over the node's bounds, or records this node does not take
+		// (larger than its MaxRecordSize): the others load.
+		s.log.Warn("cluster: sessions of the snapshot not loaded", "path", path, "sessions", refused, "first_err", firstErr)
+	}
 	return nil
 }
 

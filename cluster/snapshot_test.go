@@ -287,3 +287,42 @@ func TestSnapshotThatDoesNotLoadFailsTheStart(t *testing.T) {
 		}
 	}
 }
+
+// A snapshot is sealed with the secret the node runs with when it
+// drains, also after a rotation (SetSecrets), so a worker restarted with
+// the rotated list opens it; a list without that secret does not.
+func TestSnapshotFollowsTheSecretRotation(t *testing.T) {
+	dir := t.TempDir()
+	oldSecret, newSecret := bytes.Repeat([]byte("o"), 32), bytes.Repeat([]byte("n"), 32)
+	node := func(secret []byte) (*cluster.Store, error) {
+		cfg := cluster.DefaultLocalConfig()
+		cfg.Secret = secret
+		cfg.Snapshot = filepath.Join(dir, "snap")
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		return cluster.New(cfg)
+	}
+	s, err := node(oldSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, converge, "a node of its own ready", s.Ready)
+	id := create(t, s, map[string]any{"n": 3})
+	if err := s.SetSecrets([][]byte{newSecret}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node(oldSecret); err == nil || !strings.Contains(err.Error(), "none of this node's cluster secrets opens it") {
+		t.Fatalf("a node with the old secret only: %v; want the snapshot refused", err)
+	}
+	s, err = node(newSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	testutil.Eventually(t, converge, "the restarted node ready", s.Ready)
+	if n, ok := value(t, s, id, "n"); !ok || n != 3 {
+		t.Fatalf("after the restart with the rotated secret: n=%d found=%v; want 3", n, ok)
+	}
+}

@@ -62,7 +62,8 @@ type Store struct {
 	draining atomic.Bool
 	drained  chan struct{} // closed when the hand-off of Drain has ended
 	closed   atomic.Bool
-	keysMu   sync.Mutex // serializes SetSecrets (keys.go)
+	keysMu   sync.Mutex               // serializes SetSecrets (keys.go)
+	secrets  atomic.Pointer[[][]byte] // the last SetSecrets' list; nil: Config's (keys.go)
 	stopOnce sync.Once
 	stop     chan struct{}
 	bg       context.Context // background work; canceled by Close
