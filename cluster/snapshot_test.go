@@ -31,7 +31,8 @@ type snapWorkers struct {
 	t      *testing.T
 	secret []byte
 	dir    string
-	addrs  []string
+	addrs  []string // gossip
+	peers  []string // peer transport
 	nodes  []*cluster.Store
 	offset atomic.Int64
 	logs   testutil.Buffer // every worker's log, shown when the test fails
@@ -42,6 +43,7 @@ func newSnapWorkers(t *testing.T, n int) *snapWorkers {
 	rand.Read(w.secret)
 	for range n {
 		w.addrs = append(w.addrs, freeGossipAddr(t))
+		w.peers = append(w.peers, freeGossipAddr(t))
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -62,12 +64,12 @@ func (w *snapWorkers) path(i int) string {
 	return filepath.Join(w.dir, fmt.Sprintf("worker%d.snapshot", i))
 }
 
-// start starts worker i; its seeds are every worker's address.
+// start starts worker i on its addresses; its seeds are every worker's.
 func (w *snapWorkers) start(i int) *cluster.Store {
 	w.t.Helper()
 	cfg := cluster.DefaultLocalConfig()
 	cfg.Name = fmt.Sprintf("worker%d", i)
-	cfg.Bind = w.addrs[i]
+	cfg.Bind, cfg.PeerBind = w.addrs[i], w.peers[i]
 	cfg.Join = w.addrs
 	cfg.Secret = w.secret
 	cfg.Snapshot = w.path(i)
