@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
+	"github.com/sessionmesh/sessionmesh/internal/servertest"
 	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 )
@@ -42,8 +42,8 @@ func newSnapWorkers(t *testing.T, n int) *snapWorkers {
 	w := &snapWorkers{t: t, secret: make([]byte, 32), dir: t.TempDir(), nodes: make([]*cluster.Store, n)}
 	rand.Read(w.secret)
 	for range n {
-		w.addrs = append(w.addrs, freeGossipAddr(t))
-		w.peers = append(w.peers, freeGossipAddr(t))
+		w.addrs = append(w.addrs, servertest.FreeGossipAddr(t))
+		w.peers = append(w.peers, servertest.FreeGossipAddr(t))
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -116,27 +116,6 @@ func (w *snapWorkers) stopAll(which ...int) {
 	for _, i := range which {
 		w.nodes[i] = nil
 	}
-}
-
-// freeGossipAddr returns a loopback address whose port was free for TCP
-// and UDP a moment ago (memberlist binds both).
-func freeGossipAddr(t *testing.T) string {
-	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		c, err := net.ListenPacket("udp", addr)
-		l.Close()
-		if err == nil {
-			c.Close()
-			return addr
-		}
-	}
-	t.Fatal("no port free for both TCP and UDP")
-	return ""
 }
 
 // Every worker stops (drains at once, as on SIGTERM to all of them) and
