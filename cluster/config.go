@@ -153,8 +153,9 @@ type Config struct {
 	// Snapshot, when set, is a file that keeps the sessions when every
 	// worker stops: a node that drains writes what no other node took
 	// (everything, when it is the last node) to it, atomically, sealed
-	// with a key derived from the first secret (in the clear without
-	// one), mode 0600: it holds session data. A node that starts loads
+	// with a key derived from the first of its secrets (SetSecrets
+	// included; in the clear without one), mode 0600: it holds session
+	// data. A node that starts loads
 	// it before it listens, merges it by version (expired sessions are
 	// dropped), and removes it. A crash (kill -9) of the last node writes
 	// nothing. Each worker needs a file of its own. See snapshot.go and
