@@ -40,10 +40,22 @@ func (s *Store) writeSnapshot() error {
 	if path == "" {
 		return nil
 	}
-	var body []byte
+	header, aead, err := s.snapshotSeal()
+	if err != nil {
+		return err
+	}
+	// One buffer: the header, the nonce and room for the count, then the
+	// records, sealed in place, so a node near its memory bound does not
+	// need three copies of its sessions to stop.
+	nonceSize := 0
+	if aead != nil {
+		nonceSize = aead.NonceSize()
+	}
+	prefix := len(header) + nonceSize
+	buf := make([]byte, prefix+binary.MaxVarintLen64)
 	n := 0
 	s.engine.Range(func(_ string, rec session.Record) bool {
-		body = appendRecord(body, &rec)
+		buf = appendRecord(buf, &rec)
 		n++
 		return true
 	})
@@ -53,35 +65,35 @@ func (s *Store) writeSnapshot() error {
 		}
 		return nil
 	}
-	data, err := s.sealSnapshot(binary.AppendUvarint(make([]byte, 0, len(body)+binary.MaxVarintLen64), uint64(n)), body)
-	if err != nil {
-		return err
+	count := binary.AppendUvarint(nil, uint64(n))
+	start := prefix + binary.MaxVarintLen64 - len(count)
+	copy(buf[start:], count)
+	head := buf[start-prefix : start]
+	copy(head, header)
+	body := buf[start:]
+	if aead != nil {
+		nonce := head[len(header):]
+		if _, err := rand.Read(nonce); err != nil {
+			return fmt.Errorf("cluster: snapshot nonce: %w", err)
+		}
+		body = aead.Seal(body[:0], nonce, body, []byte(header))
 	}
-	if err := writeFileAtomic(path, data); err != nil {
+	if err := writeFileAtomic(path, append(head, body...)); err != nil {
 		return fmt.Errorf("cluster: write snapshot: %w", err)
 	}
 	s.log.Info("cluster: wrote a snapshot of the sessions no other node took", "path", path, "sessions", n)
 	return nil
 }
 
-// sealSnapshot frames the count and records: sealed under the first
-// secret's snapshot key, or in the clear without a secret.
-func (s *Store) sealSnapshot(count, body []byte) ([]byte, error) {
-	plain := append(count, body...)
+// snapshotSeal returns the header of the snapshot this node writes and
+// the AEAD that seals it: the first secret's, or nil without a secret.
+func (s *Store) snapshotSeal() (string, cipher.AEAD, error) {
 	secrets := s.currentSecrets()
 	if len(secrets) == 0 {
-		return append([]byte(snapshotPlain), plain...), nil
+		return snapshotPlain, nil, nil
 	}
 	aead, err := snapshotAEAD(secrets[0])
-	if err != nil {
-		return nil, err
-	}
-	out := append([]byte(snapshotSealed), make([]byte, aead.NonceSize())...)
-	nonce := out[len(snapshotSealed):]
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, fmt.Errorf("cluster: snapshot nonce: %w", err)
-	}
-	return aead.Seal(out, nonce, plain, []byte(snapshotSealed)), nil
+	return snapshotSealed, aead, err
 }
 
 func snapshotAEAD(secret []byte) (cipher.AEAD, error) {

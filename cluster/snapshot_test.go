@@ -307,3 +307,32 @@ func TestSnapshotFollowsTheSecretRotation(t *testing.T) {
 		t.Fatalf("after the restart with the rotated secret: n=%d found=%v; want 3", n, ok)
 	}
 }
+
+// Without a secret (Insecure, loopback only) the snapshot is written in
+// the clear, still 0600, and loads the same way.
+func TestSnapshotWithoutSecret(t *testing.T) {
+	cfg := cluster.DefaultLocalConfig()
+	cfg.Insecure = true
+	cfg.Snapshot = filepath.Join(t.TempDir(), "snap")
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := cluster.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, converge, "a node of its own ready", s.Ready)
+	id := create(t, s, map[string]any{"n": 4})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(cfg.Snapshot); err != nil || !bytes.HasPrefix(data, []byte("sessionmesh snapshot plain v1\n")) {
+		t.Fatalf("snapshot without a secret: err %v; want a file in the clear", err)
+	}
+	if s, err = cluster.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	testutil.Eventually(t, converge, "the restarted node ready", s.Ready)
+	if n, ok := value(t, s, id, "n"); !ok || n != 4 {
+		t.Fatalf("after the restart: n=%d found=%v; want 4", n, ok)
+	}
+}
