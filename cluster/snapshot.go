@@ -172,8 +172,9 @@ func (s *Store) loadSnapshot() error {
 	}
 	s.log.Info("cluster: loaded a snapshot", "path", path, "sessions", loaded, "dropped_expired", len(recs)-loaded-refused)
 	if refused > 0 {
-		// Over the node's bounds, or records this node does not take
-		// (larger than its MaxRecordSize): the others load.
+		// Beyond the node's bounds (a quarter over MaxBytes or
+		// MaxSessions) or larger than its MaxRecordSize: those sessions
+		// are lost, as copies beyond the bounds are at any time.
 		s.log.Warn("cluster: sessions of the snapshot not loaded", "path", path, "sessions", refused, "first_err", firstErr)
 	}
 	return nil
