@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -148,6 +149,18 @@ type Config struct {
 	// by then are left behind (N-1 copies remain elsewhere). Longer
 	// survives slower networks; it delays a stop. Default 30s (local 10s).
 	DrainTimeout time.Duration
+
+	// Snapshot, when set, is a file that keeps the sessions when every
+	// worker stops: a node that drains writes what no other node took
+	// (everything, when it is the last node) to it, atomically, sealed
+	// with a key derived from the first of its secrets (SetSecrets
+	// included; in the clear without one), mode 0600: it holds session
+	// data. A node that starts loads
+	// it before it listens, merges it by version (expired sessions are
+	// dropped), and removes it. A crash (kill -9) of the last node writes
+	// nothing. Each worker needs a file of its own. See snapshot.go and
+	// "Snapshots" in the package doc. Default "": none.
+	Snapshot string
 
 	// TransferTimeout bounds one partition transfer: a source streaming
 	// up to PullPartitions partitions to a node that pulls them (on join,
@@ -358,6 +371,7 @@ const maxNamePrefix = peer.MaxName - 1 - bootIDLen
 func (c *Config) Validate() error {
 	errs := c.validateAddrs()
 	errs = append(errs, c.validateSecrets()...)
+	errs = append(errs, c.validateSnapshot()...)
 	for _, r := range c.rules() {
 		if r.broken {
 			errs = append(errs, invalid(r.field, r.rule))
@@ -431,6 +445,26 @@ func (c *Config) validateAddrs() []error {
 		}
 	}
 	return errs
+}
+
+// validateSnapshot checks that Snapshot, when set, names a file in a
+// directory that exists, so that a typo fails at start, not at the drain
+// that would have written it.
+func (c *Config) validateSnapshot() []error {
+	if c.Snapshot == "" {
+		return nil
+	}
+	dir := filepath.Dir(c.Snapshot)
+	switch fi, err := os.Stat(dir); {
+	case err != nil:
+		return []error{invalid("Snapshot", fmt.Sprintf("must be a file in a directory that exists: %v", err))}
+	case !fi.IsDir():
+		return []error{invalid("Snapshot", fmt.Sprintf("must be a file in a directory: %q is not a directory", dir))}
+	}
+	if fi, err := os.Stat(c.Snapshot); err == nil && fi.IsDir() {
+		return []error{invalid("Snapshot", fmt.Sprintf("must be a file: %q is a directory", c.Snapshot))}
+	}
+	return nil
 }
 
 // validSeed reports whether seed can be a "host[:port]" to join: not empty,

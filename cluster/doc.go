@@ -103,6 +103,28 @@
 // leaves the gossip and stops. Shutdown stops without any of it, as a
 // crash would.
 //
+// Snapshots: stopping every node. With Config.Snapshot, a node that
+// drains writes what it still holds after its hand-off (what no other
+// node took: everything when it is the last node, a share each when the
+// last ones stop at once; nothing, and an older file removed, when the
+// others took it all), sealed under a key derived from the first secret,
+// atomically, mode 0600. A node that starts loads the file before it
+// listens, so a node joining with it pulls the copies; it drops expired
+// sessions, merges the rest by version, sends them to the owners of
+// their partitions before it reports ready (owners already serving would
+// otherwise say they do not exist), and removes the file once started.
+// The rule against resurrection is the version rule, nothing more: a
+// snapshot is loaded once, whenever its node starts, also into a cluster
+// that kept serving without it; a session deleted meanwhile has a
+// tombstone with a higher version that lives until the deleted session's
+// deadline, which is no earlier than the snapshot copy's, so the copy
+// loses while the tombstone lives and has expired (and is dropped on
+// load) once it does not. The exceptions: a session whose deadline was
+// shortened before the delete, and an evicted one (its tombstone expires
+// early; it was spare). Loading only when starting a new cluster would
+// not do: workers restarted together join each other, and none of them
+// starts one. A crash of the last node writes no snapshot.
+//
 // Pause and isolation. A node that finds a gap in its heartbeat longer
 // than failure detection (SIGSTOP, a frozen VM), or that no other member
 // answered for that long (a network split), is not ready and holds

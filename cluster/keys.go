@@ -130,8 +130,22 @@ func (s *Store) SetSecrets(secrets [][]byte) error {
 	if err := s.client.SetSecrets(peerKeys); err != nil {
 		return fmt.Errorf("cluster: set peer keys: %w", err)
 	}
+	kept := make([][]byte, len(secrets)) // snapshots seal and open with the current list
+	for i, secret := range secrets {
+		kept[i] = bytes.Clone(secret)
+	}
+	s.secrets.Store(&kept)
 	s.log.Info("cluster: secrets changed", "ids", SecretIDs(secrets))
 	return nil
+}
+
+// currentSecrets is the secret list this node runs with: Config's, or the
+// last SetSecrets'.
+func (s *Store) currentSecrets() [][]byte {
+	if p := s.secrets.Load(); p != nil {
+		return *p
+	}
+	return s.cfg.secrets()
 }
 
 // setKeys makes keys the gossip keyring, the first the primary: add the

@@ -173,11 +173,11 @@ func (s *Store) drain(ctx context.Context) error {
 	}
 	s.tell(ctx, meta)
 	if err := s.serving.wait(ctx); err != nil {
-		return fmt.Errorf("cluster: drain %s: wait for requests in flight: %w", s.name, err)
+		return errors.Join(fmt.Errorf("cluster: drain %s: wait for requests in flight: %w", s.name, err), s.writeSnapshot())
 	}
 	t := s.Table()
 	_, held := s.survey(t, make([]bool, t.Partitions()), true)
-	if err := s.handOffAll(ctx, held); err != nil {
+	if err := errors.Join(s.handOffAll(ctx, held), s.writeSnapshot()); err != nil {
 		return fmt.Errorf("cluster: drain %s: %w", s.name, err)
 	}
 	s.log.Info("cluster: drained", "sessions", len(held))

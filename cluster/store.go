@@ -56,6 +56,7 @@ type Store struct {
 	tally     atomic.Pointer[tally]   // sessions counted by the last full scan (Status)
 	digests   atomic.Pointer[digests] // partition digests of the last anti-entropy round
 	pause     pause
+	restored  []session.Record // loaded from the snapshot, until pushed to their owners (moveLoop only; snapshot.go)
 
 	joined   atomic.Bool // has been a member together with another node (lifecycle.go)
 	alone    atomic.Bool // has no seeds, or started a cluster of its own (lifecycle.go)
@@ -63,7 +64,8 @@ type Store struct {
 	draining atomic.Bool
 	drained  chan struct{} // closed when the hand-off of Drain has ended
 	closed   atomic.Bool
-	keysMu   sync.Mutex // serializes SetSecrets (keys.go)
+	keysMu   sync.Mutex               // serializes SetSecrets (keys.go)
+	secrets  atomic.Pointer[[][]byte] // the last SetSecrets' list; nil: Config's (keys.go)
 	stopOnce sync.Once
 	stop     chan struct{}
 	bg       context.Context // background work; canceled by Close
@@ -91,6 +93,11 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.loadSnapshot(); err != nil {
+		s.engine.Close()
+		s.cancelBg()
+		return nil, err
+	}
 	var undo []func()
 	if err := s.start(&undo); err != nil {
 		for i := len(undo) - 1; i >= 0; i-- {
@@ -103,6 +110,7 @@ func New(cfg Config) (*Store, error) {
 	s.alone.Store(len(cfg.Join) == 0)
 	s.members.join(cfg.Join)
 	s.run()
+	s.removeSnapshot()
 	return s, nil
 }
 

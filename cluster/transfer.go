@@ -46,6 +46,7 @@ func (s *Store) moveLoop() {
 		changed := s.TableChanged()
 		progress, done := s.pullRound(s.bg)
 		if done {
+			s.pushRestored(s.bg)
 			s.announceReady(s.bg)
 		}
 		if progress && !done {

@@ -291,6 +291,14 @@ type ClusterConfig struct {
 	// the other side also wrote are lost. Default true.
 	// SESSIONS_CLUSTER_QUORUM.
 	Quorum *bool `yaml:"quorum" json:"quorum"`
+
+	// Snapshot is a file, one per worker, that keeps the sessions when
+	// every worker stops (cluster.Config.Snapshot): a worker that drains
+	// writes what no other worker took, sealed with a key derived from the
+	// secret, mode 0600; a worker that starts loads it and removes it. A
+	// crash of the last worker writes nothing. Default "": none.
+	// SESSIONS_CLUSTER_SNAPSHOT.
+	Snapshot string `yaml:"snapshot" json:"snapshot"`
 }
 
 // ClusterTLS is the cluster's TLS (cluster.Certs): PEM files of the CA

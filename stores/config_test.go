@@ -137,6 +137,9 @@ func TestValidate(t *testing.T) {
 			[]string{"sessions.cluster.secret", "8 bytes", "at least 16"}},
 		{"cluster secret not base64", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Secret: "not base64!"}) },
 			[]string{"sessions.cluster.secret", "base64"}},
+		{"cluster snapshot in a missing directory", func(c *stores.Config) {
+			cluster(c, stores.ClusterConfig{Snapshot: "/nonexistent-dir/worker.snapshot", Secret: secret32})
+		}, []string{"sessions.cluster.snapshot", "directory that exists"}},
 		{"cluster replicas 9", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Replicas: 9, Secret: secret32}) },
 			[]string{"sessions.cluster.replicas", "1 to 7"}},
 		{"cluster bind without port", func(c *stores.Config) { cluster(c, stores.ClusterConfig{Bind: "0.0.0.0", Secret: secret32}) },

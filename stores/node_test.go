@@ -20,6 +20,14 @@ func TestClusterBlockQuorum(t *testing.T) {
 	}
 }
 
+// The block's snapshot is the node's snapshot file.
+func TestClusterBlockSnapshot(t *testing.T) {
+	c := ClusterConfig{Bind: "127.0.0.1:0", Snapshot: "/var/lib/sessions/worker.snapshot"}
+	if got := c.node(nil, nil).Snapshot; got != c.Snapshot {
+		t.Fatalf("Snapshot %q; want %q", got, c.Snapshot)
+	}
+}
+
 // leaves flattens nested errors.Join, so that every error the cluster's
 // Validate joins is mapped to its YAML field, however it groups them.
 func TestLeaves(t *testing.T) {

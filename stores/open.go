@@ -174,6 +174,7 @@ func (c *ClusterConfig) node(secrets [][]byte, logger *slog.Logger) cluster.Conf
 	cc.Bind, cc.Advertise, cc.PeerBind, cc.Join, cc.Secrets = c.BindAddr(), c.Advertise, c.PeerBind, c.Join, secrets
 	cc.AvailableFirst = c.Quorum != nil && !*c.Quorum
 	cc.Insecure = c.Insecure
+	cc.Snapshot = c.Snapshot
 	if c.Name != "" {
 		cc.Name = c.Name
 	}

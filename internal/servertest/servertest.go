@@ -72,6 +72,23 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// FreeGossipAddr returns "127.0.0.1:port" for a port that was free for
+// both TCP and UDP a moment ago: a cluster node's gossip address
+// (memberlist binds both), for a test that restarts nodes on the same
+// addresses.
+func FreeGossipAddr(t testing.TB) string {
+	t.Helper()
+	for range 20 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
+		if u, err := net.ListenPacket("udp", addr); err == nil {
+			u.Close()
+			return addr
+		}
+	}
+	t.Fatal("servertest: no loopback port free for both TCP and UDP")
+	return ""
+}
+
 // Addr returns the server's address as "127.0.0.1:port".
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
