@@ -3,9 +3,11 @@
 //
 // # What it does
 //
-// TestCompose builds the demo image (scripts/docker-build.sh) and, where the
-// public images cannot be pulled, the Redis, Memcached and HAProxy look-alikes
-// (scripts/docker-local-images.sh); brings the stack up under a project name
+// TestCompose builds the demo image through the multi-stage Dockerfile
+// (scripts/docker-build.sh) and, where the public images cannot be pulled,
+// the Redis, Memcached, HAProxy and golang look-alikes
+// (scripts/docker-local-images.sh; the golang one is the demo's build stage,
+// GO_IMAGE); brings the stack up under a project name
 // of its own, with a fresh cluster secret and the balancer on a free loopback
 // port; and then, with test/loadcheck's virtual users sending requests
 // through the balancer in every step:
@@ -51,9 +53,12 @@
 // skipped: without docker the test fails saying so. The one exception is
 // go test -short, the inner loop that starts no container, where the test
 // skips; scripts/test.sh (what CI runs) never passes -short. The images to use come
-// from DEMO_IMAGE, REDIS_IMAGE, MEMCACHED_IMAGE and LB_IMAGE when set (e.g.
-// LB_IMAGE=haproxy:2.8 on a machine that can pull); those unset are built
-// here, the look-alikes from the binaries scripts/install-deps.sh installs.
+// from DEMO_IMAGE, REDIS_IMAGE, MEMCACHED_IMAGE, LB_IMAGE and GO_IMAGE when set (e.g.
+// LB_IMAGE=haproxy:2.8 GO_IMAGE=golang:1.26 on a machine that can pull); those unset are built
+// here, the look-alikes from the binaries scripts/install-deps.sh installs and the host's Go.
+// On a fresh machine the builds take some 7 minutes of a busy 2-core host
+// (the golang look-alike 2, the demo's cold compile 5); docker's layer
+// cache makes a rerun with unchanged sources skip both.
 //
 //	go test -count=1 -v -timeout 15m ./test/compose/
 package compose
