@@ -20,7 +20,7 @@ command -v docker >/dev/null 2>&1 || { echo "docker-build: docker not found in P
 
 args=(-t "$DEMO_IMAGE")
 [[ -n $GO_IMAGE ]] && args+=(--build-arg "GO_IMAGE=$GO_IMAGE")
-echo "docker-build: docker build -t $DEMO_IMAGE (build stage ${GO_IMAGE:-the Dockerfile's GO_IMAGE})"
+echo "docker-build: docker build -t $DEMO_IMAGE (build stage FROM ${GO_IMAGE:-the default of the Dockerfile})"
 old=$(docker image inspect -f '{{.Id}}' "$DEMO_IMAGE" 2>/dev/null || true)
 start=$SECONDS
 # the output (and the legacy builder's deprecation notice) only on failure
