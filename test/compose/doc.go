@@ -56,9 +56,10 @@
 // from DEMO_IMAGE, REDIS_IMAGE, MEMCACHED_IMAGE, LB_IMAGE and GO_IMAGE when set (e.g.
 // LB_IMAGE=haproxy:2.8 GO_IMAGE=golang:1.26 on a machine that can pull); those unset are built
 // here, the look-alikes from the binaries scripts/install-deps.sh installs and the host's Go.
-// On a fresh machine the builds take some 7 minutes of a busy 2-core host
-// (the golang look-alike 2, the demo's cold compile 5); docker's layer
-// cache makes a rerun with unchanged sources skip both.
+// The builds take some 6 minutes of a busy 2-core host, nearly all of it
+// the demo's compile from cold in its build stage (a rerun recompiles unless
+// no file changed); the golang look-alike takes half a minute, two on a
+// fresh machine.
 //
-//	go test -count=1 -v -timeout 15m ./test/compose/
+//	go test -count=1 -v -timeout 20m ./test/compose/
 package compose
