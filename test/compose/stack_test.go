@@ -184,8 +184,12 @@ func (s *stack) buildImages(t *testing.T) {
 		s.run(t, buildTimeout, s.scriptCmd("scripts/docker-build.sh",
 			"DEMO_IMAGE="+s.env["DEMO_IMAGE"], "GO_IMAGE="+s.env["GO_IMAGE"]))
 	}
-	t.Logf("images: demo %s (built FROM %s), redis %s, memcached %s, balancer %s",
-		s.env["DEMO_IMAGE"], s.env["GO_IMAGE"], s.env["REDIS_IMAGE"], s.env["MEMCACHED_IMAGE"], s.env["LB_IMAGE"])
+	demo := s.env["DEMO_IMAGE"]
+	if buildDemo {
+		demo += " (built FROM " + s.env["GO_IMAGE"] + ")"
+	}
+	t.Logf("images: demo %s, redis %s, memcached %s, balancer %s",
+		demo, s.env["REDIS_IMAGE"], s.env["MEMCACHED_IMAGE"], s.env["LB_IMAGE"])
 }
 
 // scriptCmd runs one of the repository's scripts with extra variables.
