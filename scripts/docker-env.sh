@@ -30,7 +30,7 @@ tmp=$(mktemp .env.XXXXXX)
 trap 'rm -f "$tmp"' EXIT
 sed "s|^SESSIONS_CLUSTER_SECRET=.*|SESSIONS_CLUSTER_SECRET=$secret|" .env.example >"$tmp"
 if [[ $local_images == true ]]; then
-  sed -i -E 's/^# ((REDIS|MEMCACHED|LB|DEMO)_IMAGE=)/\1/' "$tmp"
+  sed -i -E 's/^# ((REDIS|MEMCACHED|LB|DEMO|GO)_IMAGE=)/\1/' "$tmp"
 fi
 chmod 600 "$tmp"
 mv "$tmp" .env

@@ -3,9 +3,11 @@
 //
 // # What it does
 //
-// TestCompose builds the demo image (scripts/docker-build.sh) and, where the
-// public images cannot be pulled, the Redis, Memcached and HAProxy look-alikes
-// (scripts/docker-local-images.sh); brings the stack up under a project name
+// TestCompose builds the demo image through the multi-stage Dockerfile
+// (scripts/docker-build.sh) and, where the public images cannot be pulled,
+// the Redis, Memcached, HAProxy and golang look-alikes
+// (scripts/docker-local-images.sh; the golang one is the demo's build stage,
+// GO_IMAGE); brings the stack up under a project name
 // of its own, with a fresh cluster secret and the balancer on a free loopback
 // port; and then, with test/loadcheck's virtual users sending requests
 // through the balancer in every step:
@@ -51,9 +53,13 @@
 // skipped: without docker the test fails saying so. The one exception is
 // go test -short, the inner loop that starts no container, where the test
 // skips; scripts/test.sh (what CI runs) never passes -short. The images to use come
-// from DEMO_IMAGE, REDIS_IMAGE, MEMCACHED_IMAGE and LB_IMAGE when set (e.g.
-// LB_IMAGE=haproxy:2.8 on a machine that can pull); those unset are built
-// here, the look-alikes from the binaries scripts/install-deps.sh installs.
+// from DEMO_IMAGE, REDIS_IMAGE, MEMCACHED_IMAGE, LB_IMAGE and GO_IMAGE when set (e.g.
+// LB_IMAGE=haproxy:2.8 GO_IMAGE=golang:1.26 on a machine that can pull); those unset are built
+// here, the look-alikes from the binaries scripts/install-deps.sh installs and the host's Go.
+// The builds take some 6 minutes of a busy 2-core host, nearly all of it
+// the demo's compile from cold in its build stage (a rerun recompiles unless
+// no file changed); the golang look-alike takes half a minute, two on a
+// fresh machine.
 //
-//	go test -count=1 -v -timeout 15m ./test/compose/
+//	go test -count=1 -v -timeout 20m ./test/compose/
 package compose

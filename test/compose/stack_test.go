@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,9 +18,11 @@ import (
 
 const (
 	// cmdTimeout bounds one docker or compose command; buildTimeout an
-	// image build, which compiles cmd/demo.
+	// image build: the look-alikes (the golang one copies a Go toolchain)
+	// or the demo's, which compiles cmd/demo from cold in its build stage
+	// (some 5 minutes on a busy 2-core machine).
 	cmdTimeout   = 2 * time.Minute
-	buildTimeout = 5 * time.Minute
+	buildTimeout = 12 * time.Minute
 	// readyTimeout bounds how long workers may take to be healthy and
 	// reachable through the balancer after a start or a store switch.
 	readyTimeout = 90 * time.Second
@@ -28,12 +31,15 @@ const (
 )
 
 // localImages are the images the test builds when the environment names
-// none: the demo from this checkout, the rest from the host's binaries.
-var localImages = map[string]string{
-	"DEMO_IMAGE":      "sessionmesh/demo:local",
-	"REDIS_IMAGE":     "sessionmesh/redis:local",
-	"MEMCACHED_IMAGE": "sessionmesh/memcached:local",
-	"LB_IMAGE":        "sessionmesh/haproxy:local",
+// none: the demo from this checkout (through the Dockerfile's build stage,
+// FROM GO_IMAGE), the rest from the host's binaries and Go toolchain by
+// scripts/docker-local-images.sh, each under that script's name for it.
+var localImages = map[string]struct{ image, script string }{
+	"DEMO_IMAGE":      {"sessionmesh/demo:local", ""},
+	"REDIS_IMAGE":     {"sessionmesh/redis:local", "redis"},
+	"MEMCACHED_IMAGE": {"sessionmesh/memcached:local", "memcached"},
+	"LB_IMAGE":        {"sessionmesh/haproxy:local", "haproxy"},
+	"GO_IMAGE":        {"sessionmesh/golang:local", "golang"},
 }
 
 // stack is one compose project made from the repository's
@@ -151,26 +157,39 @@ func findCompose(t *testing.T) []string {
 }
 
 // buildImages fills s.env with the images to run: those the environment
-// names are used as they are, the others are built here.
+// names are used as they are, the others are built here: first the
+// look-alikes, then the demo, whose build stage is GO_IMAGE (needed only
+// when the demo is built).
 func (s *stack) buildImages(t *testing.T) {
-	var missingDeps bool
+	buildDemo := os.Getenv("DEMO_IMAGE") == ""
+	var lookAlikes []string // docker-local-images.sh's names of those to build
 	for name, local := range localImages {
 		s.env[name] = os.Getenv(name)
 		if s.env[name] == "" {
-			s.env[name] = local
-			missingDeps = missingDeps || name != "DEMO_IMAGE"
+			s.env[name] = local.image
+			if local.script != "" && (name != "GO_IMAGE" || buildDemo) {
+				lookAlikes = append(lookAlikes, local.script)
+			}
 		}
 	}
-	if os.Getenv("DEMO_IMAGE") == "" {
-		s.run(t, buildTimeout, s.scriptCmd("scripts/docker-build.sh", "DEMO_IMAGE="+localImages["DEMO_IMAGE"]))
+	if len(lookAlikes) > 0 {
+		cmd := s.scriptCmd("scripts/docker-local-images.sh",
+			"REDIS_LOCAL="+localImages["REDIS_IMAGE"].image, "MEMCACHED_LOCAL="+localImages["MEMCACHED_IMAGE"].image,
+			"LB_LOCAL="+localImages["LB_IMAGE"].image, "GOLANG_LOCAL="+localImages["GO_IMAGE"].image)
+		slices.Sort(lookAlikes)
+		cmd.Args = append(cmd.Args, lookAlikes...)
+		s.run(t, buildTimeout, cmd)
 	}
-	if missingDeps {
-		s.run(t, buildTimeout, s.scriptCmd("scripts/docker-local-images.sh",
-			"REDIS_LOCAL="+localImages["REDIS_IMAGE"], "MEMCACHED_LOCAL="+localImages["MEMCACHED_IMAGE"],
-			"LB_LOCAL="+localImages["LB_IMAGE"]))
+	if buildDemo {
+		s.run(t, buildTimeout, s.scriptCmd("scripts/docker-build.sh",
+			"DEMO_IMAGE="+s.env["DEMO_IMAGE"], "GO_IMAGE="+s.env["GO_IMAGE"]))
+	}
+	demo := s.env["DEMO_IMAGE"]
+	if buildDemo {
+		demo += " (built FROM " + s.env["GO_IMAGE"] + ")"
 	}
 	t.Logf("images: demo %s, redis %s, memcached %s, balancer %s",
-		s.env["DEMO_IMAGE"], s.env["REDIS_IMAGE"], s.env["MEMCACHED_IMAGE"], s.env["LB_IMAGE"])
+		demo, s.env["REDIS_IMAGE"], s.env["MEMCACHED_IMAGE"], s.env["LB_IMAGE"])
 }
 
 // scriptCmd runs one of the repository's scripts with extra variables.
@@ -350,7 +369,7 @@ func cleanEnviron() []string {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(name, "SESSIONS_") || strings.HasPrefix(name, "COMPOSE_") ||
-			strings.HasPrefix(name, "LB_") || localImages[name] != "" {
+			strings.HasPrefix(name, "LB_") || localImages[name].image != "" {
 			continue
 		}
 		env = append(env, kv)
