@@ -52,13 +52,14 @@ func (m *Manager) RevokePrincipal(ctx context.Context, principal string) error {
 		return fmt.Errorf("session: RevokePrincipal needs Config.Revoker: %w", errors.ErrUnsupported)
 	}
 	if principal == "" || len(principal) > MaxPrincipalLen {
-		return fmt.Errorf("%w: %q (want 1 to %d bytes)", ErrInvalidPrincipal, principal, MaxPrincipalLen)
+		// The length only: a principal is often an e-mail address.
+		return fmt.Errorf("%w: %d bytes (want 1 to %d)", ErrInvalidPrincipal, len(principal), MaxPrincipalLen)
 	}
 	gen, err := m.cfg.Revoker.Revoke(ctx, principal)
 	if err != nil {
 		return fmt.Errorf("session: revoke principal: %w", err)
 	}
-	m.gens.put(principal, gen, m.cfg.Now())
+	m.gens.revoked(principal, gen, m.cfg.Now())
 	return nil
 }
 
@@ -69,11 +70,12 @@ func (m *Manager) freshGeneration(ctx context.Context, principal string) (uint64
 	if m.cfg.Revoker == nil {
 		return 0, nil
 	}
+	asked := m.cfg.Now()
 	gen, err := m.cfg.Revoker.Generation(ctx, principal)
 	if err != nil {
 		return 0, err
 	}
-	m.gens.put(principal, gen, m.cfg.Now())
+	m.gens.put(principal, gen, asked)
 	return gen, nil
 }
 
@@ -140,8 +142,9 @@ type genCache struct {
 }
 
 type cachedGen struct {
-	gen uint64
-	at  time.Time // when the Revoker gave it
+	gen     uint64
+	at      time.Time // when the Revoker was asked for it
+	revoked bool      // it is what this Manager's RevokePrincipal set at
 }
 
 // maxCachedGens bounds the cache: at the bound, entries older than ttl are
@@ -168,12 +171,35 @@ func (c *genCache) get(principal string, now time.Time) (uint64, bool) {
 	return e.gen, true
 }
 
-func (c *genCache) put(principal string, gen uint64, now time.Time) {
+// put caches gen, which the Revoker gave for a lookup started at asked.
+// A lookup that started before this Manager's last revoke of principal
+// finished may have read the generation the revoke ended: it must not
+// replace the revoke's (revoked), or the revoked sessions would load here
+// for a whole RevokerCache.
+func (c *genCache) put(principal string, gen uint64, asked time.Time) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if e, ok := c.gens[principal]; ok && e.revoked && !e.at.Before(asked) {
+		return
+	}
+	c.setLocked(principal, cachedGen{gen: gen, at: asked})
+}
+
+// revoked caches gen, the generation RevokePrincipal set at now.
+func (c *genCache) revoked(principal string, gen uint64, now time.Time) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setLocked(principal, cachedGen{gen: gen, at: now, revoked: true})
+}
+
+func (c *genCache) setLocked(principal string, e cachedGen) {
+	now := e.at
 	if _, ok := c.gens[principal]; !ok && len(c.gens) >= maxCachedGens {
 		for p, e := range c.gens {
 			if now.Sub(e.at) >= c.ttl {
@@ -184,5 +210,5 @@ func (c *genCache) put(principal string, gen uint64, now time.Time) {
 			clear(c.gens)
 		}
 	}
-	c.gens[principal] = cachedGen{gen: gen, at: now}
+	c.gens[principal] = e
 }

@@ -377,3 +377,45 @@ func TestRevokedTokenIsSkippedLikeAnExpiredOne(t *testing.T) {
 		t.Fatalf("the session of [revoked, other] is %q's; want tenant:bob's", p)
 	}
 }
+
+// slowRevoker answers a lookup with the generation it read before it was
+// let go: a lookup in flight while a revoke happens.
+type slowRevoker struct {
+	session.Revoker
+	read, release chan struct{}
+	hold          atomic.Bool
+}
+
+func (r *slowRevoker) Generation(ctx context.Context, p string) (uint64, error) {
+	gen, err := r.Revoker.Generation(ctx, p)
+	if r.hold.Load() {
+		r.read <- struct{}{}
+		<-r.release
+	}
+	return gen, err
+}
+
+// A lookup that read the old generation before this Manager's revoke and
+// answers after it must not put the old generation back in the cache: the
+// revoked sessions would load here for a whole RevokerCache.
+func TestRevokeWinsOverALookupInFlight(t *testing.T) {
+	rv := &slowRevoker{Revoker: memory.NewRevoker(), read: make(chan struct{}), release: make(chan struct{})}
+	e := newEnv(t, func(c *session.Config) { c.Revoker, c.RevokerCache = rv, time.Hour })
+	other := e.login(t, "alice") // a device logged in before the revoke
+	rv.hold.Store(true)
+	done := make(chan struct{})
+	go func() { // a login elsewhere: SetPrincipal always asks the Revoker
+		defer close(done)
+		s := e.m.Start(context.Background())
+		s.SetPrincipal("alice") // reads the old generation, then waits
+		e.m.Commit(s)
+	}()
+	<-rv.read
+	must(t, e.m.RevokePrincipal(context.Background(), "alice"))
+	close(rv.release)
+	<-done
+	rv.hold.Store(false)
+	if e.live(t, other) {
+		t.Fatal("a revoked session loads: the lookup in flight put the old generation back in the cache")
+	}
+}
