@@ -94,8 +94,8 @@ const maxTokens = 8
 // Manager with m's cookie name: both would read the one cookie and each
 // overwrite the other's, so every use of the session fails instead.
 func (m *Manager) sharedCookie(ctx context.Context) error {
-	for o := FromContext(ctx); o != nil; o = o.outer {
-		if o.m != m && o.m.cfg.CookieName == m.cfg.CookieName {
+	for c := sessions(ctx); c != nil; c = c.outer {
+		if o := c.s; o != nil && o.m != m && o.m.cfg.CookieName == m.cfg.CookieName {
 			return fmt.Errorf("%w: two Managers in one request use the cookie name %q; give each its own CookieName", ErrInvalidConfig, m.cfg.CookieName)
 		}
 	}

@@ -43,22 +43,40 @@ type Session struct {
 	renew     bool
 	destroy   bool
 	committed bool
-
-	// outer is the session of another Manager that ctx carried when
-	// NewContext put this one in it: the sessions of one request, innermost
-	// first, for Manager.FromContext.
-	outer *Session
 }
 
 type ctxKey struct{}
 
+// sessionCtx is a context that carries a session and, through outer, the
+// sessions of other Managers the context already carried: the sessions of
+// one request, innermost first (Manager.FromContext). Each NewContext makes
+// a new one, so the chain is the contexts' own and cannot loop, and no
+// Session is changed. It is what context.WithValue would make, plus the
+// link.
+type sessionCtx struct {
+	context.Context
+	s     *Session
+	outer *sessionCtx
+}
+
+func (c *sessionCtx) Value(key any) any {
+	if key == (ctxKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
 // NewContext returns a copy of ctx that carries s, besides the sessions of
 // other Managers ctx already carries (see Manager.FromContext).
 func NewContext(ctx context.Context, s *Session) context.Context {
-	if outer := FromContext(ctx); outer != s && s != nil && s.outer == nil {
-		s.outer = outer
-	}
-	return context.WithValue(ctx, ctxKey{}, s)
+	outer, _ := ctx.Value(ctxKey{}).(*sessionCtx)
+	return &sessionCtx{Context: ctx, s: s, outer: outer}
+}
+
+// sessions returns the innermost link of ctx's chain of sessions, or nil.
+func sessions(ctx context.Context) *sessionCtx {
+	c, _ := ctx.Value(ctxKey{}).(*sessionCtx)
+	return c
 }
 
 // FromContext returns the Session the middleware put in ctx, or nil. Every
@@ -68,8 +86,10 @@ func NewContext(ctx context.Context, s *Session) context.Context {
 // the innermost one's: ask each Manager for its own with
 // Manager.FromContext.
 func FromContext(ctx context.Context) *Session {
-	s, _ := ctx.Value(ctxKey{}).(*Session)
-	return s
+	if c := sessions(ctx); c != nil {
+		return c.s
+	}
+	return nil
 }
 
 // FromContext returns the Session of m that ctx carries, or nil (whose
@@ -77,9 +97,9 @@ func FromContext(ctx context.Context) *Session {
 // request can carry a session of each: an admin area's session beside the
 // user's, each with its own lifetime and store.
 func (m *Manager) FromContext(ctx context.Context) *Session {
-	for s := FromContext(ctx); s != nil; s = s.outer {
-		if s.m == m {
-			return s
+	for c := sessions(ctx); c != nil; c = c.outer {
+		if c.s != nil && c.s.m == m {
+			return c.s
 		}
 	}
 	return nil

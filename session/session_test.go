@@ -345,3 +345,30 @@ func TestTwoManagersCannotShareACookie(t *testing.T) {
 		t.Fatalf("Commit = %v; want ErrInvalidConfig (the middleware answers 503 and logs it)", err)
 	}
 }
+
+// Contexts made by NewContext in any order, even a session put in twice
+// around another, form no loop: each lookup ends, and each Manager finds
+// its own innermost session.
+func TestNewContextChainsCannotLoop(t *testing.T) {
+	a := newEnv(t)
+	b := newEnv(t, func(c *session.Config) { c.CookieName = "b" })
+	c := newEnv(t, func(c *session.Config) { c.CookieName = "c" })
+	sa, sb := a.m.Start(t.Context(), ""), b.m.Start(t.Context(), "")
+	ctxA := session.NewContext(t.Context(), sa)
+	ctxAB := session.NewContext(ctxA, sb)
+	ctxABA := session.NewContext(ctxAB, sa)
+	ctxB := session.NewContext(t.Context(), sb)
+	ctxBA := session.NewContext(ctxB, sa)
+	for _, ctx := range []context.Context{ctxAB, ctxABA, ctxBA} {
+		if c.m.FromContext(ctx) != nil {
+			t.Fatal("a Manager with no session in ctx found one")
+		}
+		if a.m.FromContext(ctx) != sa || b.m.FromContext(ctx) != sb {
+			t.Fatal("a Manager did not find its own session")
+		}
+		c.m.Start(ctx, "") // walks the chain too
+	}
+	if session.FromContext(session.NewContext(t.Context(), nil)) != nil || a.m.FromContext(session.NewContext(ctxA, nil)) != sa {
+		t.Fatal("a nil session in the chain")
+	}
+}
