@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -389,4 +390,25 @@ func TestLoginRememberMe(t *testing.T) {
 	if f.d.m.Config().RememberMe.Idle <= f.d.m.Config().IdleTimeout {
 		t.Fatalf("remember me (%v) is not longer than the default (%v)", f.d.m.Config().RememberMe.Idle, f.d.m.Config().IdleTimeout)
 	}
+}
+
+// downRevoker is a Revoker that does not answer.
+type downRevoker struct{}
+
+func (downRevoker) Generation(context.Context, string) (uint64, error) {
+	return 0, errors.New("revoker down (injected)")
+}
+func (downRevoker) Revoke(context.Context, string) (uint64, error) {
+	return 0, errors.New("revoker down (injected)")
+}
+
+// A login whose Revoker does not answer fails with 503 and changes
+// nothing: the visitor is not logged in, not even without a principal.
+func TestLoginWithTheRevokerDownChangesNothing(t *testing.T) {
+	f := newFixture(t, func(c *session.Config) { c.Revoker = downRevoker{} })
+	b := f.browser(t)
+	if code, _ := b.post("/login", url.Values{"user": {"alice"}}); code != 503 {
+		t.Fatalf("POST /login with the revoker down = %d; want 503", code)
+	}
+	b.expect("/whoami", 401, "not logged in\n")
 }

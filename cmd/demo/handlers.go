@@ -166,20 +166,25 @@ func (d *demo) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := session.FromContext(r.Context())
-	// The principal: with a Revoker (the revoke block), "log out
-	// everywhere" ends every session of this user, copies of the cookie
-	// included.
-	if err := errors.Join(s.Renew(), s.Set("user", user), s.SetPrincipal(user)); err != nil {
-		d.fail(w, s, "login", err)
+	// The principal first: it asks the store and the Revoker, the steps
+	// that can fail, so a login that fails changes nothing (503: the
+	// response then saves an unchanged session). With a Revoker (the
+	// revoke block), "log out everywhere" ends every session of this
+	// user, copies of the cookie included.
+	if err := s.SetPrincipal(user); err != nil {
+		d.log.Error("demo: login", "err", err)
+		http.Error(w, "login failed: the session store is unavailable", http.StatusServiceUnavailable)
 		return
 	}
+	change := []error{s.Renew(), s.Set("user", user)}
 	if r.PostForm.Get("remember") != "" {
 		// "Remember me": the session's own, longer timeouts
 		// (Config.RememberMe, the rememberMe config block).
-		if err := s.RememberMe(); err != nil {
-			d.fail(w, s, "login", err)
-			return
-		}
+		change = append(change, s.RememberMe())
+	}
+	if err := errors.Join(change...); err != nil {
+		d.fail(w, s, "login", err)
+		return
 	}
 	d.setOwner(w, s)
 	if !backHome(w, r) {
@@ -202,6 +207,10 @@ func (d *demo) logout(w http.ResponseWriter, r *http.Request) {
 // device (Manager.RevokePrincipal), then this one. Without a Revoker
 // (revoke.store unset) it answers 501 and changes nothing.
 func (d *demo) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
+	if d.m.Config().Revoker == nil {
+		http.Error(w, "logout everywhere needs a revoke store (revoke.store: redis or memory)", http.StatusNotImplemented)
+		return
+	}
 	s := session.FromContext(r.Context())
 	user, err := s.Principal()
 	switch {
@@ -212,13 +221,13 @@ func (d *demo) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not logged in", http.StatusUnauthorized)
 		return
 	}
-	if err := d.m.RevokePrincipal(r.Context(), user); err != nil {
-		if errors.Is(err, errors.ErrUnsupported) {
-			http.Error(w, "logout everywhere needs a revoke store (revoke.store: redis or memory)", http.StatusNotImplemented)
+	// With revoke.onDestroy, Destroy below revokes; otherwise revoke here.
+	if !d.m.Config().RevokeOnDestroy {
+		if err := d.m.RevokePrincipal(r.Context(), user); err != nil {
+			d.log.Error("demo: logout everywhere", "err", err)
+			http.Error(w, "logout everywhere failed: the revoke store is unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		d.fail(w, s, "logout everywhere", err)
-		return
 	}
 	if err := s.Destroy(); err != nil {
 		d.fail(w, s, "logout everywhere", err)
