@@ -65,10 +65,20 @@ func TestOpenRefusesBadEnvelopes(t *testing.T) {
 	}
 }
 
+// A key written the wrong way round puts its secret where the ID goes: the
+// error gives the ID's length, never the ID.
+func TestBadKeyIDIsNotQuoted(t *testing.T) {
+	secret := "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I"
+	_, err := ParseKey(secret + ":k1")
+	if err == nil || strings.Contains(err.Error(), secret[:8]) {
+		t.Fatalf("ParseKey(BASE64:ID) = %v; want an error without the secret", err)
+	}
+}
+
 func TestCheck(t *testing.T) {
 	errs := Check([]Key{{ID: "k0", Secret: make([]byte, 16)}, testKey("k1", 1), {ID: "", Secret: make([]byte, 32)}, testKey("k1", 2)}, "redis")
 	got := errors.Join(errs...).Error()
-	for _, w := range []string{`Keys[0]: redis: invalid key "k0": the secret is 16 bytes`, "Keys[2]: redis: invalid key: key ID", `Keys[3] has the ID "k1" of Keys[1]`} {
+	for _, w := range []string{`Keys[0]: redis: invalid key "k0": the secret is 16 bytes`, "Keys[2]: redis: invalid key: the key ID (0 characters)", `Keys[3] has the ID "k1" of Keys[1]`} {
 		if !strings.Contains(got, w) {
 			t.Errorf("Check does not say %s:\n%s", w, got)
 		}

@@ -1,6 +1,7 @@
 package aead
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -73,10 +74,17 @@ func (k Key) Validate() error {
 }
 
 func (k Key) validID() error {
-	if k.ID == "" || len(k.ID) > MaxIDLen || strings.IndexFunc(k.ID, notIDChar) >= 0 {
-		return fmt.Errorf("%w: key ID %.40q must be 1 to %d characters of A-Z, a-z, 0-9, _ and -", ErrInvalidKey, k.ID, MaxIDLen)
+	if !validIDBytes([]byte(k.ID)) {
+		// Its length, not the ID: a key written the wrong way round
+		// (BASE64:ID) has its secret where the ID goes.
+		return fmt.Errorf("%w: the key ID (%d characters) must be 1 to %d characters of A-Z, a-z, 0-9, _ and -", ErrInvalidKey, len(k.ID), MaxIDLen)
 	}
 	return nil
+}
+
+// validIDBytes reports whether id can be a key ID.
+func validIDBytes(id []byte) bool {
+	return len(id) > 0 && len(id) <= MaxIDLen && bytes.IndexFunc(id, notIDChar) < 0
 }
 
 func notIDChar(c rune) bool {

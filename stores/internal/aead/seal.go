@@ -102,7 +102,12 @@ func (ks *Keys) Open(env, ad []byte) ([]byte, error) {
 	id := env[2 : 2+idLen]
 	sl, ok := ks.byID[string(id)]
 	if !ok {
-		return nil, fmt.Errorf("%w %.16q", ErrUnknownKey, id)
+		// Name the ID only when it is one (a retired key's, which is
+		// what an operator needs to know); other bytes may be anything.
+		if validIDBytes(id) {
+			return nil, fmt.Errorf("%w %q", ErrUnknownKey, id)
+		}
+		return nil, fmt.Errorf("%w: %d bytes that are not a key ID", ErrUnknownKey, len(id))
 	}
 	plain, err := sl.aead.Open(nil, nil, env[2+idLen:], sl.ad(ad))
 	if err != nil {
