@@ -56,24 +56,29 @@ func (r *logRouter) unregister(sink *logSink) {
 	r.open = slices.DeleteFunc(r.open, func(s *logSink) bool { return s == sink })
 }
 
-// current returns the sink of the most recently opened Store, or nil.
-func (r *logRouter) current() *logSink {
+// route returns the logger of the most recently opened Store (nil when
+// none is open) and msg with the passwords of every open Store masked: a
+// line may come from any of their clients, whichever logger it goes to.
+func (r *logRouter) route(msg string) (*slog.Logger, string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.open) == 0 {
-		return nil
+	for _, sink := range r.open {
+		msg = sink.mask(msg)
 	}
-	return r.open[len(r.open)-1]
+	if len(r.open) == 0 {
+		return nil, msg
+	}
+	return r.open[len(r.open)-1].logger, msg
 }
 
 // Printf implements go-redis's internal.Logging. Its lines are about
 // failures the pool or a failover works around (or a panic it recovered), so
-// they are logged as warnings, with "redis: " in front once, and any
-// password of the Store masked in case an error quotes it.
+// they are logged as warnings, with "redis: " in front once, and the
+// passwords of every open Store masked in case an error quotes one.
 func (r *logRouter) Printf(ctx context.Context, format string, v ...any) {
-	logger, msg := slog.Default(), strings.TrimSpace(fmt.Sprintf(format, v...))
-	if sink := r.current(); sink != nil {
-		logger, msg = sink.logger, sink.mask(msg)
+	logger, msg := r.route(strings.TrimSpace(fmt.Sprintf(format, v...)))
+	if logger == nil {
+		logger = slog.Default()
 	}
 	logger.Log(ctx, slog.LevelWarn, "redis: "+strings.TrimPrefix(msg, "redis: "), "logger", "go-redis")
 }

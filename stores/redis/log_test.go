@@ -58,13 +58,19 @@ func TestGoRedisLogRouting(t *testing.T) {
 	if got := b.String(); !strings.Contains(got, `msg="redis: auth <secret> failed"`) || a.String() != "" {
 		t.Fatalf("with A then B open: A got %q, B got %q; want B only, password masked", a.String(), got)
 	}
+	// A line of A's client lands in B's logger (a line says nothing of its
+	// client): A's password is masked there too.
+	goLog.Printf(context.Background(), "auth %s failed", "pwA")
+	if got := b.String(); strings.Contains(got, "pwA") {
+		t.Fatalf("A's password in B's logger: %q", got)
+	}
 	goLog.unregister(sb)
 	goLog.Printf(context.Background(), "redis: second")
 	if !strings.Contains(a.String(), `msg="redis: second"`) {
 		t.Fatalf("after B closed, A got %q; want the line", a.String())
 	}
 	goLog.unregister(sa)
-	if goLog.current() != nil {
+	if logger, _ := goLog.route(""); logger != nil {
 		t.Fatal("a sink is left after both were unregistered")
 	}
 }
