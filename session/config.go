@@ -79,8 +79,10 @@ type Config struct {
 	// the store's sweeper's goroutine, so it must be fast (hand slow work
 	// to a goroutine of your own) and must not use the request's Session;
 	// a panic in it is recovered and logged. Of several Managers over one
-	// store, the last one made gets the store's expired and evicted
-	// events. Default nil: no events, at no cost.
+	// store, the last one made with an OnEvent hook gets the store's
+	// expired and evicted events (one without a hook leaves an earlier
+	// hook in place), and the store keeps that Manager for as long as it
+	// lives. Default nil: no events, at no cost.
 	OnEvent func(Event)
 
 	// Logger receives errors that cannot reach the caller (a change after the
