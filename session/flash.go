@@ -78,10 +78,6 @@ func (s *Session) pop(key string) ([]byte, bool, error) {
 		s.m.lateChange(s)
 		return nil, false, ErrCommitted
 	}
-	delete(s.set, key)
-	if s.del == nil {
-		s.del = make(map[string]struct{})
-	}
-	s.del[key] = struct{}{}
+	s.deleteLocked(key)
 	return data, true, nil
 }

@@ -89,11 +89,7 @@ func (s *Session) SetTimeouts(t Timeouts) error {
 	return s.change(func() {
 		s.timeouts = &t
 		if t == (Timeouts{}) {
-			delete(s.set, timeoutsKey)
-			if s.del == nil {
-				s.del = make(map[string]struct{})
-			}
-			s.del[timeoutsKey] = struct{}{}
+			s.deleteLocked(timeoutsKey)
 			return
 		}
 		if s.set == nil {

@@ -35,13 +35,7 @@ func (s *Session) SetPrincipal(p string) error {
 		return fmt.Errorf("%w: %d bytes (want at most %d)", ErrInvalidPrincipal, len(p), MaxPrincipalLen)
 	}
 	if p == "" {
-		return s.change(func() {
-			delete(s.set, principalKey)
-			if s.del == nil {
-				s.del = make(map[string]struct{})
-			}
-			s.del[principalKey] = struct{}{}
-		})
+		return s.change(func() { s.deleteLocked(principalKey) })
 	}
 	// Load first: a session that cannot load or change costs no lookup.
 	if err := s.change(func() {}); err != nil {

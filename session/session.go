@@ -211,13 +211,16 @@ func (s *Session) Delete(key string) error {
 	if strings.HasPrefix(key, reservedPrefix) {
 		return checkKey(key, MaxKeyLen)
 	}
-	return s.change(func() {
-		delete(s.set, key)
-		if s.del == nil {
-			s.del = make(map[string]struct{})
-		}
-		s.del[key] = struct{}{}
-	})
+	return s.change(func() { s.deleteLocked(key) })
+}
+
+// deleteLocked records the removal of key in the patch.
+func (s *Session) deleteLocked(key string) {
+	delete(s.set, key)
+	if s.del == nil {
+		s.del = make(map[string]struct{})
+	}
+	s.del[key] = struct{}{}
 }
 
 // Clear removes every key; the session, its ID and its own Timeouts stay.

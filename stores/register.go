@@ -61,9 +61,10 @@ func opener(name string) (Opener, bool) {
 	return open, ok
 }
 
-func builtin(name string) bool {
-	return name == Memory || name == Cookie || name == Memcache || name == Redis
-}
+// builtins are the stores of this module, in the order errors list them.
+var builtins = []string{Memory, Cookie, Memcache, Redis}
+
+func builtin(name string) bool { return slices.Contains(builtins, name) }
 
 // storeNames returns the built-in stores' names, then the registered
 // ones, sorted.
@@ -75,7 +76,7 @@ func storeNames() []string {
 		added = append(added, name)
 	}
 	slices.Sort(added)
-	return append([]string{Memory, Cookie, Memcache, Redis}, added...)
+	return append(slices.Clone(builtins), added...)
 }
 
 // DecodeOptions decodes the options block into v, a pointer to the
