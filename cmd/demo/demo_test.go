@@ -72,7 +72,20 @@ func (f *fixture) browser(t *testing.T) *browser {
 // get requests path and returns the status, the body and the response.
 func (b *browser) get(path string) (int, string, *http.Response) {
 	b.t.Helper()
-	resp, err := b.c.Get(b.url + path)
+	return b.getWith(path, "")
+}
+
+// getWith requests path with the given Accept header ("": none).
+func (b *browser) getWith(path, accept string) (int, string, *http.Response) {
+	b.t.Helper()
+	req, err := http.NewRequest("GET", b.url+path, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatalf("GET %s: %v", path, err)
 	}

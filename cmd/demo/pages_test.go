@@ -24,28 +24,6 @@ import (
 // htmlAccept is what Chromium sends when it loads a page.
 const htmlAccept = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 
-// getWith requests path with the given Accept header.
-func (b *browser) getWith(path, accept string) (int, string, *http.Response) {
-	b.t.Helper()
-	req, err := http.NewRequest("GET", b.url+path, nil)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		b.t.Fatalf("GET %s: %v", path, err)
-	}
-	return resp.StatusCode, string(body), resp
-}
-
 func TestWantsHTML(t *testing.T) {
 	for accept, want := range map[string]bool{
 		"":                 false,
