@@ -81,6 +81,13 @@ func TestValidate(t *testing.T) {
 		{"memcache without servers", func(c *stores.Config) { c.Store, c.Servers = "memcache", nil }, []string{"sessions.servers"}},
 		{"memcache server without port", func(c *stores.Config) { c.Store, c.Servers = "memcache", []string{"localhost"} }, []string{"sessions.servers[0]", "host:port"}},
 		{"memcache default servers", func(c *stores.Config) { c.Store = "memcache" }, nil},
+		{"memcache Unix socket", func(c *stores.Config) {
+			c.Store, c.Servers = "memcache", []string{"/run/memcached/memcached.sock", "m2:11211"}
+		}, nil},
+		{"memcache relative socket path", func(c *stores.Config) { c.Store, c.Servers = "memcache", []string{"memcached.sock"} },
+			[]string{"sessions.servers[0]", "absolute path"}},
+		{"memcache server named twice", func(c *stores.Config) { c.Store, c.Servers = "memcache", []string{"m1:11211", "m2:11211", "m1:11211"} },
+			[]string{"sessions.servers[2]", `"m1:11211"`, "once"}},
 		{"memcache seal keys", func(c *stores.Config) {
 			c.Store, c.SealKeys = "memcache", []string{testKey("s2", 32), testKey("s1", 32)}
 		}, nil},

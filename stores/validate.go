@@ -30,7 +30,7 @@ func (c *Config) Validate() error {
 	case Cookie:
 		p.add(validateKeys("keys", c.Keys, true))
 	case Memcache:
-		p.add(validateAddrs("servers", c.Servers, true))
+		p.add(validateMemcacheServers(c.Servers))
 		p.add(validateKeys("sealKeys", c.SealKeys, false))
 	case Redis:
 		p.add(c.Server.validate())
@@ -142,6 +142,28 @@ func validateAddrs(field string, addrs []string, required bool) error {
 		if err := validHostPort(a); err != nil {
 			p.check(true, fmt.Sprintf("%s[%d]", field, i), "is %q: %v", a, err)
 		}
+	}
+	return p.join()
+}
+
+// validateMemcacheServers checks sessions.servers as the memcache store
+// takes them: host:port or the absolute path of a Unix socket, each named
+// once (the ring gives a name listed twice no more weight).
+func validateMemcacheServers(servers []string) error {
+	if len(servers) == 0 {
+		return invalid("servers", "is empty; want at least one host:port or Unix socket path")
+	}
+	var p problems
+	seen := make(map[string]bool, len(servers))
+	for i, a := range servers {
+		field := fmt.Sprintf("servers[%d]", i)
+		if !strings.HasPrefix(a, "/") {
+			if err := validHostPort(a); err != nil {
+				p.check(true, field, "is %q: %v, or the absolute path of a Unix socket", a, err)
+			}
+		}
+		p.check(seen[a], field, "repeats %q; name each server once (one listed twice has no more weight on the ring)", a)
+		seen[a] = true
 	}
 	return p.join()
 }
