@@ -27,6 +27,11 @@ func TestFloodAtTheBoundKeepsReturningUsers(t *testing.T) {
 		cfg.MaxSessions = bound
 		cfg.AntiEntropyInterval = round
 	}), clustertest.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
 	c.WaitConverged(converge)
 	ctx := context.Background()
 	var ids []string

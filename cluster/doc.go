@@ -112,7 +112,8 @@
 // listens, so a node joining with it pulls the copies; it drops expired
 // sessions, merges the rest by version, sends them to the owners of
 // their partitions before it reports ready (owners already serving would
-// otherwise say they do not exist), and removes the file once started.
+// otherwise say they do not exist), and removes the file once they all
+// got there (until then it may be their only other copy).
 // The rule against resurrection is the version rule, nothing more: a
 // snapshot is loaded once, whenever its node starts, also into a cluster
 // that kept serving without it; a session deleted meanwhile has a

@@ -59,6 +59,9 @@ func (s *Store) writeSnapshot() error {
 		n++
 		return true
 	})
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	s.snapLoaded = false // whatever happens below, the file is no longer the one loaded
 	if n == 0 {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("cluster: remove the old snapshot %s: %w", path, err)
@@ -139,8 +142,9 @@ func (s *Store) openSnapshot(data []byte) ([]session.Record, error) {
 
 // loadSnapshot merges the records of Config.Snapshot, if the file exists,
 // into this node's engine: before the node listens, so that the first
-// pull from it already finds them. The file is removed by
-// removeSnapshot once the node has started.
+// pull from it already finds them. The file is removed once its sessions
+// have reached their owners (pushRestored): until then it may be the
+// only other copy of some of them.
 func (s *Store) loadSnapshot() error {
 	path := s.cfg.Snapshot
 	if path == "" {
@@ -170,6 +174,7 @@ func (s *Store) loadSnapshot() error {
 			s.restored = append(s.restored, recs[i])
 		}
 	}
+	s.snapLoaded = true
 	s.log.Info("cluster: loaded a snapshot", "path", path, "sessions", loaded, "dropped_expired", len(recs)-loaded-refused)
 	if refused > 0 {
 		// Beyond the node's bounds (a quarter over MaxBytes or
@@ -184,11 +189,16 @@ func (s *Store) loadSnapshot() error {
 // owners of their partitions in the table this node is joining, once,
 // before it reports ready: an owner that is already serving (it was
 // ready before this node came) would otherwise answer, as the authority,
-// that such a session does not exist until anti-entropy repaired it. A
-// copy that does not get through is logged; anti-entropy repairs it.
+// that such a session does not exist until anti-entropy repaired it.
+// Once every copy got through, the file goes (removeLoadedSnapshot); a
+// copy that did not is logged and anti-entropy repairs it, and the file
+// stays, so that a crash of this node before the repair loses nothing:
+// a later start loads it again (harmless: the version rule), and this
+// node's next drain replaces or removes it.
 func (s *Store) pushRestored(ctx context.Context) {
 	recs := s.restored
 	if len(recs) == 0 {
+		s.removeLoadedSnapshot()
 		return
 	}
 	s.restored = nil
@@ -203,16 +213,22 @@ func (s *Store) pushRestored(ctx context.Context) {
 		}
 	}
 	if err := errors.Join(s.pushAll(ctx, dests, byDest, pending)...); err != nil {
-		s.log.Warn("cluster: sessions from the snapshot did not all reach their owners; anti-entropy repairs them", "err", err)
-	}
-}
-
-// removeSnapshot removes Config.Snapshot after a start that loaded it, so
-// that it is loaded once.
-func (s *Store) removeSnapshot() {
-	if s.cfg.Snapshot == "" {
+		s.log.Warn("cluster: sessions from the snapshot did not all reach their owners; anti-entropy repairs them, and the snapshot file stays until then", "path", s.cfg.Snapshot, "err", err)
 		return
 	}
+	s.removeLoadedSnapshot()
+}
+
+// removeLoadedSnapshot removes Config.Snapshot if it is still the file
+// this node loaded when it started, so that it is loaded once; a drain
+// that wrote a new one meanwhile (writeSnapshot) keeps that one.
+func (s *Store) removeLoadedSnapshot() {
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	if !s.snapLoaded {
+		return
+	}
+	s.snapLoaded = false
 	if err := os.Remove(s.cfg.Snapshot); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		s.log.Warn("cluster: the loaded snapshot could not be removed; a later start loads it again", "path", s.cfg.Snapshot, "err", err)
 	}

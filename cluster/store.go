@@ -58,6 +58,9 @@ type Store struct {
 	pause     pause
 	restored  []session.Record // loaded from the snapshot, until pushed to their owners (moveLoop only; snapshot.go)
 
+	snapMu     sync.Mutex // guards snapLoaded and the snapshot file between a start's push and a drain
+	snapLoaded bool       // Config.Snapshot is the file loaded at start, not yet removed
+
 	joined   atomic.Bool // has been a member together with another node (lifecycle.go)
 	alone    atomic.Bool // has no seeds, or started a cluster of its own (lifecycle.go)
 	ready    atomic.Bool // pulled its partitions and announced (Ready)
@@ -110,7 +113,6 @@ func New(cfg Config) (*Store, error) {
 	s.alone.Store(len(cfg.Join) == 0)
 	s.members.join(cfg.Join)
 	s.run()
-	s.removeSnapshot()
 	return s, nil
 }
 

@@ -46,8 +46,11 @@ else
   if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
   log "missing: ${missing[*]}; installing packages: ${pkgs[*]}"
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+  # Wait for another apt (a second checkout installing, unattended
+  # upgrades) instead of failing on its lock.
+  wait_lock=(-o DPkg::Lock::Timeout=600)
+  $SUDO apt-get "${wait_lock[@]}" update -qq
+  $SUDO apt-get "${wait_lock[@]}" install -y -qq --no-install-recommends "${pkgs[@]}"
 fi
 
 # Stop and disable auto-started system services so they don't hold the

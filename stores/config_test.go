@@ -81,6 +81,13 @@ func TestValidate(t *testing.T) {
 		{"memcache without servers", func(c *stores.Config) { c.Store, c.Servers = "memcache", nil }, []string{"sessions.servers"}},
 		{"memcache server without port", func(c *stores.Config) { c.Store, c.Servers = "memcache", []string{"localhost"} }, []string{"sessions.servers[0]", "host:port"}},
 		{"memcache default servers", func(c *stores.Config) { c.Store = "memcache" }, nil},
+		{"memcache Unix socket", func(c *stores.Config) {
+			c.Store, c.Servers = "memcache", []string{"/run/memcached/memcached.sock", "m2:11211"}
+		}, nil},
+		{"memcache relative socket path", func(c *stores.Config) { c.Store, c.Servers = "memcache", []string{"memcached.sock"} },
+			[]string{"sessions.servers[0]", "absolute path"}},
+		{"memcache server named twice", func(c *stores.Config) { c.Store, c.Servers = "memcache", []string{"m1:11211", "m2:11211", "m1:11211"} },
+			[]string{"sessions.servers[2]", `"m1:11211"`, "once"}},
 		{"memcache seal keys", func(c *stores.Config) {
 			c.Store, c.SealKeys = "memcache", []string{testKey("s2", 32), testKey("s1", 32)}
 		}, nil},
@@ -99,6 +106,16 @@ func TestValidate(t *testing.T) {
 		{"redis tls cert without key", func(c *stores.Config) { c.Store, c.Server.TLS.Cert = "redis", "c.pem" }, []string{"sessions.server.tls"}},
 		{"redis negative db", func(c *stores.Config) { c.Store, c.Server.Opts.DB = "redis", -1 }, []string{"sessions.server.opts"}},
 		{"redis negative timeout", func(c *stores.Config) { c.Store, c.Server.Opts.Timeout = "redis", -1 }, []string{"sessions.server.opts", "timeout"}},
+		{"redis cluster with a sentinel master", func(c *stores.Config) {
+			c.Store, c.Server.Master, c.Server.Opts.Cluster = "redis", "mymaster", true
+		}, []string{"sessions.server.opts.cluster", "Sentinel master"}},
+		{"redis cluster with a db", func(c *stores.Config) {
+			c.Store, c.Server.Addrs, c.Server.Opts.DB = "redis", []string{"r1:7000", "r2:7000"}, 2
+		}, []string{"sessions.server.opts.db", "Redis Cluster"}},
+		{"redis namespace too long", func(c *stores.Config) { c.Store, c.Server.NS = "redis", strings.Repeat("n", 300) },
+			[]string{"sessions.server.ns", "at most"}},
+		{"redis negative pool and retries", func(c *stores.Config) { c.Store, c.Server.Opts.PoolSize, c.Server.Opts.Retries = "redis", -1, -2 },
+			[]string{"sessions.server.opts.poolSize", "sessions.server.opts.retries"}},
 		{"redis sentinel", func(c *stores.Config) {
 			c.Store, c.Server.Master, c.Server.Addrs = "redis", "mymaster", []string{"s1:26379", "s2:26379"}
 		}, nil},

@@ -109,6 +109,15 @@ func redisConfig(cfg Config) (redis.Config, error) {
 	if err != nil {
 		return redis.Config{}, err
 	}
+	rc := srv.redis()
+	rc.TLS, rc.Keys, rc.Logger = tlsCfg, keys, cfg.Logger
+	return rc, nil
+}
+
+// redis is the Redis store's Config for the block, without what must be
+// read or parsed first (TLS files, sealing keys) or is not in it (the
+// logger): what Validate checks with the store's own rules.
+func (srv *ServerConfig) redis() redis.Config {
 	addrs := srv.Addrs
 	if len(addrs) == 0 {
 		addrs = []string{srv.Addr()}
@@ -121,15 +130,12 @@ func redisConfig(cfg Config) (redis.Config, error) {
 		Password:         srv.Auth,
 		SentinelPassword: srv.SentinelAuth,
 		DB:               srv.Opts.DB,
-		TLS:              tlsCfg,
 		Prefix:           srv.NS,
 		DialTimeout:      time.Duration(srv.Opts.DialTimeout),
 		Timeout:          time.Duration(srv.Opts.Timeout),
 		PoolSize:         srv.Opts.PoolSize,
 		Retries:          srv.Opts.Retries,
-		Keys:             keys,
-		Logger:           cfg.Logger,
-	}, nil
+	}
 }
 
 // openMemcache maps sessions.servers and sealKeys to the Memcache store; of

@@ -123,6 +123,14 @@ func TestOpenMemcacheFromEnv(t *testing.T) {
 	roundTrip(t, st)
 }
 
+// TestOpenMemcacheUnixSocket: a memcached on a Unix socket is named by
+// its absolute path in sessions.servers, as memcache.Config.Servers takes it.
+func TestOpenMemcacheUnixSocket(t *testing.T) {
+	path := servertest.MemcachedUnix(t)
+	st := openFromEnv(t, map[string]string{"SESSIONS_STORE": "memcache", "SESSIONS_SERVERS": path})
+	roundTrip(t, st)
+}
+
 // TestOpenServerDown: a server that is down at start makes stores.Open fail
 // with an error naming the store and the address.
 func TestOpenServerDown(t *testing.T) {

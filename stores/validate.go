@@ -1,6 +1,7 @@
 package stores
 
 import (
+	"cmp"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/session"
 	"github.com/sessionmesh/sessionmesh/stores/internal/aead"
+	"github.com/sessionmesh/sessionmesh/stores/redis"
 )
 
 // Validate reports every field that is out of range, each naming the field
@@ -30,7 +32,7 @@ func (c *Config) Validate() error {
 	case Cookie:
 		p.add(validateKeys("keys", c.Keys, true))
 	case Memcache:
-		p.add(validateAddrs("servers", c.Servers, true))
+		p.add(validateMemcacheServers(c.Servers))
 		p.add(validateKeys("sealKeys", c.SealKeys, false))
 	case Redis:
 		p.add(c.Server.validate())
@@ -146,19 +148,62 @@ func validateAddrs(field string, addrs []string, required bool) error {
 	return p.join()
 }
 
+// validateMemcacheServers checks sessions.servers as the memcache store
+// takes them: host:port or the absolute path of a Unix socket, each named
+// once (the ring gives a name listed twice no more weight).
+func validateMemcacheServers(servers []string) error {
+	if len(servers) == 0 {
+		return invalid("servers", "is empty; want at least one host:port or Unix socket path")
+	}
+	var p problems
+	seen := make(map[string]bool, len(servers))
+	for i, a := range servers {
+		field := fmt.Sprintf("servers[%d]", i)
+		if !strings.HasPrefix(a, "/") {
+			if err := validHostPort(a); err != nil {
+				p.check(true, field, "is %q: %v, or the absolute path of a Unix socket", a, err)
+			}
+		}
+		p.check(seen[a], field, "repeats %q; name each server once (one listed twice has no more weight on the ring)", a)
+		seen[a] = true
+	}
+	return p.join()
+}
+
+// validate checks the block with the Redis store's own rules
+// (redis.Config.Validate), naming each field by its YAML key, and the
+// rules of the block's own shape: host and port, each address, the TLS
+// files given in pairs.
 func (s *ServerConfig) validate() error {
 	var p problems
-	o := &s.Opts
 	p.check(s.Port < 0 || s.Port > 65535, "server.port", "is %d; want 1 to 65535, or 0 for 6379", s.Port)
 	p.check(strings.ContainsAny(s.Host, " /"), "server.host", "is %q; want a host name or IP", s.Host)
-	p.check(o.DB < 0, "server.opts.db", "is %d; want 0 or more", o.DB)
-	p.check(o.PoolSize < 0, "server.opts.poolSize", "is %d; want 0 or more, 0 for the client's default", o.PoolSize)
-	p.check(o.Retries < 0, "server.opts.retries", "is %d; want 0 or more", o.Retries)
-	p.check(o.DialTimeout < 0, "server.opts.dialTimeout", "is %s; want a positive duration, or 0 for the default", o.DialTimeout)
-	p.check(o.Timeout < 0, "server.opts.timeout", "is %s; want a positive duration, or 0 for the default", o.Timeout)
 	p.check((s.TLS.Cert == "") != (s.TLS.Key == ""), "server.tls", "cert and key must be given together")
 	p.add(validateAddrs("server.addrs", s.Addrs, false))
+	rc := s.redis()
+	for _, err := range leaves(rc.Validate()) {
+		var fe *redis.FieldError
+		switch {
+		case !errors.As(err, &fe):
+			p.add(err)
+		case fe.Field != "Addrs": // checked above, address by address
+			p.add(invalid(cmp.Or(redisYAML[fe.Field], "server."+fe.Field), "%s", fe.Rule))
+		}
+	}
 	return p.join()
+}
+
+// redisYAML names the fields of redis.Config that the server block sets
+// by their YAML keys.
+var redisYAML = map[string]string{
+	"MasterName":  "server.master",
+	"Cluster":     "server.opts.cluster",
+	"DB":          "server.opts.db",
+	"Prefix":      "server.ns",
+	"DialTimeout": "server.opts.dialTimeout",
+	"Timeout":     "server.opts.timeout",
+	"PoolSize":    "server.opts.poolSize",
+	"Retries":     "server.opts.retries",
 }
 
 // validate checks the block with the cluster's own rules

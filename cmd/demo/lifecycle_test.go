@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
+	"github.com/sessionmesh/sessionmesh/internal/servertest"
 	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 	"github.com/sessionmesh/sessionmesh/stores"
@@ -182,7 +183,7 @@ func waitErr(t *testing.T, done <-chan error) error {
 // every user still has their counter, and the survivors report no missing
 // copies.
 func TestRunClusterDrainKeepsSessions(t *testing.T) {
-	seeds := []string{freeGossipAddr(t), freeGossipAddr(t), freeGossipAddr(t)}
+	seeds := []string{servertest.FreeGossipAddr(t), servertest.FreeGossipAddr(t), servertest.FreeGossipAddr(t)}
 	var ws []*started
 	for i, bind := range seeds {
 		env := clusterEnv(bind, seeds[:i], "1")
@@ -258,27 +259,6 @@ func converged(st cluster.Status, n int) bool {
 		}
 	}
 	return true
-}
-
-// freeGossipAddr returns a loopback address free for TCP and UDP a moment
-// ago (memberlist gossips on both).
-func freeGossipAddr(t *testing.T) string {
-	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		u, err := net.ListenPacket("udp", addr)
-		l.Close()
-		if err == nil {
-			u.Close()
-			return addr
-		}
-	}
-	t.Fatal("no loopback port free for both TCP and UDP")
-	return ""
 }
 
 func newJarClient(t *testing.T) *http.Client {

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/sessionmesh/sessionmesh/internal/servertest"
 	"github.com/sessionmesh/sessionmesh/internal/testutil"
 )
 
@@ -96,7 +97,7 @@ func scrapeAll(t *testing.T, ws []*started) []scrape {
 // the cluster shows three members, every save replicated, and the
 // sessions held twice (N=2).
 func TestMetricsFollowTraffic(t *testing.T) {
-	seeds := []string{freeGossipAddr(t), freeGossipAddr(t), freeGossipAddr(t)}
+	seeds := []string{servertest.FreeGossipAddr(t), servertest.FreeGossipAddr(t), servertest.FreeGossipAddr(t)}
 	var ws []*started
 	for i, bind := range seeds {
 		// A request deadline far above the default's 1.5 s: the test

@@ -1,6 +1,9 @@
 package netaddr
 
-import "testing"
+import (
+	"net"
+	"testing"
+)
 
 func TestIsLoopback(t *testing.T) {
 	for addr, want := range map[string]bool{
@@ -12,4 +15,22 @@ func TestIsLoopback(t *testing.T) {
 			t.Errorf("IsLoopback(%q) = %v, want %v", addr, got, want)
 		}
 	}
+}
+
+// A free address is one the caller can bind at once, for TCP and UDP.
+func TestFreeLoopback(t *testing.T) {
+	addr, err := FreeLoopback(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on the free address %s: %v", addr, err)
+	}
+	defer l.Close()
+	u, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Fatalf("listen for UDP on the free address %s: %v", addr, err)
+	}
+	u.Close()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,14 +25,39 @@ func Memcached(t testing.TB) *Server {
 		}
 		return a
 	}
-	s.ready = func(s *Server) error { return memcachedVersion(s.Addr()) }
+	s.ready = func(s *Server) error { return memcachedVersion("tcp", s.Addr()) }
 	s.launch()
 	return s
 }
 
+// MemcachedUnix starts memcached listening on a Unix socket only and
+// returns the socket's path, once it answers "version" there.
+func MemcachedUnix(t testing.TB) string {
+	t.Helper()
+	// Short: a socket path has a limit of 108 bytes, and t.TempDir's
+	// names grow with the test's.
+	dir, err := os.MkdirTemp("", "mc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "memcached.sock")
+	s := newServer(t, "memcached", false)
+	s.args = func(*Server) []string {
+		a := []string{"-s", path, "-a", "0600"}
+		if os.Geteuid() == 0 {
+			a = append(a, "-u", "root")
+		}
+		return a
+	}
+	s.ready = func(*Server) error { return memcachedVersion("unix", path) }
+	s.launch()
+	return path
+}
+
 // memcachedVersion sends "version" and expects "VERSION ...".
-func memcachedVersion(addr string) error {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
+func memcachedVersion(network, addr string) error {
+	conn, err := net.DialTimeout(network, addr, time.Second)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/internal/netaddr"
 )
 
 // readyTimeout bounds how long a server may take to become ready: a wait
@@ -78,15 +80,11 @@ func FreePort(t testing.TB) int {
 // addresses.
 func FreeGossipAddr(t testing.TB) string {
 	t.Helper()
-	for range 20 {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
-		if u, err := net.ListenPacket("udp", addr); err == nil {
-			u.Close()
-			return addr
-		}
+	addr, err := netaddr.FreeLoopback(true)
+	if err != nil {
+		t.Fatalf("servertest: %v", err)
 	}
-	t.Fatal("servertest: no loopback port free for both TCP and UDP")
-	return ""
+	return addr
 }
 
 // Addr returns the server's address as "127.0.0.1:port".

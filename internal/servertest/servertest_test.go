@@ -113,7 +113,7 @@ func TestRedisACLUserAndArgs(t *testing.T) {
 func TestMemcached(t *testing.T) {
 	t.Parallel()
 	s := Memcached(t)
-	if err := memcachedVersion(s.Addr()); err != nil {
+	if err := memcachedVersion("tcp", s.Addr()); err != nil {
 		t.Fatal(err)
 	}
 	s.Stop()
@@ -131,11 +131,11 @@ func TestMemcached(t *testing.T) {
 	oldPid := pid(s)
 	s.Kill()
 	gone(t, oldPid)
-	if err := memcachedVersion(s.Addr()); err == nil {
+	if err := memcachedVersion("tcp", s.Addr()); err == nil {
 		t.Fatal("killed memcached answered")
 	}
 	s.Restart()
-	if err := memcachedVersion(s.Addr()); err != nil {
+	if err := memcachedVersion("tcp", s.Addr()); err != nil {
 		t.Fatalf("after Restart: %v", err)
 	}
 }

@@ -154,7 +154,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	check(!validAddrs(c.Addrs), "Addrs", "must hold non-empty host:port addresses")
-	check(c.MasterName != "" && c.Cluster, "Cluster", "cannot be combined with MasterName (Sentinel)")
+	check(c.MasterName != "" && c.Cluster, "Cluster", "cannot be combined with a Sentinel master (MasterName)")
 	check(c.DB < 0 || c.DB > 0 && c.isCluster(), "DB", "must be 0 or more, and 0 with Redis Cluster")
 	check(len(c.Prefix) > maxPrefixLen, "Prefix", fmt.Sprintf("must be at most %d bytes", maxPrefixLen))
 	check(c.DialTimeout < 0, "DialTimeout", "must be positive, or 0 for the default of 2s")
@@ -169,8 +169,22 @@ func (c *Config) Validate() error {
 }
 
 func invalid(field, rule string) error {
-	return fmt.Errorf("redis: %w: %s %s", session.ErrInvalidConfig, field, rule)
+	return &FieldError{Field: field, Rule: rule}
 }
+
+// FieldError is one field of a Config out of range, as Validate reports
+// it (joined with the others): Field is the Go field's name, Rule what is
+// allowed. It wraps session.ErrInvalidConfig. stores names the field by
+// its YAML key instead.
+type FieldError struct {
+	Field, Rule string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("redis: %v: %s %s", session.ErrInvalidConfig, e.Field, e.Rule)
+}
+
+func (e *FieldError) Unwrap() error { return session.ErrInvalidConfig }
 
 func validAddrs(addrs []string) bool {
 	for _, a := range addrs {

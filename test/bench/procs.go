@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -111,31 +110,6 @@ func waitReady(ctx context.Context, p *proc, timeout time.Duration, check func()
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// freeAddr returns "127.0.0.1:port" for a port that was free a moment ago,
-// for TCP and, when udp is set, for UDP too (memberlist gossips on both).
-func freeAddr(udp bool) (string, error) {
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return "", fmt.Errorf("find a free port: %w", err)
-		}
-		addr := l.Addr().String()
-		free := true
-		if udp {
-			c, err := net.ListenPacket("udp", addr)
-			free = err == nil
-			if free {
-				c.Close()
-			}
-		}
-		l.Close()
-		if free {
-			return addr, nil
-		}
-	}
-	return "", errors.New("find a free port: none free for both TCP and UDP after 20 tries")
 }
 
 // dialCheck returns a check that addr accepts TCP connections.

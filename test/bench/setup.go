@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/internal/netaddr"
 )
 
 // readyTimeout bounds how long a server may take to answer after its
@@ -109,7 +111,7 @@ func (b *bench) add(ctx context.Context, s *setup, name, bin string, args, env [
 }
 
 func (b *bench) startBare(ctx context.Context, s *setup) error {
-	addr, err := freeAddr(false)
+	addr, err := netaddr.FreeLoopback(false)
 	if err != nil {
 		return err
 	}
@@ -118,7 +120,7 @@ func (b *bench) startBare(ctx context.Context, s *setup) error {
 }
 
 func (b *bench) startRedis(ctx context.Context, s *setup) (string, error) {
-	addr, err := freeAddr(false)
+	addr, err := netaddr.FreeLoopback(false)
 	if err != nil {
 		return "", err
 	}
@@ -128,7 +130,7 @@ func (b *bench) startRedis(ctx context.Context, s *setup) (string, error) {
 }
 
 func (b *bench) startMemcached(ctx context.Context, s *setup) (string, error) {
-	addr, err := freeAddr(false)
+	addr, err := netaddr.FreeLoopback(false)
 	if err != nil {
 		return "", err
 	}
@@ -142,7 +144,7 @@ func (b *bench) startMemcached(ctx context.Context, s *setup) (string, error) {
 
 // startStatic starts HAProxy answering every request itself.
 func (b *bench) startStatic(ctx context.Context, s *setup) error {
-	addr, err := freeAddr(false)
+	addr, err := netaddr.FreeLoopback(false)
 	if err != nil {
 		return err
 	}
@@ -153,11 +155,11 @@ func (b *bench) startStatic(ctx context.Context, s *setup) error {
 // startBalancer starts HAProxy with a round-robin and a sticky frontend
 // on the workers.
 func (b *bench) startBalancer(ctx context.Context, s *setup, workers []backend) error {
-	rr, err := freeAddr(false)
+	rr, err := netaddr.FreeLoopback(false)
 	if err != nil {
 		return err
 	}
-	sticky, err := freeAddr(false)
+	sticky, err := netaddr.FreeLoopback(false)
 	if err != nil {
 		return err
 	}
@@ -205,7 +207,7 @@ func (b *bench) startWorkers(ctx context.Context, s *setup, n int, env func(work
 		// worker, and the bench reads no /cluster.
 		args := []string{"-addr", spec.Addr, "-admin", "off", "-name", spec.Name}
 		if i == 0 && b.opts.Profile != "" {
-			pp, err := freeAddr(false)
+			pp, err := netaddr.FreeLoopback(false)
 			if err != nil {
 				return err
 			}
@@ -245,7 +247,7 @@ func workerSpecs(n int) ([]workerSpec, error) {
 			addr *string
 			udp  bool
 		}{{&s.Addr, false}, {&s.ClusterAddr, true}, {&s.PeerAddr, false}} {
-			if *f.addr, err = freeAddr(f.udp); err != nil {
+			if *f.addr, err = netaddr.FreeLoopback(f.udp); err != nil {
 				return nil, err
 			}
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/sessionmesh/sessionmesh/internal/netaddr"
 )
 
 // Pool is a set of demo worker processes started by one test.
@@ -107,7 +109,7 @@ func (s *Spec) pickPorts() error {
 		addr *string
 		udp  bool
 	}{{&s.Addr, false}, {&s.AdminAddr, false}, {&s.ClusterAddr, true}, {&s.PeerAddr, false}} {
-		if *f.addr, err = freeAddr(f.udp); err != nil {
+		if *f.addr, err = netaddr.FreeLoopback(f.udp); err != nil {
 			return err
 		}
 	}
