@@ -23,10 +23,15 @@ const entryOverhead = 48
 
 // shard is one independently locked part of the store.
 type shard struct {
-	mu      sync.Mutex     // guards index, slab and removed
+	mu      sync.Mutex     // guards index, slab, removed, principals and principalOf
 	index   map[key]uint32 // session ID -> loc of its record in slab
 	slab    slab
 	removed []session.Removal // expired and evicted, for onRemoval once unlocked
+	// principals and principalOf are the principal index (principals.go):
+	// principal -> its sessions here, and session -> its principal, for
+	// the sessions that have one; nil until the first.
+	principals  map[string]map[key]struct{}
+	principalOf map[key]string
 	// onRemoval is the Map's OnRemoval hook (nil: none), read at unlock.
 	onRemoval *atomic.Pointer[func(session.Removal)]
 }
@@ -188,6 +193,7 @@ func (s *Map) setLocked(sh *shard, k key, data []byte, deadline int64) {
 		s.sessions.Add(1)
 		s.bytes.Add(int64(sh.slab.size(loc) + entryOverhead))
 	}
+	sh.indexLocked(k, data)
 	for s.overLimit() && s.evictOneLocked(sh, k) {
 	}
 }
@@ -197,6 +203,9 @@ func (s *Map) dropLocked(sh *shard, k key, loc uint32) {
 	s.sessions.Add(-1)
 	sh.slab.free(loc)
 	delete(sh.index, k)
+	if p, ok := sh.principalOf[k]; ok {
+		sh.unindexLocked(k, p)
+	}
 }
 
 func (s *Map) overLimit() bool {
