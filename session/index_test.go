@@ -165,8 +165,6 @@ func TestSessionsUnsupportedAndBadInput(t *testing.T) {
 	}
 }
 
-
-
 // The principal is stored plain, so stores read it without the Codec; a
 // session written before, with the principal encoded by the Codec, still
 // has its principal for the Manager.
