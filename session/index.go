@@ -91,11 +91,13 @@ func (m *Manager) Sessions(ctx context.Context, principal string) ([]SessionInfo
 // revoked earlier or not. Like Sessions it needs a PrincipalIndex; without
 // one it fails with errors.ErrUnsupported before it revokes.
 //
-// The request that calls it may be one of the sessions: its data is gone,
-// and its Commit writes nothing back (the store refuses a patch of a
-// deleted session, as after a concurrent Destroy), but its cookie is left
-// as it is until its next request finds nothing. Call Destroy on the
-// request's session as well to expire its cookie in this response.
+// The request that calls it, with the ctx the middleware gave it, may be
+// one of the sessions: that session ends in this response as if Destroy
+// had been called on it (its Commit expires the cookie, deletes nothing
+// more and reports no second event; later changes fail with
+// ErrDestroyed). Another request of a deleted session that is under way
+// saves nothing at its Commit: the store refuses a patch of a deleted
+// session, as after a concurrent Destroy.
 //
 // An error after some deletes leaves the rest in the store; calling it
 // again deletes them.
@@ -127,11 +129,29 @@ func (m *Manager) DestroyPrincipal(ctx context.Context, principal string) (int, 
 			continue
 		}
 		n++
+		m.endIfCurrent(ctx, r.ID)
 		if m.cfg.OnEvent != nil {
 			m.emit(Event{Kind: EventDestroyed, Principal: principal, IDHash: IDHash(r.ID), At: m.cfg.Now()})
 		}
 	}
 	return n, nil
+}
+
+// endIfCurrent ends the session of m that ctx carries, when it is the
+// stored session id that DestroyPrincipal just deleted: Commit then
+// expires its cookie (destroyLocked) without deleting it again or
+// reporting it twice, whether or not the handler called Destroy too.
+func (m *Manager) endIfCurrent(ctx context.Context, id string) {
+	s := m.FromContext(ctx)
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loaded && s.found && !s.committed && s.rec.ID == id {
+		s.destroy, s.found = true, false
+		s.set, s.del, s.clear, s.renew = nil, nil, false, false
+	}
 }
 
 // principalSessions returns the live, current sessions of principal from

@@ -74,48 +74,74 @@ func TestSessionsListsAPrincipalsSessions(t *testing.T) {
 
 // DestroyPrincipal deletes every session of the user, emits a destroyed
 // event for each, returns the count, and leaves other users alone. The
-// request that called it, one of the sessions, does not bring its session
-// back at Commit.
+// request that called it, one of the sessions, ends in its own response
+// (cookie expired, no second delete or event), whether or not its handler
+// also calls Destroy.
 func TestDestroyPrincipal(t *testing.T) {
-	var ev events
-	e := newEnv(t, func(c *session.Config) { c.OnEvent = ev.add })
-	a1, a2 := e.login(t, "alice"), e.login(t, "alice")
-	b := e.login(t, "bob")
-	ev.take()
-	var n int
-	e.request(t, a1, func(s *session.Session) {
-		p, err := s.Principal() // the handler knows its user
-		must(t, err)
-		n, err = e.m.DestroyPrincipal(context.Background(), p)
-		must(t, err)
-		must(t, s.Set("after", 1)) // the handler goes on with its session
-	})
-	if n != 2 {
-		t.Fatalf("DestroyPrincipal = %d; want 2", n)
-	}
-	got := ev.take()
-	var hashes []string
-	for _, x := range got {
-		if x.Kind != session.EventDestroyed || x.Principal != "alice" {
-			t.Fatalf("event %+v; want destroyed of alice", x)
+	for _, alsoDestroy := range []bool{false, true} {
+		var ev events
+		e := newEnv(t, func(c *session.Config) { c.OnEvent = ev.add })
+		a1, a2 := e.login(t, "alice"), e.login(t, "alice")
+		b := e.login(t, "bob")
+		ev.take()
+		var n int
+		deletes := e.spy.deletes.Load()
+		o := e.request(t, a1, func(s *session.Session) {
+			p, err := s.Principal() // the handler knows its user
+			must(t, err)
+			if alsoDestroy {
+				must(t, s.Destroy())
+			}
+			n, err = e.m.DestroyPrincipal(session.NewContext(context.Background(), s), p)
+			must(t, err)
+			if err := s.Set("after", 1); !errors.Is(err, session.ErrDestroyed) {
+				t.Fatalf("a change after DestroyPrincipal ended the session: %v; want ErrDestroyed", err)
+			}
+		})
+		if n != 2 || o.Action != session.CookieExpire || e.spy.deletes.Load()-deletes != 2 {
+			t.Fatalf("DestroyPrincipal = %d, the request's outcome %+v, %d deletes; want 2, the cookie expired, 2 deletes",
+				n, o, e.spy.deletes.Load()-deletes)
 		}
-		hashes = append(hashes, x.IDHash)
+		var hashes []string
+		for _, x := range ev.take() {
+			if x.Kind != session.EventDestroyed || x.Principal != "alice" {
+				t.Fatalf("event %+v; want destroyed of alice", x)
+			}
+			hashes = append(hashes, x.IDHash)
+		}
+		slices.Sort(hashes)
+		if !slices.Equal(hashes, hashesOf(a1, a2)) {
+			t.Fatalf("destroyed events for %v; want one for each of %v", hashes, hashesOf(a1, a2))
+		}
+		if e.live(t, a1) || e.live(t, a2) {
+			t.Fatal("a session of alice loads after DestroyPrincipal")
+		}
+		if !e.live(t, b) {
+			t.Fatal("bob's session ended with alice's")
+		}
+		if got := e.hashes(t, "alice"); len(got) != 0 {
+			t.Fatalf("Sessions(alice) after DestroyPrincipal: %v", got)
+		}
+		if n, err := e.m.DestroyPrincipal(context.Background(), "alice"); n != 0 || err != nil {
+			t.Fatalf("DestroyPrincipal again = %d, %v; want 0, nil", n, err)
+		}
 	}
-	slices.Sort(hashes)
-	if !slices.Equal(hashes, hashesOf(a1, a2)) {
-		t.Fatalf("destroyed events for %v; want %v", hashes, hashesOf(a1, a2))
-	}
-	if e.live(t, a1) || e.live(t, a2) {
-		t.Fatal("a session of alice loads after DestroyPrincipal (the calling request's Commit brought it back?)")
-	}
-	if !e.live(t, b) {
-		t.Fatal("bob's session ended with alice's")
-	}
-	if got := e.hashes(t, "alice"); len(got) != 0 {
-		t.Fatalf("Sessions(alice) after DestroyPrincipal: %v", got)
-	}
-	if n, err := e.m.DestroyPrincipal(context.Background(), "alice"); n != 0 || err != nil {
-		t.Fatalf("DestroyPrincipal again = %d, %v; want 0, nil", n, err)
+}
+
+// Another request of a destroyed session, under way meanwhile, saves
+// nothing at its Commit: the session stays gone.
+func TestDestroyPrincipalWinsOverARequestUnderWay(t *testing.T) {
+	e := newEnv(t)
+	a := e.login(t, "alice")
+	e.request(t, a, func(s *session.Session) {
+		_, err := s.Principal()
+		must(t, err)
+		_, err = e.m.DestroyPrincipal(context.Background(), "alice") // another request's
+		must(t, err)
+		must(t, s.Set("late", 1))
+	})
+	if e.live(t, a) {
+		t.Fatal("the request under way brought the destroyed session back")
 	}
 }
 
