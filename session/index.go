@@ -240,9 +240,17 @@ func PrincipalOf(vals map[string][]byte) string {
 // none, it is not in plain form, or data does not decode. It allocates
 // nothing, so a store can call it on every write.
 func BinaryPrincipal(data []byte) []byte {
+	// Skip the header (appendHeader) without decoding it: every write of
+	// the memory store and the cluster reads two records' principals.
 	d := decoder{b: data}
-	var head Record
-	n := head.decodeHeader(&d)
+	if d.byte() != recordFormat {
+		return nil
+	}
+	d.span()
+	for range 5 { // the four times (zig-zag varints) and the version
+		d.skipVarint()
+	}
+	n := d.uvarint()
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		k0, k1 := d.span()
 		v0, v1 := d.span()
@@ -296,4 +304,15 @@ func (p *Patch) Principal() (principal string, changed bool) {
 // principal without a Manager.
 func PrincipalValue(principal string, gen uint64) (key string, value []byte) {
 	return principalKey, []byte(strconv.FormatUint(gen, 10) + ":" + principal)
+}
+
+// skipVarint moves past one varint without decoding it: it ends at its
+// first byte below 0x80.
+func (d *decoder) skipVarint() {
+	for d.off < len(d.b) && d.b[d.off] >= 0x80 {
+		d.off++
+	}
+	if d.off++; d.off > len(d.b) {
+		d.fail()
+	}
 }

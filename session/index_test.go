@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -236,4 +237,26 @@ func TestPatchPrincipal(t *testing.T) {
 			t.Errorf("%+v.Principal() = %q, %v; want %q, %v", tt.p, got, changed, tt.want, tt.changed)
 		}
 	}
+}
+
+// BinaryPrincipal reads from the bytes what PrincipalOf reads from the
+// decoded record, and never panics on bytes that are not a record (a
+// cluster peer's, say).
+func FuzzBinaryPrincipal(f *testing.F) {
+	k, v := session.PrincipalValue("alice", 7)
+	rec := session.Record{Values: map[string][]byte{k: v, "\x00a": nil, "user": []byte(`"x"`)}, Version: 3,
+		Created: time.Unix(1, 2), Touched: time.Unix(1<<40, 0), Idle: time.Unix(1<<41, 0)}
+	f.Add(rec.AppendBinary(nil))
+	f.Add((&session.Record{}).AppendBinary(nil))
+	f.Add([]byte{1, 0, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := session.BinaryPrincipal(b)
+		var r session.Record
+		if r.UnmarshalBinary(b) != nil || !bytes.Equal(r.AppendBinary(nil), b) {
+			return // not a record as stores write them (keys in order)
+		}
+		if want := session.PrincipalOf(r.Values); string(got) != want {
+			t.Fatalf("BinaryPrincipal = %q; PrincipalOf the decoded record = %q", got, want)
+		}
+	})
 }

@@ -1,50 +1,62 @@
 package engine
 
-import "github.com/sessionmesh/sessionmesh/session"
+import (
+	"bytes"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
 
 // The principal index: each shard knows which of its sessions belong to
 // which principal (session.BinaryPrincipal of the stored record), updated
 // under the shard's lock wherever a record is stored (setLocked) or
 // dropped (dropLocked): writes, renews, replica copies, transfers,
 // expiry, eviction. So it holds exactly the records the shard holds, and
-// costs memory only for sessions that have a principal: an entry in each
-// of two maps, the principal's string shared between them.
+// costs memory only for sessions that have a principal: their key in
+// their principal's set.
+//
+// The old principal of a session is read from its stored record, not
+// kept beside it: a save compares the principal in the record it replaces
+// with the one in the record it writes, both in bytes the save touches
+// anyway, and changes the index only when they differ. A second map from
+// session to principal cost each logged-in save a lookup in a cold map,
+// 1.5x the time of the whole save (BENCHMARKS.md, principal index).
 
-// indexLocked records that the session k, just stored as data, has the
-// principal BinaryPrincipal finds in data (none: it is not indexed).
-func (sh *shard) indexLocked(k key, data []byte) {
+// reindexLocked updates the index for the session k, whose record old
+// (nil: none) is about to be replaced by data.
+func (sh *shard) reindexLocked(k key, old, data []byte) {
 	p := session.BinaryPrincipal(data)
-	old, had := sh.principalOf[k]
-	switch {
-	case had && old == string(p):
-		return
-	case had:
-		sh.unindexLocked(k, old)
+	if len(p) == 0 && len(sh.principals) == 0 {
+		return // no principals here: nothing to remove
 	}
+	was := session.BinaryPrincipal(old)
+	if bytes.Equal(was, p) {
+		return
+	}
+	sh.unindexLocked(k, was)
 	if len(p) == 0 {
 		return
 	}
-	ps := string(p)
-	if sh.principalOf == nil {
-		sh.principalOf = make(map[key]string)
-		sh.principals = make(map[string]map[key]struct{})
-	}
-	ids := sh.principals[ps]
+	ids := sh.principals[string(p)]
 	if ids == nil {
+		if sh.principals == nil {
+			sh.principals = make(map[string]map[key]struct{})
+		}
 		ids = make(map[key]struct{}, 1)
-		sh.principals[ps] = ids
+		sh.principals[string(p)] = ids
 	}
 	ids[k] = struct{}{}
-	sh.principalOf[k] = ps
 }
 
-// unindexLocked forgets that the session k has the principal p.
-func (sh *shard) unindexLocked(k key, p string) {
-	delete(sh.principalOf, k)
-	ids := sh.principals[p]
+// unindexLocked forgets that the session k has the principal p (none:
+// nothing to forget).
+func (sh *shard) unindexLocked(k key, p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	ids := sh.principals[string(p)]
 	delete(ids, k)
 	if len(ids) == 0 {
-		delete(sh.principals, p)
+		delete(sh.principals, string(p))
 	}
 }
 

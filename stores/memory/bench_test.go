@@ -139,3 +139,30 @@ func liveHeap() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// BenchmarkSaveLoggedIn is BenchmarkSave over sessions that have a
+// principal, which the Store indexes (the principal index): each save
+// finds the principal in the record it writes and checks the index.
+func BenchmarkSaveLoggedIn(b *testing.B) {
+	s, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	ids := newIDs(benchSessions)
+	now := time.Now()
+	for i, id := range ids {
+		vals := typicalValues()
+		vals["\x00principal\x00"] = []byte("7:user" + strconv.Itoa(i%1000) + "@example.com")
+		if _, err := s.Save(ctx, "", session.Patch{NewID: id, Now: now, Idle: time.Hour, Set: vals}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		p := session.Patch{Now: time.Now(), Idle: time.Hour, Set: map[string][]byte{"counter": []byte(strconv.Itoa(i))}}
+		if _, err := s.Save(ctx, ids[i%len(ids)], p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
