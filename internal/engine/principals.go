@@ -15,11 +15,12 @@ import (
 // their principal's set.
 //
 // The old principal of a session is read from its stored record, not
-// kept beside it: a save compares the principal in the record it replaces
-// with the one in the record it writes, both in bytes the save touches
-// anyway, and changes the index only when they differ. A second map from
-// session to principal cost each logged-in save a lookup in a cold map,
-// 1.5x the time of the whole save (BENCHMARKS.md, principal index).
+// kept beside it: a write compares the principal in the record it
+// replaces with the one in the record it writes, and changes the index
+// only when they differ; a patch that leaves the principal
+// (setPatchedLocked: most saves) reads neither. A second map from session
+// to principal, looked up on every save, made a logged-in save 1.5x as
+// slow (BENCHMARKS.md, "The principal index").
 
 // reindexLocked updates the index for the session k, whose record old
 // (nil: none) is about to be replaced by data.
