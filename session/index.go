@@ -165,20 +165,17 @@ func (m *Manager) principalSessions(ctx context.Context, principal string) ([]Re
 	if err != nil {
 		return nil, fmt.Errorf("session: sessions of a principal: %w", err)
 	}
+	// One lookup of the current generation for all: a listing is not a
+	// request of these sessions, so the Revoker is asked, not the cache.
+	current, err := m.freshGeneration(ctx, principal)
+	if err != nil {
+		return nil, fmt.Errorf("session: sessions of a principal: revoker: %w", err)
+	}
 	now, live := m.cfg.Now(), recs[:0]
 	for _, r := range recs {
 		p, gen, ok := m.recordPrincipal(&r)
-		if !ok || p != principal || r.Expired(now) {
+		if !ok || p != principal || r.Expired(now) || m.cfg.Revoker != nil && gen != current {
 			continue
-		}
-		if m.cfg.Revoker != nil {
-			current, err := m.current(ctx, principal, gen)
-			if err != nil {
-				return nil, fmt.Errorf("session: sessions of a principal: revoker: %w", err)
-			}
-			if !current {
-				continue
-			}
 		}
 		live = append(live, r)
 	}
