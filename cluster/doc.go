@@ -71,7 +71,7 @@
 // eviction by the primary that evicts (events.go).
 //
 // Store is a session.PrincipalIndex: every node indexes the copies it
-// holds by principal, and a listing asks every member (opPrincipal), then
+// holds by principal, and a listing asks every member (opUser), then
 // reads each session found through the routed Load. It is complete when
 // the members that answered hold every partition between them, so one
 // member down costs nothing while the other replicas answer; otherwise it

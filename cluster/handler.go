@@ -49,7 +49,7 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 		return s.handleMember(ctx, body)
 	case opSeen:
 		return s.handleSeen(ctx, body)
-	case opPrincipal:
+	case opUser:
 		return s.handlePrincipal(body)
 	}
 	return nil, fmt.Errorf("%w: unknown op %d", ErrBadMessage, op)

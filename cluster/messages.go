@@ -35,24 +35,24 @@ import (
 //	opDigest    digests (partition, sum)        partitions that differ
 //	opMember    memberReq (name, metadata)      flag: the member is known
 //	opSeen      seenReq (name)                  seenReply
-//	opPrincipal principalReq (principal)        principalReply (IDs, partitions held)
+//	opUser      principalReq (principal)        principalReply (IDs, partitions held)
 
 // Peer operations. The first four are routed to a partition's primary (or,
 // on failover, the next live replica); the rest go to one named node.
 const (
-	opLoad      uint8 = iota + 1 // read a session at its primary
-	opSave                       // apply a patch at the primary, replicate, ack after N copies
-	opDelete                     // tombstone a session at the primary, replicate
-	opInstall                    // store a whole record (the new ID of a renew) at its primary, replicate
-	opPut                        // replicate: store a record copy where it wins (with a hint when standing in)
-	opFetch                      // read this node's copy, tombstones included (repair)
-	opCount                      // how many sessions this node holds (Status)
-	opPull                       // stream the sessions of some partitions to the caller (opMerge batches)
-	opMerge                      // store a batch of records where they win (transfers, hand-off, repair)
-	opDigest                     // compare per-partition digests (anti-entropy)
-	opMember                     // a member's new metadata, sent directly so tables change at once
-	opSeen                       // how long a node has been a member here (pause check)
-	opPrincipal                  // the sessions of a principal this node holds (principals.go)
+	opLoad    uint8 = iota + 1 // read a session at its primary
+	opSave                     // apply a patch at the primary, replicate, ack after N copies
+	opDelete                   // tombstone a session at the primary, replicate
+	opInstall                  // store a whole record (the new ID of a renew) at its primary, replicate
+	opPut                      // replicate: store a record copy where it wins (with a hint when standing in)
+	opFetch                    // read this node's copy, tombstones included (repair)
+	opCount                    // how many sessions this node holds (Status)
+	opPull                     // stream the sessions of some partitions to the caller (opMerge batches)
+	opMerge                    // store a batch of records where they win (transfers, hand-off, repair)
+	opDigest                   // compare per-partition digests (anti-entropy)
+	opMember                   // a member's new metadata, sent directly so tables change at once
+	opSeen                     // how long a node has been a member here (pause check)
+	opUser                     // the sessions of a principal (a user) this node holds (principals.go)
 )
 
 // Error codes of peer.RemoteError, turned back into sentinels by the caller.
@@ -660,7 +660,7 @@ func parseDiffer(b []byte) ([]int, error) {
 	return parts, d.done("digest reply")
 }
 
-// principalReq is the request of opPrincipal: a principal.
+// principalReq is the request of opUser: a principal.
 type principalReq struct{ principal string }
 
 func (r *principalReq) marshal() []byte { return appendStr(nil, r.principal) }
@@ -671,7 +671,7 @@ func parsePrincipal(b []byte) (principalReq, error) {
 	return r, d.done("principal")
 }
 
-// principalReply is the reply of opPrincipal: the IDs of the live copies
+// principalReply is the reply of opUser: the IDs of the live copies
 // of the principal's sessions the node holds, and the partitions it holds
 // completely (holdings), which tell the caller whether the answers it got
 // cover every session (principals.go).

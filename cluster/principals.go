@@ -15,7 +15,7 @@ import (
 // the record: session.BinaryPrincipal), primaries and backups alike, and
 // whichever way the copy arrived: a request, a replica put, a transfer, a
 // hand-off, anti-entropy, a snapshot. A listing asks every member of the
-// table for the IDs it holds (opPrincipal, in parallel, itself in
+// table for the IDs it holds (opUser, in parallel, itself in
 // process), takes their union, and reads each session through the normal
 // routed Load, so that what it returns is each session's current state at
 // its primary: a copy that was deleted or renewed since (a stale backup)
@@ -89,14 +89,14 @@ func (s *Store) askPrincipal(ctx context.Context, m Member, principal string, bo
 	if m.Name == s.name {
 		return s.principalHere(principal)
 	}
-	resp, err := s.call(ctx, m.Addr, opPrincipal, body)
+	resp, err := s.call(ctx, m.Addr, opUser, body)
 	if err != nil {
 		return principalReply{}, err
 	}
 	return parsePrincipalReply(resp)
 }
 
-// principalHere is this node's answer to opPrincipal.
+// principalHere is this node's answer to opUser.
 func (s *Store) principalHere(principal string) (principalReply, error) {
 	ids := s.engine.Principal(principal)
 	if len(ids) > maxPrincipalIDs {

@@ -15,8 +15,8 @@ func withPrincipal(p string) edit {
 	return setRaw(k, v)
 }
 
-// dropPrincipal deletes the session's principal.
-func dropPrincipal() edit {
+// dropUser deletes the session's principal.
+func dropUser() edit {
 	k, _ := session.PrincipalValue("", 0)
 	return del(k)
 }
@@ -48,7 +48,7 @@ func testPrincipalIndex(h *harness) {
 	h.save(a2, withPrincipal("bob"))
 	h.wantPrincipal(idx, "alice", a1r)
 	h.wantPrincipal(idx, "bob", b1, a2)
-	h.save(b1, dropPrincipal())
+	h.save(b1, dropUser())
 	h.save(a2, clearAll(), set("x", 1))
 	h.wantPrincipal(idx, "bob")
 	h.save(b1, withPrincipal("bob"))
