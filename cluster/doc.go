@@ -70,6 +70,14 @@
 // primary only, once, though every replica expires its copy, and an
 // eviction by the primary that evicts (events.go).
 //
+// Store is a session.PrincipalIndex: every node indexes the copies it
+// holds by principal, and a listing asks every member (opUser), then
+// reads each session found through the routed Load. It is complete when
+// the members that answered hold every partition between them, so one
+// member down costs nothing while the other replicas answer; otherwise it
+// fails with ErrUnavailable naming the members that did not answer
+// (principals.go).
+//
 // # Lifecycle
 //
 // Start-up and join. New joins the seeds and returns; the node is a

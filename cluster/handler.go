@@ -49,6 +49,8 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 		return s.handleMember(ctx, body)
 	case opSeen:
 		return s.handleSeen(ctx, body)
+	case opUser:
+		return s.handlePrincipal(body)
 	}
 	return nil, fmt.Errorf("%w: unknown op %d", ErrBadMessage, op)
 }
@@ -216,4 +218,18 @@ func checkSender(ctx context.Context, what, name string) error {
 		return fmt.Errorf("%w: %s names %.64q as its sender but came on the connection of %.64q", ErrBadMessage, what, name, r.Name)
 	}
 	return nil
+}
+
+// handlePrincipal answers which sessions of a principal this node holds
+// (principals.go).
+func (s *Store) handlePrincipal(body []byte) ([]byte, error) {
+	req, err := parsePrincipal(body)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.principalHere(req.principal)
+	if err != nil {
+		return nil, err
+	}
+	return r.marshal(), nil
 }

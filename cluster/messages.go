@@ -35,6 +35,7 @@ import (
 //	opDigest    digests (partition, sum)        partitions that differ
 //	opMember    memberReq (name, metadata)      flag: the member is known
 //	opSeen      seenReq (name)                  seenReply
+//	opUser      principalReq (principal)        principalReply (IDs, partitions held)
 
 // Peer operations. The first four are routed to a partition's primary (or,
 // on failover, the next live replica); the rest go to one named node.
@@ -51,6 +52,7 @@ const (
 	opDigest                   // compare per-partition digests (anti-entropy)
 	opMember                   // a member's new metadata, sent directly so tables change at once
 	opSeen                     // how long a node has been a member here (pause check)
+	opUser                     // the sessions of a principal (a user) this node holds (principals.go)
 )
 
 // Error codes of peer.RemoteError, turned back into sentinels by the caller.
@@ -656,4 +658,47 @@ func parseDiffer(b []byte) ([]int, error) {
 	d := reader{b: b}
 	parts := d.ints()
 	return parts, d.done("digest reply")
+}
+
+// principalReq is the request of opUser: a principal.
+type principalReq struct{ principal string }
+
+func (r *principalReq) marshal() []byte { return appendStr(nil, r.principal) }
+
+func parsePrincipal(b []byte) (principalReq, error) {
+	d := reader{b: b}
+	r := principalReq{principal: d.str()}
+	return r, d.done("principal")
+}
+
+// principalReply is the reply of opUser: the IDs of the live copies
+// of the principal's sessions the node holds, and the partitions it holds
+// completely (holdings), which tell the caller whether the answers it got
+// cover every session (principals.go).
+type principalReply struct {
+	ids  []string
+	held []int
+}
+
+func (r *principalReply) marshal() []byte {
+	b := binary.AppendUvarint(nil, uint64(len(r.ids)))
+	for _, id := range r.ids {
+		b = appendStr(b, id)
+	}
+	return appendInts(b, r.held)
+}
+
+func parsePrincipalReply(b []byte) (principalReply, error) {
+	d := reader{b: b}
+	var r principalReply
+	r.ids = make([]string, 0, d.count(1+session.IDLen)) // each ID is one
+	for i := cap(r.ids); i > 0 && d.err == nil; i-- {
+		if id := d.str(); session.ValidID(id) {
+			r.ids = append(r.ids, id)
+		} else {
+			d.fail("not a session ID")
+		}
+	}
+	r.held = d.ints()
+	return r, d.done("principal reply")
 }

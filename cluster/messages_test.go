@@ -158,6 +158,10 @@ func parseAny(t *testing.T, op uint8, b []byte) {
 	case 9:
 		parseSeen(b)
 		parseFetch(b)
+		parsePrincipal(b)
+		if r, err := parsePrincipalReply(b); err == nil && slices.ContainsFunc(r.ids, func(id string) bool { return !session.ValidID(id) }) {
+			t.Fatalf("principal reply %v decoded", r.ids)
+		}
 	case 10:
 		if n, err := parseNumber(b); err == nil && n < 0 {
 			t.Fatalf("number %d decoded", n)
@@ -208,6 +212,7 @@ func TestHostileCountsAllocateLittle(t *testing.T) {
 		{"digests", hostileBatch(count), func(b []byte) error { _, err := parseDigests(b); return err }},
 		{"partitions", append([]byte{0, 0, 0}, hostileList(count, count-1)...), func(b []byte) error { _, err := parsePull(b); return err }},
 		{"more partitions than there are", append([]byte{0, 0, 0}, hostileList(count, count)...), func(b []byte) error { _, err := parsePull(b); return err }},
+		{"principal reply", hostileList(count/(1+session.IDLen), count), func(b []byte) error { _, err := parsePrincipalReply(b); return err }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

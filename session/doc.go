@@ -38,6 +38,18 @@
 // RevokePrincipal fails with errors.ErrUnsupported; a Revoker removed from
 // the config lets revoked sessions load again.
 //
+// # Every session of a user
+//
+// Manager.Sessions lists a user's live sessions (SessionInfo: an ID hash,
+// created, last seen, expiry) and Manager.DestroyPrincipal deletes them
+// all, through a store that implements PrincipalIndex (index.go): memory,
+// cluster, Redis. The principal's value is plain bytes, not the Codec's,
+// so a store reads it from any copy it holds (PrincipalOf,
+// BinaryPrincipal, Patch.Principal) and indexes it with no change to the
+// Store contract. On other stores both fail with errors.ErrUnsupported,
+// and RevokePrincipal is the way to end the sessions. Counter is the
+// optional interface of a store that counts its sessions.
+//
 // # Events
 //
 // Config.OnEvent receives an Event for every session created, renewed,

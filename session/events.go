@@ -100,17 +100,8 @@ type EventSource interface {
 // the store, or a store it wraps, reports removals. A wrapper (the
 // metrics package's) says what it wraps with an Unwrap method.
 func (m *Manager) wireEvents() {
-	st := m.cfg.Store
-	for m.cfg.OnEvent != nil && st != nil {
-		if src, ok := st.(EventSource); ok {
-			src.OnRemoval(m.removed)
-			return
-		}
-		w, ok := st.(interface{ Unwrap() Store })
-		if !ok {
-			return
-		}
-		st = w.Unwrap()
+	if src, ok := storeAs[EventSource](m.cfg.Store); ok && m.cfg.OnEvent != nil {
+		src.OnRemoval(m.removed)
 	}
 }
 

@@ -11,7 +11,13 @@ import (
 // own, so that every store keeps it with no change to its format, Renew
 // keeps it, and Clear and Destroy drop it. The value records, besides the
 // principal, the generation the Revoker gave when it was set (revoke.go):
-// "GEN:PRINCIPAL", encoded by the Manager's Codec as a string.
+// "GEN:PRINCIPAL" as plain bytes, not through the Manager's Codec, so that
+// a store can index sessions by principal (index.go: PrincipalOf,
+// BinaryPrincipal, Patch.Principal) without knowing the Codec, on every
+// copy it holds. Sessions written before the value was plain hold it
+// encoded by the Codec as a JSON string: the Manager still reads those
+// (decodePrincipal), but stores do not index them until SetPrincipal is
+// called again.
 
 // principalKey is the stored key of the principal: in the reserved space
 // (flash.go), so Set and Delete refuse it and Keys hides it.
@@ -45,7 +51,14 @@ func (s *Session) SetPrincipal(p string) error {
 	if err != nil {
 		return fmt.Errorf("session: set principal: %w", err)
 	}
-	return s.set1(principalKey, strconv.FormatUint(gen, 10)+":"+p)
+	value := []byte(strconv.FormatUint(gen, 10) + ":" + p)
+	return s.change(func() {
+		if s.set == nil {
+			s.set = make(map[string][]byte)
+		}
+		s.set[principalKey] = value
+		delete(s.del, principalKey)
+	})
 }
 
 // Principal returns the session's principal, "" when it has none.
@@ -76,12 +89,25 @@ func (s *Session) storedPrincipalLocked() (string, uint64, error) {
 // must not pass as anonymous, nor as not revoked. The error does not quote
 // the value, which names a user.
 func (m *Manager) decodePrincipal(data []byte) (string, uint64, error) {
-	var v string
+	if p, gen, ok := parsePrincipal(string(data)); ok {
+		return p, gen, nil
+	}
+	var v string // a session written before the value was plain
 	if err := m.cfg.Codec.Decode(data, &v); err == nil {
-		gen, p, ok := strings.Cut(v, ":")
-		if n, err := strconv.ParseUint(gen, 10, 64); ok && err == nil {
-			return p, n, nil
+		if p, gen, ok := parsePrincipal(v); ok {
+			return p, gen, nil
 		}
 	}
 	return "", 0, fmt.Errorf("session: the stored principal (%d bytes) does not decode as \"GENERATION:PRINCIPAL\"", len(data))
+}
+
+// parsePrincipal splits v, "GEN:PRINCIPAL", into its parts; ok is false
+// when v is not of that form (GEN decimal digits only).
+func parsePrincipal(v string) (p string, gen uint64, ok bool) {
+	g, p, found := strings.Cut(v, ":")
+	if !found || g == "" || g[0] < '0' || g[0] > '9' {
+		return "", 0, false
+	}
+	n, err := strconv.ParseUint(g, 10, 64)
+	return p, n, err == nil
 }

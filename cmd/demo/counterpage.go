@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/sessionmesh/sessionmesh/session"
 )
@@ -17,7 +19,18 @@ type counterView struct {
 	User      string // who logged in; "" for nobody
 	MaxUser   int
 	StatusURL string // the status page on the admin listener; "" when it is off
-	Revoke    bool   // a revoke store is set: "log out everywhere" works
+	// Everywhere: "log out everywhere" works, with a store that finds the
+	// user's sessions (DestroyPrincipal) or a revoke store.
+	Everywhere bool
+	// Sessions are the user's sessions when the store can list them
+	// (Manager.Sessions), oldest first; nil otherwise.
+	Sessions []sessionRow
+}
+
+// sessionRow is one of the user's sessions on the page.
+type sessionRow struct {
+	IDHash, Created, LastSeen string
+	This                      bool // the session of this request: "this device"
 }
 
 // counterPage renders n, read and saved by the caller, as the demo's page.
@@ -27,12 +40,38 @@ func (d *demo) counterPage(w http.ResponseWriter, r *http.Request, s *session.Se
 	if err != nil {
 		d.log.Warn("demo: user does not decode; showing nobody", "err", err)
 	}
-	v := counterView{Counter: n, ServedBy: d.name, User: user, MaxUser: maxUserLen, StatusURL: d.statusURL(r),
-		Revoke: d.m.Config().Revoker != nil}
+	v := counterView{Counter: n, ServedBy: d.name, User: user, MaxUser: maxUserLen, StatusURL: d.statusURL(r)}
 	if d.cluster != nil && s.ID() != "" {
 		v.Owner = d.cluster.Owner(s.ID())
 	}
+	var listed bool
+	v.Sessions, listed = d.sessionRows(r, s)
+	v.Everywhere = listed || d.m.Config().Revoker != nil
 	d.renderPage(w, "counter.html", pageData{Page: v})
+}
+
+// sessionRows lists the sessions of the request's user (Manager.Sessions)
+// for the page; listed is false when the store cannot list them. A
+// listing that fails is logged and shows none: the page still serves.
+func (d *demo) sessionRows(r *http.Request, s *session.Session) (rows []sessionRow, listed bool) {
+	p, err := s.Principal()
+	if err != nil || p == "" {
+		return nil, false
+	}
+	infos, err := d.m.Sessions(r.Context(), p)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return nil, false
+	}
+	if err != nil {
+		d.log.Warn("demo: list the user's sessions", "err", err)
+		return nil, true
+	}
+	this := session.IDHash(s.ID())
+	for _, in := range infos {
+		rows = append(rows, sessionRow{IDHash: in.IDHash, Created: in.Created.UTC().Format(time.DateTime),
+			LastSeen: in.LastSeen.UTC().Format(time.DateTime), This: in.IDHash == this})
+	}
+	return rows, true
 }
 
 // statusURL returns the status page's URL as the user's browser reaches

@@ -347,27 +347,39 @@ func TestCrossOriginLoginAndLogoutAreRefused(t *testing.T) {
 	b.expect("/whoami", 401, "not logged in\n")
 }
 
-// Log out everywhere ends the user's sessions on every device, a copy of
-// the cookie included; without a revoke store it says so and changes
-// nothing.
+// Log out everywhere ends the user's sessions on every device: deleted
+// through DestroyPrincipal where the store finds them (the memory store
+// here), with or without a revoke store; revoked, a copy of the cookie
+// included, where it cannot but a revoke store is set; and where neither
+// is possible it says so and changes nothing.
 func TestLogoutEverywhere(t *testing.T) {
-	f := newFixture(t, func(c *session.Config) { c.Revoker = memory.NewRevoker() })
-	phone, laptop, bob := f.browser(t), f.browser(t), f.browser(t)
-	phone.login("alice")
-	laptop.login("alice")
-	bob.login("bob")
-	laptop.expect("/whoami", 200, "alice\n")
-	if code, body := phone.post("/logout-everywhere", nil); code != 200 || body != "logged out everywhere\n" {
-		t.Fatalf("POST /logout-everywhere = %d %q; want 200", code, body)
+	noIndex := func(c *session.Config) { c.Store = struct{ session.Store }{c.Store} }
+	withRevoker := func(c *session.Config) { c.Revoker = memory.NewRevoker() }
+	for name, change := range map[string][]func(*session.Config){
+		"deleted":              nil,
+		"deleted and revoked":  {withRevoker},
+		"revoked (no listing)": {noIndex, withRevoker},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, change...)
+			phone, laptop, bob := f.browser(t), f.browser(t), f.browser(t)
+			phone.login("alice")
+			laptop.login("alice")
+			bob.login("bob")
+			laptop.expect("/whoami", 200, "alice\n")
+			if code, body := phone.post("/logout-everywhere", nil); code != 200 || body != "logged out everywhere\n" {
+				t.Fatalf("POST /logout-everywhere = %d %q; want 200", code, body)
+			}
+			laptop.expect("/whoami", 401, "not logged in\n")
+			phone.expect("/whoami", 401, "not logged in\n")
+			bob.expect("/whoami", 200, "bob\n")
+		})
 	}
-	laptop.expect("/whoami", 401, "not logged in\n")
-	phone.expect("/whoami", 401, "not logged in\n")
-	bob.expect("/whoami", 200, "bob\n")
 
-	plain := newFixture(t).browser(t)
+	plain := newFixture(t, noIndex).browser(t)
 	plain.login("alice")
 	if code, _ := plain.post("/logout-everywhere", nil); code != 501 {
-		t.Fatalf("POST /logout-everywhere without a revoke store = %d; want 501", code)
+		t.Fatalf("POST /logout-everywhere without a listing store or a revoke store = %d; want 501", code)
 	}
 	plain.expect("/whoami", 200, "alice\n")
 }

@@ -204,13 +204,12 @@ func (d *demo) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // logoutEverywhere ends every session of the signed-in user, on every
-// device (Manager.RevokePrincipal), then this one. Without a Revoker
-// (revoke.store unset) it answers 501 and changes nothing.
+// device: with a store that finds them (memory, cluster, Redis) it deletes
+// them (Manager.DestroyPrincipal, which also revokes when a revoke store
+// is set, and ends this request's session with them); with another store
+// it revokes them (Manager.RevokePrincipal), then destroys this one.
+// Without either it answers 501 and changes nothing.
 func (d *demo) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
-	if d.m.Config().Revoker == nil {
-		http.Error(w, "logout everywhere needs a revoke store (revoke.store: redis or memory)", http.StatusNotImplemented)
-		return
-	}
 	s := session.FromContext(r.Context())
 	user, err := s.Principal()
 	switch {
@@ -221,21 +220,43 @@ func (d *demo) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not logged in", http.StatusUnauthorized)
 		return
 	}
-	// With revoke.onDestroy, Destroy below revokes; otherwise revoke here.
-	if !d.m.Config().RevokeOnDestroy {
-		if err := d.m.RevokePrincipal(r.Context(), user); err != nil {
-			d.log.Error("demo: logout everywhere", "err", err)
-			http.Error(w, "logout everywhere failed: the revoke store is unavailable", http.StatusServiceUnavailable)
+	_, err = d.m.DestroyPrincipal(r.Context(), user)
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		if !d.revokeEverywhere(w, s, r, user) {
 			return
 		}
-	}
-	if err := s.Destroy(); err != nil {
-		d.fail(w, s, "logout everywhere", err)
+	case err != nil:
+		d.log.Error("demo: logout everywhere", "err", err)
+		http.Error(w, "logout everywhere failed: the session store is unavailable", http.StatusServiceUnavailable)
 		return
 	}
 	if !backHome(w, r) {
 		text(w, "logged out everywhere\n")
 	}
+}
+
+// revokeEverywhere is logoutEverywhere over a store that cannot find a
+// user's sessions: it revokes them and destroys this one. It reports
+// whether it did; otherwise it has answered.
+func (d *demo) revokeEverywhere(w http.ResponseWriter, s *session.Session, r *http.Request, user string) bool {
+	if d.m.Config().Revoker == nil {
+		http.Error(w, "logout everywhere needs a store that lists sessions (memory, cluster, redis) or a revoke store (revoke.store: redis or memory)", http.StatusNotImplemented)
+		return false
+	}
+	// With revoke.onDestroy, Destroy below revokes; otherwise revoke here.
+	if !d.m.Config().RevokeOnDestroy {
+		if err := d.m.RevokePrincipal(r.Context(), user); err != nil {
+			d.log.Error("demo: logout everywhere", "err", err)
+			http.Error(w, "logout everywhere failed: the revoke store is unavailable", http.StatusServiceUnavailable)
+			return false
+		}
+	}
+	if err := s.Destroy(); err != nil {
+		d.fail(w, s, "logout everywhere", err)
+		return false
+	}
+	return true
 }
 
 func (d *demo) whoami(w http.ResponseWriter, r *http.Request) {

@@ -99,6 +99,40 @@ func TestLoginFormForBrowsers(t *testing.T) {
 	}
 }
 
+// A signed-in user's page lists their sessions, by ID hash, marking the
+// one of this device, under the page's strict CSP; "log out everywhere"
+// from the page ends them all. The plain answer to curl is unchanged.
+func TestCounterPageListsTheUsersSessions(t *testing.T) {
+	f := newFixture(t)
+	phone, laptop := f.browser(t), f.browser(t)
+	phone.login("alice")
+	laptop.login("alice")
+	f.browser(t).login("bob")
+	code, page, resp := phone.getWith("/peek", htmlAccept)
+	if code != 200 || strings.Count(page, "<tr><td><code>") != 2 {
+		t.Fatalf("GET /peek as alice's browser = %d; want her 2 sessions listed:\n%s", code, page)
+	}
+	checkPageHeaders(t, resp, page)
+	this := `<tr><td><code>` + session.IDHash(phone.sid()) + `</code>`
+	other := `<code>` + session.IDHash(laptop.sid()) + `</code>`
+	if i := strings.Index(page, this); i < 0 || !strings.Contains(page[i:], `id="this-device"`) || !strings.Contains(page, other) {
+		t.Fatalf("the page does not list this device's session (marked) and the laptop's:\n%s", page)
+	}
+	if strings.Contains(page, phone.sid()) {
+		t.Fatal("the page shows a session ID, not its hash")
+	}
+	if !strings.Contains(page, `action="/logout-everywhere"`) {
+		t.Fatal("no log out everywhere button without a revoke store, though the store lists sessions")
+	}
+	phone.expect("/peek", 200, "0\n")
+	if code, _ := phone.post("/logout-everywhere", nil); code != 200 {
+		t.Fatalf("POST /logout-everywhere = %d", code)
+	}
+	if _, page, _ := laptop.getWith("/peek", htmlAccept); strings.Contains(page, `id="sessions"`) {
+		t.Fatalf("the laptop still lists sessions after log out everywhere:\n%s", page)
+	}
+}
+
 // checkPageHeaders checks what every page is sent with: a CSP that allows
 // nothing but the page's own style and script, by the nonce they carry.
 func checkPageHeaders(t *testing.T, resp *http.Response, page string) {

@@ -160,7 +160,7 @@ func (s *Map) applyPatchLocked(sh *shard, k key, p session.Patch, check func(*se
 	if err != nil {
 		return nil, err
 	}
-	s.setLocked(sh, k, data, deadline)
+	s.setPatchedLocked(sh, k, data, deadline, &p)
 	sh.slab.markUsed(sh.index[k]) // a patch comes from a request of the session
 	return bytes.Clone(data), nil
 }

@@ -208,7 +208,7 @@ func (s *Map) applyLocked(sh *shard, k key, exists bool, p session.Patch) error 
 	if err != nil {
 		return err
 	}
-	s.setLocked(sh, k, data, deadline)
+	s.setPatchedLocked(sh, k, data, deadline, &p)
 	return nil
 }
 

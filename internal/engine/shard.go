@@ -23,10 +23,13 @@ const entryOverhead = 48
 
 // shard is one independently locked part of the store.
 type shard struct {
-	mu      sync.Mutex     // guards index, slab and removed
+	mu      sync.Mutex     // guards index, slab, removed and principals
 	index   map[key]uint32 // session ID -> loc of its record in slab
 	slab    slab
 	removed []session.Removal // expired and evicted, for onRemoval once unlocked
+	// principals is the principal index (principals.go): principal -> its
+	// sessions here; nil until the first.
+	principals map[string]map[key]struct{}
 	// onRemoval is the Map's OnRemoval hook (nil: none), read at unlock.
 	onRemoval *atomic.Pointer[func(session.Removal)]
 }
@@ -177,6 +180,27 @@ func (s *Map) getLocked(sh *shard, k key, now int64) (uint32, bool) {
 // setLocked stores data, whose deadline is given, as the record of k and
 // evicts from sh while the store is over its bounds.
 func (s *Map) setLocked(sh *shard, k key, data []byte, deadline int64) {
+	var old []byte
+	if loc, ok := sh.index[k]; ok {
+		old = sh.slab.load(loc)
+	}
+	sh.reindexLocked(k, old, data)
+	s.storeLocked(sh, k, data, deadline)
+}
+
+// setPatchedLocked is setLocked for data, the record of k with p applied
+// (no record before it for a new session): when p leaves the principal
+// as it is, so does the index, and the save reads no principal.
+func (s *Map) setPatchedLocked(sh *shard, k key, data []byte, deadline int64, p *session.Patch) {
+	if _, changed := p.Principal(); changed {
+		s.setLocked(sh, k, data, deadline)
+		return
+	}
+	s.storeLocked(sh, k, data, deadline)
+}
+
+// storeLocked is setLocked without the principal index.
+func (s *Map) storeLocked(sh *shard, k key, data []byte, deadline int64) {
 	if loc, ok := sh.index[k]; ok {
 		s.bytes.Add(-int64(sh.slab.size(loc)))
 		loc = sh.slab.replace(loc, data, deadline)
@@ -195,6 +219,9 @@ func (s *Map) setLocked(sh *shard, k key, data []byte, deadline int64) {
 func (s *Map) dropLocked(sh *shard, k key, loc uint32) {
 	s.bytes.Add(-int64(sh.slab.size(loc) + entryOverhead))
 	s.sessions.Add(-1)
+	if len(sh.principals) > 0 {
+		sh.unindexLocked(k, session.BinaryPrincipal(sh.slab.load(loc)))
+	}
 	sh.slab.free(loc)
 	delete(sh.index, k)
 }

@@ -45,4 +45,8 @@
 // (logout on a shared computer, stolen cookies). For the same reason
 // two concurrent requests of one session each seal their own copy, and the
 // cookie the browser keeps last wins: patches are not merged.
+//
+// Nor can it find a user's sessions: Manager.Sessions and
+// Manager.DestroyPrincipal fail with errors.ErrUnsupported over it, and
+// Manager.RevokePrincipal (with a Revoker) is how to end them all.
 package cookie

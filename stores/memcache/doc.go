@@ -108,4 +108,9 @@
 // back is redialled by itself.
 // memcached keeps nothing on disk: a restarted server has lost its sessions,
 // and their users get new ones.
+//
+// memcached cannot list keys, so the store keeps no index of a user's
+// sessions: Manager.Sessions and Manager.DestroyPrincipal fail with
+// errors.ErrUnsupported over it, and Manager.RevokePrincipal (with a
+// Revoker) is how to end them all.
 package memcache

@@ -76,6 +76,11 @@ func BenchmarkLoad(b *testing.B) {
 // does.
 func BenchmarkSave(b *testing.B) {
 	s, ids := benchStore(b)
+	counterSaves(b, s, ids)
+}
+
+// counterSaves sets the counter of the sessions ids in turn, b.N times.
+func counterSaves(b *testing.B, s *Store, ids []string) {
 	for i := 0; b.Loop(); i++ {
 		p := session.Patch{Now: time.Now(), Idle: time.Hour, Set: map[string][]byte{"counter": []byte(strconv.Itoa(i))}}
 		if _, err := s.Save(ctx, ids[i%len(ids)], p); err != nil {
@@ -138,4 +143,46 @@ func liveHeap() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
+}
+
+// BenchmarkSaveLoggedIn is BenchmarkSave over sessions that have a
+// principal, which the Store indexes (the principal index): a save whose
+// patch leaves the principal leaves the index.
+func BenchmarkSaveLoggedIn(b *testing.B) {
+	s, ids := loggedInStore(b)
+	counterSaves(b, s, ids)
+}
+
+// BenchmarkPrincipalSessions lists the 10 sessions of one of 1 000 users
+// among 10 000 sessions (Manager.Sessions' store call).
+func BenchmarkPrincipalSessions(b *testing.B) {
+	s, _ := loggedInStore(b)
+	for i := 0; b.Loop(); i++ {
+		if recs, err := s.PrincipalSessions(ctx, principalOf(i%1000)); err != nil || len(recs) != 10 {
+			b.Fatal(len(recs), err)
+		}
+	}
+}
+
+func principalOf(i int) string { return "user" + strconv.Itoa(i) + "@example.com" }
+
+// loggedInStore is benchStore with sessions of 1 000 principals.
+func loggedInStore(b *testing.B) (*Store, []string) {
+	s, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	ids := newIDs(benchSessions)
+	now := time.Now()
+	for i, id := range ids {
+		vals := typicalValues()
+		k, v := session.PrincipalValue(principalOf(i%1000), 7)
+		vals[k] = v
+		if _, err := s.Save(ctx, "", session.Patch{NewID: id, Now: now, Idle: time.Hour, Set: vals}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	return s, ids
 }

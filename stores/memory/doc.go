@@ -21,6 +21,16 @@
 // expired (by a read, the sweeper or an eviction) or evicted at a bound,
 // is reported once, so a Manager with Config.OnEvent logs it.
 //
+// # A user's sessions
+//
+// The Store is a session.PrincipalIndex: each shard keeps the sessions of
+// each principal (read from the session's value, session.BinaryPrincipal)
+// beside the sessions, updated under the shard's lock by every write,
+// renew, delete, expiry and eviction, so Manager.Sessions and
+// DestroyPrincipal read only the user's sessions and the index holds
+// nothing of a session that is gone. A save whose patch leaves the
+// principal costs the index nothing. It is a session.Counter too.
+//
 // # When full
 //
 // The store is bounded: Config.MaxBytes (256 MiB by default) and

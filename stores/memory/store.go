@@ -33,7 +33,8 @@ var (
 )
 
 // Store is the in-process session store. It implements session.Store,
-// session.BinaryLoader and session.EventSource. All methods are safe for concurrent use.
+// session.BinaryLoader, session.EventSource, session.PrincipalIndex and
+// session.Counter. All methods are safe for concurrent use.
 type Store struct {
 	m      *engine.Map
 	closed atomic.Bool
@@ -113,4 +114,30 @@ func (s *Store) Delete(_ context.Context, token string) error {
 	}
 	s.m.Remove(token)
 	return nil
+}
+
+// PrincipalSessions implements session.PrincipalIndex: the Store keeps an
+// index from each principal to its sessions, updated with every write,
+// renew, delete, expiry and eviction, so it reads only the principal's
+// sessions.
+func (s *Store) PrincipalSessions(_ context.Context, principal string) ([]session.Record, error) {
+	if s.closed.Load() {
+		return nil, fmt.Errorf("memory: sessions of a principal: %w", session.ErrClosed)
+	}
+	var recs []session.Record
+	for _, id := range s.m.Principal(principal) {
+		if rec, found := s.m.Get(id); found {
+			recs = append(recs, rec)
+		}
+	}
+	return recs, nil
+}
+
+// Count implements session.Counter: the sessions held, with expired ones
+// the sweeper has not removed yet.
+func (s *Store) Count(context.Context) (int, error) {
+	if s.closed.Load() {
+		return 0, fmt.Errorf("memory: count: %w", session.ErrClosed)
+	}
+	return s.m.Stats().Sessions, nil
 }

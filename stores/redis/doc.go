@@ -11,7 +11,8 @@
 // metadata fields are id, created, touched, idle, expires (Unix nanoseconds
 // in decimal, 0 for none), version and size (the length of all keys and
 // values as stored). The "v:" prefix keeps a user's key
-// from ever colliding with a metadata field.
+// from ever colliding with a metadata field. A session with a principal
+// has one more, principal, naming its principal's set (below).
 // The key's TTL runs to the session's deadline, so Redis frees it by itself;
 // Load also checks the deadline against Config.Now, so expiry does not
 // depend on the server's clock.
@@ -99,6 +100,17 @@
 // that log to different loggers a line may land in the other's; a program
 // that wants go-redis's lines elsewhere calls redis.SetLogger after its
 // first New, which is then left alone.
+//
+// # A user's sessions
+//
+// The Store is a session.PrincipalIndex on a single server and with
+// Sentinel: each principal's sessions are a set under Prefix +
+// "principal:" + 32 hex digits of the principal's SHA-256, kept by the
+// same scripts as the sessions, atomically, with a TTL never below its
+// longest session's (principals.go has the details). In Redis Cluster a
+// session and its set are in different slots, so there is no index and
+// Manager.Sessions fails with errors.ErrUnsupported (RevokePrincipal is
+// the alternative).
 //
 // # Revoker
 //

@@ -239,7 +239,12 @@ func (s *Store) put(ctx context.Context, op string, rec *session.Record, now tim
 		return s.tooLarge(op, rec.ID, n)
 	}
 	args := append([]any{ttlMillis(rec.Deadline().Sub(now))}, hashArgs(&stored)...)
-	ok, err := createScript.Run(ctx, s.client, []string{s.key(rec.ID)}, args...).Int()
+	keys := []string{s.key(rec.ID)}
+	if set := s.principalSet(session.PrincipalOf(rec.Values)); set != "" {
+		args = append(args, fieldPrincipal, set)
+		keys = append(keys, set)
+	}
+	ok, err := createScript.Run(ctx, s.client, keys, args...).Int()
 	if err != nil {
 		return s.fail(ctx, op, rec.ID, err)
 	}
@@ -300,9 +305,9 @@ func (s *Store) patchArgs(p *session.Patch) []any {
 	if !p.Expires.IsZero() {
 		expires = nanos(p.Expires)
 	}
-	args := make([]any, 0, 8+2*len(p.Set)+len(p.Delete))
+	args := make([]any, 0, 9+2*len(p.Set)+len(p.Delete))
 	args = append(args, nanos(p.Now), nanos(p.Now.Add(p.Idle)), ttlMillis(p.Idle),
-		s.cfg.MaxSessionBytes, clear, p.NewID, expires, len(p.Set))
+		s.cfg.MaxSessionBytes, clear, p.NewID, expires, len(p.Set), s.principalChange(p))
 	for k, v := range p.Set {
 		args = append(args, valuePrefix+k, s.seal(k, v))
 	}
@@ -352,8 +357,10 @@ func (s *Store) renewAcrossSlots(ctx context.Context, token string, p session.Pa
 	return nil
 }
 
-// Delete removes the session with one DEL. A token that is not a session ID
-// names nothing and is not sent.
+// Delete removes the session in one round trip: a script that deletes it
+// and takes it out of its principal's set (one DEL in Redis Cluster, which
+// keeps no index). A token that is not a session ID names nothing and is
+// not sent.
 func (s *Store) Delete(ctx context.Context, token string) error {
 	if !session.ValidID(token) {
 		return nil
@@ -361,7 +368,13 @@ func (s *Store) Delete(ctx context.Context, token string) error {
 	if s.closed.Load() {
 		return s.fail(ctx, "delete", token, session.ErrClosed)
 	}
-	if err := s.client.Del(ctx, s.key(token)).Err(); err != nil {
+	var err error
+	if s.cluster {
+		err = s.client.Del(ctx, s.key(token)).Err()
+	} else {
+		err = deleteScript.Run(ctx, s.client, []string{s.key(token)}).Err()
+	}
+	if err != nil && !errors.Is(err, goredis.Nil) {
 		return s.fail(ctx, "delete", token, err)
 	}
 	return nil
@@ -411,13 +424,18 @@ func (s *Store) tooLarge(op, id string, n int) error {
 // errors.Is(err, context.DeadlineExceeded) holds whichever of the two the
 // client saw first.
 func (s *Store) fail(ctx context.Context, op, id string, err error) error {
+	return s.failTo(ctx, op+" session "+storeerr.Short(id), err)
+}
+
+// failTo is fail for what the store failed to do.
+func (s *Store) failTo(ctx context.Context, what string, err error) error {
 	if errors.Is(err, goredis.ErrClosed) {
 		err = session.ErrClosed
 	}
 	if cerr := ctxErr(ctx); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("redis: %s session %s on %s: %w (%w)", op, storeerr.Short(id), s.describe(), cerr, err)
+		return fmt.Errorf("redis: %s on %s: %w (%w)", what, s.describe(), cerr, err)
 	}
-	return fmt.Errorf("redis: %s session %s on %s: %w", op, storeerr.Short(id), s.describe(), err)
+	return fmt.Errorf("redis: %s on %s: %w", what, s.describe(), err)
 }
 
 // ctxErr is ctx.Err(), or DeadlineExceeded once ctx's deadline has passed

@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) session
 		{"TooLarge", testTooLarge},
 		{"VersionIncreases", testVersionIncreases},
 		{"CreatedKept", testCreatedKept},
+		{"PrincipalIndex", testPrincipalIndex},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,109 @@
+package redis
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// The principal index (session.PrincipalIndex). Each principal with
+// sessions has a set of their IDs under Prefix + "principal:" + the first
+// 32 hex digits of the SHA-256 of the principal (the key names no user in
+// the clear, with or without sealing), and each session's hash names its
+// set in the field "principal". The scripts keep both atomically with the
+// session: create and patch add the session to its set, a patch that
+// changes the principal moves it, renew moves the member to the new ID,
+// delete takes it out, and every write that sets the session's TTL lifts
+// the set's TTL to at least as much, so the set outlives its longest
+// session and then expires. Sessions that Redis expires leave their ID in
+// the set until a listing finds them gone and removes them.
+//
+// The store learns the principal from the session's values
+// (session.PrincipalOf, session.Patch.Principal), before sealing.
+//
+// Redis Cluster keeps no index: a session and its principal's set hash to
+// different slots, and no script may reach both. There PrincipalSessions
+// fails with errors.ErrUnsupported (RevokePrincipal is the alternative).
+
+// fieldPrincipal is the metadata field that names the session's set.
+const fieldPrincipal = "principal"
+
+// principalSet returns the key of principal's set, "" for no principal or
+// in Redis Cluster.
+func (s *Store) principalSet(principal string) string {
+	if principal == "" || s.cluster {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(principal))
+	return s.cfg.Prefix + "principal:" + hex.EncodeToString(sum[:16])
+}
+
+// principalChange is ARGV[9] of the patch scripts: the set p moves the
+// session to, "-" when p removes its principal, "" when p leaves it.
+func (s *Store) principalChange(p *session.Patch) string {
+	principal, changed := p.Principal()
+	switch {
+	case !changed || s.cluster:
+		return ""
+	case principal == "":
+		return "-"
+	}
+	return s.principalSet(principal)
+}
+
+// PrincipalSessions implements session.PrincipalIndex: SMEMBERS of the
+// principal's set, then each session's hash in one pipeline. IDs whose
+// session is gone, expired or moved to another principal are removed from
+// the set. In Redis Cluster it fails with errors.ErrUnsupported.
+func (s *Store) PrincipalSessions(ctx context.Context, principal string) ([]session.Record, error) {
+	if s.cluster {
+		return nil, fmt.Errorf("redis: Redis Cluster keeps no index of a principal's sessions; "+
+			"use session.Manager.RevokePrincipal (Config.Revoker): %w", errors.ErrUnsupported)
+	}
+	if s.closed.Load() {
+		return nil, fmt.Errorf("redis: sessions of a principal: %w", session.ErrClosed)
+	}
+	set := s.principalSet(principal)
+	ids, err := s.client.SMembers(ctx, set).Result()
+	if err != nil {
+		return nil, s.failList(ctx, err)
+	}
+	hashes := make([]*goredis.MapStringStringCmd, len(ids))
+	if _, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, id := range ids {
+			hashes[i] = p.HGetAll(ctx, s.key(id))
+		}
+		return nil
+	}); err != nil {
+		return nil, s.failList(ctx, err)
+	}
+	var recs []session.Record
+	var stale []any
+	for i, id := range ids {
+		rec, ok := parseHash(hashes[i].Val())
+		if !ok || rec.ID != id || rec.Expired(s.cfg.Now()) || hashes[i].Val()[fieldPrincipal] != set {
+			stale = append(stale, id)
+			continue
+		}
+		if err := s.openValues("list", &rec); err != nil {
+			return nil, err
+		}
+		recs = append(recs, rec)
+	}
+	if len(stale) > 0 {
+		if err := s.client.SRem(ctx, set, stale...).Err(); err != nil {
+			return nil, s.failList(ctx, err)
+		}
+	}
+	return recs, nil
+}
+
+func (s *Store) failList(ctx context.Context, err error) error {
+	return s.failTo(ctx, "list the sessions of a principal", err)
+}
