@@ -2,8 +2,8 @@ package engine
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/base64"
+	"encoding/binary"
 	"math/rand/v2"
 	"strings"
 	"testing"
