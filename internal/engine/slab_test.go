@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -201,6 +202,11 @@ func TestCompactionAfterSessionsGrow(t *testing.T) {
 	if limit := bytes*8/7/pageSize + 2; pages > limit {
 		t.Fatalf("after half the sessions grew: %d pages for %d bytes of slots (%d pages before); want at most %d",
 			pages, bytes, before, limit)
+	}
+	var ranged []string // the keys moved with their records
+	s.Range(func(id string, _ session.Record) bool { ranged = append(ranged, id); return true })
+	if slices.Sort(ranged); !slices.Equal(ranged, slices.Sorted(slices.Values(ids))) {
+		t.Fatalf("Range after compaction gave %d IDs, not the %d created", len(ranged), len(ids))
 	}
 	for i, id := range ids {
 		rec, ok := s.Get(id)
