@@ -126,7 +126,7 @@ func TestIndexGrowsAndEmpties(t *testing.T) {
 // tag, so every lookup compares the keys in the slab.
 func collidingStore(t *testing.T, cfg Config) *Map {
 	s := newStore(t, cfg)
-	s.testHash = func(*key) uint64 { return 42 << 32 }
+	s.testHash = func(key) uint64 { return 42 << 32 }
 	return s
 }
 

@@ -28,7 +28,7 @@ type Map struct {
 	shards []shard
 	// testHash, when set, hashes keys in place of maphash: a test forces
 	// collisions with it. Set before the first use.
-	testHash func(*key) uint64
+	testHash func(key) uint64
 
 	sessions  atomic.Int64
 	bytes     atomic.Int64
@@ -293,7 +293,7 @@ func (s *Map) refOf(id string) (ref, bool) {
 
 func (s *Map) hash(k *key) uint64 {
 	if s.testHash != nil {
-		return s.testHash(k)
+		return s.testHash(*k)
 	}
 	return maphash.Bytes(s.seed, k[:])
 }
