@@ -30,7 +30,7 @@ func checkIndex(t *testing.T, ix *index, want map[uint32]uint32) {
 	if n != len(want) || ix.n != len(want) {
 		t.Fatalf("index walks %d entries and counts %d; want %d", n, ix.n, len(want))
 	}
-	if float64(ix.n) > loadMax*float64(len(ix.slots)) {
+	if ix.n*loadOf > len(ix.slots)*loadMax {
 		t.Fatalf("%d entries in %d slots: over loadMax", ix.n, len(ix.slots))
 	}
 }
