@@ -18,15 +18,16 @@ import "unsafe"
 //
 // The table grows by half when it would pass loadMax, rehashing from the
 // tags alone (the slab is not read); a shard is a small part of the store,
-// so the old and the new table of one shard side by side are no peak. A
-// table larger than the smallest is given back when it empties. Deletion shifts the entries
-// after the hole back (no tombstones), so lookups never slow down with
-// churn. An index is not safe for concurrent use: its shard's lock guards
-// it.
+// so the old and the new table of one shard side by side are no peak. It
+// shrinks by a third when removals leave fewer than 16% of its slots in
+// use (see shrink).
+// Deletion shifts the entries after the hole back (no tombstones), so
+// lookups never slow down with churn. An index is not safe for concurrent
+// use: its shard's lock guards it.
 type index struct {
 	slots  []uint64
 	mapped bool // slots came from mapPage, so they are unmapped when replaced
-	n      int  // slots in use
+	n      int  // entries
 }
 
 const (
@@ -107,15 +108,27 @@ func (ix *index) remove(i int) {
 	for j := ix.next(i); ix.slots[j] != 0; j = ix.next(j) {
 		h := ix.home(uint32(ix.slots[j] >> 32))
 		// The entry at j stays when its home lies cyclically in (hole, j].
-		if hole <= j && hole < h && h <= j || hole > j && (hole < h || h <= j) {
+		if hole < j && hole < h && h <= j || hole > j && (hole < h || h <= j) {
 			continue
 		}
 		ix.slots[hole] = ix.slots[j]
 		hole = j
 	}
 	ix.slots[hole] = 0
-	if ix.n == 0 && len(ix.slots) > minSlots {
+}
+
+// shrink gives back most of a table that removals left sparse: below a
+// fifth of loadMax it moves the entries to a table two thirds the size (at
+// least minSlots; a later call shrinks further), and an empty table is
+// given back. The shard calls it as it unlocks, never during a walk over
+// the slots (see each), so a walk never sees the table change.
+func (ix *index) shrink() {
+	switch {
+	case len(ix.slots) <= minSlots:
+	case ix.n == 0:
 		ix.release()
+	case ix.n*loadOf*5 < len(ix.slots)*loadMax:
+		ix.resize(max(minSlots, len(ix.slots)*2/3))
 	}
 }
 
@@ -133,7 +146,7 @@ func (ix *index) each(fn func(i int, loc uint32) bool) {
 		if !fn(i, uint32(e)) {
 			return
 		}
-		if i < len(ix.slots) && ix.slots[i] == e { // else removed: look again (or the table is gone)
+		if ix.slots[i] == e { // else removed: look at i again
 			i++
 		}
 	}

@@ -75,9 +75,10 @@ func TestIndexKeepsEntries(t *testing.T) {
 	}
 }
 
-// The table grows in steps of a half, stays within loadMax, and is given
-// back when it empties; each may remove the entry it is given.
-func TestIndexGrowsAndEmpties(t *testing.T) {
+// The table grows in steps of a half and stays within loadMax; each may
+// remove the entry it is given; shrink gives back a sparse table in steps
+// of a third, and an empty one whole.
+func TestIndexGrowsAndShrinks(t *testing.T) {
 	var ix index
 	defer ix.release()
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -96,10 +97,10 @@ func TestIndexGrowsAndEmpties(t *testing.T) {
 			t.Fatalf("table sizes %v: want each half again the one before", sizes)
 		}
 	}
-	// Remove every other entry in a walk, as a sweep does.
+	// Remove all but every tenth entry in a walk, as a sweep does.
 	seen := map[uint32]int{}
 	ix.each(func(i int, loc uint32) bool {
-		if seen[loc]++; loc%2 == 0 && seen[loc] == 1 {
+		if seen[loc]++; loc%10 != 0 && seen[loc] == 1 {
 			ix.remove(i)
 			delete(want, loc)
 		}
@@ -111,11 +112,19 @@ func TestIndexGrowsAndEmpties(t *testing.T) {
 		}
 	}
 	checkIndex(t, &ix, want)
+	full := len(ix.slots)
+	for range 10 {
+		ix.shrink()
+	}
+	checkIndex(t, &ix, want)
+	if len(ix.slots) >= full || ix.n*loadOf*5 < len(ix.slots)*loadMax {
+		t.Fatalf("%d entries in %d slots after shrinking from %d: want a table at least 16%% full", ix.n, len(ix.slots), full)
+	}
 	ix.each(func(i int, loc uint32) bool {
 		ix.remove(i)
 		return true
 	})
-	if ix.n != 0 || ix.slots != nil {
+	if ix.shrink(); ix.n != 0 || ix.slots != nil {
 		t.Fatalf("after removing every entry: %d entries, %d slots; want the table given back", ix.n, len(ix.slots))
 	}
 	ix.insert(3, 7) // and it works again
@@ -240,5 +249,37 @@ func TestCollidingKeysEviction(t *testing.T) {
 	}
 	if kept != 50 {
 		t.Fatalf("%d sessions found; want 50", kept)
+	}
+}
+
+// A shard's index shrinks as the sessions it held go, every session left
+// stays found, and an emptied shard keeps at most the smallest table.
+func TestIndexShrinksAfterRemovals(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{Shards: 1, Now: clk.Now})
+	ids := make([]string, 5000)
+	for i := range ids {
+		ids[i] = create(t, s, clk.Now(), time.Hour, "v")
+	}
+	slots := func() int {
+		s.shards[0].mu.Lock()
+		defer s.shards[0].unlock()
+		return len(s.shards[0].index.slots)
+	}
+	full := slots()
+	for _, id := range ids[100:] {
+		s.Remove(id)
+	}
+	if n := slots(); n >= full/2 {
+		t.Fatalf("100 sessions left of 5000: index of %d slots, %d when full; want it shrunk", n, full)
+	}
+	for _, id := range ids[:100] {
+		if !found(t, s, id) {
+			t.Fatal("a session left was lost when the index shrank")
+		}
+		s.Remove(id)
+	}
+	if n := slots(); n > minSlots {
+		t.Fatalf("every session removed: index of %d slots; want at most %d", n, minSlots)
 	}
 }

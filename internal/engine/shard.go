@@ -31,11 +31,11 @@ type shard struct {
 	onRemoval *atomic.Pointer[func(session.Removal)]
 }
 
-// unlock compacts the slab if writes left it sparse (see slab), then
-// releases the shard and reports what it removed on its own to the
-// OnRemoval hook. Every path that locks a shard unlocks it here, so
-// compaction never runs inside a walk over the index, and the hook never
-// runs under a shard's lock (it may call the Map).
+// unlock compacts the slab and shrinks the index if writes left them
+// sparse (see slab, index.shrink), then releases the shard and reports
+// what it removed on its own to the OnRemoval hook. Every path that locks
+// a shard unlocks it here, so neither runs inside a walk over the index,
+// and the hook never runs under a shard's lock (it may call the Map).
 func (sh *shard) unlock() {
 	if sh.slab.sparse != 0 && sh.slab.evacuate() {
 		sh.index.each(func(i int, loc uint32) bool {
@@ -45,6 +45,7 @@ func (sh *shard) unlock() {
 			return true
 		})
 	}
+	sh.index.shrink()
 	removed := sh.removed
 	sh.removed = nil
 	sh.mu.Unlock()
