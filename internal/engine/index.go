@@ -124,12 +124,18 @@ func (ix *index) remove(i int) {
 // the slots (see each), so a walk never sees the table change.
 func (ix *index) shrink() {
 	switch {
-	case len(ix.slots) <= minSlots:
+	case !ix.sparse():
 	case ix.n == 0:
 		ix.release()
-	case ix.n*loadOf*5 < len(ix.slots)*loadMax:
+	default:
 		ix.resize(max(minSlots, len(ix.slots)*2/3))
 	}
+}
+
+// sparse reports whether shrink would shrink the table: the check on every
+// unlock, inlined.
+func (ix *index) sparse() bool {
+	return len(ix.slots) > minSlots && ix.n*loadOf*5 < len(ix.slots)*loadMax
 }
 
 // each calls fn with the slot number and loc of every entry until fn

@@ -45,7 +45,9 @@ func (sh *shard) unlock() {
 			return true
 		})
 	}
-	sh.index.shrink()
+	if sh.index.sparse() {
+		sh.index.shrink()
+	}
 	removed := sh.removed
 	sh.removed = nil
 	sh.mu.Unlock()
