@@ -35,8 +35,9 @@
 // compacted under its shard's lock (its emptiest pages are emptied into the
 // holes of the others and given back), so the pages held stay within about
 // an eighth of the slots used. Pages go back to the operating system when
-// they empty, and all of them, with the index, once the Map is unreachable
-// (the engine methods work after Close, so Close cannot free them).
+// they empty, an index table shrinks when fewer than 16% of its slots are
+// in use, and all of them go back once the Map is unreachable (the engine
+// methods work after Close, so Close cannot free them).
 //
 // Stored bytes are changed in place, so every read copies (decodes) them
 // under the shard's lock. A patch (Save) is applied to the stored bytes
