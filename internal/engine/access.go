@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/sessionmesh/sessionmesh/session"
 )
@@ -13,15 +14,15 @@ import (
 // Get returns a copy of the live session id; an expired one is removed and
 // not returned.
 func (s *Map) Get(id string) (session.Record, bool) {
-	k, ok := keyOf(id)
+	r, ok := s.refOf(id)
 	if !ok {
 		return session.Record{}, false
 	}
 	now := s.now()
-	sh := s.shardFor(&k)
+	sh := s.shardOf(&r)
 	sh.mu.Lock()
 	defer sh.unlock()
-	loc, ok := s.getLocked(sh, k, now)
+	_, loc, ok := s.getLocked(sh, &r, now)
 	if !ok {
 		return session.Record{}, false
 	}
@@ -37,24 +38,24 @@ func (s *Map) Get(id string) (session.Record, bool) {
 // returned as it is; a record over MaxSessionBytes fails with an error
 // wrapping session.ErrTooLarge and changes nothing.
 func (s *Map) Update(id string, fn func(rec *session.Record, found bool) (write bool, err error)) (session.Record, error) {
-	k, ok := keyOf(id)
+	r, ok := s.refOf(id)
 	if !ok {
 		return session.Record{}, fmt.Errorf("update %.50q: %w", id, ErrInvalidID)
 	}
 	now := s.now()
-	sh := s.shardFor(&k)
+	sh := s.shardOf(&r)
 	sh.mu.Lock()
-	rec, wrote, err := s.updateLocked(sh, k, id, now, fn)
+	rec, wrote, err := s.updateLocked(sh, &r, id, now, fn)
 	sh.unlock()
 	if wrote {
-		s.trim(k)
+		s.trim(&r.k)
 	}
 	return rec, err
 }
 
-func (s *Map) updateLocked(sh *shard, k key, id string, now int64, fn func(*session.Record, bool) (bool, error)) (session.Record, bool, error) {
+func (s *Map) updateLocked(sh *shard, r *ref, id string, now int64, fn func(*session.Record, bool) (bool, error)) (session.Record, bool, error) {
 	var rec session.Record
-	loc, found := s.getLocked(sh, k, now)
+	i, loc, found := s.getLocked(sh, r, now)
 	if found {
 		var err error
 		if rec, err = decode(id, sh.slab.load(loc)); err != nil {
@@ -77,7 +78,7 @@ func (s *Map) updateLocked(sh *shard, k key, id string, now int64, fn func(*sess
 	if err != nil {
 		return session.Record{}, false, err
 	}
-	s.setLocked(sh, k, data, deadlineNanos(&rec))
+	s.setLocked(sh, r, i, data, deadlineNanos(&rec))
 	return rec, true, nil
 }
 
@@ -92,7 +93,7 @@ func (s *Map) updateLocked(sh *shard, k key, id string, now int64, fn func(*sess
 // session.ErrTooLarge's (see MaxSessionBytes), ErrInvalidID's, or the
 // decoding error of data that is not a record.
 func (s *Map) PutIf(id string, data []byte, replace func(stored []byte) bool) (bool, error) {
-	k, ok := keyOf(id)
+	r, ok := s.refOf(id)
 	if !ok {
 		return false, fmt.Errorf("put %.50q: %w", id, ErrInvalidID)
 	}
@@ -107,16 +108,16 @@ func (s *Map) PutIf(id string, data []byte, replace func(stored []byte) bool) (b
 	if deadline <= now {
 		return false, nil
 	}
-	sh := s.shardFor(&k)
+	sh := s.shardOf(&r)
 	sh.mu.Lock()
-	loc, found := s.getLocked(sh, k, now)
+	i, loc, found := s.getLocked(sh, &r, now)
 	stored := !found || replace(sh.slab.load(loc))
 	if stored {
-		s.setLocked(sh, k, data, deadline)
+		s.setLocked(sh, &r, i, data, deadline)
 	}
 	sh.unlock()
 	if stored {
-		s.trim(k)
+		s.trim(&r.k)
 	}
 	return stored, nil
 }
@@ -128,22 +129,22 @@ func (s *Map) PutIf(id string, data []byte, replace func(stored []byte) bool) (b
 // form, without the ID: what a cluster primary sends its replicas. A
 // missing session fails with session.ErrNotFound.
 func (s *Map) ApplyPatch(id string, p session.Patch, check func(stored *session.Record) error) ([]byte, error) {
-	k, ok := keyOf(id)
+	r, ok := s.refOf(id)
 	if !ok {
 		return nil, session.ErrNotFound
 	}
-	sh := s.shardFor(&k)
+	sh := s.shardOf(&r)
 	sh.mu.Lock()
-	data, err := s.applyPatchLocked(sh, k, p, check)
+	data, err := s.applyPatchLocked(sh, &r, p, check)
 	sh.unlock()
 	if err == nil {
-		s.trim(k)
+		s.trim(&r.k)
 	}
 	return data, err
 }
 
-func (s *Map) applyPatchLocked(sh *shard, k key, p session.Patch, check func(*session.Record) error) ([]byte, error) {
-	loc, found := s.getLocked(sh, k, s.now())
+func (s *Map) applyPatchLocked(sh *shard, r *ref, p session.Patch, check func(*session.Record) error) ([]byte, error) {
+	i, loc, found := s.getLocked(sh, r, s.now())
 	if !found {
 		return nil, session.ErrNotFound
 	}
@@ -160,22 +161,21 @@ func (s *Map) applyPatchLocked(sh *shard, k key, p session.Patch, check func(*se
 	if err != nil {
 		return nil, err
 	}
-	s.setPatchedLocked(sh, k, data, deadline, &p)
-	sh.slab.markUsed(sh.index[k]) // a patch comes from a request of the session
+	sh.slab.markUsed(s.setPatchedLocked(sh, r, i, data, deadline, &p)) // a patch comes from a request of the session
 	return bytes.Clone(data), nil
 }
 
 // Remove deletes the session id; a missing one is no error.
 func (s *Map) Remove(id string) {
-	k, ok := keyOf(id)
+	r, ok := s.refOf(id)
 	if !ok {
 		return
 	}
-	sh := s.shardFor(&k)
+	sh := s.shardOf(&r)
 	sh.mu.Lock()
 	defer sh.unlock()
-	if loc, ok := sh.index[k]; ok {
-		s.dropLocked(sh, k, loc)
+	if i := sh.find(&r); i >= 0 {
+		s.dropLocked(sh, i)
 	}
 }
 
@@ -210,16 +210,17 @@ func (b *snapshot) take(s *Map, sh *shard, now int64) {
 	b.data, b.entries = b.data[:0], b.entries[:0]
 	sh.mu.Lock()
 	defer sh.unlock()
-	for k, loc := range sh.index {
+	sh.index.each(func(_ int, loc uint32) bool {
 		if rec := sh.slab.load(loc); sh.slab.deadline(loc) > now {
 			start := len(b.data)
 			b.data = append(b.data, rec...)
 			b.entries = append(b.entries, struct {
 				k          key
 				start, end int
-			}{k, start, len(b.data)})
+			}{*sh.slab.key(loc), start, len(b.data)})
 		}
-	}
+		return true
+	})
 }
 
 // Spare returns a session that may go to make room (see the package doc:
@@ -235,17 +236,16 @@ func (s *Map) Spare(eligible func(id string) bool) (id string, ok bool) {
 		sh := &s.shards[(start+i)&(len(s.shards)-1)]
 		sh.mu.Lock()
 		seen := 0
-		for k, loc := range sh.index {
+		sh.index.sample(rand.Uint32(), func(_ int, loc uint32) bool {
 			if spare(sh, loc, sh.slab.deadline(loc), now) {
-				if cand := k.String(); eligible(cand) {
+				if cand := sh.slab.key(loc).String(); eligible(cand) {
 					id, ok = cand, true
-					break
+					return false
 				}
 			}
-			if seen++; seen == evictionSample {
-				break
-			}
-		}
+			seen++
+			return seen < evictionSample
+		})
 		sh.unlock()
 		if ok {
 			return id, true
@@ -264,13 +264,13 @@ func (s *Map) Over(maxSessions int, maxBytes int64) bool {
 
 // Has reports whether a live session id is stored, without copying it.
 func (s *Map) Has(id string) bool {
-	k, ok := keyOf(id)
+	r, ok := s.refOf(id)
 	if !ok {
 		return false
 	}
-	sh := s.shardFor(&k)
+	sh := s.shardOf(&r)
 	sh.mu.Lock()
 	defer sh.unlock()
-	_, ok = s.getLocked(sh, k, s.now())
+	_, _, ok = s.getLocked(sh, &r, s.now())
 	return ok
 }

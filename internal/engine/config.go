@@ -27,10 +27,11 @@ type Config struct {
 	MaxSessions int
 
 	// MaxBytes bounds the memory held, counted as the slot each session
-	// takes (its encoded bytes rounded up to a size class) plus a fixed
-	// per-session overhead for the index; a write beyond it evicts like
-	// MaxSessions. Pages are at most about an eighth emptier than that (see
-	// the package doc). It must be at least MaxSessionBytes. Default 0:
+	// takes (its encoded bytes, its ID's 32 bytes and its deadline,
+	// rounded up to a size class) plus a fixed per-session overhead for
+	// the index: 220 MB for a million typical sessions. A write beyond it
+	// evicts like MaxSessions. Pages are at most about an eighth emptier
+	// than that (see the package doc). It must be at least MaxSessionBytes. Default 0:
 	// DefaultMaxBytes, so a flood of new sessions cannot take the process
 	// down; negative: unbounded.
 	MaxBytes int64

@@ -26,6 +26,9 @@ type Map struct {
 	cfg    Config
 	seed   maphash.Seed
 	shards []shard
+	// testHash, when set, hashes keys in place of maphash: a test forces
+	// collisions with it. Set before the first use.
+	testHash func(key) uint64
 
 	sessions  atomic.Int64
 	bytes     atomic.Int64
@@ -58,7 +61,6 @@ func New(cfg Config) (*Map, error) {
 	cfg.setDefaults()
 	s := &Map{cfg: cfg, seed: maphash.MakeSeed(), shards: make([]shard, cfg.Shards), stop: make(chan struct{})}
 	for i := range s.shards {
-		s.shards[i].index = make(map[key]uint32)
 		s.shards[i].onRemoval = &s.onRemoval
 	}
 	// The methods work after Close, so the pages outside the Go heap can
@@ -73,6 +75,7 @@ func releaseShards(shards []shard) {
 	for i := range shards {
 		shards[i].mu.Lock()
 		shards[i].slab.releaseAll()
+		shards[i].index.release()
 		shards[i].mu.Unlock()
 	}
 }
@@ -123,14 +126,14 @@ func (s *Map) LoadBinary(id string) ([]byte, bool) { return s.loadBinary(id, tru
 func (s *Map) Peek(id string) ([]byte, bool) { return s.loadBinary(id, false) }
 
 func (s *Map) loadBinary(id string, use bool) ([]byte, bool) {
-	k, ok := keyOf(id)
+	r, ok := s.refOf(id)
 	if !ok {
 		return nil, false
 	}
-	sh := s.shardFor(&k)
+	sh := s.shardOf(&r)
 	sh.mu.Lock()
 	defer sh.unlock()
-	loc, ok := s.getLocked(sh, k, s.now())
+	_, loc, ok := s.getLocked(sh, &r, s.now())
 	if !ok {
 		return nil, false
 	}
@@ -150,18 +153,18 @@ func (s *Map) loadBinary(id string, use bool) ([]byte, bool) {
 // spare sessions (never used again after their first request); when that
 // is not enough it stores nothing and fails with session.ErrFull.
 func (s *Map) Create(p session.Patch) error {
-	k, ok := keyOf(p.NewID)
+	r, ok := s.refOf(p.NewID)
 	if !ok {
 		return fmt.Errorf("%w: new session ID %.50q", ErrInvalidID, p.NewID)
 	}
-	sh := s.shardFor(&k)
+	sh := s.shardOf(&r)
 	sh.mu.Lock()
-	err := s.applyLocked(sh, k, false, p)
+	_, err := s.applyLocked(sh, &r, false, p)
 	sh.unlock()
 	if err != nil {
 		return err
 	}
-	if !s.trim(k) {
+	if !s.trim(&r.k) {
 		s.Remove(p.NewID)
 		s.refused.Add(1)
 		return fmt.Errorf("%w: %d sessions, %d bytes held, none of them evictable", session.ErrFull, s.sessions.Load(), s.bytes.Load())
@@ -172,32 +175,32 @@ func (s *Map) Create(p session.Patch) error {
 // Patch applies p (whose NewID is ignored) to the live session id;
 // session.ErrNotFound when there is none.
 func (s *Map) Patch(id string, p session.Patch) error {
-	k, ok := keyOf(id)
+	r, ok := s.refOf(id)
 	if !ok {
 		return session.ErrNotFound
 	}
-	sh := s.shardFor(&k)
+	sh := s.shardOf(&r)
 	sh.mu.Lock()
-	err := s.applyLocked(sh, k, true, p)
+	loc, err := s.applyLocked(sh, &r, true, p)
 	if err == nil {
-		sh.slab.markUsed(sh.index[k])
+		sh.slab.markUsed(loc)
 	}
 	sh.unlock()
 	if err == nil {
-		s.trim(k)
+		s.trim(&r.k)
 	}
 	return err
 }
 
-// applyLocked applies p to the session k, which must exist (a patch) or
-// must not (a create).
-func (s *Map) applyLocked(sh *shard, k key, exists bool, p session.Patch) error {
-	loc, found := s.getLocked(sh, k, s.now())
+// applyLocked applies p to the session r, which must exist (a patch) or
+// must not (a create), and returns the loc of its record.
+func (s *Map) applyLocked(sh *shard, r *ref, exists bool, p session.Patch) (uint32, error) {
+	i, loc, found := s.getLocked(sh, r, s.now())
 	switch {
 	case found && !exists:
-		return ErrIDInUse
+		return 0, ErrIDInUse
 	case !found && exists:
-		return session.ErrNotFound
+		return 0, session.ErrNotFound
 	}
 	var old []byte
 	if found {
@@ -206,10 +209,9 @@ func (s *Map) applyLocked(sh *shard, k key, exists bool, p session.Patch) error 
 	var scratch [512]byte
 	data, deadline, err := s.applyBinary(p, scratch[:0], old)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	s.setPatchedLocked(sh, k, data, deadline, &p)
-	return nil
+	return s.setPatchedLocked(sh, r, i, data, deadline, &p), nil
 }
 
 // applyBinary applies p to the stored record old (nil for a new one) and
@@ -227,32 +229,32 @@ func (s *Map) applyBinary(p session.Patch, scratch, old []byte) ([]byte, int64, 
 // Renew applies p to the session old and moves it to p.NewID, holding both
 // shards' locks so that no patch on old can slip in between.
 func (s *Map) Renew(old string, p session.Patch) error {
-	to, ok := keyOf(p.NewID)
+	to, ok := s.refOf(p.NewID)
 	if !ok {
 		return fmt.Errorf("%w: renewed session ID %.50q", ErrInvalidID, p.NewID)
 	}
-	from, ok := keyOf(old)
+	from, ok := s.refOf(old)
 	if !ok {
 		return session.ErrNotFound
 	}
 	i, j := s.shardIndex(&from), s.shardIndex(&to)
 	unlock := s.lockPair(i, j)
-	err := s.moveLocked(&s.shards[i], &s.shards[j], from, to, p)
+	err := s.moveLocked(&s.shards[i], &s.shards[j], &from, &to, p)
 	unlock()
 	if err != nil {
 		return err
 	}
-	s.trim(to)
+	s.trim(&to.k)
 	return nil
 }
 
-func (s *Map) moveLocked(from, to *shard, old, renewed key, p session.Patch) error {
+func (s *Map) moveLocked(from, to *shard, old, renewed *ref, p session.Patch) error {
 	now := s.now()
-	loc, ok := s.getLocked(from, old, now)
+	_, loc, ok := s.getLocked(from, old, now)
 	if !ok {
 		return session.ErrNotFound
 	}
-	if _, taken := s.getLocked(to, renewed, now); taken {
+	if _, _, taken := s.getLocked(to, renewed, now); taken {
 		return ErrIDInUse
 	}
 	var scratch [512]byte
@@ -260,20 +262,45 @@ func (s *Map) moveLocked(from, to *shard, old, renewed key, p session.Patch) err
 	if err != nil {
 		return err
 	}
-	s.dropLocked(from, old, loc)
-	s.setLocked(to, renewed, data, deadline)
-	to.slab.markUsed(to.index[renewed]) // a renew comes from a request of the session
+	// Looking renewed up may have removed an expired session of the same
+	// shard, which moves entries of its index: old is looked up again.
+	s.dropLocked(from, from.find(old))
+	loc = s.setLocked(to, renewed, -1, data, deadline)
+	to.slab.markUsed(loc) // a renew comes from a request of the session
 	return nil
 }
 
 // now returns the clock in Unix nanoseconds, the unit of deadlines.
 func (s *Map) now() int64 { return s.cfg.Now().UnixNano() }
 
-func (s *Map) shardFor(k *key) *shard { return &s.shards[s.shardIndex(k)] }
-
-func (s *Map) shardIndex(k *key) int {
-	return int(maphash.Bytes(s.seed, k[:]) & uint64(len(s.shards)-1))
+// ref is a session's key with its hash, computed once per call: its low
+// bits choose the shard, its high bits are the key's tag in the shard's
+// index.
+type ref struct {
+	k key
+	h uint64
 }
+
+// refOf returns the ref of id; ok is false when id is not a well-formed
+// ID.
+func (s *Map) refOf(id string) (ref, bool) {
+	k, ok := keyOf(id)
+	if !ok {
+		return ref{}, false
+	}
+	return ref{k: k, h: s.hash(&k)}, true
+}
+
+func (s *Map) hash(k *key) uint64 {
+	if s.testHash != nil {
+		return s.testHash(*k)
+	}
+	return maphash.Bytes(s.seed, k[:])
+}
+
+func (s *Map) shardOf(r *ref) *shard { return &s.shards[s.shardIndex(r)] }
+
+func (s *Map) shardIndex(r *ref) int { return int(r.h & uint64(len(s.shards)-1)) }
 
 // lockPair locks shards i and j (once when they are the same) in index
 // order, so two renews between the same shards cannot deadlock.

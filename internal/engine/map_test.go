@@ -346,7 +346,7 @@ func TestConcurrentMix(t *testing.T) {
 	wg.Wait()
 	n := 0
 	for i := range s.shards {
-		n += len(s.shards[i].index)
+		n += s.shards[i].index.n
 	}
 	if st := s.Stats(); st.Sessions != n || st.Sessions > 50 {
 		t.Fatalf("Stats = %+v with %d entries held; want them equal and at most 50", st, n)

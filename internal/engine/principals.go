@@ -71,7 +71,8 @@ func (s *Map) Principal(p string) []string {
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		for k := range sh.principals[p] {
-			if sh.slab.deadline(sh.index[k]) > now {
+			r := ref{k: k, h: s.hash(&k)}
+			if i := sh.find(&r); i >= 0 && sh.slab.deadline(sh.index.loc(i)) > now {
 				ids = append(ids, k.String())
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,15 +17,14 @@ import (
 const evictionSample = 5
 
 // entryOverhead approximates what one session costs besides its slot: its
-// index entry (a 36-byte key and loc in a map that is between half and
-// seven eighths full). MaxBytes counts it so that many tiny sessions are
-// bounded too.
-const entryOverhead = 48
+// index entry (8 bytes in a table between about half and four fifths
+// full). MaxBytes counts it so that many tiny sessions are bounded too.
+const entryOverhead = 12
 
 // shard is one independently locked part of the store.
 type shard struct {
-	mu      sync.Mutex     // guards index, slab, removed and principals
-	index   map[key]uint32 // session ID -> loc of its record in slab
+	mu      sync.Mutex // guards index, slab, removed and principals
+	index   index      // session key -> loc of its record in slab
 	slab    slab
 	removed []session.Removal // expired and evicted, for onRemoval once unlocked
 	// principals is the principal index (principals.go): principal -> its
@@ -34,18 +34,22 @@ type shard struct {
 	onRemoval *atomic.Pointer[func(session.Removal)]
 }
 
-// unlock compacts the slab if writes left it sparse (see slab), then
-// releases the shard and reports what it removed on its own to the
-// OnRemoval hook. Every path that locks a shard unlocks it here, so
-// compaction never runs inside a walk over the index, and the hook never
-// runs under a shard's lock (it may call the Map).
+// unlock compacts the slab and shrinks the index if writes left them
+// sparse (see slab, index.shrink), then releases the shard and reports
+// what it removed on its own to the OnRemoval hook. Every path that locks
+// a shard unlocks it here, so neither runs inside a walk over the index,
+// and the hook never runs under a shard's lock (it may call the Map).
 func (sh *shard) unlock() {
 	if sh.slab.sparse != 0 && sh.slab.evacuate() {
-		for k, loc := range sh.index {
+		sh.index.each(func(i int, loc uint32) bool {
 			if sh.slab.evacuating(loc) {
-				sh.index[k] = sh.slab.move(loc)
+				sh.index.setLoc(i, sh.slab.move(loc))
 			}
-		}
+			return true
+		})
+	}
+	if sh.index.sparse() {
+		sh.index.shrink()
 	}
 	removed := sh.removed
 	sh.removed = nil
@@ -60,14 +64,19 @@ func (sh *shard) unlock() {
 	}
 }
 
-// removedLocked records, before the session k at loc is dropped, that the
+// find returns the index slot of the session r, or -1 when sh holds none.
+func (sh *shard) find(r *ref) int {
+	return sh.index.probe(tagOf(r.h), func(loc uint32) bool { return *sh.slab.key(loc) == r.k })
+}
+
+// removedLocked records, before the session at loc is dropped, that the
 // Map removed it on its own (expired, or evicted when evicted), for the
 // OnRemoval hook. Without a hook it costs one atomic load.
-func (s *Map) removedLocked(sh *shard, k key, loc uint32, evicted bool) {
+func (s *Map) removedLocked(sh *shard, loc uint32, evicted bool) {
 	if sh.onRemoval.Load() == nil {
 		return
 	}
-	r := session.Removal{Kind: session.EventExpired, ID: k.String(), Data: bytes.Clone(sh.slab.load(loc)),
+	r := session.Removal{Kind: session.EventExpired, ID: sh.slab.key(loc).String(), Data: bytes.Clone(sh.slab.load(loc)),
 		At: time.Unix(0, sh.slab.deadline(loc))}
 	if evicted {
 		r.Kind, r.At = session.EventEvicted, s.cfg.Now()
@@ -164,66 +173,75 @@ func deadlineNanos(rec *session.Record) int64 {
 	return d.UnixNano()
 }
 
-// getLocked returns the loc of the live session k, removing it if it has
-// expired.
-func (s *Map) getLocked(sh *shard, k key, now int64) (uint32, bool) {
-	loc, ok := sh.index[k]
-	if ok && sh.slab.deadline(loc) <= now {
-		s.removedLocked(sh, k, loc, false)
-		s.dropLocked(sh, k, loc)
+// getLocked returns the index slot and the loc of the live session r,
+// removing it if it has expired; i is -1 and ok false when there is none.
+// The slot is valid until the next removal from sh.
+func (s *Map) getLocked(sh *shard, r *ref, now int64) (i int, loc uint32, ok bool) {
+	if i = sh.find(r); i < 0 {
+		return -1, 0, false
+	}
+	loc = sh.index.loc(i)
+	if sh.slab.deadline(loc) <= now {
+		s.removedLocked(sh, loc, false)
+		s.dropLocked(sh, i)
 		s.expired.Add(1)
-		return 0, false
+		return -1, 0, false
 	}
-	return loc, ok
+	return i, loc, true
 }
 
-// setLocked stores data, whose deadline is given, as the record of k and
-// evicts from sh while the store is over its bounds.
-func (s *Map) setLocked(sh *shard, k key, data []byte, deadline int64) {
+// setLocked stores data, whose deadline is given, as the record of r, in
+// place of the one in index slot i (-1: a new session), evicts from sh
+// while the store is over its bounds and returns the record's loc.
+func (s *Map) setLocked(sh *shard, r *ref, i int, data []byte, deadline int64) uint32 {
 	var old []byte
-	if loc, ok := sh.index[k]; ok {
-		old = sh.slab.load(loc)
+	if i >= 0 {
+		old = sh.slab.load(sh.index.loc(i))
 	}
-	sh.reindexLocked(k, old, data)
-	s.storeLocked(sh, k, data, deadline)
+	sh.reindexLocked(r.k, old, data)
+	return s.storeLocked(sh, r, i, data, deadline)
 }
 
-// setPatchedLocked is setLocked for data, the record of k with p applied
+// setPatchedLocked is setLocked for data, the record of r with p applied
 // (no record before it for a new session): when p leaves the principal
 // as it is, so does the index, and the save reads no principal.
-func (s *Map) setPatchedLocked(sh *shard, k key, data []byte, deadline int64, p *session.Patch) {
+func (s *Map) setPatchedLocked(sh *shard, r *ref, i int, data []byte, deadline int64, p *session.Patch) uint32 {
 	if _, changed := p.Principal(); changed {
-		s.setLocked(sh, k, data, deadline)
-		return
+		return s.setLocked(sh, r, i, data, deadline)
 	}
-	s.storeLocked(sh, k, data, deadline)
+	return s.storeLocked(sh, r, i, data, deadline)
 }
 
 // storeLocked is setLocked without the principal index.
-func (s *Map) storeLocked(sh *shard, k key, data []byte, deadline int64) {
-	if loc, ok := sh.index[k]; ok {
-		s.bytes.Add(-int64(sh.slab.size(loc)))
-		loc = sh.slab.replace(loc, data, deadline)
-		sh.index[k] = loc
+func (s *Map) storeLocked(sh *shard, r *ref, i int, data []byte, deadline int64) uint32 {
+	var loc uint32
+	if i >= 0 {
+		old := sh.index.loc(i)
+		s.bytes.Add(-int64(sh.slab.size(old)))
+		loc = sh.slab.replace(old, data, deadline)
+		sh.index.setLoc(i, loc)
 		s.bytes.Add(int64(sh.slab.size(loc)))
 	} else {
-		loc = sh.slab.store(data, deadline)
-		sh.index[k] = loc
+		loc = sh.slab.store(&r.k, data, deadline)
+		sh.index.insert(tagOf(r.h), loc)
 		s.sessions.Add(1)
 		s.bytes.Add(int64(sh.slab.size(loc) + entryOverhead))
 	}
-	for s.overLimit() && s.evictOneLocked(sh, k) {
+	for s.overLimit() && s.evictOneLocked(sh, &r.k) {
 	}
+	return loc
 }
 
-func (s *Map) dropLocked(sh *shard, k key, loc uint32) {
+// dropLocked removes the session in index slot i.
+func (s *Map) dropLocked(sh *shard, i int) {
+	loc := sh.index.loc(i)
 	s.bytes.Add(-int64(sh.slab.size(loc) + entryOverhead))
 	s.sessions.Add(-1)
 	if len(sh.principals) > 0 {
-		sh.unindexLocked(k, session.BinaryPrincipal(sh.slab.load(loc)))
+		sh.unindexLocked(*sh.slab.key(loc), session.BinaryPrincipal(sh.slab.load(loc)))
 	}
 	sh.slab.free(loc)
-	delete(sh.index, k)
+	sh.index.remove(i)
 }
 
 func (s *Map) overLimit() bool {
@@ -233,30 +251,27 @@ func (s *Map) overLimit() bool {
 
 // evictOneLocked evicts, among a few sessions of sh other than keep, one
 // that may go (spare): an expired one first, else the one with the
-// earliest deadline. Go's map iteration starts at a random place, so the
-// first entries are a random sample. It reports whether it evicted; it
-// evicts nothing when the sample holds only sessions in use.
-func (s *Map) evictOneLocked(sh *shard, keep key) bool {
+// earliest deadline. The sample starts at a random slot of the index. It
+// reports whether it evicted; it evicts nothing when the sample holds only
+// sessions in use.
+func (s *Map) evictOneLocked(sh *shard, keep *key) bool {
 	now := s.now()
-	var victim key
-	var victimLoc uint32
-	deadline, found, seen := int64(0), false, 0
-	for k, loc := range sh.index {
-		if k == keep {
-			continue
+	victim, deadline, seen := -1, int64(0), 0
+	sh.index.sample(rand.Uint32(), func(i int, loc uint32) bool {
+		if *sh.slab.key(loc) == *keep {
+			return true
 		}
-		if d := sh.slab.deadline(loc); spare(sh, loc, d, now) && (!found || d < deadline) {
-			victim, victimLoc, deadline, found = k, loc, d, true
+		if d := sh.slab.deadline(loc); spare(sh, loc, d, now) && (victim < 0 || d < deadline) {
+			victim, deadline = i, d
 		}
-		if seen++; seen == evictionSample {
-			break
-		}
-	}
-	if !found {
+		seen++
+		return seen < evictionSample
+	})
+	if victim < 0 {
 		return false
 	}
-	s.removedLocked(sh, victim, victimLoc, deadline > now)
-	s.dropLocked(sh, victim, victimLoc)
+	s.removedLocked(sh, sh.index.loc(victim), deadline > now)
+	s.dropLocked(sh, victim)
 	if deadline <= now {
 		s.expired.Add(1)
 	} else {
@@ -286,7 +301,7 @@ func spare(sh *shard, loc uint32, d, now int64) bool {
 // still over its bounds after the written shard had nothing left to give
 // (a bound smaller than the number of shards, or one very large session).
 // It reports whether the store is within its bounds.
-func (s *Map) trim(keep key) bool {
+func (s *Map) trim(keep *key) bool {
 	start := int(s.next.Add(1))
 	for i := 0; i < len(s.shards) && s.overLimit(); i++ {
 		sh := &s.shards[(start+i)&(len(s.shards)-1)]
@@ -302,13 +317,14 @@ func (s *Map) sweepShard(sh *shard, now int64) int {
 	sh.mu.Lock()
 	defer sh.unlock()
 	n := 0
-	for k, loc := range sh.index {
+	sh.index.each(func(i int, loc uint32) bool {
 		if sh.slab.deadline(loc) <= now {
-			s.removedLocked(sh, k, loc, false)
-			s.dropLocked(sh, k, loc)
+			s.removedLocked(sh, loc, false)
+			s.dropLocked(sh, i)
 			n++
 		}
-	}
+		return true
+	})
 	s.expired.Add(uint64(n))
 	return n
 }

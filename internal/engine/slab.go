@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"slices"
 	"sort"
+
+	"github.com/sessionmesh/sessionmesh/session"
 )
 
 // A slab keeps the records of one shard in pages of fixed-size slots, so
@@ -14,7 +16,8 @@ import (
 //
 // Each slot holds a record's deadline (8 bytes, Unix nanoseconds: every
 // lookup checks it, and decoding it from the record would cost more than the
-// lookup), length (uvarint) and bytes. Slots come in size
+// lookup), its session's key (32 bytes: the index keeps only a hash of it,
+// see index), length (uvarint) and bytes. Slots come in size
 // classes 16 bytes or an eighth apart (slotSizes); a page holds slots of one
 // class. A record larger than the largest class gets a page of its own. A
 // record's place is a loc: its page number and slot number in one uint32.
@@ -61,11 +64,12 @@ const (
 )
 
 // slotSizes are the slot sizes, smallest first: 16 bytes apart up to 256,
-// then an eighth apart (rounded to 16) up to a quarter page. There are
-// fewer than 64, so a bit set (slab.sparse) covers them.
+// then an eighth apart (rounded to 16) up to a quarter page; the smallest
+// holds a key and an empty record. There are fewer than 64, so a bit set
+// (slab.sparse) covers them.
 var slotSizes = func() []int {
 	var sizes []int
-	for s := 32; s <= pageSize/4; s += max(16, s/8&^15) {
+	for s := 48; s <= pageSize/4; s += max(16, s/8&^15) {
 		sizes = append(sizes, s)
 	}
 	return sizes
@@ -80,9 +84,9 @@ func classOf(need int) int {
 	return dedicated
 }
 
-// store writes a record with its deadline to a new slot and returns its
-// loc.
-func (s *slab) store(data []byte, deadline int64) uint32 {
+// store writes the record of the session k with its deadline to a new slot
+// and returns its loc.
+func (s *slab) store(k *key, data []byte, deadline int64) uint32 {
 	need := slotNeed(len(data))
 	var loc uint32
 	if class := classOf(need); class != dedicated {
@@ -91,6 +95,7 @@ func (s *slab) store(data []byte, deadline int64) uint32 {
 		loc = s.newPage(dedicated, need) << slotBits
 		s.pages[loc>>slotBits].used = 1
 	}
+	*s.key(loc) = *k
 	s.write(loc, data, deadline)
 	return loc
 }
@@ -104,7 +109,8 @@ func (s *slab) replace(loc uint32, data []byte, deadline int64) uint32 {
 	if pg.class != dedicated && classOf(slotNeed(len(data))) == pg.class {
 		s.write(loc, data, deadline)
 	} else {
-		next = s.store(data, deadline)
+		k := *s.key(loc)
+		next = s.store(&k, data, deadline)
 		s.free(loc)
 	}
 	if used {
@@ -114,13 +120,19 @@ func (s *slab) replace(loc uint32, data []byte, deadline int64) uint32 {
 }
 
 // slotNeed is the size of a slot's contents for a record of n bytes.
-func slotNeed(n int) int { return 8 + uvarintLen(n) + n }
+func slotNeed(n int) int { return recordAt + uvarintLen(n) + n }
+
+// The parts of a slot: deadline, key, then the record's length and bytes.
+const (
+	keyAt    = 8
+	recordAt = keyAt + session.IDBytes
+)
 
 // load returns the record at loc. The bytes are the slab's own: they change
 // with the next write to this slab, so callers copy what they keep before
 // releasing the shard's lock.
 func (s *slab) load(loc uint32) []byte {
-	b := s.slot(loc)[8:]
+	b := s.slot(loc)[recordAt:]
 	n, k := binary.Uvarint(b)
 	return b[k : k+int(n)]
 }
@@ -147,6 +159,10 @@ func (s *slab) markUsed(loc uint32) {
 	binary.LittleEndian.PutUint64(b, binary.LittleEndian.Uint64(b)|usedBit)
 }
 
+// key returns the key of the session at loc, in the slot: it changes with
+// the next write to this slab.
+func (s *slab) key(loc uint32) *key { return (*key)(s.slot(loc)[keyAt:recordAt]) }
+
 // size returns the bytes the slot at loc takes.
 func (s *slab) size(loc uint32) int { return s.pages[loc>>slotBits].slot }
 
@@ -159,7 +175,7 @@ func (s *slab) slot(loc uint32) []byte {
 func (s *slab) write(loc uint32, data []byte, deadline int64) {
 	b := s.slot(loc)
 	binary.LittleEndian.PutUint64(b, uint64(deadline))
-	b = b[8:]
+	b = b[recordAt:]
 	copy(b[binary.PutUvarint(b, uint64(len(data))):], data)
 }
 

@@ -3,7 +3,9 @@ package engine
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,14 +44,18 @@ func FuzzKeyOf(f *testing.F) {
 
 // checkSlab compares s with the records it should hold and checks its
 // bookkeeping: every class counts the slots its pages have and use.
-func checkSlab(t *testing.T, s *slab, want map[uint32][]byte) {
+func checkSlab(t *testing.T, s *slab, want map[uint32]stored) {
 	t.Helper()
-	for loc, data := range want {
+	for loc, w := range want {
+		data := w.data
 		if got := s.load(loc); !bytes.Equal(got, data) {
 			t.Fatalf("load(%#x) = %d bytes %.20q...; want %d bytes %.20q...", loc, len(got), got, len(data), data)
 		}
 		if d := s.deadline(loc); d != deadlineOf(data) {
 			t.Fatalf("deadline(%#x) = %d; want %d", loc, d, deadlineOf(data))
+		}
+		if k := s.key(loc); *k != w.k {
+			t.Fatalf("key(%#x) = %x; want %x", loc, *k, w.k)
 		}
 	}
 	slots, used := make([]int, len(slotSizes)), make([]int, len(slotSizes))
@@ -69,7 +75,7 @@ func checkSlab(t *testing.T, s *slab, want map[uint32][]byte) {
 
 // compact does what shard.unlock does: evacuate sparse classes and move
 // their records, here with locs (and want) in place of the index.
-func compact(s *slab, locs []uint32, want map[uint32][]byte) {
+func compact(s *slab, locs []uint32, want map[uint32]stored) {
 	if s.sparse == 0 || !s.evacuate() {
 		return
 	}
@@ -88,6 +94,20 @@ func compact(s *slab, locs []uint32, want map[uint32][]byte) {
 // the range a slot holds (below usedBit).
 func deadlineOf(data []byte) int64 { return 1 << 40 / int64(1+len(data)) }
 
+// stored is what the slab tests expect at a loc: a record and its key.
+type stored struct {
+	data []byte
+	k    key
+}
+
+// testKey is a key for the i-th record a test stores.
+func testKey(i int) key {
+	var k key
+	binary.LittleEndian.PutUint64(k[:], uint64(i))
+	k[len(k)-1] = byte(i)
+	return k
+}
+
 func record(rng *rand.Rand) []byte {
 	n := rng.IntN(400)
 	if rng.IntN(50) == 0 {
@@ -102,24 +122,24 @@ func TestSlabKeepsRecords(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var s slab
 	defer s.releaseAll()
-	want := map[uint32][]byte{}
+	want := map[uint32]stored{}
 	locs := []uint32{}
 	for i := range 20000 {
 		switch op := rng.IntN(10); {
 		case op < 4 || len(locs) == 0:
-			data := record(rng)
-			loc := s.store(data, deadlineOf(data))
+			data, k := record(rng), testKey(i)
+			loc := s.store(&k, data, deadlineOf(data))
 			if _, dup := want[loc]; dup {
 				t.Fatalf("store handed out loc %#x twice", loc)
 			}
-			want[loc] = data
+			want[loc] = stored{data, k}
 			locs = append(locs, loc)
 		case op < 7:
 			j := rng.IntN(len(locs))
-			data := record(rng)
+			data, k := record(rng), want[locs[j]].k
 			delete(want, locs[j])
 			locs[j] = s.replace(locs[j], data, deadlineOf(data))
-			want[locs[j]] = data
+			want[locs[j]] = stored{data, k}
 		default:
 			j := rng.IntN(len(locs))
 			s.free(locs[j])
@@ -182,6 +202,11 @@ func TestCompactionAfterSessionsGrow(t *testing.T) {
 	if limit := bytes*8/7/pageSize + 2; pages > limit {
 		t.Fatalf("after half the sessions grew: %d pages for %d bytes of slots (%d pages before); want at most %d",
 			pages, bytes, before, limit)
+	}
+	var ranged []string // the keys moved with their records
+	s.Range(func(id string, _ session.Record) bool { ranged = append(ranged, id); return true })
+	if slices.Sort(ranged); !slices.Equal(ranged, slices.Sorted(slices.Values(ids))) {
+		t.Fatalf("Range after compaction gave %d IDs, not the %d created", len(ranged), len(ids))
 	}
 	for i, id := range ids {
 		rec, ok := s.Get(id)
