@@ -22,6 +22,7 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 	p := t.Partition(req.routingID())
 	targets := t.Candidates(p)
 	req.print = t.Fingerprint()
+	keep := req.flags & flagKeep // asked by the sender; the rest are route's
 	lastErr := error(ErrUnavailable)
 	silent := true // every replica tried so far did not answer at all
 	for i, m := range targets {
@@ -33,7 +34,7 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 			continue // as if it did not answer: silent stays as it is
 		}
 		req.setDeadline(ctx)
-		req.flags = 0
+		req.flags = keep
 		if i > 0 {
 			req.flags = flagFailover
 			if silent {

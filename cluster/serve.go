@@ -39,7 +39,11 @@ func (s *Store) serve(ctx context.Context, op uint8, req routed) ([]byte, error)
 		}
 		return marshalFound(data, found), nil
 	case opSave:
-		return nil, s.save(ctx, p, req.id, req.patch)
+		kept, err := s.save(ctx, p, req.id, req.patch, keeper(req))
+		if err != nil || kept == nil {
+			return nil, err
+		}
+		return marshalFound(kept, true), nil
 	case opDelete:
 		return nil, s.remove(ctx, p, req.id)
 	case opInstall:
@@ -208,20 +212,34 @@ func earlierSilent(ctx context.Context) bool {
 	return v
 }
 
-// save applies a patch: create, renew or a plain patch.
-func (s *Store) save(ctx context.Context, p int, token string, patch session.Patch) error {
+// keeper returns the member that asked to keep the copy of a save it
+// sent (flagKeep): the sender, when it came over the network.
+func keeper(req routed) string {
+	if req.flags&flagKeep == 0 {
+		return ""
+	}
+	return req.from
+}
+
+// save applies a patch: create, renew or a plain patch. A plain patch
+// sent by keeper, an owner of p that keeps its copy itself (flagKeep), is
+// not replicated to it: kept is then the record written, which the
+// keeper stores before it acknowledges (saveRemote); nil when keeper got
+// its copy as a put, as every other owner does (it is not an owner in
+// this node's table).
+func (s *Store) save(ctx context.Context, p int, token string, patch session.Patch, keeper string) (kept []byte, err error) {
 	switch {
 	case token == "":
-		return s.create(ctx, p, patch)
+		return nil, s.create(ctx, p, patch)
 	case patch.NewID != "" && patch.NewID != token:
-		return s.renew(ctx, p, token, patch)
+		return nil, s.renew(ctx, p, token, patch)
 	}
 	if err := s.renewing.wait(ctx, token); err != nil {
-		return err
+		return nil, err
 	}
 	if !s.authority(s.Table(), p) { // else this node's copy, or its miss, is final
 		if _, _, err := s.local(ctx, p, token); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	data, err := s.engine.ApplyPatch(token, patch, func(stored *session.Record) error {
@@ -231,9 +249,13 @@ func (s *Store) save(ctx context.Context, p int, token string, patch session.Pat
 		return session.CheckDeadline(ctx) // checked under the session's lock: nothing lands later
 	})
 	if err != nil {
-		return fmt.Errorf("patch partition %d: %w", p, err)
+		return nil, fmt.Errorf("patch partition %d: %w", p, err)
 	}
-	return s.replicate(ctx, p, token, data)
+	left, err := s.replicateBut(ctx, p, token, data, keeper)
+	if err != nil || !left {
+		return nil, err
+	}
+	return data, nil
 }
 
 // create stores a new session. The same create arriving again (a sender
