@@ -29,8 +29,12 @@ func (s *Store) serve(ctx context.Context, op uint8, req routed) ([]byte, error)
 	if !s.quorate() { // reads too: a stale read in the minority is where a lost write starts
 		return nil, ErrNoQuorum
 	}
-	// Set either way: a renew serves its install in-process with this ctx.
-	ctx = context.WithValue(ctx, silentKey{}, req.flags&flagSilent != 0)
+	// Set either way (a renew serves its install in-process with this
+	// ctx), but only where it changes what ctx says: a context per
+	// request is an allocation.
+	if silent := req.flags&flagSilent != 0; silent != earlierSilent(ctx) {
+		ctx = context.WithValue(ctx, silentKey{}, silent)
+	}
 	switch op {
 	case opLoad:
 		data, found, err := s.loadCopy(ctx, p, req.id)
@@ -60,19 +64,17 @@ func (s *Store) serve(ctx context.Context, op uint8, req routed) ([]byte, error)
 // sender's table is behind) is redirected too: the sender's next
 // candidate may be just as outdated.
 func (s *Store) admit(t *Table, p int, h header) error {
-	cands := t.Candidates(p)
-	if len(cands) == 0 {
+	top := t.top[p] // not t.Candidates: no allocation on every request
+	if len(top) == 0 {
 		return fmt.Errorf("partition %d: no members: %w", p, ErrUnavailable)
 	}
-	if cands[0].Name == s.name {
+	switch rank := t.rankOf(p, s.name); {
+	case rank == 0:
 		return nil
-	}
-	mine := slices.ContainsFunc(cands, func(m Member) bool { return m.Name == s.name })
-	switch {
-	case mine && h.flags&(flagFailover|flagRedirected) != 0:
+	case rank > 0 && h.flags&(flagFailover|flagRedirected) != 0:
 		return nil
 	case h.flags&flagRedirected == 0:
-		return &redirectError{partition: p, addr: cands[0].Addr}
+		return &redirectError{partition: p, addr: t.members[top[0]].Addr}
 	}
 	return fmt.Errorf("partition %d on %s: %w", p, s.name, ErrNotOwner)
 }
