@@ -36,7 +36,7 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 		req.setDeadline(ctx)
 		req.flags = keep
 		if i > 0 {
-			req.flags = flagFailover
+			req.flags |= flagFailover
 			if silent {
 				req.flags |= flagSilent
 			}
