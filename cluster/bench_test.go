@@ -118,3 +118,48 @@ func BenchmarkStoreParallel(b *testing.B) {
 func reportCPU(b *testing.B, start int64) {
 	b.ReportMetric(float64(testutil.CPUTime()-start)/float64(b.N), "cpu-ns/op")
 }
+
+// BenchmarkRoundRobin is what a worker behind a round-robin balancer
+// does, in one process: three nodes (N=2), 1000 sessions, and each
+// operation is one request of the workload on a node chosen in turn for
+// a session chosen in turn: the counter (a load and a save) or reads
+// (nine loads to one load and save). Two requests in three reach a node
+// that is not the session's primary; cpu-ns/op is the CPU all three
+// nodes spend per request.
+func BenchmarkRoundRobin(b *testing.B) {
+	c := clustertest.New(b, 3)
+	c.WaitConverged(converge)
+	ctx := context.Background()
+	ids := make([]string, 1000)
+	for i := range ids {
+		ids[i] = create(b, c.Store(i%3), map[string]any{"counter": 1, "user": "someone@example.com"})
+	}
+	for _, w := range []struct {
+		name  string
+		saves int64 // one request in saves writes
+	}{{"counter", 1}, {"read", 10}} {
+		b.Run(w.name, func(b *testing.B) {
+			var n atomic.Int64
+			b.SetParallelism(8)
+			p := set(map[string]any{"counter": 2})
+			defer reportCPU(b, testutil.CPUTime())
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					st, id := c.Store(int(i%3)), ids[(i/3)%int64(len(ids))]
+					if _, found, err := st.Load(ctx, id); !found || err != nil {
+						b.Error(found, err)
+						return
+					}
+					if i%w.saves != 0 {
+						continue
+					}
+					if _, err := st.Save(ctx, id, p); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

@@ -34,6 +34,26 @@
 // hinted copy and gives it back to the owner when it answers again. With
 // fewer than N members, all of them must hold the copy.
 //
+// A save sent by a backup of its session's partition (in the sender's
+// table; a patch of an existing session) costs one round trip, not two:
+// the sender asks to keep its copy itself, and a primary whose table also
+// has the sender among the owners leaves it out of the replication,
+// counts it as one of the N copies and answers with the record it wrote,
+// which the sender stores as it would a replication (the version rule;
+// refused while it drains or after Close) before it acknowledges. No
+// acknowledged write is lost: the sender acknowledges only once its copy
+// is stored and the primary had the other N-1; when the sender cannot
+// store it, or the answer does not arrive, the save fails, and like any
+// failed write it may or may not survive on the primary. A newer version
+// that reached the sender first (another node's save of the session,
+// replicated by the same primary while the answer was on its way) wins
+// over the kept copy and holds its write, since a primary applies the
+// patches of a session in version order under its lock; a replicated copy
+// that loses the same way counts as held. A primary whose table does not
+// have the sender among the owners (tables differ during a membership
+// change) replicates to its owners as for any save and answers nothing
+// to keep.
+//
 // A primary that does not answer (refused, reset, CallTimeout) is skipped:
 // the next replica serves as acting primary. A node whose table names
 // another primary answers with a redirect, which the sender follows once;

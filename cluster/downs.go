@@ -80,6 +80,9 @@ func (d *downs) down(name string, now time.Duration) bool {
 // slow: a timeout or the caller's context ending is not a failure of the
 // member.
 func connectionFailed(err error) bool {
+	if err == nil {
+		return false // before ne: it escapes, one allocation per call
+	}
 	var ne net.Error
 	return errors.Is(err, peer.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) &&
 		!errors.Is(err, context.Canceled) && !(errors.As(err, &ne) && ne.Timeout())

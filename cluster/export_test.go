@@ -1,6 +1,10 @@
 package cluster
 
-import "time"
+import (
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
 
 // Pause makes the node's heartbeat look as if the process had been
 // stopped for d (SIGSTOP): the next heartbeat or request finds the gap.
@@ -26,3 +30,14 @@ func LogProgressEveryBatch() (restore func()) {
 // Sweep removes the node's expired copies now, as its engine's sweeper
 // does every minute, and returns how many it removed.
 func (s *Store) Sweep() int { return s.engine.Sweep() }
+
+// Copy returns this node's own copy of session id (tombstones included),
+// without asking any other node and without counting as a use.
+func (s *Store) Copy(id string) (session.Record, bool) {
+	data, ok := s.engine.Peek(id)
+	if !ok {
+		return session.Record{}, false
+	}
+	rec, err := decodeFound(id, data)
+	return rec, err == nil
+}

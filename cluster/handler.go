@@ -27,6 +27,9 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 		if err != nil {
 			return nil, err
 		}
+		if r, ok := peer.FromContext(ctx); ok {
+			req.from = r.Name // the peer hello bound the connection to it
+		}
 		if dl, ok := req.callDeadline(); ok {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithDeadline(ctx, dl)
@@ -63,12 +66,7 @@ func (s *Store) handlePut(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	done, err := s.accept("put")
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	stored, err := s.mergeBinary(req.id, req.data)
+	stored, err := s.takeCopy("put", req.id, req.data)
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +74,19 @@ func (s *Store) handlePut(body []byte) ([]byte, error) {
 		s.hints.add(req.hint, req.id)
 	}
 	return marshalFlag(stored), nil
+}
+
+// takeCopy stores a replica copy of session id (binary form without the
+// ID) unless this node's copy wins over it, and reports whether it was
+// stored: a put, or the copy a save kept (flagKeep). A draining node
+// refuses (accept).
+func (s *Store) takeCopy(what, id string, data []byte) (bool, error) {
+	done, err := s.accept(what)
+	if err != nil {
+		return false, err
+	}
+	defer done()
+	return s.mergeBinary(id, data)
 }
 
 // handleFetch returns this node's copy of a session, tombstones included,

@@ -22,7 +22,9 @@ import (
 //	op          request                         reply
 //	opLoad      routed (header, id)             record reply (marshalFound: found,
 //	                                            the record without its ID)
-//	opSave      routed (header, id, patch)      empty
+//	opSave      routed (header, id, patch)      empty; with flagKeep, when the
+//	                                            sender is to keep its copy itself,
+//	                                            a record reply (the record written)
 //	opDelete    routed (header, id)             empty
 //	opInstall   routed (header, id, record)     empty
 //	opPut       putReq (hint, id, record        flag: stored
@@ -84,6 +86,13 @@ const (
 	// copies. Without it, one declined (a draining node, or one whose
 	// table differs) and still holds what it held.
 	flagSilent
+	// flagKeep (opSave of an existing session): the sender is an owner of
+	// the partition in its own table and will keep the write's copy
+	// itself. A callee whose table has the sender among the owners
+	// leaves it out of the replication, counts it as a copy, and answers
+	// with the record it wrote, which the sender stores as it would a
+	// put before it acknowledges (see Store.saveRemote).
+	flagKeep
 )
 
 // header starts every routed request: the sender's flags, the
@@ -126,6 +135,7 @@ func (h *header) callDeadline() (time.Time, bool) {
 // routed is the request of opLoad, opSave, opDelete and opInstall.
 type routed struct {
 	header
+	from  string         // the sender's node name, from its connection (not sent); "" in-process
 	id    string         // the session ID (the token; "" to create)
 	patch session.Patch  // opSave
 	rec   session.Record // opInstall

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,10 +20,26 @@ import (
 // from this one (receivers) get a copy too; one that fails becomes a
 // hinted copy kept here.
 func (s *Store) replicate(ctx context.Context, p int, id string, data []byte) error {
+	_, err := s.replicateBut(ctx, p, id, data, "")
+	return err
+}
+
+// replicateBut is replicate, but an owner of p named keeper (the sender
+// of a save that keeps its copy itself, flagKeep) gets no put and counts
+// as a copy; left reports whether keeper was such an owner, and so must
+// store data before the write is acknowledged. A keeper that is not an
+// owner in this node's table gets nothing from here either: it holds no
+// copy that counts, and its save is replicated to the owners in full.
+func (s *Store) replicateBut(ctx context.Context, p int, id string, data []byte, keeper string) (left bool, err error) {
 	s.wrote(p)
 	t := s.Table()
 	need := min(s.cfg.Replicas, t.Eligible())
 	owners := splitSelf(t.Owners(p), s.name)
+	if keeper != "" && keeper != s.name {
+		n := len(owners)
+		owners = slices.DeleteFunc(owners, func(m Member) bool { return m.Name == keeper })
+		left = len(owners) < n
+	}
 	if len(owners) > 0 {
 		defer s.counters.replication.since(time.Now())
 	}
@@ -32,7 +49,7 @@ func (s *Store) replicate(ctx context.Context, p int, id string, data []byte) er
 	failed, full := s.putAll(ctx, owners, s.receivers.of(p, t, s.name, time.Now()), id, data)
 	copies += len(owners) - len(failed)
 	if len(failed) == 0 {
-		return nil
+		return left, nil
 	}
 	standIns := splitSelf(t.Order(p)[need:], s.name)
 	for _, owner := range failed {
@@ -52,11 +69,11 @@ func (s *Store) replicate(ctx context.Context, p int, id string, data []byte) er
 	}
 	switch {
 	case copies >= need:
-		return nil
+		return left, nil
 	case full: // a new session that replicas at their bounds refused: refused, not lost (bounds.go)
-		return fmt.Errorf("replicate partition %d: %d of %d copies: %w", p, copies, need, session.ErrFull)
+		return false, fmt.Errorf("replicate partition %d: %d of %d copies: %w", p, copies, need, session.ErrFull)
 	}
-	return fmt.Errorf("replicate partition %d: %d of %d copies: %w", p, copies, need, ErrUnavailable)
+	return false, fmt.Errorf("replicate partition %d: %d of %d copies: %w", p, copies, need, ErrUnavailable)
 }
 
 // putAll puts rec on every owner and receiver in parallel and returns

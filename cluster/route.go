@@ -22,6 +22,7 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 	p := t.Partition(req.routingID())
 	targets := t.Candidates(p)
 	req.print = t.Fingerprint()
+	keep := req.flags & flagKeep // asked by the sender; the rest are route's
 	lastErr := error(ErrUnavailable)
 	silent := true // every replica tried so far did not answer at all
 	for i, m := range targets {
@@ -33,17 +34,19 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 			continue // as if it did not answer: silent stays as it is
 		}
 		req.setDeadline(ctx)
-		req.flags = 0
+		req.flags = keep
 		if i > 0 {
-			req.flags = flagFailover
+			req.flags |= flagFailover
 			if silent {
 				req.flags |= flagSilent
 			}
 		}
 		resp, err := s.send(ctx, m.Addr, op, req)
 		s.noteConnection(m.Name, err)
-		var rd *redirectError
-		if errors.As(err, &rd) {
+		if err == nil {
+			return resp, nil
+		}
+		if rd, ok := asRedirect(err); ok {
 			silent = false
 			req.flags |= flagRedirected
 			resp, err = s.send(ctx, rd.addr, op, req)
@@ -69,6 +72,14 @@ func (s *Store) noteConnection(name string, err error) {
 	case !errors.Is(err, peer.ErrUnavailable):
 		s.down.clear(name, s.mono())
 	}
+}
+
+// asRedirect returns the redirect err carries. Only for an error: the
+// target of errors.As escapes, an allocation per call.
+func asRedirect(err error) (*redirectError, bool) {
+	var rd *redirectError
+	ok := errors.As(err, &rd)
+	return rd, ok
 }
 
 // redirectError is a callee's answer to a request for a partition whose
@@ -148,15 +159,16 @@ func (s *Store) callWithin(ctx context.Context, timeout time.Duration, addr stri
 		defer cancel()
 	}
 	resp, err := s.caller.Call(ctx, addr, op, body)
-	var re *peer.RemoteError
-	if err == nil || errors.As(err, &re) {
+	if err == nil {
+		s.contact() // it answered
+		return resp, nil
+	}
+	var re *peer.RemoteError // here, not above: it escapes, an allocation per call
+	if errors.As(err, &re) {
 		s.contact() // it answered, if only with an error
 	}
-	if err != nil {
-		s.counters.notePeerError(err)
-		return nil, fromRemote(err)
-	}
-	return resp, nil
+	s.counters.notePeerError(err)
+	return nil, fromRemote(err)
 }
 
 // remoteCodes pairs the sentinels that cross the wire with their codes.

@@ -29,8 +29,12 @@ func (s *Store) serve(ctx context.Context, op uint8, req routed) ([]byte, error)
 	if !s.quorate() { // reads too: a stale read in the minority is where a lost write starts
 		return nil, ErrNoQuorum
 	}
-	// Set either way: a renew serves its install in-process with this ctx.
-	ctx = context.WithValue(ctx, silentKey{}, req.flags&flagSilent != 0)
+	// Set either way (a renew serves its install in-process with this
+	// ctx), but only where it changes what ctx says: a context per
+	// request is an allocation.
+	if silent := req.flags&flagSilent != 0; silent != earlierSilent(ctx) {
+		ctx = context.WithValue(ctx, silentKey{}, silent)
+	}
 	switch op {
 	case opLoad:
 		data, found, err := s.loadCopy(ctx, p, req.id)
@@ -39,7 +43,11 @@ func (s *Store) serve(ctx context.Context, op uint8, req routed) ([]byte, error)
 		}
 		return marshalFound(data, found), nil
 	case opSave:
-		return nil, s.save(ctx, p, req.id, req.patch)
+		kept, err := s.save(ctx, p, req.id, req.patch, keeper(req))
+		if err != nil || kept == nil {
+			return nil, err
+		}
+		return marshalFound(kept, true), nil
 	case opDelete:
 		return nil, s.remove(ctx, p, req.id)
 	case opInstall:
@@ -56,19 +64,17 @@ func (s *Store) serve(ctx context.Context, op uint8, req routed) ([]byte, error)
 // sender's table is behind) is redirected too: the sender's next
 // candidate may be just as outdated.
 func (s *Store) admit(t *Table, p int, h header) error {
-	cands := t.Candidates(p)
-	if len(cands) == 0 {
+	top := t.top[p] // not t.Candidates: no allocation on every request
+	if len(top) == 0 {
 		return fmt.Errorf("partition %d: no members: %w", p, ErrUnavailable)
 	}
-	if cands[0].Name == s.name {
+	switch rank := t.rankOf(p, s.name); {
+	case rank == 0:
 		return nil
-	}
-	mine := slices.ContainsFunc(cands, func(m Member) bool { return m.Name == s.name })
-	switch {
-	case mine && h.flags&(flagFailover|flagRedirected) != 0:
+	case rank > 0 && h.flags&(flagFailover|flagRedirected) != 0:
 		return nil
 	case h.flags&flagRedirected == 0:
-		return &redirectError{partition: p, addr: cands[0].Addr}
+		return &redirectError{partition: p, addr: t.members[top[0]].Addr}
 	}
 	return fmt.Errorf("partition %d on %s: %w", p, s.name, ErrNotOwner)
 }
@@ -208,20 +214,34 @@ func earlierSilent(ctx context.Context) bool {
 	return v
 }
 
-// save applies a patch: create, renew or a plain patch.
-func (s *Store) save(ctx context.Context, p int, token string, patch session.Patch) error {
+// keeper returns the member that asked to keep the copy of a save it
+// sent (flagKeep): the sender, when it came over the network.
+func keeper(req routed) string {
+	if req.flags&flagKeep == 0 {
+		return ""
+	}
+	return req.from
+}
+
+// save applies a patch: create, renew or a plain patch. A plain patch
+// sent by keeper, an owner of p that keeps its copy itself (flagKeep), is
+// not replicated to it: kept is then the record written, which the
+// keeper stores before it acknowledges (saveRemote); nil when keeper got
+// its copy as a put, as every other owner does (it is not an owner in
+// this node's table).
+func (s *Store) save(ctx context.Context, p int, token string, patch session.Patch, keeper string) (kept []byte, err error) {
 	switch {
 	case token == "":
-		return s.create(ctx, p, patch)
+		return nil, s.create(ctx, p, patch)
 	case patch.NewID != "" && patch.NewID != token:
-		return s.renew(ctx, p, token, patch)
+		return nil, s.renew(ctx, p, token, patch)
 	}
 	if err := s.renewing.wait(ctx, token); err != nil {
-		return err
+		return nil, err
 	}
 	if !s.authority(s.Table(), p) { // else this node's copy, or its miss, is final
 		if _, _, err := s.local(ctx, p, token); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	data, err := s.engine.ApplyPatch(token, patch, func(stored *session.Record) error {
@@ -231,9 +251,13 @@ func (s *Store) save(ctx context.Context, p int, token string, patch session.Pat
 		return session.CheckDeadline(ctx) // checked under the session's lock: nothing lands later
 	})
 	if err != nil {
-		return fmt.Errorf("patch partition %d: %w", p, err)
+		return nil, fmt.Errorf("patch partition %d: %w", p, err)
 	}
-	return s.replicate(ctx, p, token, data)
+	left, err := s.replicateBut(ctx, p, token, data, keeper)
+	if err != nil || !left {
+		return nil, err
+	}
+	return data, nil
 }
 
 // create stores a new session. The same create arriving again (a sender

@@ -392,15 +392,48 @@ func (s *Store) saveAnywhere(ctx context.Context, token string, p session.Patch)
 	}
 	part, ok := s.home(id)
 	if !ok {
-		_, err := s.route(ctx, opSave, routed{id: token, patch: p})
-		return err
+		return s.saveRemote(ctx, part, token, p)
 	}
 	s.serving.enter() // Drain waits for it, as for a routed request
 	defer s.serving.exit()
 	if s.closed.Load() {
 		return session.ErrClosed
 	}
-	return s.save(ctx, part, token, p)
+	_, err := s.save(ctx, part, token, p, "")
+	return err
+}
+
+// saveRemote routes a save to the primary of partition part. When this
+// node is an owner of part (a backup, in its table) and the save patches
+// an existing session, it asks to keep the copy itself (flagKeep): a
+// primary whose table agrees leaves it out of the replication and
+// answers with the record it wrote, and this node stores it as it would
+// a put, before the save is acknowledged. That is one round trip where
+// the forward and the put were two. If the copy cannot be stored here
+// (this node began to drain or closed meanwhile), the save fails: it is
+// not acknowledged, and, as any failed write, it may or may not survive
+// on the primary. Why no acknowledged write is lost: see "Requests" in
+// the package doc.
+func (s *Store) saveRemote(ctx context.Context, part int, token string, p session.Patch) error {
+	req := routed{id: token, patch: p}
+	if token != "" && (p.NewID == "" || p.NewID == token) && !s.draining.Load() && s.Table().IsOwner(part, s.name) {
+		req.flags = flagKeep
+	}
+	resp, err := s.route(ctx, opSave, req)
+	if err != nil || len(resp) == 0 || req.flags&flagKeep == 0 {
+		return err
+	}
+	data, found, err := parseFound(resp)
+	if err == nil && !found {
+		err = fmt.Errorf("%w: a save's reply holds no record", ErrBadMessage)
+	}
+	if err != nil {
+		return fmt.Errorf("partition %d: the copy to keep: %w", part, err)
+	}
+	if _, err := s.takeCopy("keep", token, data); err != nil {
+		return fmt.Errorf("partition %d: keep the copy: %w", part, err)
+	}
+	return nil
 }
 
 // home reports whether this node serves a request for session id without

@@ -305,6 +305,17 @@ func splitSelf(ms []Member, self string) []Member {
 	return out
 }
 
+// rankOf returns name's place among p's candidates (0: the primary), or
+// -1 when it is none of them.
+func (t *Table) rankOf(p int, name string) int {
+	for rank, i := range t.top[p] {
+		if t.members[i].Name == name {
+			return rank
+		}
+	}
+	return -1
+}
+
 // rankedBefore reports whether a comes before b in p's candidates.
 func rankedBefore(t *Table, p int, a, b string) bool {
 	for _, m := range t.Candidates(p) {
