@@ -19,6 +19,7 @@ type counters struct {
 	pulledPartitions atomic.Uint64 // partitions pulled and then held (transfer.go)
 	pulledSessions   atomic.Uint64 // sessions the sources streamed in those pulls
 	handedOff        atomic.Uint64 // sessions handed to their owners and dropped here
+	keptCopies       atomic.Uint64 // saves whose copy this backup kept from the primary's answer (flagKeep)
 	repairs          atomic.Uint64 // partitions anti-entropy found different and exchanged
 	peerErrors       [numPeerErrorKinds]atomic.Uint64
 }

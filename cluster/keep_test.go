@@ -63,6 +63,13 @@ func TestBackupKeepsTheCopyOfItsSave(t *testing.T) {
 			if ok != tc.stored || ok && (got.Version != 2 || string(got.Values["n"]) != "2") {
 				t.Fatalf("copy here after the save: %v v%d n=%s; want stored=%v", ok, got.Version, got.Values["n"], tc.stored)
 			}
+			want := uint64(0)
+			if tc.stored {
+				want = 1
+			}
+			if kept := s.Stats().KeptCopies; kept != want {
+				t.Fatalf("Stats.KeptCopies = %d after the save; want %d", kept, want)
+			}
 		})
 	}
 }

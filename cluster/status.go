@@ -185,7 +185,12 @@ type Stats struct {
 	PulledPartitions uint64  // partitions it pulled (after a join, a crash or a heal) and then held
 	PulledSessions   uint64  // sessions streamed to it by pulls, those of anti-entropy repairs included
 	HandedOff        uint64  // sessions it handed to their new owners and dropped (drain, anti-entropy)
-	Repairs          uint64  // partitions anti-entropy found different from a replica and exchanged
+	// KeptCopies counts saves this node sent, as a backup of the session,
+	// whose copy it stored from the primary's answer instead of the
+	// primary replicating it (flagKeep): such a write is in no
+	// Replication round trip of the primary.
+	KeptCopies uint64
+	Repairs    uint64 // partitions anti-entropy found different from a replica and exchanged
 	// PeerErrors counts failed peer calls by kind, in the order of
 	// PeerErrorKinds: transport failures only (a peer's error answer is
 	// an answer).
@@ -202,7 +207,7 @@ func (s *Store) Stats() Stats {
 		Conflicts: s.conflicts.Load(), Evictions: s.evictions.Load(), Refused: s.refused.Load(),
 		Replication:      s.counters.replication.snapshot(),
 		PulledPartitions: s.counters.pulledPartitions.Load(), PulledSessions: s.counters.pulledSessions.Load(),
-		HandedOff: s.counters.handedOff.Load(), Repairs: s.counters.repairs.Load()}
+		HandedOff: s.counters.handedOff.Load(), KeptCopies: s.counters.keptCopies.Load(), Repairs: s.counters.repairs.Load()}
 	primary, backup := t.Roles(s.name)
 	st.Primary, st.Backup = len(primary), len(backup)
 	if tl := s.tally.Load(); tl != nil {

@@ -433,6 +433,7 @@ func (s *Store) saveRemote(ctx context.Context, part int, token string, p sessio
 	if _, err := s.takeCopy("keep", token, data); err != nil {
 		return fmt.Errorf("partition %d: keep the copy: %w", part, err)
 	}
+	s.counters.keptCopies.Add(1)
 	return nil
 }
 

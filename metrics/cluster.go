@@ -34,6 +34,7 @@ func RegisterCluster(reg prometheus.Registerer, node *cluster.Store) error {
 	c.counter(p+"pulled_partitions", "Partitions this node pulled (after a join, a crash or a heal) and then held.", func(s *st) uint64 { return s.PulledPartitions })
 	c.counter(p+"pulled_sessions", "Sessions streamed to this node by pulls, those of anti-entropy repairs included.", func(s *st) uint64 { return s.PulledSessions })
 	c.counter(p+"handed_off_sessions", "Sessions this node handed to their new owners and dropped (drain, anti-entropy).", func(s *st) uint64 { return s.HandedOff })
+	c.counter(p+"kept_copies", "Saves this node sent as a backup of the session and whose copy it stored from the primary's answer, instead of the primary replicating it.", func(s *st) uint64 { return s.KeptCopies })
 	c.counter(p+"repairs", "Partitions anti-entropy found different from a replica and exchanged.", func(s *st) uint64 { return s.Repairs })
 	c.metric(p+"peer_errors_total", "Failed peer calls by kind (connection, timeout, auth, protocol, other); a peer's error answer is not one.", []string{"kind"},
 		func(d *prometheus.Desc, ch chan<- prometheus.Metric, s *st) {

@@ -70,7 +70,8 @@
 // nodes when every session has N copies) and _syncing_partitions.
 // Counters: sessionmesh_cluster_conflicts_total, _evictions_total,
 // _refusals_total, _expirations_total, _pulled_partitions_total,
-// _pulled_sessions_total, _handed_off_sessions_total, _repairs_total
+// _pulled_sessions_total, _handed_off_sessions_total, _kept_copies_total
+// (saves whose copy the backup that sent them kept), _repairs_total
 // (partitions anti-entropy exchanged) and
 // sessionmesh_cluster_peer_errors_total{kind} (connection, timeout, auth,
 // protocol, other). sessionmesh_cluster_replication_seconds is a
