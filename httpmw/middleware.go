@@ -1,7 +1,6 @@
 package httpmw
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -88,17 +87,26 @@ func (mw *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		mw.next.ServeHTTP(w, r)
 		return
 	}
+	rq := new(request)
 	if mw.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, mw.timeout)
-		defer cancel()
+		rq.dl.init(ctx, mw.timeout)
+		ctx = &rq.dl
+		defer rq.dl.end()
 	}
 	var buf [2]string // most requests send one cookie or none: no allocation
 	s := mw.m.Start(ctx, mw.tokens(r, buf[:0])...)
-	rw := newWriter(w, r, s, mw)
+	rw := &rq.w
+	rw.init(w, r, s, mw)
 	mw.next.ServeHTTP(rw, r.WithContext(session.NewContext(ctx, s)))
 	// Not deferred: a handler that panics must not save half its changes.
 	rw.commit()
+}
+
+// request is what the middleware keeps for one request, in one allocation:
+// the response writer and, with WithTimeout, the request's ctx.
+type request struct {
+	w  writer
+	dl deadlineCtx
 }
 
 // tokens appends the values of every session cookie the request carries,

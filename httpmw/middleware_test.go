@@ -670,6 +670,39 @@ func TestSaveAfterTimeoutIsRefused(t *testing.T) {
 	}
 }
 
+// WithTimeout's ctx is the request's: a deadline for the handler and the
+// store, and it ends when the handler returns, as context.WithTimeout's
+// cancel would end it, for goroutines the handler left holding it.
+func TestTimeoutCtxEndsWithTheRequest(t *testing.T) {
+	var kept, child context.Context
+	var cancel context.CancelFunc
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+		kept = r.Context()
+		child, cancel = context.WithCancel(r.Context())
+		if d, ok := kept.Deadline(); !ok || time.Until(d) > time.Minute {
+			t.Errorf("the handler's ctx has deadline %v, %v; want one within WithTimeout's minute", d, ok)
+		}
+		if err := kept.Err(); err != nil {
+			t.Errorf("the handler's ctx ended while it ran: %v", err)
+		}
+		counter(w, r)
+	}, httpmw.WithTimeout(time.Minute))
+	if _, got := get(t, f.client(t), f.srv.URL); got != "1\n" {
+		t.Fatalf("counter = %q, want 1", got)
+	}
+	defer cancel()
+	for name, ctx := range map[string]context.Context{"ctx": kept, "child": child} {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Minute):
+			t.Fatalf("the handler's %s still runs a minute after the request", name)
+		}
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			t.Errorf("the handler's %s ended with %v, want Canceled", name, ctx.Err())
+		}
+	}
+}
+
 // The error response keeps exactly what the outer middleware set, however
 // many headers and whatever the handler did to them first (replaced one,
 // appended to another), and none of the handler's own.

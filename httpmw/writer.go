@@ -42,8 +42,10 @@ type headerField struct {
 	values []string
 }
 
-func newWriter(w http.ResponseWriter, r *http.Request, s *session.Session, mw *middleware) *writer {
-	rw := &writer{w: w, r: r, s: s, mw: mw}
+// init sets up rw, which is zero, to commit s before the first byte of the
+// response w to r.
+func (rw *writer) init(w http.ResponseWriter, r *http.Request, s *session.Session, mw *middleware) {
+	rw.w, rw.r, rw.s, rw.mw = w, r, s, mw
 	for k, v := range w.Header() {
 		f := headerField{k, v[:len(v):len(v)]} // full: an append copies
 		if rw.outerN < len(rw.outer) {
@@ -53,7 +55,6 @@ func newWriter(w http.ResponseWriter, r *http.Request, s *session.Session, mw *m
 			rw.outerMore = append(rw.outerMore, f)
 		}
 	}
-	return rw
 }
 
 // commit saves the session once, then either adds the cookie headers or, on
