@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -154,6 +155,25 @@ func TestVaryNotDuplicated(t *testing.T) {
 	resp, _ := get(t, f.srv.Client(), f.srv.URL)
 	if got := resp.Header.Values("Vary"); len(got) != 1 {
 		t.Fatalf("Vary = %q, want the handler's single line kept", got)
+	}
+}
+
+// Cookie joins the handler's own Vary lines, however many there are.
+func TestVaryKeepsTheHandlersLines(t *testing.T) {
+	for _, lines := range [][]string{{"Accept"}, {"Accept", "Origin"}, {"Accept", "Origin", "Accept-Language"}} {
+		f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+			for _, l := range lines {
+				w.Header().Add("Vary", l)
+			}
+			counter(w, r)
+		})
+		c := f.client(t)
+		for range 2 { // a new session (Set-Cookie), then an existing one
+			resp, _ := get(t, c, f.srv.URL)
+			if got, want := resp.Header.Values("Vary"), append(lines, "Cookie"); !slices.Equal(got, want) {
+				t.Errorf("Vary = %q, want %q", got, want)
+			}
+		}
 	}
 }
 
@@ -426,6 +446,28 @@ func TestStoreDownAnswers503(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), errDown.Error()) {
 		t.Errorf("the store error was not logged; log:\n%s", f.logs)
+	}
+}
+
+// io.WriteString (the writer's WriteString) commits first, and after a
+// failed commit writes nothing, as Write does.
+func TestWriteStringCommitsFirst(t *testing.T) {
+	writeErr := make(chan error, 1)
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+		session.FromContext(r.Context()).Set("k", 1)
+		_, err := io.WriteString(w, "written")
+		writeErr <- err
+	})
+	resp, body := get(t, f.srv.Client(), f.srv.URL)
+	if err := <-writeErr; err != nil || body != "written" || sessionCookie(resp) == nil {
+		t.Fatalf("WriteString: %v, body %q, cookie %q; want the body and the cookie sent", err, body, resp.Header.Values("Set-Cookie"))
+	}
+	f.spy.down.Store(true)
+	if resp, body = get(t, f.srv.Client(), f.srv.URL); resp.StatusCode != http.StatusServiceUnavailable || body == "written" {
+		t.Errorf("store down: %d %q, want 503 from the error handler", resp.StatusCode, body)
+	}
+	if err := <-writeErr; !errors.Is(err, httpmw.ErrDiscarded) {
+		t.Errorf("WriteString after the failed commit: err = %v, want ErrDiscarded", err)
 	}
 }
 
