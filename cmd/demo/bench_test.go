@@ -1,0 +1,67 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
+	"github.com/sessionmesh/sessionmesh/session"
+	"github.com/sessionmesh/sessionmesh/stores"
+)
+
+// BenchmarkCounter runs a worker's whole handler in process, wired as run
+// wires it for the default config: the memory store in the metrics
+// wrapper, the request deadline, X-Served-By, CrossOriginProtection, the
+// routing, the session middleware and the counter. It is what a worker
+// does per request besides reading and writing the connection; compare
+// httpmw's BenchmarkCounter, the middleware alone.
+//
+//	go test -run '^$' -bench Counter -benchmem ./cmd/demo/
+func BenchmarkCounter(b *testing.B) {
+	for name, path := range map[string]string{"counter": "/", "peek": "/peek"} {
+		b.Run(name, func(b *testing.B) {
+			h := benchHandler(b)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			cookie := rec.Result().Cookies()[0].Name + "=" + rec.Result().Cookies()[0].Value
+			b.ReportAllocs()
+			cpu, n := testutil.CPUTime(), 0
+			for ; b.Loop(); n++ {
+				req := httptest.NewRequest("GET", path, nil)
+				req.Header.Set("Cookie", cookie)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
+			}
+			b.ReportMetric(float64(testutil.CPUTime()-cpu)/float64(n), "cpu-ns/op")
+		})
+	}
+}
+
+// benchHandler returns the application's handler of a worker with the
+// default config, as run builds it.
+func benchHandler(b *testing.B) http.Handler {
+	cfg := stores.DefaultConfig()
+	st, err := stores.Open(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stores.Close(st) })
+	_, ist, err := instrument(st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := session.NewManager(cfg.Session(ist))
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := newDemo("w0", m, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	d.timeout = defaultRequestTimeout
+	d.ready.Store(true)
+	return d.routes()
+}
