@@ -135,7 +135,9 @@ func (mw *middleware) tokens(r *http.Request, buf []string) []string {
 		return buf
 	}
 	for _, line := range lines {
-		for part := range strings.SplitSeq(line, ";") {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
 			name, val, _ := strings.Cut(textproto.TrimString(part), "=")
 			if textproto.TrimString(name) != mw.name {
 				continue // the name is a valid token (session.ValidCookieName), so no other check
@@ -159,12 +161,21 @@ func cookieValue(raw string) (string, bool) {
 		raw = raw[1 : len(raw)-1]
 	}
 	for i := 0; i < len(raw); i++ {
-		if b := raw[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+		if !cookieValueByte[raw[i]] {
 			return "", false
 		}
 	}
 	return raw, true
 }
+
+// cookieValueByte is net/http's validCookieValueByte as a table: it runs
+// over every byte of every session cookie.
+var cookieValueByte = func() (t [256]bool) {
+	for b := 0x20; b < 0x7f; b++ {
+		t[b] = b != '"' && b != ';' && b != '\\'
+	}
+	return t
+}()
 
 func (mw *middleware) defaultError(w http.ResponseWriter, r *http.Request, err error) {
 	logger := slog.Default()
