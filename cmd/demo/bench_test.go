@@ -21,24 +21,13 @@ import (
 //
 //	go test -run '^$' -bench Counter -benchmem ./cmd/demo/
 func BenchmarkCounter(b *testing.B) {
-	for name, path := range map[string]string{"counter": "/", "peek": "/peek"} {
-		b.Run(name, func(b *testing.B) {
+	for _, c := range []struct{ name, path string }{{"counter", "/"}, {"peek", "/peek"}} {
+		b.Run(c.name, func(b *testing.B) {
 			h := benchHandler(b)
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
-			cookie := rec.Result().Cookies()[0].Name + "=" + rec.Result().Cookies()[0].Value
-			b.ReportAllocs()
-			cpu, n := testutil.CPUTime(), 0
-			for ; b.Loop(); n++ {
-				req := httptest.NewRequest("GET", path, nil)
-				req.Header.Set("Cookie", cookie)
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, req)
-				if rec.Code != http.StatusOK {
-					b.Fatalf("status %d: %s", rec.Code, rec.Body)
-				}
-			}
-			b.ReportMetric(float64(testutil.CPUTime()-cpu)/float64(n), "cpu-ns/op")
+			ck := rec.Result().Cookies()[0]
+			testutil.BenchGET(b, h, c.path, ck.Name+"="+ck.Value)
 		})
 	}
 }
