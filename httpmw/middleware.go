@@ -48,7 +48,11 @@ func WithErrorHandler(h ErrorHandler) Option {
 // the time after which your clients or balancer retry a request
 // elsewhere: then a request they gave up on can never overwrite what the
 // retry saved (the last-writer-wins rule for a key would let it). 0 or
-// less means no bound (the default).
+// less means no bound (the default). The ctx ends when the handler
+// returns, as context.WithTimeout's would after its cancel; it arms no
+// timer until something waits on its Done (a store that answers at once,
+// like the memory store, never does), so the bound costs a request
+// almost nothing.
 func WithTimeout(d time.Duration) Option {
 	return func(mw *middleware) { mw.timeout = d }
 }

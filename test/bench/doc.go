@@ -22,7 +22,8 @@
 //
 //	loadgen          HAProxy answering 200 by itself: how fast wrk can go here
 //	bare             a map[string]int under a mutex, keyed by the sid cookie,
-//	                 in one process (this binary, re-executed as "serve-bare")
+//	                 in one process (this binary, re-executed as "serve-bare"),
+//	                 with the demo's server limits and response headers
 //	memory-1         one demo worker, memory store
 //	memory-1-base    the same with the demo binary -demo-base names (a build
 //	                 of another commit, for a before/after in one run); only
