@@ -80,16 +80,18 @@ func newDemo(name string, m *session.Manager, log *slog.Logger) *demo {
 // judges by Sec-Fetch-Site, or Origin against Host, and lets requests
 // with neither (curl, other programs) through.
 //
-// The health checks are told apart by their path before any routing, so
-// that a request of the application is routed once, by d.sess (a second
-// ServeMux in front of it cost every request a lookup and an allocation).
+// The health checks are told apart by their path and method before any
+// routing (anything else goes to the session's routes, as it did when a
+// ServeMux chose), so that a request of the application is routed once,
+// by d.sess: a second ServeMux in front of it cost every request a lookup
+// and an allocation.
 func (d *demo) routes() http.Handler {
 	health := http.NewServeMux()
 	health.HandleFunc("GET /healthz", d.healthz)
 	health.HandleFunc("GET /readyz", d.readyz)
 	sess := httpmw.New(d.m, httpmw.WithTimeout(d.timeout))(d.sess)
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; p == "/healthz" || p == "/readyz" {
+		if p := r.URL.Path; (p == "/healthz" || p == "/readyz") && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			health.ServeHTTP(w, r)
 			return
 		}
