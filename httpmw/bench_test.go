@@ -72,19 +72,7 @@ func BenchmarkCounter(b *testing.B) {
 	for _, name := range []string{"bare", "memory", "memory-timeout"} {
 		b.Run(name, func(b *testing.B) {
 			h := handlers(b)[name]
-			cookie := firstCookie(b, h)
-			b.ReportAllocs()
-			cpu, n := testutil.CPUTime(), 0
-			for ; b.Loop(); n++ {
-				req := httptest.NewRequest("GET", "/", nil)
-				req.Header.Set("Cookie", cookie)
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, req)
-				if rec.Code != http.StatusOK {
-					b.Fatalf("status %d: %s", rec.Code, rec.Body)
-				}
-			}
-			b.ReportMetric(float64(testutil.CPUTime()-cpu)/float64(n), "cpu-ns/op")
+			testutil.BenchGET(b, h, "/", firstCookie(b, h))
 		})
 	}
 }

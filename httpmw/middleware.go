@@ -1,10 +1,11 @@
 package httpmw
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/textproto"
+	"strings"
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/session"
@@ -47,7 +48,11 @@ func WithErrorHandler(h ErrorHandler) Option {
 // the time after which your clients or balancer retry a request
 // elsewhere: then a request they gave up on can never overwrite what the
 // retry saved (the last-writer-wins rule for a key would let it). 0 or
-// less means no bound (the default).
+// less means no bound (the default). The ctx ends when the handler
+// returns, as context.WithTimeout's would after its cancel; it arms no
+// timer until something waits on its Done (a store that answers at once,
+// like the memory store, never does), so the bound costs a request
+// almost nothing.
 func WithTimeout(d time.Duration) Option {
 	return func(mw *middleware) { mw.timeout = d }
 }
@@ -88,28 +93,93 @@ func (mw *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		mw.next.ServeHTTP(w, r)
 		return
 	}
+	rq := new(request)
 	if mw.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, mw.timeout)
-		defer cancel()
+		rq.dl.init(ctx, mw.timeout)
+		ctx = &rq.dl
+		defer rq.dl.end()
 	}
 	var buf [2]string // most requests send one cookie or none: no allocation
 	s := mw.m.Start(ctx, mw.tokens(r, buf[:0])...)
-	rw := newWriter(w, r, s, mw)
+	rw := &rq.w
+	rw.init(w, r, s, mw)
 	mw.next.ServeHTTP(rw, r.WithContext(session.NewContext(ctx, s)))
 	// Not deferred: a handler that panics must not save half its changes.
 	rw.commit()
 }
 
+// request is what the middleware keeps for one request, in one allocation:
+// the response writer and, with WithTimeout, the request's ctx.
+type request struct {
+	w  writer
+	dl deadlineCtx
+}
+
 // tokens appends the values of every session cookie the request carries,
 // in order, to buf: all of them, not the first, so that a cookie tossed in
 // by a sibling subdomain cannot hide the user's own (see the package doc).
+//
+// It reads them as r.CookiesNamed does (net/http's readCookies: parts split
+// at ';' and trimmed, one pair of double quotes dropped, a value with a
+// byte a cookie may not hold skipped), but without making a Cookie of each
+// cookie the request sent: that cost two allocations and a tenth of the
+// middleware's instructions on every request. A request with more than
+// maxQuickCookies cookies goes to net/http itself, whose limit on their
+// number (and its GODEBUG) then applies.
 func (mw *middleware) tokens(r *http.Request, buf []string) []string {
-	for _, c := range r.CookiesNamed(mw.name) {
-		buf = append(buf, c.Value)
+	lines := r.Header["Cookie"]
+	n := 0
+	for _, line := range lines {
+		n += strings.Count(line, ";") + 1
+	}
+	if n > maxQuickCookies {
+		for _, c := range r.CookiesNamed(mw.name) {
+			buf = append(buf, c.Value)
+		}
+		return buf
+	}
+	for _, line := range lines {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			name, val, _ := strings.Cut(textproto.TrimString(part), "=")
+			if textproto.TrimString(name) != mw.name {
+				continue // the name is a valid token (session.ValidCookieName), so no other check
+			}
+			if v, ok := cookieValue(val); ok {
+				buf = append(buf, v)
+			}
+		}
 	}
 	return buf
 }
+
+// maxQuickCookies is the most cookies tokens reads itself.
+const maxQuickCookies = 50
+
+// cookieValue is net/http's parseCookieValue for a request's cookie: the
+// value without one pair of surrounding double quotes, and whether every
+// byte of it may be in a cookie value.
+func cookieValue(raw string) (string, bool) {
+	if len(raw) > 1 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		raw = raw[1 : len(raw)-1]
+	}
+	for i := 0; i < len(raw); i++ {
+		if !cookieValueByte[raw[i]] {
+			return "", false
+		}
+	}
+	return raw, true
+}
+
+// cookieValueByte is net/http's validCookieValueByte as a table: it runs
+// over every byte of every session cookie.
+var cookieValueByte = func() (t [256]bool) {
+	for b := 0x20; b < 0x7f; b++ {
+		t[b] = b != '"' && b != ';' && b != '\\'
+	}
+	return t
+}()
 
 func (mw *middleware) defaultError(w http.ResponseWriter, r *http.Request, err error) {
 	logger := slog.Default()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -154,6 +155,25 @@ func TestVaryNotDuplicated(t *testing.T) {
 	resp, _ := get(t, f.srv.Client(), f.srv.URL)
 	if got := resp.Header.Values("Vary"); len(got) != 1 {
 		t.Fatalf("Vary = %q, want the handler's single line kept", got)
+	}
+}
+
+// Cookie joins the handler's own Vary lines, however many there are.
+func TestVaryKeepsTheHandlersLines(t *testing.T) {
+	for _, lines := range [][]string{{"Accept"}, {"Accept", "Origin"}, {"Accept", "Origin", "Accept-Language"}} {
+		f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+			for _, l := range lines {
+				w.Header().Add("Vary", l)
+			}
+			counter(w, r)
+		})
+		c := f.client(t)
+		for range 2 { // a new session (Set-Cookie), then an existing one
+			resp, _ := get(t, c, f.srv.URL)
+			if got, want := resp.Header.Values("Vary"), append(lines, "Cookie"); !slices.Equal(got, want) {
+				t.Errorf("Vary = %q, want %q", got, want)
+			}
+		}
 	}
 }
 
@@ -429,6 +449,28 @@ func TestStoreDownAnswers503(t *testing.T) {
 	}
 }
 
+// io.WriteString (the writer's WriteString) commits first, and after a
+// failed commit writes nothing, as Write does.
+func TestWriteStringCommitsFirst(t *testing.T) {
+	writeErr := make(chan error, 1)
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+		session.FromContext(r.Context()).Set("k", 1)
+		_, err := io.WriteString(w, "written")
+		writeErr <- err
+	})
+	resp, body := get(t, f.srv.Client(), f.srv.URL)
+	if err := <-writeErr; err != nil || body != "written" || sessionCookie(resp) == nil {
+		t.Fatalf("WriteString: %v, body %q, cookie %q; want the body and the cookie sent", err, body, resp.Header.Values("Set-Cookie"))
+	}
+	f.spy.down.Store(true)
+	if resp, body = get(t, f.srv.Client(), f.srv.URL); resp.StatusCode != http.StatusServiceUnavailable || body == "written" {
+		t.Errorf("store down: %d %q, want 503 from the error handler", resp.StatusCode, body)
+	}
+	if err := <-writeErr; !errors.Is(err, httpmw.ErrDiscarded) {
+		t.Errorf("WriteString after the failed commit: err = %v, want ErrDiscarded", err)
+	}
+}
+
 func TestCustomErrorHandler(t *testing.T) {
 	var got error
 	f := newFixture(t, counter, httpmw.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
@@ -667,6 +709,39 @@ func TestSaveAfterTimeoutIsRefused(t *testing.T) {
 	}
 	if _, got := get(t, c, f.srv.URL); got != "2\n" {
 		t.Fatalf("after the refused save: counter = %q, want 2 (the late request changed nothing)", got)
+	}
+}
+
+// WithTimeout's ctx is the request's: a deadline for the handler and the
+// store, and it ends when the handler returns, as context.WithTimeout's
+// cancel would end it, for goroutines the handler left holding it.
+func TestTimeoutCtxEndsWithTheRequest(t *testing.T) {
+	var kept, child context.Context
+	var cancel context.CancelFunc
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+		kept = r.Context()
+		child, cancel = context.WithCancel(r.Context())
+		if d, ok := kept.Deadline(); !ok || time.Until(d) > time.Minute {
+			t.Errorf("the handler's ctx has deadline %v, %v; want one within WithTimeout's minute", d, ok)
+		}
+		if err := kept.Err(); err != nil {
+			t.Errorf("the handler's ctx ended while it ran: %v", err)
+		}
+		counter(w, r)
+	}, httpmw.WithTimeout(time.Minute))
+	if _, got := get(t, f.client(t), f.srv.URL); got != "1\n" {
+		t.Fatalf("counter = %q, want 1", got)
+	}
+	defer cancel()
+	for name, ctx := range map[string]context.Context{"ctx": kept, "child": child} {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Minute):
+			t.Fatalf("the handler's %s still runs a minute after the request", name)
+		}
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			t.Errorf("the handler's %s ended with %v, want Canceled", name, ctx.Err())
+		}
 	}
 }
 

@@ -32,6 +32,11 @@ type writer struct {
 	outerN    int
 	outerMore []headerField
 
+	// vals holds the values of the headers the commit adds, so that they
+	// take no allocation of their own: Set-Cookie, Cache-Control and Vary
+	// for a new cookie, or the Vary line with Cookie added.
+	vals [3]string
+
 	committed bool
 	failed    bool // the commit failed and the error handler answered
 }
@@ -42,8 +47,10 @@ type headerField struct {
 	values []string
 }
 
-func newWriter(w http.ResponseWriter, r *http.Request, s *session.Session, mw *middleware) *writer {
-	rw := &writer{w: w, r: r, s: s, mw: mw}
+// init sets up rw, which is zero, to commit s before the first byte of the
+// response w to r.
+func (rw *writer) init(w http.ResponseWriter, r *http.Request, s *session.Session, mw *middleware) {
+	rw.w, rw.r, rw.s, rw.mw = w, r, s, mw
 	for k, v := range w.Header() {
 		f := headerField{k, v[:len(v):len(v)]} // full: an append copies
 		if rw.outerN < len(rw.outer) {
@@ -53,7 +60,6 @@ func newWriter(w http.ResponseWriter, r *http.Request, s *session.Session, mw *m
 			rw.outerMore = append(rw.outerMore, f)
 		}
 	}
-	return rw
 }
 
 // commit saves the session once, then either adds the cookie headers or, on
@@ -88,7 +94,7 @@ func (rw *writer) addHeaders(o session.Outcome) {
 	h := rw.w.Header()
 	if o.Action == session.CookieKeep {
 		if rw.s.Loaded() {
-			addVary(h, "Cookie")
+			rw.varyCookie(h)
 		}
 		return
 	}
@@ -96,25 +102,34 @@ func (rw *writer) addHeaders(o session.Outcome) {
 	if h["Set-Cookie"] != nil || h["Cache-Control"] != nil || h["Vary"] != nil {
 		h.Add("Set-Cookie", cookie)
 		h.Add("Cache-Control", `no-cache="Set-Cookie"`)
-		addVary(h, "Cookie")
+		rw.varyCookie(h)
 		return
 	}
-	// The usual case: none of the three is set yet, so their values share
-	// one allocation, as in the header maps net/http parses.
-	vals := []string{cookie, `no-cache="Set-Cookie"`, "Cookie"}
-	h["Set-Cookie"], h["Cache-Control"], h["Vary"] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
+	// The usual case: none of the three is set yet, so their values go in
+	// vals, as the header maps net/http parses share one array.
+	rw.vals = [3]string{cookie, `no-cache="Set-Cookie"`, "Cookie"}
+	h["Set-Cookie"], h["Cache-Control"], h["Vary"] = rw.vals[0:1:1], rw.vals[1:2:2], rw.vals[2:3:3]
 }
 
-// addVary adds v to the Vary header unless it is already listed.
-func addVary(h http.Header, v string) {
-	for _, line := range h["Vary"] {
+// varyCookie adds Cookie to the Vary header unless it is already listed,
+// in vals when the lines fit (a handler's own Vary: Accept, say). The
+// slice is full, so a later Add copies it.
+func (rw *writer) varyCookie(h http.Header) {
+	lines := h["Vary"]
+	for _, line := range lines {
 		for f := range strings.SplitSeq(line, ",") {
-			if f = strings.TrimSpace(f); strings.EqualFold(f, v) || f == "*" {
+			if f = strings.TrimSpace(f); strings.EqualFold(f, "Cookie") || f == "*" {
 				return
 			}
 		}
 	}
-	h["Vary"] = append(h["Vary"], v)
+	if len(lines) >= len(rw.vals) {
+		h["Vary"] = append(lines, "Cookie")
+		return
+	}
+	n := copy(rw.vals[:], lines)
+	rw.vals[n] = "Cookie"
+	h["Vary"] = rw.vals[: n+1 : n+1]
 }
 
 // Header returns the response's header map.
@@ -142,6 +157,16 @@ func (rw *writer) Write(p []byte) (int, error) {
 		return 0, ErrDiscarded
 	}
 	return rw.w.Write(p)
+}
+
+// WriteString commits, then writes s (io.StringWriter), so that
+// io.WriteString reaches net/http's own WriteString without a copy of s.
+func (rw *writer) WriteString(s string) (int, error) {
+	rw.commit()
+	if rw.failed {
+		return 0, ErrDiscarded
+	}
+	return io.WriteString(rw.w, s)
 }
 
 // ReadFrom commits, then copies from src, so io.Copy and http.ServeContent

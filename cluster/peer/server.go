@@ -233,9 +233,7 @@ func (sc *serverConn) readLoop() error {
 		if f.kind != kindRequest {
 			return fmt.Errorf("%w: client sent frame kind %d", ErrProtocol, f.kind)
 		}
-		select {
-		case sc.sem <- struct{}{}:
-		case <-sc.ctx.Done():
+		if !sc.acquire() {
 			return sc.ctx.Err()
 		}
 		select {
@@ -244,6 +242,23 @@ func (sc *serverConn) readLoop() error {
 			sc.s.wg.Add(1)
 			go sc.s.handler(job{sc, f})
 		}
+	}
+}
+
+// acquire takes a handler slot of the connection (MaxInflight), waiting
+// while all are taken; false when the connection closed meanwhile. The
+// usual case, a free slot, costs a plain channel send, not a select.
+func (sc *serverConn) acquire() bool {
+	select {
+	case sc.sem <- struct{}{}:
+		return true
+	default:
+	}
+	select {
+	case sc.sem <- struct{}{}:
+		return true
+	case <-sc.ctx.Done():
+		return false
 	}
 }
 
@@ -261,18 +276,28 @@ type job struct {
 }
 
 // handler serves j, then the requests idle handlers are handed (work),
-// until none comes for handlerIdle or the Server closes.
+// until none comes for handlerIdle or the Server closes. Its idle timer is
+// not reset for every request (a timer change costs more than the rest of
+// the hand-over): when it fires, the handler exits only if it has been idle
+// since the job before, and otherwise waits one more round, so it exits
+// between one and two handlerIdle after its last request.
 func (s *Server) handler(j job) {
 	defer s.wg.Done()
 	idle := time.NewTimer(handlerIdle)
 	defer idle.Stop()
-	for {
-		j.sc.handle(j.f)
-		idle.Reset(handlerIdle)
+	for served := true; ; {
+		if served {
+			j.sc.handle(j.f)
+		}
 		select {
 		case j = <-s.work:
+			served = true
 		case <-idle.C:
-			return
+			if !served {
+				return
+			}
+			served = false
+			idle.Reset(handlerIdle)
 		case <-s.ctx.Done():
 			return
 		}

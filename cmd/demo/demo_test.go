@@ -295,6 +295,19 @@ func TestHealthAndReadiness(t *testing.T) {
 	f.d.ready.Store(false)
 	b.expect("/readyz", 503, "not ready: starting or shutting down\n")
 	b.expect("/healthz", 200, "ok\n")
+	// HEAD is a GET without the body; other methods are not health checks
+	// and get the application's 404, as they did behind one ServeMux.
+	for method, want := range map[string]int{"HEAD": 200, "POST": 404, "DELETE": 404} {
+		req, _ := http.NewRequest(method, f.srv.URL+"/healthz", nil)
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s /healthz: %d, want %d", method, resp.StatusCode, want)
+		}
+	}
 }
 
 // Login and logout change the session, so a GET (which a cross-site link or

@@ -23,7 +23,9 @@ const sessionCookie = "sid"
 // the count kept in a map under a mutex keyed by the sid cookie. It speaks
 // the demo's HTTP: GET / increments and returns "N\n", setting the cookie
 // (with the demo's attributes) on a first visit; GET /peek returns the
-// count without changing it; both name the server in X-Served-By.
+// count without changing it. Its answers have the demo's headers: the
+// server's name in X-Served-By, and Vary: Accept and Vary: Cookie (the
+// demo's answer depends on both), so that both write the same bytes.
 type bareCounter struct {
 	mu sync.Mutex // guards n
 	n  map[string]int
@@ -57,6 +59,7 @@ func (b *bareCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n = b.n[id]
 		b.mu.Unlock()
 	}
+	w.Header()["Vary"] = []string{"Accept", "Cookie"}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write(append(strconv.AppendInt(nil, int64(n), 10), '\n'))
 }
@@ -69,8 +72,20 @@ func newID() string {
 }
 
 // serveBare runs the bare handler's server on addr until the process is
-// killed.
+// killed. Its limits are the demo worker's (cmd/demo/limits.go, with the
+// default -request-timeout of 1.5s): net/http sets a connection's
+// deadlines for each request by them, which costs every request a few
+// timer changes, and the bare handler must pay what the demo pays for
+// them so that the comparison is of the sessions alone.
 func serveBare(addr string) error {
-	srv := &http.Server{Addr: addr, Handler: newBareCounter(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           newBareCounter(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10*time.Second + 1500*time.Millisecond + 5*time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
 	return srv.ListenAndServe()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 )
 
@@ -28,8 +29,8 @@ func TestBareCounter(t *testing.T) {
 	if r := get("/", sid); r.Body.String() != "2\n" || r.Header().Get("Set-Cookie") != "" {
 		t.Errorf("second GET /: %q, Set-Cookie %q; want \"2\" and no cookie", r.Body, r.Header().Get("Set-Cookie"))
 	}
-	if r := get("/peek", sid); r.Body.String() != "2\n" {
-		t.Errorf("GET /peek: %q, want \"2\"", r.Body)
+	if r := get("/peek", sid); r.Body.String() != "2\n" || !slices.Equal(r.Header().Values("Vary"), []string{"Accept", "Cookie"}) {
+		t.Errorf("GET /peek: %q, Vary %q; want \"2\" and the demo's Vary: Accept, Vary: Cookie", r.Body, r.Header().Values("Vary"))
 	}
 	if r := get("/peek", sid); r.Body.String() != "2\n" {
 		t.Errorf("GET /peek again: %q, want \"2\": /peek does not count", r.Body)

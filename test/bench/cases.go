@@ -6,14 +6,15 @@ import "slices"
 // against them. A setup is started fresh for every session count and
 // repeat, so no case sees another's sessions.
 const (
-	setupLoadgen  = "loadgen"    // HAProxy answering by itself
-	setupBare     = "bare"       // the bare handler's process
-	setupMemory1  = "memory-1"   // one worker, memory store
-	setupRedis1   = "redis-1"    // redis-server and one worker
-	setupShared   = "shared-3"   // three workers, one cluster, HAProxy
-	setupRedis3   = "redis-3"    // redis-server, three workers, HAProxy
-	setupMemcache = "memcache-3" // memcached, three workers, HAProxy
-	setupCeiling  = "ceiling-3"  // three workers with their own memory stores, HAProxy
+	setupLoadgen  = "loadgen"       // HAProxy answering by itself
+	setupBare     = "bare"          // the bare handler's process
+	setupMemory1  = "memory-1"      // one worker, memory store
+	setupMemory1B = "memory-1-base" // the same with -demo-base's binary
+	setupRedis1   = "redis-1"       // redis-server and one worker
+	setupShared   = "shared-3"      // three workers, one cluster, HAProxy
+	setupRedis3   = "redis-3"       // redis-server, three workers, HAProxy
+	setupMemcache = "memcache-3"    // memcached, three workers, HAProxy
+	setupCeiling  = "ceiling-3"     // three workers with their own memory stores, HAProxy
 )
 
 // The ways a case reaches its setup.
@@ -38,6 +39,10 @@ type benchCase struct {
 const (
 	caseBare    = "bare"
 	caseCeiling = "ceiling-sticky"
+	// caseMemory1Base is memory-1 with the demo binary -demo-base names
+	// (a build of another commit), measured in the same run: only named
+	// in -cases, never part of "all".
+	caseMemory1Base = "memory-1-base"
 )
 
 // allCases is every case, in the order they run and print.
@@ -46,6 +51,7 @@ func allCases() []benchCase {
 		{Name: "loadgen", Setup: setupLoadgen, Mode: modeDirect},
 		{Name: caseBare, Setup: setupBare, Mode: modeDirect},
 		{Name: "memory-1", Setup: setupMemory1, Mode: modeDirect, Redis: "redis-1"},
+		{Name: caseMemory1Base, Setup: setupMemory1B, Mode: modeDirect, Redis: "redis-1"},
 		{Name: "redis-1", Setup: setupRedis1, Mode: modeDirect, Redis: "redis-1"},
 		{Name: "shared-rr", Setup: setupShared, Mode: modeRR, Redis: "redis-rr", Three: true},
 		{Name: "shared-sticky", Setup: setupShared, Mode: modeSticky, Redis: "redis-sticky", Three: true},

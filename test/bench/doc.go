@@ -6,6 +6,7 @@
 //	go run ./test/bench -quick               # a smoke run: 1000 sessions, 2 s per case
 //	go run ./test/bench -cases shared-rr,redis-rr -workloads counter -sessions 10k
 //	go run ./test/bench -repeat 3 -out /tmp/bench.json -profile /tmp/shared-rr.pprof
+//	go run ./test/bench -cases bare,memory-1,memory-1-base -demo-base /tmp/demo-main -sessions 10k
 //	go run ./test/bench -table /tmp/bench.json   # the table of an earlier run
 //
 // It builds cmd/demo into a temporary directory (or runs -demo BINARY),
@@ -21,8 +22,12 @@
 //
 //	loadgen          HAProxy answering 200 by itself: how fast wrk can go here
 //	bare             a map[string]int under a mutex, keyed by the sid cookie,
-//	                 in one process (this binary, re-executed as "serve-bare")
+//	                 in one process (this binary, re-executed as "serve-bare"),
+//	                 with the demo's server limits and response headers
 //	memory-1         one demo worker, memory store
+//	memory-1-base    the same with the demo binary -demo-base names (a build
+//	                 of another commit, for a before/after in one run); only
+//	                 when named in -cases
 //	redis-1          one demo worker, Redis store
 //	shared-rr        three demo workers sharing the memory store (cluster, N=2)
 //	shared-sticky    behind HAProxy round-robin, or behind HAProxy with

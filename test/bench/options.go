@@ -42,6 +42,7 @@ type options struct {
 	ProfileCase string // the case -profile records; default shared-rr
 	ProfileLoad string // the workload -profile records; default counter
 	Demo        string // a prebuilt demo binary; "" = go build ./cmd/demo
+	DemoBase    string // the demo binary of the memory-1-base case; "" = none
 	Keep        bool   // keep the temporary directory (logs, configs, cookies)
 	Table       string // print the table of this JSON file and run nothing
 }
@@ -70,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.ProfileCase, "profile-case", "shared-rr", "the case -profile records (one with a worker w0 serving pprof)")
 	fs.StringVar(&o.ProfileLoad, "profile-workload", "counter", "the workload -profile records")
 	fs.StringVar(&o.Demo, "demo", "", "run this demo binary instead of building ./cmd/demo")
+	fs.StringVar(&o.DemoBase, "demo-base", "", "the demo binary the memory-1-base case runs (a build of another commit, to compare with memory-1 in the same run)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory with every process's log")
 	fs.StringVar(&o.Table, "table", "", "print the table of an earlier run from its -out file, and run nothing")
 	fs.BoolVar(&isQuick, "quick", false, "a smoke run: -duration 2s -warmup 1s -sessions 1000 unless given")
@@ -126,6 +128,13 @@ func (o options) validate() error {
 	if o.Repeat < 1 {
 		errs = append(errs, fmt.Errorf("-repeat %d: at least 1", o.Repeat))
 	}
+	if slices.Contains(caseNames(o.Cases), caseMemory1Base) {
+		if o.DemoBase == "" {
+			errs = append(errs, fmt.Errorf("-cases %s: needs -demo-base BINARY", caseMemory1Base))
+		} else if st, err := os.Stat(o.DemoBase); err != nil || st.IsDir() {
+			errs = append(errs, fmt.Errorf("-demo-base %q: not a file", o.DemoBase))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -155,7 +164,7 @@ func parseCounts(s string) ([]int, error) {
 func pickCases(s string) ([]benchCase, error) {
 	all := allCases()
 	if strings.TrimSpace(s) == "all" {
-		return all, nil
+		return slices.DeleteFunc(all, func(c benchCase) bool { return c.Name == caseMemory1Base }), nil
 	}
 	names := splitList(s)
 	for _, n := range names {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.Duration != 10*time.Second || o.Connections != 32 || !slices.Equal(o.Sessions, []int{10000, 100000}) ||
-		len(o.Cases) != len(allCases()) || len(o.Workloads) != 2 || o.Repeat != 1 {
+		len(o.Cases) != len(allCases())-1 || len(o.Workloads) != 2 || o.Repeat != 1 {
 		t.Fatalf("defaults: %+v", o)
 	}
 	// -quick changes the defaults, not what the command line says
@@ -45,10 +46,29 @@ func TestParseFlags(t *testing.T) {
 	for _, bad := range [][]string{
 		{"-cases", "mongo"}, {"-workloads", "write"}, {"-duration", "500ms"},
 		{"-threads", "4", "-c", "2"}, {"-repeat", "0"}, {"extra"},
+		{"-cases", "memory-1-base"}, {"-cases", "memory-1-base", "-demo-base", t.TempDir()},
 	} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted it", bad)
 		}
+	}
+}
+
+// memory-1-base runs the -demo-base binary; "all" leaves it out.
+func TestDemoBase(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseFlags([]string{"-cases", "memory-1,memory-1-base,bare", "-demo-base", self}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := caseNames(o.Cases); !slices.Equal(names, []string{"bare", "memory-1", "memory-1-base"}) || o.DemoBase != self {
+		t.Errorf("cases %v, demo-base %q", names, o.DemoBase)
+	}
+	if o, err = parseFlags([]string{"-demo-base", self}, io.Discard); err != nil || slices.Contains(caseNames(o.Cases), "memory-1-base") {
+		t.Errorf("-cases all with -demo-base: %v, %v; want every case but memory-1-base", caseNames(o.Cases), err)
 	}
 }
 
@@ -63,7 +83,7 @@ func TestCaseTable(t *testing.T) {
 			t.Errorf("%s: three workers %v but mode %s", c.Name, c.Three, c.Mode)
 		}
 	}
-	if got := setupsOf(cases); len(got) != 8 || got[0] != setupLoadgen {
+	if got := setupsOf(cases); len(got) != 9 || got[0] != setupLoadgen {
 		t.Errorf("setupsOf = %v", got)
 	}
 	if got := modesOf(casesOf(cases, setupShared)); !slices.Equal(got, []string{modeRR, modeSticky}) {

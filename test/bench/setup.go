@@ -65,7 +65,7 @@ func (b *bench) launch(ctx context.Context, s *setup) error {
 		return b.startStatic(ctx, s)
 	case setupBare:
 		return b.startBare(ctx, s)
-	case setupMemory1:
+	case setupMemory1, setupMemory1B:
 		return b.startWorkers(ctx, s, 1, memoryEnv)
 	case setupRedis1, setupRedis3:
 		addr, err := b.startRedis(ctx, s)
@@ -214,7 +214,11 @@ func (b *bench) startWorkers(ctx context.Context, s *setup, n int, env func(work
 			args = append(args, "-pprof", pp)
 			s.pprof = "http://" + pp
 		}
-		p, err := startProc(spec.Name, b.logPath(s, spec.Name), b.demo, args, env(spec))
+		bin := b.demo
+		if s.name == setupMemory1B {
+			bin = b.opts.DemoBase
+		}
+		p, err := startProc(spec.Name, b.logPath(s, spec.Name), bin, args, env(spec))
 		if err != nil {
 			return err
 		}
