@@ -96,7 +96,9 @@
 // the members that answered hold every partition between them, so one
 // member down costs nothing while the other replicas answer; otherwise it
 // fails with ErrUnavailable naming the members that did not answer
-// (principals.go).
+// (principals.go). It is a session.Counter the same way: every member
+// counts the live sessions of the partitions it holds (opTally), and each
+// partition is counted once, from its primary when it answered (count.go).
 //
 // # Lifecycle
 //

@@ -54,6 +54,8 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 		return s.handleSeen(ctx, body)
 	case opUser:
 		return s.handlePrincipal(body)
+	case opTally:
+		return s.handleTally()
 	}
 	return nil, fmt.Errorf("%w: unknown op %d", ErrBadMessage, op)
 }

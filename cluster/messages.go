@@ -38,6 +38,8 @@ import (
 //	opMember    memberReq (name, metadata)      flag: the member is known
 //	opSeen      seenReq (name)                  seenReply
 //	opUser      principalReq (principal)        principalReply (IDs, partitions held)
+//	opTally     empty                           count, then (partition, live sessions) pairs
+//	                                            for the partitions held (count.go)
 
 // Peer operations. The first four are routed to a partition's primary (or,
 // on failover, the next live replica); the rest go to one named node.
@@ -55,6 +57,7 @@ const (
 	opMember                   // a member's new metadata, sent directly so tables change at once
 	opSeen                     // how long a node has been a member here (pause check)
 	opUser                     // the sessions of a principal (a user) this node holds (principals.go)
+	opTally                    // live sessions per partition this node holds (count.go)
 )
 
 // Error codes of peer.RemoteError, turned back into sentinels by the caller.

@@ -48,7 +48,8 @@
 // BinaryPrincipal, Patch.Principal) and indexes it with no change to the
 // Store contract. On other stores both fail with errors.ErrUnsupported,
 // and RevokePrincipal is the way to end the sessions. Counter is the
-// optional interface of a store that counts its sessions.
+// optional interface of a store that counts its sessions: memory,
+// cluster, Redis.
 //
 // # Events
 //

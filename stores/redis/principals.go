@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -106,4 +108,36 @@ func (s *Store) PrincipalSessions(ctx context.Context, principal string) ([]sess
 
 func (s *Store) failList(ctx context.Context, err error) error {
 	return s.failTo(ctx, "list the sessions of a principal", err)
+}
+
+// Count implements session.Counter: the session keys under the store's
+// prefix, found with SCAN (on every master of a Redis Cluster), so it
+// walks the database's keys in batches and blocks nothing, but costs
+// O(keys): an operator's figure, not one for a request. Principal sets
+// and other keys under the prefix are not sessions and are not counted;
+// a session that expired is gone from Redis and never counted.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	if s.closed.Load() {
+		return 0, fmt.Errorf("redis: count: %w", session.ErrClosed)
+	}
+	var n atomic.Int64
+	scan := func(ctx context.Context, c goredis.UniversalClient) error {
+		iter := c.Scan(ctx, 0, s.cfg.Prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			if id, ok := strings.CutPrefix(iter.Val(), s.cfg.Prefix); ok && session.ValidID(id) {
+				n.Add(1)
+			}
+		}
+		return iter.Err()
+	}
+	var err error
+	if cc, ok := s.client.(*goredis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error { return scan(ctx, c) })
+	} else {
+		err = scan(ctx, s.client)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("redis: count on %s: %w", s.describe(), err)
+	}
+	return int(n.Load()), nil
 }

@@ -128,3 +128,36 @@ func TestDestroyPrincipalSealed(t *testing.T) {
 	}
 	storetesting.Load(t, s, bob)
 }
+
+// Count counts the sessions under the store's prefix, on one server and
+// across the masters of a Redis Cluster: not a principal's set, not
+// another store's sessions under another prefix, not a deleted session.
+func TestCountCountsThisStoresSessions(t *testing.T) {
+	ctx := context.Background()
+	srv := servertest.Redis(t)
+	nodes := servertest.RedisCluster(t, 3)
+	for _, tc := range []struct {
+		name  string
+		addrs []string
+	}{
+		{"one server", []string{srv.Addr()}},
+		{"cluster", []string{nodes[0].Addr(), nodes[1].Addr(), nodes[2].Addr()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t, Config{Addrs: tc.addrs, Prefix: "count:"})
+			other := open(t, Config{Addrs: tc.addrs, Prefix: "other:"})
+			now := time.Now()
+			var ids []string
+			for range 40 {
+				ids = append(ids, storetesting.Create(t, s, withPrincipal(storetesting.Patch(now), "alice")))
+			}
+			storetesting.Create(t, other, storetesting.Patch(now))
+			if err := s.Delete(ctx, ids[0]); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := s.Count(ctx); err != nil || n != 39 {
+				t.Fatalf("Count = %d, %v; want the 39 sessions left under the prefix", n, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,35 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"errors"
+	"maps"
+	"testing"
+)
+
+// An opTally reply round-trips, and one that names a partition twice or
+// one beyond the table, or that is cut short, is refused as a bad message.
+func TestTallyReply(t *testing.T) {
+	pairs := func(v ...uint64) []byte {
+		b := binary.AppendUvarint(nil, uint64(len(v)/2))
+		for _, x := range v {
+			b = binary.AppendUvarint(b, x)
+		}
+		return b
+	}
+	got, err := parseTally(pairs(0, 3, 7, 0, 15, 200), 16)
+	if want := map[int]int{0: 3, 7: 0, 15: 200}; err != nil || !maps.Equal(got, want) {
+		t.Fatalf("parseTally = %v, %v; want %v", got, err, want)
+	}
+	for name, b := range map[string][]byte{
+		"repeated partition":     pairs(3, 1, 3, 2),
+		"partition out of range": pairs(16, 1),
+		"truncated":              pairs(3, 1)[:2],
+		"trailing bytes":         append(pairs(3, 1), 9),
+		"count beyond the bytes": binary.AppendUvarint(nil, 1000),
+	} {
+		if _, err := parseTally(b, 16); !errors.Is(err, ErrBadMessage) {
+			t.Errorf("%s: %v; want ErrBadMessage", name, err)
+		}
+	}
+}
