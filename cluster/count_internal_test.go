@@ -33,3 +33,18 @@ func TestTallyReply(t *testing.T) {
 		}
 	}
 }
+
+// An opKeys request names a range of partitions within the table's.
+func TestKeysRequest(t *testing.T) {
+	if r, err := parseKeysReq((&keysReq{lo: 64, hi: 128}).marshal(), 4096); err != nil || r != (keysReq{64, 128}) {
+		t.Fatalf("parseKeysReq = %+v, %v; want 64 to 128", r, err)
+	}
+	for name, r := range map[string]keysReq{"empty": {5, 5}, "reversed": {9, 5}, "beyond the table": {4000, 4097}} {
+		if _, err := parseKeysReq(r.marshal(), 4096); !errors.Is(err, ErrBadMessage) {
+			t.Errorf("%s: %v; want ErrBadMessage", name, err)
+		}
+	}
+	if _, err := parseKeysReq(appendInts(nil, []int{1, 2, 3}), 4096); !errors.Is(err, ErrBadMessage) {
+		t.Errorf("three numbers: %v; want ErrBadMessage", err)
+	}
+}

@@ -98,7 +98,10 @@
 // fails with ErrUnavailable naming the members that did not answer
 // (principals.go). It is a session.Counter the same way: every member
 // counts the live sessions of the partitions it holds (opTally), and each
-// partition is counted once, from its primary when it answered (count.go).
+// partition is counted once, from its primary when it answered (count.go),
+// and a session.Iterator: a walk asks every member for the IDs it holds
+// in a slice of the partitions at a time (opKeys) and reads each session
+// through the routed Load (iterate.go).
 //
 // # Lifecycle
 //

@@ -56,6 +56,8 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 		return s.handlePrincipal(body)
 	case opTally:
 		return s.handleTally()
+	case opKeys:
+		return s.handleKeys(body)
 	}
 	return nil, fmt.Errorf("%w: unknown op %d", ErrBadMessage, op)
 }

@@ -40,6 +40,8 @@ import (
 //	opUser      principalReq (principal)        principalReply (IDs, partitions held)
 //	opTally     empty                           count, then (partition, live sessions) pairs
 //	                                            for the partitions held (count.go)
+//	opKeys      partitions lo, hi               principalReply: the IDs held in them, the
+//	                                            ones held completely (iterate.go)
 
 // Peer operations. The first four are routed to a partition's primary (or,
 // on failover, the next live replica); the rest go to one named node.
@@ -58,6 +60,7 @@ const (
 	opSeen                     // how long a node has been a member here (pause check)
 	opUser                     // the sessions of a principal (a user) this node holds (principals.go)
 	opTally                    // live sessions per partition this node holds (count.go)
+	opKeys                     // the IDs this node holds in a range of partitions (iterate.go)
 )
 
 // Error codes of peer.RemoteError, turned back into sentinels by the caller.

@@ -80,7 +80,7 @@ func (s *Store) principalIDs(ctx context.Context, principal string) ([]string, e
 		}()
 	}
 	wg.Wait()
-	return coverIDs(s.cfg.Partitions, members, replies, errs)
+	return coverIDs(0, s.cfg.Partitions, members, replies, errs)
 }
 
 // askPrincipal is one member's answer for principal: this node's in
@@ -114,10 +114,11 @@ func (s *Store) principalHere(principal string) (principalReply, error) {
 
 // coverIDs returns the union of the IDs in the replies of the members
 // that answered (errs[i] == nil), sorted, when those members hold every
-// one of the partitions between them; otherwise an error wrapping
-// ErrUnavailable that names the members that did not answer, with their
-// errors, and how many partitions no answer covered.
-func coverIDs(partitions int, members []Member, replies []principalReply, errs []error) ([]string, error) {
+// one of the partitions lo to hi-1 between them; otherwise an error
+// wrapping ErrUnavailable that names the members that did not answer,
+// with their errors, and how many partitions no answer covered.
+func coverIDs(lo, hi int, members []Member, replies []principalReply, errs []error) ([]string, error) {
+	partitions := hi - lo
 	covered := make([]bool, partitions)
 	var ids []string
 	var failed []string
@@ -128,8 +129,8 @@ func coverIDs(partitions int, members []Member, replies []principalReply, errs [
 		}
 		ids = append(ids, r.ids...)
 		for _, p := range r.held {
-			if p < partitions {
-				covered[p] = true
+			if p >= lo && p < hi {
+				covered[p-lo] = true
 			}
 		}
 	}

@@ -52,7 +52,7 @@ func TestCoverIDs(t *testing.T) {
 			[]error{nil, nil, nil}, nil, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := coverIDs(4, members, tt.replies, tt.errs)
+			got, err := coverIDs(0, 4, members, tt.replies, tt.errs)
 			switch {
 			case tt.fail == "" && err != nil:
 				t.Fatalf("error %v", err)

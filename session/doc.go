@@ -47,9 +47,9 @@
 // so a store reads it from any copy it holds (PrincipalOf,
 // BinaryPrincipal, Patch.Principal) and indexes it with no change to the
 // Store contract. On other stores both fail with errors.ErrUnsupported,
-// and RevokePrincipal is the way to end the sessions. Counter is the
-// optional interface of a store that counts its sessions: memory,
-// cluster, Redis.
+// and RevokePrincipal is the way to end the sessions. Counter and
+// Iterator are the optional interfaces of a store that counts and walks
+// its sessions: memory, cluster, Redis.
 //
 // # Events
 //

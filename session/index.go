@@ -43,6 +43,18 @@ type Counter interface {
 	Count(ctx context.Context) (int, error)
 }
 
+// Iterator is an optional interface for stores that can walk their
+// sessions (scs's Iterate): an administrator's view, an export, a
+// migration, not a request's work.
+type Iterator interface {
+	// Iterate calls fn with each live session the store holds, in no
+	// particular order, until fn returns false or every session was
+	// seen. Sessions written during the walk may be seen as they were
+	// or as they became; one created during it may be missed. An error
+	// (ctx's, or the store's) ends the walk.
+	Iterate(ctx context.Context, fn func(Record) bool) error
+}
+
 // SessionInfo describes one session of a principal (Manager.Sessions),
 // without its ID, which is a bearer token.
 type SessionInfo struct {

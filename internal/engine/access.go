@@ -274,3 +274,28 @@ func (s *Map) Has(id string) bool {
 	_, _, ok = s.getLocked(sh, &r, s.now())
 	return ok
 }
+
+// Keys calls fn with the ID of every live session until fn returns false,
+// reading no record: each shard's keys are copied out under its lock and
+// fn runs unlocked, so it may call the Map.
+func (s *Map) Keys(fn func(id string) bool) {
+	var keys []key
+	for i := range s.shards {
+		sh := &s.shards[i]
+		now := s.now()
+		keys = keys[:0]
+		sh.mu.Lock()
+		sh.index.each(func(_ int, loc uint32) bool {
+			if sh.slab.deadline(loc) > now {
+				keys = append(keys, *sh.slab.key(loc))
+			}
+			return true
+		})
+		sh.unlock()
+		for j := range keys {
+			if !fn(keys[j].String()) {
+				return
+			}
+		}
+	}
+}

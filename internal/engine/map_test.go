@@ -313,6 +313,41 @@ func TestRange(t *testing.T) {
 	}
 }
 
+// Keys gives the ID of every live session once, not an expired one, lets
+// fn call the store, and stops when fn says so.
+func TestKeys(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{Shards: 4, Now: clk.Now})
+	want := map[string]bool{}
+	for i := range 20 {
+		want[create(t, s, clk.Now(), time.Hour, fmt.Sprint(i))] = true
+	}
+	create(t, s, clk.Now(), time.Minute, "expires")
+	clk.Advance(time.Minute)
+	got := map[string]int{}
+	s.Keys(func(id string) bool {
+		s.Remove(id) // fn may call the store
+		got[id]++
+		return true
+	})
+	for id := range want {
+		if got[id] != 1 {
+			t.Fatalf("Keys gave a live session %d times; want once", got[id])
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Keys gave %d IDs; want the %d live ones", len(got), len(want))
+	}
+	for range 5 {
+		create(t, s, clk.Now(), time.Hour, "x")
+	}
+	n := 0
+	s.Keys(func(string) bool { n++; return n < 2 })
+	if n != 2 {
+		t.Fatalf("Keys went on for %d calls after fn returned false at 2", n)
+	}
+}
+
 // Loads, saves, renews, deletes, sweeps and walks all at once: the race
 // detector and the counters must agree at the end.
 func TestConcurrentMix(t *testing.T) {

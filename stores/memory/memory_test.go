@@ -306,3 +306,38 @@ func TestBenchmarkSessionSize(t *testing.T) {
 		t.Fatalf("the benchmark session encodes to %d bytes; want ~200", n)
 	}
 }
+
+// Iterate walks every live session once, not an expired one the sweeper
+// has not removed yet, stops when its function says so, and ends with
+// the ctx.
+func TestIterate(t *testing.T) {
+	clock := newClock()
+	s := newStore(t, Config{Now: clock.Now})
+	live := map[string]bool{}
+	for i := range 50 {
+		live[create(t, s, clock.Now(), time.Hour, fmt.Sprint(i))] = true
+	}
+	create(t, s, clock.Now(), time.Minute, "short")
+	clock.Advance(2 * time.Minute)
+	seen := map[string]int{}
+	if err := s.Iterate(ctx, func(rec session.Record) bool { seen[rec.ID]++; return true }); err != nil {
+		t.Fatal(err)
+	}
+	for id := range live {
+		if seen[id] != 1 {
+			t.Fatalf("session %s seen %d times; want once", id, seen[id])
+		}
+	}
+	if len(seen) != len(live) {
+		t.Fatalf("Iterate saw %d sessions; want the %d live ones", len(seen), len(live))
+	}
+	calls := 0
+	if err := s.Iterate(ctx, func(session.Record) bool { calls++; return calls < 3 }); err != nil || calls != 3 {
+		t.Fatalf("Iterate went on after its function returned false: %d calls, %v", calls, err)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Iterate(done, func(session.Record) bool { return true }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Iterate with a canceled ctx: %v; want context.Canceled", err)
+	}
+}

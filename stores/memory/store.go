@@ -133,6 +133,25 @@ func (s *Store) PrincipalSessions(_ context.Context, principal string) ([]sessio
 	return recs, nil
 }
 
+// Iterate implements session.Iterator: a shard at a time, each locked
+// only while its records are copied out, so fn may call the store.
+func (s *Store) Iterate(ctx context.Context, fn func(session.Record) bool) error {
+	if s.closed.Load() {
+		return fmt.Errorf("memory: iterate: %w", session.ErrClosed)
+	}
+	var err error
+	s.m.Range(func(_ string, rec session.Record) bool {
+		if err = ctx.Err(); err != nil {
+			return false
+		}
+		return fn(rec)
+	})
+	if err != nil {
+		return fmt.Errorf("memory: iterate: %w", err)
+	}
+	return nil
+}
+
 // Count implements session.Counter: the sessions held, with expired ones
 // the sweeper has not removed yet.
 func (s *Store) Count(context.Context) (int, error) {

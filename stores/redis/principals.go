@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
+	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -111,21 +111,54 @@ func (s *Store) failList(ctx context.Context, err error) error {
 }
 
 // Count implements session.Counter: the session keys under the store's
-// prefix, found with SCAN (on every master of a Redis Cluster), so it
-// walks the database's keys in batches and blocks nothing, but costs
-// O(keys): an operator's figure, not one for a request. Principal sets
-// and other keys under the prefix are not sessions and are not counted;
-// a session that expired is gone from Redis and never counted.
+// prefix (sessionIDs). Principal sets and other keys under the prefix are
+// not sessions and are not counted; a session that expired is gone from
+// Redis and never counted.
 func (s *Store) Count(ctx context.Context) (int, error) {
 	if s.closed.Load() {
 		return 0, fmt.Errorf("redis: count: %w", session.ErrClosed)
 	}
-	var n atomic.Int64
+	ids, err := s.sessionIDs(ctx)
+	return len(ids), err
+}
+
+// Iterate implements session.Iterator: the IDs of the sessions under the
+// store's prefix (sessionIDs), then each session read as Load reads it
+// (so sealed ones are opened); one deleted meanwhile is left out.
+func (s *Store) Iterate(ctx context.Context, fn func(session.Record) bool) error {
+	if s.closed.Load() {
+		return fmt.Errorf("redis: iterate: %w", session.ErrClosed)
+	}
+	ids, err := s.sessionIDs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		rec, found, err := s.Load(ctx, id)
+		if err != nil {
+			return fmt.Errorf("redis: iterate: %w", err)
+		}
+		if found && !fn(rec) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// sessionIDs returns the IDs of the session keys under the store's
+// prefix, found with SCAN (on every master of a Redis Cluster): it walks
+// the database's keys in batches and blocks nothing, but costs O(keys),
+// an operator's figure, not one for a request.
+func (s *Store) sessionIDs(ctx context.Context) ([]string, error) {
+	var mu sync.Mutex // guards ids: a cluster's masters are scanned at once
+	var ids []string
 	scan := func(ctx context.Context, c goredis.UniversalClient) error {
 		iter := c.Scan(ctx, 0, s.cfg.Prefix+"*", 1000).Iterator()
 		for iter.Next(ctx) {
 			if id, ok := strings.CutPrefix(iter.Val(), s.cfg.Prefix); ok && session.ValidID(id) {
-				n.Add(1)
+				mu.Lock()
+				ids = append(ids, id)
+				mu.Unlock()
 			}
 		}
 		return iter.Err()
@@ -137,7 +170,7 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 		err = scan(ctx, s.client)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("redis: count on %s: %w", s.describe(), err)
+		return nil, fmt.Errorf("redis: scan %s: %w", s.describe(), err)
 	}
-	return int(n.Load()), nil
+	return ids, nil
 }

@@ -129,9 +129,10 @@ func TestDestroyPrincipalSealed(t *testing.T) {
 	storetesting.Load(t, s, bob)
 }
 
-// Count counts the sessions under the store's prefix, on one server and
-// across the masters of a Redis Cluster: not a principal's set, not
-// another store's sessions under another prefix, not a deleted session.
+// Count counts, and Iterate walks, the sessions under the store's prefix,
+// on one server and across the masters of a Redis Cluster: not a
+// principal's set, not another store's sessions under another prefix,
+// not a deleted session; Iterate stops when its function says so.
 func TestCountCountsThisStoresSessions(t *testing.T) {
 	ctx := context.Background()
 	srv := servertest.Redis(t)
@@ -157,6 +158,22 @@ func TestCountCountsThisStoresSessions(t *testing.T) {
 			}
 			if n, err := s.Count(ctx); err != nil || n != 39 {
 				t.Fatalf("Count = %d, %v; want the 39 sessions left under the prefix", n, err)
+			}
+			seen := map[string]bool{}
+			if err := s.Iterate(ctx, func(rec session.Record) bool { seen[rec.ID] = true; return true }); err != nil {
+				t.Fatal(err)
+			}
+			for i, id := range ids {
+				if seen[id] != (i > 0) {
+					t.Fatalf("Iterate saw session %d: %v; want every session but the deleted one", i, seen[id])
+				}
+			}
+			if len(seen) != 39 {
+				t.Fatalf("Iterate saw %d sessions; want the 39 under the prefix", len(seen))
+			}
+			calls := 0
+			if err := s.Iterate(ctx, func(session.Record) bool { calls++; return calls < 5 }); err != nil || calls != 5 {
+				t.Fatalf("Iterate went on after its function returned false: %d calls, %v", calls, err)
 			}
 		})
 	}
