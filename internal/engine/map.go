@@ -262,10 +262,20 @@ func (s *Map) moveLocked(from, to *shard, old, renewed *ref, p session.Patch) er
 	if err != nil {
 		return err
 	}
+	// The counts the bounds compare hold the old session until the new
+	// one is in: a concurrent Create's trim that saw them one session low
+	// between the two would keep its session, and the store would end
+	// over MaxSessions, the renew being no new session to refuse.
+	held := int64(from.slab.size(loc) + entryOverhead)
+	s.sessions.Add(1)
+	s.bytes.Add(held)
 	// Looking renewed up may have removed an expired session of the same
 	// shard, which moves entries of its index: old is looked up again.
 	s.dropLocked(from, from.find(old))
-	loc = s.setLocked(to, renewed, -1, data, deadline)
+	to.reindexLocked(renewed.k, nil, data)
+	loc = s.putLocked(to, renewed, -1, data, deadline)
+	s.sessions.Add(-1)
+	s.bytes.Add(-held)
 	to.slab.markUsed(loc) // a renew comes from a request of the session
 	return nil
 }

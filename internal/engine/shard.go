@@ -214,6 +214,14 @@ func (s *Map) setPatchedLocked(sh *shard, r *ref, i int, data []byte, deadline i
 
 // storeLocked is setLocked without the principal index.
 func (s *Map) storeLocked(sh *shard, r *ref, i int, data []byte, deadline int64) uint32 {
+	loc := s.putLocked(sh, r, i, data, deadline)
+	for s.overLimit() && s.evictOneLocked(sh, &r.k) {
+	}
+	return loc
+}
+
+// putLocked is storeLocked without the eviction.
+func (s *Map) putLocked(sh *shard, r *ref, i int, data []byte, deadline int64) uint32 {
 	var loc uint32
 	if i >= 0 {
 		old := sh.index.loc(i)
@@ -226,8 +234,6 @@ func (s *Map) storeLocked(sh *shard, r *ref, i int, data []byte, deadline int64)
 		sh.index.insert(tagOf(r.h), loc)
 		s.sessions.Add(1)
 		s.bytes.Add(int64(sh.slab.size(loc) + entryOverhead))
-	}
-	for s.overLimit() && s.evictOneLocked(sh, &r.k) {
 	}
 	return loc
 }
