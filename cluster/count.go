@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"strings"
-	"sync"
 
 	"github.com/sessionmesh/sessionmesh/session"
 )
@@ -31,24 +29,12 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 	}
 	t := s.Table()
 	members := t.Members()
-	replies := make([]map[int]int, len(members))
-	errs := make([]error, len(members))
-	var wg sync.WaitGroup
-	for i, m := range members {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			replies[i], errs[i] = s.askTally(ctx, m)
-		}()
-	}
-	wg.Wait()
+	replies, errs := askAll(members, func(m Member) (map[int]int, error) { return s.askTally(ctx, m) })
 	perPartition := make([]int, s.cfg.Partitions)
 	covered := make([]bool, s.cfg.Partitions)
 	fromPrimary := make([]bool, s.cfg.Partitions)
-	var failed []string
 	for i, counts := range replies {
 		if errs[i] != nil {
-			failed = append(failed, fmt.Sprintf("%s (%v)", members[i].Name, errs[i]))
 			continue
 		}
 		for p, n := range counts {
@@ -62,11 +48,7 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 		}
 	}
 	if missing := s.cfg.Partitions - countTrue(covered); missing > 0 {
-		if len(failed) == 0 {
-			failed = []string{"none"}
-		}
-		return 0, fmt.Errorf("cluster: count: %w: %d of %d partitions uncounted: no member that holds them answered; did not answer: %s",
-			ErrUnavailable, missing, s.cfg.Partitions, strings.Join(failed, ", "))
+		return 0, fmt.Errorf("cluster: count: %w", notCovered("the sessions of", "counted", missing, s.cfg.Partitions, members, errs))
 	}
 	total := 0
 	for _, n := range perPartition {

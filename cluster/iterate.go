@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/sessionmesh/sessionmesh/session"
 )
@@ -56,26 +55,17 @@ func (s *Store) Iterate(ctx context.Context, fn func(session.Record) bool) error
 // those partitions.
 func (s *Store) keysOf(ctx context.Context, lo, hi int) ([]string, error) {
 	members := s.Table().Members()
-	replies := make([]principalReply, len(members))
-	errs := make([]error, len(members))
 	body := (&keysReq{lo: lo, hi: hi}).marshal()
-	var wg sync.WaitGroup
-	for i, m := range members {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if m.Name == s.name {
-				replies[i] = s.keysHere(lo, hi)
-				return
-			}
-			resp, err := s.call(ctx, m.Addr, opKeys, body)
-			if err == nil {
-				replies[i], err = parsePrincipalReply(resp)
-			}
-			errs[i] = err
-		}()
-	}
-	wg.Wait()
+	replies, errs := askAll(members, func(m Member) (principalReply, error) {
+		if m.Name == s.name {
+			return s.keysHere(lo, hi), nil
+		}
+		resp, err := s.call(ctx, m.Addr, opKeys, body)
+		if err != nil {
+			return principalReply{}, err
+		}
+		return parsePrincipalReply(resp)
+	})
 	return coverIDs(lo, hi, members, replies, errs)
 }
 

@@ -68,18 +68,10 @@ func (s *Store) PrincipalSessions(ctx context.Context, principal string) ([]sess
 // do not cover every partition (coverIDs).
 func (s *Store) principalIDs(ctx context.Context, principal string) ([]string, error) {
 	members := s.Table().Members()
-	replies := make([]principalReply, len(members))
-	errs := make([]error, len(members))
 	body := (&principalReq{principal: principal}).marshal()
-	var wg sync.WaitGroup
-	for i, m := range members {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			replies[i], errs[i] = s.askPrincipal(ctx, m, principal, body)
-		}()
-	}
-	wg.Wait()
+	replies, errs := askAll(members, func(m Member) (principalReply, error) {
+		return s.askPrincipal(ctx, m, principal, body)
+	})
 	return coverIDs(0, s.cfg.Partitions, members, replies, errs)
 }
 
@@ -121,10 +113,8 @@ func coverIDs(lo, hi int, members []Member, replies []principalReply, errs []err
 	partitions := hi - lo
 	covered := make([]bool, partitions)
 	var ids []string
-	var failed []string
 	for i, r := range replies {
 		if errs[i] != nil {
-			failed = append(failed, fmt.Sprintf("%s (%v)", members[i].Name, errs[i]))
 			continue
 		}
 		ids = append(ids, r.ids...)
@@ -135,14 +125,40 @@ func coverIDs(lo, hi int, members []Member, replies []principalReply, errs []err
 		}
 	}
 	if missing := partitions - countTrue(covered); missing > 0 {
-		if len(failed) == 0 {
-			failed = []string{"none"}
-		}
-		return nil, fmt.Errorf("%w: the sessions of %d of %d partitions could not be listed: no member that holds them answered; did not answer: %s",
-			ErrUnavailable, missing, partitions, strings.Join(failed, ", "))
+		return nil, notCovered("the sessions of", "listed", missing, partitions, members, errs)
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids), nil
+}
+
+// askAll calls ask for every member at once and returns their answers
+// and errors in the members' order.
+func askAll[T any](members []Member, ask func(Member) (T, error)) ([]T, []error) {
+	replies := make([]T, len(members))
+	errs := make([]error, len(members))
+	var wg sync.WaitGroup
+	for i, m := range members {
+		wg.Go(func() { replies[i], errs[i] = ask(m) })
+	}
+	wg.Wait()
+	return replies, errs
+}
+
+// notCovered is the error of a call over every member whose answers left
+// missing of partitions uncovered: it wraps ErrUnavailable and names the
+// members that did not answer (errs[i] != nil), with their errors.
+func notCovered(what, done string, missing, partitions int, members []Member, errs []error) error {
+	var failed []string
+	for i, err := range errs {
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s (%v)", members[i].Name, err))
+		}
+	}
+	if len(failed) == 0 {
+		failed = []string{"none"}
+	}
+	return fmt.Errorf("%w: %s %d of %d partitions could not be %s: no member that holds them answered; did not answer: %s",
+		ErrUnavailable, what, missing, partitions, done, strings.Join(failed, ", "))
 }
 
 func countTrue(v []bool) int {
