@@ -133,16 +133,23 @@ func validateKeys(field string, keys []string, required bool) error {
 	return p.join()
 }
 
-// validateAddrs checks a list of "host:port"; required says it may not be
-// empty.
-func validateAddrs(field string, addrs []string, required bool) error {
+// validateAddrs checks a list of "host:port", and absolute Unix socket
+// paths when sockets is set; required says it may not be empty.
+func validateAddrs(field string, addrs []string, required, sockets bool) error {
+	want, or := "host:port", ""
+	if sockets {
+		want, or = "host:port or Unix socket path", ", or the absolute path of a Unix socket"
+	}
 	if required && len(addrs) == 0 {
-		return invalid(field, "is empty; want at least one host:port")
+		return invalid(field, "is empty; want at least one %s", want)
 	}
 	var p problems
 	for i, a := range addrs {
+		if sockets && strings.HasPrefix(a, "/") {
+			continue
+		}
 		if err := validHostPort(a); err != nil {
-			p.check(true, fmt.Sprintf("%s[%d]", field, i), "is %q: %v", a, err)
+			p.check(true, fmt.Sprintf("%s[%d]", field, i), "is %q: %v%s", a, err, or)
 		}
 	}
 	return p.join()
@@ -152,19 +159,11 @@ func validateAddrs(field string, addrs []string, required bool) error {
 // takes them: host:port or the absolute path of a Unix socket, each named
 // once (the ring gives a name listed twice no more weight).
 func validateMemcacheServers(servers []string) error {
-	if len(servers) == 0 {
-		return invalid("servers", "is empty; want at least one host:port or Unix socket path")
-	}
 	var p problems
+	p.add(validateAddrs("servers", servers, true, true))
 	seen := make(map[string]bool, len(servers))
 	for i, a := range servers {
-		field := fmt.Sprintf("servers[%d]", i)
-		if !strings.HasPrefix(a, "/") {
-			if err := validHostPort(a); err != nil {
-				p.check(true, field, "is %q: %v, or the absolute path of a Unix socket", a, err)
-			}
-		}
-		p.check(seen[a], field, "repeats %q; name each server once (one listed twice has no more weight on the ring)", a)
+		p.check(seen[a], fmt.Sprintf("servers[%d]", i), "repeats %q; name each server once (one listed twice has no more weight on the ring)", a)
 		seen[a] = true
 	}
 	return p.join()
@@ -179,7 +178,7 @@ func (s *ServerConfig) validate() error {
 	p.check(s.Port < 0 || s.Port > 65535, "server.port", "is %d; want 1 to 65535, or 0 for 6379", s.Port)
 	p.check(strings.ContainsAny(s.Host, " /"), "server.host", "is %q; want a host name or IP", s.Host)
 	p.check((s.TLS.Cert == "") != (s.TLS.Key == ""), "server.tls", "cert and key must be given together")
-	p.add(validateAddrs("server.addrs", s.Addrs, false))
+	p.add(validateAddrs("server.addrs", s.Addrs, false, false))
 	rc := s.redis()
 	for _, err := range leaves(rc.Validate()) {
 		var fe *redis.FieldError
