@@ -277,7 +277,10 @@ func TestPutIf(t *testing.T) {
 	}
 }
 
-func TestRange(t *testing.T) {
+// liveAndExpired returns a store of 4 shards on its clock holding 20 live
+// sessions, whose IDs it returns, and one that has just expired.
+func liveAndExpired(t *testing.T) (*Map, *storetest.Clock, map[string]bool) {
+	t.Helper()
 	clk := newClock()
 	s := newStore(t, Config{Shards: 4, Now: clk.Now})
 	want := map[string]bool{}
@@ -286,6 +289,11 @@ func TestRange(t *testing.T) {
 	}
 	create(t, s, clk.Now(), time.Minute, "expires")
 	clk.Advance(time.Minute)
+	return s, clk, want
+}
+
+func TestRange(t *testing.T) {
+	s, clk, want := liveAndExpired(t)
 	got := map[string]bool{}
 	s.Range(func(id string, rec session.Record) bool {
 		if rec.ID != id {
@@ -316,14 +324,7 @@ func TestRange(t *testing.T) {
 // Keys gives the ID of every live session once, not an expired one, lets
 // fn call the store, and stops when fn says so.
 func TestKeys(t *testing.T) {
-	clk := newClock()
-	s := newStore(t, Config{Shards: 4, Now: clk.Now})
-	want := map[string]bool{}
-	for i := range 20 {
-		want[create(t, s, clk.Now(), time.Hour, fmt.Sprint(i))] = true
-	}
-	create(t, s, clk.Now(), time.Minute, "expires")
-	clk.Advance(time.Minute)
+	s, clk, want := liveAndExpired(t)
 	got := map[string]int{}
 	s.Keys(func(id string) bool {
 		s.Remove(id) // fn may call the store
