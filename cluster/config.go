@@ -183,6 +183,19 @@ type Config struct {
 	// busy machine). Default 10s (local 5s).
 	AntiEntropyInterval time.Duration
 
+	// ReadLease is how long a backup serves loads of a partition from its
+	// own copy, without asking the primary, after the primary granted it
+	// a read lease (leases.go; renewed every ReadLease/3). While one is
+	// live the primary acknowledges no write the backup lacks: a backup
+	// that stops answering makes writes to the partitions it backs up wait
+	// until its lease has run out (ReadLease and an eighth) once, and so
+	// does a write on failover that a backup missed. Longer leases ride
+	// out slower renewals; shorter ones bound that wait. At most half of
+	// CallTimeout. Default 500ms (local 200ms); negative: backups never
+	// serve loads, every load goes to the primary. Every node of a
+	// cluster must agree on whether it is negative.
+	ReadLease time.Duration
+
 	// AvailableFirst turns the split-brain guard off. With the guard (the
 	// default), reads and writes are refused with ErrNoQuorum, and Ready
 	// is false, while this node sees no majority of the last stable
@@ -280,6 +293,7 @@ func DefaultConfig() Config {
 		TransferTimeout:     time.Minute,
 		PullPartitions:      1024,
 		AntiEntropyInterval: 10 * time.Second,
+		ReadLease:           500 * time.Millisecond,
 		StableAfter:         10 * time.Second,
 		ProbeInterval:       time.Second,
 		ProbeTimeout:        500 * time.Millisecond,
@@ -306,6 +320,7 @@ func DefaultLocalConfig() Config {
 	c.DrainTimeout = 10 * time.Second
 	c.TransferTimeout = 30 * time.Second
 	c.AntiEntropyInterval = 5 * time.Second
+	c.ReadLease = 200 * time.Millisecond
 	c.StableAfter = time.Second
 	c.ProbeInterval = 200 * time.Millisecond
 	c.ProbeTimeout = 200 * time.Millisecond
@@ -330,6 +345,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.TransferTimeout, d.TransferTimeout)
 	setDefault(&c.PullPartitions, d.PullPartitions)
 	setDefault(&c.AntiEntropyInterval, d.AntiEntropyInterval)
+	setDefault(&c.ReadLease, d.ReadLease)
 	setDefault(&c.StableAfter, d.StableAfter)
 	setDefault(&c.ProbeInterval, d.ProbeInterval)
 	setDefault(&c.ProbeTimeout, d.ProbeTimeout)
@@ -387,6 +403,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, d.validateTLS()...)
+	if d.CallTimeout > 0 && d.ReadLease > d.CallTimeout/2 {
+		errs = append(errs, invalid("ReadLease", fmt.Sprintf("must be at most half of CallTimeout (%v): a write waits out a lease that a backup did not give up, got %v", d.CallTimeout, d.ReadLease)))
+	}
 	return errors.Join(errs...)
 }
 

@@ -21,6 +21,8 @@ type counters struct {
 	handedOff        atomic.Uint64 // sessions handed to their owners and dropped here
 	keptCopies       atomic.Uint64 // saves whose copy this backup kept from the primary's answer (flagKeep)
 	repairs          atomic.Uint64 // partitions anti-entropy found different and exchanged
+	leaseReads       atomic.Uint64 // loads this backup served from its own copy under a read lease (leases.go)
+	leaseRevocations atomic.Uint64 // read leases this primary ended before a write its lessee lacked (leases.go)
 	peerErrors       [numPeerErrorKinds]atomic.Uint64
 }
 

@@ -26,7 +26,17 @@
 // # Requests
 //
 // Load, Save and Delete go to the session's primary (in-process when that
-// is this node). The primary applies a patch under the engine's per-session
+// is this node), except a Load at a backup of the session's partition that
+// holds a read lease from the primary: it reads its own copy. While such
+// a lease is live the primary acknowledges no write of the partition, and
+// stores no copy of it from elsewhere, that the backup did not store too:
+// it ends the lease first (asking the backup, or waiting it out, at most
+// Config.ReadLease and an eighth), and the backup gets a lease for that
+// partition again only after pulling it anew. Leases are granted under a
+// table both sides share, for partitions no joining node is pulling, and
+// a node writing on failover waits out any lease of a backup it could not
+// reach (leases.go). So a backup's read is as fresh as the primary's: with
+// round-robin balancing, two loads in three are served where they land. The primary applies a patch under the engine's per-session
 // lock (so concurrent patches of different keys both survive), bumps the
 // version, sends the resulting record to the backups in parallel and
 // acknowledges once N copies hold it. A backup that does not answer is

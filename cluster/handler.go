@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
+	"github.com/sessionmesh/sessionmesh/session"
 )
 
 // handle is the peer.Handler: it decodes a request from another node and
@@ -37,7 +38,7 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 		}
 		return s.serve(ctx, op, req)
 	case opPut:
-		return s.handlePut(body)
+		return s.handlePut(ctx, body)
 	case opFetch:
 		return s.handleFetch(body)
 	case opCount:
@@ -45,7 +46,7 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 	case opPull:
 		return s.handlePull(ctx, body)
 	case opMerge:
-		return s.handleMerge(body)
+		return s.handleMerge(ctx, body)
 	case opDigest:
 		return s.handleDigest(body)
 	case opMember:
@@ -58,6 +59,10 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 		return s.handleTally()
 	case opKeys:
 		return s.handleKeys(body)
+	case opLease:
+		return s.handleLease(ctx, body)
+	case opRevoke:
+		return s.handleRevoke(ctx, body)
 	}
 	return nil, fmt.Errorf("%w: unknown op %d", ErrBadMessage, op)
 }
@@ -65,12 +70,12 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 // handlePut stores a replica (or hinted) copy unless this node's copy
 // wins over it (merge), which counts as holding it. A draining node
 // refuses (accept).
-func (s *Store) handlePut(body []byte) ([]byte, error) {
+func (s *Store) handlePut(ctx context.Context, body []byte) ([]byte, error) {
 	req, err := parsePut(body)
 	if err != nil {
 		return nil, err
 	}
-	stored, err := s.takeCopy("put", req.id, req.data)
+	stored, err := s.takeCopy(ctx, "put", sender(ctx), req.id, req.data)
 	if err != nil {
 		return nil, err
 	}
@@ -81,16 +86,29 @@ func (s *Store) handlePut(body []byte) ([]byte, error) {
 }
 
 // takeCopy stores a replica copy of session id (binary form without the
-// ID) unless this node's copy wins over it, and reports whether it was
-// stored: a put, or the copy a save kept (flagKeep). A draining node
-// refuses (accept).
-func (s *Store) takeCopy(what, id string, data []byte) (bool, error) {
+// ID), sent by the member named from, unless this node's copy wins over
+// it, and reports whether it was stored: a put, or the copy a save kept
+// (flagKeep). A draining node refuses (accept). The read leases this
+// node gave that the copy makes stale end first (inflow).
+func (s *Store) takeCopy(ctx context.Context, what, from, id string, data []byte) (bool, error) {
 	done, err := s.accept(what)
 	if err != nil {
 		return false, err
 	}
 	defer done()
+	if session.ValidID(id) {
+		if err := s.inflow(ctx, s.Table().Partition(id), from); err != nil {
+			return false, err
+		}
+	}
 	return s.mergeBinary(id, data)
+}
+
+// sender is the name of the member whose connection ctx's request came
+// on ("" in-process).
+func sender(ctx context.Context) string {
+	r, _ := peer.FromContext(ctx)
+	return r.Name
 }
 
 // handleFetch returns this node's copy of a session, tombstones included,
@@ -126,7 +144,17 @@ func (s *Store) handlePull(ctx context.Context, body []byte) ([]byte, error) {
 		// The lease outlasts any join; it only ends copies to a puller
 		// that died before gossip ever showed it here.
 		s.receivers.add(to, req.parts, time.Now().Add(10*s.cfg.TransferTimeout))
+		// No read lease may cover these partitions once the joiner serves
+		// them (leases.go): from now on none is granted, and the ones
+		// granted end before the stream starts.
+		s.leases.dropAll()
+		for _, p := range req.parts {
+			if err := s.settle(ctx, p, noLeases, false); err != nil {
+				return nil, err
+			}
+		}
 	}
+	gens := s.grantor.dirtyGens(req.name, req.parts)
 	ctx, cancel := context.WithCancel(ctx)
 	defer context.AfterFunc(s.bg, cancel)()
 	defer cancel()
@@ -134,12 +162,13 @@ func (s *Store) handlePull(ctx context.Context, body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream to %s: %w", to.Name, err)
 	}
+	s.grantor.pulled(req.name, req.parts, gens)
 	return marshalNumber(n), nil
 }
 
 // handleMerge stores every record of a batch that wins over this node's
 // copy and answers how many did. A draining node refuses (accept).
-func (s *Store) handleMerge(body []byte) ([]byte, error) {
+func (s *Store) handleMerge(ctx context.Context, body []byte) ([]byte, error) {
 	recs, err := parseRecords(body)
 	if err != nil {
 		return nil, err
@@ -149,6 +178,9 @@ func (s *Store) handleMerge(body []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer done()
+	if err := s.inflowAll(ctx, recs, sender(ctx)); err != nil {
+		return nil, err
+	}
 	stored := 0
 	var errs []error
 	for i := range recs {

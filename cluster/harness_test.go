@@ -46,7 +46,7 @@ func TestPartitionAndHeal(t *testing.T) {
 // call (singleflight).
 func TestConcurrentRemoteLoadsCollapse(t *testing.T) {
 	var loads atomic.Int64
-	c := clustertest.New(t, 2, countCalls(&loads, func(_ int, op uint8) bool { return op == opLoad }))
+	c := clustertest.New(t, 2, noLeases, countCalls(&loads, func(_ int, op uint8) bool { return op == opLoad }))
 	c.WaitConverged(converge)
 	var id string
 	for id == "" || c.Owners(0, id)[0] != 1 {
@@ -123,7 +123,7 @@ func TestStatus(t *testing.T) {
 // to the primary.
 func TestUnknownIDCostsOnePeerCallAtMost(t *testing.T) {
 	var calls atomic.Int64
-	c := clustertest.New(t, 3, countCalls(&calls, func(i int, op uint8) bool { return i == 0 && op == opLoad || op == opFetch }))
+	c := clustertest.New(t, 3, noLeases, countCalls(&calls, func(i int, op uint8) bool { return i == 0 && op == opLoad || op == opFetch }))
 	c.WaitConverged(converge)
 	local, remote := 0, 0
 	for local < 20 || remote < 20 {

@@ -66,6 +66,15 @@ func (h *holdings) dropLocked(p int) {
 	h.gen[p]++
 }
 
+// drop stops holding parts: this node may have missed writes to them.
+func (h *holdings) drop(parts []int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, p := range parts {
+		h.dropLocked(p)
+	}
+}
+
 // dropAll stops holding every partition: this node may have missed writes
 // to any of them.
 func (h *holdings) dropAll() {

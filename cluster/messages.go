@@ -42,6 +42,8 @@ import (
 //	                                            for the partitions held (count.go)
 //	opKeys      partitions lo, hi               principalReply: the IDs held in them, the
 //	                                            ones held completely (iterate.go)
+//	opLease     table fingerprint               leaseReply (granted, epoch, dirty, cover)
+//	opRevoke    epoch                           empty
 
 // Peer operations. The first four are routed to a partition's primary (or,
 // on failover, the next live replica); the rest go to one named node.
@@ -61,6 +63,8 @@ const (
 	opUser                     // the sessions of a principal (a user) this node holds (principals.go)
 	opTally                    // live sessions per partition this node holds (count.go)
 	opKeys                     // the IDs this node holds in a range of partitions (iterate.go)
+	opLease                    // a backup asks its primary for a read lease (leases.go)
+	opRevoke                   // a primary ends the read leases it gave the callee (leases.go)
 )
 
 // Error codes of peer.RemoteError, turned back into sentinels by the caller.

@@ -54,6 +54,19 @@ func (r *receivers) of(p int, t *Table, self string, now time.Time) []Member {
 	return out
 }
 
+// registered returns which of n partitions have a receiver.
+func (r *receivers) registered(n int) []bool {
+	out := make([]bool, n)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for p := range r.byPart {
+		if p < n {
+			out[p] = true
+		}
+	}
+	return out
+}
+
 // forget drops every registration of the puller named name.
 func (r *receivers) forget(name string) {
 	r.mu.Lock()

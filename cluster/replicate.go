@@ -49,7 +49,7 @@ func (s *Store) replicateBut(ctx context.Context, p int, id string, data []byte,
 	failed, full := s.putAll(ctx, owners, s.receivers.of(p, t, s.name, time.Now()), id, data)
 	copies += len(owners) - len(failed)
 	if len(failed) == 0 {
-		return left, nil
+		return left, s.leasesKept(ctx, t, p, keeper, left, failed)
 	}
 	standIns := splitSelf(t.Order(p)[need:], s.name)
 	for _, owner := range failed {
@@ -69,11 +69,40 @@ func (s *Store) replicateBut(ctx context.Context, p int, id string, data []byte,
 	}
 	switch {
 	case copies >= need:
-		return left, nil
+		return left, s.leasesKept(ctx, t, p, keeper, left, failed)
 	case full: // a new session that replicas at their bounds refused: refused, not lost (bounds.go)
 		return false, fmt.Errorf("replicate partition %d: %d of %d copies: %w", p, copies, need, session.ErrFull)
 	}
 	return false, fmt.Errorf("replicate partition %d: %d of %d copies: %w", p, copies, need, ErrUnavailable)
+}
+
+// leasesKept keeps the read leases' invariant (leases.go) for a write to
+// p that every owner but failed stored (and keeper, when left): a
+// lessee without the copy is revoked first, and a node writing on
+// failover waits out whatever lease the primary may have given a backup
+// that failed.
+func (s *Store) leasesKept(ctx context.Context, t *Table, p int, keeper string, left bool, failed []Member) error {
+	if s.cfg.ReadLease <= 0 {
+		return nil
+	}
+	stored := func(name string) bool {
+		return name == s.name || left && name == keeper ||
+			t.IsOwner(p, name) && !slices.ContainsFunc(failed, func(m Member) bool { return m.Name == name })
+	}
+	if err := s.settle(ctx, p, stored, true); err != nil {
+		return err
+	}
+	if t.IsPrimary(p, s.name) || !slices.ContainsFunc(failed, func(m Member) bool { return !t.IsPrimary(p, m.Name) }) {
+		return nil
+	}
+	wait := time.NewTimer(s.cfg.leaseSpan())
+	defer wait.Stop()
+	select {
+	case <-wait.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("partition %d: written on failover without a backup; waiting out its read lease: %w", p, ctx.Err())
+	}
 }
 
 // putAll puts rec on every owner and receiver in parallel and returns

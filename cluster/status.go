@@ -191,6 +191,15 @@ type Stats struct {
 	// Replication round trip of the primary.
 	KeptCopies uint64
 	Repairs    uint64 // partitions anti-entropy found different from a replica and exchanged
+	// LeaseReads counts loads this node served as a backup from its own
+	// copy under a read lease, without asking the primary (leases.go).
+	LeaseReads uint64
+	// LeaseRevocations counts read leases this node, as a primary, ended
+	// before acknowledging a write (or storing a copy) the backup holding
+	// it lacked: a backup that did not answer, a stand-in's copy, a table
+	// change. Each one made writes wait for the backup's answer or for
+	// its lease to run out (at most ReadLease and an eighth).
+	LeaseRevocations uint64
 	// PeerErrors counts failed peer calls by kind, in the order of
 	// PeerErrorKinds: transport failures only (a peer's error answer is
 	// an answer).
@@ -207,7 +216,8 @@ func (s *Store) Stats() Stats {
 		Conflicts: s.conflicts.Load(), Evictions: s.evictions.Load(), Refused: s.refused.Load(),
 		Replication:      s.counters.replication.snapshot(),
 		PulledPartitions: s.counters.pulledPartitions.Load(), PulledSessions: s.counters.pulledSessions.Load(),
-		HandedOff: s.counters.handedOff.Load(), KeptCopies: s.counters.keptCopies.Load(), Repairs: s.counters.repairs.Load()}
+		HandedOff: s.counters.handedOff.Load(), KeptCopies: s.counters.keptCopies.Load(), Repairs: s.counters.repairs.Load(),
+		LeaseReads: s.counters.leaseReads.Load(), LeaseRevocations: s.counters.leaseRevocations.Load()}
 	primary, backup := t.Roles(s.name)
 	st.Primary, st.Backup = len(primary), len(backup)
 	if tl := s.tally.Load(); tl != nil {

@@ -40,6 +40,8 @@ type Store struct {
 
 	holdings  *holdings     // partitions this node holds completely (holdings.go)
 	receivers receivers     // nodes pulling partitions from this one (receivers.go)
+	grantor   grantor       // read leases this node gave its backups (leases.go)
+	leases    leases        // read leases this node holds from primaries (leases.go)
 	kick      chan struct{} // wakes the mover
 	conflicts atomic.Uint64 // conflicting copies resolved by merge (version.go)
 	evictions atomic.Uint64 // spare sessions evicted to respect the bounds (bounds.go)
@@ -132,6 +134,7 @@ func newStore(cfg Config, name string) (*Store, error) {
 	s.bg, s.cancelBg = context.WithCancel(context.Background())
 	s.log = cfg.Logger.With("node", s.name)
 	s.hints.byOwner = map[string]map[string]struct{}{}
+	s.leases.init()
 	s.holdings = newHoldings(cfg.Partitions)
 	s.written = make([]atomic.Int64, cfg.Partitions)
 	start := time.Now()
@@ -149,6 +152,9 @@ func (s *Store) run() {
 	s.goLoop(s.cfg.RejoinInterval, s.handBackHints)
 	s.goLoop(s.cfg.ProbeInterval/2, s.beat)
 	s.goLoop(s.cfg.AntiEntropyInterval, s.antiEntropy)
+	if s.cfg.ReadLease > 0 {
+		s.goLoop(s.cfg.ReadLease/3, s.renewLeases)
+	}
 	s.wg.Add(1)
 	go s.moveLoop()
 }
@@ -158,6 +164,12 @@ func (s *Store) run() {
 // before any request can be routed by the new table.
 func (s *Store) onTable(old, next *Table) {
 	s.holdings.update(old, next, s.name, ownedBy(next, s.name))
+	if s.cfg.ReadLease > 0 {
+		for name := range freshMembers(old, next) {
+			s.grantor.returned(next, name, s.name)
+		}
+		s.grantor.promoted(old, next, s.name)
+	}
 	if next.hasOthers(s.name) {
 		s.joined.Store(true)
 	}
@@ -168,6 +180,7 @@ func (s *Store) onTable(old, next *Table) {
 	for _, m := range old.Members() {
 		if _, ok := next.Member(m.Name); !ok {
 			s.receivers.forget(m.Name) // a puller that died needs no copies
+			s.grantor.forget(m.Name)
 		}
 	}
 }
@@ -322,8 +335,11 @@ func (s *Store) LoadBinary(ctx context.Context, token string) ([]byte, bool, err
 	if !s.quorate() {
 		return nil, false, fmt.Errorf("cluster: load: %w", ErrNoQuorum)
 	}
-	if _, ok := s.home(token); ok {
+	if p, ok := s.home(token); ok || s.leased(p) {
 		data, found := s.engine.LoadBinary(token)
+		if !ok {
+			s.counters.leaseReads.Add(1)
+		}
 		if !found || isTombstoneBinary(data) {
 			return nil, false, nil
 		}
@@ -430,7 +446,7 @@ func (s *Store) saveRemote(ctx context.Context, part int, token string, p sessio
 	if err != nil {
 		return fmt.Errorf("partition %d: the copy to keep: %w", part, err)
 	}
-	if _, err := s.takeCopy("keep", token, data); err != nil {
+	if _, err := s.takeCopy(ctx, "keep", "", token, data); err != nil {
 		return fmt.Errorf("partition %d: keep the copy: %w", part, err)
 	}
 	s.counters.keptCopies.Add(1)

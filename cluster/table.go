@@ -161,6 +161,18 @@ func (t *Table) IsOwner(p int, name string) bool {
 	return false
 }
 
+// backupOf reports whether name is one of partition p's owners other
+// than its primary, and the primary's name.
+func (t *Table) backupOf(p int, name string) (primary string, ok bool) {
+	top := t.top[p]
+	for _, idx := range top[1:min(len(top), t.replicas)] {
+		if t.members[idx].Name == name {
+			return t.members[top[0]].Name, true
+		}
+	}
+	return "", false
+}
+
 // IsPrimary reports whether name is partition p's primary.
 func (t *Table) IsPrimary(p int, name string) bool {
 	top := t.top[p]

@@ -36,6 +36,8 @@ func RegisterCluster(reg prometheus.Registerer, node *cluster.Store) error {
 	c.counter(p+"handed_off_sessions", "Sessions this node handed to their new owners and dropped (drain, anti-entropy).", func(s *st) uint64 { return s.HandedOff })
 	c.counter(p+"kept_copies", "Saves this node sent as a backup of the session and whose copy it stored from the primary's answer, instead of the primary replicating it.", func(s *st) uint64 { return s.KeptCopies })
 	c.counter(p+"repairs", "Partitions anti-entropy found different from a replica and exchanged.", func(s *st) uint64 { return s.Repairs })
+	c.counter(p+"lease_reads", "Loads this node served as a backup from its own copy under a read lease, without asking the primary.", func(s *st) uint64 { return s.LeaseReads })
+	c.counter(p+"lease_revocations", "Read leases this node, as a primary, ended before acknowledging a write the backup holding it lacked.", func(s *st) uint64 { return s.LeaseRevocations })
 	c.metric(p+"peer_errors_total", "Failed peer calls by kind (connection, timeout, auth, protocol, other); a peer's error answer is not one.", []string{"kind"},
 		func(d *prometheus.Desc, ch chan<- prometheus.Metric, s *st) {
 			for i, n := range s.PeerErrors {

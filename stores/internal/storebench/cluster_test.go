@@ -27,16 +27,20 @@ type op struct {
 // at a time, and reports their median (p50-us) next to go-redis GET and SET
 // on a real redis-server and gomemcache Get and Set on a real memcached
 // in the same run: the shared memory store's reads
-// and writes from a node that does not own the session ("remote": one peer
-// round trip for a read; for a write, one to the primary plus the primary's
-// copy to its backup) and from the owner ("local": a write still waits for
-// the backup's copy). The raw TCP floor is BenchmarkRoundTrip in
-// cluster/peer.
+// and writes from node 0 of three: for a session it does not own
+// ("remote": one peer round trip for a read; for a write, one to the
+// primary plus the primary's copy to its backup), one it is the backup of
+// ("backup": a read from its own copy under the primary's read lease; a
+// write is one round trip, the primary answering with the copy to keep)
+// and one it is the primary of ("local": a write still waits for the
+// backup's copy). The raw TCP floor is BenchmarkRoundTrip in cluster/peer.
 func BenchmarkGetPut(b *testing.B) {
 	rs, mc := servertest.Redis(b), servertest.Memcached(b)
-	c := clustertest.New(b, 2, clustertest.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	c.WaitConverged(10 * time.Second)
-	ops := append(clusterOps(b, c, "remote", 1), clusterOps(b, c, "local", 0)...)
+	c := clustertest.New(b, 3, clustertest.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	c.WaitReplicated(10 * time.Second)
+	ops := clusterOps(b, c, "remote", 1, 2)
+	ops = append(ops, clusterOps(b, c, "backup", 1, 0)...)
+	ops = append(ops, clusterOps(b, c, "local", 0, 1)...)
 	ops = append(ops, redisOps(b, rs.Addr())...)
 	ops = append(ops, memcacheOps(b, mc.Addr())...)
 	for _, o := range ops {
@@ -45,11 +49,12 @@ func BenchmarkGetPut(b *testing.B) {
 }
 
 // clusterOps returns a Get (Load) and a Put (Save of one key) through node 0
-// of a session whose primary is node primary.
-func clusterOps(b *testing.B, c *clustertest.Cluster, name string, primary int) []op {
+// of a session whose primary is node primary and backup node backup. When
+// node 0 is the backup, the Get waits for its read lease first.
+func clusterOps(b *testing.B, c *clustertest.Cluster, name string, primary, backup int) []op {
 	st, ctx := c.Store(0), requestContext(b)
 	id := session.NewID()
-	for c.Owners(0, id)[0] != primary {
+	for own := c.Owners(0, id); own[0] != primary || own[1] != backup; own = c.Owners(0, id) {
 		id = session.NewID()
 	}
 	now := time.Now()
@@ -63,6 +68,18 @@ func clusterOps(b *testing.B, c *clustertest.Cluster, name string, primary int) 
 			b.Fatal("cluster lost the benchmark session")
 		}
 		return err
+	}
+	for deadline := time.Now().Add(10 * time.Second); backup == 0; time.Sleep(10 * time.Millisecond) {
+		before := st.Stats().LeaseReads
+		if err := get(0); err != nil {
+			b.Fatal(err)
+		}
+		if st.Stats().LeaseReads > before {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("node 0 got no read lease for the session it backs up")
+		}
 	}
 	put := func(i int) error {
 		p := session.Patch{Set: map[string][]byte{"counter": []byte(strconv.Itoa(i))}, Now: now, Idle: time.Hour}
