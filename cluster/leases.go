@@ -78,7 +78,7 @@ func (c *Config) leaseSpan() time.Duration { return c.ReadLease + c.ReadLease/8 
 type bitset []uint64
 
 func newBitset(n int) bitset    { return make(bitset, (n+63)/64) }
-func (b bitset) has(p int) bool { return p/64 < len(b) && b[p/64]&(1<<(p%64)) != 0 }
+func (b bitset) has(p int) bool { return p >= 0 && p/64 < len(b) && b[p/64]&(1<<(p%64)) != 0 }
 func (b bitset) add(p int)      { b[p/64] |= 1 << (p % 64) }
 func (b bitset) count() (n int) {
 	for _, w := range b {
@@ -122,12 +122,17 @@ func (g *grantor) lessee(name string) *lessee {
 	return l
 }
 
-// liveCover reports whether a live grant of l covers p, forgetting
-// expired ones.
-func (l *lessee) liveCover(p int, now time.Duration) bool {
+// prune forgets the grants that ran out before now.
+func (l *lessee) prune(now time.Duration) {
 	for len(l.grants) > 0 && l.grants[0].until <= now {
 		l.grants = l.grants[1:]
 	}
+}
+
+// liveCover reports whether a live grant of l covers p, forgetting
+// expired ones.
+func (l *lessee) liveCover(p int, now time.Duration) bool {
+	l.prune(now)
 	for _, g := range l.grants {
 		if g.cover.has(p) {
 			return true
@@ -314,7 +319,7 @@ func (s *Store) handleLease(ctx context.Context, body []byte) ([]byte, error) {
 	}
 	reply.granted = true
 	now := s.mono()
-	l.liveCover(-1, now) // forget expired grants
+	l.prune(now)
 	l.grants = append(l.grants, grant{until: now + s.cfg.leaseSpan(), cover: reply.cover})
 	return reply.marshal(), nil
 }
