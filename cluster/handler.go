@@ -97,7 +97,7 @@ func (s *Store) takeCopy(ctx context.Context, what, from, id string, data []byte
 	}
 	defer done()
 	if session.ValidID(id) {
-		if err := s.inflow(ctx, s.Table().Partition(id), from); err != nil {
+		if err := s.inflow(ctx, from, s.Table().Partition(id)); err != nil {
 			return false, err
 		}
 	}
@@ -148,10 +148,8 @@ func (s *Store) handlePull(ctx context.Context, body []byte) ([]byte, error) {
 		// them (leases.go): from now on none is granted, and the ones
 		// granted end before the stream starts.
 		s.leases.dropAll()
-		for _, p := range req.parts {
-			if err := s.settle(ctx, p, noLeases, false); err != nil {
-				return nil, err
-			}
+		if err := s.settle(ctx, noLeases, false, req.parts...); err != nil {
+			return nil, err
 		}
 	}
 	gens := s.grantor.dirtyGens(req.name, req.parts)

@@ -141,19 +141,23 @@ func (l *lessee) liveCover(p int, now time.Duration) bool {
 	return false
 }
 
-// settle keeps the lease invariant for partition p before a write to it
-// is acknowledged or a copy of it stored: every lessee whose live lease
-// covers p and for which stored is false is revoked first (see the top of
-// this file); with dirty, p becomes dirty for it. It returns an error
-// only when ctx ends first.
-func (s *Store) settle(ctx context.Context, p int, stored func(name string) bool, dirty bool) error {
-	if s.cfg.ReadLease <= 0 {
+// settle keeps the lease invariant for parts before a write to them is
+// acknowledged or a copy of them stored: every lessee whose live lease
+// covers one of them and for which stored is false is revoked first (see
+// the top of this file). With dirty, those partitions become dirty for
+// it, and for every backup of theirs (this node their primary) for which
+// stored is false. It returns an error only when ctx ends first.
+func (s *Store) settle(ctx context.Context, stored func(name string) bool, dirty bool, parts ...int) error {
+	if s.cfg.ReadLease <= 0 || len(parts) == 0 {
 		return nil
 	}
 	t := s.Table()
 	g := &s.grantor
 	g.mu.Lock()
-	if dirty && t.IsPrimary(p, s.name) {
+	for _, p := range parts {
+		if !dirty || !t.IsPrimary(p, s.name) {
+			continue
+		}
 		// Every backup that lacks the copy is dirty, with a lease or not:
 		// a later one must not cover what it missed.
 		top := t.top[p]
@@ -166,11 +170,20 @@ func (s *Store) settle(ctx context.Context, p int, stored func(name string) bool
 	var wait []chan struct{}
 	now := s.mono()
 	for name, l := range g.by {
-		if !l.liveCover(p, now) || stored(name) {
+		if stored(name) {
 			continue
 		}
-		if dirty {
-			g.markDirty(name, p)
+		covered := false
+		for _, p := range parts {
+			if l.liveCover(p, now) {
+				covered = true
+				if dirty {
+					g.markDirty(name, p)
+				}
+			}
+		}
+		if !covered {
+			continue
 		}
 		if l.revoking == nil {
 			l.revoking = make(chan struct{})
@@ -189,7 +202,7 @@ func (s *Store) settle(ctx context.Context, p int, stored func(name string) bool
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return fmt.Errorf("partition %d: waiting for a backup's read lease to end: %w", p, ctx.Err())
+			return fmt.Errorf("%d partitions from partition %d: waiting for a backup's read lease to end: %w", len(parts), parts[0], ctx.Err())
 		}
 	}
 	return nil
@@ -221,8 +234,8 @@ func (s *Store) revoke(name string, l *lessee, addr string, epoch uint64, until 
 // inflow is settle for a copy of partition p from the member named from
 // ("" when unknown) that this node is about to store: it holds what its
 // lessees may not.
-func (s *Store) inflow(ctx context.Context, p int, from string) error {
-	return s.settle(ctx, p, func(name string) bool { return name == from }, true)
+func (s *Store) inflow(ctx context.Context, from string, parts ...int) error {
+	return s.settle(ctx, func(name string) bool { return name == from }, true, parts...)
 }
 
 // noLeases is settle's stored for a change that no lessee saw.
@@ -296,10 +309,12 @@ func (s *Store) handleLease(ctx context.Context, body []byte) ([]byte, error) {
 		s.closed.Load() || !s.quorate() || s.isolated() || s.checkPending() {
 		return reply.marshal(), nil
 	}
-	registered := s.receivers.registered(t.Partitions())
 	g := &s.grantor
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	// Under g.mu: a puller registering now either sees this grant in
+	// settle or is in registered.
+	registered := s.receivers.registered(t, time.Now())
 	l := g.lessee(r.Name)
 	l.addr = m.Addr
 	reply.epoch, reply.dirtyGen = l.epoch, l.dirtyGen
@@ -523,7 +538,7 @@ func (s *Store) askLease(t *Table, m Member) {
 		delete(ls.from, m.Name)
 		return
 	}
-	registered := s.receivers.registered(t.Partitions())
+	registered := s.receivers.registered(t, time.Now())
 	for p, reg := range registered {
 		if reg && r.cover.has(p) {
 			r.cover[p/64] &^= 1 << (p % 64)
@@ -560,16 +575,15 @@ func (s *Store) inflowAll(ctx context.Context, recs []session.Record, from strin
 	}
 	t := s.Table()
 	seen := map[int]bool{}
+	var parts []int
 	for i := range recs {
 		if !session.ValidID(recs[i].ID) {
 			continue // merge refuses it
 		}
 		if p := t.Partition(recs[i].ID); !seen[p] {
 			seen[p] = true
-			if err := s.inflow(ctx, p, from); err != nil {
-				return err
-			}
+			parts = append(parts, p)
 		}
 	}
-	return nil
+	return s.inflow(ctx, from, parts...)
 }

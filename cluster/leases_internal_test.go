@@ -66,7 +66,7 @@ func TestLeaseAnswerThatCrossedARevocationIsNotUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A write of p that b did not store: a revokes b's lease (b answers).
-	if err := a.settle(context.Background(), p, noLeases, true); err != nil {
+	if err := a.settle(context.Background(), noLeases, true, p); err != nil {
 		t.Fatal(err)
 	}
 	if a.Stats().LeaseRevocations != 1 {
@@ -106,7 +106,7 @@ func TestRegisteredPullEndsLeasesOfItsPartitions(t *testing.T) {
 		t.Fatal("b got no lease")
 	}
 	a.receivers.add(Member{Name: "j", Addr: "j:1"}, []int{p}, a.cfg.Now().Add(a.cfg.TransferTimeout))
-	if err := a.settle(context.Background(), p, noLeases, false); err != nil {
+	if err := a.settle(context.Background(), noLeases, false, p); err != nil {
 		t.Fatal(err)
 	}
 	if b.leased(p) {

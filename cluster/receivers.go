@@ -54,13 +54,15 @@ func (r *receivers) of(p int, t *Table, self string, now time.Time) []Member {
 	return out
 }
 
-// registered returns which of n partitions have a receiver.
-func (r *receivers) registered(n int) []bool {
-	out := make([]bool, n)
+// registered returns which of t's partitions have a receiver that still
+// needs copies, forgetting the others.
+func (r *receivers) registered(t *Table, now time.Time) []bool {
+	r.prune(t, now)
+	out := make([]bool, t.Partitions())
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for p := range r.byPart {
-		if p < n {
+		if p < len(out) {
 			out[p] = true
 		}
 	}

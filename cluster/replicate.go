@@ -89,7 +89,7 @@ func (s *Store) leasesKept(ctx context.Context, t *Table, p int, keeper string, 
 		return name == s.name || left && name == keeper ||
 			t.IsOwner(p, name) && !slices.ContainsFunc(failed, func(m Member) bool { return m.Name == name })
 	}
-	if err := s.settle(ctx, p, stored, true); err != nil {
+	if err := s.settle(ctx, stored, true, p); err != nil {
 		return err
 	}
 	if t.IsPrimary(p, s.name) || !slices.ContainsFunc(failed, func(m Member) bool { return !t.IsPrimary(p, m.Name) }) {

@@ -112,7 +112,7 @@ func (s *Store) local(ctx context.Context, p int, id string) (session.Record, bo
 	got, found, complete, asked := s.recover(ctx, t, p, id)
 	if found && (!ok || wins(&got, &rec)) {
 		rec, ok = got, true
-		if err := s.inflow(ctx, p, ""); err != nil {
+		if err := s.inflow(ctx, "", p); err != nil {
 			return rec, false, err
 		}
 		s.merge(&got) // counts a conflict if this node's copy held a lost write
