@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/internal/testutil"
@@ -128,7 +129,7 @@ func TestPromotedBackupServesTheHintedWrite(t *testing.T) {
 // asks for no failed request at all.
 func TestDrainingTwoAtOnceLosesNothing(t *testing.T) {
 	scenario(t)
-	c := clustertest.New(t, 5, patient())
+	c := clustertest.New(t, 5, patient(), slowProbes())
 	c.WaitConverged(converge)
 	ids := createMany(t, c, 3000)
 	l := startLoad(t, c, 12, false)
@@ -216,4 +217,24 @@ func TestDrainLogsProgress(t *testing.T) {
 			t.Fatalf("the log names session %s", id)
 		}
 	}
+}
+
+// slowProbes gives memberlist's failure detector the patience that
+// patient's ProbeTimeout does not: memberlist ends a probe (the direct
+// ping, the indirect ones and the TCP fallback) at ProbeInterval, scaled
+// by its awareness, so with clustertest's ProbeInterval of 200ms a
+// ProbeTimeout of 500ms never gets to wait, and a member that takes
+// longer than 200ms to answer is suspected. Five nodes under -race on a
+// loaded 2-core machine take that long all the time: they declared one
+// another dead over a hundred times in a three-minute run, and then
+// did not converge within a minute, or lost writes in the churn.
+// Probes every 500ms (no shorter than the timeout) and gossip every
+// 200ms (a quarter of the packets to decrypt) keep the members
+// together; this test kills nobody, so slower detection costs it
+// nothing.
+func slowProbes() clustertest.Option {
+	return clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
+		cfg.ProbeInterval = 500 * time.Millisecond
+		cfg.GossipInterval = 200 * time.Millisecond
+	})
 }
