@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/internal/testutil"
@@ -120,13 +121,18 @@ func TestPromotedBackupServesTheHintedWrite(t *testing.T) {
 // copies on them. Each must hand its sessions to owners that stay, not
 // to the other leaving node, which would take them along: a hand-off
 // that a draining node refuses is retried with the newer table. No write
-// is lost and the three nodes left hold every session twice.
+// is lost and the three nodes left hold every session twice. What is
+// asserted is what users rely on: no acknowledged write lost, and the
+// users keep saving after the drains. A request refused for the moment
+// while five nodes share a loaded machine (a 503 the user retries, as
+// the load does) is not a failure here; TestDrainUnderWritersFailsNothing
+// asks for no failed request at all.
 func TestDrainingTwoAtOnceLosesNothing(t *testing.T) {
 	scenario(t)
-	c := clustertest.New(t, 5, patient())
+	c := clustertest.New(t, 5, patient(), slowProbes())
 	c.WaitConverged(converge)
 	ids := createMany(t, c, 3000)
-	l := startLoad(t, c, 12, true)
+	l := startLoad(t, c, 12, false)
 	l.advance(100)
 	l.remove(3)
 	l.remove(4)
@@ -143,7 +149,7 @@ func TestDrainingTwoAtOnceLosesNothing(t *testing.T) {
 	l.advance(100)
 	l.check()
 	for k, id := range ids {
-		if n, ok := value(t, c.Store(0), id, "n"); !ok || n != k {
+		if n, ok := settledValue(t, c.Store(0), id, "n"); !ok || n != k {
 			t.Fatalf("session %d %s reads as n=%d found=%v after two nodes drained", k, id, n, ok)
 		}
 	}
@@ -211,4 +217,24 @@ func TestDrainLogsProgress(t *testing.T) {
 			t.Fatalf("the log names session %s", id)
 		}
 	}
+}
+
+// slowProbes gives memberlist's failure detector the patience that
+// patient's ProbeTimeout does not: memberlist ends a probe (the direct
+// ping, the indirect ones and the TCP fallback) at ProbeInterval, scaled
+// by its awareness, so with clustertest's ProbeInterval of 200ms a
+// ProbeTimeout of 500ms never gets to wait, and a member that takes
+// longer than 200ms to answer is suspected. Five nodes under -race on a
+// loaded 2-core machine take that long all the time: they declared one
+// another dead over a hundred times in a three-minute run, and then
+// did not converge within a minute, or lost writes in the churn.
+// Probes every 500ms (no shorter than the timeout) and gossip every
+// 200ms (a quarter of the packets to decrypt) keep the members
+// together; this test kills nobody, so slower detection costs it
+// nothing.
+func slowProbes() clustertest.Option {
+	return clustertest.WithConfig(func(_ int, cfg *cluster.Config) {
+		cfg.ProbeInterval = 500 * time.Millisecond
+		cfg.GossipInterval = 200 * time.Millisecond
+	})
 }

@@ -3,10 +3,13 @@ package cluster_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
+	"github.com/sessionmesh/sessionmesh/cluster/peer"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -38,6 +41,56 @@ func value(t *testing.T, st session.Store, id, key string) (int, bool) {
 	t.Helper()
 	rec, found, err := st.Load(context.Background(), id)
 	if err != nil {
+		t.Fatalf("load %s: %v", id, err)
+	}
+	raw, ok := rec.Values[key]
+	if !found || !ok {
+		return 0, false
+	}
+	var n int
+	if err := json.Unmarshal(raw, &n); err != nil {
+		t.Fatalf("decode %s/%s: %v", id, key, err)
+	}
+	return n, true
+}
+
+// transient reports whether err is a refusal a client retries: the
+// store was unavailable for the moment (the middleware answers 503): no
+// replica answered within CallTimeout, a node checking a pause, the
+// quorum guard. It is never a miss, a full store or a bad request. On a
+// loaded machine (two cores, -race, other test binaries) a node stalls
+// for a second or more, and calls to it time out however patient the
+// Config: a test that asserts what users rely on (no acknowledged write
+// lost) retries these, as the users would.
+func transient(err error) bool {
+	return errors.Is(err, cluster.ErrUnavailable) || errors.Is(err, cluster.ErrNotSynced) ||
+		errors.Is(err, peer.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// retry runs op until it returns nil or an error that is not transient,
+// as a client retries a 503, and returns that; a transient error that
+// lasts longer than converge is returned as well. It does not fail the
+// test, so it may run on any goroutine.
+func retry(op func() error) error {
+	var err error
+	testutil.Poll(converge, func() bool {
+		err = op()
+		return err == nil || !transient(err)
+	})
+	return err
+}
+
+// settledValue is value for reading back what a test wrote once the
+// cluster settles: a transient error is retried (see transient), a miss
+// or any other error is not.
+func settledValue(t *testing.T, st session.Store, id, key string) (int, bool) {
+	t.Helper()
+	var rec session.Record
+	var found bool
+	if err := retry(func() (err error) {
+		rec, found, err = st.Load(context.Background(), id)
+		return err
+	}); err != nil {
 		t.Fatalf("load %s: %v", id, err)
 	}
 	raw, ok := rec.Values[key]
