@@ -335,15 +335,25 @@ func (s *Store) LoadBinary(ctx context.Context, token string) ([]byte, bool, err
 	if !s.quorate() {
 		return nil, false, fmt.Errorf("cluster: load: %w", ErrNoQuorum)
 	}
-	if p, ok := s.home(token); ok || s.leased(p) {
+	p, home := s.home(token)
+	if home {
 		data, found := s.engine.LoadBinary(token)
-		if !ok {
-			s.counters.leaseReads.Add(1)
-		}
 		if !found || isTombstoneBinary(data) {
 			return nil, false, nil
 		}
 		return data, true, nil
+	}
+	if s.leased(p) {
+		// A session's first use goes on to the primary, which decides what
+		// is spare at its bounds (bounds.go); later ones stay here.
+		data, found, first := s.engine.LoadBinaryFirst(token)
+		if !first {
+			s.counters.leaseReads.Add(1)
+			if !found || isTombstoneBinary(data) {
+				return nil, false, nil
+			}
+			return data, true, nil
+		}
 	}
 	v, err := s.loads.Do(token, func() (any, error) {
 		resp, err := s.route(ctx, opLoad, routed{id: token})

@@ -121,6 +121,30 @@ func (s *Map) Stats() Stats {
 // in the package doc). Peek reads without that.
 func (s *Map) LoadBinary(id string) ([]byte, bool) { return s.loadBinary(id, true) }
 
+// LoadBinaryFirst is LoadBinary that also reports whether this read is
+// the session's first use: until it, the session counted as spare (never
+// used after the request that created it). A node that serves a read
+// without the primary learning of it (a backup under a read lease) sends
+// that first one on, so that the primary, which decides what is spare,
+// does not evict a session its users read.
+func (s *Map) LoadBinaryFirst(id string) (data []byte, found, first bool) {
+	r, ok := s.refOf(id)
+	if !ok {
+		return nil, false, false
+	}
+	sh := s.shardOf(&r)
+	sh.mu.Lock()
+	defer sh.unlock()
+	now := s.now()
+	_, loc, ok := s.getLocked(sh, &r, now)
+	if !ok {
+		return nil, false, false
+	}
+	first = spare(sh, loc, sh.slab.deadline(loc), now)
+	sh.slab.markUsed(loc)
+	return bytes.Clone(sh.slab.load(loc)), true, first
+}
+
 // Peek is LoadBinary for a read that is not a user's request (a replica's
 // repair, a hand-back): the session does not count as used.
 func (s *Map) Peek(id string) ([]byte, bool) { return s.loadBinary(id, false) }

@@ -495,3 +495,28 @@ func TestBoundKeepsReturningUsers(t *testing.T) {
 		t.Fatalf("Create once the sessions expired: %v", err)
 	}
 }
+
+// LoadBinaryFirst reports a session's first use once: the read that ends
+// its being spare. Later reads, a patched session, and a missing one are
+// no first use.
+func TestLoadBinaryFirst(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{Now: clk.Now})
+	id := create(t, s, clk.Now(), time.Hour, "v")
+	if data, ok, first := s.LoadBinaryFirst(id); !ok || !first || len(data) == 0 {
+		t.Fatalf("first read of a new session: found %v, first %v", ok, first)
+	}
+	if _, ok, first := s.LoadBinaryFirst(id); !ok || first {
+		t.Fatalf("second read: found %v, first %v; want found, not first", ok, first)
+	}
+	patched := create(t, s, clk.Now(), time.Hour, "v")
+	if _, err := s.ApplyPatch(patched, session.Patch{Now: clk.Now(), Idle: time.Hour, Set: map[string][]byte{"k": []byte("w")}}, func(*session.Record) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, first := s.LoadBinaryFirst(patched); !ok || first {
+		t.Fatalf("read of a patched session: found %v, first %v; want found, not first", ok, first)
+	}
+	if _, ok, first := s.LoadBinaryFirst(session.NewID()); ok || first {
+		t.Fatalf("read of a missing session: found %v, first %v", ok, first)
+	}
+}
