@@ -43,13 +43,20 @@ func value(t *testing.T, st session.Store, id, key string) (int, bool) {
 	if err != nil {
 		t.Fatalf("load %s: %v", id, err)
 	}
+	return intValue(t, rec, found, key)
+}
+
+// intValue decodes key of a loaded record as an int; false when the
+// session or the key is missing.
+func intValue(t *testing.T, rec session.Record, found bool, key string) (int, bool) {
+	t.Helper()
 	raw, ok := rec.Values[key]
 	if !found || !ok {
 		return 0, false
 	}
 	var n int
 	if err := json.Unmarshal(raw, &n); err != nil {
-		t.Fatalf("decode %s/%s: %v", id, key, err)
+		t.Fatalf("decode %s/%s: %v", rec.ID, key, err)
 	}
 	return n, true
 }
@@ -93,15 +100,7 @@ func settledValue(t *testing.T, st session.Store, id, key string) (int, bool) {
 	}); err != nil {
 		t.Fatalf("load %s: %v", id, err)
 	}
-	raw, ok := rec.Values[key]
-	if !found || !ok {
-		return 0, false
-	}
-	var n int
-	if err := json.Unmarshal(raw, &n); err != nil {
-		t.Fatalf("decode %s/%s: %v", id, key, err)
-	}
-	return n, true
+	return intValue(t, rec, found, key)
 }
 
 // waitTable waits, without polling, until cond holds for s's table, and

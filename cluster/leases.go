@@ -370,6 +370,13 @@ func (g *grantor) dirtyGens(name string, parts []int) []uint64 {
 	return gens
 }
 
+// missed records that the member named name lacks a write of p.
+func (g *grantor) missed(name string, p int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.markDirty(name, p)
+}
+
 // markDirty records that the member named name lacks a write of p.
 func (g *grantor) markDirty(name string, p int) {
 	g.gen++

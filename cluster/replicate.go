@@ -134,6 +134,9 @@ func (s *Store) putAll(ctx context.Context, owners, recv []Member, id string, da
 			full = full || errors.Is(err, session.ErrFull)
 		} else {
 			s.hints.add(ms[i].Name, id)
+			// It serves the partition soon, maybe as a backup: no read
+			// lease may cover it before it has pulled it again.
+			s.grantor.missed(ms[i].Name, s.Table().Partition(id))
 		}
 	}
 	return failed, full
