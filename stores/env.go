@@ -63,6 +63,7 @@ var envVars = []envVar{
 	{"SESSIONS_CLUSTER_SECRET_FILE", str(func(c *Config) *string { return &c.cluster().SecretFile })},
 	{"SESSIONS_CLUSTER_QUORUM", optionalBool(func(c *Config) **bool { return &c.cluster().Quorum })},
 	{"SESSIONS_CLUSTER_SNAPSHOT", str(func(c *Config) *string { return &c.cluster().Snapshot })},
+	{"SESSIONS_CLUSTER_BACKUP_READS", optionalBool(func(c *Config) **bool { return &c.cluster().BackupReads })},
 	{"SESSIONS_CLUSTER_INSECURE", boolean(func(c *Config) *bool { return &c.cluster().Insecure })},
 	{"SESSIONS_CLUSTER_TLS_CA", str(func(c *Config) *string { return &c.cluster().TLS.CA })},
 	{"SESSIONS_CLUSTER_TLS_CERT", str(func(c *Config) *string { return &c.cluster().TLS.Cert })},

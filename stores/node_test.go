@@ -20,6 +20,20 @@ func TestClusterBlockQuorum(t *testing.T) {
 	}
 }
 
+// backupReads: false turns the read leases off; unset keeps them.
+func TestClusterBlockBackupReads(t *testing.T) {
+	off, on := false, true
+	for _, tc := range []struct {
+		reads *bool
+		on    bool
+	}{{nil, true}, {&on, true}, {&off, false}} {
+		c := ClusterConfig{Bind: "127.0.0.1:0", BackupReads: tc.reads}
+		if got := c.node(nil, nil).ReadLease > 0; got != tc.on {
+			t.Errorf("backupReads %v: read leases %t; want %t", tc.reads, got, tc.on)
+		}
+	}
+}
+
 // The block's snapshot is the node's snapshot file.
 func TestClusterBlockSnapshot(t *testing.T) {
 	c := ClusterConfig{Bind: "127.0.0.1:0", Snapshot: "/var/lib/sessions/worker.snapshot"}

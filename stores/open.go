@@ -181,6 +181,9 @@ func (c *ClusterConfig) node(secrets [][]byte, logger *slog.Logger) cluster.Conf
 	cc.AvailableFirst = c.Quorum != nil && !*c.Quorum
 	cc.Insecure = c.Insecure
 	cc.Snapshot = c.Snapshot
+	if c.BackupReads != nil && !*c.BackupReads {
+		cc.ReadLease = -1
+	}
 	if c.Name != "" {
 		cc.Name = c.Name
 	}
