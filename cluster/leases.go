@@ -43,9 +43,11 @@ import (
 //     did not answer; a stand-in took a hinted copy; tables changed) is
 //     revoked before the write is acknowledged: told to stop (opRevoke),
 //     or, when it does not answer, waited out. The partition becomes dirty
-//     for that lessee: it gets no lease for it until it has pulled it from
-//     this node again, which the next lease's answer asks it to do (it
-//     stops holding the partition, and its mover pulls it).
+//     for every backup that did not store the copy, lease or not: it gets
+//     no lease for it until it has pulled it from this node again, which
+//     the next lease's answer asks it to do (it stops holding the
+//     partition, and its mover pulls it). A joining node whose copy of a
+//     write failed is dirty the same way.
 //   - inflow, before storing a copy that is not its own write (a put from
 //     another primary or an acting one, a hinted copy handed back, a
 //     transfer, a repair): lessees other than the copy's sender are
@@ -64,6 +66,18 @@ import (
 // write itself, and reads there are exactly as stale as at the primary,
 // as they were before leases; once the write reaches the primary (the
 // hinted copy handed back, or repair), inflow revokes the lease.
+//
+// What a backup missed while the primary did not count it is dirty too:
+// a member that reappears in the table without joining (back from a
+// split, or after this node lost sight of it) for every partition it
+// backs up here, and, when this node becomes a partition's primary, the
+// backups that were backups before (the old primary knew what they
+// missed; this one does not).
+//
+// The primary decides at its bounds which sessions are spare (never used
+// after the request that created it, bounds.go); a backup's read does
+// not reach it, so a session's first use is sent on to the primary once
+// (engine.LoadBinaryFirst), and later reads stay at the backup.
 //
 // Revocations and grants carry an epoch per lessee, so an answer to a
 // lease request that crossed a revocation is not used. Config.ReadLease
