@@ -307,14 +307,9 @@ func parseLeaseReply(b []byte, partitions int) (leaseReply, error) {
 // (see the top of this file); the request is the asker's table
 // fingerprint.
 func (s *Store) handleLease(ctx context.Context, body []byte) ([]byte, error) {
-	d := reader{b: body}
-	print := d.uvarint()
-	if err := d.done("lease request"); err != nil {
+	print, r, err := numberFrom(ctx, body, "lease request")
+	if err != nil {
 		return nil, err
-	}
-	r, ok := peer.FromContext(ctx)
-	if !ok {
-		return nil, fmt.Errorf("%w: a lease request without a sender", ErrBadMessage)
 	}
 	t := s.Table()
 	var reply leaseReply
@@ -570,14 +565,9 @@ func (s *Store) askLease(t *Table, m Member) {
 
 // handleRevoke ends the leases the sender gave this node.
 func (s *Store) handleRevoke(ctx context.Context, body []byte) ([]byte, error) {
-	d := reader{b: body}
-	epoch := d.uvarint()
-	if err := d.done("revoke"); err != nil {
+	epoch, r, err := numberFrom(ctx, body, "revocation")
+	if err != nil {
 		return nil, err
-	}
-	r, ok := peer.FromContext(ctx)
-	if !ok {
-		return nil, fmt.Errorf("%w: a revocation without a sender", ErrBadMessage)
 	}
 	ls := &s.leases
 	ls.mu.Lock()
@@ -586,6 +576,21 @@ func (s *Store) handleRevoke(ctx context.Context, body []byte) ([]byte, error) {
 	delete(ls.from, r.Name)
 	ls.publishLocked()
 	return nil, nil
+}
+
+// numberFrom decodes the one number a lease request or a revocation
+// carries, and the member it came from (its connection's name).
+func numberFrom(ctx context.Context, body []byte, what string) (uint64, peer.Remote, error) {
+	d := reader{b: body}
+	n := d.uvarint()
+	if err := d.done(what); err != nil {
+		return 0, peer.Remote{}, err
+	}
+	r, ok := peer.FromContext(ctx)
+	if !ok {
+		return 0, peer.Remote{}, fmt.Errorf("%w: a %s without a sender", ErrBadMessage, what)
+	}
+	return n, r, nil
 }
 
 // inflowAll is inflow for a batch of records from the member named from,

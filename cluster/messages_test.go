@@ -108,8 +108,9 @@ func FuzzParseMessages(f *testing.F) {
 	f.Add(uint8(8), (&seenReply{memberFor: time.Second, print: 9}).marshal())
 	f.Add(uint8(4), hostileBatch(1<<10))
 	f.Add(uint8(0), hostilePatch(1<<10))
+	f.Add(uint8(12), sampleLeaseReply().marshal())
 	f.Fuzz(func(t *testing.T, op uint8, b []byte) {
-		testutil.AllocBudget(t, fmt.Sprintf("decoding %d bytes as case %d", len(b), op%12), parseBudget(len(b)), func() {
+		testutil.AllocBudget(t, fmt.Sprintf("decoding %d bytes as case %d", len(b), op%13), parseBudget(len(b)), func() {
 			parseAny(t, op, b)
 		})
 		testutil.AllocBudget(t, fmt.Sprintf("decoding %d bytes as an install", len(b)), parseBudget(len(b)), func() {
@@ -128,7 +129,7 @@ func parseBudget(n int) uint64 { return uint64(64*n + 16<<10) }
 // parseAny decodes b as one of the messages, chosen by op, and checks
 // what the decoders promise beyond not panicking.
 func parseAny(t *testing.T, op uint8, b []byte) {
-	switch op % 12 {
+	switch op % 13 {
 	case 0:
 		parseRouted(opSave, b)
 	case 1:
@@ -170,6 +171,30 @@ func parseAny(t *testing.T, op uint8, b []byte) {
 		if ps, err := parseDiffer(b); err == nil && slices.ContainsFunc(ps, func(p int) bool { return p < 0 || p > 1<<16 }) {
 			t.Fatalf("digest reply %v decoded", ps)
 		}
+	case 12:
+		if r, err := parseLeaseReply(b, 4096); err == nil && (len(r.cover) > 64 || slices.ContainsFunc(r.dirty, func(p int) bool { return p < 0 || p >= 4096 })) {
+			t.Fatalf("lease reply of %d words, dirty %v decoded for 4096 partitions", len(r.cover), r.dirty)
+		}
+	}
+}
+
+func sampleLeaseReply() *leaseReply {
+	r := &leaseReply{granted: true, epoch: 3, dirtyGen: 9, dirty: []int{7, 4095}, cover: newBitset(4096)}
+	r.cover.add(0)
+	r.cover.add(4095)
+	return r
+}
+
+// A lease reply round-trips; one with more cover than the table has
+// partitions, or a dirty partition beyond them, does not decode.
+func TestLeaseReplyRoundTrip(t *testing.T) {
+	want := sampleLeaseReply()
+	got, err := parseLeaseReply(want.marshal(), 4096)
+	if err != nil || !reflect.DeepEqual(&got, want) {
+		t.Fatalf("round trip: %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := parseLeaseReply(want.marshal(), 64); !errors.Is(err, ErrBadMessage) {
+		t.Fatalf("a cover of 4096 partitions for a table of 64: %v; want ErrBadMessage", err)
 	}
 }
 
