@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
+	"github.com/sessionmesh/sessionmesh/internal/testutil"
 )
 
 // noLeases turns backup reads off, for tests of how loads are routed.
@@ -23,20 +24,16 @@ func leaseReads(c *clustertest.Cluster, i int) uint64 { return c.Store(i).Stats(
 // value it read.
 func waitLeaseRead(t *testing.T, c *clustertest.Cluster, i int, id string) int {
 	t.Helper()
-	deadline := time.Now().Add(converge)
-	for time.Now().Before(deadline) {
+	var n int
+	testutil.Eventually(t, converge, fmt.Sprintf("node %d to serve a load of %s under a read lease", i, id), func() bool {
 		before := leaseReads(c, i)
-		n, found := value(t, c.Store(i), id, "n")
-		if !found {
+		var found bool
+		if n, found = value(t, c.Store(i), id, "n"); !found {
 			t.Fatalf("node %d: session %s not found", i, id)
 		}
-		if leaseReads(c, i) > before {
-			return n
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("node %d never served a load of %s under a read lease", i, id)
-	return 0
+		return leaseReads(c, i) > before
+	})
+	return n
 }
 
 // sessionOn creates sessions through node 0 until one has primary
@@ -222,24 +219,16 @@ func TestNoStaleReadThroughJoinsAndCrashes(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	f.run(stop, &wg)
+	allLeaseReads := func() (n uint64) {
+		for _, i := range c.Alive() {
+			n += leaseReads(c, i)
+		}
+		return n
+	}
 	waitLeaseReads := func(what string) {
 		t.Helper()
-		var sum uint64
-		for _, i := range c.Alive() {
-			sum += leaseReads(c, i)
-		}
-		deadline := time.Now().Add(converge)
-		for time.Now().Before(deadline) {
-			var now uint64
-			for _, i := range c.Alive() {
-				now += leaseReads(c, i)
-			}
-			if now > sum+20 {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		t.Fatalf("%s: backups served no loads under leases", what)
+		start := allLeaseReads()
+		testutil.Eventually(t, converge, what+": backups to serve loads under leases", func() bool { return allLeaseReads() > start+20 })
 	}
 	waitLeaseReads("start")
 	c.Add()

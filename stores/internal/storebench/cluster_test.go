@@ -69,17 +69,15 @@ func clusterOps(b *testing.B, c *clustertest.Cluster, name string, primary, back
 		}
 		return err
 	}
-	for deadline := time.Now().Add(10 * time.Second); backup == 0; time.Sleep(10 * time.Millisecond) {
+	leased := func() bool {
 		before := st.Stats().LeaseReads
 		if err := get(0); err != nil {
 			b.Fatal(err)
 		}
-		if st.Stats().LeaseReads > before {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("node 0 got no read lease for the session it backs up")
-		}
+		return st.Stats().LeaseReads > before
+	}
+	if backup == 0 && !testutil.Poll(10*time.Second, leased) {
+		b.Fatal("node 0 got no read lease for the session it backs up")
 	}
 	put := func(i int) error {
 		p := session.Patch{Set: map[string][]byte{"counter": []byte(strconv.Itoa(i))}, Now: now, Idle: time.Hour}
