@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,12 +93,6 @@ type bitset []uint64
 func newBitset(n int) bitset    { return make(bitset, (n+63)/64) }
 func (b bitset) has(p int) bool { return p >= 0 && p/64 < len(b) && b[p/64]&(1<<(p%64)) != 0 }
 func (b bitset) add(p int)      { b[p/64] |= 1 << (p % 64) }
-func (b bitset) count() (n int) {
-	for _, w := range b {
-		n += bits.OnesCount64(w)
-	}
-	return n
-}
 
 // grant is one lease as its grantor counts it.
 type grant struct {
