@@ -109,6 +109,8 @@ func TestUnreachableBackupGetsHintedCopy(t *testing.T) {
 	backup := own[1]
 	spare := 3 - own[0] - own[1]
 	c.Drop(0, backup, 1) // the primary's messages to the backup vanish
+	// and the spare cannot hand the copy back before it is counted below.
+	c.BlockPeer(spare, backup)
 	p := set(map[string]any{"n": 7})
 	p.NewID = id
 	if _, err := c.Store(0).Save(context.Background(), "", p); err != nil {
