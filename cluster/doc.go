@@ -176,8 +176,16 @@
 // meanwhile; if one did, it waits until every member counts it again
 // with the same table, then pulls its partitions again before it serves
 // them as an authority. A member memberlist declares dead stays in the
-// table for a short grace in case it refutes: a node returning from a
-// split gossips the deaths its own timers reached while it was away.
+// table for a short grace in case it refutes (a node returning from a
+// split gossips the deaths its own timers reached while it was away), and
+// after it as long as it answers a peer call within CallTimeout: a node
+// slowed down by a busy machine, or whose gossip alone is lost, is alive,
+// and dropping it would make two nodes primary of its partitions. Such a
+// member is asked again every grace, and the rejoin loop pushes the two
+// memberlists' states to each other until it refutes the verdict; one
+// that stops answering is dropped then. So a dead node leaves the tables
+// a grace after memberlist's verdict when its port refuses (a crash), and
+// CallTimeout later when it is silent (a frozen or unreachable host).
 //
 // Anti-entropy and split brain. Every AntiEntropyInterval a primary
 // compares per-partition digests with the other owners and the two

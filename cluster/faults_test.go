@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -153,6 +155,61 @@ func TestConcurrentKeysFromTwoNodes(t *testing.T) {
 		for _, key := range []string{"a", "b"} {
 			if n, ok := value(t, c.Store(i), id, key); !ok || n != rounds {
 				t.Errorf("node %d reads %s=%d found=%v; want %d", i, key, n, ok, rounds)
+			}
+		}
+	}
+}
+
+// A member that memberlist declares dead but that answers every peer call
+// (gossip lost, as on a busy machine whose probes miss their deadline) is
+// kept in every table: dropping it would make two nodes primary of its
+// partitions, and writers on both would lose each other's writes. Once
+// gossip flows again, the verdict is refuted.
+func TestMemberDeclaredDeadThatAnswersIsKept(t *testing.T) {
+	scenario(t)
+	var logs testutil.Buffer
+	c := clustertest.New(t, 3, clustertest.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	c.WaitConverged(converge)
+	writers := make([]*writer, 6)
+	for i := range writers {
+		writers[i] = &writer{id: create(t, c.Store(i%3), map[string]any{"n": 0})}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(t, c, i, stop)
+		}()
+	}
+	for _, i := range []int{0, 1} {
+		c.BlockGossip(i, 2)
+		c.BlockGossip(2, i)
+	}
+	testutil.Eventually(t, converge, "memberlist declares a live member dead, and its grace ends", func() bool {
+		log := logs.String()
+		return strings.Contains(log, "suspect timeout reached") &&
+			(strings.Contains(log, "cluster: member declared dead still answers; kept") || strings.Contains(log, "cluster: member gone"))
+	})
+	before := writers[0].acked.Load()
+	testutil.Eventually(t, converge, "writers make progress", func() bool { return writers[0].acked.Load() > before+20 })
+	for i := range 3 {
+		if n := len(c.Store(i).Table().Members()); n != 3 {
+			t.Errorf("node %d's table has %d members while gossip is cut; want all 3 (they all answer)", i, n)
+		}
+	}
+	c.Heal()
+	testutil.Eventually(t, converge, "the verdict is refuted", func() bool {
+		return strings.Contains(logs.String(), "cluster: member declared dead is alive again; kept")
+	})
+	close(stop)
+	wg.Wait()
+	c.WaitConverged(converge)
+	for _, w := range writers {
+		for i := range 3 {
+			if n, ok := settledValue(t, c.Store(i), w.id, "n"); !ok || int64(n) < w.acked.Load() || int64(n) > w.tried.Load() {
+				t.Errorf("node %d reads n=%d found=%v for %s; last acknowledged %d, last tried %d", i, n, ok, w.id, w.acked.Load(), w.tried.Load())
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -52,6 +53,7 @@ type membership struct {
 	onChange  func(old, new *Table)     // runs under mu before a new table is published
 	current   atomic.Pointer[published] // the table and its change channel: read on every request without mu
 	onContact func()                    // a probe of another member was answered
+	answers   func(Member) bool         // whether a member answers a peer call (expire); nil: never asked
 	clock     func() time.Time          // times the quorum's stable membership
 	mono      func() time.Duration      // the node's monotonic clock: how long a member has been one (pause.go)
 	whole     atomic.Bool               // the members are exactly the stable set: quorate without mu (quorum.go)
@@ -66,7 +68,8 @@ type membership struct {
 	epoch   uint64
 	stable  stableSet                // the last stable membership (quorum.go)
 	added   map[string]time.Duration // node name -> mono() when it last became a member (pause.go)
-	dying   map[string]*time.Timer   // node name -> its removal after deathGrace (NotifyLeave)
+	dying   map[string]*dying        // node name -> its removal after deathGrace (NotifyLeave)
+	checks  sync.WaitGroup           // expire's calls in progress (shutdown waits for them)
 	gone    map[string]bool          // members that said they left (nodeMeta.Left); names are never reused
 	stopped bool                     // leave or shutdown ran: no more removals
 }
@@ -95,7 +98,7 @@ func newMembership(cfg Config, name string, mono func() time.Duration, onChange 
 		seqs:      map[string]uint64{},
 		gossip:    map[string]string{},
 		added:     map[string]time.Duration{},
-		dying:     map[string]*time.Timer{},
+		dying:     map[string]*dying{},
 		gone:      map[string]bool{},
 	}
 	m.stable = newStableSet(name, m.clock())
@@ -177,17 +180,24 @@ func (m *membership) join(seeds []string) {
 }
 
 // rejoin joins the seeds that resolve to no current member, so two halves
-// of a partition that outlived the dead-node timeout find each other again.
+// of a partition that outlived the dead-node timeout find each other again,
+// and the members memberlist declared dead that are kept because they
+// still answer (expire): the push and pull of a join shows each side the
+// other's verdict, which it refutes.
 func (m *membership) rejoin() {
 	// memberlist's Members() hands out nodes it keeps changing, so the
 	// addresses come from the copies taken in the event callbacks.
 	known := map[string]bool{}
+	var missing []string
 	m.mu.Lock()
-	for _, addr := range m.gossip {
-		known[addr] = true
+	for name, addr := range m.gossip {
+		if d := m.dying[name]; d != nil && d.kept {
+			missing = append(missing, addr)
+		} else {
+			known[addr] = true
+		}
 	}
 	m.mu.Unlock()
-	var missing []string
 	for _, seed := range m.cfg.Join {
 		addrs := m.resolveSeed(seed)
 		if len(addrs) == 0 || !allKnown(addrs, known) {
@@ -344,12 +354,13 @@ func (m *membership) leave() error {
 func (m *membership) shutdown() error {
 	err := m.ml.Shutdown()
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.stopped = true
-	for name, t := range m.dying {
-		t.Stop()
+	for name, d := range m.dying {
+		d.timer.Stop()
 		delete(m.dying, name)
 	}
+	m.mu.Unlock()
+	m.checks.Wait() // their calls end with the Store's bg ctx, canceled before
 	return err
 }
 
@@ -390,45 +401,87 @@ func (m *membership) NotifyJoin(n *memberlist.Node) { m.upsert(n, "joined") }
 func (m *membership) NotifyUpdate(n *memberlist.Node) { m.upsert(n, "updated") }
 
 // NotifyLeave implements memberlist.EventDelegate: a node that left or
-// was declared dead. One that drained first left on purpose and is no
-// longer counted by the quorum guard; any other may be alive behind a
-// split and still is. (memberlist's Node.State does not tell: it is not
-// kept up to date in the copy it hands to NotifyLeave.)
+// was declared dead. One that was draining when it was dropped left on
+// purpose and is no longer counted by the quorum guard; any other may be
+// alive behind a split and still is. (memberlist's Node.State does not
+// tell: it is not kept up to date in the copy it hands to NotifyLeave.)
 //
 // A member declared dead is removed from the table only after deathGrace,
-// unless it is alive again by then: a node coming back from a network
-// split gossips the deaths its own suspicion timers reached while it was
-// cut off, memberlist applies them, and the members declared dead refute
-// them within a gossip round or two. Without the grace the nodes that
-// stayed together would each drop the other for that moment and both
-// serve the same partitions, so concurrent writes to a session would
-// conflict and one of them be lost.
+// and only if it does not answer a peer call then (expire): a verdict of
+// memberlist is not proof. A node coming back from a network split gossips
+// the deaths its own suspicion timers reached while it was cut off,
+// memberlist applies them, and the members declared dead refute them
+// within a gossip round or two; a node slowed down by a busy machine may
+// miss a probe's deadline and refute later. Without the grace and the
+// call, the nodes that stayed together would each drop the other for
+// that moment and both serve the same partitions, so concurrent writes
+// to a session would conflict and one of them be lost. A draining member
+// gets the same: draining is not drained (a drained one says Left and is
+// dropped at once, applyLocked).
 func (m *membership) NotifyLeave(n *memberlist.Node) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	mem, ok := m.members[n.Name]
-	if !ok || m.stopped {
-		return
-	}
-	if mem.Draining {
-		m.removeLocked(n.Name, true)
+	if _, ok := m.members[n.Name]; !ok || m.stopped {
 		return
 	}
 	if _, pending := m.dying[n.Name]; !pending {
-		m.dying[n.Name] = time.AfterFunc(m.cfg.deathGrace(), func() { m.expire(n.Name) })
+		m.dyingLocked(n.Name, false)
 	}
 }
 
-// expire removes a member declared dead deathGrace ago, unless it was
-// heard alive since (upsert cancels the removal).
-func (m *membership) expire(name string) {
+// dying is the pending removal of a member memberlist declared dead.
+type dying struct {
+	timer *time.Timer // runs expire
+	kept  bool        // it answered after a grace already
+}
+
+// dyingLocked schedules the removal of member name after deathGrace.
+func (m *membership) dyingLocked(name string, kept bool) {
+	d := &dying{kept: kept}
+	d.timer = time.AfterFunc(m.cfg.deathGrace(), func() { m.expire(name, d) })
+	m.dying[name] = d
+}
+
+// expire removes a member declared dead deathGrace ago (pending removal
+// d), unless it was heard alive since (upsert cancels the removal) or it
+// still answers a peer call (answers, bounded by CallTimeout). One that
+// answers is kept and asked again a grace later, until memberlist hears
+// it alive (rejoin pushes the two memberlists' states to each other,
+// which makes it refute the verdict) or it stops answering.
+func (m *membership) expire(name string, d *dying) {
+	m.mu.Lock()
+	mem, ok := m.members[name]
+	if m.dying[name] != d || m.stopped || !ok {
+		if m.dying[name] == d {
+			delete(m.dying, name) // it left meanwhile
+		}
+		m.mu.Unlock()
+		return
+	}
+	m.checks.Add(1)
+	defer m.checks.Done()
+	m.mu.Unlock()
+	alive := m.answers != nil && m.answers(mem)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, pending := m.dying[name]; !pending || m.stopped {
+	if m.dying[name] != d || m.stopped {
+		return
+	}
+	if mem, ok = m.members[name]; !ok {
+		delete(m.dying, name)
+		return
+	}
+	if alive {
+		level := slog.LevelWarn
+		if d.kept {
+			level = slog.LevelDebug // said once per verdict
+		}
+		m.log.Log(context.Background(), level, "cluster: member declared dead still answers; kept", "member", name)
+		m.dyingLocked(name, true)
 		return
 	}
 	delete(m.dying, name)
-	m.removeLocked(name, false)
+	m.removeLocked(name, mem.Draining)
 }
 
 // removeLocked drops a member from the table; one that drained (left) is
@@ -457,8 +510,8 @@ func (m *membership) upsert(n *memberlist.Node, what string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.log.Debug("cluster: member "+what, "member", n.Name)
-	if t, pending := m.dying[n.Name]; pending {
-		t.Stop()
+	if d, pending := m.dying[n.Name]; pending {
+		d.timer.Stop()
 		delete(m.dying, n.Name)
 		m.log.Info("cluster: member declared dead is alive again; kept", "member", n.Name)
 	}

@@ -140,7 +140,16 @@ func newStore(cfg Config, name string) (*Store, error) {
 	start := time.Now()
 	s.mono = func() time.Duration { return time.Since(start) }
 	s.members = newMembership(cfg, name, s.mono, s.onTable, s.contact)
+	s.members.answers = s.answers
 	return s, nil
+}
+
+// answers reports whether member m answers a peer call (opSeen) within
+// CallTimeout: a member memberlist declared dead that still does is kept
+// (membership.expire).
+func (s *Store) answers(m Member) bool {
+	_, err := s.call(s.bg, m.Addr, opSeen, (&seenReq{name: s.name}).marshal())
+	return err == nil
 }
 
 // run starts the node's loops, each tracked by wg until Close.

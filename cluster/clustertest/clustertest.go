@@ -282,6 +282,15 @@ func (c *Cluster) BlockPeer(from, to int) {
 	c.net.block[link{from, to}] = true
 }
 
+// BlockGossip drops the gossip from node from to node to and leaves the
+// session traffic alone: memberlist comes to declare nodes dead that
+// still answer every peer call. Heal lifts it.
+func (c *Cluster) BlockGossip(from, to int) {
+	c.net.mu.Lock()
+	defer c.net.mu.Unlock()
+	c.net.mute[link{from, to}] = true
+}
+
 // Heal removes every cut, block, drop and delay between nodes that are
 // alive.
 func (c *Cluster) Heal() {
@@ -293,6 +302,7 @@ func (c *Cluster) Heal() {
 			l := link{i, j}
 			delete(c.net.cut, l)
 			delete(c.net.block, l)
+			delete(c.net.mute, l)
 			delete(c.net.drop, l)
 			delete(c.net.delay, l)
 		}

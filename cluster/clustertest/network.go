@@ -20,7 +20,8 @@ import (
 // Faults apply to one direction of a link (from, to); Partition and Kill
 // cut both. A cut link drops gossip and fails peer calls at once with
 // peer.ErrUnavailable (like a refused connection), and so does a
-// blocked one (BlockPeer: session traffic only); a dropped peer call
+// blocked one (BlockPeer: session traffic only); a muted link drops
+// gossip only (BlockGossip); a dropped peer call
 // fails when its ctx ends (like a lost packet); a delay holds gossip
 // packets and peer calls for the given time.
 type Network struct {
@@ -29,6 +30,7 @@ type Network struct {
 	peers  map[string]int // peer address -> node index
 	cut    map[link]bool
 	block  map[link]bool // session traffic only
+	mute   map[link]bool // gossip only
 	drop   map[link]float64
 	delay  map[link]time.Duration
 	rand   *rand.Rand
@@ -41,7 +43,7 @@ type link struct{ from, to int }
 func newNetwork(seed int64) *Network {
 	return &Network{
 		gossip: map[string]int{}, peers: map[string]int{},
-		cut: map[link]bool{}, block: map[link]bool{}, drop: map[link]float64{}, delay: map[link]time.Duration{},
+		cut: map[link]bool{}, block: map[link]bool{}, mute: map[link]bool{}, drop: map[link]float64{}, delay: map[link]time.Duration{},
 		rand: rand.New(rand.NewSource(seed)),
 	}
 }
@@ -82,6 +84,15 @@ func (n *Network) setCut(from, to int, on bool) {
 	} else {
 		delete(n.cut, link{from, to})
 	}
+}
+
+// gossipLost reports whether one gossip packet or stream on from -> to is
+// lost, and how long it is held first.
+func (n *Network) gossipLost(from, to int) (bool, time.Duration) {
+	lost, _, delay := n.fate(from, to)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return lost || n.mute[link{from, to}], delay
 }
 
 func (n *Network) blocked(from, to int) bool {
@@ -156,7 +167,7 @@ func (t *transport) WriteTo(b []byte, addr string) (time.Time, error) {
 	if !known {
 		return t.Transport.WriteTo(b, addr)
 	}
-	lost, _, delay := t.net.fate(t.from, to)
+	lost, delay := t.net.gossipLost(t.from, to)
 	switch {
 	case lost:
 		return time.Now(), nil // a lost datagram is not an error to the sender
@@ -184,7 +195,7 @@ func (t *transport) later(d time.Duration, b []byte, addr string) error {
 
 func (t *transport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
 	if to, known := t.net.nodeAt(t.net.gossip, addr); known {
-		if lost, _, delay := t.net.fate(t.from, to); lost {
+		if lost, delay := t.net.gossipLost(t.from, to); lost {
 			return nil, fmt.Errorf("clustertest: node %d -> %d gossip stream cut", t.from, to)
 		} else if delay > 0 {
 			time.Sleep(min(delay, timeout))
