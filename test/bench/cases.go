@@ -12,6 +12,7 @@ const (
 	setupMemory1B = "memory-1-base" // the same with -demo-base's binary
 	setupRedis1   = "redis-1"       // redis-server and one worker
 	setupShared   = "shared-3"      // three workers, one cluster, HAProxy
+	setupShared3  = "shared-3-n3"   // the same with N=3: every worker holds every session
 	setupRedis3   = "redis-3"       // redis-server, three workers, HAProxy
 	setupMemcache = "memcache-3"    // memcached, three workers, HAProxy
 	setupCeiling  = "ceiling-3"     // three workers with their own memory stores, HAProxy
@@ -45,6 +46,10 @@ const (
 	caseMemory1Base = "memory-1-base"
 )
 
+// onlyNamed are the cases "all" leaves out: they run only when named in
+// -cases.
+var onlyNamed = []string{caseMemory1Base, "shared-n3-rr", "shared-n3-sticky"}
+
 // allCases is every case, in the order they run and print.
 func allCases() []benchCase {
 	return []benchCase{
@@ -55,6 +60,8 @@ func allCases() []benchCase {
 		{Name: "redis-1", Setup: setupRedis1, Mode: modeDirect, Redis: "redis-1"},
 		{Name: "shared-rr", Setup: setupShared, Mode: modeRR, Redis: "redis-rr", Three: true},
 		{Name: "shared-sticky", Setup: setupShared, Mode: modeSticky, Redis: "redis-sticky", Three: true},
+		{Name: "shared-n3-rr", Setup: setupShared3, Mode: modeRR, Redis: "redis-rr", Three: true},
+		{Name: "shared-n3-sticky", Setup: setupShared3, Mode: modeSticky, Redis: "redis-sticky", Three: true},
 		{Name: "redis-rr", Setup: setupRedis3, Mode: modeRR, Redis: "redis-rr", Three: true},
 		{Name: "redis-sticky", Setup: setupRedis3, Mode: modeSticky, Redis: "redis-sticky", Three: true},
 		{Name: "memcache-rr", Setup: setupMemcache, Mode: modeRR, Redis: "redis-rr", Three: true},

@@ -32,6 +32,8 @@
 //	shared-rr        three demo workers sharing the memory store (cluster, N=2)
 //	shared-sticky    behind HAProxy round-robin, or behind HAProxy with
 //	                 cookie SRV insert indirect nocache
+//	shared-n3-rr     the same with N=3 (every worker holds every session);
+//	shared-n3-sticky only when named in -cases
 //	redis-rr         three demo workers on one redis-server
 //	redis-sticky
 //	memcache-rr      three demo workers on one memcached

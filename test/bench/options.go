@@ -164,7 +164,7 @@ func parseCounts(s string) ([]int, error) {
 func pickCases(s string) ([]benchCase, error) {
 	all := allCases()
 	if strings.TrimSpace(s) == "all" {
-		return slices.DeleteFunc(all, func(c benchCase) bool { return c.Name == caseMemory1Base }), nil
+		return slices.DeleteFunc(all, func(c benchCase) bool { return slices.Contains(onlyNamed, c.Name) }), nil
 	}
 	names := splitList(s)
 	for _, n := range names {

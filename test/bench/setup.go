@@ -80,7 +80,9 @@ func (b *bench) launch(ctx context.Context, s *setup) error {
 		}
 		return b.startWorkers(ctx, s, 3, memcacheEnv(addr))
 	case setupShared:
-		return b.startWorkers(ctx, s, 3, clusterEnv(newSecret()))
+		return b.startWorkers(ctx, s, 3, clusterEnv(newSecret(), 2))
+	case setupShared3:
+		return b.startWorkers(ctx, s, 3, clusterEnv(newSecret(), 3))
 	case setupCeiling:
 		return b.startWorkers(ctx, s, 3, memoryEnv)
 	}
@@ -282,15 +284,15 @@ func memcacheEnv(addr string) func(workerSpec) []string {
 }
 
 // clusterEnv makes the workers one cluster over the memory store, on
-// loopback, with N=2 copies of every session (the default, said anyway).
-func clusterEnv(secret string) func(workerSpec) []string {
+// loopback, with n copies of every session.
+func clusterEnv(secret string, n int) func(workerSpec) []string {
 	return func(s workerSpec) []string {
 		return []string{
 			"SESSIONS_STORE=memory",
 			"SESSIONS_CLUSTER_BIND=" + s.ClusterAddr,
 			"SESSIONS_CLUSTER_PEER_BIND=" + s.PeerAddr,
 			"SESSIONS_CLUSTER_JOIN=" + strings.Join(s.Peers, ","),
-			"SESSIONS_CLUSTER_REPLICAS=2",
+			"SESSIONS_CLUSTER_REPLICAS=" + strconv.Itoa(n),
 			"SESSIONS_CLUSTER_SECRET=" + secret,
 		}
 	}
