@@ -41,8 +41,13 @@
 // version, sends the resulting record to the backups in parallel and
 // acknowledges once N copies hold it. A backup that does not answer is
 // replaced by the next node in HRW order, a stand-in, which keeps a
-// hinted copy and gives it back to the owner when it answers again. With
-// fewer than N members, all of them must hold the copy.
+// hinted copy and gives it back to the owner when it answers again. The
+// stand-in tries that at once, before it answers the put (within a
+// quarter of CallTimeout): when only the writer's own route to the owner
+// failed (a firewall rule or a route gone one way), the owner is alive
+// and serving others, and once the write is acknowledged it must not
+// serve the session without it. With fewer than N members, all of them
+// must hold the copy.
 //
 // A save sent by a backup of its session's partition (in the sender's
 // table; a patch of an existing session) costs one round trip, not two:

@@ -69,7 +69,8 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 
 // handlePut stores a replica (or hinted) copy unless this node's copy
 // wins over it (merge), which counts as holding it. A draining node
-// refuses (accept).
+// refuses (accept). A hinted copy is handed to its owner at once when the
+// owner answers (handBackNow).
 func (s *Store) handlePut(ctx context.Context, body []byte) ([]byte, error) {
 	req, err := parsePut(body)
 	if err != nil {
@@ -81,6 +82,7 @@ func (s *Store) handlePut(ctx context.Context, body []byte) ([]byte, error) {
 	}
 	if req.hint != "" {
 		s.hints.add(req.hint, req.id)
+		s.handBackNow(ctx, req.hint, req.id)
 	}
 	return marshalFlag(stored), nil
 }

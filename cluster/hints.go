@@ -85,6 +85,30 @@ func (s *Store) handBackHints() {
 	}
 }
 
+// handBackNow tries to give the hinted copy of id to owner before the
+// put that brought it is answered, within handBackBudget. The sender
+// could not reach the owner, but others may: a peer route or firewall
+// rule gone one way, a node that reaches everyone but the owner. The
+// owner is then alive and serving, as primary maybe, and must not serve
+// the session without the write it missed, nor write over it (equal
+// versions: one write lost). An owner that does not answer in time keeps
+// the hint for the rounds of handBackHints.
+func (s *Store) handBackNow(ctx context.Context, owner, id string) {
+	t := s.Table()
+	m, ok := t.Member(owner)
+	if !ok || s.down.down(owner, s.mono()) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout/handBackBudget)
+	defer cancel()
+	s.handBack(ctx, t, m, []string{id})
+}
+
+// handBackBudget is the share of CallTimeout a stand-in gives handBackNow:
+// the sender waits for the answer within CallTimeout, and when the owner
+// is silent (frozen, cut off), it already waited for it once.
+const handBackBudget = 4
+
 func (s *Store) handBack(ctx context.Context, t *Table, owner Member, ids []string) {
 	for _, id := range ids {
 		data, ok := s.engine.Peek(id)
