@@ -26,7 +26,7 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.Duration != 10*time.Second || o.Connections != 32 || !slices.Equal(o.Sessions, []int{10000, 100000}) ||
-		len(o.Cases) != len(allCases())-1 || len(o.Workloads) != 2 || o.Repeat != 1 {
+		len(o.Cases) != len(allCases())-len(onlyNamed) || len(o.Workloads) != 2 || o.Repeat != 1 {
 		t.Fatalf("defaults: %+v", o)
 	}
 	// -quick changes the defaults, not what the command line says
@@ -83,7 +83,7 @@ func TestCaseTable(t *testing.T) {
 			t.Errorf("%s: three workers %v but mode %s", c.Name, c.Three, c.Mode)
 		}
 	}
-	if got := setupsOf(cases); len(got) != 9 || got[0] != setupLoadgen {
+	if got := setupsOf(cases); len(got) != 10 || got[0] != setupLoadgen {
 		t.Errorf("setupsOf = %v", got)
 	}
 	if got := modesOf(casesOf(cases, setupShared)); !slices.Equal(got, []string{modeRR, modeSticky}) {
