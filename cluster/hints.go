@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"sync"
 )
@@ -110,12 +109,6 @@ func (s *Store) handBackNow(ctx context.Context, owner, id string) {
 // is silent (frozen, cut off), it already waited for it once.
 const handBackBudget = 4
 
-// handBack gives the hinted copies ids to owner, in order, until one
-// fails. A newer copy of a session may arrive while its older one is on
-// the way (a hinted put, while handBackHints and handBackNow run side by
-// side): the hint is cleared before the copy is compared, and a put stores
-// its copy before it adds its hint, so a copy that changed meanwhile keeps
-// a hint, and only the copy given back is dropped.
 func (s *Store) handBack(ctx context.Context, t *Table, owner Member, ids []string) {
 	for _, id := range ids {
 		data, ok := s.engine.Peek(id)
@@ -123,16 +116,8 @@ func (s *Store) handBack(ctx context.Context, t *Table, owner Member, ids []stri
 			return // still unreachable: try again next round
 		}
 		s.hints.done(owner.Name, id)
-		if !ok {
-			continue
-		}
-		same := func(stored []byte) bool { return bytes.Equal(stored, data) }
-		if t.IsOwner(t.Partition(id), s.name) {
-			if now, found := s.engine.Peek(id); found && !same(now) {
-				s.hints.add(owner.Name, id)
-			}
-		} else if !s.engine.RemoveIf(id, same) && s.engine.Has(id) {
-			s.hints.add(owner.Name, id)
+		if ok && !t.IsOwner(t.Partition(id), s.name) {
+			s.engine.Remove(id)
 		}
 	}
 }
