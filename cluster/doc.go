@@ -70,7 +70,17 @@
 // to keep.
 //
 // A primary that does not answer (refused, reset, CallTimeout) is skipped:
-// the next replica serves as acting primary. A node whose table names
+// the next replica serves as acting primary. A write whose sender's
+// connection to the primary failed (refused or reset, not a timeout) is
+// first relayed by another member (flagRelay), which sends it on to the
+// primary: a firewall rule or a route that fails only one node's calls
+// leaves the primary alive and serving the others, and an acting primary
+// beside it would write the same sessions with the same versions, so one
+// side's writes would be lost (TestOneWayBlockToThePrimaryLosesNoConcurrentWrite
+// lost every write of the cut-off node). Only when the relay cannot reach
+// the primary either does the sender fail over; a crash costs one extra
+// round trip per write until the members drop the dead node. A route that
+// no replica served fails with ErrUnavailable naming them. A node whose table names
 // another primary answers with a redirect, which the sender follows once;
 // tables that disagree during a membership change cost one hop, never a
 // loop. A primary that holds its partition (see Lifecycle) is the

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/cluster/clustertest"
 	"github.com/sessionmesh/sessionmesh/internal/testutil"
 	"github.com/sessionmesh/sessionmesh/session"
@@ -210,6 +211,67 @@ func TestMemberDeclaredDeadThatAnswersIsKept(t *testing.T) {
 		for i := range 3 {
 			if n, ok := settledValue(t, c.Store(i), w.id, "n"); !ok || int64(n) < w.acked.Load() || int64(n) > w.tried.Load() {
 				t.Errorf("node %d reads n=%d found=%v for %s; last acknowledged %d, last tried %d", i, n, ok, w.id, w.acked.Load(), w.tried.Load())
+			}
+		}
+	}
+}
+
+// A node that cannot reach a session's primary (its peer calls to it
+// fail at once: a firewall rule, a route gone one way) writes as acting
+// primary, and the copy the primary missed goes to the spare as a hint.
+// The primary still serves everyone else: it must not serve the session
+// without that write. (The spare hands the copy on within a quarter of
+// CallTimeout: patient here, for a loaded machine.)
+func TestOneWayBlockToThePrimaryServesNoStaleRead(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) { cfg.CallTimeout = 4 * time.Second }))
+	c.WaitReplicated(converge)
+	id := sessionOn(t, c, 1, 2)
+	c.BlockPeer(2, 1) // the backup's calls to the primary fail; the others reach both
+	for n := 2; n < 10; n++ {
+		saveN(t, c.Store(2), id, n)
+		for _, i := range []int{0, 1} {
+			if got, _ := value(t, c.Store(i), id, "n"); got != n {
+				t.Fatalf("node %d read n=%d after n=%d was acknowledged through the backup cut off from the primary", i, got, n)
+			}
+		}
+	}
+}
+
+// Writers of one session through the node cut off from the primary and
+// through the others, at the same time: the cut-off node has its writes
+// relayed to the primary instead of writing as acting primary beside it,
+// so every key keeps its last acknowledged value (two writers given the
+// same version would lose one side's writes).
+func TestOneWayBlockToThePrimaryLosesNoConcurrentWrite(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.WithConfig(func(_ int, cfg *cluster.Config) { cfg.CallTimeout = 4 * time.Second }))
+	c.WaitReplicated(converge)
+	id := sessionOn(t, c, 1, 2)
+	c.BlockPeer(2, 1)
+	const rounds = 100
+	var wg sync.WaitGroup
+	for node, key := range map[int]string{2: "a", 0: "b", 1: "c"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 1; n <= rounds; n++ {
+				if _, err := c.Store(node).Save(context.Background(), id, set(map[string]any{key: n})); err != nil {
+					t.Errorf("node %d set %s=%d: %v", node, key, n, err)
+					return
+				}
+				reader := (node + 1) % 3
+				if got, ok := value(t, c.Store(reader), id, key); !ok || got < n {
+					t.Errorf("node %d read %s=%d found=%v after node %d's %s=%d was acknowledged", reader, key, got, ok, node, key, n)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	c.Heal()
+	for i := range 3 {
+		for _, key := range []string{"a", "b", "c"} {
+			if n, ok := settledValue(t, c.Store(i), id, key); !ok || n != rounds {
+				t.Errorf("node %d reads %s=%d found=%v; want %d, the last acknowledged", i, key, n, ok, rounds)
 			}
 		}
 	}

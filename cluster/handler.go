@@ -36,6 +36,9 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 			ctx, cancel = context.WithDeadline(ctx, dl)
 			defer cancel()
 		}
+		if req.flags&flagRelay != 0 && op != opLoad {
+			return s.relay(ctx, op, req)
+		}
 		return s.serve(ctx, op, req)
 	case opPut:
 		return s.handlePut(ctx, body)

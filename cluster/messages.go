@@ -103,6 +103,11 @@ const (
 	// with the record it wrote, which the sender stores as it would a
 	// put before it acknowledges (see Store.saveRemote).
 	flagKeep
+	// flagRelay (a write): the sender's connection to the primary failed,
+	// so it asks the callee to send the request on to the primary in the
+	// callee's table (Store.relay) rather than serve it, so that a primary
+	// that only the sender cannot reach stays the one writer.
+	flagRelay
 )
 
 // header starts every routed request: the sender's flags, the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
@@ -31,6 +32,11 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 		}
 		if i < len(targets)-1 && m.Addr != s.peerAddr && s.down.down(m.Name, s.mono()) {
 			lastErr = fmt.Errorf("%s: %w: its connection failed just now", m.Name, peer.ErrUnavailable)
+			if i == 0 {
+				if resp, err, served := s.relayVia(ctx, t, p, m, op, req); served {
+					return resp, err
+				}
+			}
 			continue // as if it did not answer: silent stays as it is
 		}
 		req.setDeadline(ctx)
@@ -46,6 +52,11 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 		if err == nil {
 			return resp, nil
 		}
+		if i == 0 && connectionFailed(err) {
+			if resp, err, served := s.relayVia(ctx, t, p, m, op, req); served {
+				return resp, err
+			}
+		}
 		if rd, ok := asRedirect(err); ok {
 			silent = false
 			req.flags |= flagRedirected
@@ -58,7 +69,84 @@ func (s *Store) route(ctx context.Context, op uint8, req routed) ([]byte, error)
 		silent = silent && errors.Is(err, peer.ErrUnavailable)
 		lastErr = err
 	}
-	return nil, fmt.Errorf("partition %d: none of %d replicas served: %w", p, len(targets), lastErr)
+	return nil, noneServed(p, targets, lastErr)
+}
+
+// noneServed is route's error when no replica served: ErrUnavailable, as
+// documented, whatever the last one said (a peer error of its connection,
+// a node checking a pause), naming the replicas tried.
+func noneServed(p int, tried []Member, last error) error {
+	names := make([]string, len(tried))
+	for i, m := range tried {
+		names[i] = m.Name
+	}
+	if errors.Is(last, ErrUnavailable) {
+		return fmt.Errorf("partition %d: none of %s served: %w", p, strings.Join(names, ", "), last)
+	}
+	return fmt.Errorf("partition %d: none of %s served: %w: %w", p, strings.Join(names, ", "), ErrUnavailable, last)
+}
+
+// relayVia asks another member to send write req on to primary, whose
+// connection just failed here (refused, reset: a crash, or a route or a
+// firewall rule that fails only this node's calls). Were this node to
+// serve it on failover while the primary is alive and serves the others,
+// two nodes would write the session at once, and of two writes given the
+// same version one is lost. The first member in HRW order that is neither
+// the primary nor this node relays it; served is false when it could not
+// (the primary did not answer it either, or there is no such member), and
+// the request fails over as before. A relayed save keeps no copy here: the
+// primary replicates it here as to any owner.
+func (s *Store) relayVia(ctx context.Context, t *Table, p int, primary Member, op uint8, req routed) (resp []byte, err error, served bool) {
+	if op == opLoad {
+		return nil, nil, false // a load on failover asks the replicas (recover)
+	}
+	for _, m := range t.Order(p) {
+		if m.Name == primary.Name || m.Name == s.name || s.down.down(m.Name, s.mono()) {
+			continue
+		}
+		req.setDeadline(ctx)
+		req.flags = flagRelay
+		resp, err = s.call(ctx, m.Addr, op, req.marshal(op))
+		if err == nil || !failover(err) {
+			return resp, err, true
+		}
+		s.log.Debug("cluster: relay to the primary failed; failing over", "partition", p, "relay", m.Name, "err", err)
+		return nil, nil, false
+	}
+	return nil, nil, false
+}
+
+// relay sends a write another member could not deliver (flagRelay) on to
+// the primary of its partition in this node's table, as a redirected
+// request (never redirected again), and answers with the primary's
+// answer. When this node is the primary, it serves the request itself.
+// It relays only while its table is the sender's (the fingerprint in the
+// request): during a membership change (a crash being noticed) the
+// sender fails over as it would without a relay.
+func (s *Store) relay(ctx context.Context, op uint8, req routed) ([]byte, error) {
+	t := s.Table()
+	if req.print != t.Fingerprint() {
+		return nil, fmt.Errorf("relay on %s: its table differs from the sender's: %w", s.name, ErrUnavailable)
+	}
+	p := t.Partition(req.routingID())
+	own := t.Owners(p)
+	if len(own) == 0 {
+		return nil, fmt.Errorf("partition %d: no members: %w", p, ErrUnavailable)
+	}
+	req.flags = flagRedirected
+	if own[0].Name == s.name {
+		return s.serve(ctx, op, req)
+	}
+	if s.down.down(own[0].Name, s.mono()) {
+		return nil, fmt.Errorf("relay to %s: %w: its connection failed just now", own[0].Name, ErrUnavailable)
+	}
+	req.setDeadline(ctx)
+	resp, err := s.call(ctx, own[0].Addr, op, req.marshal(op))
+	s.noteConnection(own[0].Name, err)
+	if err != nil && errors.Is(err, peer.ErrUnavailable) {
+		err = fmt.Errorf("relay to %s: %w: %w", own[0].Name, ErrUnavailable, err)
+	}
+	return resp, err
 }
 
 // noteConnection records what a routed call to member name said about its
