@@ -19,11 +19,16 @@ import (
 // partition's sources (Store.local).
 //
 // gen counts the invalidations of each partition, so a pull that started
-// before one cannot mark the partition held afterwards.
+// before one cannot mark the partition held afterwards. epoch is the
+// table the holdings were last updated for: update runs before that table
+// is published, so a pull round that read the table before it sees an
+// older epoch and waits for the new table (wanted), rather than pull,
+// under the new generations, a partition only the old table gave it.
 type holdings struct {
-	mu   sync.Mutex    // guards writes to held, and gen
-	held []atomic.Bool // read without mu on every request
-	gen  []uint64
+	mu    sync.Mutex    // guards writes to held, gen and epoch
+	held  []atomic.Bool // read without mu on every request
+	gen   []uint64
+	epoch uint64
 }
 
 func newHoldings(partitions int) *holdings {
@@ -33,11 +38,16 @@ func newHoldings(partitions int) *holdings {
 // holds reports whether partition p is held.
 func (h *holdings) holds(p int) bool { return h.held[p].Load() }
 
-// wanted returns up to limit partitions that owned says this node should
-// hold but does not, with their generations.
-func (h *holdings) wanted(owned []bool, limit int) (parts []int, gens []uint64) {
+// wanted returns up to limit partitions that owned, computed from table
+// t, says this node should hold but does not, with their generations;
+// current is false, and nothing is returned, when the holdings were
+// updated for a table newer than t.
+func (h *holdings) wanted(t *Table, owned []bool, limit int) (parts []int, gens []uint64, current bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if t.Epoch() != h.epoch {
+		return nil, nil, false
+	}
 	for p, own := range owned {
 		if own && !h.held[p].Load() {
 			parts = append(parts, p)
@@ -47,7 +57,7 @@ func (h *holdings) wanted(owned []bool, limit int) (parts []int, gens []uint64) 
 			}
 		}
 	}
-	return parts, gens
+	return parts, gens, true
 }
 
 // markHeld records that partition p was pulled completely, unless it was
@@ -99,6 +109,7 @@ func (h *holdings) update(old, next *Table, self string, owned []bool) {
 	me, _ := old.Member(self)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.epoch = next.Epoch()
 	for p, own := range owned {
 		stale := h.held[p].Load() && (len(fresh) > 0 && ownedByAny(next, p, fresh) ||
 			!me.Joining && promoted(old, next, p, self))

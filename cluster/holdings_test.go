@@ -61,8 +61,9 @@ func TestHoldingsUpdate(t *testing.T) {
 // A pull that started before a partition was dropped cannot mark it held.
 func TestHoldingsGenerations(t *testing.T) {
 	h := newHoldings(4)
+	t0 := NewTable(nil, 4, 2, 0)
 	owned := []bool{true, true, false, true}
-	parts, gens := h.wanted(owned, 2)
+	parts, gens, _ := h.wanted(t0, owned, 2)
 	if len(parts) != 2 || parts[0] != 0 || parts[1] != 1 {
 		t.Fatalf("wanted = %v; want the first 2 owned partitions", parts)
 	}
@@ -71,12 +72,33 @@ func TestHoldingsGenerations(t *testing.T) {
 	if h.holds(parts[0]) {
 		t.Fatal("a pull from before the drop marked its partition held")
 	}
-	parts, gens = h.wanted(owned, 10)
+	parts, gens, _ = h.wanted(t0, owned, 10)
 	for i, p := range parts {
 		h.markHeld(p, gens[i])
 	}
 	if h.missing(owned) != 0 || h.holds(2) {
 		t.Fatalf("after pulling every owned partition: %d missing, partition 2 held %t", h.missing(owned), h.holds(2))
+	}
+}
+
+// A pull round that read the table just before a change (the holdings are
+// updated before the new table is published) gets nothing to pull: with
+// the old table's ownership and the new generations it would mark held a
+// partition this node no longer owns, and so never pull it again when it
+// owns it once more. TestPrincipalSessionsAcrossACrash lost sessions that
+// way after a crash, one run in about fifteen.
+func TestHoldingsWantNothingForAnOutdatedTable(t *testing.T) {
+	a, b := Member{Name: "a", Addr: "a:1"}, Member{Name: "b", Addr: "b:1"}
+	old := NewTable([]Member{a}, 8, 2, 1)
+	next := NewTable([]Member{a, b}, 8, 2, 2)
+	h := newHoldings(8)
+	h.update(NewTable(nil, 8, 2, 0), old, "a", ownedBy(old, "a"))
+	h.update(old, next, "a", ownedBy(next, "a"))
+	if parts, _, current := h.wanted(old, ownedBy(old, "a"), 8); current || len(parts) != 0 {
+		t.Fatalf("wanted with the outdated table = %v, current %v; want nothing", parts, current)
+	}
+	if _, _, current := h.wanted(next, ownedBy(next, "a"), 8); !current {
+		t.Fatal("wanted with the table the holdings were updated for is not current")
 	}
 }
 

@@ -76,10 +76,14 @@ func (s *Store) kickMover() {
 
 // pullRound pulls up to PullPartitions missing partitions from their
 // sources in parallel. It reports whether any partition became held and
-// whether nothing is missing any more.
+// whether nothing is missing any more; neither when the table it read is
+// being replaced (the mover waits for the new one).
 func (s *Store) pullRound(ctx context.Context) (progress, done bool) {
 	t := s.Table()
-	parts, gens := s.holdings.wanted(ownedBy(t, s.name), s.cfg.PullPartitions)
+	parts, gens, current := s.holdings.wanted(t, ownedBy(t, s.name), s.cfg.PullPartitions)
+	if !current {
+		return false, false
+	}
 	if len(parts) == 0 {
 		return false, true
 	}
