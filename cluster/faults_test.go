@@ -86,6 +86,29 @@ func (w *writer) run(t *testing.T, c *clustertest.Cluster, seed int, stop <-chan
 	}
 }
 
+// startWriters creates n sessions, each with a writer (writer.run) that
+// saves through every live node in turn, and returns them with a func
+// that stops the writers and waits for them.
+func startWriters(t *testing.T, c *clustertest.Cluster, n int) ([]*writer, func()) {
+	writers := make([]*writer, n)
+	for i := range writers {
+		writers[i] = &writer{id: create(t, c.Store(i%3), map[string]any{"n": 0})}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(t, c, i, done)
+		}()
+	}
+	return writers, func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
 // Killing any one of three nodes while writers run loses no acknowledged
 // write: afterwards every survivor reads every session's last acked value.
 func TestKillOneOfThreeWhileWritersRun(t *testing.T) {
@@ -94,26 +117,13 @@ func TestKillOneOfThreeWhileWritersRun(t *testing.T) {
 		t.Run(fmt.Sprintf("kill%d", victim), func(t *testing.T) {
 			c := clustertest.New(t, 3)
 			c.WaitConverged(converge)
-			writers := make([]*writer, 12)
-			for i := range writers {
-				writers[i] = &writer{id: create(t, c.Store(i%3), map[string]any{"n": 0})}
-			}
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			for i, w := range writers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					w.run(t, c, i, stop)
-				}()
-			}
+			writers, stop := startWriters(t, c, 12)
 			testutil.Eventually(t, converge, "writers make progress", func() bool { return writers[0].acked.Load() > 20 })
 			c.Kill(victim)
 			before := writers[0].acked.Load()
 			c.WaitConverged(converge)
 			testutil.Eventually(t, converge, "writers make progress after the kill", func() bool { return writers[0].acked.Load() > before+20 })
-			close(stop)
-			wg.Wait()
+			stop()
 			for _, w := range writers {
 				want := w.acked.Load()
 				for _, i := range c.Alive() {
@@ -130,16 +140,12 @@ func TestKillOneOfThreeWhileWritersRun(t *testing.T) {
 	}
 }
 
-// Two nodes patch different keys of one session at the same time: the
-// primary applies both patches under the session's lock, so both keys
-// survive with their last values.
-func TestConcurrentKeysFromTwoNodes(t *testing.T) {
-	c := clustertest.New(t, 3)
-	c.WaitConverged(converge)
-	id := create(t, c.Store(0), map[string]any{"a": 0, "b": 0})
-	const rounds = 100
+// writeKeys has each node of keys set its key of session id to 1, 2, ...
+// rounds, all nodes at the same time; with readBack each reads its write
+// back through the next node after every acknowledgement.
+func writeKeys(t *testing.T, c *clustertest.Cluster, id string, keys map[int]string, rounds int, readBack bool) {
 	var wg sync.WaitGroup
-	for node, key := range map[int]string{1: "a", 2: "b"} {
+	for node, key := range keys {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -148,10 +154,34 @@ func TestConcurrentKeysFromTwoNodes(t *testing.T) {
 					t.Errorf("node %d set %s=%d: %v", node, key, n, err)
 					return
 				}
+				if !readBack {
+					continue
+				}
+				reader := (node + 1) % c.Len()
+				rec, found, err := c.Store(reader).Load(context.Background(), id)
+				if err != nil { // not value: t.Fatal belongs to the test's goroutine
+					t.Errorf("node %d load after node %d's %s=%d was acknowledged: %v", reader, node, key, n, err)
+					return
+				}
+				if got, ok := intValue(t, rec, found, key); !ok || got < n {
+					t.Errorf("node %d read %s=%d found=%v after node %d's %s=%d was acknowledged", reader, key, got, ok, node, key, n)
+					return
+				}
 			}
 		}()
 	}
 	wg.Wait()
+}
+
+// Two nodes patch different keys of one session at the same time: the
+// primary applies both patches under the session's lock, so both keys
+// survive with their last values.
+func TestConcurrentKeysFromTwoNodes(t *testing.T) {
+	c := clustertest.New(t, 3)
+	c.WaitConverged(converge)
+	id := create(t, c.Store(0), map[string]any{"a": 0, "b": 0})
+	const rounds = 100
+	writeKeys(t, c, id, map[int]string{1: "a", 2: "b"}, rounds, false)
 	for i := 0; i < 3; i++ {
 		for _, key := range []string{"a", "b"} {
 			if n, ok := value(t, c.Store(i), id, key); !ok || n != rounds {
@@ -171,19 +201,7 @@ func TestMemberDeclaredDeadThatAnswersIsKept(t *testing.T) {
 	var logs testutil.Buffer
 	c := clustertest.New(t, 3, clustertest.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	c.WaitConverged(converge)
-	writers := make([]*writer, 6)
-	for i := range writers {
-		writers[i] = &writer{id: create(t, c.Store(i%3), map[string]any{"n": 0})}
-	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.run(t, c, i, stop)
-		}()
-	}
+	writers, stop := startWriters(t, c, 6)
 	for _, i := range []int{0, 1} {
 		c.BlockGossip(i, 2)
 		c.BlockGossip(2, i)
@@ -204,8 +222,7 @@ func TestMemberDeclaredDeadThatAnswersIsKept(t *testing.T) {
 	testutil.Eventually(t, converge, "the verdict is refuted", func() bool {
 		return strings.Contains(logs.String(), "cluster: member declared dead is alive again; kept")
 	})
-	close(stop)
-	wg.Wait()
+	stop()
 	c.WaitConverged(converge)
 	for _, w := range writers {
 		for i := range 3 {
@@ -248,25 +265,7 @@ func TestOneWayBlockToThePrimaryLosesNoConcurrentWrite(t *testing.T) {
 	id := sessionOn(t, c, 1, 2)
 	c.BlockPeer(2, 1)
 	const rounds = 100
-	var wg sync.WaitGroup
-	for node, key := range map[int]string{2: "a", 0: "b", 1: "c"} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 1; n <= rounds; n++ {
-				if _, err := c.Store(node).Save(context.Background(), id, set(map[string]any{key: n})); err != nil {
-					t.Errorf("node %d set %s=%d: %v", node, key, n, err)
-					return
-				}
-				reader := (node + 1) % 3
-				if got, ok := value(t, c.Store(reader), id, key); !ok || got < n {
-					t.Errorf("node %d read %s=%d found=%v after node %d's %s=%d was acknowledged", reader, key, got, ok, node, key, n)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	writeKeys(t, c, id, map[int]string{2: "a", 0: "b", 1: "c"}, rounds, true)
 	c.Heal()
 	for i := range 3 {
 		for _, key := range []string{"a", "b", "c"} {
