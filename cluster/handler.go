@@ -237,7 +237,7 @@ func (s *Store) handleMember(ctx context.Context, body []byte) ([]byte, error) {
 		return nil, err
 	}
 	if m, ok := s.Table().Member(req.name); ok && !m.Joining && !m.Draining {
-		s.handBack(ctx, s.Table(), m, s.hints.snapshot()[m.Name])
+		s.handBack(ctx, m, s.hints.snapshot()[m.Name])
 	}
 	return marshalFlag(known), nil
 }

@@ -81,7 +81,7 @@ func (s *Store) handBackHints() {
 			s.hints.dropOwner(owner)
 			continue
 		}
-		s.handBack(ctx, t, m, ids)
+		s.handBack(ctx, m, ids)
 	}
 }
 
@@ -94,14 +94,13 @@ func (s *Store) handBackHints() {
 // versions: one write lost). An owner that does not answer in time keeps
 // the hint for the rounds of handBackHints.
 func (s *Store) handBackNow(ctx context.Context, owner, id string) {
-	t := s.Table()
-	m, ok := t.Member(owner)
+	m, ok := s.Table().Member(owner)
 	if !ok || s.down.down(owner, s.mono()) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout/handBackBudget)
 	defer cancel()
-	s.handBack(ctx, t, m, []string{id})
+	s.handBack(ctx, m, []string{id})
 }
 
 // handBackBudget is the share of CallTimeout a stand-in gives handBackNow:
@@ -109,14 +108,18 @@ func (s *Store) handBackNow(ctx context.Context, owner, id string) {
 // is silent (frozen, cut off), it already waited for it once.
 const handBackBudget = 4
 
-func (s *Store) handBack(ctx context.Context, t *Table, owner Member, ids []string) {
+// handBack gives the hinted copies ids to owner, in order, until one
+// fails, and drops each copy given back that this node does not own in
+// the table of the moment (not of the round's start: it may have become
+// an owner, and pulled the partition, while the copy was on its way).
+func (s *Store) handBack(ctx context.Context, owner Member, ids []string) {
 	for _, id := range ids {
 		data, ok := s.engine.Peek(id)
 		if ok && s.put(ctx, owner, "", id, data) != nil {
 			return // still unreachable: try again next round
 		}
 		s.hints.done(owner.Name, id)
-		if ok && !t.IsOwner(t.Partition(id), s.name) {
+		if t := s.Table(); ok && !t.IsOwner(t.Partition(id), s.name) {
 			s.engine.Remove(id)
 		}
 	}
