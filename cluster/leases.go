@@ -93,6 +93,7 @@ type bitset []uint64
 func newBitset(n int) bitset    { return make(bitset, (n+63)/64) }
 func (b bitset) has(p int) bool { return p >= 0 && p/64 < len(b) && b[p/64]&(1<<(p%64)) != 0 }
 func (b bitset) add(p int)      { b[p/64] |= 1 << (p % 64) }
+func (b bitset) remove(p int)   { b[p/64] &^= 1 << (p % 64) }
 
 // grant is one lease as its grantor counts it.
 type grant struct {
@@ -195,7 +196,7 @@ func (s *Store) settle(ctx context.Context, stored func(name string) bool, dirty
 		if l.revoking == nil {
 			l.revoking = make(chan struct{})
 			l.epoch++
-			until := l.grants[len(l.grants)-1].until
+			var until time.Duration
 			for _, gr := range l.grants {
 				until = max(until, gr.until)
 			}
@@ -550,7 +551,7 @@ func (s *Store) askLease(t *Table, m Member) {
 	registered := s.receivers.registered(t, time.Now())
 	for p, reg := range registered {
 		if reg && r.cover.has(p) {
-			r.cover[p/64] &^= 1 << (p % 64)
+			r.cover.remove(p)
 		}
 	}
 	ls.from[m.Name] = &held{print: t.Fingerprint(), until: sent + s.cfg.ReadLease, cover: r.cover}

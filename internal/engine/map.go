@@ -119,7 +119,10 @@ func (s *Map) Stats() Stats {
 // (session.Record.AppendBinary, without the ID: the index holds it), for a
 // request that reads it: the session counts as used again (see the bounds
 // in the package doc). Peek reads without that.
-func (s *Map) LoadBinary(id string) ([]byte, bool) { return s.loadBinary(id, true) }
+func (s *Map) LoadBinary(id string) ([]byte, bool) {
+	data, found, _ := s.loadBinary(id, true, false)
+	return data, found
+}
 
 // LoadBinaryFirst is LoadBinary that also reports whether this read is
 // the session's first use: until it, the session counted as spare (never
@@ -128,6 +131,19 @@ func (s *Map) LoadBinary(id string) ([]byte, bool) { return s.loadBinary(id, tru
 // that first one on, so that the primary, which decides what is spare,
 // does not evict a session its users read.
 func (s *Map) LoadBinaryFirst(id string) (data []byte, found, first bool) {
+	return s.loadBinary(id, true, true)
+}
+
+// Peek is LoadBinary for a read that is not a user's request (a replica's
+// repair, a hand-back): the session does not count as used.
+func (s *Map) Peek(id string) ([]byte, bool) {
+	data, found, _ := s.loadBinary(id, false, false)
+	return data, found
+}
+
+// loadBinary reads id for LoadBinary (use), LoadBinaryFirst (use and
+// first: whether the session was spare until this read) and Peek.
+func (s *Map) loadBinary(id string, use, first bool) (data []byte, found, wasFirst bool) {
 	r, ok := s.refOf(id)
 	if !ok {
 		return nil, false, false
@@ -140,31 +156,13 @@ func (s *Map) LoadBinaryFirst(id string) (data []byte, found, first bool) {
 	if !ok {
 		return nil, false, false
 	}
-	first = spare(sh, loc, sh.slab.deadline(loc), now)
-	sh.slab.markUsed(loc)
-	return bytes.Clone(sh.slab.load(loc)), true, first
-}
-
-// Peek is LoadBinary for a read that is not a user's request (a replica's
-// repair, a hand-back): the session does not count as used.
-func (s *Map) Peek(id string) ([]byte, bool) { return s.loadBinary(id, false) }
-
-func (s *Map) loadBinary(id string, use bool) ([]byte, bool) {
-	r, ok := s.refOf(id)
-	if !ok {
-		return nil, false
-	}
-	sh := s.shardOf(&r)
-	sh.mu.Lock()
-	defer sh.unlock()
-	_, loc, ok := s.getLocked(sh, &r, s.now())
-	if !ok {
-		return nil, false
+	if first {
+		wasFirst = spare(sh, loc, sh.slab.deadline(loc), now)
 	}
 	if use {
 		sh.slab.markUsed(loc)
 	}
-	return bytes.Clone(sh.slab.load(loc)), true
+	return bytes.Clone(sh.slab.load(loc)), true, wasFirst
 }
 
 // The Save paths below apply the patch to the stored bytes
