@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"sync"
 )
@@ -112,6 +113,11 @@ const handBackBudget = 4
 // fails, and drops each copy given back that this node does not own in
 // the table of the moment (not of the round's start: it may have become
 // an owner, and pulled the partition, while the copy was on its way).
+// A newer copy of a session may arrive while its older one is on the way
+// (a hinted put, while handBackHints and handBackNow run side by side): a
+// put stores its copy before it adds its hint, and the hint is cleared
+// here before the copy is compared, so a copy that changed meanwhile keeps
+// a hint, and only the copy given back is dropped.
 func (s *Store) handBack(ctx context.Context, owner Member, ids []string) {
 	for _, id := range ids {
 		data, ok := s.engine.Peek(id)
@@ -119,8 +125,14 @@ func (s *Store) handBack(ctx context.Context, owner Member, ids []string) {
 			return // still unreachable: try again next round
 		}
 		s.hints.done(owner.Name, id)
-		if t := s.Table(); ok && !t.IsOwner(t.Partition(id), s.name) {
-			s.engine.Remove(id)
+		if !ok {
+			continue
+		}
+		same := func(stored []byte) bool { return bytes.Equal(stored, data) }
+		if t := s.Table(); t.IsOwner(t.Partition(id), s.name) || !s.engine.RemoveIf(id, same) {
+			if now, found := s.engine.Peek(id); found && !same(now) {
+				s.hints.add(owner.Name, id)
+			}
 		}
 	}
 }

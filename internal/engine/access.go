@@ -166,17 +166,25 @@ func (s *Map) applyPatchLocked(sh *shard, r *ref, p session.Patch, check func(*s
 }
 
 // Remove deletes the session id; a missing one is no error.
-func (s *Map) Remove(id string) {
+func (s *Map) Remove(id string) { s.RemoveIf(id, nil) }
+
+// RemoveIf deletes the session id if remove, asked under the session's
+// lock with its stored binary form (not to be kept), says so; nil removes
+// it whatever it holds. It reports whether a record was removed.
+func (s *Map) RemoveIf(id string, remove func(stored []byte) bool) bool {
 	r, ok := s.refOf(id)
 	if !ok {
-		return
+		return false
 	}
 	sh := s.shardOf(&r)
 	sh.mu.Lock()
 	defer sh.unlock()
-	if i := sh.find(&r); i >= 0 {
-		s.dropLocked(sh, i)
+	i := sh.find(&r)
+	if i < 0 || remove != nil && !remove(sh.slab.load(sh.index.loc(i))) {
+		return false
 	}
+	s.dropLocked(sh, i)
+	return true
 }
 
 // Range calls fn with a copy of every live session until fn returns false.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -518,5 +519,28 @@ func TestLoadBinaryFirst(t *testing.T) {
 	}
 	if _, ok, first := s.LoadBinaryFirst(session.NewID()); ok || first {
 		t.Fatalf("read of a missing session: found %v, first %v", ok, first)
+	}
+}
+
+// RemoveIf removes a session only when the rule, shown what is stored,
+// says so: a copy that changed since the caller looked stays.
+func TestRemoveIf(t *testing.T) {
+	clk := newClock()
+	s := newStore(t, Config{Now: clk.Now})
+	id := create(t, s, clk.Now(), time.Hour, "one")
+	seen, _ := s.Peek(id)
+	if err := s.Patch(id, session.Patch{Set: map[string][]byte{"k": []byte("two")}, Now: clk.Now(), Idle: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	same := func(stored []byte) bool { return bytes.Equal(stored, seen) }
+	if s.RemoveIf(id, same) || !s.Has(id) {
+		t.Fatal("RemoveIf removed a session that changed since it was read")
+	}
+	seen, _ = s.Peek(id)
+	if !s.RemoveIf(id, same) || s.Has(id) {
+		t.Fatal("RemoveIf kept a session whose stored copy the rule approved")
+	}
+	if s.RemoveIf(id, nil) {
+		t.Fatal("RemoveIf of a missing session reports a removal")
 	}
 }
