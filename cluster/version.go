@@ -22,7 +22,9 @@ import (
 // winner lacks: the same version with other content (both sides of a
 // split wrote once), or a lower version touched later than the winner
 // (the loser's side wrote after the winner's last write, so the loser is
-// no ancestor of the winner). Conflicts are counted (Conflicts, Status)
+// no ancestor of the winner; Patch.Apply never moves Touched back, so the
+// writes one primary ordered never look like that, whatever the clocks of
+// the workers that sent them). Conflicts are counted (Conflicts, Status)
 // and logged where an owner's copy loses. Divergent histories whose loser
 // was touched earlier look like an ordinary stale copy and are not
 // counted: telling them apart would need a version vector per session.

@@ -77,6 +77,22 @@ func TestApplyBinaryChains(t *testing.T) {
 	}
 }
 
+// A patch whose Now is earlier than the record's last write (two workers
+// wrote at once, and the one with the earlier clock reached the store
+// second) leaves Touched where it was and counts the idle timeout from
+// there: a later version is never touched earlier, in either form.
+func TestTouchedNeverGoesBack(t *testing.T) {
+	b := applyBoth(t, nil, session.Patch{NewID: "id", Now: t0.Add(time.Second), Idle: time.Hour})
+	b = applyBoth(t, b, session.Patch{Set: map[string][]byte{"n": []byte("2")}, Now: t0, Idle: 2 * time.Hour})
+	var rec session.Record
+	if err := rec.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if want := t0.Add(time.Second); !rec.Touched.Equal(want) || !rec.Idle.Equal(want.Add(2*time.Hour)) || rec.Version != 2 {
+		t.Fatalf("after a patch dated before the last write: touched %v, idle %v, version %d; want touched %v, idle 2h later, version 2", rec.Touched, rec.Idle, rec.Version, want)
+	}
+}
+
 func TestApplyBinaryRejectsCorruption(t *testing.T) {
 	rec := session.Record{ID: "x", Values: map[string][]byte{"a": []byte("1"), "b": []byte("2")}, Idle: t0}
 	good, _ := rec.MarshalBinary()

@@ -14,7 +14,7 @@ type Record struct {
 	ID      string            // the session ID (inside the sealed cookie for the cookie store)
 	Values  map[string][]byte // key -> encoded value; nil when empty
 	Created time.Time         // when the session was first saved
-	Touched time.Time         // the last write (a patch or a touch)
+	Touched time.Time         // the last write (a patch or a touch); Patch.Apply never moves it back
 	Idle    time.Time         // idle deadline: Touched + the idle timeout
 	Expires time.Time         // absolute deadline; zero means none
 	Version uint64            // bumped by every applied patch
@@ -114,8 +114,16 @@ func (p *Patch) applyHeader(r *Record) {
 	if p.NewID != "" {
 		r.ID = p.NewID
 	}
-	r.Touched = p.Now
-	r.Idle = p.Now.Add(p.Idle)
+	// Touched never goes back: of two writes through different workers,
+	// the one that reaches the store second may carry the earlier Now, and
+	// a later version touched earlier would read, to a repair comparing
+	// copies, as a write the newer copy lacks.
+	now := p.Now
+	if now.Before(r.Touched) {
+		now = r.Touched
+	}
+	r.Touched = now
+	r.Idle = now.Add(p.Idle)
 	r.Version++
 }
 
