@@ -31,7 +31,10 @@ func closed(ch <-chan struct{}) bool {
 // context.WithTimeout does: Err is non-nil exactly when Done is closed.
 func TestDeadlineCtxLikeWithTimeout(t *testing.T) {
 	type key struct{}
-	bg := context.WithValue(context.Background(), key{}, "v")
+	// A cancelable parent, as net/http's request ctx is: context.Cause
+	// finds the nearest cancelCtx through Value.
+	bg, stop := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	defer stop()
 	for _, tc := range []struct {
 		name    string
 		timeout time.Duration // negative: the deadline has passed
