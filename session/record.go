@@ -15,7 +15,7 @@ type Record struct {
 	Values  map[string][]byte // key -> encoded value; nil when empty
 	Created time.Time         // when the session was first saved
 	Touched time.Time         // the last write (a patch or a touch); Patch.Apply never moves it back
-	Idle    time.Time         // idle deadline: Touched + the idle timeout
+	Idle    time.Time         // idle deadline: the last write's Patch.Now + the idle timeout
 	Expires time.Time         // absolute deadline; zero means none
 	Version uint64            // bumped by every applied patch
 }
@@ -117,13 +117,13 @@ func (p *Patch) applyHeader(r *Record) {
 	// Touched never goes back: of two writes through different workers,
 	// the one that reaches the store second may carry the earlier Now, and
 	// a later version touched earlier would read, to a repair comparing
-	// copies, as a write the newer copy lacks.
-	now := p.Now
-	if now.Before(r.Touched) {
-		now = r.Touched
+	// copies, as a write the newer copy lacks. The idle deadline stays the
+	// writer's: a worker whose clock runs ahead must not lengthen the idle
+	// timeout of every later write.
+	if p.Now.After(r.Touched) {
+		r.Touched = p.Now
 	}
-	r.Touched = now
-	r.Idle = now.Add(p.Idle)
+	r.Idle = p.Now.Add(p.Idle)
 	r.Version++
 }
 
