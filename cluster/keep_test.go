@@ -3,9 +3,13 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/cluster/peer"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -184,5 +188,53 @@ func TestPrimaryLeavesTheKeeperOutOfTheReplication(t *testing.T) {
 		if len(resp) != 0 || puts != 1 {
 			t.Fatalf("%s: reply of %d bytes, %d puts to the backup; want none and one", tc.name, len(resp), puts)
 		}
+	}
+}
+
+// A save that asked to keep its copy keeps asking on failover: when the
+// primary does not answer and no member can relay to it, the next replica
+// serves it as acting primary, leaves the sender out of its replication
+// and answers with the record, which the sender stores before the save is
+// acknowledged (with N=3 that replica is another backup).
+func TestKeptCopyOnFailover(t *testing.T) {
+	cfg := DefaultLocalConfig().withDefaults()
+	cfg.Logger = discardLogger()
+	cfg.Replicas = 3
+	var mu sync.Mutex
+	var calls []call
+	var s *Store
+	var id string
+	s = stepNode(t, cfg, "b", CallerFunc(func(_ context.Context, addr string, op uint8, body []byte) ([]byte, error) {
+		mu.Lock()
+		calls = append(calls, call{addr, op, body[0]})
+		mu.Unlock()
+		if addr != "c:1" || body[0]&flagFailover == 0 {
+			return nil, fmt.Errorf("%s refused: %w", addr, peer.ErrUnavailable) // the primary, and c relaying to it
+		}
+		written := record(s, id, 2, "2")
+		return marshalFound(anonymous(&written), true), nil
+	}), Member{Name: "a", Addr: "a:1"}, Member{Name: "b", Addr: "b:1"}, Member{Name: "c", Addr: "c:1"})
+	for {
+		id = session.NewID()
+		if c := s.Table().Candidates(s.Table().Partition(id)); c[0].Name == "a" && c[1].Name == "c" {
+			break
+		}
+	}
+	if _, err := s.Save(context.Background(), id, patchN(s, "2")); err != nil {
+		t.Fatalf("Save on failover: %v", err)
+	}
+	want := []call{
+		{"a:1", opSave, flagKeep},
+		{"c:1", opSave, flagRelay},
+		{"c:1", opSave, flagKeep | flagFailover | flagSilent},
+	}
+	if !slices.Equal(calls, want) {
+		t.Fatalf("calls = %+v; want %+v", calls, want)
+	}
+	if got, ok := s.engine.Get(id); !ok || got.Version != 2 || string(got.Values["n"]) != "2" {
+		t.Fatalf("copy here after the save: %v v%d n=%s; want the acting primary's v2", ok, got.Version, got.Values["n"])
+	}
+	if kept := s.Stats().KeptCopies; kept != 1 {
+		t.Fatalf("Stats.KeptCopies = %d; want 1", kept)
 	}
 }
