@@ -2,6 +2,7 @@ package netaddr
 
 import (
 	"net"
+	"strconv"
 	"testing"
 )
 
@@ -33,4 +34,12 @@ func TestFreeLoopback(t *testing.T) {
 		t.Fatalf("listen for UDP on the free address %s: %v", addr, err)
 	}
 	u.Close()
+	// Outside the ephemeral range, where the kernel does not hand it to
+	// an outgoing connection once the check above closed it.
+	if lo, hi := pickRange(); hi > lo {
+		_, p, _ := net.SplitHostPort(addr)
+		if port, _ := strconv.Atoi(p); port < lo || port >= hi {
+			t.Errorf("free port %d; want one in [%d, %d), below the ephemeral range", port, lo, hi)
+		}
+	}
 }

@@ -63,15 +63,17 @@ type Server struct {
 	stopped bool          // SIGSTOPped and not yet continued
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago,
+// outside the kernel's ephemeral range (netaddr.FreeLoopback).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := netaddr.FreeLoopback(false)
 	if err != nil {
-		t.Fatalf("servertest: find free port: %v", err)
+		t.Fatalf("servertest: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	_, port, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(port)
+	return n
 }
 
 // FreeGossipAddr returns "127.0.0.1:port" for a port that was free for

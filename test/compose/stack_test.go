@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/internal/netaddr"
 )
 
 const (
@@ -401,12 +403,13 @@ func exists(path string) bool {
 }
 
 func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := netaddr.FreeLoopback(false)
 	if err != nil {
-		t.Fatalf("compose: find a free port: %v", err)
+		t.Fatalf("compose: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	_, port, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(port)
+	return n
 }
 
 func randomHex(n int) string {
