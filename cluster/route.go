@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,19 +101,21 @@ func (s *Store) relayVia(ctx context.Context, t *Table, p int, primary Member, o
 	if op == opLoad {
 		return nil, nil, false // a load on failover asks the replicas (recover)
 	}
-	for _, m := range t.Order(p) {
-		if m.Name == primary.Name || m.Name == s.name || s.down.down(m.Name, s.mono()) {
-			continue
-		}
-		req.setDeadline(ctx)
-		req.flags = flagRelay
-		resp, err = s.call(ctx, m.Addr, op, req.marshal(op))
-		if err == nil || !failover(err) {
-			return resp, err, true
-		}
-		s.log.Debug("cluster: relay to the primary failed; failing over", "partition", p, "relay", m.Name, "err", err)
+	order := t.Order(p)
+	i := slices.IndexFunc(order, func(m Member) bool {
+		return m.Name != primary.Name && m.Name != s.name && !s.down.down(m.Name, s.mono())
+	})
+	if i < 0 {
 		return nil, nil, false
 	}
+	m := order[i]
+	req.setDeadline(ctx)
+	req.flags = flagRelay
+	resp, err = s.call(ctx, m.Addr, op, req.marshal(op))
+	if err == nil || !failover(err) {
+		return resp, err, true
+	}
+	s.log.Debug("cluster: relay to the primary failed; failing over", "partition", p, "relay", m.Name, "err", err)
 	return nil, nil, false
 }
 
@@ -143,7 +146,7 @@ func (s *Store) relay(ctx context.Context, op uint8, req routed) ([]byte, error)
 	req.setDeadline(ctx)
 	resp, err := s.call(ctx, own[0].Addr, op, req.marshal(op))
 	s.noteConnection(own[0].Name, err)
-	if err != nil && errors.Is(err, peer.ErrUnavailable) {
+	if errors.Is(err, peer.ErrUnavailable) {
 		err = fmt.Errorf("relay to %s: %w: %w", own[0].Name, ErrUnavailable, err)
 	}
 	return resp, err

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionmesh/sessionmesh/internal/netaddr"
+	"github.com/sessionmesh/sessionmesh/internal/servertest"
 )
 
 const (
@@ -81,7 +80,7 @@ func newStack(t *testing.T) *stack {
 	}
 	s := &stack{root: root, compose: findCompose(t), project: projectPrefix + randomHex(4)}
 	sweepStale(t)
-	port, adminPort, stickyPort := freePort(t), freePort(t), freePort(t)
+	port, adminPort, stickyPort := servertest.FreePort(t), servertest.FreePort(t), servertest.FreePort(t)
 	s.lbURL = "http://127.0.0.1:" + strconv.Itoa(port)
 	s.stickyURL = "http://127.0.0.1:" + strconv.Itoa(stickyPort)
 	s.adminURL = "http://127.0.0.1:" + strconv.Itoa(adminPort)
@@ -400,16 +399,6 @@ func scanJSON(line string, dst ...*string) error {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
-}
-
-func freePort(t *testing.T) int {
-	addr, err := netaddr.FreeLoopback(false)
-	if err != nil {
-		t.Fatalf("compose: %v", err)
-	}
-	_, port, _ := net.SplitHostPort(addr)
-	n, _ := strconv.Atoi(port)
-	return n
 }
 
 func randomHex(n int) string {
