@@ -21,26 +21,33 @@ var benchValue = bytes.Repeat([]byte("s"), 200)
 // neighbours in the same run: a raw TCP echo (the floor), the peer
 // transport with and without a secret, and go-redis GET/SET on a real
 // redis-server (what the cluster replaces). Each reports its median call
-// latency as p50-us.
+// latency as p50-us. The peer cases serve their handler inline
+// (Config.Inline), as a cluster node serves loads and backup copies;
+// peer-secret-handover hands each request to a handler goroutine, as it
+// serves a save that replicates.
 //
 //	go test -run '^$' -bench RoundTrip -benchtime 20000x ./cluster/peer/
 func BenchmarkRoundTrip(b *testing.B) {
 	b.Run("tcp-echo", benchTCPEcho)
-	b.Run("peer", func(b *testing.B) { benchPeer(b, nil) })
-	b.Run("peer-secret", func(b *testing.B) { benchPeer(b, []byte("0123456789abcdef0123456789abcdef")) })
+	b.Run("peer", func(b *testing.B) { benchPeer(b, peer.Config{Inline: always}) })
+	b.Run("peer-secret", func(b *testing.B) { benchPeer(b, peer.Config{Secret: benchSecret, Inline: always}) })
+	b.Run("peer-secret-handover", func(b *testing.B) { benchPeer(b, peer.Config{Secret: benchSecret}) })
 	rs := servertest.Redis(b)
 	b.Run("redis-get", func(b *testing.B) { benchRedis(b, rs.Addr(), true) })
 	b.Run("redis-set", func(b *testing.B) { benchRedis(b, rs.Addr(), false) })
 	// Throughput with 16 callers at once: peer pipelines them on its two
 	// connections, go-redis takes a pooled connection per call.
-	b.Run("peer-secret-parallel", func(b *testing.B) { benchPeerParallel(b, []byte("0123456789abcdef0123456789abcdef")) })
+	b.Run("peer-secret-parallel", func(b *testing.B) { benchPeerParallel(b, peer.Config{Secret: benchSecret, Inline: always}) })
 	b.Run("redis-get-parallel", func(b *testing.B) { benchRedisParallel(b, rs.Addr()) })
 }
 
-func benchPeerParallel(b *testing.B, secret []byte) {
+var benchSecret = []byte("0123456789abcdef0123456789abcdef")
+
+// benchPeerParallel serves cfg; the client shares its Secret.
+func benchPeerParallel(b *testing.B, cfg peer.Config) {
 	get := func(_ context.Context, _ uint8, _ []byte) ([]byte, error) { return benchValue, nil }
-	s, _ := startServer(b, peer.Config{Secret: secret}, get)
-	c := newClient(b, peer.Config{Secret: secret})
+	s, _ := startServer(b, cfg, get)
+	c := newClient(b, peer.Config{Secret: cfg.Secret})
 	addr := s.Addr().String()
 	key := []byte("0123456789012345678901234567890123456789abc")
 	b.SetParallelism(8)
@@ -119,10 +126,11 @@ func benchTCPEcho(b *testing.B) {
 	<-done
 }
 
-func benchPeer(b *testing.B, secret []byte) {
+// benchPeer serves cfg; the client shares its Secret.
+func benchPeer(b *testing.B, cfg peer.Config) {
 	get := func(_ context.Context, _ uint8, _ []byte) ([]byte, error) { return benchValue, nil }
-	s, _ := startServer(b, peer.Config{Secret: secret}, get)
-	c := newClient(b, peer.Config{Secret: secret})
+	s, _ := startServer(b, cfg, get)
+	c := newClient(b, peer.Config{Secret: cfg.Secret})
 	ctx := context.Background()
 	addr := s.Addr().String()
 	key := []byte("0123456789012345678901234567890123456789abc") // a session ID

@@ -101,6 +101,19 @@ type Config struct {
 	// each keeps ConnsPerPeer. Default 32.
 	MaxHandshakesPerIP int
 
+	// Inline, on a Server, names the requests its Handler answers without
+	// waiting on anything: no call to another node, no timer, no lock held
+	// across a wait. The Server serves such a request on the goroutine
+	// that read it when no other request is buffered behind it, and so
+	// saves the hand-over to a handler goroutine (a wake-up, often of the
+	// other core: most of a lone round trip's cost over a plain TCP echo,
+	// BENCHMARKS.md). Any other request is handed over. A request it
+	// wrongly names is still served, but holds up the requests behind it
+	// on its connection while it waits. It is called on the reading
+	// goroutine with the request's body, which it must not keep or change.
+	// Default nil: every request is handed over.
+	Inline func(op uint8, body []byte) bool
+
 	// Dial opens a connection to addr for a Client; ctx carries the
 	// DialTimeout. Tests use it to inject faults. Default: TCP with
 	// keep-alive.

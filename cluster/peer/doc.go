@@ -9,7 +9,9 @@
 // A Client keeps ConnsPerPeer connections to each address it calls, dialled
 // by the first Call that needs one. Connections are pipelined: every request
 // carries an ID, many calls are in flight on one connection at once, and the
-// Server runs their handlers concurrently and answers in any order. A lone
+// Server runs their handlers concurrently and answers in any order; a
+// request the Server's Config.Inline says waits on nothing, and that came
+// alone, is served by the goroutine that read it, with no hand-over. A lone
 // call is written by its own goroutine at once; frames that come while a
 // write is under way are batched into the next one, so that under load many
 // small requests (or answers) share one system call and one segment.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -72,6 +74,9 @@ func echo(_ context.Context, op uint8, body []byte) ([]byte, error) {
 	return append([]byte{op}, body...), nil
 }
 
+// always is a Config.Inline for handlers that never wait.
+func always(uint8, []byte) bool { return true }
+
 func ctxTimeout(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
@@ -89,6 +94,8 @@ func TestRoundTrip(t *testing.T) {
 		{"plain", peer.Config{}, peer.Config{}},
 		{"secret", peer.Config{Secret: secret}, peer.Config{Secret: secret}},
 		{"tls+secret", peer.Config{Secret: secret, TLS: tlsServer}, peer.Config{Secret: secret, TLS: tlsClient}},
+		{"secret+inline", peer.Config{Secret: secret, Inline: always}, peer.Config{Secret: secret}},
+		{"tls+secret+inline", peer.Config{Secret: secret, TLS: tlsServer, Inline: always}, peer.Config{Secret: secret, TLS: tlsClient}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -581,5 +588,57 @@ func TestHandlerSeesRemoteName(t *testing.T) {
 	}
 	if _, ok := peer.FromContext(context.Background()); ok {
 		t.Fatal("a ctx no Server made carries a Remote")
+	}
+}
+
+// TestInline: a request Config.Inline names is served on the goroutine
+// that read it, even while a handed-over request of the same connection
+// waits; any other request goes to a handler goroutine.
+func TestInline(t *testing.T) {
+	const slow = 2
+	entered, release := make(chan struct{}), make(chan struct{})
+	h := func(ctx context.Context, op uint8, body []byte) ([]byte, error) {
+		onReader := strings.Contains(string(debug.Stack()), ").readLoop(") // a frame, not "created by"
+		if op == slow {
+			close(entered)
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return strconv.AppendBool(nil, onReader), nil
+	}
+	inline := func(op uint8, body []byte) bool { return op != slow && string(body) == "fast" }
+	s, _ := startServer(t, peer.Config{Secret: secret, Inline: inline}, h)
+	c := newClient(t, peer.Config{Secret: secret, ConnsPerPeer: 1})
+	ctx := ctxTimeout(t, 10*time.Second)
+	addr := s.Addr().String()
+	call := func(op uint8, body string) string {
+		t.Helper()
+		got, err := c.Call(ctx, addr, op, []byte(body))
+		if err != nil {
+			t.Fatalf("op %d %q: %v", op, body, err)
+		}
+		return string(got)
+	}
+
+	slowDone := make(chan string, 1)
+	go func() {
+		got, err := c.Call(ctx, addr, slow, []byte("fast"))
+		slowDone <- fmt.Sprint(string(got), err)
+	}()
+	<-entered
+	for i := range 20 {
+		if got := call(1, "fast"); got != "true" {
+			t.Fatalf("call %d Inline names, while another waits in a handler: served on the reader = %s, want true", i, got)
+		}
+	}
+	if got := call(1, "other"); got != "false" {
+		t.Fatalf("a call Inline refuses: served on the reader = %s, want false", got)
+	}
+	close(release)
+	if got := <-slowDone; got != "false<nil>" {
+		t.Fatalf("the waiting call (op Inline refuses): got %q, want false and no error", got)
 	}
 }

@@ -18,7 +18,9 @@ import (
 // owned by the handler; FromContext(ctx) says which client sent it. Return
 // (resp, nil), or an error: a *RemoteError (made with Errorf) anywhere in
 // the error's chain keeps its Code, any other error is sent as Code 0 with
-// its text. Handlers run concurrently. ctx ends
+// its text. Handlers run concurrently, each on a goroutine of its own,
+// except the requests Config.Inline names (served on the connection's
+// reader when nothing else is buffered). ctx ends
 // when the connection closes or the Server is closed. The Server does not
 // keep resp after writing it. A panic is recovered, logged and answered as
 // a Code 0 error.
@@ -219,11 +221,12 @@ func (sc *serverConn) logEnd(msg string, err error) {
 	sc.s.log.Log(slog.LevelWarn, msg, "remote", sc.nc.RemoteAddr(), "local", sc.nc.LocalAddr(), "err", err)
 }
 
-// readLoop reads requests and starts a handler goroutine for each, at most
-// MaxInflight at a time. (Handing the reading to a new goroutine and serving
-// the request on the one that read it was measured slower: the new reader
-// ran on the other core at once and contended for the socket with the
-// response being written.)
+// readLoop reads requests and hands each to a handler goroutine, at most
+// MaxInflight at a time, or serves it itself when Config.Inline names it
+// and nothing else is buffered (inline). (Handing the reading to a new
+// goroutine and serving every request on the one that read it was
+// measured slower: the new reader ran on the other core at once and
+// contended for the socket with the response being written.)
 func (sc *serverConn) readLoop() error {
 	for {
 		f, err := sc.l.r.next()
@@ -236,6 +239,10 @@ func (sc *serverConn) readLoop() error {
 		if !sc.acquire() {
 			return sc.ctx.Err()
 		}
+		if sc.inline(f) {
+			sc.handle(f)
+			continue
+		}
 		select {
 		case sc.s.work <- job{sc, f}: // a handler goroutine was idle
 		default:
@@ -243,6 +250,15 @@ func (sc *serverConn) readLoop() error {
 			go sc.s.handler(job{sc, f})
 		}
 	}
+}
+
+// inline reports whether the reader serves f itself: Config.Inline says
+// its handler does not wait, and no further request has arrived that it
+// would hold up. Requests that come while it runs wait in the socket: a
+// burst is served in parallel from the next one on.
+func (sc *serverConn) inline(f frame) bool {
+	in := sc.s.cfg.Inline
+	return in != nil && sc.l.r.r.Buffered() == 0 && in(f.op, f.body)
 }
 
 // acquire takes a handler slot of the connection (MaxInflight), waiting
