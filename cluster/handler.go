@@ -70,6 +70,33 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 	return nil, fmt.Errorf("%w: unknown op %d", ErrBadMessage, op)
 }
 
+// inline is the node's peer.Config.Inline: the requests served on the
+// goroutine that read them, because they wait on nothing. They are the
+// hops of a session's requests: a load at the partition's authority (an
+// engine read) and a copy to a backup (an engine write). A load anywhere
+// else may ask the other replicas (local), a put with a hint hands its copy
+// back (handBackNow), and a put at the partition's primary may wait for a
+// read lease it granted to end (settle): those, and every other request,
+// go to a handler goroutine. Two waits remain possible inline, both rare
+// and bounded: a load right after this process stalled waits for the
+// pause check (afterPause, CallTimeout), and a put whose partition this
+// node was primary of under an earlier table waits for a lease it granted
+// then (ReadLease).
+func (s *Store) inline(op uint8, body []byte) bool {
+	t := s.Table()
+	switch op {
+	case opLoad:
+		req, err := parseRouted(op, body)
+		return err != nil || req.flags == 0 && s.authority(t, t.Partition(req.id))
+	case opPut:
+		req, err := parsePut(body)
+		return err != nil || req.hint == "" && !t.IsPrimary(t.Partition(req.id), s.name)
+	case opFetch:
+		return true
+	}
+	return false
+}
+
 // handlePut stores a replica (or hinted) copy unless this node's copy
 // wins over it (merge), which counts as holding it. A draining node
 // refuses (accept). A hinted copy is handed to its owner at once when the

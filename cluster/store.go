@@ -244,6 +244,7 @@ func (s *Store) startPeer(ln net.Listener, undo *[]func()) error {
 		// With TLS, a peer's certificate must name the member it says it is.
 		VerifyName: verifyMember,
 		MaxFrame:   2*s.cfg.MaxRecordSize + 64<<10, // a patch and a record, with room
+		Inline:     s.inline,
 		Logger:     s.log,
 	}
 	var err error

@@ -1,0 +1,53 @@
+package cluster
+
+import (
+	"testing"
+
+	"github.com/sessionmesh/sessionmesh/session"
+)
+
+// The node's server serves on the reading goroutine only requests that
+// wait on nothing (peer.Config.Inline): a load at the authority and a
+// plain copy to a backup. A request that may call another node or wait
+// out a lease is handed to a handler goroutine, or it would hold up every
+// request behind it on its connection.
+func TestInlineNamesOnlyRequestsThatDoNotWait(t *testing.T) {
+	s := routeStore(t, &fakeCaller{})
+	var primary string
+	for primary == "" || s.Owner(primary) != s.name {
+		primary = session.NewID()
+	}
+	backup, elsewhere := backupID(s, true), backupID(s, false)
+	rec := record(s, backup, 1, "1")
+	load := func(id string, flags uint8) []byte {
+		return (&routed{header: header{flags: flags}, id: id}).marshal(opLoad)
+	}
+	put := func(hint, id string) []byte {
+		return (&putReq{hint: hint, id: id, data: anonymous(&rec)}).marshal()
+	}
+	if s.inline(opLoad, load(primary, 0)) {
+		t.Error("load at a primary still pulling the partition (asks the other sources): inline = true, want false")
+	}
+	s.holdings.held[s.Table().Partition(primary)].Store(true) // pulled: the authority
+	for _, tc := range []struct {
+		name   string
+		op     uint8
+		body   []byte
+		inline bool
+	}{
+		{"load at the primary", opLoad, load(primary, 0), true},
+		{"load at a backup (asks the primary's copy)", opLoad, load(backup, flagFailover), false},
+		{"redirected load", opLoad, load(primary, flagRedirected), false},
+		{"copy to a backup", opPut, put("", backup), true},
+		{"copy to a stand-in (hands it back)", opPut, put("a", elsewhere), false},
+		{"copy to the primary (may wait out a lease)", opPut, put("", primary), false},
+		{"fetch", opFetch, (&fetchReq{id: backup}).marshal(), true},
+		{"save (replicates)", opSave, (&routed{id: primary, patch: patchN(s, "1")}).marshal(opSave), false},
+		{"pull (streams)", opPull, nil, false},
+		{"unreadable load (answered with its error)", opLoad, []byte{0xff}, true},
+	} {
+		if got := s.inline(tc.op, tc.body); got != tc.inline {
+			t.Errorf("%s: inline = %v, want %v", tc.name, got, tc.inline)
+		}
+	}
+}
