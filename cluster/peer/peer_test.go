@@ -609,8 +609,15 @@ func TestInline(t *testing.T) {
 		}
 		return strconv.AppendBool(nil, onReader), nil
 	}
-	inline := func(op uint8, body []byte) bool { return op != slow && string(body) == "fast" }
-	s, _ := startServer(t, peer.Config{Secret: secret, Inline: inline}, h)
+	const broken = 3 // its Inline panics
+	inline := func(op uint8, body []byte) bool {
+		if op == broken {
+			panic("inline bug")
+		}
+		return op != slow && string(body) == "fast"
+	}
+	logs := &testutil.Buffer{}
+	s, _ := startServer(t, peer.Config{Secret: secret, Inline: inline, Logger: logTo(logs)}, h)
 	c := newClient(t, peer.Config{Secret: secret, ConnsPerPeer: 1})
 	ctx := ctxTimeout(t, 10*time.Second)
 	addr := s.Addr().String()
@@ -636,6 +643,12 @@ func TestInline(t *testing.T) {
 	}
 	if got := call(1, "other"); got != "false" {
 		t.Fatalf("a call Inline refuses: served on the reader = %s, want false", got)
+	}
+	if got := call(broken, "fast"); got != "false" {
+		t.Fatalf("a call whose Inline panics: served on the reader = %s, want false", got)
+	}
+	if !strings.Contains(logs.String(), "Inline panicked") {
+		t.Fatalf("the Inline panic was not logged: %q", logs.String())
 	}
 	close(release)
 	if got := <-slowDone; got != "false<nil>" {

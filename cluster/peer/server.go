@@ -255,10 +255,22 @@ func (sc *serverConn) readLoop() error {
 // inline reports whether the reader serves f itself: Config.Inline says
 // its handler does not wait, and no further request has arrived that it
 // would hold up. Requests that come while it runs wait in the socket: a
-// burst is served in parallel from the next one on.
-func (sc *serverConn) inline(f frame) bool {
+// burst is served in parallel from the next one on. (Under TLS a request
+// may also wait in the TLS layer's buffer, unseen here: it is served right
+// after, as the one inline does not wait.) An Inline that panics is
+// logged and means "no": the request is handed over.
+func (sc *serverConn) inline(f frame) (yes bool) {
 	in := sc.s.cfg.Inline
-	return in != nil && sc.l.r.r.Buffered() == 0 && in(f.op, f.body)
+	if in == nil || sc.l.r.r.Buffered() > 0 {
+		return false
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			sc.s.log.Log(slog.LevelError, "peer: Inline panicked", "op", f.op, "panic", p, "stack", string(debug.Stack()))
+			yes = false
+		}
+	}()
+	return in(f.op, f.body)
 }
 
 // acquire takes a handler slot of the connection (MaxInflight), waiting
