@@ -11,6 +11,8 @@
 ARG GO_IMAGE
 
 FROM ${GO_IMAGE:-golang:1.26} AS build
+# scripts/docker-build.sh finds this stage's untagged leftovers by it
+LABEL sessionmesh.stage=build
 WORKDIR /src
 # the modules first: this layer is rebuilt only when go.mod or go.sum change
 COPY go.mod go.sum ./
@@ -28,6 +30,7 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/ ./cmd/demo ./test
 # on the host (README, "Run the cluster"). It speaks to loopback URLs only:
 # run it with --network host.
 FROM scratch AS loadcheck
+LABEL sessionmesh.stage=loadcheck
 COPY --from=build /out/loadcheck /loadcheck
 USER 65532:65532
 ENTRYPOINT ["/loadcheck"]

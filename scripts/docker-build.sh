@@ -30,4 +30,16 @@ out=$(docker build -q "${args[@]}" . 2>&1) ||
 if [[ -n $old && $old != "$(docker image inspect -f '{{.Id}}' "$DEMO_IMAGE")" ]]; then
   docker rmi "$old" >/dev/null 2>&1 || true
 fi
+# The legacy builder keeps every stage but the one built as an untagged
+# image: the build stage's is some 330 MB, and each build whose sources
+# changed adds one. Keep the newest of each stage (the next build's cache)
+# and drop the older ones.
+for stage in build loadcheck; do
+  stale=$(docker images -q --filter dangling=true --filter "label=sessionmesh.stage=$stage" | tail -n +2)
+  if [[ -n $stale ]]; then
+    # shellcheck disable=SC2086 # one ID per word
+    docker rmi $stale >/dev/null 2>&1 ||
+      echo "docker-build: could not remove the older $stage stage images $stale (docker image prune removes them)" >&2
+  fi
+done
 echo "docker-build: built $DEMO_IMAGE in $((SECONDS - start))s"
