@@ -8,7 +8,7 @@ import (
 
 // The node's server serves on the reading goroutine only requests that
 // wait on nothing (peer.Config.Inline): a load at the authority and a
-// plain copy to a backup. A request that may call another node or wait
+// fetch. A request that may call another node or wait
 // out a lease is handed to a handler goroutine, or it would hold up every
 // request behind it on its connection.
 func TestInlineNamesOnlyRequestsThatDoNotWait(t *testing.T) {
@@ -38,7 +38,7 @@ func TestInlineNamesOnlyRequestsThatDoNotWait(t *testing.T) {
 		{"load at the primary", opLoad, load(primary, 0), true},
 		{"load at a backup (asks the primary's copy)", opLoad, load(backup, flagFailover), false},
 		{"redirected load", opLoad, load(primary, flagRedirected), false},
-		{"copy to a backup", opPut, put("", backup), true},
+		{"copy to a backup (may wait out a lease, see inline)", opPut, put("", backup), false},
 		{"copy to a stand-in (hands it back)", opPut, put("a", elsewhere), false},
 		{"copy to the primary (may wait out a lease)", opPut, put("", primary), false},
 		{"fetch", opFetch, (&fetchReq{id: backup}).marshal(), true},
