@@ -175,8 +175,11 @@ func (f *freshness) run(stop <-chan struct{}, wg *sync.WaitGroup) {
 			default:
 			}
 			alive := f.c.Alive()
+			// Every pair of node and session in turn: with r alone picking
+			// both, four nodes and eight sessions would pair each node with
+			// the same two sessions for good, none of which it may back up.
 			i := alive[r%len(alive)]
-			k := r % len(f.ids)
+			k := r / len(alive) % len(f.ids)
 			floor := f.acked[k].Load()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			rec, found, err := f.c.Store(i).Load(ctx, f.ids[k])
