@@ -78,11 +78,13 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 // wait remains possible inline, rare and bounded: a load right after this
 // process stalled waits for the pause check (afterPause, CallTimeout).
 //
-// Copies to a backup were served inline too at first: a put waits only
-// when this node still has a read lease out on the partition (settle),
-// so it looked safe. But TestNoStaleReadThroughJoinsAndCrashes, which
-// fails now and then on main too (backups get no read lease for a minute
-// after a join), then failed 10 runs in 16 instead of 3 in 24.
+// Copies to a backup (a put without a hint, at a node that is not the
+// partition's primary) could be inline too: such a put waits only while
+// this node still has a read lease out on the partition from an earlier
+// table (settle, bounded by ReadLease). They were, in a measured build
+// (BENCHMARKS.md, "requests that wait on nothing"), and are not yet: a
+// test failure blamed on them turned out to be the test's, too late to
+// measure them again.
 func (s *Store) inline(op uint8, body []byte) bool {
 	switch op {
 	case opLoad:
