@@ -71,20 +71,19 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 }
 
 // inline is the node's peer.Config.Inline: the requests served on the
-// goroutine that read them, because they wait on nothing: a load at the
-// partition's authority (an engine read) and a repair's fetch. A load
-// anywhere else may ask the other replicas (local); every other request,
-// copies to a backup (opPut) included, goes to a handler goroutine. One
-// wait remains possible inline, rare and bounded: a load right after this
-// process stalled waits for the pause check (afterPause, CallTimeout).
-//
-// Copies to a backup (a put without a hint, at a node that is not the
-// partition's primary) could be inline too: such a put waits only while
-// this node still has a read lease out on the partition from an earlier
-// table (settle, bounded by ReadLease). They were, in a measured build
-// (BENCHMARKS.md, "requests that wait on nothing"), and are not yet: a
-// test failure blamed on them turned out to be the test's, too late to
-// measure them again.
+// goroutine that read them, because they wait on nothing. They are the
+// hops of a session's requests: a load at the partition's authority (an
+// engine read), a copy to a backup (an engine write) and a repair's fetch.
+// A load anywhere else may ask the other replicas (local), a put with a
+// hint hands its copy back (handBackNow), and a put at the partition's
+// primary may wait for a read lease it granted to end (settle): those, and
+// every other request, go to a handler goroutine, as does a copy to a
+// backup while this node still has a read lease out on the partition from
+// an earlier table (it would wait the same way; two nodes each waiting
+// inline for the other's revocation would hold up both connections until
+// the leases ran out). One wait remains possible inline, rare and bounded:
+// a load right after this process stalled waits for the pause check
+// (afterPause, CallTimeout).
 func (s *Store) inline(op uint8, body []byte) bool {
 	switch op {
 	case opLoad:
@@ -94,6 +93,17 @@ func (s *Store) inline(op uint8, body []byte) bool {
 		}
 		t := s.Table()
 		return req.flags == 0 && s.authority(t, t.Partition(req.id))
+	case opPut:
+		req, err := parsePut(body)
+		if err != nil || !session.ValidID(req.id) {
+			return true // refused at once
+		}
+		if req.hint != "" {
+			return false
+		}
+		t := s.Table()
+		p := t.Partition(req.id)
+		return !t.IsPrimary(p, s.name) && !s.grantor.leasedOut(p, s.mono())
 	case opFetch:
 		return true
 	}

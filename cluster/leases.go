@@ -149,6 +149,20 @@ func (l *lessee) liveCover(p int, now time.Duration) bool {
 	return false
 }
 
+// leasedOut reports whether a live read lease this node gave covers
+// partition p, or one is being revoked: a copy of p stored now would wait
+// for it (settle).
+func (g *grantor) leasedOut(p int, now time.Duration) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, l := range g.by {
+		if l.revoking != nil || l.liveCover(p, now) {
+			return true
+		}
+	}
+	return false
+}
+
 // settle keeps the lease invariant for parts before a write to them is
 // acknowledged or a copy of them stored: every lessee whose live lease
 // covers one of them and for which stored is false is revoked first (see
