@@ -60,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rep.Finished, rep.Machine.LoadAfter = time.Now().UTC(), loadavg()
 	rep.Summary = summarize(rep.Results, o)
 	printTable(stdout, rep.Summary)
+	rep.Goals = checkGoals(rep.Results, o)
+	printGoals(stdout, rep.Goals)
 	if err := writeJSON(o.Out, rep); err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
 		b.failed = true

@@ -72,13 +72,14 @@ func times(x float64) string {
 
 // report is the JSON file: how the run was made, every run, the table.
 type report struct {
-	Command  []string    `json:"command"`
-	Started  time.Time   `json:"started"`
-	Finished time.Time   `json:"finished"`
-	Machine  machineInfo `json:"machine"`
-	Settings settings    `json:"settings"`
-	Results  []Result    `json:"results"`
-	Summary  []Row       `json:"summary"`
+	Command  []string     `json:"command"`
+	Started  time.Time    `json:"started"`
+	Finished time.Time    `json:"finished"`
+	Machine  machineInfo  `json:"machine"`
+	Settings settings     `json:"settings"`
+	Results  []Result     `json:"results"`
+	Summary  []Row        `json:"summary"`
+	Goals    []GoalResult `json:"goals,omitempty"`
 }
 
 type machineInfo struct {
@@ -155,8 +156,8 @@ func readReport(path string) (report, error) {
 	return r, nil
 }
 
-// retable prints the table of an earlier run's JSON file again, with this
-// version's columns and ratios, from its runs.
+// retable prints the tables of an earlier run's JSON file again, with
+// this version's columns, ratios and goals, from its runs.
 func retable(w io.Writer, path string) error {
 	r, err := readReport(path)
 	if err != nil {
@@ -167,12 +168,14 @@ func retable(w io.Writer, path string) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	printTable(w, summarize(r.Results, o))
+	printGoals(w, checkGoals(r.Results, o))
 	return nil
 }
 
-// options returns the selection the settings record: what summarize needs.
+// options returns the selection the settings record: what summarize and
+// checkGoals need.
 func (s settings) options() (options, error) {
-	o := options{Sessions: s.Sessions}
+	o := options{Sessions: s.Sessions, Repeat: s.Repeat}
 	var err error
 	if o.Cases, err = pickCases(strings.Join(s.Cases, ",")); err != nil {
 		return o, err
