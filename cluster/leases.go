@@ -150,13 +150,12 @@ func (l *lessee) liveCover(p int, now time.Duration) bool {
 }
 
 // leasedOut reports whether a live read lease this node gave covers
-// partition p, or one is being revoked: a copy of p stored now would wait
-// for it (settle).
+// partition p: a copy of p stored now would wait for it to end (settle).
 func (g *grantor) leasedOut(p int, now time.Duration) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, l := range g.by {
-		if l.revoking != nil || l.liveCover(p, now) {
+		if l.liveCover(p, now) {
 			return true
 		}
 	}
