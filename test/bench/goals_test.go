@@ -74,7 +74,7 @@ func TestPrintGoals(t *testing.T) {
 		t.Errorf("no goals printed %q, want nothing", b.String())
 	}
 	printGoals(&b, []GoalResult{{Sessions: 10000, Workload: "counter", Goal: "rr x redis", Target: ">= 1.20x", PerRepeat: []float64{1.15, 1.09, 1.22}, Median: 1.15, MetIn: 1}})
-	want := "| 10k | counter | rr x redis | >= 1.20x | 1.15, 1.09, 1.22 | 1.15x | no (1 of 3 repeats) |"
+	want := "| 10k | counter | rr x redis | >= 1.20x | 1.150, 1.090, 1.220 | 1.150x | no (1 of 3 repeats) |"
 	if lines := strings.Split(strings.TrimSpace(b.String()), "\n"); len(lines) != 3 || lines[2] != want {
 		t.Errorf("goals table:\n%s\nwant its row\n%s", b.String(), want)
 	}

@@ -56,7 +56,7 @@ func TestRetable(t *testing.T) {
 	// the cases that ran (a blank line, header, rule, rr x redis and rr
 	// p99 x redis for the counter).
 	if !strings.Contains(b.String(), "| 10k | counter | shared-rr | 5.0k |") || strings.Count(b.String(), "\n") != 2+2*3+3+2 ||
-		!strings.Contains(b.String(), "| 10k | counter | rr x redis | >= 1.20x | 0.71 | 0.71x | no (0 of 1 repeats) |") {
+		!strings.Contains(b.String(), "| 10k | counter | rr x redis | >= 1.20x | 0.714 | 0.714x | no (0 of 1 repeats) |") {
 		t.Errorf("table:\n%s", b.String())
 	}
 	if err := retable(&b, filepath.Join(t.TempDir(), "none.json")); err == nil {
