@@ -19,6 +19,7 @@ type demo struct {
 	forgetAtFive   bool // drop each first-generation session when it would reach 5
 	failEvery      int  // answer 500 to every n-th request (0: never)
 	ignoreCookies  bool // one global counter for everyone, starting at 1000
+	dropAnswer     int  // apply every n-th write, then close its connection unanswered (0: never)
 
 	mu       sync.Mutex       // guards the fields below
 	sessions map[string]*sess // by sid
@@ -65,7 +66,16 @@ func (d *demo) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := d.sessionLocked(w, r, write)
-	fmt.Fprintf(w, "%d\n", d.applyLocked(w, s, write))
+	n := d.applyLocked(w, s, write)
+	if write && d.dropAnswer > 0 && s.writes%d.dropAnswer == 0 {
+		// A worker killed after the write, before its answer: the
+		// connection closes with nothing on it.
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	fmt.Fprintf(w, "%d\n", n)
 }
 
 // sessionLocked loads the client's session; for a write it creates one when

@@ -17,7 +17,13 @@
 // state, and an acknowledged write above an observed state is counted lost.
 // After the load phase every user reads its session back, retrying across
 // workers, and that read is checked the same way. A session seen empty
-// after an acknowledged write is a lost session.
+// after an acknowledged write is a lost session. An answer above every
+// write the user sent is unexpected (another session's counter). A write
+// is sent more than once when its attempt failed and the balancer retried
+// it, or when the HTTP client replayed it (Go's client sends a GET again
+// when its reused connection closed before any answer, as HAProxy's does
+// when the worker behind it died): every send may have been applied, so
+// each counts among the writes the user sent (Report.Resent).
 //
 // Failures are requests whose every attempt failed; availability is the
 // share of requests that did not fail. Only loopback URLs are accepted, and

@@ -15,7 +15,7 @@ type ledger struct {
 
 	acked        int  // acknowledged writes
 	lost         int  // acknowledged writes later seen lost
-	failedWrites int  // writes that got no acknowledgement (they may still have applied)
+	failedWrites int  // writes, or sends of one, that got no acknowledgement (they may still have applied)
 	sessionLost  bool // an observation found no session at all (state 0) where one was acknowledged
 	unexpected   int  // observations above anything this user could have written
 }
@@ -56,3 +56,7 @@ func (l *ledger) ackWrite(value int) {
 
 // failWrite records a write that got no acknowledgement.
 func (l *ledger) failWrite() { l.failedWrites++ }
+
+// unanswered records n sends of a write beyond the one answered (or
+// failed): each may have been applied, with no answer.
+func (l *ledger) unanswered(n int) { l.failedWrites += n }

@@ -25,6 +25,12 @@ type Report struct {
 	Failures int `json:"failures"`
 	// Retries are attempts repeated on another worker, the read-back's included.
 	Retries int `json:"retries"`
+	// Resent counts the sends of writes beyond one: the retries above, and
+	// the HTTP client's own replays of a GET whose reused connection closed
+	// before any answer (what a balancer does when the worker behind it
+	// dies mid-request). A resent write may have been applied twice, so
+	// the counter can skip a value without any write being foreign.
+	Resent int `json:"resent"`
 	// Availability is the fraction of requests that succeeded, 0 to 1.
 	Availability float64 `json:"availability"`
 
@@ -47,8 +53,10 @@ type Report struct {
 	// Unverified are users whose session could not be read back at the end
 	// on any attempt: their writes may be lost without this report knowing.
 	Unverified int `json:"unverified"`
-	// Unexpected counts answers above anything the user could have written:
-	// a counter that is not this user's, e.g. another session's.
+	// Unexpected counts answers above anything the user could have written
+	// (every acknowledged write, every write that failed, every send of a
+	// resent write): a counter that is not this user's, e.g. another
+	// session's.
 	Unexpected int `json:"unexpected"`
 
 	// Losses describe the first lost writes one by one (at most 5 per
@@ -116,6 +124,7 @@ func (r *Report) add(u *user) {
 	r.Writes += s.writes
 	r.Failures += s.failures
 	r.Retries += s.retries
+	r.Resent += s.resent
 	r.LongestWait = max(r.LongestWait, s.longestWait)
 	r.AckedWrites += l.acked
 	r.LostWrites += l.lost
@@ -166,7 +175,7 @@ func (r Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "users         %d on %d workers for %v\n", r.Users, r.Workers, r.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(&b, "requests      %d (reads %d, writes %d)\n", r.Requests, r.Reads, r.Writes)
-	fmt.Fprintf(&b, "failures      %d (availability %.3f%%), retries %d\n", r.Failures, 100*r.Availability, r.Retries)
+	fmt.Fprintf(&b, "failures      %d (availability %.3f%%), retries %d, writes resent %d\n", r.Failures, 100*r.Availability, r.Retries, r.Resent)
 	fmt.Fprintf(&b, "latency       p50 %v  p99 %v  max %v  longest wait %v\n",
 		r.LatencyP50.Round(time.Microsecond), r.LatencyP99.Round(time.Microsecond),
 		r.LatencyMax.Round(time.Microsecond), r.LongestWait.Round(time.Microsecond))

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -39,6 +40,7 @@ type user struct {
 // stats are one user's counters, merged into the Report at the end.
 type stats struct {
 	requests, reads, writes, failures, retries int
+	resent                                     int // extra sends of writes (see request)
 	latencies                                  []time.Duration
 	longestWait                                time.Duration
 	readBackOK                                 bool
@@ -73,7 +75,7 @@ func (u *user) step(ctx context.Context, write bool) {
 		path, minValue = u.opts.WritePath, 1 // a write answers the incremented counter
 	}
 	start := u.opts.Now()
-	value, ok := u.request(ctx, path, minValue)
+	value, ok, sends := u.request(ctx, path, minValue)
 	end := u.opts.Now()
 	if !ok && ctx.Err() != nil {
 		return // the caller stopped the run: not the workers' failure
@@ -81,6 +83,14 @@ func (u *user) step(ctx context.Context, write bool) {
 	u.count(write, ok, end.Sub(start))
 	u.opts.Progress.add(write, ok)
 	lost, top := u.ledger.lost, u.ledger.top()
+	if write && sends > 1 {
+		// Sent more than once: by the HTTP client, which replays a GET
+		// whose reused connection closed before any answer (a balancer does
+		// that when the worker behind it died), or by the failover above.
+		// Each send may have been applied; only one was answered.
+		u.stats.resent += sends - 1
+		u.ledger.unanswered(sends - 1)
+	}
 	switch {
 	case ok && write:
 		u.ledger.ackWrite(value)
@@ -118,7 +128,7 @@ func (u *user) count(write, ok bool, latency time.Duration) {
 func (u *user) readBack(ctx context.Context) {
 	pause := 50 * time.Millisecond
 	for range u.opts.ReadBackAttempts {
-		if value, ok := u.request(ctx, u.opts.ReadPath, 0); ok {
+		if value, ok, _ := u.request(ctx, u.opts.ReadPath, 0); ok {
 			lost, top := u.ledger.lost, u.ledger.top()
 			u.ledger.observe(value)
 			u.noteLoss(lost, top, value, true)
@@ -134,17 +144,21 @@ func (u *user) readBack(ctx context.Context) {
 
 // request sends one request through the balancer, moving on to the next
 // worker after a retryable failure unless failover is off. ok is false when
-// every attempt failed.
-func (u *user) request(ctx context.Context, path string, minValue int) (value int, ok bool) {
+// every attempt failed. sends counts the connections the request was sent
+// on, the HTTP client's own replays included: how many times a worker may
+// have run it.
+func (u *user) request(ctx context.Context, path string, minValue int) (value int, ok bool, sends int) {
 	attempts := len(u.opts.URLs)
 	if u.opts.NoFailover {
 		attempts = 1
 	}
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { sends++ }}
+	ctx = httptrace.WithClientTrace(ctx, trace)
 	for a := range attempts {
 		w := u.bal.pick()
 		value, reason, retry := u.attempt(ctx, w, path, minValue)
 		if reason == "" {
-			return value, true
+			return value, true, sends
 		}
 		u.addReason(reason)
 		if retry {
@@ -155,7 +169,7 @@ func (u *user) request(ctx context.Context, path string, minValue int) (value in
 		}
 		u.stats.retries++
 	}
-	return 0, false
+	return 0, false, sends
 }
 
 // attempt sends one request to worker w. reason is "" on success, else the
