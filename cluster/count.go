@@ -81,11 +81,14 @@ func (s *Store) tallyHere() map[int]int {
 	}
 	t := s.Table()
 	now := s.cfg.Now()
-	s.engine.Range(func(id string, rec session.Record) bool {
-		if p := t.Partition(id); !isTombstone(&rec) && !rec.Expired(now) {
-			if _, held := counts[p]; held {
-				counts[p]++
-			}
+	s.engine.RangeBinary(func(id string, data []byte) bool {
+		var rec session.Record // the header is all this reads
+		if rec.UnmarshalHeader(data) != nil || isTombstone(&rec) || rec.Expired(now) {
+			return true
+		}
+		p := t.Partition(id)
+		if _, held := counts[p]; held {
+			counts[p]++
 		}
 		return true
 	})

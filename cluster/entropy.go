@@ -66,7 +66,12 @@ func (s *Store) settled(p int) bool {
 func (s *Store) survey(t *Table, owned []bool, collect bool) (sums []uint64, foreign []session.Record) {
 	sums = make([]uint64, t.Partitions())
 	tl := tally{at: s.cfg.Now()} // every write before the scan starts is seen
-	s.engine.Range(func(id string, rec session.Record) bool {
+	s.engine.RangeBinary(func(id string, data []byte) bool {
+		var rec session.Record // the header only: what the digest and the tally read
+		if rec.UnmarshalHeader(data) != nil {
+			return true
+		}
+		rec.ID = id
 		if isTombstone(&rec) {
 			tl.tombstones++
 		} else {
@@ -74,7 +79,8 @@ func (s *Store) survey(t *Table, owned []bool, collect bool) (sums []uint64, for
 		}
 		if p := t.Partition(id); owned[p] {
 			sums[p] += entryHash(&rec)
-		} else if collect {
+		} else if collect && rec.UnmarshalBinary(data) == nil {
+			rec.ID = id
 			foreign = append(foreign, rec)
 		}
 		return true

@@ -151,10 +151,12 @@ func (s *Store) stream(ctx context.Context, dest Member, want func(p int) bool) 
 	t := s.Table()
 	b := batch{}
 	var err error
-	s.engine.Range(func(id string, rec session.Record) bool {
-		if !want(t.Partition(id)) {
-			return true
+	s.engine.RangeBinary(func(id string, data []byte) bool {
+		var rec session.Record
+		if !want(t.Partition(id)) || rec.UnmarshalBinary(data) != nil {
+			return true // decoded only when wanted
 		}
+		rec.ID = id
 		if b.add(&rec) >= batchBytes {
 			err = s.sendBatch(ctx, dest, &b)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -319,6 +320,38 @@ func TestRange(t *testing.T) {
 	s.Range(func(string, session.Record) bool { n++; return n < 2 })
 	if n != 2 {
 		t.Fatalf("Range went on for %d calls after fn returned false at 2", n)
+	}
+}
+
+// RangeBinary gives every live session's stored form, which decodes to
+// what Range gives, and stops when fn returns false.
+func TestRangeBinary(t *testing.T) {
+	s, _, want := liveAndExpired(t)
+	full := map[string]session.Record{}
+	s.Range(func(id string, rec session.Record) bool {
+		full[id] = rec
+		return true
+	})
+	got := 0
+	s.RangeBinary(func(id string, data []byte) bool {
+		var rec session.Record
+		if err := rec.UnmarshalBinary(data); err != nil {
+			t.Fatalf("RangeBinary gave %s bytes that do not decode: %v", id, err)
+		}
+		rec.ID = id
+		if !reflect.DeepEqual(rec, full[id]) {
+			t.Errorf("RangeBinary gave %s as %+v; Range as %+v", id, rec, full[id])
+		}
+		got++
+		return true
+	})
+	if got != len(want) || len(full) != len(want) {
+		t.Fatalf("RangeBinary visited %d sessions, Range %d; want the %d live ones", got, len(full), len(want))
+	}
+	n := 0
+	s.RangeBinary(func(string, []byte) bool { n++; return false })
+	if n != 1 {
+		t.Fatalf("RangeBinary went on for %d calls after fn returned false at 1", n)
 	}
 }
 
