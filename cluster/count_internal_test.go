@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"maps"
+	"slices"
 	"testing"
+
+	"github.com/sessionmesh/sessionmesh/session"
 )
 
 // An opTally reply round-trips, and one that names a partition twice or
@@ -46,5 +49,37 @@ func TestKeysRequest(t *testing.T) {
 	}
 	if _, err := parseKeysReq(appendInts(nil, []int{1, 2, 3}), 4096); !errors.Is(err, ErrBadMessage) {
 		t.Errorf("three numbers: %v; want ErrBadMessage", err)
+	}
+}
+
+// An anti-entropy scan reads only the records' headers: its digests are
+// those of the whole records (ID, version and Touched), its tally counts
+// the tombstones apart, and the copies of partitions this node does not own
+// come back whole, values and IDs included.
+func TestSurveyDigestsAndCopies(t *testing.T) {
+	s := routeStore(t, &fakeCaller{})
+	live := record(s, backupID(s, true), 3, "3")
+	buried := tombstone(record(s, backupID(s, true), 5, "5"), s.cfg.Now())
+	foreign := record(s, backupID(s, false), 2, "2")
+	for _, rec := range []session.Record{live, buried, foreign} {
+		if _, err := s.merge(&rec); err != nil {
+			t.Fatalf("merge %s: %v", rec.ID, err)
+		}
+	}
+	tb := s.Table()
+	owned := ownedBy(tb, s.name)
+	sums, copies := s.survey(tb, owned, true)
+	want := make([]uint64, tb.Partitions())
+	for _, rec := range []session.Record{live, buried} {
+		want[tb.Partition(rec.ID)] += entryHash(&rec)
+	}
+	if !slices.Equal(sums, want) {
+		t.Error("survey's digests differ from the digests of the whole records")
+	}
+	if tl := s.tally.Load(); tl.live != 2 || tl.tombstones != 1 {
+		t.Errorf("survey's tally: %d live, %d tombstones; want 2 and 1", tl.live, tl.tombstones)
+	}
+	if len(copies) != 1 || copies[0].ID != foreign.ID || string(copies[0].Values["n"]) != "2" || copies[0].Version != 2 {
+		t.Errorf("survey's copies of partitions not owned: %+v; want the whole record %s", copies, foreign.ID)
 	}
 }
