@@ -54,9 +54,7 @@ func (l *ledger) ackWrite(value int) {
 	l.acked++
 }
 
-// failWrite records a write that got no acknowledgement.
-func (l *ledger) failWrite() { l.failedWrites++ }
-
-// unanswered records n sends of a write beyond the one answered (or
-// failed): each may have been applied, with no answer.
+// unanswered records n sends of writes that got no acknowledgement: a
+// write that failed, or the sends of one beyond the one answered. Each
+// may have been applied.
 func (l *ledger) unanswered(n int) { l.failedWrites += n }

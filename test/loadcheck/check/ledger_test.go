@@ -18,7 +18,7 @@ func replay(events []event) ledger {
 		case 'r':
 			l.observe(e.value)
 		case 'f':
-			l.failWrite()
+			l.unanswered(1)
 		}
 	}
 	return l

@@ -97,7 +97,7 @@ func (u *user) step(ctx context.Context, write bool) {
 	case ok:
 		u.ledger.observe(value)
 	case write:
-		u.ledger.failWrite()
+		u.ledger.unanswered(1)
 	}
 	if write {
 		value-- // a write answers the state after it; it saw the one before
