@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
 	"github.com/sessionmesh/sessionmesh/internal/engine"
+	"github.com/sessionmesh/sessionmesh/internal/lazyctx"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -243,11 +244,14 @@ func (s *Store) call(ctx context.Context, addr string, op uint8, body []byte) ([
 // callWithin is call bounded by timeout instead: transfers take
 // TransferTimeout. Every peer call goes through it, so every answer counts
 // as contact (pause.go) and every remote error comes back as a sentinel.
+// The bound is a lazyctx.Ctx: the peer client looks at its Done only when
+// an answer is slow, so a call that is answered arms no timer.
 func (s *Store) callWithin(ctx context.Context, timeout time.Duration, addr string, op uint8, body []byte) ([]byte, error) {
 	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > timeout {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
+		bounded := new(lazyctx.Ctx)
+		bounded.Init(ctx, time.Now().Add(timeout))
+		defer bounded.End()
+		ctx = bounded
 	}
 	resp, err := s.caller.Call(ctx, addr, op, body)
 	if err == nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionmesh/sessionmesh/internal/lazyctx"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -50,9 +51,9 @@ func WithErrorHandler(h ErrorHandler) Option {
 // retry saved (the last-writer-wins rule for a key would let it). 0 or
 // less means no bound (the default). The ctx ends when the handler
 // returns, as context.WithTimeout's would after its cancel; it arms no
-// timer until something waits on its Done (a store that answers at once,
-// like the memory store, never does), so the bound costs a request
-// almost nothing.
+// timer until something waits on its Done (the memory store never does,
+// and the cluster store only in a peer call that waits longer than a few
+// milliseconds), so the bound costs a request almost nothing.
 func WithTimeout(d time.Duration) Option {
 	return func(mw *middleware) { mw.timeout = d }
 }
@@ -95,9 +96,9 @@ func (mw *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rq := new(request)
 	if mw.timeout > 0 {
-		rq.dl.init(ctx, mw.timeout)
+		rq.dl.Init(ctx, time.Now().Add(mw.timeout))
 		ctx = &rq.dl
-		defer rq.dl.end()
+		defer rq.dl.End()
 	}
 	var buf [2]string // most requests send one cookie or none: no allocation
 	s := mw.m.Start(ctx, mw.tokens(r, buf[:0])...)
@@ -112,7 +113,7 @@ func (mw *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the response writer and, with WithTimeout, the request's ctx.
 type request struct {
 	w  writer
-	dl deadlineCtx
+	dl lazyctx.Ctx
 }
 
 // tokens appends the values of every session cookie the request carries,

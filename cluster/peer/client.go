@@ -38,8 +38,12 @@ func NewClient(cfg Config) (*Client, error) {
 }
 
 // Call sends one request to addr (host:port) over a persistent, pipelined
-// connection and waits for the answer or ctx. The Client does not keep body
-// after Call returns; the returned body belongs to the caller.
+// connection and waits for the answer or ctx: to the moment of ctx's
+// deadline, but a cancellation before it may be noticed up to 5 ms late
+// (Call looks at ctx's Done only once it has waited that long, which spares
+// most calls the cost of arming a lazily made ctx; see watchAfter). The
+// Client does not keep body after Call returns; the returned body belongs
+// to the caller.
 //
 // Transport failures (refused, reset, timeout, auth failure) return errors
 // wrapping ErrUnavailable, and ctx.Err() when ctx ended; a handler's error

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // errNotSent marks a call that failed before its request was written, so it
@@ -38,6 +39,27 @@ func newClientConn(addr string, l *link) *clientConn {
 
 func (cc *clientConn) alive() bool { return !cc.broken.Load() }
 
+// watchAfter is how long a call waits for its answer before it watches
+// ctx's Done. Most answers come back sooner, so most calls never ask for
+// the channel: for a lazily armed ctx (internal/lazyctx: the request's ctx
+// under httpmw.WithTimeout, the cluster's bound on each call) the first
+// Done makes a context.WithDeadline, with its runtime timer, a child
+// registered with the parent and four allocations, which on a worker
+// replicating every write was about 5% of its CPU (BENCHMARKS.md). A
+// deadline is still kept to the moment, by the call's own timer; only a
+// cancellation that comes before the deadline may be noticed up to
+// watchAfter late.
+const watchAfter = 5 * time.Millisecond
+
+// timers holds stopped timers for the first wait of calls: a timer is
+// reused, not made per call. (Since Go 1.23 a stopped or reset timer
+// delivers no stale tick.)
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
 // call sends one request and waits for its answer or ctx.
 func (cc *clientConn) call(ctx context.Context, op uint8, body []byte) ([]byte, error) {
 	id, ch, err := cc.register()
@@ -46,6 +68,20 @@ func (cc *clientConn) call(ctx context.Context, op uint8, body []byte) ([]byte, 
 	}
 	if err := cc.l.w.write(&frame{id: id, kind: kindRequest, op: op, body: body}); err != nil {
 		cc.fail(fmt.Errorf("write: %w", err)) // delivers the error to ch
+	}
+	wait := watchAfter
+	if d, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(d))
+	}
+	t := timers.Get().(*time.Timer)
+	t.Reset(wait)
+	select {
+	case res := <-ch:
+		t.Stop()
+		timers.Put(t)
+		return res.body, res.err
+	case <-t.C:
+		timers.Put(t) // fired: stopped
 	}
 	select {
 	case res := <-ch:

@@ -272,6 +272,55 @@ func TestCallContext(t *testing.T) {
 	}
 }
 
+// A ctx cancelled while its call waits ends the call with the cause, both
+// early in the wait (before the call watches Done) and later, whether or
+// not the ctx has a deadline: it does not wait for the deadline or the
+// answer.
+func TestCallCanceledWhileWaiting(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	h := func(ctx context.Context, op uint8, body []byte) ([]byte, error) {
+		entered <- struct{}{}
+		<-release
+		return body, nil
+	}
+	s, _ := startServer(t, peer.Config{}, h)
+	defer close(release) // before the server's Close waits for its handlers
+	c := newClient(t, peer.Config{})
+	addr := s.Addr().String()
+	for _, tc := range []struct {
+		name   string
+		parent context.Context
+		after  time.Duration // how long the call waits before the cancel
+	}{
+		{"no deadline, at once", context.Background(), 0},
+		{"deadline, at once", ctxTimeout(t, time.Hour), 0},
+		{"no deadline, after watchAfter", context.Background(), 20 * time.Millisecond},
+		{"deadline, after watchAfter", ctxTimeout(t, time.Hour), 20 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(tc.parent)
+			defer cancel()
+			errc := make(chan error, 1)
+			go func() {
+				_, err := c.Call(ctx, addr, 1, nil)
+				errc <- err
+			}()
+			<-entered
+			time.Sleep(tc.after) // the call's wait, not a stand-in for a clock
+			cancel()
+			select {
+			case err := <-errc:
+				if !errors.Is(err, context.Canceled) || !errors.Is(err, peer.ErrUnavailable) {
+					t.Fatalf("got %v, want Canceled and ErrUnavailable", err)
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("Call still waiting a minute after its ctx was cancelled")
+			}
+		})
+	}
+}
+
 func TestServerKilledMidCall(t *testing.T) {
 	entered := make(chan struct{}, 3)
 	block := func(ctx context.Context, op uint8, body []byte) ([]byte, error) {

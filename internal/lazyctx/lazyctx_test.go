@@ -1,4 +1,4 @@
-package httpmw
+package lazyctx
 
 import (
 	"context"
@@ -8,13 +8,13 @@ import (
 	"time"
 )
 
-// newDeadline returns a deadlineCtx over parent bounded by timeout, ended
+// newDeadline returns a Ctx over parent bounded by timeout from now, ended
 // when the test ends.
-func newDeadline(t *testing.T, parent context.Context, timeout time.Duration) *deadlineCtx {
+func newDeadline(t *testing.T, parent context.Context, timeout time.Duration) *Ctx {
 	t.Helper()
-	c := new(deadlineCtx)
-	c.init(parent, timeout)
-	t.Cleanup(c.end)
+	c := new(Ctx)
+	c.Init(parent, time.Now().Add(timeout))
+	t.Cleanup(c.End)
 	return c
 }
 
@@ -29,7 +29,7 @@ func closed(ch <-chan struct{}) bool {
 
 // The states a request's ctx goes through, each checked against what
 // context.WithTimeout does: Err is non-nil exactly when Done is closed.
-func TestDeadlineCtxLikeWithTimeout(t *testing.T) {
+func TestCtxLikeWithTimeout(t *testing.T) {
 	type key struct{}
 	// A cancelable parent, as net/http's request ctx is: context.Cause
 	// finds the nearest cancelCtx through Value.
@@ -38,17 +38,17 @@ func TestDeadlineCtxLikeWithTimeout(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		timeout time.Duration // negative: the deadline has passed
-		steps   func(c *deadlineCtx)
+		steps   func(c *Ctx)
 		want    error // Err after the steps; nil: still running
 	}{
-		{"running", time.Hour, func(*deadlineCtx) {}, nil},
-		{"running, armed", time.Hour, func(c *deadlineCtx) { c.Done() }, nil},
-		{"deadline passed, unarmed", -time.Second, func(*deadlineCtx) {}, context.DeadlineExceeded},
-		{"deadline passed, armed", -time.Second, func(c *deadlineCtx) { c.Done() }, context.DeadlineExceeded},
-		{"ended, unarmed", time.Hour, func(c *deadlineCtx) { c.end() }, context.Canceled},
-		{"ended, armed", time.Hour, func(c *deadlineCtx) { c.Done(); c.end() }, context.Canceled},
-		{"ended after its deadline", -time.Second, func(c *deadlineCtx) { c.end() }, context.DeadlineExceeded},
-		{"ended twice", time.Hour, func(c *deadlineCtx) { c.end(); c.end() }, context.Canceled},
+		{"running", time.Hour, func(*Ctx) {}, nil},
+		{"running, armed", time.Hour, func(c *Ctx) { c.Done() }, nil},
+		{"deadline passed, unarmed", -time.Second, func(*Ctx) {}, context.DeadlineExceeded},
+		{"deadline passed, armed", -time.Second, func(c *Ctx) { c.Done() }, context.DeadlineExceeded},
+		{"ended, unarmed", time.Hour, func(c *Ctx) { c.End() }, context.Canceled},
+		{"ended, armed", time.Hour, func(c *Ctx) { c.Done(); c.End() }, context.Canceled},
+		{"ended after its deadline", -time.Second, func(c *Ctx) { c.End() }, context.DeadlineExceeded},
+		{"ended twice", time.Hour, func(c *Ctx) { c.End(); c.End() }, context.Canceled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newDeadline(t, bg, tc.timeout)
@@ -60,7 +60,7 @@ func TestDeadlineCtxLikeWithTimeout(t *testing.T) {
 			// A child sees the same, and is cancelled with it.
 			child, cancel := context.WithCancel(c)
 			defer cancel()
-			c.end()
+			c.End()
 			if !closed(child.Done()) {
 				t.Error("a child ctx is still running after end")
 			}
@@ -72,7 +72,7 @@ func TestDeadlineCtxLikeWithTimeout(t *testing.T) {
 	}
 }
 
-func checkState(t *testing.T, c *deadlineCtx, want error) {
+func checkState(t *testing.T, c *Ctx, want error) {
 	t.Helper()
 	err, done := c.Err(), closed(c.Done())
 	if !errors.Is(err, want) || (err == nil) != (want == nil) {
@@ -86,7 +86,7 @@ func checkState(t *testing.T, c *deadlineCtx, want error) {
 	}
 }
 
-func TestDeadlineCtxDeadline(t *testing.T) {
+func TestCtxDeadline(t *testing.T) {
 	before := time.Now()
 	c := newDeadline(t, context.Background(), time.Minute)
 	d, ok := c.Deadline()
@@ -103,7 +103,7 @@ func TestDeadlineCtxDeadline(t *testing.T) {
 }
 
 // An armed ctx fires at its deadline: a store that waits on Done is woken.
-func TestDeadlineCtxFiresWhenArmed(t *testing.T) {
+func TestCtxFiresWhenArmed(t *testing.T) {
 	c := newDeadline(t, context.Background(), 50*time.Millisecond)
 	select {
 	case <-c.Done():
@@ -116,7 +116,7 @@ func TestDeadlineCtxFiresWhenArmed(t *testing.T) {
 }
 
 // The request's ctx ending (the client went away) ends it, armed or not.
-func TestDeadlineCtxFollowsItsParent(t *testing.T) {
+func TestCtxFollowsItsParent(t *testing.T) {
 	for _, arm := range []bool{false, true} {
 		parent, cancel := context.WithCancel(context.Background())
 		c := newDeadline(t, parent, time.Hour)
@@ -133,10 +133,10 @@ func TestDeadlineCtxFollowsItsParent(t *testing.T) {
 
 // Done, Err and end from several goroutines at once: one real context at
 // most, and every caller sees the same end (run with -race).
-func TestDeadlineCtxConcurrent(t *testing.T) {
+func TestCtxConcurrent(t *testing.T) {
 	for range 50 {
-		c := new(deadlineCtx)
-		c.init(context.Background(), time.Hour)
+		c := new(Ctx)
+		c.Init(context.Background(), time.Now().Add(time.Hour))
 		var wg sync.WaitGroup
 		for i := range 4 {
 			wg.Add(1)
@@ -144,7 +144,7 @@ func TestDeadlineCtxConcurrent(t *testing.T) {
 				defer wg.Done()
 				switch i {
 				case 0:
-					c.end()
+					c.End()
 				case 1:
 					c.Done()
 				default:

@@ -1,4 +1,21 @@
-package httpmw
+// Package lazyctx is context.WithDeadline without its cost on the calls
+// that never wait.
+//
+// context.WithDeadline arms a runtime timer, registers a child with its
+// parent and allocates four times, and most of the contexts this project
+// makes are never waited on: the memory store answers at once, a peer
+// answers within microseconds, and a save checks the deadline by comparing
+// the clock with Deadline (session.CheckDeadline). A Ctx keeps the
+// deadline as a time, and the first call that needs a channel (Done: a
+// store or peer call that waits long, a handler that selects on it) makes
+// the real context.WithDeadline; from then on every method is that
+// context's. Err tells a passed deadline from the clock meanwhile. The
+// result is a context.Context like WithDeadline's: Err is non-nil exactly
+// when Done is closed, and both stay so.
+//
+// httpmw bounds each request's ctx with one (WithTimeout), and the cluster
+// bounds each peer call with one (CallTimeout).
+package lazyctx
 
 import (
 	"context"
@@ -7,24 +24,16 @@ import (
 	"time"
 )
 
-// deadlineCtx is the request's ctx bounded by WithTimeout, made without a
-// timer until something waits on it. context.WithTimeout arms a runtime
-// timer, registers a child with the request's ctx and allocates four
-// times on every request, and then most requests never look at Done: the
-// memory store answers at once, and the deadline is checked before a
-// save by comparing the clock with Deadline (session.CheckDeadline).
-// So the deadline is kept as a time, and the first call that needs a
-// channel (Done: a store that waits on the network, a handler that
-// selects on it) makes the real context.WithDeadline; from then on
-// every method is that context's. Err tells a passed deadline from the
-// clock meanwhile. The result is a context.Context like WithDeadline's:
-// Err is non-nil exactly when Done is closed, and both stay so.
+// Ctx is a parent context bounded by a deadline, made without a timer
+// until something waits on it. The zero Ctx is not usable: Init it, and
+// End it when the work it bounds is done, as one calls the cancel of
+// context.WithDeadline.
 //
 // Methods may be called from any goroutine (a handler may hand its ctx to
 // others); the fast path is one atomic load.
-type deadlineCtx struct {
-	parent   context.Context // the request's ctx
-	deadline time.Time       // the earlier of the parent's and now+timeout
+type Ctx struct {
+	parent   context.Context
+	deadline time.Time // the earlier of the parent's and the one Init was given
 
 	// state is nil while nothing waited on the ctx, then what it became:
 	// armed (a real context) or ended before that. It changes once, under
@@ -33,7 +42,7 @@ type deadlineCtx struct {
 	mu    sync.Mutex
 }
 
-// state is what a deadlineCtx became: the real context it delegates to
+// state is what a Ctx became: the real context it delegates to
 // once something waits on it, or the error it ended with before that (ctx
 // nil).
 type state struct {
@@ -56,19 +65,19 @@ var closedChan = func() chan struct{} {
 	return c
 }()
 
-// init bounds parent by timeout from now. It is not a constructor so that
-// the middleware can keep the ctx in the allocation it makes anyway.
-func (c *deadlineCtx) init(parent context.Context, timeout time.Duration) {
+// Init bounds parent by deadline. It is not a constructor so that a
+// caller can keep the Ctx in an allocation it makes anyway.
+func (c *Ctx) Init(parent context.Context, deadline time.Time) {
 	c.parent = parent
-	c.deadline = time.Now().Add(timeout)
+	c.deadline = deadline
 	if d, ok := parent.Deadline(); ok && d.Before(c.deadline) {
 		c.deadline = d
 	}
 }
 
-func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c *Ctx) Deadline() (time.Time, bool) { return c.deadline, true }
 
-func (c *deadlineCtx) Done() <-chan struct{} {
+func (c *Ctx) Done() <-chan struct{} {
 	st := c.state.Load()
 	if st == nil {
 		st = c.arm(false)
@@ -81,7 +90,7 @@ func (c *deadlineCtx) Done() <-chan struct{} {
 
 // Err reports the parent's end, or DeadlineExceeded once the deadline has
 // passed, whether or not a timer was armed to notice it.
-func (c *deadlineCtx) Err() error {
+func (c *Ctx) Err() error {
 	st := c.state.Load()
 	if st == nil {
 		if c.parent.Err() == nil && time.Now().Before(c.deadline) {
@@ -100,7 +109,7 @@ func (c *deadlineCtx) Err() error {
 // Value delegates to the real context once armed: context.WithCancel and
 // AfterFunc on this ctx then find its cancelCtx and attach to it, instead
 // of each starting a goroutine to watch Done.
-func (c *deadlineCtx) Value(key any) any {
+func (c *Ctx) Value(key any) any {
 	if st := c.state.Load(); st != nil && st.ctx != nil {
 		return st.ctx.Value(key)
 	}
@@ -110,7 +119,7 @@ func (c *deadlineCtx) Value(key any) any {
 // arm makes the real context, unless the ctx is armed or ended already, and
 // returns the state. With end set it ends the ctx instead: it cancels the
 // real context, or records why the ctx ended unarmed.
-func (c *deadlineCtx) arm(end bool) *state {
+func (c *Ctx) arm(end bool) *state {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.state.Load()
@@ -133,9 +142,9 @@ func (c *deadlineCtx) arm(end bool) *state {
 	return st
 }
 
-// end is the cancel of context.WithTimeout: the handler returned, so the
-// ctx ends (goroutines it started that still hold it see Done closed), and
-// a timer armed for it is released.
-func (c *deadlineCtx) end() { c.arm(true) }
+// End is the cancel of context.WithDeadline: the work is done, so the ctx
+// ends (goroutines that still hold it see Done closed), and a timer armed
+// for it is released.
+func (c *Ctx) End() { c.arm(true) }
 
-func (c *deadlineCtx) String() string { return "httpmw.WithTimeout(request)" }
+func (c *Ctx) String() string { return "lazyctx.WithDeadline(" + c.deadline.String() + ")" }
