@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
+	"github.com/sessionmesh/sessionmesh/internal/lazyctx"
 	"github.com/sessionmesh/sessionmesh/session"
 )
 
@@ -32,9 +33,10 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 			req.from = r.Name // the peer hello bound the connection to it
 		}
 		if dl, ok := req.callDeadline(); ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(ctx, dl)
-			defer cancel()
+			bounded := new(lazyctx.Ctx) // no timer unless something waits on it
+			bounded.Init(ctx, dl)
+			defer bounded.End()
+			ctx = bounded
 		}
 		if req.flags&flagRelay != 0 && op != opLoad {
 			return s.relay(ctx, op, req)

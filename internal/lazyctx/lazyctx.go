@@ -13,8 +13,9 @@
 // result is a context.Context like WithDeadline's: Err is non-nil exactly
 // when Done is closed, and both stay so.
 //
-// httpmw bounds each request's ctx with one (WithTimeout), and the cluster
-// bounds each peer call with one (CallTimeout).
+// httpmw bounds each request's ctx with one (WithTimeout); the cluster
+// bounds each peer call with one (CallTimeout), and each request it serves
+// for a peer with the caller's deadline.
 package lazyctx
 
 import (
