@@ -33,8 +33,7 @@ func (s *Store) dispatch(ctx context.Context, op uint8, body []byte) ([]byte, er
 			req.from = r.Name // the peer hello bound the connection to it
 		}
 		if dl, ok := req.callDeadline(); ok {
-			bounded := new(lazyctx.Ctx) // no timer unless something waits on it
-			bounded.Init(ctx, dl)
+			bounded := lazyctx.New(ctx, dl) // no timer unless something waits on it
 			defer bounded.End()
 			ctx = bounded
 		}

@@ -248,8 +248,7 @@ func (s *Store) call(ctx context.Context, addr string, op uint8, body []byte) ([
 // an answer is slow, so a call that is answered arms no timer.
 func (s *Store) callWithin(ctx context.Context, timeout time.Duration, addr string, op uint8, body []byte) ([]byte, error) {
 	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > timeout {
-		bounded := new(lazyctx.Ctx)
-		bounded.Init(ctx, time.Now().Add(timeout))
+		bounded := lazyctx.New(ctx, time.Now().Add(timeout))
 		defer bounded.End()
 		ctx = bounded
 	}

@@ -66,8 +66,15 @@ var closedChan = func() chan struct{} {
 	return c
 }()
 
-// Init bounds parent by deadline. It is not a constructor so that a
-// caller can keep the Ctx in an allocation it makes anyway.
+// New returns parent bounded by deadline: Init on a new Ctx.
+func New(parent context.Context, deadline time.Time) *Ctx {
+	c := new(Ctx)
+	c.Init(parent, deadline)
+	return c
+}
+
+// Init bounds parent by deadline. A caller can keep the Ctx in an
+// allocation it makes anyway (httpmw does) instead of calling New.
 func (c *Ctx) Init(parent context.Context, deadline time.Time) {
 	c.parent = parent
 	c.deadline = deadline

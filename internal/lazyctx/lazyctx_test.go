@@ -12,8 +12,7 @@ import (
 // when the test ends.
 func newDeadline(t *testing.T, parent context.Context, timeout time.Duration) *Ctx {
 	t.Helper()
-	c := new(Ctx)
-	c.Init(parent, time.Now().Add(timeout))
+	c := New(parent, time.Now().Add(timeout))
 	t.Cleanup(c.End)
 	return c
 }
