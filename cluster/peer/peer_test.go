@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -273,41 +274,55 @@ func TestCallContext(t *testing.T) {
 }
 
 // A ctx cancelled while its call waits ends the call with the cause, both
-// early in the wait (before the call watches Done) and later, whether or
-// not the ctx has a deadline: it does not wait for the deadline or the
-// answer.
+// early in the wait (before the call watches Done) and later (once it
+// does), whether or not the ctx has a deadline: it does not wait for the
+// deadline or the answer.
 func TestCallCanceledWhileWaiting(t *testing.T) {
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
 	h := func(ctx context.Context, op uint8, body []byte) ([]byte, error) {
-		entered <- struct{}{}
-		<-release
+		if op == 1 {
+			entered <- struct{}{}
+			<-release
+		}
 		return body, nil
 	}
 	s, _ := startServer(t, peer.Config{}, h)
 	defer close(release) // before the server's Close waits for its handlers
-	c := newClient(t, peer.Config{})
+	c := newClient(t, peer.Config{ConnsPerPeer: 1})
 	addr := s.Addr().String()
+	// Dial first, so that from here on only the wait for an answer asks
+	// for a ctx's Done (waiting for a dial does too).
+	if _, err := c.Call(ctxTimeout(t, 5*time.Second), addr, 2, nil); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
-		name   string
-		parent context.Context
-		after  time.Duration // how long the call waits before the cancel
+		name     string
+		parent   context.Context
+		watching bool // cancel once the call watches Done, not at once
 	}{
-		{"no deadline, at once", context.Background(), 0},
-		{"deadline, at once", ctxTimeout(t, time.Hour), 0},
-		{"no deadline, after watchAfter", context.Background(), 20 * time.Millisecond},
-		{"deadline, after watchAfter", ctxTimeout(t, time.Hour), 20 * time.Millisecond},
+		{"no deadline, at once", context.Background(), false},
+		{"deadline, at once", ctxTimeout(t, time.Hour), false},
+		{"no deadline, once watched", context.Background(), true},
+		{"deadline, once watched", ctxTimeout(t, time.Hour), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(tc.parent)
+			inner, cancel := context.WithCancel(tc.parent)
 			defer cancel()
+			ctx := &doneWatcher{Context: inner, watched: make(chan struct{})}
 			errc := make(chan error, 1)
 			go func() {
 				_, err := c.Call(ctx, addr, 1, nil)
 				errc <- err
 			}()
 			<-entered
-			time.Sleep(tc.after) // the call's wait, not a stand-in for a clock
+			if tc.watching {
+				select {
+				case <-ctx.watched:
+				case <-time.After(time.Minute):
+					t.Fatal("the call did not watch its ctx's Done within a minute of waiting")
+				}
+			}
 			cancel()
 			select {
 			case err := <-errc:
@@ -319,6 +334,19 @@ func TestCallCanceledWhileWaiting(t *testing.T) {
 			}
 		})
 	}
+}
+
+// doneWatcher is a ctx that closes watched the first time something asks
+// for its Done.
+type doneWatcher struct {
+	context.Context
+	once    sync.Once
+	watched chan struct{}
+}
+
+func (w *doneWatcher) Done() <-chan struct{} {
+	w.once.Do(func() { close(w.watched) })
+	return w.Context.Done()
 }
 
 func TestServerKilledMidCall(t *testing.T) {
