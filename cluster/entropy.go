@@ -79,9 +79,10 @@ func (s *Store) survey(t *Table, owned []bool, collect bool) (sums []uint64, for
 		}
 		if p := t.Partition(id); owned[p] {
 			sums[p] += entryHash(&rec)
-		} else if collect && rec.UnmarshalBinary(data) == nil {
-			rec.ID = id
-			foreign = append(foreign, rec)
+		} else if collect {
+			if whole, err := decodeFound(id, data); err == nil {
+				foreign = append(foreign, whole)
+			}
 		}
 		return true
 	})

@@ -152,11 +152,13 @@ func (s *Store) stream(ctx context.Context, dest Member, want func(p int) bool) 
 	b := batch{}
 	var err error
 	s.engine.RangeBinary(func(id string, data []byte) bool {
-		var rec session.Record
-		if !want(t.Partition(id)) || rec.UnmarshalBinary(data) != nil {
+		if !want(t.Partition(id)) {
 			return true // decoded only when wanted
 		}
-		rec.ID = id
+		rec, derr := decodeFound(id, data)
+		if derr != nil {
+			return true
+		}
 		if b.add(&rec) >= batchBytes {
 			err = s.sendBatch(ctx, dest, &b)
 		}
