@@ -81,12 +81,12 @@ func (s *Store) tallyHere() map[int]int {
 	}
 	t := s.Table()
 	now := s.cfg.Now()
-	s.engine.RangeBinary(func(id string, data []byte) bool {
+	s.engine.RangeBinary(func(id, data []byte) bool {
 		var rec session.Record // the header is all this reads
 		if rec.UnmarshalHeader(data) != nil || isTombstone(&rec) || rec.Expired(now) {
 			return true
 		}
-		p := t.Partition(id)
+		p := partitionOf(t, id)
 		if _, held := counts[p]; held {
 			counts[p]++
 		}

@@ -71,7 +71,7 @@ func TestSurveyDigestsAndCopies(t *testing.T) {
 	sums, copies := s.survey(tb, owned, true)
 	want := make([]uint64, tb.Partitions())
 	for _, rec := range []session.Record{live, buried} {
-		want[tb.Partition(rec.ID)] += entryHash(&rec)
+		want[tb.Partition(rec.ID)] += entryHash(rec.ID, &rec)
 	}
 	if !slices.Equal(sums, want) {
 		t.Error("survey's digests differ from the digests of the whole records")

@@ -66,21 +66,20 @@ func (s *Store) settled(p int) bool {
 func (s *Store) survey(t *Table, owned []bool, collect bool) (sums []uint64, foreign []session.Record) {
 	sums = make([]uint64, t.Partitions())
 	tl := tally{at: s.cfg.Now()} // every write before the scan starts is seen
-	s.engine.RangeBinary(func(id string, data []byte) bool {
+	s.engine.RangeBinary(func(id, data []byte) bool {
 		var rec session.Record // the header only: what the digest and the tally read
 		if rec.UnmarshalHeader(data) != nil {
 			return true
 		}
-		rec.ID = id
 		if isTombstone(&rec) {
 			tl.tombstones++
 		} else {
 			tl.live++
 		}
-		if p := t.Partition(id); owned[p] {
-			sums[p] += entryHash(&rec)
+		if p := partitionOf(t, id); owned[p] {
+			sums[p] += entryHash(id, &rec)
 		} else if collect {
-			if whole, err := decodeFound(id, data); err == nil {
+			if whole, err := decodeFound(string(id), data); err == nil {
 				foreign = append(foreign, whole)
 			}
 		}

@@ -102,8 +102,12 @@ func (t *Table) Partitions() int { return t.partitions }
 func (t *Table) Members() []Member { return slices.Clone(t.members) }
 
 // Partition returns the partition of a session ID.
-func (t *Table) Partition(id string) int {
-	return int(partitionHash(id) % uint64(t.partitions))
+func (t *Table) Partition(id string) int { return partitionOf(t, id) }
+
+// partitionOf is t.Partition of an ID given as a string or as bytes (a
+// walk of the engine, engine.RangeBinary, hands IDs out as bytes).
+func partitionOf[T string | []byte](t *Table, id T) int {
+	return int(mix64(fnv64a(id)) % uint64(t.partitions))
 }
 
 // Owners returns partition p's preference list: up to N members, the
@@ -238,15 +242,18 @@ func (t *Table) fingerprint() uint64 {
 // clusters on short similar inputs, so the result goes through a 64-bit
 // finalizer (splitmix64) to spread it.
 func score(p int, name string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	return mix64(h.Sum64() ^ mix64(uint64(p)+1))
+	return mix64(fnv64a(name) ^ mix64(uint64(p)+1))
 }
 
-func partitionHash(id string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	return mix64(h.Sum64())
+// fnv64a is FNV-1a, 64 bits (hash/fnv's New64a), of a string or bytes
+// without converting one to the other.
+func fnv64a[T string | []byte](b T) uint64 {
+	h := uint64(14695981039346656037)
+	for i := range len(b) {
+		h ^= uint64(b[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 func mix64(x uint64) uint64 {

@@ -3,6 +3,7 @@ package cluster
 import (
 	"encoding/base64"
 	"fmt"
+	"hash/fnv"
 	"math/rand"
 	"slices"
 	"testing"
@@ -179,6 +180,22 @@ func TestTablePartitionIsStableAndInRange(t *testing.T) {
 	for p, c := range counts {
 		if c < 50 || c > 150 { // mean 100; 5 sigma is 50
 			t.Fatalf("partition %d got %d of 27100 sessions", p, c)
+		}
+	}
+}
+
+// Every version routes a session the same way, or a rolling upgrade would
+// split it between two owners: the partition is FNV-1a of the ID, mixed,
+// whether the ID comes as a string or as a walk's bytes.
+func TestTablePartitionIsFNVOfTheID(t *testing.T) {
+	tb := NewTable(randomMembers(rand.New(rand.NewSource(6)), 3), 271, 2, 1)
+	for range 100 {
+		id := session.NewID()
+		h := fnv.New64a()
+		h.Write([]byte(id))
+		want := int(mix64(h.Sum64()) % 271)
+		if got, gotBytes := tb.Partition(id), partitionOf(tb, []byte(id)); got != want || gotBytes != want {
+			t.Fatalf("partition of %s: %d (as bytes %d); want %d", id, got, gotBytes, want)
 		}
 	}
 }

@@ -151,11 +151,11 @@ func (s *Store) stream(ctx context.Context, dest Member, want func(p int) bool) 
 	t := s.Table()
 	b := batch{}
 	var err error
-	s.engine.RangeBinary(func(id string, data []byte) bool {
-		if !want(t.Partition(id)) {
+	s.engine.RangeBinary(func(id, data []byte) bool {
+		if !want(partitionOf(t, id)) {
 			return true // decoded only when wanted
 		}
-		rec, derr := decodeFound(id, data)
+		rec, derr := decodeFound(string(id), data)
 		if derr != nil {
 			return true
 		}

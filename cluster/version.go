@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/session"
@@ -136,11 +135,10 @@ func isTombstoneBinary(data []byte) bool {
 	return h.UnmarshalHeader(data) != nil || isTombstone(&h)
 }
 
-// entryHash is one session's share of its partition's digest.
-func entryHash(rec *session.Record) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(rec.ID))
-	return mix64(h.Sum64() ^ mix64(rec.Version) ^ mix64(uint64(nanos(rec.Touched))))
+// entryHash is session id's share of its partition's digest, from rec's
+// header.
+func entryHash[T string | []byte](id T, rec *session.Record) uint64 {
+	return mix64(fnv64a(id) ^ mix64(rec.Version) ^ mix64(uint64(nanos(rec.Touched))))
 }
 
 // merge stores rec unless this node's copy wins over it, and reports

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 
@@ -192,22 +193,25 @@ func (s *Map) RemoveIf(id string, remove func(stored []byte) bool) bool {
 // call the Map; sessions changed during the walk may be seen old or new,
 // and sessions created during it may be missed.
 func (s *Map) Range(fn func(id string, rec session.Record) bool) {
-	s.RangeBinary(func(id string, data []byte) bool {
-		rec, err := decode(id, data)
-		return err != nil || fn(id, rec)
+	s.RangeBinary(func(id, data []byte) bool {
+		rec, err := decode(string(id), data)
+		return err != nil || fn(rec.ID, rec)
 	})
 }
 
-// RangeBinary is Range with each session's stored binary form (without
-// its ID) instead of a decoded copy, for walks that need only part of a
-// record: decoding its header (session.Record.UnmarshalHeader) costs a
-// fraction of decoding its values. data is valid only until fn returns.
-func (s *Map) RangeBinary(fn func(id string, data []byte) bool) {
+// RangeBinary is Range for walks over many sessions that need only part
+// of each: fn gets the session's ID as text and its stored binary form
+// (without the ID), both valid only until fn returns, so the walk
+// allocates nothing per session (decoding a header,
+// session.Record.UnmarshalHeader, costs a fraction of decoding values).
+func (s *Map) RangeBinary(fn func(id, data []byte) bool) {
 	var batch snapshot
+	var id [session.IDLen]byte
 	for i := range s.shards {
 		batch.take(s, &s.shards[i], s.now())
 		for _, e := range batch.entries {
-			if !fn(e.k.String(), batch.data[e.start:e.end:e.end]) {
+			base64.RawURLEncoding.Encode(id[:], e.k[:])
+			if !fn(id[:], batch.data[e.start:e.end:e.end]) {
 				return
 			}
 		}

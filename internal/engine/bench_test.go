@@ -36,7 +36,7 @@ func BenchmarkRange(b *testing.B) {
 			s.Range(func(string, session.Record) bool { fn(); return true })
 		},
 		"header": func(fn func()) {
-			s.RangeBinary(func(id string, data []byte) bool {
+			s.RangeBinary(func(_, data []byte) bool {
 				var rec session.Record
 				if rec.UnmarshalHeader(data) == nil {
 					fn()

@@ -323,8 +323,8 @@ func TestRange(t *testing.T) {
 	}
 }
 
-// RangeBinary gives every live session's stored form, which decodes to
-// what Range gives, and stops when fn returns false.
+// RangeBinary gives every live session's ID and stored form, which decode
+// to what Range gives, and stops when fn returns false.
 func TestRangeBinary(t *testing.T) {
 	s, _, want := liveAndExpired(t)
 	full := map[string]session.Record{}
@@ -333,14 +333,14 @@ func TestRangeBinary(t *testing.T) {
 		return true
 	})
 	got := 0
-	s.RangeBinary(func(id string, data []byte) bool {
+	s.RangeBinary(func(id, data []byte) bool {
 		var rec session.Record
 		if err := rec.UnmarshalBinary(data); err != nil {
 			t.Fatalf("RangeBinary gave %s bytes that do not decode: %v", id, err)
 		}
-		rec.ID = id
-		if !reflect.DeepEqual(rec, full[id]) {
-			t.Errorf("RangeBinary gave %s as %+v; Range as %+v", id, rec, full[id])
+		rec.ID = string(id)
+		if !reflect.DeepEqual(rec, full[rec.ID]) {
+			t.Errorf("RangeBinary gave %s as %+v; Range as %+v", id, rec, full[rec.ID])
 		}
 		got++
 		return true
@@ -349,7 +349,7 @@ func TestRangeBinary(t *testing.T) {
 		t.Fatalf("RangeBinary visited %d sessions, Range %d; want the %d live ones", got, len(full), len(want))
 	}
 	n := 0
-	s.RangeBinary(func(string, []byte) bool { n++; return false })
+	s.RangeBinary(func(_, _ []byte) bool { n++; return false })
 	if n != 1 {
 		t.Fatalf("RangeBinary went on for %d calls after fn returned false at 1", n)
 	}
