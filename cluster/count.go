@@ -91,7 +91,7 @@ func (s *Store) tallyHere() map[int]int {
 			counts[p]++
 		}
 		return true
-	})
+	}, nil)
 	return counts
 }
 

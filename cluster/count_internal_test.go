@@ -68,7 +68,7 @@ func TestSurveyDigestsAndCopies(t *testing.T) {
 	}
 	tb := s.Table()
 	owned := ownedBy(tb, s.name)
-	sums, copies := s.survey(tb, owned, true)
+	sums, copies := s.survey(tb, owned, true, nil)
 	want := make([]uint64, tb.Partitions())
 	for _, rec := range []session.Record{live, buried} {
 		want[tb.Partition(rec.ID)] += entryHash(rec.ID, &rec)

@@ -176,7 +176,7 @@ func (s *Store) drain(ctx context.Context) error {
 		return errors.Join(fmt.Errorf("cluster: drain %s: wait for requests in flight: %w", s.name, err), s.writeSnapshot())
 	}
 	t := s.Table()
-	_, held := s.survey(t, make([]bool, t.Partitions()), true)
+	_, held := s.survey(t, make([]bool, t.Partitions()), true, nil)
 	if err := errors.Join(s.handOffAll(ctx, held), s.writeSnapshot()); err != nil {
 		return fmt.Errorf("cluster: drain %s: %w", s.name, err)
 	}

@@ -163,7 +163,7 @@ func (s *Store) stream(ctx context.Context, dest Member, want func(p int) bool) 
 			err = s.sendBatch(ctx, dest, &b)
 		}
 		return err == nil
-	})
+	}, nil)
 	if err == nil {
 		err = s.sendBatch(ctx, dest, &b)
 	}

@@ -196,7 +196,7 @@ func (s *Map) Range(fn func(id string, rec session.Record) bool) {
 	s.RangeBinary(func(id, data []byte) bool {
 		rec, err := decode(string(id), data)
 		return err != nil || fn(rec.ID, rec)
-	})
+	}, nil)
 }
 
 // RangeBinary is Range for walks over many sessions that need only part
@@ -204,10 +204,16 @@ func (s *Map) Range(fn func(id string, rec session.Record) bool) {
 // (without the ID), both valid only until fn returns, so the walk
 // allocates nothing per session (decoding a header,
 // session.Record.UnmarshalHeader, costs a fraction of decoding values).
-func (s *Map) RangeBinary(fn func(id, data []byte) bool) {
+// Unless between is nil, it is called after every shard but the last and
+// may pause there: a background walk of a large store spreads itself over
+// time that way instead of taking a processor in one burst.
+func (s *Map) RangeBinary(fn func(id, data []byte) bool, between func()) {
 	var batch snapshot
 	var id [session.IDLen]byte
 	for i := range s.shards {
+		if i > 0 && between != nil {
+			between()
+		}
 		batch.take(s, &s.shards[i], s.now())
 		for _, e := range batch.entries {
 			base64.RawURLEncoding.Encode(id[:], e.k[:])

@@ -42,7 +42,7 @@ func BenchmarkRange(b *testing.B) {
 					fn()
 				}
 				return true
-			})
+			}, nil)
 		},
 	}
 	for _, name := range []string{"decode", "header"} {

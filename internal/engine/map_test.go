@@ -324,7 +324,8 @@ func TestRange(t *testing.T) {
 }
 
 // RangeBinary gives every live session's ID and stored form, which decode
-// to what Range gives, and stops when fn returns false.
+// to what Range gives, calls between after every shard but the last, and
+// stops when fn returns false.
 func TestRangeBinary(t *testing.T) {
 	s, _, want := liveAndExpired(t)
 	full := map[string]session.Record{}
@@ -332,7 +333,7 @@ func TestRangeBinary(t *testing.T) {
 		full[id] = rec
 		return true
 	})
-	got := 0
+	got, pauses := 0, 0
 	s.RangeBinary(func(id, data []byte) bool {
 		var rec session.Record
 		if err := rec.UnmarshalBinary(data); err != nil {
@@ -344,12 +345,15 @@ func TestRangeBinary(t *testing.T) {
 		}
 		got++
 		return true
-	})
+	}, func() { pauses++ })
 	if got != len(want) || len(full) != len(want) {
 		t.Fatalf("RangeBinary visited %d sessions, Range %d; want the %d live ones", got, len(full), len(want))
 	}
+	if pauses != len(s.shards)-1 {
+		t.Errorf("RangeBinary paused %d times; want once between each two of the %d shards", pauses, len(s.shards))
+	}
 	n := 0
-	s.RangeBinary(func(_, _ []byte) bool { n++; return false })
+	s.RangeBinary(func(_, _ []byte) bool { n++; return false }, nil)
 	if n != 1 {
 		t.Fatalf("RangeBinary went on for %d calls after fn returned false at 1", n)
 	}
