@@ -3,6 +3,8 @@ package cluster
 import (
 	"testing"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/internal/engine"
 )
 
 // A round's scan pauses between two of the engine's shards (spread), but
@@ -17,7 +19,7 @@ func TestSpreadEndsWhenTheStoreCloses(t *testing.T) {
 	s.cancelBg() // what Close does before it waits for the loops
 	start := time.Now()
 	pause()
-	if took, full := time.Since(start), cfg.AntiEntropyInterval/10/64; took > full/2 {
+	if took, full := time.Since(start), cfg.AntiEntropyInterval/10/engine.DefaultShards; took > full/2 {
 		t.Fatalf("a pause of a closing store took %v; want it to end at once, not after %v", took, full)
 	}
 }
