@@ -186,7 +186,8 @@ type Config struct {
 
 	// ReadLease is how long a backup serves loads of a partition from its
 	// own copy, without asking the primary, after the primary granted it
-	// a read lease (leases.go; renewed every ReadLease/3). While one is
+	// a read lease (leases.go; renewed every ReadLease/3 for as long as the
+	// backup gets loads, and for 10 ReadLeases after the last). While one is
 	// live the primary acknowledges no write the backup lacks: a backup
 	// that stops answering makes writes to the partitions it backs up wait
 	// until its lease has run out (ReadLease and an eighth) once, and so

@@ -36,8 +36,12 @@
 // table both sides share, for partitions no joining node is pulling, and
 // a node writing on failover waits out any lease of a backup it could not
 // reach (leases.go). So a backup's read is as fresh as the primary's: with
-// round-robin balancing, two loads in three are served where they land. The primary applies a patch under the engine's per-session
-// lock (so concurrent patches of different keys both survive), bumps the
+// round-robin balancing, two loads in three are served where they land. A
+// backup asks for leases only while loads reach it (and for 10 ReadLeases
+// after the last): behind a sticky balancer, where every load goes to the
+// session's primary, and in an idle cluster, none is asked or granted.
+// The primary applies a patch under the engine's per-session lock (so
+// concurrent patches of different keys both survive), bumps the
 // version, sends the resulting record to the backups in parallel and
 // acknowledges once N copies hold it. A backup that does not answer is
 // replaced by the next node in HRW order, a stand-in, which keeps a

@@ -23,12 +23,13 @@ import (
 // primary, unless the lessee stored it too. Then the lessee holds every
 // acknowledged write of p and its read is as fresh as the primary's.
 //
-// A lease is asked for by the backup (opLease, every ReadLease/3) and
-// granted by the primary for partitions it is the authority of (holds,
-// not isolated), for which the asker is a backup in the primary's table,
-// which must be the asker's table too (same fingerprint), that no joining
-// node is pulling from it (receivers), and that the asker has not missed
-// a write of since it last pulled them (dirty). The backup uses it for
+// A lease is asked for by the backup (opLease, every ReadLease/3 while it
+// gets loads as a backup: leaseIdle) and granted by the primary for
+// partitions it is the authority of (holds, not isolated), for which the
+// asker is a backup in the primary's table, which must be the asker's
+// table too (same fingerprint), that no joining node is pulling from it
+// (receivers), and that the asker has not missed a write of since it last
+// pulled them (dirty). The backup uses it for
 // ReadLease from the moment it asked, only while its table still has that
 // fingerprint, while it holds the partition itself, and while no joining
 // node pulls the partition from it; the primary counts it as live for
@@ -457,6 +458,33 @@ type leases struct {
 	minEpoch map[string]uint64 // per grantor: the newest revocation's epoch
 	seenGen  map[string]uint64 // per grantor: the newest dirtying acted on
 	view     atomic.Pointer[map[string]*held]
+	wanted   atomic.Int64 // mono() of the last load at a backup, give or take ReadLease/3 (want)
+}
+
+// leaseIdle is how long a node keeps asking for leases after the last load
+// it got as a backup of the session's partition. A node that gets none
+// (behind a sticky balancer every load reaches the session's primary; an
+// idle cluster) asks for none, and its primaries grant none: at a lease
+// every ReadLease/3 from each primary, the requests and the walks of the
+// partitions they cost both sides were about half of an idle three-node
+// cluster's CPU (BENCHMARKS.md).
+const leaseIdle = 10 // times ReadLease
+
+// want records a load at a backup at mono() now: renewLeases asks for
+// leases for leaseIdle ReadLeases after it. The load path calls it on
+// every such load, so it writes only when the last write is ReadLease/3
+// old, not on every call.
+func (ls *leases) want(now, readLease time.Duration) {
+	if now-time.Duration(ls.wanted.Load()) >= readLease/3 {
+		ls.wanted.Store(int64(now))
+	}
+}
+
+// idle reports whether no load reached this node as a backup in the last
+// leaseIdle ReadLeases. A node that just started is not idle: wanted
+// starts at mono()'s zero.
+func (ls *leases) idle(now, readLease time.Duration) bool {
+	return now-time.Duration(ls.wanted.Load()) > leaseIdle*readLease
 }
 
 // publishLocked makes from what reads see.
@@ -492,20 +520,23 @@ func (s *Store) leased(p int) bool {
 	if !ok {
 		return false
 	}
+	now := s.mono()
+	s.leases.want(now, s.cfg.ReadLease)
 	m := s.leases.view.Load()
 	if m == nil {
 		return false
 	}
 	h := (*m)[primary]
-	return h != nil && h.print == t.Fingerprint() && s.mono() < h.until && h.cover.has(p) &&
+	return h != nil && h.print == t.Fingerprint() && now < h.until && h.cover.has(p) &&
 		s.holdings.holds(p) && s.ready.Load() && !s.draining.Load() && !s.isolated() && !s.checkPending()
 }
 
 // renewLeases asks the primary of every partition this node is a backup
-// of for a lease, in parallel; every ReadLease/3.
+// of for a lease, in parallel; every ReadLease/3, unless no load reached
+// this node as a backup for a while (leaseIdle).
 func (s *Store) renewLeases() {
 	t := s.Table()
-	if !s.ready.Load() || s.draining.Load() || s.closed.Load() {
+	if !s.ready.Load() || s.draining.Load() || s.closed.Load() || s.leases.idle(s.mono(), s.cfg.ReadLease) {
 		s.leases.dropAll()
 		return
 	}

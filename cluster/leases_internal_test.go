@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"testing"
+	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster/peer"
+	"github.com/sessionmesh/sessionmesh/session"
 )
 
 // leasePair is primary-to-be "a" and backup-to-be "b" (N=2, two members,
@@ -118,5 +120,61 @@ func TestRegisteredPullEndsLeasesOfItsPartitions(t *testing.T) {
 	}
 	if !b.holdings.holds(p) {
 		t.Fatal("a registration is no missed write: b should still hold p")
+	}
+}
+
+// A backup that gets no loads stops asking for leases after leaseIdle, and
+// asks again after its next load: behind a sticky balancer, or idle, the
+// cluster spends nothing on leases.
+func TestIdleBackupAsksForNoLeases(t *testing.T) {
+	a, b := leasePair(t)
+	var id string
+	for id == "" || !a.Table().IsPrimary(a.Table().Partition(id), "a") {
+		id = session.NewID()
+	}
+	p := a.Table().Partition(id)
+	var now time.Duration
+	b.mono = func() time.Duration { return now }
+	asks, inner := 0, b.caller
+	b.caller = CallerFunc(func(ctx context.Context, addr string, op uint8, body []byte) ([]byte, error) {
+		if op == opLease {
+			asks++
+		}
+		return inner.Call(ctx, addr, op, body)
+	})
+	b.renewLeases()
+	if asks != 1 || !b.leased(p) {
+		t.Fatalf("a backup that just started asked for %d leases, leased %v; want 1, true", asks, b.leased(p))
+	}
+	// The renewals, every ReadLease/3, beside the heartbeat and the
+	// other members' answers (without them the clock's advance would be
+	// a pause: pause.go).
+	renew := func(until time.Duration) {
+		for now < until {
+			now += b.cfg.ReadLease / 3
+			b.checkPause()
+			b.contact()
+			b.renewLeases()
+		}
+	}
+	renew(leaseIdle * b.cfg.ReadLease)
+	if asks < leaseIdle*3 {
+		t.Fatalf("a backup asked for %d leases in its first %d ReadLeases; want one every ReadLease/3", asks, leaseIdle)
+	}
+	renew(now + b.cfg.ReadLease) // idle from here on
+	asked := asks
+	renew(now + 3*b.cfg.ReadLease)
+	if asks != asked {
+		t.Fatalf("a backup without a load for %v asked for %d more leases; want none", now, asks-asked)
+	}
+	if held := *b.leases.view.Load(); len(held) != 0 {
+		t.Fatalf("a backup without a load for %v kept %d leases", now, len(held))
+	}
+	if _, _, err := b.LoadBinary(context.Background(), id); err != nil {
+		t.Fatalf("load at the backup: %v", err)
+	}
+	b.renewLeases()
+	if asks != asked+1 || !b.leased(p) {
+		t.Fatalf("after a load at the backup: %d lease requests, leased %v; want 1, true", asks-asked, b.leased(p))
 	}
 }
