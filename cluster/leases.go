@@ -29,10 +29,10 @@ import (
 // asker is a backup in the primary's table, which must be the asker's
 // table too (same fingerprint), that no joining node is pulling from it
 // (receivers), and that the asker has not missed a write of since it last
-// pulled them (dirty). The backup uses it for
-// ReadLease from the moment it asked, only while its table still has that
-// fingerprint, while it holds the partition itself, and while no joining
-// node pulls the partition from it; the primary counts it as live for
+// pulled them (dirty). The backup uses it for ReadLease from the moment it
+// asked, only while its table still has that fingerprint, while it holds
+// the partition itself, and while no joining node pulls the partition
+// from it; the primary counts it as live for
 // leaseSpan from the moment it granted it (later, and longer by a margin
 // for the clocks' rates), and counts every lease it granted in the last
 // span, not only the newest (an answer may be lost).

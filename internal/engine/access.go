@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 
@@ -216,8 +215,7 @@ func (s *Map) RangeBinary(fn func(id, data []byte) bool, between func()) {
 		}
 		batch.take(s, &s.shards[i], s.now())
 		for _, e := range batch.entries {
-			base64.RawURLEncoding.Encode(id[:], e.k[:])
-			if !fn(id[:], batch.data[e.start:e.end:e.end]) {
+			if !fn(e.k.text(&id), batch.data[e.start:e.end:e.end]) {
 				return
 			}
 		}

@@ -126,7 +126,17 @@ var base64URL = func() (t [256]byte) {
 	return t
 }()
 
-func (k *key) String() string { return base64.RawURLEncoding.EncodeToString(k[:]) }
+func (k *key) String() string {
+	var b [session.IDLen]byte
+	return string(k.text(&b))
+}
+
+// text writes k's ID, as String gives it, into dst and returns it: a walk
+// of every session names each one without an allocation (RangeBinary).
+func (k *key) text(dst *[session.IDLen]byte) []byte {
+	base64.RawURLEncoding.Encode(dst[:], k[:])
+	return dst[:]
+}
 
 // encode appends the binary form of rec, without its ID (the index holds
 // it), to scratch, refusing a session over MaxSessionBytes.
